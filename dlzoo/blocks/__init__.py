@@ -1,0 +1,6 @@
+"""Pure tensor functions shared by the model families: `x = block(x, ..., name=prefix)`."""
+
+from dlzoo.blocks.conv import conv_bn_act
+from dlzoo.blocks.heads import classifier_head, dense_stack
+
+__all__ = ["conv_bn_act", "classifier_head", "dense_stack"]

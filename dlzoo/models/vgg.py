@@ -1,0 +1,131 @@
+"""VGG (Simonyan & Zisserman 2015), layer for layer with keras.applications.vgg16/vgg19."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from dlzoo.blocks.conv import conv_bn_act
+from dlzoo.blocks.heads import classifier_head, pool_features
+from dlzoo.registry import register_model
+from dlzoo.validation import Downsample, check_head, check_image_input, check_num_classes, min_spatial_size
+
+PAPER = ("Simonyan, Zisserman. Very deep convolutional networks for large-scale image "
+         "recognition. ICLR 2015.")
+
+# Convolutions per block for configurations A (11), B (13), D (16) and E (19) of the paper.
+CONFIGS = {
+    11: (1, 1, 2, 2, 2),
+    13: (2, 2, 2, 2, 2),
+    16: (2, 2, 3, 3, 3),
+    19: (2, 2, 4, 4, 4),
+}
+FILTERS = (64, 128, 256, 512, 512)
+# Five 2x2/2 max pools; the 3x3 convolutions are "same".
+MIN_SIZE = min_spatial_size([Downsample(2, 2)] * 5)
+
+
+def VGG(
+    *,
+    depth: int = 16,
+    batch_norm: bool = False,
+    num_classes: int = 1000,
+    input_shape=(224, 224, 3),
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation="softmax",
+    fc_units: int = 4096,
+    dropout: float = 0.5,
+    name: str | None = None,
+) -> keras.Model:
+    """VGG-11/13/16/19, optionally with batch normalisation after every convolution.
+
+    Reference: Simonyan & Zisserman 2015. Layer names and weight shapes are those of
+    keras.applications (`block1_conv1` ... `block5_pool`, `flatten`, `fc1`, `fc2`, `predictions`), so
+    its ImageNet weight files load. The paper's dropout (0.5 after fc1 and fc2) adds `fc1_dropout`
+    and `fc2_dropout` layers, which hold no weights; `dropout=0` removes them.
+
+    Args:
+        depth: 11, 13, 16 or 19.
+        batch_norm: BatchNormalization after each convolution (`block1_conv1_bn`, ...).
+        num_classes: output classes (default 1000).
+        input_shape: (height, width, channels), at least 32x32 (default (224, 224, 3)).
+        include_top: keep fc1, fc2 and the classifier.
+        pooling: with include_top=False, None (feature map), "avg" or "max".
+        classifier_activation: "softmax", None for logits, or any Keras activation.
+        fc_units: width of fc1 and fc2 (4096).
+        dropout: dropout after fc1 and fc2.
+        name: model name (default "vgg16", "vgg16_bn", ...).
+
+    Example:
+        >>> from dlzoo import build
+        >>> model = build("vgg16", include_top=False, pooling="avg", input_shape=(64, 64, 3))
+        >>> model.output_shape
+        (None, 512)
+    """
+    if depth not in CONFIGS:
+        raise ValueError(f"vgg: depth must be one of {sorted(CONFIGS)}; received {depth!r}.")
+    name = name or f"vgg{depth}{'_bn' if batch_norm else ''}"
+    check_head(include_top=include_top, pooling=pooling)
+    check_num_classes(num_classes, include_top=include_top)
+    input_shape = check_image_input(input_shape, name=name, min_size=MIN_SIZE)
+
+    inputs = keras.Input(shape=input_shape, name="input_layer")
+    x = inputs
+    for b, (convs, filters) in enumerate(zip(CONFIGS[depth], FILTERS), start=1):
+        for i in range(1, convs + 1):
+            x = conv_bn_act(x, filters, 3, batch_norm=batch_norm, name=f"block{b}_conv{i}")
+        x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
+    if include_top:
+        x = classifier_head(
+            x,
+            num_classes=num_classes,
+            classifier_activation=classifier_activation,
+            flatten=True,
+            hidden_units=(fc_units, fc_units),
+            hidden_names=("fc1", "fc2"),
+            dropout=dropout,
+        )
+    else:
+        x = pool_features(x, pooling)
+    return keras.Model(inputs, x, name=name)
+
+
+def _register(depth: int, batch_norm: bool, params: int):
+    variant = f"vgg{depth}{'_bn' if batch_norm else ''}"
+    blocks = tuple(f"block{b}_" for b in range(1, 6)) + ("fc1", "fc2")
+
+    @register_model(
+        variant,
+        family="vgg",
+        default_input_shape=(224, 224, 3),
+        default_num_classes=1000,
+        params=params,
+        paper=PAPER,
+        weights=("imagenet",) if depth in (16, 19) and not batch_norm else (),
+        preprocessing="caffe",
+        feature_layers=tuple(f"block{b}_pool" for b in range(1, 6)),
+        unfreeze_groups=blocks,
+        min_input_size=MIN_SIZE,
+        smoke_overrides={"input_shape": (32, 32, 3), "num_classes": 5, "fc_units": 32},
+        description=f"VGG-{depth}{' with batch norm' if batch_norm else ''}, 224x224x3",
+    )
+    def builder(**kwargs):
+        return VGG(depth=depth, batch_norm=batch_norm, **kwargs)
+
+    builder.__name__ = variant
+    builder.__doc__ = f"VGG-{depth}{' with batch normalisation' if batch_norm else ''}, 224x224x3."
+    return builder
+
+
+# Parameter counts at 224x224x3 and 1,000 classes, as Keras counts them: keras.applications' for
+# vgg16/vgg19; the _bn variants add 4 weights per conv channel (gamma, beta and the two moving
+# statistics), so their trainable counts equal torchvision's vgg*_bn (vgg16_bn: 138,365,992).
+vgg11 = _register(11, False, 132_863_336)
+vgg11_bn = _register(11, True, 132_874_344)
+vgg13 = _register(13, False, 133_047_848)
+vgg13_bn = _register(13, True, 133_059_624)
+vgg16 = _register(16, False, 138_357_544)
+vgg16_bn = _register(16, True, 138_374_440)
+vgg19 = _register(19, False, 143_667_240)
+vgg19_bn = _register(19, True, 143_689_256)

@@ -1,0 +1,291 @@
+"""The model registry: one `ModelInfo` per variant, `@register_model`, `build()`, `list_models()`.
+
+Modelled on timm's registry (a dict, a decorator and an fnmatch filter). Every tool in dlzoo (the
+CLI, the tests, transfer learning, the tuner) finds models through this table, so a builder that a
+user registers gets all of them for free.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import inspect
+from typing import Any, Callable
+
+__all__ = [
+    "ModelInfo",
+    "register_model",
+    "build",
+    "list_models",
+    "model_info",
+    "normalize_name",
+    "unregister_model",
+]
+
+TASKS = (
+    "image_classification",
+    "classification",  # flat feature vectors
+    "text_classification",
+    "sequence_classification",
+    "sequence_regression",
+    "autoencoder",
+    "generative",
+)
+INPUT_KINDS = ("image", "flat", "tokens", "sequence", "latent")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What the zoo knows about one registered model.
+
+    Attributes:
+        name: canonical registry name, lower case (`"vgg16"`).
+        family: builder family (`"vgg"`, `"resnet"`, ...).
+        task: one of `TASKS`.
+        input_kind: one of `INPUT_KINDS`.
+        default_input_shape: input shape (without batch) used when `build` gets none.
+        default_num_classes: classes used when `build` gets none.
+        params: parameter count at the defaults; `None` means "count it on first request".
+        paper: the reference the architecture follows.
+        weights: named weight sets `build(weights=...)` accepts besides None and file paths.
+        preprocessing: the input convention the weights expect: `"caffe"` (BGR, mean-centred),
+            `"tf"` (scaled to [-1, 1]), `"torch"`, `"unit"` (scaled to [0, 1]) or `"none"`.
+        feature_layers: names of layers whose outputs are useful features for transfer learning,
+            shallow to deep; the last is the default feature layer.
+        unfreeze_groups: layer-name prefixes of block groups, bottom to top; fine-tuning with
+            `unfreeze="top:K"` makes the last K groups trainable.
+        min_input_size: smallest spatial size the network accepts, computed from its strides.
+        smoke_overrides: small arguments the registry-driven test suite builds with, so every
+            model is exercised in seconds on a CPU.
+        description: one line for `dlzoo list`.
+        builder: the callable that builds the model.
+    """
+
+    name: str
+    family: str
+    task: str
+    input_kind: str
+    default_input_shape: tuple
+    default_num_classes: int | None = None
+    params: int | None = None
+    paper: str = ""
+    weights: tuple = ()
+    preprocessing: str = "none"
+    feature_layers: tuple = ()
+    unfreeze_groups: tuple = ()
+    min_input_size: int | None = None
+    smoke_overrides: dict = dataclasses.field(default_factory=dict)
+    description: str = ""
+    builder: Callable[..., Any] | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("builder")
+        d["default_input_shape"] = list(self.default_input_shape)
+        return d
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+_PARAM_CACHE: dict[str, int] = {}
+
+
+def normalize_name(name: str) -> str:
+    """`"VGG-16"`, `"vgg_16"` and `"vgg16"` all name the same model."""
+    if not isinstance(name, str):
+        raise TypeError(f"A model name must be a string; received {type(name).__name__}: {name!r}.")
+    return name.strip().lower().replace("-", "").replace("_", "").replace(" ", "")
+
+
+def register_model(
+    name: str | None = None,
+    *,
+    family: str,
+    task: str = "image_classification",
+    input_kind: str = "image",
+    default_input_shape: tuple,
+    default_num_classes: int | None = None,
+    params: int | None = None,
+    paper: str = "",
+    weights: tuple = (),
+    preprocessing: str = "none",
+    feature_layers: tuple = (),
+    unfreeze_groups: tuple = (),
+    min_input_size: int | None = None,
+    smoke_overrides: dict | None = None,
+    description: str = "",
+    overwrite: bool = False,
+):
+    """Decorator that adds a builder function to the zoo.
+
+    The decorated function takes keyword arguments (`num_classes`, `input_shape`, `include_top`,
+    `pooling`, ...) and returns an uncompiled `keras.Model`. Its name (or `name`) becomes the
+    registry name.
+
+    Example:
+        >>> @register_model(family="mine", default_input_shape=(32, 32, 3), default_num_classes=10)
+        ... def tiny_cnn(*, num_classes=10, input_shape=(32, 32, 3), **kw):
+        ...     ...
+    """
+    if task not in TASKS:
+        raise ValueError(f"register_model: task must be one of {TASKS}; received {task!r}.")
+    if input_kind not in INPUT_KINDS:
+        raise ValueError(
+            f"register_model: input_kind must be one of {INPUT_KINDS}; received {input_kind!r}."
+        )
+
+    def decorator(fn):
+        canonical = (name or fn.__name__).lower()
+        key = normalize_name(canonical)
+        if key in _REGISTRY and not overwrite:
+            raise ValueError(
+                f"A model named {canonical!r} is already registered (as {_REGISTRY[key].name!r}). "
+                "Pick another name or pass overwrite=True."
+            )
+        _REGISTRY[key] = ModelInfo(
+            name=canonical,
+            family=family,
+            task=task,
+            input_kind=input_kind,
+            default_input_shape=tuple(default_input_shape),
+            default_num_classes=default_num_classes,
+            params=params,
+            paper=paper,
+            weights=tuple(weights),
+            preprocessing=preprocessing,
+            feature_layers=tuple(feature_layers),
+            unfreeze_groups=tuple(unfreeze_groups),
+            min_input_size=min_input_size,
+            smoke_overrides=dict(smoke_overrides or {}),
+            description=description or (inspect.getdoc(fn) or "").split("\n")[0],
+            builder=fn,
+        )
+        _PARAM_CACHE.pop(key, None)
+        return fn
+
+    return decorator
+
+
+def unregister_model(name: str) -> None:
+    """Removes a model from the zoo (mostly for tests and notebooks that re-register)."""
+    _REGISTRY.pop(_lookup_key(name), None)
+
+
+def _ensure_loaded() -> None:
+    # The zoo's own families register when dlzoo.models is imported; import it on first use so
+    # `from dlzoo.registry import build` works on its own.
+    import dlzoo.models  # noqa: F401
+
+
+def _lookup_key(name: str) -> str:
+    _ensure_loaded()
+    key = normalize_name(name)
+    if key in _REGISTRY:
+        return key
+    close = difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.0)
+    suggestions = ", ".join(_REGISTRY[k].name for k in close)
+    raise ValueError(
+        f"Unknown model {name!r}. Closest names: {suggestions}. "
+        "Run `dlzoo list` to see every model."
+    )
+
+
+def model_info(name: str) -> ModelInfo:
+    """Returns the `ModelInfo` of a registered model (name case-insensitive, `-`/`_` ignored).
+
+    If the builder did not declare its parameter count, it is counted once by building the model
+    at its defaults and cached.
+    """
+    key = _lookup_key(name)
+    info = _REGISTRY[key]
+    if info.params is None:
+        if key not in _PARAM_CACHE:
+            model = info.builder()
+            _PARAM_CACHE[key] = int(model.count_params())
+        info = dataclasses.replace(info, params=_PARAM_CACHE[key])
+    return info
+
+
+def list_models(pattern: str = "*", task: str | None = None, family: str | None = None) -> list[str]:
+    """Names of registered models matching an fnmatch `pattern`, a `task` and a `family`, sorted."""
+    _ensure_loaded()
+    if task is not None and task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS} or None; received {task!r}.")
+    pat = pattern.lower()
+    out = []
+    for info in _REGISTRY.values():
+        if not (fnmatch.fnmatch(info.name, pat) or fnmatch.fnmatch(normalize_name(info.name), pat)):
+            continue
+        if task is not None and info.task != task:
+            continue
+        if family is not None and info.family != family.lower():
+            continue
+        out.append(info.name)
+    return sorted(out, key=_natural_key)
+
+
+def _natural_key(s: str):
+    import re
+
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+def build(
+    name: str,
+    *,
+    num_classes: int | None = None,
+    input_shape: tuple | None = None,
+    weights: str | None = None,
+    include_top: bool = True,
+    pooling: str | None = None,
+    **overrides,
+):
+    """Builds a registered model, uncompiled.
+
+    Args:
+        name: registry name, case-insensitive, `-`/`_` ignored (`"VGG-16"` is `vgg16`).
+        num_classes: output classes; the model's default when None.
+        input_shape: input shape without the batch axis; the model's default when None.
+        weights: None (random), a named set from `model_info(name).weights` such as
+            `"imagenet"`, a path to a weights file, or a path to a dlzoo saved model.
+        include_top: keep the classifier head.
+        pooling: with `include_top=False`: None (feature map), `"avg"` or `"max"`.
+        **overrides: family-specific arguments (`classifier_activation`, `dropout`, ...).
+
+    Returns:
+        An uncompiled `keras.Model`.
+
+    Example:
+        >>> from dlzoo import build
+        >>> model = build("lenet5")
+        >>> model.output_shape
+        (None, 10)
+    """
+    info = _REGISTRY[_lookup_key(name)]
+    kwargs = dict(overrides)
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    if input_shape is not None:
+        kwargs["input_shape"] = tuple(input_shape)
+    if not include_top:
+        kwargs["include_top"] = False
+    if pooling is not None:
+        kwargs["pooling"] = pooling
+    _check_overrides(info, kwargs)
+    if weights is None:
+        return info.builder(**kwargs)
+    from dlzoo.weights import build_with_weights
+
+    return build_with_weights(info, weights, kwargs)
+
+
+def _check_overrides(info: ModelInfo, kwargs: dict) -> None:
+    sig = inspect.signature(info.builder)
+    if any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
+        return
+    unknown = sorted(set(kwargs) - set(sig.parameters))
+    if unknown:
+        allowed = ", ".join(sorted(sig.parameters))
+        raise TypeError(
+            f"{info.name} does not take argument(s) {', '.join(unknown)}. Allowed: {allowed}."
+        )

@@ -1,0 +1,148 @@
+"""Argument checks shared by every builder, done before any layer is built.
+
+keras.applications keeps these in one function (`obtain_input_shape`); so do we. Each error names
+the argument, what is allowed, what was received and what to do.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+__all__ = [
+    "Downsample",
+    "min_spatial_size",
+    "check_num_classes",
+    "check_head",
+    "check_image_input",
+    "check_flat_input",
+    "head_activation",
+]
+
+
+class Downsample(tuple):
+    """One spatial reduction: `(kernel, stride, padding)` with padding `"valid"` or `"same"`.
+
+    An explicit zero-padding of `p` pixels before a `valid` op is written `Downsample(k, s, "valid", p)`.
+    """
+
+    def __new__(cls, kernel: int, stride: int = 1, padding: str = "valid", pad: int = 0):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"padding must be 'valid' or 'same'; received {padding!r}.")
+        return super().__new__(cls, (int(kernel), int(stride), padding, int(pad)))
+
+
+def min_spatial_size(ops: Sequence[Downsample]) -> int:
+    """Smallest input side for which every op in `ops` still produces at least one pixel.
+
+    Walks the ops backwards from a 1-pixel output: a `valid` op of kernel k and stride s needs
+    `(m - 1) * s + k` inputs for m outputs (less any explicit padding), a `same` op `(m - 1) * s + 1`.
+    """
+    m = 1
+    for kernel, stride, padding, pad in reversed(list(ops)):
+        if padding == "valid":
+            m = max(1, (m - 1) * stride + kernel - 2 * pad)
+        else:
+            m = (m - 1) * stride + 1
+    return m
+
+
+def check_num_classes(num_classes, *, include_top: bool = True) -> None:
+    if not include_top:
+        return
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(
+            f"num_classes must be an integer >= 1; received {num_classes!r}. "
+            "Pass the number of classes in your data, e.g. num_classes=10."
+        )
+
+
+def check_head(*, include_top: bool, pooling, allow_pooling: bool = True) -> None:
+    if not isinstance(include_top, bool):
+        raise TypeError(f"include_top must be True or False; received {include_top!r}.")
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(
+            f"pooling must be None, 'avg' or 'max'; received {pooling!r}. "
+            "None keeps the feature map; 'avg'/'max' pool it to a vector."
+        )
+    if pooling is not None and not allow_pooling:
+        raise ValueError(
+            f"pooling={pooling!r} does not apply to this model: its features are already vectors. "
+            "Leave pooling=None."
+        )
+
+
+def head_activation(classifier_activation, num_classes: int):
+    """softmax over one class is constant 1.0; a single output unit gets a sigmoid instead."""
+    if classifier_activation == "softmax" and num_classes == 1:
+        return "sigmoid"
+    return classifier_activation
+
+
+def check_image_input(
+    input_shape,
+    *,
+    name: str,
+    min_size: int,
+    channels: Sequence[int] | None = None,
+) -> tuple:
+    """Validates an image input shape `(height, width, channels)`, channels last.
+
+    Args:
+        input_shape: the shape received (a tuple or list; `None` sides allowed for fully
+            convolutional use when `include_top=False`).
+        name: the model's name for the messages.
+        min_size: the network's minimum side, from `min_spatial_size` of its strides and pools.
+        channels: allowed channel counts, or None for any positive count.
+
+    Returns:
+        The shape as a tuple of ints (or None sides).
+    """
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3:
+        raise ValueError(
+            f"{name}: input_shape must be (height, width, channels), channels last; "
+            f"received {input_shape!r}. For grayscale 32x32 images pass (32, 32, 1)."
+        )
+    shape = tuple(None if s is None else _as_int(s, name) for s in input_shape)
+    h, w, c = shape
+    if c is None or c < 1:
+        raise ValueError(f"{name}: the channel count in input_shape must be >= 1; received {c!r}.")
+    if channels is not None and c not in channels:
+        raise ValueError(
+            f"{name}: input_shape has {c} channels; this model takes {_or(channels)} channels. "
+            "Convert the images (e.g. color_mode='rgb') or pass a matching input_shape."
+        )
+    for side, label in ((h, "height"), (w, "width")):
+        if side is not None and side < min_size:
+            raise ValueError(
+                f"{name}: input {label} {side} is too small; the minimum is {min_size}x{min_size} "
+                f"(set by the network's strides and pools); received input_shape={shape}. "
+                f"Resize the images to at least {min_size} pixels."
+            )
+    return shape
+
+
+def check_flat_input(input_shape, *, name: str) -> tuple:
+    """Validates a flat feature-vector input shape `(features,)`."""
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 1:
+        raise ValueError(
+            f"{name}: input_shape must be (features,) for flat vectors; received {input_shape!r}. "
+            "Flatten images first, e.g. (784,) for 28x28."
+        )
+    n = _as_int(input_shape[0], name)
+    if n < 1:
+        raise ValueError(f"{name}: input_shape must have at least 1 feature; received {n}.")
+    return (n,)
+
+
+def _as_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
+        isinstance(value, float) and math.isfinite(value) and value == int(value)
+    ):
+        raise ValueError(f"{name}: input_shape entries must be integers; received {value!r}.")
+    return int(value)
+
+
+def _or(values) -> str:
+    values = [str(v) for v in values]
+    return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
