@@ -49,40 +49,48 @@ def mode_for(model_name: str) -> str:
     return model_info(model_name).preprocessing
 
 
-def with_preprocessing(model, mode: str, *, name: str | None = None):
+def with_preprocessing(model, mode: str, *, augment=(), name: str | None = None):
     """Returns `model` behind a `Preprocess(mode)` layer, so it takes raw [0, 255] images.
 
-    With `mode="none"` the model is returned unchanged. The network is kept as one nested layer
-    (named as the network), so its layer names, and any transfer-learning table keyed on them,
-    stay as they are; `base_network` gets it back.
+    With `mode="none"` and no augmentation the model is returned unchanged. The network is kept
+    as one nested layer (named as the network), so its layer names, and any transfer-learning
+    table keyed on them, stay as they are; `base_network` gets it back.
 
     Args:
         model: a Keras model whose single input is an image batch, channels last.
         mode: one of `MODES`.
+        augment: Keras random-augmentation layers (`RandomFlip`, ...) to run on the raw images
+            before preprocessing; they act in training only and pass images through at inference.
         name: name of the wrapping model; default `"<model.name>_model"`.
     """
     import keras
 
     check_mode(mode)
-    if mode == "none":
+    if mode == "none" and not augment:
         return model
     inputs = keras.Input(shape=model.input_shape[1:], name="image")
-    x = Preprocess(mode, name=WRAPPER_LAYER)(inputs)
+    x = inputs
+    for layer in augment:
+        x = layer(x)
+    x = Preprocess(mode, name=WRAPPER_LAYER)(x)
     outputs = model(x)
     return keras.Model(inputs, outputs, name=name or f"{model.name}_model")
 
 
 def base_network(model):
     """The network inside a `with_preprocessing` wrapper (or `model` itself if unwrapped)."""
-    names = [layer.name for layer in model.layers]
-    if len(names) == 3 and names[1] == WRAPPER_LAYER:
-        return model.layers[2]
+    import keras
+
+    if any(isinstance(layer, Preprocess) for layer in model.layers):
+        for layer in model.layers:
+            if isinstance(layer, keras.Model):
+                return layer
     return model
 
 
 def applied_mode(model) -> str:
     """The mode of the `Preprocess` layer a wrapped model starts with, `"none"` without one."""
-    for layer in model.layers[:2]:
+    for layer in getattr(model, "layers", []):
         if isinstance(layer, Preprocess):
             return layer.mode
     return "none"
