@@ -347,12 +347,121 @@ def _add_quickstart(sub):
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     p.set_defaults(func=_cmd_quickstart)
+# --- dlzoo doctor ------------------------------------------------------------------------------
+
+
+def _cmd_doctor(args) -> int:
+    from dlzoo.data.doctor import diagnose_folder
+
+    report = diagnose_folder(
+        args.directory, validation_split=args.validation_split, seed=args.seed,
+        workers=args.workers, progress=not args.json,
+    )
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        _print_doctor(report, limit=args.limit)
+    if not report["usable_for_training"]:
+        raise CLIError(f"{report['root']}: " + "; ".join(report["problems"]))
+    return 0
+
+
+def _print_doctor(r: dict, *, limit: int) -> None:
+    from rich.table import Table
+
+    con = _console()
+    con.print(f"[bold]{r['root']}[/bold]: {r['usable']} usable image(s), "
+              f"{len(r['skipped'])} skipped, manifest {r['manifest_hash'][:12]}")
+    table = Table(title=f"classes (validation_split={r['validation_split']}, seed={r['seed']})")
+    for col in ("class", "train", "val", "total"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, c in r["classes"].items():
+        style = "red" if c["total"] == 0 else None
+        table.add_row(name, str(c["train"]), str(c["val"]), str(c["total"]), style=style)
+    con.print(table)
+    if r["imbalance"] is not None:
+        flag = "[yellow]imbalanced[/yellow]" if r["imbalanced"] else "ok"
+        con.print(f"imbalance (largest / smallest class): {r['imbalance']:.2f} ({flag})")
+    if r["empty_classes"]:
+        con.print(f"[yellow]empty classes (left out):[/yellow] {', '.join(r['empty_classes'])}")
+    sizes = r["image_sizes"]
+    if sizes:
+        h, w = sizes["height"], sizes["width"]
+        con.print(f"image sizes: height {h['min']}-{h['max']} (median {h['median']}), "
+                  f"width {w['min']}-{w['max']} (median {w['median']})")
+    if r["decoded_by_pillow"]:
+        con.print(f"decoded by Pillow (TensorFlow cannot): {len(r['decoded_by_pillow'])} file(s)")
+    if r["skipped"]:
+        con.print(f"[bold red]skipped files ({len(r['skipped'])})[/bold red]")
+        for s in r["skipped"][:limit]:
+            con.print(f"  {s['file']}: {s['reason']}", markup=False, highlight=False)
+        if len(r["skipped"]) > limit:
+            con.print(f"  ... and {len(r['skipped']) - limit} more (--limit, or --json for all)")
+    dups = r["duplicates"]
+    if dups:
+        con.print(f"[bold]exact duplicates:[/bold] {len(dups)} group(s), "
+                  f"{r['duplicates_across_splits']} shared between train and val, "
+                  f"{r['duplicates_across_classes']} under different classes")
+        ordered = sorted(dups, key=lambda g: (not g["across_splits"], not g["across_classes"]))
+        for g in ordered[:limit]:
+            tags = [t for t, on in (("train/val", g["across_splits"]),
+                                    ("classes differ", g["across_classes"])) if on]
+            con.print(f"  {', '.join(g['files'])}" + (f"  [{'; '.join(tags)}]" if tags else ""),
+                      markup=False, highlight=False)
+    else:
+        con.print("exact duplicates: none")
+
+
+def _add_doctor(sub):
+    p = sub.add_parser("doctor", help="check an image folder: bad files, classes, balance, duplicates")
+    p.add_argument("directory", help="folder of class subfolders")
+    p.add_argument("--validation-split", type=float, default=0.2,
+                   help="split to check duplicates against (default 0.2, as training uses)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--limit", type=int, default=50, help="rows shown per list (default 50)")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.set_defaults(func=_cmd_doctor)
+
+
+# --- dlzoo datasets ----------------------------------------------------------------------------
+
+
+def _cmd_datasets(args) -> int:
+    if args.action == "export":
+        from dlzoo.data.datasets import export_digits
+
+        if args.name != "digits":
+            raise CLIError(f"only 'digits' can be exported; received {args.name!r}")
+        if not args.directory:
+            raise CLIError("give the folder to write: dlzoo datasets export digits DIR")
+        summary = export_digits(args.directory, image_size=args.image_size, overwrite=args.overwrite)
+        print(f"wrote {summary['count']} PNG files ({summary['image_size'][0]}x"
+              f"{summary['image_size'][1]}, grayscale) in 10 class folders under "
+              f"{summary['directory']}; manifest {summary['manifest_hash'][:12]}")
+        return 0
+    from dlzoo.data.datasets import _TFDS_SPLITS, sources
+
+    for name, line in sources().items():
+        print(f"{name:<20} {line}")
+    print("tfds names (need prepared data or the network), e.g.: " + ", ".join(sorted(_TFDS_SPLITS)))
+    return 0
+
+
+def _add_datasets(sub):
+    p = sub.add_parser("datasets", help="list data sources; export digits as a folder of PNGs")
+    p.add_argument("action", choices=["list", "export"])
+    p.add_argument("name", nargs="?", default=None, help="for export: digits")
+    p.add_argument("directory", nargs="?", default=None, help="for export: folder to write")
+    p.add_argument("--image-size", type=_parse_shape, default=(32, 32), help="e.g. 32,32")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
+    p.set_defaults(func=_cmd_datasets)
 
 
 # --- parser and entry point --------------------------------------------------------------------
 
-SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_train, _add_evaluate, _add_predict,
-               _add_quickstart]
+SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _add_train,
+               _add_evaluate, _add_predict, _add_quickstart]
 
 
 def build_parser() -> argparse.ArgumentParser:
