@@ -207,6 +207,12 @@ def _data_source(text: str) -> str:
     return text
 
 
+def _same_source(a: str | None, b: str | None) -> bool:
+    if a and b and a.startswith("folder:") and b.startswith("folder:"):
+        return os.path.realpath(a[7:]) == os.path.realpath(b[7:])
+    return a == b
+
+
 def _card_image_options(card: dict) -> dict:
     shape = card.get("input_shape") or []
     if len(shape) != 3:
@@ -230,7 +236,8 @@ def _cmd_evaluate(args) -> int:
     source = _data_source(args.data)
     trained_on = card.get("data", {}).get("source")
     recipe_data = card.get("data", {}).get("recipe", {})
-    split = args.split or ("val" if source == trained_on else "all")
+    same = _same_source(source, trained_on)
+    split = args.split or ("val" if same else "all")
     bundle = load(
         source,
         **_card_image_options(card),
@@ -270,7 +277,7 @@ def _cmd_evaluate(args) -> int:
     console = _console()
     console.print(report.table(title=f"{card.get('name')} on {source} ({split})"))
     card_acc = card.get("metrics", {}).get("val_accuracy")
-    if card_acc is not None and source == trained_on and split == "val":
+    if card_acc is not None and same and split == "val":
         console.print(f"card's validation accuracy: {card_acc:.4f}")
     if bundle.skipped:
         console.print(f"{len(bundle.skipped)} file(s) skipped, e.g. {bundle.skipped[0]}")

@@ -129,7 +129,11 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
             )
         xb, yb = batch[0], batch[1]
         labels.append(np.asarray(yb).reshape(-1))
-        probs.append(np.asarray(model.predict_on_batch(xb)))
+        # A direct call, not predict_on_batch: no tf.function to retrace for the last, smaller
+        # batch (and no retracing warnings when a process evaluates several models).
+        import keras
+
+        probs.append(keras.ops.convert_to_numpy(model(xb, training=False)))
     if not labels:
         raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
     return np.concatenate(labels), _as_probabilities(np.concatenate(probs))

@@ -29,6 +29,7 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
 
     import dlzoo
     from dlzoo.data.datasets import export_digits
+    from dlzoo.data.folders import in_validation
     from dlzoo.evaluation import read_images, top_k
     from dlzoo.recipes import load_recipe
     from dlzoo.training import run_recipe
@@ -56,14 +57,20 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
     console.print("3/4 evaluating on the validation images")
     console.print(result.report.table(title="LeNet-5 on the digits, validation split"))
 
-    console.print(f"4/4 reloading {result.saved_dir}/ and predicting a few files")
+    console.print(f"4/4 reloading {result.saved_dir}/ and predicting a few held-out files")
     model = dlzoo.load(result.saved_dir)
     card = result.card
-    samples = [sorted((digits / c).glob("*.png"))[-1] for c in card["class_names"][:5]]
+    split, seed = recipe["data"]["validation_split"], recipe["data"]["seed"]
+    samples = [  # the first held-out file of five classes: images the model never trained on
+        next(p for p in sorted((digits / c).glob("*.png"))
+             if in_validation(f"{c}/{p.name}", split, seed))
+        for c in card["class_names"][:5]
+    ]
     images, kept, _ = read_images(samples, card["input_shape"])
     ranked = top_k(model.predict(images, verbose=0), card["class_names"], k=2)
     for path, row in zip(kept, ranked):
-        console.print(f"    {path}: " + ", ".join(f"{c} ({p:.3f})" for c, p in row))
+        console.print(f"    {path}: " + ", ".join(f"{c} ({p:.3f})" for c, p in row),
+                      soft_wrap=True)
 
     seconds = time.perf_counter() - start
     acc = card["metrics"]["val_accuracy"]
@@ -80,7 +87,8 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
         "Next:\n"
         f"  dlzoo predict {saved} {kept[0]}\n"
         f"  dlzoo evaluate {saved} {digits}\n"
-        "  dlzoo train lenet5-digits --set train.epochs=10     (any recipe in recipes/)"
+        "  dlzoo train lenet5-digits --set train.epochs=10     (any recipe in recipes/)",
+        soft_wrap=True,
     )
     return {
         "workdir": str(work),

@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -103,7 +102,8 @@ def save(model, directory, card: dict | None = None, *, history=None, report=Non
     parent.mkdir(parents=True, exist_ok=True)
     for stale in parent.glob(f".{target.name}.tmp-*"):  # left by a save that was killed
         shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    tmp = parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()  # not mkdtemp: that makes the folder private (0700) whatever the umask
     try:
         model.save(tmp / MODEL_FILE)
         card = dict(card or {})
@@ -284,7 +284,8 @@ def render_readme(card: dict) -> str:
         lines.append("")
     if expect:
         figures = ", ".join(f"{k} {v}" for k, v in expect.items() if k != "source")
-        lines += [f"Expected from the recipe: {figures} ({expect.get('source', 'no source')}).", ""]
+        source = str(expect.get("source", "no source given")).rstrip(".")
+        lines += [f"Expected from the recipe: {figures} ({source}).", ""]
     per_class = metrics.get("per_class") or {}
     if per_class:
         lines += ["| class | precision | recall | f1 | support |", "| --- | --- | --- | --- | --- |"]

@@ -322,11 +322,12 @@ def _training_data(bundle, info, mode: str):
     return bundle.train.map(lambda x, y: scaled(x)), None
 
 
-def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, initial_epoch: int = 0,
-        verbose: int = 2, extra_callbacks=()):
+def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: int = 2,
+        extra_callbacks=()):
     """Fits with the standard callbacks in `run_dir`; returns the Keras `History`.
 
-    `initial_epoch` is informational: `BackupAndRestore` restores the epoch itself.
+    A resumed run needs nothing more: `BackupAndRestore` finds the backup in `run_dir` and
+    restores weights, optimizer state and the epoch to start from.
     """
     from dlzoo.callbacks import standard
 
@@ -350,6 +351,7 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, initial_epo
         epochs=recipe["train"]["epochs"],
         callbacks=list(callbacks) + list(extra_callbacks),
         verbose=verbose,
+        shuffle=False,  # the pipeline shuffles (tf.data); Keras would only warn
     )
 
 
@@ -395,15 +397,16 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     final_weights = run_dir / "final.weights.h5"
     if resume:
         log(f"resuming {name} after epoch {done} of {recipe['train']['epochs']} ({run_dir})")
+    fit_history = {}
     if resume and final_weights.exists():
         model.load_weights(final_weights)  # training had finished; only saving was lost
     else:
-        fit(model, recipe, train_data, val_data, run_dir, initial_epoch=done, verbose=verbose,
-            extra_callbacks=extra_callbacks)
+        fit_history = fit(model, recipe, train_data, val_data, run_dir, verbose=verbose,
+                          extra_callbacks=extra_callbacks).history
         model.save_weights(final_weights)
     history_path = run_dir / "history.csv"
-    history = read_history(history_path) if history_path.exists() else {}
-    epochs_run = len(history.get("epoch", []))
+    history = read_history(history_path) if history_path.exists() else dict(fit_history)
+    epochs_run = len(next(iter(history.values()), []))
 
     report, metrics = None, {}
     if info.task in CLASSIFICATION_TASKS and val_data is not None:
