@@ -230,11 +230,12 @@ def _diff(a, b, prefix=""):
     return out
 
 
-def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool) -> int:
+def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool, log=print) -> int:
     """Sets up the run folder; returns the number of finished epochs a resume starts from."""
     recipe_file = run_dir / "recipe.json"
     if not resume:
         if run_dir.exists():
+            log(f"note: discarding the unfinished run in {run_dir} (use --resume to continue it)")
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True)
         recipe_file.write_text(json.dumps(recipe, indent=2, default=str))
@@ -393,7 +394,7 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
 
     out = Path(output)
     run_dir = run_dir_for(out, name)
-    done = prepare_run_dir(run_dir, recipe, resume)
+    done = prepare_run_dir(run_dir, recipe, resume, log=log)
     final_weights = run_dir / "final.weights.h5"
     if resume:
         log(f"resuming {name} after epoch {done} of {recipe['train']['epochs']} ({run_dir})")
