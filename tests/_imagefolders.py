@@ -19,7 +19,9 @@ BAD_FILES = {
 }
 # converted, not skipped: name -> Pillow mode on disk
 CONVERTED = {"cmyk.jpg": "CMYK", "gray16.png": "I;16", "rgba.png": "RGBA", "palette.png": "P",
-             "palette.gif": "P", "gray.png": "L"}
+             "palette.gif": "P", "gray.png": "L", "photo.tif": "RGB", "gray16.tif": "I;16"}
+# TensorFlow cannot decode these; Pillow does
+PILLOW_ONLY = ("photo.tif", "gray16.tif")
 
 
 def _jpeg(arr, **kw) -> bytes:
@@ -83,6 +85,8 @@ def make_messy_folder(root, n_good: int = 12, seed: int = 0) -> str:
     Image.fromarray(bright).convert("P").save(os.path.join(a, "palette.png"))
     Image.fromarray(bright).convert("P").save(os.path.join(a, "palette.gif"))
     Image.fromarray(bright).convert("L").save(os.path.join(a, "gray.png"))
+    Image.fromarray(bright).save(os.path.join(a, "photo.tif"))
+    Image.fromarray(g16).save(os.path.join(a, "gray16.tif"))
     # ignored: hidden files and folders, a file outside any class
     put(".DS_Store", b"\0\1junk")
     os.makedirs(os.path.join(a, ".thumbnails"))

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from dlzoo.data import image_folder, in_validation, scan_folder
-from dlzoo.data.folders import _scan
-from tests._imagefolders import BAD_FILES, CONVERTED, make_messy_folder, write_good
+from dlzoo.data.scan import scan
+from tests._imagefolders import BAD_FILES, CONVERTED, PILLOW_ONLY, make_messy_folder, write_good
 
 tf = pytest.importorskip("tensorflow")
 
@@ -75,7 +75,10 @@ def test_every_odd_format_is_converted_to_the_channels_asked_for(messy, color_mo
     g16 = x[rows["a/gray16.png"]]
     assert np.abs(g16[..., 0] - np.asarray(Image.open(os.path.join(messy, "a", "rgba.png")))[..., 0]).max() <= 1
     assert g16.mean() < 250
+    np.testing.assert_allclose(x[rows["a/gray16.tif"]], g16)
     if channels >= 3:
+        tif = np.asarray(Image.open(os.path.join(messy, "a", "photo.tif")), np.float32)
+        np.testing.assert_allclose(x[rows["a/photo.tif"]][..., :3], tif)
         np.testing.assert_allclose(x[rows["a/palette.png"]][..., :3], rgb_ref)
         rgba_rgb = np.asarray(Image.open(os.path.join(messy, "a", "rgba.png")), np.float32)[..., :3]
         np.testing.assert_allclose(x[rows["a/rgba.png"]][..., :3], rgba_rgb)
@@ -97,12 +100,16 @@ def test_cached_and_streaming_pipelines_give_the_same_batches(messy):
     kw = dict(image_size=(20, 28), batch_size=5, shuffle=False, progress=False, color_mode="grayscale")
     t1, v1, i1 = image_folder(messy, cache=True, **kw)
     t2, v2, i2 = image_folder(messy, cache=False, **kw)
-    assert i1.train_files == i2.train_files and i1.skipped == i2.skipped
+    assert sorted(i1.train_files) == sorted(i2.train_files) and i1.skipped == i2.skipped
     x1, y1 = _all(t1)
     x2, y2 = _all(t2)
-    np.testing.assert_array_equal(y1, y2)
-    np.testing.assert_allclose(x1, x2)
+    # the cache replays TensorFlow's files, then Pillow's; info lists files in the order served
     np.testing.assert_array_equal(y1, i1.train_labels)
+    np.testing.assert_array_equal(y2, i2.train_labels)
+    at = {f: i for i, f in enumerate(i2.train_files)}
+    perm = [at[f] for f in i1.train_files]
+    np.testing.assert_array_equal(y1, y2[perm])
+    np.testing.assert_allclose(x1, x2[perm])
     assert x1.shape[1:] == (20, 28, 1)
 
 
@@ -116,10 +123,16 @@ def test_streaming_survives_a_file_that_breaks_after_the_scan(messy):
     assert len(y) == len(info.train_files) - 1
 
 
+def test_files_tensorflow_refuses_are_decoded_by_pillow(messy):
+    report = scan_folder(messy, progress=False)
+    by = {r.path: r.decoder for r in report.records}
+    assert {p for p, d in by.items() if d == "pillow"} == {f"a/{n}" for n in PILLOW_ONLY}
+
+
 def test_pillow_engine_finds_the_same_files_and_pixels(messy):
     opts = {"interpolation": "bilinear", "crop_to_aspect_ratio": False}
-    tf_rep, tf_img = _scan(messy, progress=False, image_size=(24, 24), opts=opts, keep=True)
-    pil_rep, pil_img = _scan(messy, progress=False, image_size=(24, 24), opts=opts, keep=True,
+    tf_rep, tf_img = scan(messy, progress=False, image_size=(24, 24), opts=opts, keep="arrays")
+    pil_rep, pil_img = scan(messy, progress=False, image_size=(24, 24), opts=opts, keep="arrays",
                              engine="pillow")
     assert [r.path for r in tf_rep.records] == [r.path for r in pil_rep.records]
     assert [s[0] for s in tf_rep.skipped] == [s[0] for s in pil_rep.skipped]

@@ -257,15 +257,15 @@ def _reject(kwargs, source):
 
 
 def _folder_arrays(path, image_size, color_mode, validation_split, seed, kwargs):
-    from dlzoo.data.folders import _scan
+    from dlzoo.data.scan import scan
 
     opts = {k: kwargs.pop(k) for k in ("interpolation", "crop_to_aspect_ratio") if k in kwargs}
     opts.setdefault("interpolation", "bilinear")
     opts.setdefault("crop_to_aspect_ratio", False)
     scan_kw = {k: kwargs.pop(k) for k in ("workers", "progress") if k in kwargs}
     _reject(kwargs, f"folder:{path}")
-    report, images = _scan(path, channels=COLOR_MODES[color_mode], image_size=image_size,
-                           opts=opts, keep=True, **scan_kw)
+    report, images = scan(path, channels=COLOR_MODES[color_mode], image_size=image_size,
+                          opts=opts, keep="arrays", **scan_kw)
     report.require_classes()
     class_names = report.class_names
     label_of = {c: i for i, c in enumerate(class_names)}

@@ -10,6 +10,7 @@ grayscale by ITU-R 601 luma.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 
@@ -250,14 +251,27 @@ def _tf_to_channels(img, channels: int):
 def tf_decode_fn(channels: int, image_size=None, *, interpolation="bilinear", crop_to_aspect_ratio=False):
     """A function `contents (tf.string) -> (uint8 image, original (height, width))` for tf.data.
 
-    It raises (inside the pipeline) on a file TensorFlow cannot decode.
+    It raises (inside the pipeline) on a file TensorFlow cannot decode. The function is traced once
+    per process and configuration, not once per pipeline.
     """
+    size = None if image_size is None else (int(image_size[0]), int(image_size[1]))
+    return _tf_decode_fn(int(channels), size, interpolation, bool(crop_to_aspect_ratio))
+
+
+@functools.lru_cache(maxsize=32)
+def _tf_decode_fn(channels, image_size, interpolation, crop_to_aspect_ratio):
     import tensorflow as tf
 
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
     def decode(contents):
-        img = tf.io.decode_image(contents, channels=0, expand_animations=False, dtype=tf.uint8)
+        if channels == 3:  # TensorFlow converts gray, alpha, palette, CMYK and 16-bit itself
+            img = tf.io.decode_image(contents, channels=3, expand_animations=False, dtype=tf.uint8)
+            img = tf.ensure_shape(img, (None, None, 3))
+        else:  # decode_image(channels=1) refuses GIF and CMYK; convert from the native channels
+            img = tf.io.decode_image(contents, channels=0, expand_animations=False, dtype=tf.uint8)
         size = tf.shape(img)[:2]
-        img = _tf_to_channels(img, channels)
+        if channels != 3:
+            img = _tf_to_channels(img, channels)
         if image_size is not None:
             img = tf_resize(
                 img, image_size, interpolation=interpolation, crop_to_aspect_ratio=crop_to_aspect_ratio
