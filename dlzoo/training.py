@@ -147,6 +147,10 @@ def build_model(recipe: dict, bundle, info):
                 "remove model_args.input_shape."
             )
         args["input_shape"] = data_shape
+    if info.input_kind == "tokens" and "vocab_size" not in args:
+        vocab = getattr(bundle, "details", {}).get("vocab_size")
+        if vocab:  # the vectoriser's vocabulary sizes the embedding
+            args["vocab_size"] = vocab
     network = build(recipe["model"], **args)
     wrap = info.input_kind == "image" and info.task != "generative" and (
         getattr(bundle, "value_range", "0-255") == "0-255"
