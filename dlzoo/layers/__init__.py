@@ -1,5 +1,7 @@
 """The few custom layers the zoo needs, serialisable and written with keras.ops only."""
 
+from dlzoo.layers.embeddings import PositionalEmbedding
+from dlzoo.layers.noise import MaskingNoise, SaltAndPepperNoise
 from dlzoo.layers.normalization import LocalResponseNormalization
 
-__all__ = ["LocalResponseNormalization"]
+__all__ = ["LocalResponseNormalization", "MaskingNoise", "PositionalEmbedding", "SaltAndPepperNoise"]
