@@ -16,6 +16,11 @@ __all__ = [
     "check_head",
     "check_image_input",
     "check_flat_input",
+    "check_token_input",
+    "check_sequence_input",
+    "check_int",
+    "check_rate",
+    "check_choice",
     "head_activation",
 ]
 
@@ -133,6 +138,66 @@ def check_flat_input(input_shape, *, name: str) -> tuple:
     if n < 1:
         raise ValueError(f"{name}: input_shape must have at least 1 feature; received {n}.")
     return (n,)
+
+
+def check_token_input(input_shape, *, name: str, allow_variable: bool = True) -> tuple:
+    """Validates an integer token input shape `(sequence_length,)`; `(None,)` for any length."""
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 1:
+        raise ValueError(
+            f"{name}: input_shape must be (sequence_length,) for token ids; received "
+            f"{input_shape!r}. For sequences padded to 200 tokens pass (200,)."
+        )
+    if input_shape[0] is None:
+        if not allow_variable:
+            raise ValueError(
+                f"{name}: input_shape (None,) is not allowed here; pass a fixed length, e.g. (200,)."
+            )
+        return (None,)
+    n = _as_int(input_shape[0], name)
+    if n < 1:
+        raise ValueError(f"{name}: the sequence length must be >= 1; received {n}.")
+    return (n,)
+
+
+def check_sequence_input(input_shape, *, name: str) -> tuple:
+    """Validates a float sequence input shape `(timesteps, features)`; timesteps may be None."""
+    if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 2:
+        raise ValueError(
+            f"{name}: input_shape must be (timesteps, features) for sequences; received "
+            f"{input_shape!r}. A univariate series of 100 steps is (100, 1)."
+        )
+    steps = None if input_shape[0] is None else _as_int(input_shape[0], name)
+    features = _as_int(input_shape[1], name) if input_shape[1] is not None else None
+    if steps is not None and steps < 1:
+        raise ValueError(f"{name}: timesteps must be >= 1 (or None); received {steps}.")
+    if features is None or features < 1:
+        raise ValueError(f"{name}: features must be an integer >= 1; received {input_shape[1]!r}.")
+    return (steps, features)
+
+
+def check_int(value, *, arg: str, name: str, minimum: int = 1) -> int:
+    """An integer argument (not a bool) of at least `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: {arg} must be an integer >= {minimum}; received {value!r}.")
+    return value
+
+
+def check_rate(value, *, arg: str, name: str) -> float:
+    """A dropout or corruption rate in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(
+            f"{name}: {arg} must be a number in [0, 1); received {value!r}. "
+            "It is the fraction of units dropped or corrupted."
+        )
+    return float(value)
+
+
+def check_choice(value, *, arg: str, name: str, allowed: Sequence) -> None:
+    """`value` is one of `allowed`."""
+    if value not in tuple(allowed):
+        raise ValueError(
+            f"{name}: {arg} must be {_or([repr(a) for a in allowed])}; received {value!r}."
+        )
 
 
 def _as_int(value, name: str) -> int:

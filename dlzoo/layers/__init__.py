@@ -1,6 +1,14 @@
 """The few custom layers the zoo needs, serialisable and written with keras.ops only."""
 
+from dlzoo.layers.embeddings import PositionalEmbedding
+from dlzoo.layers.noise import MaskingNoise, SaltAndPepperNoise
 from dlzoo.layers.normalization import LocalResponseNormalization
 from dlzoo.layers.preprocessing import Preprocess
 
-__all__ = ["LocalResponseNormalization", "Preprocess"]
+__all__ = [
+    "LocalResponseNormalization",
+    "MaskingNoise",
+    "PositionalEmbedding",
+    "Preprocess",
+    "SaltAndPepperNoise",
+]

@@ -5,3 +5,4 @@ variant (timm's layout); registration happens in the module, which is listed her
 """
 
 from dlzoo.models import alexnet, lenet, mlp, vgg  # noqa: F401
+from dlzoo.models import autoencoder, gan, text_rnn, transformer  # noqa: F401

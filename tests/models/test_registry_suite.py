@@ -29,10 +29,16 @@ def sample_inputs(model, batch=2, seed=0):
     return xs[0] if len(xs) == 1 else xs
 
 
-def sample_targets(model, x, batch=2, seed=1):
+def sample_targets(model, x, batch=2, seed=1, task=None):
+    """Targets and a loss for one training step, by task: an autoencoder reconstructs its input, a
+    regressor gets real-valued targets, a classifier labels that fit its output."""
     info_out = model.outputs[0]
     rng = np.random.default_rng(seed)
     out_shape = tuple(info_out.shape[1:])
+    if task == "autoencoder":
+        return x, "mse"
+    if task == "sequence_regression":
+        return rng.normal(size=(batch,) + out_shape).astype("float32"), "mse"
     if len(out_shape) == 1 and out_shape[0] > 1:
         return rng.integers(0, out_shape[0], size=(batch,)), "sparse_categorical_crossentropy"
     if out_shape == (1,):
@@ -46,10 +52,10 @@ def test_forward_shape_and_finite(name):
     x = sample_inputs(model)
     y = model.predict(x, verbose=0)
     assert y.shape[0] == 2
-    assert tuple(y.shape[1:]) == tuple(model.output_shape[1:])
+    assert tuple(y.shape[1:]) == tuple(model.outputs[0].shape[1:])
     assert np.all(np.isfinite(y))
     info = model_info(name)
-    if info.task.endswith("classification") and model.output_shape[-1] > 1:
+    if info.task.endswith("classification") and model.outputs[0].shape[-1] > 1:
         # softmax rows sum to one
         np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-4)
 
@@ -57,13 +63,24 @@ def test_forward_shape_and_finite(name):
 @pytest.mark.parametrize("name", ALL)
 def test_train_step_moves_every_weight(name):
     model = build(name, **smoke_kwargs(name))
-    x = sample_inputs(model)
-    y, loss = sample_targets(model, x)
+    task = model_info(name).task
     # Adam's first step moves each weight by ~lr * sign(grad): any weight with a non-zero gradient
     # changes, any weight with a zero gradient does not.
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-    before = [np.array(w) for w in model.trainable_weights]
-    model.train_on_batch(x, y)
+    if task == "generative":
+        # A generative model trains on real samples alone, with its own losses (a GAN steps the
+        # discriminator's and the generator's optimizers in turn); `optimizer` configures both.
+        rng = np.random.default_rng(1)
+        real = rng.normal(size=(2,) + tuple(model.outputs[0].shape[1:])).astype("float32")
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        before = [np.array(w) for w in model.trainable_weights]
+        logs = model.train_on_batch(real, return_dict=True)
+        assert logs and all(np.isfinite(v) for v in logs.values())
+    else:
+        x = sample_inputs(model)
+        y, loss = sample_targets(model, x, task=task)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+        before = [np.array(w) for w in model.trainable_weights]
+        model.train_on_batch(x, y)
     stuck = [
         w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(np.array(w), b)
     ]

@@ -1,0 +1,277 @@
+"""Recurrent sequence models: LSTM and GRU text classifiers over token ids, and their float-sequence
+(time series) counterparts."""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from dlzoo.blocks.heads import classifier_head
+from dlzoo.blocks.recurrent import CELLS, recurrent_stack
+from dlzoo.registry import register_model
+from dlzoo.validation import (
+    check_choice,
+    check_int,
+    check_num_classes,
+    check_rate,
+    check_sequence_input,
+    check_token_input,
+)
+
+PAPER_LSTM = "Hochreiter, Schmidhuber. Long short-term memory. Neural Computation 1997."
+PAPER_GRU = ("Cho et al. Learning phrase representations using RNN encoder-decoder for statistical "
+             "machine translation. EMNLP 2014.")
+PAPER_BI = "Schuster, Paliwal. Bidirectional recurrent neural networks. IEEE Trans. Signal Processing 1997."
+
+POOLINGS = ("last", "avg")
+
+
+def _check_rnn_args(name, *, cell, units, depth, dropout, recurrent_dropout, pooling, include_top,
+                    num_classes):
+    check_choice(cell, arg="cell", name=name, allowed=tuple(CELLS))
+    check_int(units, arg="units", name=name)
+    check_int(depth, arg="depth", name=name)
+    check_rate(dropout, arg="dropout", name=name)
+    check_rate(recurrent_dropout, arg="recurrent_dropout", name=name)
+    if not isinstance(include_top, bool):
+        raise TypeError(f"{name}: include_top must be True or False; received {include_top!r}.")
+    allowed = POOLINGS if include_top else POOLINGS + (None,)
+    check_choice(pooling, arg="pooling", name=name, allowed=allowed)
+    check_num_classes(num_classes, include_top=include_top)
+
+
+def _rnn_body(x, *, cell, units, depth, bidirectional, dropout, recurrent_dropout, pooling):
+    x = recurrent_stack(
+        x,
+        cell=cell,
+        units=units,
+        depth=depth,
+        bidirectional=bidirectional,
+        dropout=dropout,
+        recurrent_dropout=recurrent_dropout,
+        return_sequences=pooling != "last",
+    )
+    if pooling == "avg":
+        # honours the mask: the mean is over real steps only
+        x = layers.GlobalAveragePooling1D(name="avg_pool")(x)
+    return x
+
+
+def TextRNN(
+    *,
+    num_classes: int = 2,
+    input_shape=(200,),
+    include_top: bool = True,
+    pooling: str | None = "last",
+    classifier_activation="softmax",
+    vocab_size: int = 20000,
+    embedding_dim: int = 128,
+    cell: str = "lstm",
+    units: int = 64,
+    depth: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    head_dropout: float = 0.0,
+    name: str | None = None,
+) -> keras.Model:
+    """Recurrent text classifier: `Embedding(mask_zero=True)`, stacked LSTM/GRU, `predictions`.
+
+    Token id 0 is padding: it is masked, so padding at the end of a sequence does not change the
+    prediction. Ids must be < `vocab_size` (1 is usually the out-of-vocabulary token, as with
+    `keras.layers.TextVectorization`).
+
+    Args:
+        num_classes: output classes (default 2; 1 gives a sigmoid unit).
+        input_shape: (sequence_length,), or (None,) for any length (default (200,)).
+        include_top: keep the classifier; without it the output is the pooled features (or the
+            per-step outputs with pooling=None).
+        pooling: how the sequence becomes one vector: "last" (the final state, default), "avg"
+            (mean of the outputs over real steps); None only with include_top=False.
+        classifier_activation: "softmax", None for logits, or any Keras activation.
+        vocab_size: number of token ids, padding and OOV included (default 20000).
+        embedding_dim: size of the token vectors (default 128).
+        cell: "lstm" (default) or "gru".
+        units: state size of each recurrent layer (default 64).
+        depth: stacked recurrent layers (default 1).
+        bidirectional: read the sequence both ways (default False).
+        dropout: dropout on each recurrent layer's inputs.
+        recurrent_dropout: dropout on the recurrent state.
+        head_dropout: dropout before the classifier.
+        name: model name (default `text_{cell}`, `text_bi{cell}`).
+
+    Returns:
+        An uncompiled `keras.Model` taking int32 token ids.
+
+    Example:
+        >>> from dlzoo import build
+        >>> model = build("text_lstm", vocab_size=5000, input_shape=(100,), num_classes=2)
+        >>> model.output_shape
+        (None, 2)
+    """
+    name = name or f"text_{'bi' if bidirectional else ''}{cell}"
+    _check_rnn_args(name, cell=cell, units=units, depth=depth, dropout=dropout,
+                    recurrent_dropout=recurrent_dropout, pooling=pooling, include_top=include_top,
+                    num_classes=num_classes)
+    check_int(vocab_size, arg="vocab_size", name=name, minimum=2)
+    check_int(embedding_dim, arg="embedding_dim", name=name)
+    check_rate(head_dropout, arg="head_dropout", name=name)
+    input_shape = check_token_input(input_shape, name=name)
+
+    inputs = keras.Input(shape=input_shape, dtype="int32", name="tokens")
+    x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
+    x = _rnn_body(x, cell=cell, units=units, depth=depth, bidirectional=bidirectional,
+                  dropout=dropout, recurrent_dropout=recurrent_dropout, pooling=pooling)
+    if include_top:
+        if head_dropout:
+            x = layers.Dropout(head_dropout, name="head_dropout")(x)
+        x = classifier_head(x, num_classes=num_classes, classifier_activation=classifier_activation)
+    return keras.Model(inputs, x, name=name)
+
+
+def SequenceRNN(
+    *,
+    num_classes: int = 2,
+    input_shape=(100, 1),
+    include_top: bool = True,
+    pooling: str | None = "last",
+    classifier_activation="softmax",
+    cell: str = "lstm",
+    units: int = 64,
+    depth: int = 1,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    mask_value: float | None = None,
+    name: str | None = None,
+) -> keras.Model:
+    """Recurrent model for float sequences (time series): stacked LSTM/GRU, then `predictions`.
+
+    For regression pass `classifier_activation=None` and `num_classes` = the number of targets.
+
+    Args:
+        num_classes: output units (default 2).
+        input_shape: (timesteps, features); timesteps may be None (default (100, 1)).
+        include_top, pooling, classifier_activation, cell, units, depth, bidirectional, dropout,
+            recurrent_dropout: as in `TextRNN`.
+        mask_value: steps whose features all equal this value are padding and are skipped
+            (`keras.layers.Masking`); None (default) masks nothing.
+        name: model name (default `sequence_{cell}`).
+
+    Example:
+        >>> from dlzoo import build
+        >>> model = build("timeseries_lstm", input_shape=(48, 3))
+        >>> model.output_shape
+        (None, 1)
+    """
+    name = name or f"sequence_{'bi' if bidirectional else ''}{cell}"
+    _check_rnn_args(name, cell=cell, units=units, depth=depth, dropout=dropout,
+                    recurrent_dropout=recurrent_dropout, pooling=pooling, include_top=include_top,
+                    num_classes=num_classes)
+    input_shape = check_sequence_input(input_shape, name=name)
+
+    inputs = keras.Input(shape=input_shape, name="sequence")
+    x = inputs
+    if mask_value is not None:
+        x = layers.Masking(mask_value=float(mask_value), name="masking")(x)
+    x = _rnn_body(x, cell=cell, units=units, depth=depth, bidirectional=bidirectional,
+                  dropout=dropout, recurrent_dropout=recurrent_dropout, pooling=pooling)
+    if include_top:
+        x = classifier_head(x, num_classes=num_classes, classifier_activation=classifier_activation)
+    return keras.Model(inputs, x, name=name)
+
+
+_TEXT_SMOKE = {"vocab_size": 16, "input_shape": (5,), "embedding_dim": 4, "units": 4,
+               "num_classes": 3}
+_SEQ_SMOKE = {"input_shape": (5, 2), "units": 4, "num_classes": 3}
+
+
+def _text_registration(cell: str, bidirectional: bool, paper: str, description: str,
+                       smoke_overrides=None):
+    layer = f"{'bi' if bidirectional else ''}{cell}1"
+    return register_model(
+        family="text_rnn",
+        task="text_classification",
+        input_kind="tokens",
+        default_input_shape=(200,),
+        default_num_classes=2,
+        paper=paper,
+        feature_layers=("embedding", layer),
+        unfreeze_groups=("embedding", layer, "predictions"),
+        smoke_overrides=smoke_overrides or _TEXT_SMOKE,
+        description=description,
+    )
+
+
+# one variant exercises stacking and both dropouts in the registry suite; the rest stay minimal
+@_text_registration("lstm", False, PAPER_LSTM, "LSTM text classifier: masked embedding, LSTM, softmax",
+                    smoke_overrides={**_TEXT_SMOKE, "depth": 2, "dropout": 0.1,
+                                     "recurrent_dropout": 0.1, "pooling": "avg"})
+def text_lstm(**kwargs):
+    """LSTM text classifier over token ids."""
+    return TextRNN(cell="lstm", **kwargs)
+
+
+@_text_registration("gru", False, PAPER_GRU, "GRU text classifier: masked embedding, GRU, softmax")
+def text_gru(**kwargs):
+    """GRU text classifier over token ids."""
+    return TextRNN(cell="gru", **kwargs)
+
+
+@_text_registration("lstm", True, f"{PAPER_LSTM} {PAPER_BI}", "Bidirectional LSTM text classifier")
+def text_bilstm(**kwargs):
+    """Bidirectional LSTM text classifier over token ids."""
+    return TextRNN(cell="lstm", bidirectional=True, **kwargs)
+
+
+@_text_registration("gru", True, f"{PAPER_GRU} {PAPER_BI}", "Bidirectional GRU text classifier")
+def text_bigru(**kwargs):
+    """Bidirectional GRU text classifier over token ids."""
+    return TextRNN(cell="gru", bidirectional=True, **kwargs)
+
+
+@register_model(
+    family="text_rnn",
+    task="sequence_classification",
+    input_kind="sequence",
+    default_input_shape=(100, 1),
+    default_num_classes=2,
+    paper=PAPER_LSTM,
+    smoke_overrides=_SEQ_SMOKE,
+    description="LSTM classifier for float sequences (time series), 100 steps x 1 feature",
+)
+def sequence_lstm(**kwargs):
+    """LSTM classifier for float sequences."""
+    return SequenceRNN(cell="lstm", **kwargs)
+
+
+@register_model(
+    family="text_rnn",
+    task="sequence_classification",
+    input_kind="sequence",
+    default_input_shape=(100, 1),
+    default_num_classes=2,
+    paper=PAPER_GRU,
+    smoke_overrides=_SEQ_SMOKE,
+    description="GRU classifier for float sequences (time series), 100 steps x 1 feature",
+)
+def sequence_gru(**kwargs):
+    """GRU classifier for float sequences."""
+    return SequenceRNN(cell="gru", **kwargs)
+
+
+@register_model(
+    family="text_rnn",
+    task="sequence_regression",
+    input_kind="sequence",
+    default_input_shape=(100, 1),
+    default_num_classes=1,
+    paper=PAPER_LSTM,
+    smoke_overrides={"input_shape": (5, 2), "units": 4, "num_classes": 2},
+    description="LSTM regressor for time series: linear outputs (num_classes = number of targets)",
+)
+def timeseries_lstm(*, num_classes: int = 1, classifier_activation=None, **kwargs):
+    """LSTM regressor for time series (linear outputs)."""
+    return SequenceRNN(cell="lstm", num_classes=num_classes,
+                       classifier_activation=classifier_activation,
+                       name=kwargs.pop("name", "timeseries_lstm"), **kwargs)
