@@ -322,7 +322,7 @@ def _latent(latent_dim, input_shape, name):
 def MLPGAN(
     *,
     data_dim: int = 2,
-    latent_dim: int = 16,
+    latent_dim: int = 4,
     hidden_units=(128, 128),
     output_activation: str | None = None,
     dropout: float = 0.0,
@@ -336,7 +336,7 @@ def MLPGAN(
 
     Args:
         data_dim: size of the sample vectors (default 2: points in the plane).
-        latent_dim: size of the latent vectors (default 16).
+        latent_dim: size of the latent vectors (default 4, plenty for 2-D data).
         hidden_units: widths of the hidden layers of both networks (default (128, 128)).
         output_activation: the generator's output activation; None (default) for unbounded data,
             "tanh" for data scaled to [-1, 1].
@@ -480,10 +480,10 @@ _DCGAN_SMOKE = {"latent_dim": 8, "base_filters": 4}
     family="gan",
     task="generative",
     input_kind="latent",
-    default_input_shape=(16,),
+    default_input_shape=(4,),
     paper=PAPER_GAN,
     smoke_overrides={"latent_dim": 4, "hidden_units": (8, 8)},
-    description="GAN of two MLPs for 2-D points (or any vectors): z of 16 -> 128 -> 128 -> data",
+    description="GAN of two MLPs for 2-D points (or any vectors): z of 4 -> 128 -> 128 -> data",
 )
 def mlp_gan(**kwargs):
     """MLP GAN for vectors (default: points in the plane)."""

@@ -35,12 +35,14 @@ def _check_rnn_args(name, *, cell, units, depth, dropout, recurrent_dropout, poo
     check_rate(recurrent_dropout, arg="recurrent_dropout", name=name)
     if not isinstance(include_top, bool):
         raise TypeError(f"{name}: include_top must be True or False; received {include_top!r}.")
-    allowed = POOLINGS if include_top else POOLINGS + (None,)
-    check_choice(pooling, arg="pooling", name=name, allowed=allowed)
+    check_choice(pooling, arg="pooling", name=name, allowed=POOLINGS + (None,))
     check_num_classes(num_classes, include_top=include_top)
 
 
-def _rnn_body(x, *, cell, units, depth, bidirectional, dropout, recurrent_dropout, pooling):
+def _rnn_body(x, *, cell, units, depth, bidirectional, dropout, recurrent_dropout, pooling,
+              include_top):
+    if pooling is None and include_top:
+        pooling = "last"
     x = recurrent_stack(
         x,
         cell=cell,
@@ -62,7 +64,7 @@ def TextRNN(
     num_classes: int = 2,
     input_shape=(200,),
     include_top: bool = True,
-    pooling: str | None = "last",
+    pooling: str | None = None,
     classifier_activation="softmax",
     vocab_size: int = 20000,
     embedding_dim: int = 128,
@@ -86,8 +88,9 @@ def TextRNN(
         input_shape: (sequence_length,), or (None,) for any length (default (200,)).
         include_top: keep the classifier; without it the output is the pooled features (or the
             per-step outputs with pooling=None).
-        pooling: how the sequence becomes one vector: "last" (the final state, default), "avg"
-            (mean of the outputs over real steps); None only with include_top=False.
+        pooling: how the sequence becomes one vector: "last" (the final state) or "avg" (the mean
+            of the outputs over real steps). None (default) is "last" with the classifier and
+            the per-step outputs without it.
         classifier_activation: "softmax", None for logits, or any Keras activation.
         vocab_size: number of token ids, padding and OOV included (default 20000).
         embedding_dim: size of the token vectors (default 128).
@@ -121,7 +124,8 @@ def TextRNN(
     inputs = keras.Input(shape=input_shape, dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
     x = _rnn_body(x, cell=cell, units=units, depth=depth, bidirectional=bidirectional,
-                  dropout=dropout, recurrent_dropout=recurrent_dropout, pooling=pooling)
+                  dropout=dropout, recurrent_dropout=recurrent_dropout, pooling=pooling,
+                  include_top=include_top)
     if include_top:
         if head_dropout:
             x = layers.Dropout(head_dropout, name="head_dropout")(x)
@@ -134,7 +138,7 @@ def SequenceRNN(
     num_classes: int = 2,
     input_shape=(100, 1),
     include_top: bool = True,
-    pooling: str | None = "last",
+    pooling: str | None = None,
     classifier_activation="softmax",
     cell: str = "lstm",
     units: int = 64,
@@ -175,7 +179,8 @@ def SequenceRNN(
     if mask_value is not None:
         x = layers.Masking(mask_value=float(mask_value), name="masking")(x)
     x = _rnn_body(x, cell=cell, units=units, depth=depth, bidirectional=bidirectional,
-                  dropout=dropout, recurrent_dropout=recurrent_dropout, pooling=pooling)
+                  dropout=dropout, recurrent_dropout=recurrent_dropout, pooling=pooling,
+                  include_top=include_top)
     if include_top:
         x = classifier_head(x, num_classes=num_classes, classifier_activation=classifier_activation)
     return keras.Model(inputs, x, name=name)
