@@ -1,0 +1,1 @@
+"""Data pipelines: tf.data inputs for the zoo's models."""
