@@ -6,7 +6,7 @@ import pytest
 from sklearn.datasets import load_digits
 
 import keras
-from dlzoo import build
+from dlzoo import build, list_models, model_info
 from dlzoo.layers import MaskingNoise, SaltAndPepperNoise
 
 
@@ -96,3 +96,8 @@ def test_conv_encoder_and_decoder_shapes():
 def test_bad_arguments_name_the_argument(name, kwargs, match):
     with pytest.raises(ValueError, match=match):
         build(name, **kwargs)
+
+
+@pytest.mark.parametrize("name", list_models(family="autoencoder"))
+def test_declared_parameter_count_is_exact(name):
+    assert build(name).count_params() == model_info(name).params

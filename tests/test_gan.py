@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 import keras
-from dlzoo import build
+from dlzoo import build, list_models, model_info
 from dlzoo.models.gan import GAN, SampleGrid, save_sample_grid
 from tests._tasks import modes_covered, ring_of_gaussians
 
@@ -116,3 +116,8 @@ def test_mismatched_networks_are_refused():
 def test_dcgan_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build("dcgan_64", **kwargs)
+
+
+@pytest.mark.parametrize("name", list_models(family="gan"))
+def test_declared_parameter_count_is_exact(name):
+    assert build(name).count_params() == model_info(name).params

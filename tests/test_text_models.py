@@ -6,7 +6,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import keras
-from dlzoo import build
+from dlzoo import build, list_models, model_info
 from tests._tasks import order_task
 
 VOCAB, LENGTH = 12, 12
@@ -115,3 +115,15 @@ def test_cell_is_checked():
 def test_sequence_input_shape_is_checked():
     with pytest.raises(ValueError, match=r"\(timesteps, features\)"):
         build("sequence_gru", input_shape=(100,))
+
+
+@pytest.mark.parametrize("name", list_models(family="text_rnn"))
+def test_declared_parameter_count_is_exact(name):
+    assert build(name).count_params() == model_info(name).params
+
+
+def test_lstm_parameter_count_by_hand():
+    embedding = 20000 * 128
+    lstm = 4 * (64 * (128 + 64) + 64)  # four gates, each over [input, state] plus a bias
+    head = 64 * 2 + 2
+    assert model_info("text_lstm").params == embedding + lstm + head

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras
-from dlzoo import build
+from dlzoo import build, list_models, model_info
 from dlzoo.layers import PositionalEmbedding
 from tests._tasks import order_task
 
@@ -123,3 +123,16 @@ def test_vision_transformer_feature_map():
 def test_bad_arguments_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build("transformer_encoder", **kwargs)
+
+
+@pytest.mark.parametrize("name", list_models(family="transformer"))
+def test_declared_parameter_count_is_exact(name):
+    assert build(name).count_params() == model_info(name).params
+
+
+def test_encoder_parameter_count_by_hand():
+    d, ff, vocab, length, blocks = 128, 512, 20000, 200, 2
+    attention = 4 * (d * d + d)  # query, key, value and output projections with biases
+    block = attention + (d * ff + ff) + (ff * d + d) + 2 * 2 * d  # + feed-forward + 2 LayerNorms
+    expected = vocab * d + length * d + blocks * block + (d * 2 + 2)
+    assert model_info("transformer_encoder").params == expected

@@ -191,7 +191,7 @@ _TEXT_SMOKE = {"vocab_size": 16, "input_shape": (5,), "embedding_dim": 4, "units
 _SEQ_SMOKE = {"input_shape": (5, 2), "units": 4, "num_classes": 3}
 
 
-def _text_registration(cell: str, bidirectional: bool, paper: str, description: str,
+def _text_registration(cell: str, bidirectional: bool, params: int, paper: str, description: str,
                        smoke_overrides=None):
     layer = f"{'bi' if bidirectional else ''}{cell}1"
     return register_model(
@@ -200,6 +200,7 @@ def _text_registration(cell: str, bidirectional: bool, paper: str, description: 
         input_kind="tokens",
         default_input_shape=(200,),
         default_num_classes=2,
+        params=params,
         paper=paper,
         feature_layers=("embedding", layer),
         unfreeze_groups=("embedding", layer, "predictions"),
@@ -209,7 +210,8 @@ def _text_registration(cell: str, bidirectional: bool, paper: str, description: 
 
 
 # one variant exercises stacking and both dropouts in the registry suite; the rest stay minimal
-@_text_registration("lstm", False, PAPER_LSTM, "LSTM text classifier: masked embedding, LSTM, softmax",
+@_text_registration("lstm", False, 2_609_538, PAPER_LSTM,
+                    "LSTM text classifier: masked embedding, LSTM, softmax",
                     smoke_overrides={**_TEXT_SMOKE, "depth": 2, "dropout": 0.1,
                                      "recurrent_dropout": 0.1, "pooling": "avg"})
 def text_lstm(**kwargs):
@@ -217,19 +219,22 @@ def text_lstm(**kwargs):
     return TextRNN(cell="lstm", **kwargs)
 
 
-@_text_registration("gru", False, PAPER_GRU, "GRU text classifier: masked embedding, GRU, softmax")
+@_text_registration("gru", False, 2_597_378, PAPER_GRU,
+                    "GRU text classifier: masked embedding, GRU, softmax")
 def text_gru(**kwargs):
     """GRU text classifier over token ids."""
     return TextRNN(cell="gru", **kwargs)
 
 
-@_text_registration("lstm", True, f"{PAPER_LSTM} {PAPER_BI}", "Bidirectional LSTM text classifier")
+@_text_registration("lstm", True, 2_659_074, f"{PAPER_LSTM} {PAPER_BI}",
+                    "Bidirectional LSTM text classifier")
 def text_bilstm(**kwargs):
     """Bidirectional LSTM text classifier over token ids."""
     return TextRNN(cell="lstm", bidirectional=True, **kwargs)
 
 
-@_text_registration("gru", True, f"{PAPER_GRU} {PAPER_BI}", "Bidirectional GRU text classifier")
+@_text_registration("gru", True, 2_634_754, f"{PAPER_GRU} {PAPER_BI}",
+                    "Bidirectional GRU text classifier")
 def text_bigru(**kwargs):
     """Bidirectional GRU text classifier over token ids."""
     return TextRNN(cell="gru", bidirectional=True, **kwargs)
@@ -241,6 +246,7 @@ def text_bigru(**kwargs):
     input_kind="sequence",
     default_input_shape=(100, 1),
     default_num_classes=2,
+    params=17_026,
     paper=PAPER_LSTM,
     smoke_overrides=_SEQ_SMOKE,
     description="LSTM classifier for float sequences (time series), 100 steps x 1 feature",
@@ -256,6 +262,7 @@ def sequence_lstm(**kwargs):
     input_kind="sequence",
     default_input_shape=(100, 1),
     default_num_classes=2,
+    params=12_994,
     paper=PAPER_GRU,
     smoke_overrides=_SEQ_SMOKE,
     description="GRU classifier for float sequences (time series), 100 steps x 1 feature",
@@ -271,6 +278,7 @@ def sequence_gru(**kwargs):
     input_kind="sequence",
     default_input_shape=(100, 1),
     default_num_classes=1,
+    params=16_961,
     paper=PAPER_LSTM,
     smoke_overrides={"input_shape": (5, 2), "units": 4, "num_classes": 2},
     description="LSTM regressor for time series: linear outputs (num_classes = number of targets)",
