@@ -130,6 +130,14 @@ class GAN(keras.Model):
     def outputs(self):
         return self.generator.outputs
 
+    @property
+    def input_shape(self):
+        return self.generator.input_shape
+
+    @property
+    def output_shape(self):
+        return self.generator.output_shape
+
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
@@ -322,7 +330,7 @@ def _latent(latent_dim, input_shape, name):
 def MLPGAN(
     *,
     data_dim: int = 2,
-    latent_dim: int = 16,
+    latent_dim: int = 4,
     hidden_units=(128, 128),
     output_activation: str | None = None,
     dropout: float = 0.0,
@@ -336,7 +344,7 @@ def MLPGAN(
 
     Args:
         data_dim: size of the sample vectors (default 2: points in the plane).
-        latent_dim: size of the latent vectors (default 16).
+        latent_dim: size of the latent vectors (default 4, plenty for 2-D data).
         hidden_units: widths of the hidden layers of both networks (default (128, 128)).
         output_activation: the generator's output activation; None (default) for unbounded data,
             "tanh" for data scaled to [-1, 1].
@@ -480,10 +488,11 @@ _DCGAN_SMOKE = {"latent_dim": 8, "base_filters": 4}
     family="gan",
     task="generative",
     input_kind="latent",
-    default_input_shape=(16,),
+    default_input_shape=(4,),
+    params=34_435,
     paper=PAPER_GAN,
     smoke_overrides={"latent_dim": 4, "hidden_units": (8, 8)},
-    description="GAN of two MLPs for 2-D points (or any vectors): z of 16 -> 128 -> 128 -> data",
+    description="GAN of two MLPs for 2-D points (or any vectors): z of 4 -> 128 -> 128 -> data",
 )
 def mlp_gan(**kwargs):
     """MLP GAN for vectors (default: points in the plane)."""
@@ -495,6 +504,7 @@ def mlp_gan(**kwargs):
     task="generative",
     input_kind="latent",
     default_input_shape=(100,),
+    params=899_010,
     paper=PAPER_DCGAN,
     preprocessing="tf",
     smoke_overrides=_DCGAN_SMOKE,
@@ -510,6 +520,7 @@ def dcgan_28(*, image_shape=(28, 28, 1), name="dcgan_28", **kwargs):
     task="generative",
     input_kind="latent",
     default_input_shape=(100,),
+    params=1_733_956,
     paper=PAPER_DCGAN,
     preprocessing="tf",
     smoke_overrides=_DCGAN_SMOKE,
@@ -525,6 +536,7 @@ def dcgan_32(*, image_shape=(32, 32, 3), name="dcgan_32", **kwargs):
     task="generative",
     input_kind="latent",
     default_input_shape=(100,),
+    params=6_346_052,
     paper=PAPER_DCGAN,
     preprocessing="tf",
     smoke_overrides=_DCGAN_SMOKE,
