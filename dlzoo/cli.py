@@ -447,11 +447,12 @@ def _cmd_datasets(args) -> int:
               f"{summary['image_size'][1]}, grayscale) in 10 class folders under "
               f"{summary['directory']}; manifest {summary['manifest_hash'][:12]}")
         return 0
-    from dlzoo.data.datasets import _TFDS_SPLITS, sources
+    from dlzoo.data.datasets import sources
+    from dlzoo.data.tfds_sources import KNOWN_SPLITS
 
     for name, line in sources().items():
         print(f"{name:<20} {line}")
-    print("tfds names (need prepared data or the network), e.g.: " + ", ".join(sorted(_TFDS_SPLITS)))
+    print("tfds names (need prepared data or the network), e.g.: " + ", ".join(sorted(KNOWN_SPLITS)))
     return 0
 
 
