@@ -143,9 +143,332 @@ def _add_build(sub):
     p.set_defaults(func=_cmd_build)
 
 
+# --- dlzoo train ------------------------------------------------------------------------------
+
+
+def _print_run(result, console=None) -> None:
+    from rich.table import Table
+
+    console = console or _console()
+    card = result.card
+    metrics = {k: v for k, v in card.get("metrics", {}).items() if isinstance(v, (int, float))}
+    table = Table(title=f"{card['name']}: {card['model']} on {card['data']['source']}")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("expected", justify="right")
+    expect = card.get("expect") or {}
+    for key, value in metrics.items():
+        exp = expect.get(key)
+        table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value),
+                      f"{exp}" if exp is not None else "")
+    console.print(table)
+    if expect.get("source"):
+        console.print(f"[dim]expected figure: {expect['source']}[/dim]")
+    training = card.get("training", {})
+    resumed = training.get("resumed_from_epoch")
+    console.print(
+        f"{training.get('epochs_run')} epoch(s) of {training.get('epochs')}"
+        + (f" (resumed after epoch {resumed})" if resumed else "")
+        + f", {result.seconds:.0f} s. Saved to {result.saved_dir}/"
+    )
+
+
+def _cmd_train(args) -> int:
+    from dlzoo.recipes import load_recipe
+    from dlzoo.training import run_recipe
+
+    recipe = load_recipe(args.recipe, overrides=args.set or [])
+    result = run_recipe(recipe, output=args.output, resume=args.resume,
+                        verbose=0 if args.quiet else 2,
+                        log=(lambda *a: None) if args.quiet else print)
+    _print_run(result)
+    return 0
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="run a recipe: train, evaluate, save saved_models/NAME")
+    p.add_argument("recipe", help="a recipe file, or the name of one in recipes/ (lenet5-digits)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a recipe value, dotted keys (train.epochs=5); repeatable")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the unfinished run of this recipe from its last finished epoch")
+    p.add_argument("--output", default="saved_models",
+                   help="folder for NAME/ and the run state .runs/NAME/ (default saved_models)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.set_defaults(func=_cmd_train)
+
+
+# --- dlzoo evaluate -----------------------------------------------------------------------------
+
+
+def _data_source(text: str) -> str:
+    if os.path.isdir(text):
+        return f"folder:{text}"
+    return text
+
+
+def _same_source(a: str | None, b: str | None) -> bool:
+    if a and b and a.startswith("folder:") and b.startswith("folder:"):
+        return os.path.realpath(a[7:]) == os.path.realpath(b[7:])
+    return a == b
+
+
+def _card_image_options(card: dict) -> dict:
+    shape = card.get("input_shape") or []
+    if len(shape) != 3:
+        return {}
+    return {
+        "image_size": tuple(shape[:2]),
+        "color_mode": {1: "grayscale", 3: "rgb", 4: "rgba"}.get(shape[2]),
+    }
+
+
+def _cmd_evaluate(args) -> int:
+    import numpy as np
+
+    from dlzoo.data.datasets import load
+    from dlzoo.evaluation import classification_report, predict_dataset
+    from dlzoo.saving import load as load_model
+    from dlzoo.saving import read_card
+
+    card = read_card(args.model_dir)
+    model = load_model(args.model_dir, compile=False)
+    source = _data_source(args.data)
+    trained_on = card.get("data", {}).get("source")
+    recipe_data = card.get("data", {}).get("recipe", {})
+    same = _same_source(source, trained_on)
+    split = args.split or ("val" if same else "all")
+    bundle = load(
+        source,
+        **_card_image_options(card),
+        batch_size=args.batch_size,
+        validation_split=recipe_data.get("validation_split", 0.2),
+        seed=recipe_data.get("seed", 0),
+    )
+    classes = [str(c) for c in card.get("class_names", [])]
+    unknown = [c for c in bundle.class_names if str(c) not in classes]
+    if unknown:
+        raise CLIError(
+            f"the data has class(es) the model does not know: {', '.join(map(str, unknown[:5]))}; "
+            f"the model's classes are {', '.join(classes[:10])}"
+        )
+    parts = {"val": [bundle.val], "train": [bundle.train], "all": [bundle.train, bundle.val]}[split]
+    labels, probs = [], []
+    for part in parts:
+        if part is None:
+            continue
+        y, p = predict_dataset(model, part)
+        labels.append(y)
+        probs.append(p)
+    if not labels:
+        raise CLIError(f"the data has no {split!r} split to evaluate; try --split all")
+    # The data's label i is its i-th class name; map it to the model's index for that name.
+    to_model = np.array([classes.index(str(c)) for c in bundle.class_names])
+    report = classification_report(to_model[np.concatenate(labels)], np.concatenate(probs),
+                                   classes)
+    out = args.out or os.path.join("evaluations", os.path.basename(os.path.normpath(
+        args.model_dir)))
+    os.makedirs(out, exist_ok=True)
+    report.plot_confusion_matrix(os.path.join(out, "confusion_matrix.png"),
+                                 title=f"{card.get('name')} on {source} ({split})")
+    with open(os.path.join(out, "report.json"), "w") as f:
+        json.dump({"model": card.get("name"), "data": source, "split": split,
+                   "manifest_hash": bundle.manifest_hash, **report.to_dict()}, f, indent=2)
+    console = _console()
+    console.print(report.table(title=f"{card.get('name')} on {source} ({split})"))
+    card_acc = card.get("metrics", {}).get("val_accuracy")
+    if card_acc is not None and same and split == "val":
+        console.print(f"card's validation accuracy: {card_acc:.4f}")
+    if bundle.skipped:
+        console.print(f"{len(bundle.skipped)} file(s) skipped, e.g. {bundle.skipped[0]}")
+    console.print(f"report and confusion matrix in {out}/")
+    return 0
+
+
+def _add_evaluate(sub):
+    p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
+    p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
+    p.add_argument("data", help="a folder of class subfolders, or a source (digits, mnist, ...)")
+    p.add_argument("--split", choices=("val", "train", "all"), default=None,
+                   help="default: val for the data the model was trained on, else all")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--out", default=None,
+                   help="folder for report.json and confusion_matrix.png "
+                        "(default evaluations/NAME)")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+# --- dlzoo predict ------------------------------------------------------------------------------
+
+
+def _cmd_predict(args) -> int:
+    from dlzoo.evaluation import read_images, top_k
+    from dlzoo.saving import load as load_model
+    from dlzoo.saving import read_card
+
+    card = read_card(args.model_dir)
+    model = load_model(args.model_dir, compile=False)
+    images, kept, failed = read_images(args.files, card["input_shape"])
+    for path, reason in failed:
+        print(f"{path}: skipped: {reason}", file=sys.stderr)
+    if not kept:
+        raise CLIError("none of the files could be read as an image")
+    probs = model.predict(images, verbose=0, batch_size=64)
+    ranked = top_k(probs, card["class_names"], k=args.top_k)
+    if args.json:
+        print(json.dumps([{"file": f, "top": [{"class": c, "probability": round(p, 6)}
+                                               for c, p in row]}
+                          for f, row in zip(kept, ranked)], indent=2))
+    else:
+        for f, row in zip(kept, ranked):
+            print(f"{f}: " + ", ".join(f"{c} {p:.3f}" for c, p in row))
+    return 1 if failed else 0
+
+
+def _add_predict(sub):
+    p = sub.add_parser("predict", help="top-k classes for image files")
+    p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
+    p.add_argument("files", nargs="+", help="image files")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_predict)
+
+
+# --- dlzoo quickstart ---------------------------------------------------------------------------
+
+
+def _cmd_quickstart(args) -> int:
+    from dlzoo.quickstart import quickstart
+
+    quickstart(workdir=args.workdir, epochs=args.epochs, console=_console(),
+               verbose=0 if args.quiet else 2)
+    return 0
+
+
+def _add_quickstart(sub):
+    p = sub.add_parser("quickstart", help="the main job on data that ships with the install "
+                                          "(offline, about a minute on a laptop)")
+    p.add_argument("--workdir", default="dlzoo-quickstart",
+                   help="where the digits folder, the model and the evaluation go "
+                        "(default ./dlzoo-quickstart)")
+    p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.set_defaults(func=_cmd_quickstart)
+# --- dlzoo doctor ------------------------------------------------------------------------------
+
+
+def _cmd_doctor(args) -> int:
+    from dlzoo.data.doctor import diagnose_folder
+
+    report = diagnose_folder(
+        args.directory, validation_split=args.validation_split, seed=args.seed,
+        workers=args.workers, progress=not args.json,
+    )
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        _print_doctor(report, limit=args.limit)
+    if not report["usable_for_training"]:
+        raise CLIError(f"{report['root']}: " + "; ".join(report["problems"]))
+    return 0
+
+
+def _print_doctor(r: dict, *, limit: int) -> None:
+    from rich.table import Table
+
+    con = _console()
+    con.print(f"[bold]{r['root']}[/bold]: {r['usable']} usable image(s), "
+              f"{len(r['skipped'])} skipped, manifest {r['manifest_hash'][:12]}")
+    table = Table(title=f"classes (validation_split={r['validation_split']}, seed={r['seed']})")
+    for col in ("class", "train", "val", "total"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, c in r["classes"].items():
+        style = "red" if c["total"] == 0 else None
+        table.add_row(name, str(c["train"]), str(c["val"]), str(c["total"]), style=style)
+    con.print(table)
+    if r["imbalance"] is not None:
+        flag = "[yellow]imbalanced[/yellow]" if r["imbalanced"] else "ok"
+        con.print(f"imbalance (largest / smallest class): {r['imbalance']:.2f} ({flag})")
+    if r["empty_classes"]:
+        con.print(f"[yellow]empty classes (left out):[/yellow] {', '.join(r['empty_classes'])}")
+    sizes = r["image_sizes"]
+    if sizes:
+        h, w = sizes["height"], sizes["width"]
+        con.print(f"image sizes: height {h['min']}-{h['max']} (median {h['median']}), "
+                  f"width {w['min']}-{w['max']} (median {w['median']})")
+    if r["decoded_by_pillow"]:
+        con.print(f"decoded by Pillow (TensorFlow cannot): {len(r['decoded_by_pillow'])} file(s)")
+    if r["skipped"]:
+        con.print(f"[bold red]skipped files ({len(r['skipped'])})[/bold red]")
+        for s in r["skipped"][:limit]:
+            con.print(f"  {s['file']}: {s['reason']}", markup=False, highlight=False)
+        if len(r["skipped"]) > limit:
+            con.print(f"  ... and {len(r['skipped']) - limit} more (--limit, or --json for all)")
+    dups = r["duplicates"]
+    if dups:
+        con.print(f"[bold]exact duplicates:[/bold] {len(dups)} group(s), "
+                  f"{r['duplicates_across_splits']} shared between train and val, "
+                  f"{r['duplicates_across_classes']} under different classes")
+        ordered = sorted(dups, key=lambda g: (not g["across_splits"], not g["across_classes"]))
+        for g in ordered[:limit]:
+            tags = [t for t, on in (("train/val", g["across_splits"]),
+                                    ("classes differ", g["across_classes"])) if on]
+            con.print(f"  {', '.join(g['files'])}" + (f"  [{'; '.join(tags)}]" if tags else ""),
+                      markup=False, highlight=False)
+    else:
+        con.print("exact duplicates: none")
+
+
+def _add_doctor(sub):
+    p = sub.add_parser("doctor", help="check an image folder: bad files, classes, balance, duplicates")
+    p.add_argument("directory", help="folder of class subfolders")
+    p.add_argument("--validation-split", type=float, default=0.2,
+                   help="split to check duplicates against (default 0.2, as training uses)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--limit", type=int, default=50, help="rows shown per list (default 50)")
+    p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.set_defaults(func=_cmd_doctor)
+
+
+# --- dlzoo datasets ----------------------------------------------------------------------------
+
+
+def _cmd_datasets(args) -> int:
+    if args.action == "export":
+        from dlzoo.data.datasets import export_digits
+
+        if args.name != "digits":
+            raise CLIError(f"only 'digits' can be exported; received {args.name!r}")
+        if not args.directory:
+            raise CLIError("give the folder to write: dlzoo datasets export digits DIR")
+        summary = export_digits(args.directory, image_size=args.image_size, overwrite=args.overwrite)
+        print(f"wrote {summary['count']} PNG files ({summary['image_size'][0]}x"
+              f"{summary['image_size'][1]}, grayscale) in 10 class folders under "
+              f"{summary['directory']}; manifest {summary['manifest_hash'][:12]}")
+        return 0
+    from dlzoo.data.datasets import _TFDS_SPLITS, sources
+
+    for name, line in sources().items():
+        print(f"{name:<20} {line}")
+    print("tfds names (need prepared data or the network), e.g.: " + ", ".join(sorted(_TFDS_SPLITS)))
+    return 0
+
+
+def _add_datasets(sub):
+    p = sub.add_parser("datasets", help="list data sources; export digits as a folder of PNGs")
+    p.add_argument("action", choices=["list", "export"])
+    p.add_argument("name", nargs="?", default=None, help="for export: digits")
+    p.add_argument("directory", nargs="?", default=None, help="for export: folder to write")
+    p.add_argument("--image-size", type=_parse_shape, default=(32, 32), help="e.g. 32,32")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
+    p.set_defaults(func=_cmd_datasets)
+
+
 # --- parser and entry point --------------------------------------------------------------------
 
-SUBCOMMANDS = [_add_list, _add_info, _add_build]
+SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _add_train,
+               _add_evaluate, _add_predict, _add_quickstart]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -146,3 +146,74 @@ def _as_int(value, name: str) -> int:
 def _or(values) -> str:
     values = [str(v) for v in values]
     return values[0] if len(values) == 1 else ", ".join(values[:-1]) + " or " + values[-1]
+
+
+# --- data arguments (dlzoo.data) ---------------------------------------------------------------
+
+_COLOR_MODES = ("grayscale", "rgb", "rgba")
+_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3")
+
+
+def check_data_args(
+    *,
+    image_size=None,
+    batch_size=None,
+    validation_split=None,
+    seed=None,
+    color_mode=None,
+    interpolation=None,
+    allow_no_image_size: bool = True,
+) -> dict:
+    """Validates the arguments shared by the data loaders; returns them normalised.
+
+    `image_size` becomes a `(height, width)` tuple of ints (an int n means (n, n)); `color_mode`
+    is lower-cased. Arguments left as None are not checked (and stay None).
+    """
+    out = {}
+    if image_size is None:
+        if not allow_no_image_size:
+            raise ValueError("image_size is required, e.g. image_size=(224, 224).")
+        out["image_size"] = None
+    else:
+        size = (image_size, image_size) if isinstance(image_size, int) else image_size
+        if (
+            not isinstance(size, (tuple, list))
+            or len(size) != 2
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size)
+        ):
+            raise ValueError(
+                f"image_size must be (height, width) with positive integers; received {image_size!r}. "
+                "For example image_size=(160, 160)."
+            )
+        out["image_size"] = (int(size[0]), int(size[1]))
+    if batch_size is not None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1; received {batch_size!r}.")
+    out["batch_size"] = batch_size
+    if validation_split is not None:
+        if (
+            isinstance(validation_split, bool)
+            or not isinstance(validation_split, (int, float))
+            or not 0 <= validation_split < 1
+        ):
+            raise ValueError(
+                f"validation_split must be a fraction in [0, 1); received {validation_split!r}. "
+                "Use 0.2 to hold out a fifth of the files, 0 for no validation set."
+            )
+    out["validation_split"] = None if validation_split is None else float(validation_split)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed must be an integer; received {seed!r}.")
+    out["seed"] = seed
+    if color_mode is not None:
+        if not isinstance(color_mode, str) or color_mode.lower() not in _COLOR_MODES:
+            raise ValueError(
+                f"color_mode must be one of {', '.join(_COLOR_MODES)}; received {color_mode!r}."
+            )
+        color_mode = color_mode.lower()
+    out["color_mode"] = color_mode
+    if interpolation is not None and interpolation not in _INTERPOLATIONS:
+        raise ValueError(
+            f"interpolation must be one of {', '.join(_INTERPOLATIONS)}; received {interpolation!r}."
+        )
+    out["interpolation"] = interpolation
+    return out

@@ -1,0 +1,280 @@
+"""Image folders: a class per subfolder, checked before training so no epoch crashes on a bad file.
+
+    root/
+      cat/ 001.jpg 002.png ...
+      dog/ 001.jpg nested/002.jpg ...
+
+`image_folder` scans the folder first (dlzoo.data.scan: every file decoded in parallel, with a
+progress bar; unusable files skipped and listed with the reason), then returns train/validation
+`tf.data` pipelines. Keras's `image_dataset_from_directory` trusts file extensions and crashes
+mid-epoch on a corrupt JPEG instead.
+
+With `cache=True` (default) the scan's decode *is* the first pass: each image is decoded and resized
+once into a tf.data in-memory cache (uint8) that the training pipeline reads, so the check costs no
+second pass over the files. With `cache=False` (folders larger than memory) or a cache file path,
+batches are decoded from disk each epoch, in parallel.
+
+The validation split is decided per file by a hash of its relative path and the seed, so adding files
+never moves an existing file between train and validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+
+import numpy as np
+
+from dlzoo.data.images import COLOR_MODES
+from dlzoo.data.scan import ImageRecord, ScanReport, in_validation, scan, scan_folder
+from dlzoo.validation import check_data_args
+
+__all__ = ["FolderInfo", "ImageRecord", "ScanReport", "scan_folder", "image_folder", "in_validation"]
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class FolderInfo:
+    """What `image_folder` used: classes, counts, the split, and every file it skipped and why."""
+
+    root: str
+    class_names: list[str]  # classes with usable files, sorted; label i is class_names[i]
+    counts: dict[str, int]  # usable files per class
+    train_files: list[str]  # relative paths, in the order of the unshuffled train set
+    val_files: list[str]  # relative paths, in the order of the validation set
+    skipped: list[tuple[str, str]]  # (relative path, reason) for every unusable file
+    empty_classes: list[str]  # class folders with no usable file (not in class_names)
+    image_size: tuple[int, int]
+    color_mode: str
+    channels: int
+    manifest_hash: str  # dlzoo.data.manifest over the files used (path, size, sha256)
+    validation_split: float = 0.2
+    seed: int = 0
+    train_labels: list[int] = dataclasses.field(default_factory=list)
+    val_labels: list[int] = dataclasses.field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def to_dict(self) -> dict:
+        """JSON-able summary for a model card (file lists reduced to their counts)."""
+        return {
+            "root": self.root,
+            "class_names": list(self.class_names),
+            "num_classes": self.num_classes,
+            "counts": dict(self.counts),
+            "num_train": len(self.train_files),
+            "num_val": len(self.val_files),
+            "skipped": [list(s) for s in self.skipped],
+            "empty_classes": list(self.empty_classes),
+            "image_size": list(self.image_size),
+            "color_mode": self.color_mode,
+            "channels": self.channels,
+            "manifest_hash": self.manifest_hash,
+            "validation_split": self.validation_split,
+            "seed": self.seed,
+        }
+
+
+def image_folder(
+    path,
+    image_size=(224, 224),
+    batch_size=32,
+    validation_split=0.2,
+    seed=0,
+    color_mode="rgb",
+    *,
+    shuffle=True,
+    cache=True,
+    progress=True,
+    interpolation="bilinear",
+    crop_to_aspect_ratio=False,
+    workers=None,
+):
+    """Train and validation `tf.data` pipelines over a folder of class subfolders.
+
+    Every file is checked first (see `scan_folder`); unusable ones are skipped and listed in
+    `info.skipped` with the reason, so training never stops on one. Grayscale, RGBA, palette,
+    16-bit and CMYK images are converted to `color_mode`. Batches are `(images, labels)`: images
+    float32 in [0, 255] of shape (batch, height, width, channels), labels int32 class indices.
+
+    Args:
+        path: str or PathLike, root folder; each non-hidden subfolder is a class (nested folders
+            inside a class belong to it).
+        image_size: (int, int) (224, 224), (height, width) to resize to.
+        batch_size: int (32).
+        validation_split: float (0.2), fraction held out; decided per file by a hash of its path
+            and `seed`, so adding files never moves existing ones. 0 gives no validation set.
+        seed: int (0), for the split and the shuffle order.
+        color_mode: "rgb" (default), "grayscale" or "rgba".
+        shuffle: bool (True), reshuffle the training set every epoch (validation is never shuffled).
+        cache: True (default) keeps the decoded uint8 images in memory from the scan on; False
+            decodes from disk every epoch; a path caches the decoded images in that file.
+        progress: bool (True), progress bar on stderr during the scan.
+        interpolation: "bilinear" (default), "nearest", "bicubic", "area" or "lanczos3".
+        crop_to_aspect_ratio: bool (False), centre-crop to the target aspect ratio before resizing.
+        workers: int or None, threads for files TensorFlow cannot decode.
+
+    Returns:
+        `(train, val, info)`: `tf.data.Dataset`s (val is None when validation_split is 0 or no
+        file falls in it) and a `FolderInfo`.
+
+    Example:
+        >>> train, val, info = image_folder("photos/", image_size=(160, 160))
+        >>> info.class_names, info.skipped
+        >>> model.fit(train, validation_data=val, epochs=5)
+    """
+    args = check_data_args(
+        image_size=image_size, batch_size=batch_size, validation_split=validation_split, seed=seed,
+        color_mode=color_mode, interpolation=interpolation, allow_no_image_size=False,
+    )
+    image_size, color_mode = args["image_size"], args["color_mode"]
+    validation_split = args["validation_split"]
+    channels = COLOR_MODES[color_mode]
+    if not (isinstance(cache, bool) or isinstance(cache, (str, os.PathLike))):
+        raise TypeError(f"cache must be True, False or a file path; received {cache!r}.")
+    try:
+        import tensorflow as tf
+    except ImportError:
+        raise ImportError(
+            "dlzoo.data.image_folder builds tf.data pipelines and needs TensorFlow; on a host "
+            "without it use dlzoo.data.load_arrays('folder:PATH', ...) for numpy arrays."
+        ) from None
+
+    opts = {"interpolation": interpolation, "crop_to_aspect_ratio": bool(crop_to_aspect_ratio)}
+    in_memory = cache is True
+
+    def side(rel):
+        return "val" if in_validation(rel, validation_split, seed) else "train"
+
+    report, kept = scan(
+        path, workers=workers, progress=progress, channels=channels, image_size=image_size,
+        opts=opts, keep="tfcache" if in_memory else None, groups_of=side,
+    )
+    report.require_classes()
+    class_names = report.class_names
+    label_of = {c: i for i, c in enumerate(class_names)}
+    if in_memory:  # the order the caches replay: TensorFlow-decoded files, then Pillow's
+        order = {g: kept["order"].get(g, []) for g in ("train", "val")}
+    else:
+        order = {g: [i for i, r in enumerate(report.records) if side(r.path) == g] for g in ("train", "val")}
+    if not order["train"]:
+        raise ValueError(
+            f"{report.root}: every usable file fell in the validation split "
+            f"(validation_split={validation_split}); lower validation_split or add images."
+        )
+    labels = np.array([label_of[r.label] for r in report.records], np.int32)
+    info = FolderInfo(
+        root=report.root,
+        class_names=class_names,
+        counts={c: n for c, n in report.counts.items() if n > 0},
+        train_files=[report.records[i].path for i in order["train"]],
+        val_files=[report.records[i].path for i in order["val"]],
+        skipped=list(report.skipped),
+        empty_classes=report.empty_classes,
+        image_size=image_size,
+        color_mode=color_mode,
+        channels=channels,
+        manifest_hash=report.manifest_hash,
+        validation_split=validation_split,
+        seed=seed,
+        train_labels=labels[order["train"]].tolist(),
+        val_labels=labels[order["val"]].tolist(),
+    )
+    if report.empty_classes:
+        warnings.warn(
+            f"{report.root}: class folder(s) with no usable image left out: "
+            f"{', '.join(report.empty_classes)}", stacklevel=2,
+        )
+    if validation_split > 0 and not order["val"]:
+        warnings.warn(
+            f"{report.root}: no file fell in the validation split ({validation_split}); val is None",
+            stacklevel=2,
+        )
+
+    def make(group, training):
+        idx = order[group]
+        if not idx:
+            return None
+        if in_memory:
+            return _from_cache(tf, kept, group, class_names, batch_size=batch_size,
+                               shuffle=shuffle and training, seed=seed, n=len(idx))
+        return _from_files(
+            tf, [os.path.join(report.root, report.records[i].path) for i in idx], labels[idx],
+            [report.records[i].decoder == "pillow" for i in idx], channels=channels,
+            image_size=image_size, opts=opts, batch_size=batch_size, shuffle=shuffle and training,
+            seed=seed,
+            cache_path=None if isinstance(cache, bool) else os.fspath(cache) + ("" if training else ".val"),
+        )
+
+    return make("train", True), make("val", False), info
+
+
+def _from_cache(tf, kept, group, class_names, *, batch_size, shuffle, seed, n):
+    """The scan's filled in-memory cache (plus Pillow's few images), shuffled, batched, float32."""
+    ds = kept["datasets"].get(group)
+    extra = kept["fallback"].get(group, [])
+    if extra:
+        rows, imgs, labels, sizes = zip(*extra)
+        more = tf.data.Dataset.from_tensor_slices(
+            (np.stack(imgs), np.array(labels, np.int32), np.array(rows, np.int64),
+             np.array(sizes, np.int32))
+        )
+        ds = more if ds is None else ds.concatenate(more)
+    # folder index -> class index (a folder with no usable file has no rows, but shifts indices)
+    folders = sorted(kept["folder_index"], key=kept["folder_index"].get)
+    table = np.array([class_names.index(f) if f in class_names else -1 for f in folders], np.int32)
+    if kept["used"] is not None:  # a file vanished between its decode and its hash: drop it too
+        used = tf.constant(kept["used"])
+        ds = ds.filter(lambda img, label, row, size: tf.gather(used, row))
+    if np.array_equal(table, np.arange(len(table))):
+        ds = ds.map(lambda img, label, row, size: (img, label))
+    else:
+        table = tf.constant(table)
+        ds = ds.map(lambda img, label, row, size: (img, tf.gather(table, label)))
+    if shuffle:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    # Parallel batching: copying images out of the cache is this pipeline's only real work.
+    ds = ds.batch(batch_size, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _from_files(tf, paths, labels, use_pillow, *, channels, image_size, opts, batch_size, shuffle,
+                seed, cache_path):
+    """Decodes from disk each epoch (or once into a cache file), in parallel."""
+    from dlzoo.data.images import pil_decode, tf_decode_fn, tf_resize
+
+    decode = tf_decode_fn(channels, image_size, **opts)
+
+    def pillow(path):
+        with open(path.decode() if isinstance(path, bytes) else path, "rb") as f:
+            return pil_decode(f.read(), channels=channels, image_size=None, resize=False)
+
+    def load(path, label, by_pillow):
+        def with_pillow():
+            img = tf.numpy_function(pillow, [path], tf.uint8, stateful=False)
+            img = tf.ensure_shape(img, (None, None, channels))
+            return tf_resize(img, image_size, **opts)
+
+        img = tf.cond(by_pillow, with_pillow, lambda: decode(tf.io.read_file(path))[0])
+        return img, label
+
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels, use_pillow))
+    n = len(paths)
+    if shuffle and not cache_path:
+        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    # Every file was decoded by the scan; one changed or removed since is dropped, not a crash.
+    ds = ds.ignore_errors(log_warning=True)
+    if cache_path:
+        ds = ds.cache(cache_path)
+        if shuffle:
+            ds = ds.shuffle(min(n, 20 * batch_size), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)

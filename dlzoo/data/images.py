@@ -1,0 +1,281 @@
+"""Decoding one image file into an array of the size and channels asked for.
+
+Two decoders, one result. TensorFlow's (`tf.io.decode_image`, C++, runs in parallel inside tf.data)
+handles the common files: JPEG, PNG (8- and 16-bit, palette, alpha), GIF, BMP, WebP. Pillow handles
+whatever TensorFlow refuses but is still an image (CMYK JPEG to grayscale, TIFF, 16-bit TIFF, ...)
+and, when neither can read a file, says why in words (`diagnose`). Both convert to `channels`
+(1 grayscale, 3 RGB, 4 RGBA) the same way: alpha dropped or made opaque, 16-bit scaled to 8-bit,
+grayscale by ITU-R 601 luma.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import struct
+
+import numpy as np
+
+__all__ = [
+    "COLOR_MODES",
+    "INTERPOLATIONS",
+    "pil_decode",
+    "diagnose",
+    "tf_decode_fn",
+    "tf_resize",
+]
+
+COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
+
+# tf.image.resize method -> the Pillow filter used when TensorFlow is absent.
+INTERPOLATIONS = {
+    "bilinear": "BILINEAR",
+    "nearest": "NEAREST",
+    "bicubic": "BICUBIC",
+    "area": "BOX",
+    "lanczos3": "LANCZOS",
+}
+
+
+class UnusableImage(Exception):
+    """A file that cannot be used as an image; `str()` is the reason shown to the user."""
+
+
+# --- Pillow ------------------------------------------------------------------------------------
+
+
+def _open_pil(data: bytes):
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise UnusableImage("empty file (0 bytes)")
+    try:
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise UnusableImage(_not_an_image(data)) from None
+    except Image.DecompressionBombError as e:
+        raise UnusableImage(f"too large to decode safely ({e})") from None
+    except (OSError, SyntaxError, ValueError, IndexError, EOFError, struct.error) as e:
+        raise UnusableImage(_reason(_guess_format(data), e)) from None
+    fmt = img.format or "image"
+    try:
+        img.load()
+    except Image.DecompressionBombError as e:
+        raise UnusableImage(f"too large to decode safely ({e})") from None
+    except (OSError, SyntaxError, ValueError, IndexError, EOFError, struct.error) as e:
+        raise UnusableImage(_reason(fmt, e)) from None
+    if img.width < 1 or img.height < 1:
+        raise UnusableImage(f"{fmt} with no pixels ({img.width}x{img.height})")
+    return img
+
+
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _guess_format(data: bytes) -> str | None:
+    for magic, fmt in _SIGNATURES:
+        if data.startswith(magic):
+            return fmt
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _reason(fmt: str | None, error: Exception) -> str:
+    msg = str(error) or type(error).__name__
+    kind = "truncated" if "truncated" in msg.lower() else "corrupt"
+    return f"{kind} {fmt or 'image'}: {msg}"
+
+
+def _not_an_image(data: bytes) -> str:
+    fmt = _guess_format(data)
+    if fmt:
+        return f"corrupt {fmt}: starts like one but its header cannot be read"
+    head = data[:512]
+    try:
+        head.decode("utf-8")
+        if b"\0" not in head:
+            return "not an image (text file)"
+    except UnicodeDecodeError:
+        pass
+    return "not an image (unknown file format)"
+
+
+def _pil_to_array(img, channels: int) -> np.ndarray:
+    """Pillow image -> uint8 array (H, W, channels)."""
+    mode = img.mode
+    if mode.startswith("I") or mode == "F":
+        # 16/32-bit grayscale: Pillow's convert("L") clips at 255 instead of scaling.
+        a = np.asarray(img).astype(np.float64)
+        if mode.startswith("I;16") or (mode == "I" and a.max(initial=0) > 255):
+            a = a / 257.0
+        gray = np.clip(np.round(a), 0, 255).astype(np.uint8)[..., None]
+        if channels == 1:
+            return gray
+        out = np.repeat(gray, 3, axis=-1)
+        if channels == 4:
+            out = np.concatenate([out, np.full_like(gray, 255)], axis=-1)
+        return out
+    if mode in ("P", "PA") or (mode not in ("RGBA", "LA") and "transparency" in img.info):
+        img = img.convert("RGBA")
+    target = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
+    if img.mode != target:
+        if channels == 1 and img.mode not in ("RGB", "RGBA", "L", "LA"):
+            img = img.convert("RGB")  # e.g. CMYK, YCbCr, LAB: via RGB, as TensorFlow would
+        img = img.convert(target)
+    a = np.asarray(img, dtype=np.uint8)
+    return a[..., None] if a.ndim == 2 else a
+
+
+def _crop_box(h: int, w: int, th: int, tw: int) -> tuple[int, int, int, int]:
+    """Largest centred (top, left, height, width) window with the target aspect ratio."""
+    ch, cw = h, int(round(h * tw / th))
+    if cw > w:
+        ch, cw = int(round(w * th / tw)), w
+    ch, cw = max(1, min(ch, h)), max(1, min(cw, w))
+    return (h - ch) // 2, (w - cw) // 2, ch, cw
+
+
+def pil_decode(
+    data: bytes,
+    *,
+    channels: int = 3,
+    image_size: tuple[int, int] | None = None,
+    interpolation: str = "bilinear",
+    crop_to_aspect_ratio: bool = False,
+    resize: bool = True,
+) -> np.ndarray:
+    """Decodes `data` with Pillow to a uint8 array `(H, W, channels)`, resized when asked.
+
+    Raises `UnusableImage` with the reason when the bytes are not a usable image. `resize=False`
+    leaves resizing to the caller (so the TensorFlow path can use tf.image.resize, as Keras does).
+    """
+    return pil_decode_sized(
+        data, channels=channels, image_size=image_size, interpolation=interpolation,
+        crop_to_aspect_ratio=crop_to_aspect_ratio, resize=resize,
+    )[0]
+
+
+def pil_decode_sized(data, *, channels=3, image_size=None, interpolation="bilinear",
+                     crop_to_aspect_ratio=False, resize=True) -> tuple[np.ndarray, tuple[int, int]]:
+    """`pil_decode`, and the image's original (height, width)."""
+    img = _open_pil(data)
+    size = (img.height, img.width)
+    if crop_to_aspect_ratio and image_size is not None:
+        top, left, ch, cw = _crop_box(img.height, img.width, *image_size)
+        img = img.crop((left, top, left + cw, top + ch))
+    if resize and image_size is not None and (img.height, img.width) != tuple(image_size):
+        from PIL import Image
+
+        if img.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F", "I;16"):
+            img = img.convert("RGBA" if "A" in img.mode else "RGB")
+        filt = getattr(Image.Resampling, INTERPOLATIONS[interpolation])
+        img = img.resize((image_size[1], image_size[0]), filt)
+    return _pil_to_array(img, channels), size
+
+
+def diagnose(data: bytes) -> str | None:
+    """Why `data` is not a usable image, in words; None when Pillow decodes it fine."""
+    try:
+        _open_pil(data)
+    except UnusableImage as e:
+        return str(e)
+    return None
+
+
+# --- TensorFlow --------------------------------------------------------------------------------
+
+
+def tf_resize(img, image_size, *, interpolation="bilinear", crop_to_aspect_ratio=False):
+    """uint8 (H, W, C) -> uint8 (h, w, C), like keras' image_dataset_from_directory.
+
+    Skips the resize when the image already has the size (common in prepared datasets).
+    """
+    import tensorflow as tf
+
+    th, tw = int(image_size[0]), int(image_size[1])
+    if crop_to_aspect_ratio:
+        shape = tf.shape(img)
+        h, w = tf.cast(shape[0], tf.float64), tf.cast(shape[1], tf.float64)
+        cw = tf.minimum(w, tf.round(h * tw / th))
+        ch = tf.minimum(h, tf.round(w * th / tw))
+        ch, cw = tf.maximum(tf.cast(ch, tf.int32), 1), tf.maximum(tf.cast(cw, tf.int32), 1)
+        img = tf.image.crop_to_bounding_box(img, (shape[0] - ch) // 2, (shape[1] - cw) // 2, ch, cw)
+
+    def _resize():
+        out = tf.image.resize(img, (th, tw), method=interpolation)
+        return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+
+    same = tf.logical_and(tf.shape(img)[0] == th, tf.shape(img)[1] == tw)
+    out = tf.cond(same, lambda: tf.identity(img), _resize)
+    return tf.ensure_shape(out, (th, tw, img.shape[-1]))
+
+
+def _tf_to_channels(img, channels: int):
+    """Native 1/2/3/4-channel uint8 image -> `channels` channels (TensorFlow ops)."""
+    import tensorflow as tf
+
+    def gray(x):
+        return tf.image.rgb_to_grayscale(x)
+
+    def opaque(x):
+        return tf.concat([x, tf.fill(tf.concat([tf.shape(x)[:2], [1]], 0), tf.constant(255, tf.uint8))], -1)
+
+    table = {
+        1: [lambda: img, lambda: img[..., :1], lambda: gray(img), lambda: gray(img[..., :3])],
+        3: [
+            lambda: tf.tile(img, [1, 1, 3]),
+            lambda: tf.tile(img[..., :1], [1, 1, 3]),
+            lambda: img,
+            lambda: img[..., :3],
+        ],
+        4: [
+            lambda: opaque(tf.tile(img, [1, 1, 3])),
+            lambda: tf.concat([tf.tile(img[..., :1], [1, 1, 3]), img[..., 1:2]], -1),
+            lambda: opaque(img),
+            lambda: img,
+        ],
+    }[channels]
+    out = tf.switch_case(tf.shape(img)[-1] - 1, table)
+    return tf.ensure_shape(out, (None, None, channels))
+
+
+def tf_decode_fn(channels: int, image_size=None, *, interpolation="bilinear", crop_to_aspect_ratio=False):
+    """A function `contents (tf.string) -> (uint8 image, original (height, width))` for tf.data.
+
+    It raises (inside the pipeline) on a file TensorFlow cannot decode. The function is traced once
+    per process and configuration, not once per pipeline.
+    """
+    size = None if image_size is None else (int(image_size[0]), int(image_size[1]))
+    return _tf_decode_fn(int(channels), size, interpolation, bool(crop_to_aspect_ratio))
+
+
+@functools.lru_cache(maxsize=32)
+def _tf_decode_fn(channels, image_size, interpolation, crop_to_aspect_ratio):
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+    def decode(contents):
+        if channels == 3:  # TensorFlow converts gray, alpha, palette, CMYK and 16-bit itself
+            img = tf.io.decode_image(contents, channels=3, expand_animations=False, dtype=tf.uint8)
+            img = tf.ensure_shape(img, (None, None, 3))
+        else:  # decode_image(channels=1) refuses GIF and CMYK; convert from the native channels
+            img = tf.io.decode_image(contents, channels=0, expand_animations=False, dtype=tf.uint8)
+        size = tf.shape(img)[:2]
+        if channels != 3:
+            img = _tf_to_channels(img, channels)
+        if image_size is not None:
+            img = tf_resize(
+                img, image_size, interpolation=interpolation, crop_to_aspect_ratio=crop_to_aspect_ratio
+            )
+        return img, size
+
+    return decode

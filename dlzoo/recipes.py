@@ -1,0 +1,384 @@
+"""Recipes: one YAML file per model x dataset, validated with errors that name the key.
+
+    name: lenet5-digits
+    model: lenet5
+    model_args: {input_shape: [32, 32, 1], num_classes: 10}
+    data: {source: digits, image_size: [32, 32], validation_split: 0.2, batch_size: 64, seed: 0}
+    train: {optimizer: adam, learning_rate: 0.001, epochs: 40}
+    callbacks: {early_stopping: {patience: 6}, lr_schedule: plateau}
+    expect: {val_accuracy: 0.98, source: "where the figure comes from"}
+
+    >>> from dlzoo.recipes import load_recipe
+    >>> recipe = load_recipe("lenet5-digits", overrides=["train.epochs=5"])
+    >>> recipe["train"]["epochs"]
+    5
+
+`load_recipe` finds a file by path or by name in the repository's `recipes/` folder, applies
+`--set key=value` overrides (dotted keys, values parsed as YAML) and returns the recipe with every
+default filled in, so the card records exactly what ran.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import re
+from pathlib import Path
+
+import yaml
+
+from dlzoo.callbacks import EARLY_STOPPING_DEFAULTS, check_schedule
+
+__all__ = [
+    "RECIPES_DIR",
+    "DEFAULTS",
+    "find_recipe",
+    "list_recipes",
+    "load_recipe",
+    "validate",
+    "apply_overrides",
+    "check_model",
+]
+
+RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+
+DEFAULTS = {
+    "description": "",
+    "model_args": {},
+    "data": {"batch_size": 32, "validation_split": 0.2, "seed": 0},
+    "train": {
+        "optimizer": "adam",
+        "optimizer_args": {},
+        "learning_rate": 1e-3,
+        "epochs": 10,
+        "loss": None,
+        "metrics": None,
+        "augment": {},
+        "seed": None,  # None: data.seed
+    },
+    "callbacks": {
+        "monitor": "val_loss",
+        "early_stopping": dict(EARLY_STOPPING_DEFAULTS),
+        "lr_schedule": "plateau",
+        "checkpoint": True,
+        "backup": True,
+        "csv_log": True,
+        "terminate_on_nan": True,
+    },
+    "expect": {},
+}
+TOP_KEYS = ("name", "description", "model", "model_args", "data", "train", "callbacks", "expect")
+# The arguments `dlzoo.data.datasets.load` takes, when that module cannot be imported.
+_DATA_KEYS = ("source", "image_size", "color_mode", "batch_size", "validation_split", "seed",
+              "data_dir")
+AUGMENT_KEYS = {
+    "flip": ("horizontal", "vertical", "horizontal_and_vertical"),
+    "translate": "fraction",
+    "rotate": "fraction",
+    "zoom": "fraction",
+    "contrast": "fraction",
+}
+SOURCE_FORMS = "a tfds name (mnist, cifar10, ...), digits, folder:PATH or synthetic:NAME"
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot run; the message names the file and the key."""
+
+
+def list_recipes(directory=RECIPES_DIR) -> list[str]:
+    """Names of the recipes shipped in `directory` (file stems)."""
+    return sorted(p.stem for p in Path(directory).glob("*.yaml"))
+
+
+def find_recipe(name_or_path) -> Path:
+    """A recipe file by path, or by name in `recipes/` (`"lenet5-digits"`)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in (RECIPES_DIR / f"{name_or_path}.yaml", RECIPES_DIR / str(name_or_path)):
+        if candidate.is_file():
+            return candidate
+    known = ", ".join(list_recipes()) or "none"
+    raise FileNotFoundError(
+        f"recipe {name_or_path!r} not found: not a file, and not a name in {RECIPES_DIR}. "
+        f"Shipped recipes: {known}."
+    )
+
+
+def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> dict:
+    """Reads, overrides and validates a recipe; returns it with defaults filled in.
+
+    Args:
+        name_or_path: a YAML file, or the name of a shipped recipe.
+        overrides: `"key=value"` strings with dotted keys (`"train.epochs=5"`); values are
+            parsed as YAML (`5` is an int, `false` a bool, `[32, 32]` a list).
+        check_registry: also check that the model is registered and takes `model_args`.
+    """
+    path = find_recipe(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise RecipeError(f"recipe {path.name}: not valid YAML: {e}") from None
+    raw = apply_overrides(raw, overrides, where=path.name)
+    recipe = validate(raw, where=path.name)
+    if check_registry:
+        check_model(recipe, where=path.name)
+    return recipe
+
+
+def apply_overrides(recipe, overrides, where: str = "recipe") -> dict:
+    """Applies `key=value` overrides with dotted keys; returns a new dict."""
+    out = copy.deepcopy(recipe) if isinstance(recipe, dict) else recipe
+    for item in overrides or ():
+        if not isinstance(item, str) or "=" not in item:
+            raise RecipeError(
+                f"recipe {where}: --set expects key=value, e.g. train.epochs=5; received {item!r}."
+            )
+        key, text = item.split("=", 1)
+        key = key.strip()
+        if not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*", key):
+            raise RecipeError(f"recipe {where}: --set key {key!r} is not a dotted name.")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        if not isinstance(out, dict):
+            raise RecipeError(f"recipe {where}: the file is not a mapping; cannot set {key}.")
+        node = out
+        parts = key.split(".")
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None or child is False or child is True:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise RecipeError(
+                    f"recipe {where}: cannot set {key}: {'.'.join(parts[: i + 1])} is "
+                    f"{child!r}, not a mapping."
+                )
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def _fail(where, key, what, value):
+    raise RecipeError(f"recipe {where}: {key} must be {what}; received {value!r}.")
+
+
+def _mapping(value, where, key) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        _fail(where, key, "a mapping", value)
+    return value
+
+
+def _int(value, where, key, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        _fail(where, key, what, value)
+    return value
+
+
+def _number(value, where, key, ok, what):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+        _fail(where, key, what, value)
+    return float(value)
+
+
+def _unknown(given: dict, allowed, where, section):
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise RecipeError(
+            f"recipe {where}: unknown key(s) {', '.join(f'{section}{k}' for k in unknown)}; "
+            f"allowed: {', '.join(f'{section}{k}' for k in allowed)}."
+        )
+
+
+def data_keys() -> tuple[tuple, bool]:
+    """The keys `data:` accepts: the named arguments of `dlzoo.data.datasets.load`, and whether
+    it takes source-specific options as well (`**kwargs`, checked by `load` itself)."""
+    try:
+        from dlzoo.data.datasets import load
+    except ImportError:
+        return _DATA_KEYS, False
+    params = inspect.signature(load).parameters.values()
+    named = tuple(p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
+    return named, any(p.kind == p.VAR_KEYWORD for p in params)
+
+
+def validate(recipe, where: str = "recipe") -> dict:
+    """Checks a recipe's structure and values; returns a copy with defaults filled in.
+
+    Raises `RecipeError` (a `ValueError`) naming the file and the key, e.g.
+    `recipe lenet5-digits.yaml: train.epochs must be a positive integer; received 'ten'.`
+    """
+    if not isinstance(recipe, dict):
+        raise RecipeError(f"recipe {where}: must be a YAML mapping; received {recipe!r}.")
+    _unknown(recipe, TOP_KEYS, where, "")
+    for key in ("name", "model", "data"):
+        if key not in recipe or recipe[key] in (None, ""):
+            raise RecipeError(f"recipe {where}: the key {key!r} is required.")
+    out = copy.deepcopy(DEFAULTS)
+    name = recipe["name"]
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        _fail(where, "name", "a folder-safe name (letters, digits, '-', '_', '.')", name)
+    out["name"] = name
+    if not isinstance(recipe["model"], str):
+        _fail(where, "model", "a registered model name (see `dlzoo list`)", recipe["model"])
+    out["model"] = recipe["model"]
+    desc = recipe.get("description") or ""
+    if not isinstance(desc, str):
+        _fail(where, "description", "a string", desc)
+    out["description"] = desc
+    out["model_args"] = dict(_mapping(recipe.get("model_args"), where, "model_args"))
+    out["data"] = _validate_data(_mapping(recipe["data"], where, "data"), where)
+    out["train"] = _validate_train(_mapping(recipe.get("train"), where, "train"), where,
+                                   out["data"]["seed"])
+    out["callbacks"] = _validate_callbacks(
+        _mapping(recipe.get("callbacks"), where, "callbacks"), where
+    )
+    out["expect"] = _validate_expect(_mapping(recipe.get("expect"), where, "expect"), where)
+    return out
+
+
+def _validate_data(data: dict, where: str) -> dict:
+    named, more = data_keys()
+    if not more:
+        _unknown(data, named, where, "data.")
+    out = {**DEFAULTS["data"], **data}
+    source = out.get("source")
+    if not isinstance(source, str) or not source.strip():
+        _fail(where, "data.source", SOURCE_FORMS, source)
+    for prefix in ("folder:", "synthetic:"):
+        if source.startswith(prefix) and not source[len(prefix):].strip():
+            _fail(where, "data.source", f"{prefix}NAME with a name after the colon", source)
+    _int(out["batch_size"], where, "data.batch_size")
+    _number(out["validation_split"], where, "data.validation_split", lambda v: 0 < v < 1,
+            "a fraction between 0 and 1 (exclusive)")
+    _int(out["seed"], where, "data.seed", minimum=0)
+    size = out.get("image_size")
+    if size is not None and (
+        not isinstance(size, (list, tuple))
+        or len(size) != 2
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size)
+    ):
+        _fail(where, "data.image_size", "[height, width] of positive integers", size)
+    if size is not None:
+        out["image_size"] = list(size)
+    mode = out.get("color_mode")
+    if mode is not None and mode not in ("grayscale", "rgb", "rgba"):
+        _fail(where, "data.color_mode", "grayscale, rgb or rgba", mode)
+    return out
+
+
+def _validate_train(train: dict, where: str, data_seed: int) -> dict:
+    _unknown(train, DEFAULTS["train"], where, "train.")
+    out = {**copy.deepcopy(DEFAULTS["train"]), **train}
+    _int(out["epochs"], where, "train.epochs")
+    _number(out["learning_rate"], where, "train.learning_rate", lambda v: v > 0,
+            "a positive number")
+    out["learning_rate"] = float(out["learning_rate"])
+    _check_optimizer(out["optimizer"], _mapping(out["optimizer_args"], where,
+                                                "train.optimizer_args"), where)
+    out["optimizer_args"] = dict(out["optimizer_args"] or {})
+    if out["loss"] is not None and not isinstance(out["loss"], str):
+        _fail(where, "train.loss", "a Keras loss name", out["loss"])
+    metrics = out["metrics"]
+    if metrics is not None and (
+        not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics)
+    ):
+        _fail(where, "train.metrics", "a list of Keras metric names", metrics)
+    augment = _mapping(out["augment"], where, "train.augment")
+    _unknown(augment, AUGMENT_KEYS, where, "train.augment.")
+    for key, value in augment.items():
+        if key == "flip":
+            if value not in AUGMENT_KEYS["flip"]:
+                _fail(where, "train.augment.flip", " or ".join(AUGMENT_KEYS["flip"]), value)
+        else:
+            _number(value, where, f"train.augment.{key}", lambda v: 0 < v < 1,
+                    "a fraction between 0 and 1 (exclusive)")
+    out["augment"] = dict(augment)
+    if out["seed"] is None:
+        out["seed"] = data_seed
+    _int(out["seed"], where, "train.seed", minimum=0)
+    return out
+
+
+def _check_optimizer(name, args: dict, where: str) -> None:
+    import keras
+
+    if not isinstance(name, str):
+        _fail(where, "train.optimizer", "an optimizer name such as adam, sgd, rmsprop, adamw",
+              name)
+    try:
+        cls = type(keras.optimizers.get(name))
+    except ValueError:
+        _fail(where, "train.optimizer", "a Keras optimizer name (adam, adamw, sgd, rmsprop, "
+              "nadam, ...)", name)
+    allowed = [p for p in inspect.signature(cls.__init__).parameters
+               if p not in ("self", "learning_rate", "name", "kwargs")]
+    _unknown(args, allowed, where, "train.optimizer_args.")
+
+
+def _validate_callbacks(cbs: dict, where: str) -> dict:
+    _unknown(cbs, DEFAULTS["callbacks"], where, "callbacks.")
+    out = {**copy.deepcopy(DEFAULTS["callbacks"]), **cbs}
+    if not isinstance(out["monitor"], str):
+        _fail(where, "callbacks.monitor", "a logged quantity such as val_loss", out["monitor"])
+    es = out["early_stopping"]
+    if es is True:
+        out["early_stopping"] = dict(EARLY_STOPPING_DEFAULTS)
+    elif es in (False, None):
+        out["early_stopping"] = False
+    elif isinstance(es, dict):
+        _unknown(es, EARLY_STOPPING_DEFAULTS, where, "callbacks.early_stopping.")
+        merged = {**EARLY_STOPPING_DEFAULTS, **es}
+        _int(merged["patience"], where, "callbacks.early_stopping.patience", minimum=0)
+        _int(merged["start_from_epoch"], where, "callbacks.early_stopping.start_from_epoch",
+             minimum=0)
+        _number(merged["min_delta"], where, "callbacks.early_stopping.min_delta",
+                lambda v: v >= 0, "a non-negative number")
+        out["early_stopping"] = merged
+    else:
+        _fail(where, "callbacks.early_stopping", "true, false or a mapping of options", es)
+    try:
+        kind, options = check_schedule(out["lr_schedule"], "callbacks.lr_schedule")
+    except (ValueError, TypeError) as e:
+        raise RecipeError(f"recipe {where}: {e}") from None
+    out["lr_schedule"] = {"type": kind, **{k: v for k, v in options.items()}}
+    for key in ("checkpoint", "backup", "csv_log", "terminate_on_nan"):
+        if not isinstance(out[key], bool):
+            _fail(where, f"callbacks.{key}", "true or false", out[key])
+    return out
+
+
+def _validate_expect(expect: dict, where: str) -> dict:
+    figures = {k: v for k, v in expect.items() if k not in ("source", "note")}
+    for key, value in figures.items():
+        _number(value, where, f"expect.{key}", lambda v: True, "a number (the expected figure)")
+    if figures and not isinstance(expect.get("source"), str):
+        _fail(where, "expect.source", "a string saying where the expected figure comes from",
+              expect.get("source"))
+    if "note" in expect and not isinstance(expect["note"], str):
+        _fail(where, "expect.note", "a string", expect["note"])
+    return dict(expect)
+
+
+def check_model(recipe: dict, where: str = "recipe") -> None:
+    """Checks that the recipe's model is registered and accepts its `model_args`."""
+    from dlzoo.registry import _check_overrides, _lookup_key, _REGISTRY
+
+    try:
+        info = _REGISTRY[_lookup_key(recipe["model"])]
+    except ValueError as e:
+        raise RecipeError(f"recipe {where}: model: {e}") from None
+    args = {k: v for k, v in recipe["model_args"].items() if k != "weights"}
+    if "input_shape" in args:
+        args["input_shape"] = tuple(args["input_shape"])
+    try:
+        _check_overrides(info, args)
+    except TypeError as e:
+        raise RecipeError(f"recipe {where}: model_args: {e}") from None

@@ -1,0 +1,318 @@
+"""The saved_models/NAME/ format: a model with its card, written whole or not at all.
+
+    saved_models/lenet5-digits/
+      model.keras            the model (raw [0, 255] images in, its preprocessing inside)
+      card.json              what it is, what it was trained on, how well it does, sha256 of model.keras
+      README.md              the card for people
+      history.csv            one row per epoch
+      curves.png             loss / metrics / learning rate per epoch
+      confusion_matrix.png   on the validation data (classifiers)
+
+    >>> import dlzoo
+    >>> dlzoo.save(model, "saved_models/mine", {"model": "lenet5", "class_names": [...]})
+    >>> model = dlzoo.load("saved_models/mine")
+    >>> card = dlzoo.saving.read_card("saved_models/mine")
+
+Everything is written into a temporary folder beside the target and moved into place at the end;
+an existing model is swapped out in one step (`renameat2(RENAME_EXCHANGE)` on Linux, two renames
+elsewhere) and deleted only once the new one is in place. Loading uses `safe_mode=True` and
+refuses a `model.keras` whose sha256 differs from the card's.
+"""
+
+from __future__ import annotations
+
+import csv
+import ctypes
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+__all__ = ["FORMAT", "save", "load", "read_card", "sha256", "render_readme"]
+
+FORMAT = "dlzoo-saved-model/1"
+MODEL_FILE = "model.keras"
+CARD_FILE = "card.json"
+
+
+def sha256(path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _versions() -> dict:
+    import keras
+
+    import dlzoo
+
+    versions = {"dlzoo": dlzoo.__version__, "keras": keras.__version__,
+                "backend": keras.backend.backend()}
+    try:
+        import tensorflow as tf
+
+        versions["tensorflow"] = tf.__version__
+    except ImportError:
+        pass
+    if versions["backend"] == "jax":
+        import jax
+
+        versions["jax"] = jax.__version__
+    return versions
+
+
+def save(model, directory, card: dict | None = None, *, history=None, report=None,
+         overwrite: bool = True) -> Path:
+    """Writes `model` and its card to `directory` in the saved_models format.
+
+    Args:
+        model: a built Keras model (no `Lambda` layers, so it loads with `safe_mode=True`).
+        directory: the model's folder, e.g. `saved_models/lenet5-digits`.
+        card: what to record (model name, task, class names, data source, metrics, training
+            config, seed...). `save` adds the format, input/output shapes, parameter count,
+            the preprocessing the model applies, versions, time and the sha256 of model.keras.
+        history: per-epoch figures, `{name: [values]}` or the path of a CSV log; gives
+            history.csv and curves.png.
+        report: a `dlzoo.evaluation.Report`; gives confusion_matrix.png.
+        overwrite: replace an existing model at `directory` (default True).
+
+    Returns:
+        The folder's path.
+    """
+    from dlzoo.evaluation import plot_history, read_history
+    from dlzoo.preprocessing import applied_mode
+
+    target = Path(directory)
+    if target.exists() and not overwrite:
+        raise FileExistsError(
+            f"{target} already exists; pass overwrite=True or choose another folder."
+        )
+    if target.exists() and not (target / CARD_FILE).exists() and any(target.iterdir()):
+        raise FileExistsError(
+            f"{target} exists and is not a dlzoo saved model (no {CARD_FILE}); refusing to "
+            "replace it. Choose another folder."
+        )
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(f".{target.name}.tmp-*"):  # left by a save that was killed
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = parent / f".{target.name}.tmp-{uuid.uuid4().hex[:12]}"
+    tmp.mkdir()  # not mkdtemp: that makes the folder private (0700) whatever the umask
+    try:
+        model.save(tmp / MODEL_FILE)
+        card = dict(card or {})
+        card.update(
+            format=FORMAT,
+            input_shape=list(model.input_shape[1:]),
+            output_shape=list(model.output_shape[1:]),
+            params=int(model.count_params()),
+            preprocessing_applied=applied_mode(model),
+            versions=_versions(),
+            saved_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            sha256=sha256(tmp / MODEL_FILE),
+        )
+        files = [MODEL_FILE, CARD_FILE, "README.md"]
+        if history is not None:
+            hist = read_history(history) if isinstance(history, (str, os.PathLike)) else history
+            if hist and any(len(v) for v in hist.values()):
+                _write_history(hist, tmp / "history.csv")
+                plot_history(hist, tmp / "curves.png", title=card.get("name"))
+                files += ["history.csv", "curves.png"]
+        if report is not None:
+            report.plot_confusion_matrix(
+                tmp / "confusion_matrix.png", title=f"{card.get('name', '')} (validation)".strip()
+            )
+            files.append("confusion_matrix.png")
+        card["files"] = files
+        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default) + "\n")
+        (tmp / "README.md").write_text(render_readme(card))
+        _fsync_dir(tmp)
+        _move_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _json_default(value):
+    import numpy as np
+
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (Path, os.PathLike)):
+        return os.fspath(value)
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"card: cannot write {type(value).__name__} {value!r} to JSON")
+
+
+def _write_history(history: dict, path: Path) -> None:
+    keys = [k for k in history if k != "epoch"]
+    n = max(len(history[k]) for k in keys)
+    epochs = history.get("epoch") or list(range(n))
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch"] + keys)
+        for i in range(n):
+            row = [int(epochs[i])] + [history[k][i] if i < len(history[k]) else "" for k in keys]
+            writer.writerow(row)
+
+
+def _fsync_dir(folder: Path) -> None:
+    for p in folder.iterdir():
+        with open(p, "rb") as f:
+            os.fsync(f.fileno())
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swaps two paths (Linux renameat2); False where that is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+def _move_into_place(tmp: Path, target: Path) -> None:
+    if not target.exists():
+        os.rename(tmp, target)
+        return
+    if _exchange(tmp, target):  # tmp now holds the old model
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+    os.rename(target, old)
+    os.rename(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_card(directory) -> dict:
+    """The card.json of a saved model, with a clear error if the folder is not one."""
+    folder = Path(directory)
+    path = folder / CARD_FILE
+    if not path.is_file():
+        hint = ""
+        leftovers = sorted(folder.parent.glob(f".{folder.name}.old-*")) if folder.parent.exists() else []
+        if leftovers:
+            hint = (f" A save was interrupted while replacing it; the previous model is in "
+                    f"{leftovers[-1]}: rename that folder to {folder} to get it back.")
+        raise FileNotFoundError(
+            f"{folder} is not a dlzoo saved model: {CARD_FILE} not found.{hint} "
+            "Train one with `dlzoo train RECIPE` or `dlzoo quickstart`."
+        )
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); the card is damaged.") from None
+
+
+def load(directory, *, compile: bool = True):
+    """Loads a saved model with `safe_mode=True` after checking model.keras against its card.
+
+    Raises:
+        FileNotFoundError: the folder, card.json or model.keras is missing.
+        ValueError: model.keras's sha256 differs from the card's (changed or damaged file).
+    """
+    import keras
+
+    import dlzoo.layers  # noqa: F401  (registers the zoo's serialisable layers)
+    import dlzoo.models  # noqa: F401  (and the families' own)
+
+    folder = Path(directory)
+    card = read_card(folder)
+    model_path = folder / MODEL_FILE
+    if not model_path.is_file():
+        raise FileNotFoundError(f"{model_path} not found; the saved model is incomplete.")
+    expected = card.get("sha256")
+    actual = sha256(model_path)
+    if expected != actual:
+        raise ValueError(
+            f"{model_path} does not match its card: sha256 {actual[:16]}... but card.json says "
+            f"{str(expected)[:16]}.... The file was changed or damaged; restore it or retrain."
+        )
+    return keras.saving.load_model(model_path, compile=compile, safe_mode=True)
+
+
+def render_readme(card: dict) -> str:
+    """The card as Markdown for people."""
+    name = card.get("name", "model")
+    lines = [f"# {name}", ""]
+    if card.get("description"):
+        lines += [card["description"], ""]
+    metrics = card.get("metrics", {})
+    expect = card.get("expect") or {}
+    facts = [
+        ("model", f"`{card.get('model', '?')}`" + (
+            f" with {card['model_args']}" if card.get("model_args") else "")),
+        ("task", card.get("task")),
+        ("input", " x ".join(str(s) for s in card.get("input_shape", []))
+         + " (raw 0-255 pixels)" if card.get("preprocessing_applied") not in (None, "none")
+         else " x ".join(str(s) for s in card.get("input_shape", []))),
+        ("preprocessing", f"`{card.get('preprocessing_applied', 'none')}`, inside the model"),
+        ("parameters", f"{card.get('params', 0):,}"),
+        ("classes", ", ".join(map(str, card.get("class_names", []))) or None),
+        ("data", card.get("data", {}).get("source")),
+        ("data manifest sha256", card.get("data", {}).get("manifest_hash")),
+        ("seed", card.get("seed")),
+        ("epochs run", card.get("training", {}).get("epochs_run")),
+        ("training time", f"{card['training']['seconds']:.0f} s"
+         if card.get("training", {}).get("seconds") is not None else None),
+        ("model.keras sha256", card.get("sha256")),
+    ]
+    lines += ["| | |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in facts if v not in (None, "")]
+    lines.append("")
+    summary = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+    if summary:
+        lines += ["## Results", "", "| metric | value |", "| --- | --- |"]
+        lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |"
+                  for k, v in summary.items()]
+        lines.append("")
+    if expect:
+        figures = ", ".join(f"{k} {v}" for k, v in expect.items() if k != "source")
+        source = str(expect.get("source", "no source given")).rstrip(".")
+        lines += [f"Expected from the recipe: {figures} ({source}).", ""]
+    per_class = metrics.get("per_class") or {}
+    if per_class:
+        lines += ["| class | precision | recall | f1 | support |", "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | "
+                  f"{m['support']} |" for c, m in per_class.items()]
+        lines.append("")
+    skipped = card.get("data", {}).get("skipped") or []
+    if skipped:
+        lines += [f"{len(skipped)} file(s) were skipped while reading the data; see card.json.", ""]
+    files = card.get("files", [])
+    if "curves.png" in files:
+        lines += ["![training curves](curves.png)", ""]
+    if "confusion_matrix.png" in files:
+        lines += ["![confusion matrix](confusion_matrix.png)", ""]
+    lines += [
+        "## Use it", "",
+        "```python",
+        "import dlzoo",
+        f'model = dlzoo.load("{card.get("path", "saved_models/" + name)}")',
+        "```", "",
+        "```bash",
+        f"dlzoo predict {card.get('path', 'saved_models/' + name)} image.png",
+        f"dlzoo evaluate {card.get('path', 'saved_models/' + name)} DATA",
+        "```", "",
+    ]
+    versions = card.get("versions", {})
+    if versions:
+        lines += ["Made with " + ", ".join(f"{k} {v}" for k, v in versions.items())
+                  + f" on {card.get('saved_at', '?')}.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,481 @@
+"""Training: compile defaults, fit with resume, evaluate, save; the recipe runner.
+
+    >>> from dlzoo.recipes import load_recipe
+    >>> from dlzoo.training import run_recipe
+    >>> result = run_recipe(load_recipe("lenet5-digits"))
+    >>> result.card["metrics"]["val_accuracy"], result.saved_dir
+
+A run is four steps, each a function, so later features (adversarial training, K-fold,
+distribution strategies) slot in around them: `load_data` (a `DataBundle`), `build_model` (the
+network behind its augmentation and preprocessing layers), `compile_model` (optimizer, LR schedule,
+loss and metrics from the recipe and the task) and `fit` (the standard callbacks, resumable).
+
+Preprocessing is applied **inside the model** (`dlzoo.preprocessing.with_preprocessing`): the data
+pipeline yields raw [0, 255] images, and so do evaluate, predict and any export.
+
+Resuming: each run keeps its state in `OUTPUT/.runs/NAME/` (the recipe it runs, the Keras backup of
+weights + optimizer + epoch, the counters of the callbacks, the CSV log). `resume=True` continues
+from the last finished epoch; the log is trimmed to the epochs the backup holds, so no epoch is
+logged twice. The folder is removed once the model is saved.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+__all__ = [
+    "RunResult",
+    "load_data",
+    "build_model",
+    "compile_model",
+    "fit",
+    "run_recipe",
+    "run_dir_for",
+]
+
+CLASSIFICATION_TASKS = (
+    "image_classification",
+    "classification",
+    "text_classification",
+    "sequence_classification",
+)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What `run_recipe` did: the trained model, its card, evaluation and where things are."""
+
+    model: object
+    card: dict
+    report: object | None
+    history: dict
+    saved_dir: Path
+    epochs_run: int
+    resumed_from: int
+    seconds: float
+
+
+def run_dir_for(output, name: str) -> Path:
+    """Where a run keeps its resumable state: `OUTPUT/.runs/NAME`."""
+    return Path(output) / ".runs" / name
+
+
+# --- 1. data -----------------------------------------------------------------------------------
+
+
+def load_data(recipe: dict, info=None):
+    """Loads the recipe's data with `dlzoo.data.datasets.load`.
+
+    For image models without an explicit `data.image_size` / `data.color_mode`, the size and
+    colour mode follow `model_args.input_shape` when the recipe gives one; otherwise the data's
+    own size is kept and the model is built for it.
+    """
+    from dlzoo.data.datasets import load
+
+    data = dict(recipe["data"])
+    shape = recipe["model_args"].get("input_shape")
+    if info is not None and info.input_kind == "image" and shape and len(shape) == 3:
+        data.setdefault("image_size", None)
+        data.setdefault("color_mode", None)
+        if data["image_size"] is None:
+            data["image_size"] = list(shape[:2])
+        if data["color_mode"] is None:
+            data["color_mode"] = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(shape[2])
+    kwargs = {k: v for k, v in data.items() if k != "source" and v is not None}
+    if "image_size" in kwargs:
+        kwargs["image_size"] = tuple(kwargs["image_size"])
+    return load(data["source"], **kwargs)
+
+
+# --- 2. model ----------------------------------------------------------------------------------
+
+
+def _augment_layers(augment: dict) -> list:
+    import keras
+
+    layers = []
+    if augment.get("flip"):
+        layers.append(keras.layers.RandomFlip(augment["flip"], name="augment_flip"))
+    if augment.get("translate"):
+        t = augment["translate"]
+        layers.append(keras.layers.RandomTranslation(t, t, fill_mode="constant",
+                                                     name="augment_translate"))
+    if augment.get("rotate"):
+        layers.append(keras.layers.RandomRotation(augment["rotate"], fill_mode="constant",
+                                                  name="augment_rotate"))
+    if augment.get("zoom"):
+        layers.append(keras.layers.RandomZoom(augment["zoom"], fill_mode="constant",
+                                              name="augment_zoom"))
+    if augment.get("contrast"):
+        layers.append(keras.layers.RandomContrast(augment["contrast"], value_range=(0, 255),
+                                                  name="augment_contrast"))
+    return layers
+
+
+def build_model(recipe: dict, bundle, info):
+    """Builds the recipe's network for the data, behind its augmentation and preprocessing.
+
+    `num_classes` and `input_shape` come from the data unless `model_args` sets them, in which
+    case they must agree with it.
+    """
+    from dlzoo.preprocessing import with_preprocessing
+    from dlzoo.registry import build
+
+    args = dict(recipe["model_args"])
+    if info.task in CLASSIFICATION_TASKS:
+        given = args.get("num_classes")
+        if given is not None and given != bundle.num_classes:
+            raise ValueError(
+                f"recipe {recipe['name']}: model_args.num_classes is {given} but the data has "
+                f"{bundle.num_classes} classes ({', '.join(map(str, bundle.class_names[:10]))}). "
+                "Remove model_args.num_classes or fix the data."
+            )
+        args["num_classes"] = bundle.num_classes
+    if info.input_kind != "latent":
+        given = args.get("input_shape")
+        data_shape = tuple(bundle.input_shape)
+        if given is not None and tuple(given) != data_shape:
+            raise ValueError(
+                f"recipe {recipe['name']}: model_args.input_shape is {list(given)} but the data "
+                f"gives {list(data_shape)}. Set data.image_size / data.color_mode to match, or "
+                "remove model_args.input_shape."
+            )
+        args["input_shape"] = data_shape
+    if info.input_kind == "tokens" and "vocab_size" not in args:
+        vocab = getattr(bundle, "details", {}).get("vocab_size")
+        if vocab:  # the vectoriser's vocabulary sizes the embedding
+            args["vocab_size"] = vocab
+    network = build(recipe["model"], **args)
+    wrap = info.input_kind == "image" and info.task != "generative" and (
+        getattr(bundle, "value_range", "0-255") == "0-255"
+    )
+    if not wrap:
+        return network
+    return with_preprocessing(
+        network,
+        info.preprocessing,
+        augment=_augment_layers(recipe["train"]["augment"]),
+        name=recipe["name"].replace("-", "_").replace(".", "_"),
+    )
+
+
+# --- 3. compile --------------------------------------------------------------------------------
+
+
+def steps_per_epoch(dataset) -> int:
+    """Batches per epoch of a finite `tf.data.Dataset` (counted when TF does not know it)."""
+    n = int(dataset.cardinality())
+    if n == -1:  # INFINITE_CARDINALITY
+        raise ValueError("the training data set repeats forever; give it a finite length.")
+    if n < 0:  # UNKNOWN_CARDINALITY: count once
+        n = sum(1 for _ in dataset)
+    if n == 0:
+        raise ValueError("the training data set is empty; there is nothing to train on.")
+    return n
+
+
+def compile_model(model, recipe: dict, info, steps: int):
+    """Compiles with the recipe's optimizer, LR schedule, loss and metrics.
+
+    Defaults by task: sparse categorical cross-entropy and accuracy for classifiers (binary
+    cross-entropy for a single sigmoid unit), mean squared error for autoencoders and
+    regression. A generative model (a GAN with its own `train_step`) is compiled with the
+    optimizer only.
+    """
+    import keras
+
+    from dlzoo.callbacks import learning_rate
+
+    train = recipe["train"]
+    lr = learning_rate(
+        recipe["callbacks"]["lr_schedule"],
+        learning_rate=train["learning_rate"],
+        epochs=train["epochs"],
+        steps_per_epoch=steps,
+    )
+    cls = type(keras.optimizers.get(train["optimizer"]))
+    optimizer = cls(learning_rate=lr, **train["optimizer_args"])
+    if info.task == "generative":
+        model.compile(optimizer=optimizer)
+        return model
+    loss, metrics = train["loss"], train["metrics"]
+    if loss is None:
+        if info.task in CLASSIFICATION_TASKS:
+            single = model.output_shape[-1] == 1
+            loss = "binary_crossentropy" if single else "sparse_categorical_crossentropy"
+        else:
+            loss = "mse"
+    if metrics is None:
+        metrics = ["accuracy"] if info.task in CLASSIFICATION_TASKS else []
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    return model
+
+
+# --- 4. fit ------------------------------------------------------------------------------------
+
+
+def _fingerprint(recipe: dict) -> str:
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _diff(a, b, prefix=""):
+    keys = sorted(set(a) | set(b)) if isinstance(a, dict) and isinstance(b, dict) else None
+    if keys is None:
+        return [prefix.rstrip(".")] if a != b else []
+    out = []
+    for k in keys:
+        out += _diff(a.get(k), b.get(k), f"{prefix}{k}.")
+    return out
+
+
+def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool, log=print) -> int:
+    """Sets up the run folder; returns the number of finished epochs a resume starts from."""
+    recipe_file = run_dir / "recipe.json"
+    if not resume:
+        if run_dir.exists():
+            log(f"note: discarding the unfinished run in {run_dir} (use --resume to continue it)")
+            shutil.rmtree(run_dir)
+        run_dir.mkdir(parents=True)
+        recipe_file.write_text(json.dumps(recipe, indent=2, default=str))
+        return 0
+    if not recipe_file.is_file():
+        raise FileNotFoundError(
+            f"--resume: no unfinished run of {recipe['name']!r} in {run_dir}; "
+            "run without --resume to start one."
+        )
+    previous = json.loads(recipe_file.read_text())
+    if _fingerprint(previous) != _fingerprint(json.loads(json.dumps(recipe, default=str))):
+        changed = ", ".join(_diff(previous, json.loads(json.dumps(recipe, default=str))))
+        raise ValueError(
+            f"--resume: the recipe changed since the run started ({changed}); resume with the "
+            "same recipe and --set options, or start again without --resume."
+        )
+    done = _repair_backup(run_dir / "backup")
+    _trim_log(run_dir / "history.csv", done)
+    return done
+
+
+def _repair_backup(backup: Path) -> int:
+    """Epochs the backup holds, falling back to Keras's previous copy if a kill left the latest
+    one unreadable (`BackupAndRestore` only falls back on weight files, not its JSON)."""
+    import h5py
+
+    weights, meta = backup / "latest.weights.h5", backup / "training_metadata.json"
+
+    def readable() -> int | None:
+        try:
+            with h5py.File(weights, "r"):
+                pass
+            return int(json.loads(meta.read_text())["epoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    if not weights.exists() and not meta.exists():
+        return 0
+    epoch = readable()
+    if epoch is None and Path(f"{weights}.bkp").exists() and Path(f"{meta}.bkp").exists():
+        shutil.copy(f"{weights}.bkp", weights)
+        shutil.copy(f"{meta}.bkp", meta)
+        epoch = readable()
+    if epoch is None:  # nothing usable: start the epochs over
+        shutil.rmtree(backup, ignore_errors=True)
+        return 0
+    return epoch
+
+
+def _trim_log(path: Path, epochs_done: int) -> None:
+    """Keeps the header and the rows of the epochs the backup holds."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    if not lines:
+        return
+    keep = [lines[0]]
+    for line in lines[1:]:
+        first = line.split(",", 1)[0].strip()
+        if first.isdigit() and int(first) < epochs_done and line.endswith("\n"):
+            keep.append(line)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(keep))
+    os.replace(tmp, path)
+
+
+def _training_data(bundle, info, mode: str):
+    """The (inputs, targets) pipeline for the task: labels for classifiers, the (preprocessed)
+    images themselves for autoencoders, images alone for generative models."""
+    if info.task in CLASSIFICATION_TASKS or info.task.startswith("sequence"):
+        return bundle.train, bundle.val
+    import tensorflow as tf
+
+    def scaled(x):
+        x = tf.cast(x, tf.float32)
+        if mode == "unit":
+            return x / 255.0
+        if mode == "tf":
+            return x / 127.5 - 1.0
+        return x
+
+    if info.task == "autoencoder":
+        return (bundle.train.map(lambda x, y: (x, scaled(x))),
+                bundle.val.map(lambda x, y: (x, scaled(x))))
+    return bundle.train.map(lambda x, y: scaled(x)), None
+
+
+def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: int = 2,
+        extra_callbacks=()):
+    """Fits with the standard callbacks in `run_dir`; returns the Keras `History`.
+
+    A resumed run needs nothing more: `BackupAndRestore` finds the backup in `run_dir` and
+    restores weights, optimizer state and the epoch to start from.
+    """
+    from dlzoo.callbacks import standard
+
+    cb = recipe["callbacks"]
+    has_val = val_data is not None
+    monitor = cb["monitor"] if has_val or not cb["monitor"].startswith("val_") else cb[
+        "monitor"][4:]
+    callbacks = standard(
+        run_dir=run_dir,
+        monitor=monitor,
+        early_stopping=cb["early_stopping"],
+        lr_schedule=cb["lr_schedule"],
+        checkpoint=cb["checkpoint"],
+        backup=cb["backup"],
+        csv_log=cb["csv_log"],
+        terminate_on_nan=cb["terminate_on_nan"],
+    )
+    return model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=recipe["train"]["epochs"],
+        callbacks=list(callbacks) + list(extra_callbacks),
+        verbose=verbose,
+        shuffle=False,  # the pipeline shuffles (tf.data); Keras would only warn
+    )
+
+
+# --- the recipe runner ------------------------------------------------------------------------
+
+
+def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, verbose: int = 2,
+               log=print, extra_callbacks=()) -> RunResult:
+    """Trains, evaluates and saves a validated recipe (see `dlzoo.recipes.load_recipe`).
+
+    Args:
+        recipe: a validated recipe.
+        output: folder that receives `NAME/` (the saved model) and `.runs/NAME/` (the
+            resumable state while training).
+        resume: continue the unfinished run of this recipe from its last finished epoch.
+        verbose: Keras fit verbosity (2: one line per epoch).
+        log: where progress lines go (`print`; pass `lambda *a: None` for silence).
+        extra_callbacks: more Keras callbacks for `fit`.
+    """
+    import keras
+
+    from dlzoo import saving
+    from dlzoo.evaluation import evaluate, read_history
+    from dlzoo.preprocessing import applied_mode
+    from dlzoo.registry import model_info
+
+    start = time.perf_counter()
+    name = recipe["name"]
+    info = model_info(recipe["model"])
+    keras.utils.set_random_seed(recipe["train"]["seed"])
+    bundle = load_data(recipe, info)
+    log(f"data: {bundle.source}: {len(bundle.class_names)} classes, input "
+        f"{'x'.join(map(str, bundle.input_shape))}"
+        + (f", {len(bundle.skipped)} file(s) skipped" if bundle.skipped else ""))
+    model = build_model(recipe, bundle, info)
+    train_data, val_data = _training_data(bundle, info, info.preprocessing)
+    steps = steps_per_epoch(train_data)
+    compile_model(model, recipe, info, steps)
+
+    out = Path(output)
+    run_dir = run_dir_for(out, name)
+    done = prepare_run_dir(run_dir, recipe, resume, log=log)
+    final_weights = run_dir / "final.weights.h5"
+    if resume:
+        log(f"resuming {name} after epoch {done} of {recipe['train']['epochs']} ({run_dir})")
+    fit_history = {}
+    if resume and final_weights.exists():
+        model.load_weights(final_weights)  # training had finished; only saving was lost
+    else:
+        fit_history = fit(model, recipe, train_data, val_data, run_dir, verbose=verbose,
+                          extra_callbacks=extra_callbacks).history
+        model.save_weights(final_weights)
+    history_path = run_dir / "history.csv"
+    history = read_history(history_path) if history_path.exists() else dict(fit_history)
+    epochs_run = len(next(iter(history.values()), []))
+
+    report, metrics = None, {}
+    if info.task in CLASSIFICATION_TASKS and val_data is not None:
+        report = evaluate(model, val_data, class_names=bundle.class_names)
+        summary = report.to_dict()
+        metrics = {
+            "val_accuracy": summary["accuracy"],
+            "val_loss": summary["loss"],
+            "val_macro_f1": summary["macro_f1"],
+            "val_samples": summary["samples"],
+            "per_class": summary["per_class"],
+            "confusion_matrix": summary["confusion_matrix"],
+        }
+    elif val_data is not None:
+        values = model.evaluate(val_data, verbose=0, return_dict=True)
+        metrics = {f"val_{k}": round(float(v), 6) for k, v in values.items()}
+    monitor = recipe["callbacks"]["monitor"]
+    if history.get(monitor):
+        series = history[monitor]
+        pick = max if "acc" in monitor else min
+        metrics["best_epoch"] = int(series.index(pick(series))) + 1
+
+    seconds = time.perf_counter() - start
+    saved_dir = out / name
+    card = {
+        "name": name,
+        "description": recipe["description"],
+        "model": info.name,
+        "model_args": {k: (list(v) if isinstance(v, tuple) else v)
+                       for k, v in recipe["model_args"].items()},
+        "task": info.task,
+        "preprocessing": info.preprocessing,
+        "preprocessing_where": "model" if applied_mode(model) != "none" else "none",
+        "class_names": [str(c) for c in bundle.class_names],
+        "metrics": metrics,
+        "expect": recipe["expect"],
+        "data": {**_bundle_dict(bundle), "recipe": recipe["data"]},
+        "training": {
+            "optimizer": recipe["train"]["optimizer"],
+            "learning_rate": recipe["train"]["learning_rate"],
+            "epochs": recipe["train"]["epochs"],
+            "epochs_run": epochs_run,
+            "steps_per_epoch": steps,
+            "resumed_from_epoch": done if resume else None,
+            "seconds": round(seconds, 1),
+            "callbacks": recipe["callbacks"],
+        },
+        "seed": recipe["train"]["seed"],
+        "recipe": recipe,
+        "path": saved_dir.as_posix(),
+    }
+    saving.save(model, saved_dir, card, history=history or None, report=report)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    runs = run_dir.parent
+    if runs.exists() and not any(runs.iterdir()):
+        runs.rmdir()
+    return RunResult(model=model, card=saving.read_card(saved_dir), report=report,
+                     history=history, saved_dir=saved_dir, epochs_run=epochs_run,
+                     resumed_from=done, seconds=seconds)
+
+
+def _bundle_dict(bundle) -> dict:
+    d = bundle.to_dict() if hasattr(bundle, "to_dict") else {}
+    d.setdefault("source", bundle.source)
+    d.setdefault("manifest_hash", getattr(bundle, "manifest_hash", None))
+    d.setdefault("skipped", [list(s) for s in getattr(bundle, "skipped", [])])
+    return d

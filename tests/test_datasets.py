@@ -1,0 +1,155 @@
+"""Named sources: digits, synthetic tasks, folders, tfds (mocked) and the fast offline failure."""
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from dlzoo.data import datasets, export_digits, image_folder, load, load_arrays
+
+tf = pytest.importorskip("tensorflow")
+
+
+def test_digits_resized_scaled_and_split_stably():
+    x, y, xv, yv, meta = load_arrays("digits", image_size=(16, 16))
+    assert x.shape[1:] == (16, 16, 1) and x.dtype == np.float32
+    assert len(x) + len(xv) == 1797 and 0.15 < len(xv) / 1797 < 0.25
+    assert x.min() == 0 and x.max() == 255
+    assert meta["num_classes"] == 10 and meta["class_names"][3] == "3"
+    assert set(np.unique(y)) == set(range(10))
+    # same call, same arrays; a different seed moves files between the sides
+    x2, *_ = load_arrays("digits", image_size=(16, 16))
+    np.testing.assert_array_equal(x, x2)
+    _, _, xv3, _, _ = load_arrays("digits", image_size=(16, 16), seed=1)
+    assert len(xv3) != len(xv) or not np.array_equal(xv3, xv)
+    rgb, *_ = load_arrays("digits", color_mode="rgb")
+    assert rgb.shape[1:] == (32, 32, 3)
+    np.testing.assert_array_equal(rgb[..., 0], rgb[..., 2])
+
+
+def test_exported_digits_folder_matches_load_digits(tmp_path):
+    summary = export_digits(tmp_path / "digits")
+    assert summary["count"] == 1797 and sorted(summary["counts"]) == [str(i) for i in range(10)]
+    assert sorted(os.listdir(tmp_path / "digits")) == [str(i) for i in range(10)]
+    train, val, info = image_folder(tmp_path / "digits", image_size=(32, 32), color_mode="grayscale",
+                                    shuffle=False, batch_size=512, progress=False)
+    assert info.manifest_hash == summary["manifest_hash"] and not info.skipped
+    x, y, xv, yv, _ = load_arrays("digits")
+    got = np.concatenate([b.numpy() for b, _ in train])
+    np.testing.assert_array_equal(got, x)
+    np.testing.assert_array_equal(np.concatenate([b.numpy() for _, b in val]), yv)
+    with pytest.raises(ValueError, match="not empty"):
+        export_digits(tmp_path / "digits")
+
+
+def test_load_digits_bundle_feeds_keras():
+    import keras
+
+    data = load("digits", image_size=(8, 8), batch_size=128)
+    assert data.input_shape == (8, 8, 1) and data.num_classes == 10 and data.value_range == "0-255"
+    xb, yb = next(iter(data.train))
+    assert xb.shape == (128, 8, 8, 1) and xb.dtype == tf.float32 and yb.dtype == tf.int32
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255.0),
+                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    hist = model.fit(data.train, validation_data=data.val, epochs=5, verbose=0)
+    assert hist.history["val_accuracy"][-1] > 0.85
+    card = data.to_dict()
+    assert card["source"] == "digits" and len(card["manifest_hash"]) == 64
+
+
+@pytest.mark.parametrize("name,shape,classes", [
+    ("shapes", (32, 32, 3), 3), ("stripes", (32, 32, 3), 4), ("blobs", (16,), 3),
+])
+def test_synthetic_tasks_are_deterministic_and_balanced(name, shape, classes):
+    x, y, xv, yv, meta = load_arrays(f"synthetic:{name}", n=120)
+    assert x.shape[1:] == shape and meta["num_classes"] == classes
+    assert len(x) + len(xv) == 120
+    counts = np.bincount(np.concatenate([y, yv]))
+    assert counts.max() - counts.min() <= 1
+    again, *_ = load_arrays(f"synthetic:{name}", n=120)
+    np.testing.assert_array_equal(x, again)
+    other, *_ = load_arrays(f"synthetic:{name}", n=120, data_seed=1)
+    assert not np.array_equal(x[: len(other)], other[: len(x)])
+
+
+def test_synthetic_image_tasks_are_learnable():
+    from sklearn.linear_model import LogisticRegression
+
+    # A linear model on the magnitude spectrum separates the stripe orientations; shapes need a
+    # few conv layers, which tests/test_training exercises.
+    x, y, xv, yv, _ = load_arrays("synthetic:stripes", n=200, color_mode="grayscale")
+    feats = lambda a: np.abs(np.fft.fft2(a[..., 0] - a[..., 0].mean((1, 2), keepdims=True))).reshape(len(a), -1)
+    clf = LogisticRegression(max_iter=2000).fit(feats(x), y)
+    assert clf.score(feats(xv), yv) > 0.9
+    x, y, xv, yv, _ = load_arrays("synthetic:blobs", n=300)
+    assert LogisticRegression(max_iter=500).fit(x, y).score(xv, yv) > 0.9
+
+
+def test_unknown_sources_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown synthetic task 'nope'.*shapes"):
+        load_arrays("synthetic:nope")
+    with pytest.raises(ValueError, match="Close matches: mnist"):
+        load("mnsit")
+    with pytest.raises(ValueError, match="load_arrays handles"):
+        load_arrays("mnist")
+    with pytest.raises(ValueError, match="unknown source kind"):
+        load("ftp:somewhere")
+
+
+# --- tensorflow-datasets ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def online(monkeypatch):
+    monkeypatch.setattr(datasets, "_network_available", lambda *a, **k: True)
+
+
+def test_tfds_mnist_resized_to_rgb(online):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=10):
+        data = load("mnist", image_size=(32, 32), color_mode="rgb", batch_size=4)
+    assert data.input_shape == (32, 32, 3) and data.num_classes == 10
+    assert data.class_names[:3] == ["0", "1", "2"] and data.details["splits"] == ["train", "test"]
+    x, y = next(iter(data.train))
+    assert x.shape == (4, 32, 32, 3) and x.dtype == tf.float32 and y.dtype == tf.int32
+    np.testing.assert_array_equal(x[..., 0].numpy(), x[..., 1].numpy())
+    assert sum(int(b.shape[0]) for b, _ in data.val) == 10
+
+
+def test_tfds_flowers_holds_out_a_slice_of_train(online):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=6):
+        data = load("tf_flowers", image_size=(40, 48), validation_split=0.25, batch_size=3)
+    assert data.details["splits"] == ["train[:75%]", "train[75%:]"]
+    assert data.input_shape == (40, 48, 3) and data.num_classes == 5
+    x, _ = next(iter(data.val))
+    assert x.shape[1:] == (40, 48, 3) and float(tf.reduce_max(x)) <= 255
+
+
+def test_tfds_text_dataset_is_raw_strings(online):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=4):
+        data = load("imdb_reviews", batch_size=2)
+    x, y = next(iter(data.train))
+    assert data.value_range == "raw" and x.dtype == tf.string and data.num_classes == 2
+
+
+def test_tfds_offline_fails_fast_with_instructions(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLZOO_OFFLINE", "1")
+    t0 = time.perf_counter()
+    with pytest.raises(ConnectionError, match="tfds build mnist") as e:
+        load("mnist", data_dir=str(tmp_path))
+    assert time.perf_counter() - t0 < 15
+    assert str(tmp_path) in str(e.value) and "digits" in str(e.value)
+
+
+def test_network_probe_gives_up_within_its_timeout(monkeypatch):
+    # TEST-NET-3 (RFC 5737) never answers; the probe must not wait past its timeout.
+    t0 = time.perf_counter()
+    assert datasets._network_available(("203.0.113.1", 443), timeout=1.0) is False
+    assert time.perf_counter() - t0 < 3
