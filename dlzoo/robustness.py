@@ -29,6 +29,7 @@ __all__ = [
     "accuracy_under_attack",
     "AdversarialBatches",
     "plot_adversarial_examples",
+    "value_range_of",
 ]
 
 SUPPORTED_BACKENDS = ("tensorflow", "jax", "torch")
@@ -49,7 +50,11 @@ def _loss_fn(model):
 
 
 def _outputs_probabilities(model) -> bool:
-    last = model.layers[-1] if getattr(model, "layers", None) else None
+    """Whether the model ends in softmax/sigmoid (else its outputs are logits). Looks through
+    nested models: dlzoo's saved models wrap the network behind its preprocessing."""
+    last = model
+    while getattr(last, "layers", None):
+        last = last.layers[-1]
     act = getattr(getattr(last, "activation", None), "__name__", None)
     return act in ("softmax", "sigmoid")
 
@@ -232,7 +237,13 @@ class AdversarialBatches(keras.utils.PyDataset):
 
     @classmethod
     def from_arrays(cls, model, x, y, *, batch_size: int = 64, shuffle_seed: int | None = 0, **kwargs):
+        """From numpy arrays, in shuffled batches (reshuffled each epoch)."""
         return cls(model, _ArrayBatches(x, y, batch_size, shuffle_seed), **kwargs)
+
+    @classmethod
+    def from_dataset(cls, model, dataset, *, steps: int | None = None, **kwargs):
+        """From a finite, batched `tf.data.Dataset` of `(x, y)`, read in order once per epoch."""
+        return cls(model, _DatasetBatches(dataset, steps), **kwargs)
 
     def __len__(self):
         return len(self.base)
@@ -281,6 +292,35 @@ class _CurrentWeights(keras.callbacks.Callback):
         self.model._dlzoo_weight_snapshot = None
 
 
+class _DatasetBatches:
+    """Index access over a batched tf.data pipeline, for a PyDataset read in order (index 0 starts
+    a new pass, so a pipeline that reshuffles each iteration reshuffles each epoch)."""
+
+    def __init__(self, dataset, steps=None):
+        self.dataset = dataset
+        if steps is None:
+            steps = int(dataset.cardinality())
+            if steps < 0:
+                steps = sum(1 for _ in dataset)
+        self.steps = int(steps)
+        self._it, self._next = None, 0
+
+    def __len__(self):
+        return self.steps
+
+    def __getitem__(self, i):
+        if i == 0 or self._it is None:
+            self._it, self._next = iter(self.dataset), 0
+        if i != self._next:
+            raise RuntimeError(
+                f"adversarial batches over a tf.data pipeline are read in order; batch {i} was asked "
+                f"for after batch {self._next - 1}. Fit with shuffle=False (the pipeline shuffles)."
+            )
+        x, y = next(self._it)
+        self._next += 1
+        return np.asarray(x), np.asarray(y)
+
+
 class _ArrayBatches:
     """Shuffled fixed-size batches over arrays, reshuffled each epoch."""
 
@@ -303,6 +343,21 @@ class _ArrayBatches:
             self.rng.shuffle(self.order)
 
 
+def value_range_of(value_range, x=None) -> tuple[float, float]:
+    """The input range FGSM clips to: (0, 255) for dlzoo's image data ("0-255"); for "raw" data
+    the range of the values seen in `x`."""
+    if value_range in ("0-255", None) and x is None:
+        return (0.0, 255.0)
+    if value_range == "0-255":
+        return (0.0, 255.0)
+    if isinstance(value_range, (tuple, list)):
+        return _check_range(value_range)
+    if x is None:
+        raise ValueError("raw-valued data needs samples to find its range; pass x.")
+    x = np.asarray(x)
+    return float(x.min()), float(x.max())
+
+
 def plot_adversarial_examples(model, x, y, *, epsilon: float, path, class_names=None,
                               value_range=(0.0, 255.0), n: int = 6):
     """Saves a PNG: clean images (top row) and their FGSM versions (bottom row), each titled with
@@ -313,8 +368,13 @@ def plot_adversarial_examples(model, x, y, *, epsilon: float, path, class_names=
     import matplotlib.pyplot as plt
 
     lo, hi = _check_range(value_range)
-    x = np.asarray(x[:n], dtype="float32")
-    y = np.asarray(y[:n]).reshape(-1)
+    y_all = np.asarray(y).reshape(-1)
+    # one example per class first, so the figure is not n images of the same class
+    _, first = np.unique(y_all, return_index=True)
+    pick = list(np.sort(first))[:n]
+    pick += [i for i in range(len(y_all)) if i not in set(pick)][: n - len(pick)]
+    x = np.asarray(x, dtype="float32")[pick]
+    y = y_all[pick]
     x_adv = fgsm(model, x, y, epsilon=epsilon, value_range=value_range)
     names = class_names or [str(i) for i in range(int(max(2, model.output_shape[-1])))]
     fig, axes = plt.subplots(2, len(x), figsize=(1.9 * len(x), 4.2), squeeze=False)

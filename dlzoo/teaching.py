@@ -20,29 +20,20 @@ __all__ = ["xor_points", "separable_points", "PerceptronRuleResult", "perceptron
            "compare_learning_rules"]
 
 
-def xor_points(n_per_corner: int = 50, *, noise: float = 0.1, seed: int = 0):
-    """XOR: points around the four corners of the unit square, label 1 where exactly one coordinate
-    is high. Returns `(x float32 (4n, 2), y int (4n,))`."""
-    rng = np.random.default_rng(seed)
-    corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype="float32")
-    labels = np.array([0, 1, 1, 0])
-    x = np.repeat(corners, n_per_corner, axis=0) + rng.normal(0, noise, (4 * n_per_corner, 2))
-    y = np.repeat(labels, n_per_corner)
-    order = rng.permutation(len(x))
-    return x[order].astype("float32"), y[order]
+def xor_points(n: int = 200, *, noise: float = 0.1, seed: int = 0):
+    """XOR points (`synthetic:xor`): `(x float32 (n, 2), y int (n,))`."""
+    from dlzoo.data import synthetic
+
+    x, y, _, _ = synthetic.generate("xor", n=n, data_seed=seed, noise=noise)
+    return x, y
 
 
 def separable_points(n: int = 200, *, margin: float = 0.2, seed: int = 0):
-    """Two classes on either side of a random line through the origin, with a margin. Returns
-    `(x float32 (n, 2), y int (n,))`."""
-    rng = np.random.default_rng(seed)
-    angle = rng.uniform(0, np.pi)
-    normal = np.array([np.cos(angle), np.sin(angle)])
-    x = rng.uniform(-1, 1, size=(4 * n, 2))
-    d = x @ normal
-    keep = np.abs(d) > margin
-    x, d = x[keep][:n], d[keep][:n]
-    return x.astype("float32"), (d > 0).astype("int64")
+    """Linearly separable points (`synthetic:separable`): `(x float32 (n, 2), y int (n,))`."""
+    from dlzoo.data import synthetic
+
+    x, y, _, _ = synthetic.generate("separable", n=n, data_seed=seed, margin=margin)
+    return x, y
 
 
 @dataclasses.dataclass
