@@ -96,3 +96,21 @@ def test_teaching_recipes_reach_their_expected_results(name, check, tmp_path):
                         verbose=0, log=lambda *a: None)
     acc = result.card["metrics"]["val_accuracy"]
     assert check(acc), (name, acc)
+
+
+def test_shipped_adversarial_model_beats_standard_under_attack():
+    from dlzoo.data.datasets import load
+    from dlzoo.robustness import accuracy_under_attack
+    from dlzoo.saving import load as load_saved, read_card
+
+    bundle = load("digits", image_size=(32, 32), color_mode="grayscale", batch_size=256)
+    xs, ys = zip(*[(np.asarray(x), np.asarray(y)) for x, y in bundle.val])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    acc = {}
+    for name in ("lenet5-digits", "lenet5-digits-adversarial"):
+        model = load_saved(f"saved_models/{name}", compile=False)
+        acc[name] = [r["accuracy"] for r in accuracy_under_attack(model, x, y, [0.0, 0.1])]
+    card = read_card("saved_models/lenet5-digits-adversarial")["metrics"]["adversarial"]
+    assert acc["lenet5-digits-adversarial"][1] == pytest.approx(card["val_accuracy_under_attack"], abs=0.005)
+    assert acc["lenet5-digits-adversarial"][1] > acc["lenet5-digits"][1] + 0.2
+    assert acc["lenet5-digits-adversarial"][0] > acc["lenet5-digits"][0] - 0.01  # clean cost is small
