@@ -178,6 +178,8 @@ def _cmd_train(args) -> int:
     from dlzoo.training import run_recipe
 
     recipe = load_recipe(args.recipe, overrides=args.set or [])
+    if args.folds is not None:
+        return _train_folds(recipe, args)
     result = run_recipe(recipe, output=args.output, resume=args.resume,
                         verbose=0 if args.quiet else 2,
                         log=(lambda *a: None) if args.quiet else print)
@@ -195,7 +197,29 @@ def _add_train(sub):
     p.add_argument("--output", default="saved_models",
                    help="folder for NAME/ and the run state .runs/NAME/ (default saved_models)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument("--folds", type=int, default=None, metavar="K",
+                   help="K-fold cross-validation: K models on stratified folds (forward-chaining "
+                        "for sequences); prints mean and std of val_accuracy")
+    p.add_argument("--save-folds", choices=("best", "all"), default="best",
+                   help="with --folds: save the best fold's model (default) or every fold's")
     p.set_defaults(func=_cmd_train)
+
+
+def _train_folds(recipe, args) -> int:
+    from dlzoo.training import cross_validate_recipe
+
+    if args.resume:
+        raise CLIError("--resume does not apply to --folds; run the cross-validation again")
+    result = cross_validate_recipe(recipe, args.folds, output=args.output, save=args.save_folds,
+                                   verbose=0, log=(lambda *a: None) if args.quiet else print)
+    cv = result.cv
+    print(cv.summary())
+    if result.saved == "best":
+        print(f"saved the best fold ({cv.best_fold + 1}) to {result.saved_dirs[0]}/")
+    else:
+        print("saved every fold: " + ", ".join(f"{d}/" for d in result.saved_dirs))
+    print(f"{result.seconds:.0f} s")
+    return 0
 
 
 # --- dlzoo evaluate -----------------------------------------------------------------------------
@@ -281,8 +305,65 @@ def _cmd_evaluate(args) -> int:
         console.print(f"card's validation accuracy: {card_acc:.4f}")
     if bundle.skipped:
         console.print(f"{len(bundle.skipped)} file(s) skipped, e.g. {bundle.skipped[0]}")
+    if args.adversarial:
+        _evaluate_adversarial(args, model, bundle, parts, to_model, classes, out, console)
     console.print(f"report and confusion matrix in {out}/")
     return 0
+
+
+def _parse_epsilons(text: str) -> list[float]:
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise CLIError(f"--epsilon takes comma-separated numbers such as 0.01,0.03,0.1; "
+                       f"received {text!r}") from None
+    if not values:
+        raise CLIError("--epsilon needs at least one value, e.g. 0.01,0.03,0.1")
+    return values
+
+
+def _evaluate_adversarial(args, model, bundle, parts, to_model, classes, out, console) -> None:
+    """Accuracy under FGSM at each epsilon, in the input scale the model was trained on (raw
+    [0, 255] pixels for image models, whose preprocessing is inside the model), and a PNG."""
+    import numpy as np
+    from rich.table import Table
+
+    from dlzoo.robustness import accuracy_under_attack, plot_adversarial_examples, value_range_of
+
+    epsilons = _parse_epsilons(args.epsilon)
+    xs, ys = [], []
+    for part in parts:
+        if part is None:
+            continue
+        for x, y in part:
+            xs.append(np.asarray(x))
+            ys.append(np.asarray(y))
+    x, y = np.concatenate(xs), to_model[np.concatenate(ys)]
+    if args.max_samples and len(x) > args.max_samples:
+        keep = np.random.default_rng(0).choice(len(x), args.max_samples, replace=False)
+        x, y = x[np.sort(keep)], y[np.sort(keep)]
+    value_range = value_range_of(bundle.value_range, x)
+    rows = accuracy_under_attack(model, x, y, [0.0] + [e for e in epsilons if e != 0],
+                                 value_range=value_range)
+    table = Table(title=f"FGSM on {len(x)} samples, inputs in [{value_range[0]:g}, "
+                        f"{value_range[1]:g}]")
+    for col in ("epsilon", "accuracy", "mean confidence"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(f"{r['epsilon']:g}", f"{r['accuracy']:.4f}", f"{r['mean_confidence']:.3f}")
+    console.print(table)
+    png = os.path.join(out, "adversarial.png")
+    if len(model.input_shape) == 4:
+        plot_adversarial_examples(model, x, y, epsilon=max(epsilons), path=png,
+                                  class_names=classes, value_range=value_range)
+        console.print(f"clean and adversarial examples: {png}")
+    report_path = os.path.join(out, "report.json")
+    with open(report_path) as f:
+        report = json.load(f)
+    report["adversarial"] = {"method": "fgsm", "value_range": list(value_range),
+                             "samples": int(len(x)), "rows": rows}
+    with open(report_path, "w") as f:
+        json.dump(report, f, indent=2)
 
 
 def _add_evaluate(sub):
@@ -295,6 +376,12 @@ def _add_evaluate(sub):
     p.add_argument("--out", default=None,
                    help="folder for report.json and confusion_matrix.png "
                         "(default evaluations/NAME)")
+    p.add_argument("--adversarial", choices=("fgsm",), default=None,
+                   help="also measure accuracy under attack (fast gradient sign method)")
+    p.add_argument("--epsilon", default="0.01,0.03,0.1",
+                   help="attack strengths as fractions of the input range (default 0.01,0.03,0.1)")
+    p.add_argument("--max-samples", type=int, default=2000,
+                   help="attack at most this many samples (default 2000)")
     p.set_defaults(func=_cmd_evaluate)
 
 
