@@ -145,16 +145,16 @@ class GAN(keras.Model):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker]
 
-    def compile(self, optimizer=None, d_optimizer=None, g_optimizer=None, loss=None, **kwargs):
+    def compile(self, d_optimizer=None, g_optimizer=None, loss=None, *, optimizer=None, **kwargs):
         """Configures training.
 
         Args:
-            optimizer: optimizer of both networks (each gets its own copy); default DCGAN's
-                `Adam(learning_rate=2e-4, beta_1=0.5)`.
-            d_optimizer: the discriminator's optimizer (overrides `optimizer`).
-            g_optimizer: the generator's optimizer (overrides `optimizer`).
+            d_optimizer: the discriminator's optimizer (default: a copy of `optimizer`).
+            g_optimizer: the generator's optimizer (default: a copy of `optimizer`).
             loss: loss on the discriminator's logits against 1 (real) / 0 (fake); default
                 `BinaryCrossentropy(from_logits=True)`.
+            optimizer: what each network gets a copy of when its own is not given; default
+                DCGAN's `Adam(learning_rate=2e-4, beta_1=0.5)`.
             **kwargs: `run_eagerly`, `jit_compile`, `steps_per_execution`.
         """
         if optimizer is None:
@@ -203,6 +203,30 @@ class GAN(keras.Model):
             f"GAN.train_step supports the TensorFlow and JAX backends; this is {backend!r}. "
             "Set KERAS_BACKEND=tensorflow or jax."
         )
+
+    def test_step(self, *args):
+        """Both losses on real samples (e.g. `validation_data`), without updating anything."""
+        if keras.backend.backend() == "jax":
+            # run the ordinary code on the values in `state`, then read back what it changed
+            trainable, non_trainable, metrics_vars = args[0]
+            variables = self.trainable_variables + self.non_trainable_variables + self.metrics_variables
+            values = list(trainable) + list(non_trainable) + list(metrics_vars)
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+                logs = self._evaluate_batch(args[1])
+            current = lambda vs, old: [  # noqa: E731
+                o if scope.get_current_value(v) is None else scope.get_current_value(v)
+                for v, o in zip(vs, old)]
+            return logs, (trainable, current(self.non_trainable_variables, non_trainable),
+                          current(self.metrics_variables, metrics_vars))
+        return self._evaluate_batch(args[0])
+
+    def _evaluate_batch(self, data):
+        real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_generator)
+        fake_logits = self.discriminator(self.generator(z))
+        self.d_loss_tracker.update_state(self._d_loss(self.discriminator(real), fake_logits))
+        self.g_loss_tracker.update_state(self._g_loss(fake_logits))
+        return {m.name: m.result() for m in self.metrics}
 
     def _tf_train_step(self, data):
         # GradientTape is the one TensorFlow-specific piece: Keras 3 has no backend-neutral
