@@ -42,3 +42,17 @@ def test_each_step_draws_fresh_latents():
     gan.fit(points, epochs=1, batch_size=32, verbose=0)
     assert not np.array_equal(start, after_one)
     assert not np.array_equal(after_one, np.array(gan.seed_generator.state))
+
+
+def test_validation_reports_both_losses_and_changes_nothing():
+    points = np.random.default_rng(0).normal(size=(64, 2)).astype("float32")
+    gan = build("mlp_gan", hidden_units=(8, 8))
+    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.SGD(1e-2))  # d, then g
+    history = gan.fit(points, validation_data=(points,), epochs=1, batch_size=32, verbose=0)
+    assert set(history.history) == {"d_loss", "g_loss", "val_d_loss", "val_g_loss"}
+    weights = [np.array(w) for w in gan.trainable_weights]
+    logs = gan.evaluate(points, verbose=0, return_dict=True)
+    assert set(logs) == {"d_loss", "g_loss"} and all(np.isfinite(v) for v in logs.values())
+    assert all(np.array_equal(a, np.array(w)) for a, w in zip(weights, gan.trainable_weights))
+    assert int(gan.d_optimizer.iterations) == int(gan.g_optimizer.iterations) == 2
+    assert isinstance(gan.g_optimizer, keras.optimizers.SGD)
