@@ -17,6 +17,8 @@ __all__ = [
     "check_image_input",
     "check_flat_input",
     "head_activation",
+    "check_choice",
+    "check_positive_ints",
 ]
 
 
@@ -133,6 +135,34 @@ def check_flat_input(input_shape, *, name: str) -> tuple:
     if n < 1:
         raise ValueError(f"{name}: input_shape must have at least 1 feature; received {n}.")
     return (n,)
+
+
+def check_choice(value, *, arg: str, name: str, choices) -> None:
+    """`value` must be one of `choices` (compared with `==`, so `True` is not `1` for booleans)."""
+    if not any(value == c and type(value) is type(c) for c in choices):
+        raise ValueError(f"{name}: {arg} must be {_or([repr(c) for c in choices])}; received {value!r}.")
+
+
+def check_positive_ints(value, *, arg: str, name: str, length: int | None = None) -> tuple:
+    """A non-empty tuple/list of integers >= 1 (stage depths, widths), optionally of a given length.
+
+    Returns:
+        The values as a tuple of ints.
+    """
+    ok = isinstance(value, (tuple, list)) and len(value) > 0 and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value
+    )
+    if not ok:
+        raise ValueError(
+            f"{name}: {arg} must be a non-empty tuple of integers >= 1, one per stage; "
+            f"received {value!r}. For example {arg}=(2, 2, 2)."
+        )
+    if length is not None and len(value) != length:
+        raise ValueError(
+            f"{name}: {arg} must have {length} entries (one per stage, like depths); "
+            f"received {len(value)}: {tuple(value)!r}."
+        )
+    return tuple(int(v) for v in value)
 
 
 def _as_int(value, name: str) -> int:

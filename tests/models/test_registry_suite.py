@@ -62,6 +62,8 @@ def test_train_step_moves_every_weight(name):
     # Adam's first step moves each weight by ~lr * sign(grad): any weight with a non-zero gradient
     # changes, any weight with a zero gradient does not.
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+    # Creating the optimizer's slots up front saves tracing the train step twice (deep nets).
+    model.optimizer.build(model.trainable_variables)
     before = [np.array(w) for w in model.trainable_weights]
     model.train_on_batch(x, y)
     stuck = [
