@@ -22,6 +22,7 @@ __all__ = [
     "check_rate",
     "check_choice",
     "head_activation",
+    "check_positive_ints",
 ]
 
 
@@ -193,11 +194,33 @@ def check_rate(value, *, arg: str, name: str) -> float:
 
 
 def check_choice(value, *, arg: str, name: str, allowed: Sequence) -> None:
-    """`value` is one of `allowed`."""
-    if value not in tuple(allowed):
+    """`value` must be one of `allowed` (same type too, so `True` is not taken for `1`)."""
+    if not any(value == c and type(value) is type(c) for c in allowed):
         raise ValueError(
             f"{name}: {arg} must be {_or([repr(a) for a in allowed])}; received {value!r}."
         )
+
+
+def check_positive_ints(value, *, arg: str, name: str, length: int | None = None) -> tuple:
+    """A non-empty tuple/list of integers >= 1 (stage depths, widths), optionally of a given length.
+
+    Returns:
+        The values as a tuple of ints.
+    """
+    ok = isinstance(value, (tuple, list)) and len(value) > 0 and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value
+    )
+    if not ok:
+        raise ValueError(
+            f"{name}: {arg} must be a non-empty tuple of integers >= 1, one per stage; "
+            f"received {value!r}. For example {arg}=(2, 2, 2)."
+        )
+    if length is not None and len(value) != length:
+        raise ValueError(
+            f"{name}: {arg} must have {length} entries (one per stage, like depths); "
+            f"received {len(value)}: {tuple(value)!r}."
+        )
+    return tuple(int(v) for v in value)
 
 
 def _as_int(value, name: str) -> int:
