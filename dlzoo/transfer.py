@@ -1,0 +1,814 @@
+"""Transfer learning: cached feature extraction and staged fine-tuning of a pretrained network.
+
+    >>> from dlzoo.transfer import feature_extractor, extract_features, fine_tune
+    >>> ext = feature_extractor("vgg16", weights="imagenet")            # feature layer from ModelInfo
+    >>> feats = extract_features(ext, bundle, cache_dir=".dlzoo-cache")  # run once, cached on disk
+    >>> result = fine_tune("saved_models/lenet5-digits", "my_photos/", out="saved_models/mine")
+
+`fine_tune` runs two phases. Phase 1 trains a new head (pooling, dropout, `predictions`) on features
+the frozen network computed once and cached, which costs a fraction of an epoch through the network
+(or, with augmentation, with the frozen network in the loop, because each epoch sees new images).
+Phase 2 unfreezes the top block groups that `ModelInfo.unfreeze_groups` names (`"top:K"`, `"all"`)
+and trains on the images with a lower learning rate. Every cut point is a layer *name* from the
+registry; nothing here indexes `model.layers`.
+
+BatchNormalization layers stay frozen (inference mode, moving statistics untouched) in both phases
+unless `train_batchnorm=True`: in Keras 3 a BatchNormalization layer with `trainable=False` runs in
+inference mode, so a few small fine-tuning batches cannot overwrite the statistics the pretrained
+weights depend on (the classic trap of keras-team/keras#9965).
+
+The model `fine_tune` returns takes raw [0, 255] images: `image -> [augmentation] -> Preprocess(mode)
+-> network`, where `network` is the pretrained network cut at the feature layer with the new head on
+top, under the pretrained network's own name and layer names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_AUGMENT",
+    "FeatureExtractor",
+    "Features",
+    "FineTuneResult",
+    "Source",
+    "augment_layers",
+    "extract_features",
+    "feature_extractor",
+    "fine_tune",
+    "resolve_source",
+    "set_trainable",
+]
+
+CACHE_VERSION = "dlzoo-features-v1"
+# Light, label-preserving augmentation for photos; digits and text want no flip (pass a dict).
+DEFAULT_AUGMENT = {"flip": "horizontal", "rotation": 0.05, "zoom": 0.1}
+
+
+# --- where the pretrained network comes from ----------------------------------------------------
+
+
+@dataclasses.dataclass
+class Source:
+    """A pretrained network and what is known about it.
+
+    Attributes:
+        network: the raw network (no preprocessing wrapper), layer names as the registry's.
+        info: its `ModelInfo` (None for an unregistered Keras model).
+        preprocessing: the input convention its weights expect (`Preprocess` mode).
+        name: registry name (or the Keras model's name).
+        weights: where the weights came from ("imagenet", a file, a saved model, None).
+        model_args: builder arguments (from the card for a saved model).
+        card: the saved model's card, if it is one.
+        class_names: the classes its `predictions` layer predicts, if known.
+    """
+
+    network: object
+    info: object
+    preprocessing: str
+    name: str
+    weights: str | None = None
+    model_args: dict = dataclasses.field(default_factory=dict)
+    card: dict | None = None
+    class_names: list | None = None
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.network.input_shape[1:])
+
+
+def _is_saved_model(path) -> bool:
+    return isinstance(path, (str, os.PathLike)) and os.path.isfile(os.path.join(path, "card.json"))
+
+
+def _info_or_none(name):
+    from dlzoo.registry import model_info
+
+    try:
+        return model_info(name)
+    except (ValueError, TypeError):
+        return None
+
+
+def _from_saved(path, expected=None) -> Source:
+    from dlzoo import saving
+    from dlzoo.preprocessing import applied_mode, base_network
+
+    card = saving.read_card(path)
+    model = saving.load(path, compile=False)
+    name = card.get("model") or model.name
+    info = _info_or_none(name)
+    if expected is not None and info is not None and info.name != expected.name:
+        raise ValueError(
+            f"weights={os.fspath(path)!r} is a saved {info.name} but --model is {expected.name}; "
+            f"use --model {info.name} (or leave --model out with a saved model)."
+        )
+    mode = applied_mode(model)
+    if mode == "none":
+        mode = card.get("preprocessing") or (info.preprocessing if info else "none")
+    return Source(network=base_network(model), info=info, preprocessing=mode, name=name,
+                  weights=os.fspath(path), model_args=dict(card.get("model_args") or {}),
+                  card=card, class_names=[str(c) for c in card.get("class_names") or []] or None)
+
+
+def resolve_source(source, *, weights=None, input_shape=None, model_args=None,
+                   preprocessing=None) -> Source:
+    """Turns a registry name (with `weights`), a Keras model or a saved-model folder into a `Source`.
+
+    A registry name is built without its top (`include_top=False`) at `input_shape` (default: the
+    model's own) with `weights` (None, "imagenet", a weights file, or a dlzoo saved model of that
+    model). A saved model keeps its input shape, its preprocessing and its class names.
+    """
+    import keras
+
+    from dlzoo.preprocessing import applied_mode, base_network
+    from dlzoo.registry import build, model_info
+
+    if isinstance(source, keras.Model):
+        network = base_network(source)
+        info = _info_or_none(network.name)
+        mode = preprocessing or applied_mode(source)
+        if mode == "none" and info is not None and preprocessing is None:
+            mode = info.preprocessing
+        return Source(network=network, info=info, preprocessing=mode, name=network.name,
+                      weights="keras model")
+    if _is_saved_model(source):
+        if weights is not None:
+            raise ValueError(
+                f"source {os.fspath(source)!r} is a saved model and carries its weights; "
+                f"weights={weights!r} cannot apply. Pass the registry name with weights=FOLDER."
+            )
+        return _from_saved(source)
+    if not isinstance(source, str):
+        raise TypeError(
+            "source must be a registry name (e.g. 'resnet50'), a keras.Model or a dlzoo saved-model "
+            f"folder; received {type(source).__name__}: {source!r}."
+        )
+    if os.path.isdir(source):
+        raise ValueError(f"{source!r} is a folder but not a dlzoo saved model (no card.json).")
+    info = model_info(source)
+    if info.input_kind != "image":
+        raise ValueError(
+            f"{info.name} takes {info.input_kind} input; transfer learning here is for image "
+            "models (dlzoo list --task image_classification)."
+        )
+    if _is_saved_model(weights):
+        return _from_saved(weights, expected=info)
+    args = dict(model_args or {})
+    if input_shape is not None:
+        args["input_shape"] = tuple(input_shape)
+    if info.task == "autoencoder":  # the encoder is the pretrained part
+        network = build(info.name, weights=weights, **args)
+    else:
+        network = build(info.name, weights=weights, include_top=False, **args)
+    return Source(network=network, info=info, preprocessing=preprocessing or info.preprocessing,
+                  name=info.name, weights=None if weights is None else os.fspath(weights),
+                  model_args={k: list(v) if isinstance(v, tuple) else v for k, v in args.items()})
+
+
+# --- feature extraction ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False)
+class FeatureExtractor:
+    """A frozen network cut at a named layer: raw images in, (pooled) features out.
+
+    Attributes:
+        model: `image -> Preprocess -> network[:layer] -> pooling`, a Keras model.
+        layer: the feature layer's name.
+        pooling: "avg", "max", "flatten" or None.
+        source: the `Source` it cuts.
+        features: the pooled feature tensor in the network's own graph (for heads built on it).
+        pool_layers: the pooling layers added after the feature layer.
+    """
+
+    model: object
+    layer: str
+    pooling: str | None
+    source: Source
+    features: object = dataclasses.field(repr=False)
+    pool_layers: list = dataclasses.field(default_factory=list, repr=False)
+
+    @property
+    def preprocessing(self) -> str:
+        return self.source.preprocessing
+
+    @property
+    def input_shape(self) -> tuple:
+        return tuple(self.model.input_shape[1:])
+
+    @functools.cached_property
+    def weights_hash(self) -> str:
+        """sha256 of every weight the extractor uses (names, shapes and values)."""
+        return _weights_hash(self.model)
+
+    def cache_key(self, manifest_hash: str) -> str:
+        """What the cached features depend on: weights, layer, pooling, preprocessing, input, data."""
+        parts = {"v": CACHE_VERSION, "weights": self.weights_hash, "layer": self.layer,
+                 "pooling": self.pooling, "preprocessing": self.preprocessing,
+                 "input_shape": list(self.input_shape), "data": manifest_hash}
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _weights_hash(model) -> str:
+    import keras
+
+    h = hashlib.sha256(b"dlzoo-weights-v1\n")
+    for w in model.weights:
+        value = np.ascontiguousarray(keras.ops.convert_to_numpy(w))
+        h.update(f"{w.path}\t{value.dtype.str}\t{value.shape}\n".encode())
+        h.update(value.tobytes())
+    return h.hexdigest()
+
+
+def _default_layer(source: Source) -> str:
+    info = source.info
+    if info is not None and info.feature_layers:
+        return info.feature_layers[-1]
+    try:
+        return _predictions_input_layer(source.network)
+    except ValueError:
+        raise ValueError(
+            f"{source.name}: no feature layer is known (no ModelInfo.feature_layers and no "
+            "'predictions' layer); pass layer=NAME."
+        ) from None
+
+
+def _predictions_input_layer(network) -> str:
+    pred = network.get_layer("predictions")
+    return pred.input._keras_history.operation.name
+
+
+def _cut(source: Source, layer: str, pooling):
+    """The (pooled) output tensor of `layer` in the network's graph, and the pooling layers."""
+    from keras import layers
+
+    network = source.network
+    try:
+        tensor = network.get_layer(layer).output
+    except ValueError:
+        known = list(source.info.feature_layers) if source.info is not None else []
+        raise ValueError(
+            f"{source.name} has no layer named {layer!r}"
+            + (f"; its feature layers are {', '.join(known)}" if known else "")
+            + ". Pick a layer name from `dlzoo info` or model.summary()."
+        ) from None
+    added = []
+    if len(tensor.shape) == 4 and pooling is not None:
+        added.append({"avg": layers.GlobalAveragePooling2D, "max": layers.GlobalMaxPooling2D,
+                      "flatten": layers.Flatten}[pooling](name=f"feature_{pooling}_pool"
+                                                          if pooling != "flatten"
+                                                          else "feature_flatten"))
+        tensor = added[-1](tensor)
+    return tensor, added
+
+
+def feature_extractor(source, layer: str | None = None, pooling: str | None = "avg", *,
+                      weights=None, input_shape=None, model_args=None,
+                      preprocessing=None) -> FeatureExtractor:
+    """A frozen feature extractor that takes raw [0, 255] images.
+
+    Args:
+        source: a registry name (`"vgg16"`, with `weights=`), a `keras.Model`, a dlzoo
+            saved-model folder, or a `Source`.
+        layer: the layer whose output are the features; default the model's last
+            `ModelInfo.feature_layers` entry (by name), or the input of `predictions`.
+        pooling: "avg" (default), "max", "flatten" or None for a feature map output.
+        weights: with a registry name: None, "imagenet", a weights file or a saved model.
+        input_shape: with a registry name: the image shape to build at.
+        model_args: with a registry name: more builder arguments.
+        preprocessing: override the input convention (default: the model's).
+
+    Example:
+        >>> ext = feature_extractor("lenet5", layer="s4", pooling="flatten")
+        >>> ext.model.output_shape
+        (None, 400)
+    """
+    from dlzoo.preprocessing import with_preprocessing
+    from dlzoo.validation import TRANSFER_POOLINGS, check_choice
+
+    check_choice(pooling, arg="pooling", name="feature_extractor", allowed=TRANSFER_POOLINGS)
+    src = source if isinstance(source, Source) else resolve_source(
+        source, weights=weights, input_shape=input_shape, model_args=model_args,
+        preprocessing=preprocessing)
+    import keras
+
+    layer = layer or _default_layer(src)
+    features, added = _cut(src, layer, pooling)
+    cut = keras.Model(src.network.input, features, name=f"{src.network.name}_features")
+    cut.trainable = False
+    model = with_preprocessing(cut, src.preprocessing, name=f"{src.network.name}_extractor")
+    return FeatureExtractor(model=model, layer=layer, pooling=pooling, source=src,
+                            features=features, pool_layers=added)
+
+
+@dataclasses.dataclass
+class Features:
+    """Features of a data set's splits: `train` and `val` are `(features, labels)` or None."""
+
+    train: tuple
+    val: tuple | None
+    key: str | None
+    path: Path | None
+    from_cache: bool
+    seconds: float
+
+
+def _parts(data, manifest_hash):
+    """Splits `data` into named parts and finds its manifest hash."""
+    from dlzoo.data.manifest import array_hash
+
+    if hasattr(data, "train") and hasattr(data, "manifest_hash"):  # DataBundle
+        return {"train": data.train, "val": data.val}, manifest_hash or data.manifest_hash
+    if isinstance(data, tuple) and len(data) == 3 and hasattr(data[2], "manifest_hash"):
+        return {"train": data[0], "val": data[1]}, manifest_hash or data[2].manifest_hash
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], np.ndarray):
+        x, y = data
+        return {"train": (x, np.asarray(y))}, manifest_hash or array_hash(x, np.asarray(y))
+    if isinstance(data, tuple) and len(data) == 2:  # (train dataset, val dataset)
+        return {"train": data[0], "val": data[1]}, manifest_hash
+    return {"train": data, "val": None}, manifest_hash
+
+
+def _run(model, part, batch_size):
+    if part is None:
+        return None
+    if isinstance(part, tuple):
+        x, y = part
+        return np.asarray(model.predict(x, batch_size=batch_size, verbose=0)), np.asarray(y)
+    feats, labels = [], []
+    # One pass that keeps each batch's labels with its features, whatever the shuffling.
+    for xb, yb in part.as_numpy_iterator() if hasattr(part, "as_numpy_iterator") else part:
+        feats.append(np.asarray(model.predict_on_batch(xb)))
+        labels.append(np.asarray(yb).reshape(-1))
+    if not feats:
+        return None
+    return np.concatenate(feats), np.concatenate(labels)
+
+
+def extract_features(extractor, data, cache_dir=None, *, manifest_hash=None,
+                     batch_size: int = 64) -> Features:
+    """Runs the frozen extractor once over `data` and caches the features on disk.
+
+    The cache file is `cache_dir/<key>.npz`, where the key hashes the extractor's weights, its
+    layer, pooling, preprocessing and input shape, and the data's manifest hash: any change to
+    the weights or to the files (added, removed, edited) gives a new key and a new extraction; the
+    same inputs load the file instead of running the network.
+
+    Args:
+        extractor: a `FeatureExtractor` (or a Keras model taking raw images).
+        data: a `DataBundle`, `(train, val, FolderInfo)` from `image_folder`, `(x, y)` arrays, or a
+            `(train, val)` pair of `tf.data.Dataset`s of `(images, labels)` batches.
+        cache_dir: folder for the cache; None runs without one.
+        manifest_hash: the data's hash, when `data` does not carry one (plain datasets).
+        batch_size: for array inputs.
+
+    Returns:
+        `Features` (train/val features with their labels, the key, whether it came from the cache).
+    """
+    if not isinstance(extractor, FeatureExtractor):
+        extractor = feature_extractor(extractor, layer=None) if not hasattr(
+            extractor, "predict") else _wrap_model(extractor)
+    start = time.perf_counter()
+    parts, digest = _parts(data, manifest_hash)
+    key = extractor.cache_key(digest) if digest else None
+    path = Path(cache_dir) / f"{key}.npz" if (cache_dir is not None and key) else None
+    if path is not None and path.is_file():
+        with np.load(path) as f:
+            loaded = {p: (f[f"{p}_x"], f[f"{p}_y"]) for p in ("train", "val") if f"{p}_x" in f}
+        return Features(train=loaded["train"], val=loaded.get("val"), key=key, path=path,
+                        from_cache=True, seconds=time.perf_counter() - start)
+    out = {name: _run(extractor.model, part, batch_size) for name, part in parts.items()}
+    if out["train"] is None:
+        raise ValueError("extract_features: the data has no training examples.")
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, **{f"{p}_{k}": v for p, xy in out.items() if xy is not None
+                           for k, v in zip("xy", xy)})
+        os.replace(tmp, path)
+    return Features(train=out["train"], val=out.get("val"), key=key, path=path, from_cache=False,
+                    seconds=time.perf_counter() - start)
+
+
+def _wrap_model(model) -> FeatureExtractor:
+    from dlzoo.preprocessing import applied_mode
+
+    src = Source(network=model, info=None, preprocessing=applied_mode(model), name=model.name)
+    return FeatureExtractor(model=model, layer=model.layers[-1].name, pooling=None, source=src,
+                            features=model.output)
+
+
+# --- fine-tuning ----------------------------------------------------------------------------------
+
+
+def augment_layers(augment) -> list:
+    """Keras random-augmentation layers for `augment` (True: `DEFAULT_AUGMENT`; a dict of
+    `flip`, `rotation`, `zoom`, `translate`); they act in training only."""
+    from keras import layers
+
+    if not augment:
+        return []
+    spec = dict(DEFAULT_AUGMENT) if augment is True else dict(augment)
+    out = []
+    if spec.get("flip"):
+        out.append(layers.RandomFlip(spec["flip"], name="augment_flip"))
+    if spec.get("rotation"):
+        out.append(layers.RandomRotation(spec["rotation"], fill_mode="constant",
+                                         name="augment_rotation"))
+    if spec.get("zoom"):
+        out.append(layers.RandomZoom(spec["zoom"], fill_mode="constant", name="augment_zoom"))
+    if spec.get("translate"):
+        t = spec["translate"]
+        out.append(layers.RandomTranslation(t, t, fill_mode="constant", name="augment_translate"))
+    return out
+
+
+def unfreeze_layers(network, info, unfreeze, exclude=()) -> tuple[list, list]:
+    """The layers of `network` that `unfreeze` ("top:K" groups, "all") makes trainable, and the
+    group prefixes that matched. Groups come from `info.unfreeze_groups`, counted among those the
+    (possibly cut) network still has."""
+    from dlzoo.validation import parse_unfreeze
+
+    k = parse_unfreeze(unfreeze)
+    body = [layer for layer in network.layers if layer.name not in exclude and layer.weights]
+    if k == "all":
+        return body, ["all"]
+    if k == 0:
+        return [], []
+    groups = list(info.unfreeze_groups) if info is not None else []
+    if not groups:
+        raise ValueError(
+            f"{network.name}: unfreeze={unfreeze!r} needs the model's unfreeze_groups, and it has "
+            "none registered; use unfreeze='all' or 'none'."
+        )
+    present = [g for g in groups if any(layer.name.startswith(g) for layer in body)]
+    chosen = present[-k:]
+    return [layer for layer in body if any(layer.name.startswith(g) for g in chosen)], chosen
+
+
+def set_trainable(network, trainable_layers, *, train_batchnorm: bool = False) -> None:
+    """Makes exactly `trainable_layers` trainable; BatchNormalization stays frozen (inference mode)
+    unless `train_batchnorm`."""
+    from keras import layers
+
+    wanted = {id(layer) for layer in trainable_layers}
+    network.trainable = True
+    for layer in network.layers:
+        layer.trainable = id(layer) in wanted  # a nested model (an encoder): all or nothing
+    if not train_batchnorm:
+        for layer in _all_layers(network):
+            if isinstance(layer, layers.BatchNormalization):
+                layer.trainable = False
+
+
+def _all_layers(model):
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _all_layers(layer)
+
+
+@dataclasses.dataclass
+class FineTuneResult:
+    """What `fine_tune` did: the model, per-phase histories and metrics, the evaluation, the card."""
+
+    model: object
+    history: dict
+    phase_epochs: tuple
+    metrics: dict
+    report: object | None
+    card: dict
+    saved_dir: Path | None
+    features: Features | None
+    seconds: float
+
+
+def _compile(model, lr):
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+
+
+def _callbacks(has_val, early_stopping, lr_schedule):
+    from dlzoo.callbacks import standard
+
+    return standard(run_dir=None, monitor="val_loss" if has_val else "loss",
+                    early_stopping=early_stopping, lr_schedule=lr_schedule)
+
+
+def _load_data(data, src, *, image_size, color_mode, batch_size, validation_split, seed):
+    from dlzoo.data.datasets import load
+
+    if hasattr(data, "train") and hasattr(data, "manifest_hash"):
+        return data
+    if not isinstance(data, (str, os.PathLike)):
+        raise TypeError(
+            f"data must be a folder of class subfolders, a source name or a DataBundle; received "
+            f"{type(data).__name__}."
+        )
+    text = os.fspath(data)
+    source = f"folder:{text}" if os.path.isdir(text) else text
+    fixed = src.input_shape if src is not None else None
+    if image_size is None and fixed and None not in fixed[:2]:
+        image_size = tuple(fixed[:2])
+    if color_mode is None and fixed:
+        color_mode = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(fixed[-1])
+    return load(source, image_size=image_size, color_mode=color_mode, batch_size=batch_size,
+                validation_split=validation_split, seed=seed)
+
+
+def fine_tune(
+    source,
+    data,
+    *,
+    weights=None,
+    layer: str | None = None,
+    pooling: str | None = "avg",
+    head_epochs: int = 30,
+    epochs: int = 20,
+    unfreeze="top:1",
+    head_learning_rate: float = 1e-3,
+    learning_rate: float = 1e-4,
+    train_batchnorm: bool = False,
+    augment=False,
+    dropout: float = 0.2,
+    image_size=None,
+    color_mode=None,
+    batch_size: int = 32,
+    validation_split: float = 0.2,
+    seed: int = 0,
+    model_args: dict | None = None,
+    cache_dir=None,
+    early_stopping=True,
+    lr_schedule="plateau",
+    out=None,
+    name: str | None = None,
+    verbose: int = 2,
+    log=print,
+) -> FineTuneResult:
+    """Fine-tunes a pretrained network on labelled images in two phases.
+
+    Phase 1 trains a new head (pooling, dropout, `predictions`) with the network frozen: on
+    features extracted once (and cached in `cache_dir`), or with the frozen network in the loop
+    when `augment` is on. When the source is a classifier whose classes are the data's (a saved
+    model's card), its own `predictions` layer is kept and trained instead. Phase 2 unfreezes the
+    top block groups (`unfreeze`) and trains on the images at `learning_rate`, BatchNormalization
+    in inference mode unless `train_batchnorm`. Both phases use the standard callbacks (early
+    stopping that restores the best epoch, LR on plateau).
+
+    Args:
+        source: registry name (with `weights`), `keras.Model`, or a dlzoo saved-model folder.
+        data: a folder of class subfolders (or a source name such as "digits"), or a DataBundle.
+            A folder is read at the source's image size and colour mode unless `image_size` /
+            `color_mode` say otherwise, so a grayscale model takes a colour folder as it is.
+        weights: with a registry name: None, "imagenet", a weights file or a saved model.
+        layer: feature layer (default: `ModelInfo.feature_layers[-1]`).
+        pooling: "avg" (default), "max", "flatten" or None, over the feature map.
+        head_epochs / epochs: phase 1 / phase 2 epochs (0 skips the phase).
+        unfreeze: "top:K" (default "top:1"), "all" or "none" for phase 2.
+        head_learning_rate / learning_rate: Adam learning rates of the phases (1e-3 / 1e-4).
+        train_batchnorm: let BatchNormalization update its statistics in phase 2 (default False).
+        augment: False, True (`DEFAULT_AUGMENT`) or a dict of flip / rotation / zoom / translate.
+        dropout: before `predictions` in a new head (0.2).
+        image_size, color_mode, batch_size, validation_split, seed: how `data` is read.
+        model_args: builder arguments for a registry name.
+        cache_dir: folder of the feature cache (None: extract without caching).
+        early_stopping, lr_schedule: as in `dlzoo.callbacks.standard`.
+        out: save the result there (saved_models format, with card, curves, confusion matrix).
+        name: the saved model's name (default the folder name of `out`).
+        verbose: Keras fit verbosity; log: where progress lines go.
+
+    Returns:
+        A `FineTuneResult`.
+
+    Example:
+        >>> result = fine_tune("lenet5", "digits", weights="lenet5.weights.h5", head_epochs=5,
+        ...                    epochs=5, unfreeze="all")
+        >>> result.metrics["val_accuracy"]
+    """
+    import keras
+    from keras import layers
+
+    from dlzoo.evaluation import evaluate
+    from dlzoo.preprocessing import with_preprocessing
+    from dlzoo.validation import check_data_args, check_transfer_args
+
+    start = time.perf_counter()
+    unfreeze_k = check_transfer_args(
+        pooling=pooling, head_epochs=head_epochs, epochs=epochs,
+        head_learning_rate=head_learning_rate, learning_rate=learning_rate, dropout=dropout,
+        augment=augment, unfreeze=unfreeze)["unfreeze"]
+    check_data_args(image_size=image_size, batch_size=batch_size,
+                    validation_split=validation_split, seed=seed, color_mode=color_mode)
+    if head_epochs == 0 and (epochs == 0 or unfreeze_k == 0):
+        raise ValueError("fine_tune: nothing to train: head_epochs is 0 and phase 2 is off "
+                         "(epochs=0 or unfreeze='none').")
+    keras.utils.set_random_seed(seed)
+
+    # The network first, when it fixes the image size (a saved model); else the data first.
+    src = None
+    if not isinstance(source, str) or _is_saved_model(source) or _is_saved_model(weights):
+        src = resolve_source(source, weights=weights, model_args=model_args)
+    bundle = _load_data(data, src, image_size=image_size, color_mode=color_mode,
+                        batch_size=batch_size, validation_split=validation_split, seed=seed)
+    if src is None:
+        src = resolve_source(source, weights=weights, input_shape=bundle.input_shape,
+                             model_args=model_args)
+    if tuple(src.input_shape) != tuple(bundle.input_shape):
+        raise ValueError(
+            f"{src.name} takes {'x'.join(map(str, src.input_shape))} images but the data is "
+            f"{'x'.join(map(str, bundle.input_shape))}; pass image_size / color_mode to match "
+            "(they default to the model's own)."
+        )
+    classes = [str(c) for c in bundle.class_names]
+    log(f"data: {bundle.source}: {len(classes)} classes, "
+        f"{bundle.details.get('num_train', '?')} train / {bundle.details.get('num_val', '?')} "
+        f"validation images at {'x'.join(map(str, bundle.input_shape))}"
+        + (f", {len(bundle.skipped)} file(s) skipped" if bundle.skipped else ""))
+    for path, reason in bundle.skipped[:20]:
+        log(f"  skipped {path}: {reason}")
+
+    # The head: kept when the source already predicts exactly these classes.
+    keep_head = layer is None and src.class_names == classes and _has_predictions(src.network)
+    if keep_head:
+        layer = _predictions_input_layer(src.network)
+        extractor = feature_extractor(src, layer=layer, pooling=None)
+        pred = src.network.get_layer("predictions")
+        head_layers = [pred]
+        network = src.network
+    else:
+        extractor = feature_extractor(src, layer=layer, pooling=pooling)
+        layer = extractor.layer
+        x = extractor.features
+        head_layers = list(extractor.pool_layers)
+        if dropout:
+            head_layers.append(layers.Dropout(dropout, name="head_dropout"))
+            x = head_layers[-1](x)
+        pred = layers.Dense(len(classes), activation="softmax", name="predictions")
+        head_layers.append(pred)
+        network = keras.Model(src.network.input, pred(x), name=src.network.name)
+    body_layers = {id(layer_) for layer_ in network.layers} - {id(h) for h in head_layers}
+    model = with_preprocessing(network, src.preprocessing, augment=augment_layers(augment),
+                               name=(name or "finetuned").replace("-", "_").replace(".", "_"))
+    log(f"model: {src.name} ({src.weights or 'random weights'}), features from {layer!r}"
+        f" ({'kept head' if keep_head else 'new head'}), preprocessing {src.preprocessing!r}")
+
+    history: dict = {}
+    phase_metrics: dict = {}
+    features = None
+    has_val = bundle.val is not None
+
+    # Phase 1: the head, on cached features (or with the frozen network in the loop).
+    n1 = 0
+    if head_epochs:
+        set_trainable(network, [h for h in head_layers])
+        if augment:
+            log(f"phase 1: head, {head_epochs} epochs at {head_learning_rate:g}, frozen network in "
+                "the loop (augmentation is on)")
+            _compile(model, head_learning_rate)
+            h = model.fit(bundle.train, validation_data=bundle.val, epochs=head_epochs,
+                          callbacks=_callbacks(has_val, early_stopping, lr_schedule),
+                          verbose=verbose, shuffle=False).history
+        else:
+            features = extract_features(extractor, bundle, cache_dir=cache_dir)
+            log(f"phase 1: head, {head_epochs} epochs at {head_learning_rate:g}, on features "
+                + ("loaded from the cache" if features.from_cache else "extracted once")
+                + f" ({features.train[0].shape[0]} x {features.train[0].shape[1:]}, "
+                  f"{features.seconds:.1f} s)")
+            head_in = keras.Input(features.train[0].shape[1:], name="features")
+            hx = head_in
+            for hl in head_layers:
+                if isinstance(hl, (layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D,
+                                   layers.Flatten)):
+                    continue  # already applied by the extractor
+                hx = hl(hx)
+            head = keras.Model(head_in, hx, name="head")
+            _compile(head, head_learning_rate)
+            h = head.fit(*features.train, validation_data=features.val, epochs=head_epochs,
+                         batch_size=batch_size, shuffle=True,
+                         callbacks=_callbacks(features.val is not None, early_stopping,
+                                              lr_schedule), verbose=verbose).history
+        n1 = len(h.get("loss", []))
+        _append(history, h)
+        if has_val:
+            phase_metrics["phase1"] = _val_metrics(model, bundle.val)
+
+    # Phase 2: unfreeze the top groups, lower learning rate, on the images.
+    n2 = 0
+    unfrozen, groups = [], []
+    if epochs and unfreeze_k != 0:
+        body = [lyr for lyr in network.layers if id(lyr) in body_layers]
+        unfrozen, groups = unfreeze_layers(network, src.info, unfreeze,
+                                           exclude={h.name for h in head_layers})
+        unfrozen = [lyr for lyr in unfrozen if id(lyr) in {id(b) for b in body}]
+        set_trainable(network, unfrozen + head_layers, train_batchnorm=train_batchnorm)
+        log(f"phase 2: unfreeze {unfreeze} ({', '.join(groups) or 'nothing'}: "
+            f"{len(unfrozen)} layer(s)), {epochs} epochs at {learning_rate:g}, BatchNorm "
+            + ("training" if train_batchnorm else "frozen (inference mode)"))
+        _compile(model, learning_rate)
+        h = model.fit(bundle.train, validation_data=bundle.val, epochs=epochs,
+                      callbacks=_callbacks(has_val, early_stopping, lr_schedule),
+                      verbose=verbose, shuffle=False).history
+        n2 = len(h.get("loss", []))
+        _append(history, h)
+        if has_val:
+            phase_metrics["phase2"] = _val_metrics(model, bundle.val)
+    set_trainable(network, [])  # the result is for inference
+    network.trainable = True  # ...but loads and trains as a normal model
+
+    report, metrics = None, {}
+    if has_val:
+        report = evaluate(model, bundle.val, class_names=classes)
+        summary = report.to_dict()
+        metrics = {"val_accuracy": summary["accuracy"], "val_loss": summary["loss"],
+                   "val_macro_f1": summary["macro_f1"], "val_samples": summary["samples"]}
+        for phase, m in phase_metrics.items():
+            metrics.update({f"{phase}_{k}": v for k, v in m.items()})
+        metrics.update(per_class=summary["per_class"],
+                       confusion_matrix=summary["confusion_matrix"])
+    seconds = time.perf_counter() - start
+    saved = Path(out) if out is not None else None
+    card = {
+        "name": name or (saved.name if saved else f"{src.name}-finetuned"),
+        "description": f"{src.name} fine-tuned on {bundle.source} ({len(classes)} classes) "
+                       f"from {src.weights or 'random weights'}.",
+        "model": src.info.name if src.info else src.name,
+        "model_args": src.model_args,
+        "task": "image_classification",
+        "preprocessing": src.preprocessing,
+        "preprocessing_where": "model" if src.preprocessing != "none" else "none",
+        "class_names": classes,
+        "metrics": metrics,
+        "data": {**bundle.to_dict(), "recipe": {"validation_split": validation_split,
+                                                "seed": seed, "batch_size": batch_size}},
+        "transfer": {
+            "source": src.weights if src.card else src.name,
+            "weights": src.weights,
+            "source_card": {k: src.card.get(k) for k in ("name", "model", "class_names",
+                                                         "sha256")} if src.card else None,
+            "feature_layer": layer,
+            "pooling": None if keep_head else pooling,
+            "head": "kept" if keep_head else "new",
+            "unfreeze": unfreeze,
+            "unfrozen_groups": groups,
+            "unfrozen_layers": [lyr.name for lyr in unfrozen],
+            "train_batchnorm": train_batchnorm,
+            "augment": (DEFAULT_AUGMENT if augment is True else augment) or None,
+            "feature_cache": {"key": features.key, "from_cache": features.from_cache,
+                              "seconds": round(features.seconds, 2)} if features else None,
+        },
+        "training": {
+            "phase1": {"epochs": head_epochs, "epochs_run": n1, "learning_rate": head_learning_rate,
+                       "on": "cached features" if features is not None else "images"},
+            "phase2": {"epochs": epochs, "epochs_run": n2, "learning_rate": learning_rate},
+            "epochs_run": n1 + n2,
+            "optimizer": "adam",
+            "seconds": round(seconds, 1),
+        },
+        "seed": seed,
+    }
+    if saved is not None:
+        from dlzoo import saving
+
+        card["path"] = saved.as_posix()
+        saving.save(model, saved, card, history=history or None, report=report)
+        card = saving.read_card(saved)
+        log(f"saved to {saved}/")
+    return FineTuneResult(model=model, history=history, phase_epochs=(n1, n2), metrics=metrics,
+                          report=report, card=card, saved_dir=saved, features=features,
+                          seconds=seconds)
+
+
+def _has_predictions(network) -> bool:
+    try:
+        network.get_layer("predictions")
+        return True
+    except ValueError:
+        return False
+
+
+def _append(history: dict, h: dict) -> None:
+    n_before = len(next(iter(history.values()), []))
+    for key in set(history) | set(h):
+        series = history.setdefault(key, [float("nan")] * n_before)
+        values = h.get(key)
+        n = len(h.get("loss", []))
+        series.extend([float(v) for v in values] if values is not None else [float("nan")] * n)
+
+
+def _val_metrics(model, val) -> dict:
+    from dlzoo.evaluation import evaluate
+
+    report = evaluate(model, val)
+    return {"val_accuracy": round(report.accuracy, 6), "val_loss": round(report.loss, 6)}
