@@ -507,7 +507,9 @@ def _callbacks(has_val, early_stopping, lr_schedule):
                     early_stopping=early_stopping, lr_schedule=lr_schedule)
 
 
-def _load_data(data, src, *, image_size, color_mode, batch_size, validation_split, seed):
+def _load_data(data, fixed, *, image_size, color_mode, batch_size, validation_split, seed):
+    """Loads `data` at the network's image shape `fixed` unless image_size / color_mode say
+    otherwise (a DataBundle is used as it is)."""
     from dlzoo.data.datasets import load
 
     if hasattr(data, "train") and hasattr(data, "manifest_hash"):
@@ -519,7 +521,6 @@ def _load_data(data, src, *, image_size, color_mode, batch_size, validation_spli
         )
     text = os.fspath(data)
     source = f"folder:{text}" if os.path.isdir(text) else text
-    fixed = src.input_shape if src is not None else None
     if image_size is None and fixed and None not in fixed[:2]:
         image_size = tuple(fixed[:2])
     if color_mode is None and fixed:
@@ -620,7 +621,13 @@ def fine_tune(
     src = None
     if not isinstance(source, str) or _is_saved_model(source) or _is_saved_model(weights):
         src = resolve_source(source, weights=weights, model_args=model_args)
-    bundle = _load_data(data, src, image_size=image_size, color_mode=color_mode,
+    if src is not None:
+        fixed = src.input_shape
+    else:  # a registry name: its default input unless told otherwise
+        from dlzoo.registry import model_info
+
+        fixed = tuple((model_args or {}).get("input_shape") or model_info(source).default_input_shape)
+    bundle = _load_data(data, fixed, image_size=image_size, color_mode=color_mode,
                         batch_size=batch_size, validation_split=validation_split, seed=seed)
     if src is None:
         src = resolve_source(source, weights=weights, input_shape=bundle.input_shape,
@@ -724,8 +731,11 @@ def fine_tune(
         _append(history, h)
         if has_val:
             phase_metrics["phase2"] = _val_metrics(model, bundle.val)
-    set_trainable(network, [])  # the result is for inference
-    network.trainable = True  # ...but loads and trains as a normal model
+    # The result loads and trains as a normal model; a fresh optimizer, so the file holds no
+    # optimizer state shaped by the last phase's trainable set.
+    network.trainable = True
+    _compile(model, learning_rate)
+    model.optimizer.build(model.trainable_variables)
 
     report, metrics = None, {}
     if has_val:
