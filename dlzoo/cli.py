@@ -578,11 +578,37 @@ def _add_finetune(sub):
     p.set_defaults(func=_cmd_finetune)
 
 
+# --- dlzoo export -------------------------------------------------------------------------------
+
+
+def _cmd_export(args) -> int:
+    from dlzoo.export import export
+
+    path = export(args.model_dir, args.format, out=args.out)
+    from dlzoo.saving import read_card
+
+    shape = read_card(args.model_dir).get("input_shape", [])
+    print(f"exported {args.model_dir} as {args.format} to {path}\n"
+          f"  input: uint8 images (batch, height, width, {shape[-1] if shape else 'C'}) of any "
+          f"size; resized to {'x'.join(map(str, shape[:2]))} and preprocessed inside\n"
+          f"  output: class probabilities; class names in {os.path.join(os.path.dirname(path) if args.format != 'savedmodel' else path, 'labels.txt')}")
+    return 0
+
+
+def _add_export(sub):
+    p = sub.add_parser("export", help="export a saved model for serving (raw uint8 images in)")
+    p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
+    p.add_argument("--format", choices=("savedmodel", "onnx", "litert"), default="savedmodel",
+                   help="savedmodel (TensorFlow), onnx (needs tf2onnx and onnx) or litert (.tflite)")
+    p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT)")
+    p.set_defaults(func=_cmd_export)
+
+
 # --- parser and entry point --------------------------------------------------------------------
 
 SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _add_train,
                _add_evaluate, _add_predict, _add_quickstart,
-               _add_finetune]
+               _add_finetune, _add_export]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -79,6 +79,17 @@ def test_finetune_a_grayscale_saved_model_on_colour_images_then_predict_and_eval
     assert report["split"] == "val" and report["samples"] == m["val_samples"]
     assert report["accuracy"] == pytest.approx(m["val_accuracy"], abs=1e-6)
 
+    import tensorflow as tf
+
+    from dlzoo import load
+    from dlzoo.evaluation import read_images
+
+    assert main(["export", str(out), "--out", str(tmp_path / "export")]) == 0
+    served = tf.saved_model.load(str(tmp_path / "export"))
+    images, _, _ = read_images([good, str(folder / "red" / "01.jpg")], card["input_shape"])
+    np.testing.assert_allclose(served.serve(tf.constant(images.astype(np.uint8))).numpy(),
+                               load(out).predict(images, verbose=0), rtol=1e-5, atol=1e-6)
+
 
 def test_finetune_from_a_weights_file_keeps_the_frozen_layers_weights(folder, tmp_path):
     net = build("lenet5", num_classes=10, input_shape=(32, 32, 3), activation="relu")
