@@ -553,12 +553,14 @@ def _add_finetune(sub):
                    help="N or HxW (default: a saved model's own size, else the model's default)")
     p.add_argument("--color-mode", choices=("rgb", "grayscale", "rgba"), default=None,
                    help="default: the saved model's own (from its card), else rgb")
-    p.add_argument("--head-epochs", type=int, default=30, help="phase 1 epochs (default 30)")
-    p.add_argument("--epochs", type=int, default=20, help="phase 2 epochs (default 20; 0 skips it)")
-    p.add_argument("--unfreeze", default="top:1",
-                   help="phase 2: top:K block groups, all, or none (default top:1)")
+    p.add_argument("--head-epochs", type=int, default=10, help="phase 1 epochs (default 10)")
+    p.add_argument("--epochs", type=int, default=30, help="phase 2 epochs (default 30; 0 skips it)")
+    p.add_argument("--unfreeze", default="all",
+                   help="phase 2: all (default), top:K block groups, or none")
     p.add_argument("--head-lr", type=float, default=1e-3, help="phase 1 learning rate (1e-3)")
-    p.add_argument("--lr", type=float, default=1e-4, help="phase 2 learning rate (1e-4)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="phase 2 learning rate (default: the head's; a tenth of it with "
+                        "--weights imagenet)")
     p.add_argument("--augment", action="store_true",
                    help="random flips, rotations and zooms (phase 1 then runs the frozen network)")
     p.add_argument("--train-batchnorm", action="store_true",

@@ -165,8 +165,10 @@ def resolve_source(source, *, weights=None, input_shape=None, model_args=None,
     args = dict(model_args or {})
     if input_shape is not None:
         args["input_shape"] = tuple(input_shape)
-    if info.task == "autoencoder":  # the encoder is the pretrained part
+    if info.task == "autoencoder":  # the encoder is the pretrained part (no corruption layer)
         network = build(info.name, weights=weights, **args)
+        if any(lyr.name == "encoder" for lyr in network.layers):
+            network = network.get_layer("encoder")
     else:
         network = build(info.name, weights=weights, include_top=False, **args)
     return Source(network=network, info=info, preprocessing=preprocessing or info.preprocessing,
@@ -253,7 +255,7 @@ def _cut(source: Source, layer: str, pooling):
 
     network = source.network
     try:
-        tensor = network.get_layer(layer).output
+        tensor = network.output if layer == network.name else network.get_layer(layer).output
     except ValueError:
         known = list(source.info.feature_layers) if source.info is not None else []
         raise ValueError(
@@ -529,6 +531,46 @@ def _load_data(data, fixed, *, image_size, color_mode, batch_size, validation_sp
                 validation_split=validation_split, seed=seed)
 
 
+def phase2_learning_rate(source: Source, learning_rate, head_learning_rate) -> float:
+    """Phase 2's learning rate: `learning_rate` if given; else the head's rate for a network
+    pre-trained on a narrow task (a dlzoo saved model, a weights file: measured, see
+    `dlzoo.transfer_demo`), a tenth of it for a named set such as "imagenet", whose general
+    features a high rate would wash out (the Keras transfer-learning guide's practice)."""
+    if learning_rate is not None:
+        return float(learning_rate)
+    named = source.info is not None and source.weights in source.info.weights
+    return float(head_learning_rate) / 10 if named else float(head_learning_rate)
+
+
+def classifier(source: Source, num_classes: int, *, layer=None, pooling="avg", dropout=0.2,
+               keep_head: bool = False):
+    """The pretrained network cut at `layer` (by name) with a new head (pooling, dropout,
+    `predictions`), or with its own `predictions` layer when `keep_head`.
+
+    Returns:
+        `(extractor, network, head_layers)`: the `FeatureExtractor` over the same layers (for
+        phase 1 on cached features), the classifier network (raw network input, under the source
+        network's name), and the head's layers (the ones phase 1 trains).
+    """
+    import keras
+    from keras import layers
+
+    if keep_head:
+        extractor = feature_extractor(source, layer=_predictions_input_layer(source.network),
+                                      pooling=None)
+        return extractor, source.network, [source.network.get_layer("predictions")]
+    extractor = feature_extractor(source, layer=layer, pooling=pooling)
+    x = extractor.features
+    head_layers = list(extractor.pool_layers)
+    if dropout:
+        head_layers.append(layers.Dropout(dropout, name="head_dropout"))
+        x = head_layers[-1](x)
+    pred = layers.Dense(num_classes, activation="softmax", name="predictions")
+    head_layers.append(pred)
+    network = keras.Model(source.network.input, pred(x), name=source.network.name)
+    return extractor, network, head_layers
+
+
 def fine_tune(
     source,
     data,
@@ -536,11 +578,11 @@ def fine_tune(
     weights=None,
     layer: str | None = None,
     pooling: str | None = "avg",
-    head_epochs: int = 30,
-    epochs: int = 20,
-    unfreeze="top:1",
+    head_epochs: int = 10,
+    epochs: int = 30,
+    unfreeze="all",
     head_learning_rate: float = 1e-3,
-    learning_rate: float = 1e-4,
+    learning_rate: float | None = None,
     train_batchnorm: bool = False,
     augment=False,
     dropout: float = 0.2,
@@ -564,7 +606,7 @@ def fine_tune(
     features extracted once (and cached in `cache_dir`), or with the frozen network in the loop
     when `augment` is on. When the source is a classifier whose classes are the data's (a saved
     model's card), its own `predictions` layer is kept and trained instead. Phase 2 unfreezes the
-    top block groups (`unfreeze`) and trains on the images at `learning_rate`, BatchNormalization
+    block groups `unfreeze` names and trains on the images at `learning_rate`, BatchNormalization
     in inference mode unless `train_batchnorm`. Both phases use the standard callbacks (early
     stopping that restores the best epoch, LR on plateau).
 
@@ -576,9 +618,15 @@ def fine_tune(
         weights: with a registry name: None, "imagenet", a weights file or a saved model.
         layer: feature layer (default: `ModelInfo.feature_layers[-1]`).
         pooling: "avg" (default), "max", "flatten" or None, over the feature map.
-        head_epochs / epochs: phase 1 / phase 2 epochs (0 skips the phase).
-        unfreeze: "top:K" (default "top:1"), "all" or "none" for phase 2.
-        head_learning_rate / learning_rate: Adam learning rates of the phases (1e-3 / 1e-4).
+        head_epochs / epochs: phase 1 / phase 2 epochs (10 / 30; 0 skips the phase); early
+            stopping usually ends a phase before.
+        unfreeze: "all" (default), "top:K" or "none" for phase 2.
+        head_learning_rate: Adam learning rate of phase 1 (1e-3).
+        learning_rate: of phase 2; default the head's for a network pre-trained on a narrow
+            task (a saved model, a weights file), a tenth of it for "imagenet"-like named sets
+            (`phase2_learning_rate`). The defaults follow `dlzoo.transfer_demo`: on digits,
+            keeping the top frozen or tuning it at a tenth of the rate left a pretrained start
+            behind training from scratch; unfreezing everything at the head's rate did not.
         train_batchnorm: let BatchNormalization update its statistics in phase 2 (default False).
         augment: False, True (`DEFAULT_AUGMENT`) or a dict of flip / rotation / zoom / translate.
         dropout: before `predictions` in a new head (0.2).
@@ -648,23 +696,10 @@ def fine_tune(
 
     # The head: kept when the source already predicts exactly these classes.
     keep_head = layer is None and src.class_names == classes and _has_predictions(src.network)
-    if keep_head:
-        layer = _predictions_input_layer(src.network)
-        extractor = feature_extractor(src, layer=layer, pooling=None)
-        pred = src.network.get_layer("predictions")
-        head_layers = [pred]
-        network = src.network
-    else:
-        extractor = feature_extractor(src, layer=layer, pooling=pooling)
-        layer = extractor.layer
-        x = extractor.features
-        head_layers = list(extractor.pool_layers)
-        if dropout:
-            head_layers.append(layers.Dropout(dropout, name="head_dropout"))
-            x = head_layers[-1](x)
-        pred = layers.Dense(len(classes), activation="softmax", name="predictions")
-        head_layers.append(pred)
-        network = keras.Model(src.network.input, pred(x), name=src.network.name)
+    extractor, network, head_layers = classifier(
+        src, len(classes), layer=layer, pooling=pooling, dropout=dropout, keep_head=keep_head)
+    layer = extractor.layer
+    learning_rate = phase2_learning_rate(src, learning_rate, head_learning_rate)
     body_layers = {id(layer_) for layer_ in network.layers} - {id(h) for h in head_layers}
     model = with_preprocessing(network, src.preprocessing, augment=augment_layers(augment),
                                name=(name or "finetuned").replace("-", "_").replace(".", "_"))

@@ -313,6 +313,8 @@ def check_transfer_args(*, pooling="avg", head_epochs=0, epochs=0, head_learning
     for arg, value in (("head_epochs", head_epochs), ("epochs", epochs)):
         check_int(value, arg=arg, name="fine_tune", minimum=0)
     for arg, value in (("head_learning_rate", head_learning_rate), ("learning_rate", learning_rate)):
+        if value is None and arg == "learning_rate":  # chosen from the source (fine_tune)
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"fine_tune: {arg} must be a positive number; received {value!r}.")
     check_rate(dropout, arg="dropout", name="fine_tune")
