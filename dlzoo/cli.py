@@ -340,6 +340,11 @@ def _add_predict(sub):
 def _cmd_quickstart(args) -> int:
     from dlzoo.quickstart import quickstart
 
+    if args.transfer:  # --- the transfer demonstration (dlzoo.transfer_demo) ---
+        from dlzoo.quickstart import quickstart_transfer
+
+        quickstart_transfer(workdir=args.workdir, full=args.full, console=_console())
+        return 0
     quickstart(workdir=args.workdir, epochs=args.epochs, console=_console(),
                verbose=0 if args.quiet else 2)
     return 0
@@ -353,6 +358,10 @@ def _add_quickstart(sub):
                         "(default ./dlzoo-quickstart)")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument("--transfer", action="store_true",
+                   help="instead: the transfer demonstration, pretrained vs scratch on few "
+                        "labelled digits (about a minute; with --full, about ten)")
+    p.add_argument("--full", action="store_true", help="with --transfer: the whole experiment")
     p.set_defaults(func=_cmd_quickstart)
 # --- dlzoo doctor ------------------------------------------------------------------------------
 

@@ -54,7 +54,7 @@ def _folder(root, n=6, seed=0):
 
 def test_feature_cache_reused_when_unchanged_and_invalidated_when_data_or_weights_change(
         tmp_path, monkeypatch):
-    import dlzoo.transfer as transfer
+    import dlzoo.transfer.extract as transfer
 
     calls = []
     real_run = transfer._run
