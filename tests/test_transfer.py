@@ -180,3 +180,16 @@ def test_fine_tune_rejects_bad_arguments_before_building():
         fine_tune("lenet5", "digits", augment={"shear": 0.1})
     with pytest.raises(ValueError, match="nothing to train"):
         fine_tune("lenet5", "digits", head_epochs=0, epochs=0)
+
+
+def test_a_saved_model_as_weights_must_be_of_the_named_model():
+    from pathlib import Path
+
+    from dlzoo.transfer import resolve_source
+
+    shipped = Path(__file__).resolve().parents[1] / "saved_models" / "lenet5-digits"
+    src = resolve_source("lenet5", weights=str(shipped))
+    assert src.card["name"] == "lenet5-digits" and src.input_shape == (32, 32, 1)
+    assert src.class_names == [str(i) for i in range(10)] and src.preprocessing == "unit"
+    with pytest.raises(ValueError, match="is a saved lenet5 but --model is vgg11"):
+        resolve_source("vgg11", weights=str(shipped))
