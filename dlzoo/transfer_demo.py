@@ -283,6 +283,7 @@ def plot_curves(result: dict, path) -> str:
         ax.errorbar(ks, r["mean"], yerr=r["std"], label=p, marker="o", capsize=3,
                     color=color, linestyle=ls)
     ax.set_xscale("log")
+    ax.minorticks_off()
     ax.set_xticks(ks, [str(k) for k in ks])
     ax.set_xlabel("labelled images per class (digits 5-9)")
     ax.set_ylabel("accuracy on the other 5-9 images")
