@@ -498,6 +498,23 @@ def _parse_model_args(items) -> dict:
     return out
 
 
+def _parse_augment(text):
+    import yaml
+
+    if text is None:
+        return False
+    if text == "default":
+        return True
+    spec = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CLIError(f"--augment expects KEY=VALUE pairs such as zoom=0.1,translate=0.1; "
+                           f"received {text!r}")
+        spec[key.strip()] = yaml.safe_load(value)
+    return spec
+
+
 def _cmd_finetune(args) -> int:
     from rich.table import Table
 
@@ -517,7 +534,8 @@ def _cmd_finetune(args) -> int:
         source, args.directory, weights=args.weights, layer=args.layer, pooling=args.pooling,
         head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
         head_learning_rate=args.head_lr, learning_rate=args.lr,
-        train_batchnorm=args.train_batchnorm, augment=args.augment, image_size=args.image_size,
+        train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
+        image_size=args.image_size,
         color_mode=args.color_mode, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed,
         model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None, out=out,
@@ -570,8 +588,10 @@ def _add_finetune(sub):
     p.add_argument("--lr", type=float, default=None,
                    help="phase 2 learning rate (default: the head's; a tenth of it with "
                         "--weights imagenet)")
-    p.add_argument("--augment", action="store_true",
-                   help="random flips, rotations and zooms (phase 1 then runs the frozen network)")
+    p.add_argument("--augment", nargs="?", const="default", default=None, metavar="SPEC",
+                   help="random horizontal flips, rotations (0.05) and zooms (0.1); or your own, "
+                        "e.g. --augment zoom=0.1,translate=0.1 (no flips: digits, text). Phase 1 "
+                        "then runs the frozen network instead of the feature cache")
     p.add_argument("--train-batchnorm", action="store_true",
                    help="let BatchNorm update its statistics in phase 2 (default: frozen)")
     p.add_argument("--layer", default=None, help="feature layer (default: the model's, by name)")

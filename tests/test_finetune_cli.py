@@ -98,13 +98,17 @@ def test_finetune_from_a_weights_file_keeps_the_frozen_layers_weights(folder, tm
     out = tmp_path / "from-file"
     code = main(["finetune", str(folder), "--model", "lenet5", "--weights", str(weights),
                  "--image-size", "32", "--color-mode", "rgb", "--set", "activation=relu",
-                 "--head-epochs", "2", "--epochs", "1", "--out", str(out), "--cache-dir", "",
+                 "--head-epochs", "2", "--epochs", "1", "--unfreeze", "top:1",
+                 "--augment", "zoom=0.1,translate=0.1", "--out", str(out), "--cache-dir", "",
                  "--quiet"])
     assert code == 0
     card = _card(out)
     assert card["input_shape"] == [32, 32, 3] and card["model_args"]["activation"] == "relu"
     assert card["transfer"]["weights"] == str(weights)
     assert card["transfer"]["unfrozen_groups"] == ["c5"]
+    assert card["transfer"]["augment"] == {"zoom": 0.1, "translate": 0.1}
+    assert card["training"]["phase1"]["on"] == "images"  # augmentation: frozen network in the loop
+    assert card["training"]["phase2"]["learning_rate"] == 1e-3  # a weights file: the head's rate
     saved = keras.saving.load_model(out / "model.keras")
     network = saved.get_layer("lenet5")
     # c1 was frozen in both phases, so it still holds the file's weights (they were loaded).

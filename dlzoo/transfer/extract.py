@@ -201,13 +201,9 @@ def _default_layer(source: Source) -> str:
     info = source.info
     if info is not None and info.feature_layers:
         return info.feature_layers[-1]
-    try:
+    if _has_predictions(source.network):  # a classifier: what its classifier reads
         return _predictions_input_layer(source.network)
-    except ValueError:
-        raise ValueError(
-            f"{source.name}: no feature layer is known (no ModelInfo.feature_layers and no "
-            "'predictions' layer); pass layer=NAME."
-        ) from None
+    return source.network.name  # a headless network: its own output
 
 
 def _predictions_input_layer(network) -> str:
@@ -248,7 +244,8 @@ def feature_extractor(source, layer: str | None = None, pooling: str | None = "a
         source: a registry name (`"vgg16"`, with `weights=`), a `keras.Model`, a dlzoo
             saved-model folder, or a `Source`.
         layer: the layer whose output are the features; default the model's last
-            `ModelInfo.feature_layers` entry (by name), or the input of `predictions`.
+            `ModelInfo.feature_layers` entry (by name); for an unregistered Keras model, the
+            input of its `predictions` layer, or its output when it has none.
         pooling: "avg" (default), "max", "flatten" or None for a feature map output.
         weights: with a registry name: None, "imagenet", a weights file or a saved model.
         input_shape: with a registry name: the image shape to build at.
