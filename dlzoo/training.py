@@ -360,11 +360,66 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
     )
 
 
+# --- distribution strategies (train.strategy) ---------------------------------------------------
+
+STRATEGIES = ("mirrored", "multi_worker", "data_parallel")
+
+
+def strategy_for(name: str | None, *, log=print):
+    """The scale-out a recipe's `train.strategy` asks for, made ready for use.
+
+    * `mirrored`: `tf.distribute.MirroredStrategy` over this host's GPUs (or its CPU devices);
+    * `multi_worker`: `tf.distribute.MultiWorkerMirroredStrategy`, one process per host, the
+      cluster described by the `TF_CONFIG` variable;
+    * `data_parallel` (JAX): `keras.distribution.DataParallel` over every local device, set as
+      Keras's global distribution.
+
+    Returns the `tf.distribute.Strategy` (None for `data_parallel` and for no strategy): what
+    `strategy_scope` builds under, and what keras-tuner's `distribution_strategy` takes.
+    """
+    if name is None:
+        return None
+    import keras
+
+    backend = keras.backend.backend()
+    if name in ("mirrored", "multi_worker"):
+        if backend != "tensorflow":
+            raise ValueError(
+                f"train.strategy {name!r} is tf.distribute, which needs KERAS_BACKEND=tensorflow "
+                f"(the backend is {backend}); on JAX use train.strategy: data_parallel."
+            )
+        import tensorflow as tf
+
+        strategy = (tf.distribute.MirroredStrategy() if name == "mirrored"
+                    else tf.distribute.MultiWorkerMirroredStrategy())
+        log(f"strategy: {name}, {strategy.num_replicas_in_sync} replica(s)")
+        return strategy
+    if name == "data_parallel":
+        if backend != "jax":
+            raise ValueError(
+                "train.strategy 'data_parallel' uses keras.distribution, which needs "
+                f"KERAS_BACKEND=jax (the backend is {backend}); on TensorFlow use mirrored."
+            )
+        devices = keras.distribution.list_devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        log(f"strategy: data_parallel over {len(devices)} device(s)")
+        return None
+    raise ValueError(f"train.strategy must be one of {', '.join(STRATEGIES)} or null; "
+                     f"received {name!r}.")
+
+
+def strategy_scope(strategy):
+    """`strategy.scope()`, or a do-nothing context without a strategy."""
+    import contextlib
+
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
 # --- the recipe runner ------------------------------------------------------------------------
 
 
 def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, verbose: int = 2,
-               log=print, extra_callbacks=()) -> RunResult:
+               log=print, extra_callbacks=(), card_extra: dict | None = None) -> RunResult:
     """Trains, evaluates and saves a validated recipe (see `dlzoo.recipes.load_recipe`).
 
     Args:
@@ -375,6 +430,7 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
         verbose: Keras fit verbosity (2: one line per epoch).
         log: where progress lines go (`print`; pass `lambda *a: None` for silence).
         extra_callbacks: more Keras callbacks for `fit`.
+        card_extra: more entries for the model card (an architecture search adds `search`).
     """
     import keras
 
@@ -391,10 +447,11 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     log(f"data: {bundle.source}: {len(bundle.class_names)} classes, input "
         f"{'x'.join(map(str, bundle.input_shape))}"
         + (f", {len(bundle.skipped)} file(s) skipped" if bundle.skipped else ""))
-    model = build_model(recipe, bundle, info)
     train_data, val_data = _training_data(bundle, info, info.preprocessing)
     steps = steps_per_epoch(train_data)
-    compile_model(model, recipe, info, steps)
+    with strategy_scope(strategy_for(recipe["train"].get("strategy"), log=log)):
+        model = build_model(recipe, bundle, info)
+        compile_model(model, recipe, info, steps)
 
     out = Path(output)
     run_dir = run_dir_for(out, name)
@@ -463,6 +520,7 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
         "recipe": recipe,
         "path": saved_dir.as_posix(),
     }
+    card.update(card_extra or {})
     saving.save(model, saved_dir, card, history=history or None, report=report)
     shutil.rmtree(run_dir, ignore_errors=True)
     runs = run_dir.parent
