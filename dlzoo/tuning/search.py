@@ -425,8 +425,8 @@ def search(
 
     Args:
         hypermodel: a `ZooHyperModel` (`dlzoo.tuning.get_hypermodel(...)`).
-        train_data: what `model.fit` takes: `(x, y)` arrays, a `tf.data.Dataset`, a
-            `keras.utils.PyDataset`.
+        train_data: an `(x, y)` tuple of arrays, a `tf.data.Dataset` or a
+            `keras.utils.PyDataset` of batches.
         val_data: validation data in the same form (the objective is measured on it).
         tuner: "random", "hyperband" or "bayesian".
         objective: metric to optimise (default `val_accuracy` for classifiers, `val_loss`
@@ -492,8 +492,12 @@ def search(
     if early_stopping is not None:
         fit_callbacks.append(keras.callbacks.EarlyStopping(
             monitor=objective.name, mode=objective.direction, patience=early_stopping))
-    tuner_obj.search(train_data, validation_data=val_data, epochs=epochs,
-                     callbacks=fit_callbacks, verbose=verbose)
+    # (x, y) arrays are fit's first two arguments; a dataset or PyDataset is its only one
+    arrays = isinstance(train_data, tuple)
+    fit_args = tuple(train_data) if arrays else (train_data,)
+    tuner_obj.search(*fit_args, validation_data=val_data, epochs=epochs,
+                     callbacks=fit_callbacks, verbose=verbose,
+                     **({} if arrays else {"shuffle": False}))  # pipelines shuffle themselves
 
     rows = read_trials(project_dir)
     csv_path = write_csv(rows, project_dir / "trials.csv")
