@@ -363,6 +363,7 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
 # --- distribution strategies (train.strategy) ---------------------------------------------------
 
 STRATEGIES = ("mirrored", "multi_worker", "data_parallel")
+_STRATEGIES_MADE: dict = {}
 
 
 def strategy_for(name: str | None, *, log=print):
@@ -390,8 +391,12 @@ def strategy_for(name: str | None, *, log=print):
             )
         import tensorflow as tf
 
-        strategy = (tf.distribute.MirroredStrategy() if name == "mirrored"
-                    else tf.distribute.MultiWorkerMirroredStrategy())
+        # One strategy per process: a second MirroredStrategy over the same devices reuses
+        # collective instance keys and fails ("Shape mismatch in the collective instance").
+        if name not in _STRATEGIES_MADE:
+            _STRATEGIES_MADE[name] = (tf.distribute.MirroredStrategy() if name == "mirrored"
+                                      else tf.distribute.MultiWorkerMirroredStrategy())
+        strategy = _STRATEGIES_MADE[name]
         log(f"strategy: {name}, {strategy.num_replicas_in_sync} replica(s)")
         return strategy
     if name == "data_parallel":
