@@ -570,8 +570,9 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
 
     With `workers=N` the trials run in N worker processes under a keras-tuner chief on this
     host (`dlzoo.tuning.distributed.launch`); this process checks the project first and
-    retrains the winner at the end. `role` is "chief" or "worker" inside such a launch (search
-    only, no retraining; the launcher has already checked the project).
+    retrains the winner at the end. `role` is "chief" or "worker" inside such a launch, or on other
+    hosts (search only, no retraining; a chief checks and records the fingerprint, a worker
+    leaves that to it).
 
     Returns:
         `(SearchResult, RunResult or None)`.
@@ -615,6 +616,10 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
         launch(["tune", str(recipe_file), "--output", str(output)], workers=workers,
                log_dir=project / "logs", echo=log if verbose else None)
         resume, guard = True, False  # below: collect the finished project's results
+    elif role == "chief":
+        # A chief continues the project it finds (the launcher, or a person starting processes
+        # by hand on several hosts, decides about starting again); it still refuses a stale one.
+        resume, overwrite, guard = True, False, True
     else:
         guard = role is None
     result = search(
