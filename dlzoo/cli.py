@@ -472,7 +472,8 @@ def _cmd_tune(args) -> int:
     from rich.table import Table
 
     from dlzoo.recipes import load_recipe
-    from dlzoo.tuning.search import COMPLETED, tune_recipe
+    from dlzoo.tuning.runner import tune_recipe
+    from dlzoo.tuning.search import COMPLETED
 
     overrides = list(args.set or [])
     if args.tuner is not None:

@@ -2,6 +2,7 @@
 
     dlzoo.tuning.hypermodels   search spaces that wrap the registry's builders (cnn, rnn, ...)
     dlzoo.tuning.search        search(): random / hyperband / bayesian, resume, stale guard, CSV
+    dlzoo.tuning.runner        tune_recipe(): a recipe's tune: section, the winner retrained
     dlzoo.tuning.distributed   local chief + workers on keras-tuner's own distributed mode
 
 `dlzoo.tuning.search` below is the function; the module is `sys.modules["dlzoo.tuning.search"]`
@@ -9,7 +10,8 @@
 """
 
 from dlzoo.tuning.hypermodels import HYPERMODELS, ZooHyperModel, get_hypermodel
-from dlzoo.tuning.search import SearchResult, StaleProjectError, search, tune_recipe
+from dlzoo.tuning.runner import tune_recipe
+from dlzoo.tuning.search import SearchResult, StaleProjectError, search
 
 __all__ = ["HYPERMODELS", "ZooHyperModel", "get_hypermodel", "search", "SearchResult",
            "StaleProjectError", "tune_recipe"]
