@@ -8,7 +8,9 @@
     the whole search spent until the first epoch at which a trial reached 97%: the epochs of every
     trial that ran before it, plus that trial's epochs up to the hit (a hyperband trial continued
     from a lower rung counts only the epochs it adds). A search that never gets there within its
-    budget (random: 15 trials; hyperband: 2 iterations) counts all its epochs, marked ">".
+    budget (random: 10 trials; hyperband: one iteration of its brackets, about 45 epochs) counts
+    all its epochs, marked ">". (Budgets sized for a full run of ~15-25 minutes on the shared
+    2-core machine.)
     Goal: hyperband's median at most half of random's.
 (b) Workers: the same 8-trial random search (2 epochs per trial, no retraining) through
     `dlzoo tune --workers 1` and `--workers 2`, wall time from the command's start to its end
@@ -59,8 +61,8 @@ def _search(tuner: str, seed: int, directory: str, quick: bool) -> dict:
     t0 = time.perf_counter()
     result = search(
         hypermodel, bundle.train, bundle.val, tuner=tuner, objective="val_accuracy",
-        max_trials=6 if quick else 15, epochs=9, early_stopping=3, hyperband_factor=3,
-        hyperband_iterations=1 if quick else 2, directory=directory,
+        max_trials=6 if quick else 10, epochs=9, early_stopping=3, hyperband_factor=3,
+        hyperband_iterations=1, directory=directory,
         project_name=f"{tuner}-{seed}", seed=seed, target=TARGET,
         data_fingerprint=bundle.manifest_hash, verbose=0, log=lambda *a: None,
     )

@@ -413,6 +413,35 @@ def strategy_for(name: str | None, *, log=print):
                      f"received {name!r}.")
 
 
+def divisible_batches(train, val, batch_size: int, *, log=print):
+    """Under `keras.distribution.DataParallel` (JAX) every batch must split evenly over the
+    devices, and Keras does not pad: the training set drops its last, partial batch (a
+    different remainder each epoch, as it is reshuffled) and the validation set leaves out its
+    last `len % devices` examples (fewer than the device count). Without a data-parallel
+    distribution the datasets are returned as they are."""
+    import keras
+
+    dist = keras.distribution.distribution() if hasattr(keras, "distribution") else None
+    if not isinstance(dist, getattr(keras.distribution, "DataParallel", ())):
+        return train, val
+    replicas = int(dist.device_mesh.devices.size)
+    if replicas == 1:
+        return train, val
+    if batch_size % replicas:
+        raise ValueError(
+            f"data.batch_size ({batch_size}) must be a multiple of the {replicas} devices "
+            "train.strategy data_parallel splits each batch over."
+        )
+    train = train.unbatch().batch(batch_size, drop_remainder=True)
+    if val is not None:
+        count = sum(1 for _ in val.unbatch())
+        if count % replicas:
+            log(f"note: data_parallel over {replicas} devices leaves out the last "
+                f"{count % replicas} of {count} validation examples")
+        val = val.unbatch().take(count - count % replicas).batch(batch_size)
+    return train, val
+
+
 def strategy_scope(strategy):
     """`strategy.scope()`, or a do-nothing context without a strategy."""
     import contextlib
@@ -453,8 +482,11 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
         f"{'x'.join(map(str, bundle.input_shape))}"
         + (f", {len(bundle.skipped)} file(s) skipped" if bundle.skipped else ""))
     train_data, val_data = _training_data(bundle, info, info.preprocessing)
+    strategy = strategy_for(recipe["train"].get("strategy"), log=log)
+    train_data, val_data = divisible_batches(train_data, val_data,
+                                             recipe["data"]["batch_size"], log=log)
     steps = steps_per_epoch(train_data)
-    with strategy_scope(strategy_for(recipe["train"].get("strategy"), log=log)):
+    with strategy_scope(strategy):
         model = build_model(recipe, bundle, info)
         compile_model(model, recipe, info, steps)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dlzoo.tuning.distributed import WorkerError, launch, worker_env
+from dlzoo.tuning.distributed import WorkerError, gpu_ids, launch, process_plan, worker_env
 from tests._tuning import tiny_recipe, trial_states
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +52,19 @@ def test_worker_environment():
     assert env == {"KERASTUNER_TUNER_ID": "tuner3", "KERASTUNER_ORACLE_IP": "127.0.0.1",
                    "KERASTUNER_ORACLE_PORT": "8123", "PYTHONUNBUFFERED": "1",
                    "CUDA_VISIBLE_DEVICES": "1"}
+
+
+def test_each_worker_gets_its_own_gpu(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert gpu_ids() == ["2", "3"]
+    plan = dict(process_plan(3, "127.0.0.1", 8000, gpu_ids()))
+    assert [plan[n]["CUDA_VISIBLE_DEVICES"] for n in ("chief", "tuner0", "tuner1", "tuner2")] \
+        == ["", "2", "3", "2"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert gpu_ids() == []
+    plan = dict(process_plan(2, "127.0.0.1", 8000, []))
+    assert all("CUDA_VISIBLE_DEVICES" not in env or env["CUDA_VISIBLE_DEVICES"] == ""
+               for env in plan.values())
 
 
 def test_a_failing_worker_stops_everything_and_names_its_log(tmp_path):

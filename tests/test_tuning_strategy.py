@@ -73,3 +73,35 @@ def test_tf_distribute_strategies_need_the_tensorflow_backend(monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
     with pytest.raises(ValueError, match="KERAS_BACKEND=jax"):
         strategy_for("data_parallel")
+
+
+JAX_SCRIPT = r"""
+import json, sys
+import keras
+from dlzoo.recipes import load_recipe
+from dlzoo.training import run_recipe
+
+recipe = load_recipe(sys.argv[1], overrides=["train.strategy=data_parallel", "train.epochs=2"])
+result = run_recipe(recipe, output=sys.argv[2], verbose=0)
+dist = keras.distribution.distribution()
+print("RESULT " + json.dumps({
+    "distribution": type(dist).__name__,
+    "devices": len(dist.device_mesh.devices.ravel()),
+    "val_accuracy": result.card["metrics"]["val_accuracy"],
+}))
+"""
+
+
+@pytest.mark.slow  # ~1-2 min on 2 busy cores; run with -m slow
+def test_data_parallel_on_jax_over_two_cpu_devices(tmp_path):
+    recipe = tiny_recipe(tmp_path, name="dp", trials=1)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "jax",
+           "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT, str(recipe), str(tmp_path / "out")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")][-1]
+    result = json.loads(line[len("RESULT "):])
+    assert result["distribution"] == "DataParallel" and result["devices"] == 2
+    assert "strategy: data_parallel over 2 device(s)" in proc.stdout
+    assert result["val_accuracy"] > 0.2

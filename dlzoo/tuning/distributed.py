@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["free_port", "gpu_ids", "worker_env", "launch", "WorkerError"]
+__all__ = ["free_port", "gpu_ids", "worker_env", "process_plan", "launch", "WorkerError"]
 
 LOCALHOST = "127.0.0.1"
 
@@ -63,6 +63,17 @@ def worker_env(tuner_id: str, ip: str, port: int, gpu: str | None = None, base=N
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
     return env
+
+
+def process_plan(workers: int, ip: str, port: int, gpus: list[str]) -> list[tuple[str, dict]]:
+    """`(id, environment)` of the chief and each worker: worker i gets GPU `gpus[i % len]`
+    (round robin, so more workers than GPUs share them); the chief, which only serves the
+    oracle, gets none."""
+    plan = [("chief", worker_env("chief", ip, port, "" if gpus else None))]
+    for i in range(workers):
+        gpu = gpus[i % len(gpus)] if gpus else None
+        plan.append((f"tuner{i}", worker_env(f"tuner{i}", ip, port, gpu)))
+    return plan
 
 
 def _die_with_parent():
@@ -131,10 +142,7 @@ def launch(dlzoo_args: list[str], *, workers: int, log_dir, ip: str = LOCALHOST,
     port = port or free_port(ip)
     gpus = gpu_ids()
     base = [sys.executable, "-m", "dlzoo"] + list(dlzoo_args)
-    plan = [("chief", worker_env("chief", ip, port, "" if gpus else None))]
-    for i in range(workers):
-        gpu = gpus[i % len(gpus)] if gpus else None
-        plan.append((f"tuner{i}", worker_env(f"tuner{i}", ip, port, gpu)))
+    plan = process_plan(workers, ip, port, gpus)
     procs, pumps = {}, []
     try:
         for name, env in plan:

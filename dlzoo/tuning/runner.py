@@ -79,7 +79,13 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
     import keras
 
     from dlzoo.registry import model_info
-    from dlzoo.training import _training_data, load_data, run_recipe, strategy_for
+    from dlzoo.training import (
+        _training_data,
+        divisible_batches,
+        load_data,
+        run_recipe,
+        strategy_for,
+    )
 
     tune = recipe["tune"]
     info = model_info(recipe["model"])
@@ -88,6 +94,8 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
     hypermodel = recipe_hypermodel(recipe, bundle, info)
     train_data, val_data = _training_data(bundle, info, info.preprocessing)
     strategy = strategy_for(recipe["train"].get("strategy"), log=log)
+    train_data, val_data = divisible_batches(train_data, val_data,
+                                             recipe["data"]["batch_size"], log=log)
     project = project_dir_for(output, recipe["name"])
     log(f"search: {tune['tuner']} over the {hypermodel.name} hypermodel ({info.name}), "
         f"{tune['max_trials'] if tune['tuner'] != 'hyperband' else 'hyperband'} trials x "
