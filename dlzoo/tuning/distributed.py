@@ -160,9 +160,10 @@ def launch(dlzoo_args: list[str], *, workers: int, log_dir, ip: str = LOCALHOST,
         names = [n for n, _ in plan if n != "chief"]
         while True:
             for name, proc in procs.items():
+                # The chief ends by itself (status 0) once the last worker has been told to
+                # stop, possibly before that worker has exited.
                 code = proc.poll()
-                if code not in (None, 0) or (name == "chief" and code is not None
-                                             and any(procs[w].poll() is None for w in names)):
+                if code not in (None, 0):
                     raise WorkerError(
                         f"{name} exited with status {code} (log {log_dir / (name + '.log')}): "
                         f"{_tail(log_dir / (name + '.log'))}"
