@@ -723,11 +723,97 @@ def _add_export(sub):
     p.set_defaults(func=_cmd_export)
 
 
+# --- dlzoo tune ---------------------------------------------------------------------------------
+
+
+def _cmd_tune(args) -> int:
+    from rich.table import Table
+
+    from dlzoo.recipes import load_recipe
+    from dlzoo.tuning.runner import tune_recipe
+    from dlzoo.tuning.search import COMPLETED
+
+    overrides = list(args.set or [])
+    if args.tuner is not None:
+        overrides.append(f"tune.tuner={args.tuner}")
+    if args.max_trials is not None:
+        overrides.append(f"tune.max_trials={args.max_trials}")
+    recipe = load_recipe(args.recipe, overrides=overrides)
+    if "tune" not in recipe:
+        raise CLIError(f"recipe {recipe['name']} has no tune: section; add one (see "
+                       "recipes/cnn-digits-tune.yaml) or run it with `dlzoo train`")
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers must be at least 1; received {args.workers}")
+    if args.role is not None and args.workers:
+        raise CLIError("--role is set by `dlzoo tune --workers` for the processes it starts")
+    from dlzoo.tuning.distributed import WorkerError
+
+    try:
+        result, run = tune_recipe(
+            recipe, output=args.output, resume=args.resume, overwrite=args.overwrite,
+            workers=args.workers or 0, role=args.role, verbose=0 if args.quiet else 2,
+            log=(lambda *a: None) if args.quiet else print,
+        )
+    except WorkerError as e:
+        raise CLIError(str(e)) from None
+    if args.role is not None:
+        return 0
+    console = _console()
+    table = Table(title=f"{recipe['name']}: {len(result.trials)} trial(s), "
+                        f"{result.completed} completed, {result.seconds:.0f} s")
+    from dlzoo.tuning.search import trials_table
+
+    columns, rows = trials_table(result.trials)
+    for col in ("trial", "status", "score", "epochs", "seconds", "worker", "hyperparameters"):
+        table.add_column(col, justify="right" if col in ("score", "epochs", "seconds") else "left",
+                         overflow="fold")
+    best = None
+    if result.best_hyperparameters is not None:
+        sign = -1 if result.tuner.oracle.objective.direction == "max" else 1
+        best = min((r for r in result.trials if r["status"] == COMPLETED),
+                   key=lambda r: sign * r["score"])["trial_id"]
+    for row in rows:
+        hps = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                        for k, v in zip(columns[6:], row[6:]) if v != "")
+        cells = ["" if c is None else f"{c:.4f}" if isinstance(c, float) and i == 2 else str(c)
+                 for i, c in enumerate(row[:6])]
+        table.add_row(*cells, hps, style="bold green" if row[0] == best else None)
+    console.print(table)
+    console.print(f"every trial: {result.csv_path}")
+    if run is not None:
+        _print_run(run, console)
+    elif result.best_hyperparameters is not None:
+        console.print(f"best: trial {best}, {result.best_hyperparameters}")
+    return 0
+
+
+def _add_tune(sub):
+    p = sub.add_parser("tune", help="architecture search with keras-tuner on a recipe's tune: section")
+    p.add_argument("recipe", help="a recipe file with a tune: section, or its name in recipes/")
+    p.add_argument("--tuner", choices=("random", "hyperband", "bayesian"), default=None,
+                   help="override tune.tuner")
+    p.add_argument("--max-trials", type=int, default=None, help="override tune.max_trials")
+    p.add_argument("--workers", type=int, default=None,
+                   help="run the trials in N local worker processes under a keras-tuner chief "
+                        "(one GPU each when there are GPUs)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue this recipe's search; completed trials are kept")
+    p.add_argument("--overwrite", action="store_true",
+                   help="discard this recipe's existing search and start again")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a recipe value, dotted keys (tune.epochs=3); repeatable")
+    p.add_argument("--output", default="saved_models",
+                   help="folder for NAME/ and the search project .tuning/NAME/ (default saved_models)")
+    p.add_argument("--quiet", action="store_true", help="no per-trial output")
+    p.add_argument("--role", choices=("chief", "worker"), default=None, help=argparse.SUPPRESS)
+    p.set_defaults(func=_cmd_tune)
+
+
 # --- parser and entry point --------------------------------------------------------------------
 
 SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _add_train,
                _add_evaluate, _add_predict, _add_quickstart,
-               _add_finetune, _add_export]
+               _add_finetune, _add_export, _add_tune]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -56,6 +56,7 @@ DEFAULTS = {
         "augment": {},
         "adversarial": None,  # {method: fgsm, epsilon: 0.1, ratio: 0.5}: see dlzoo.robustness
         "seed": None,  # None: data.seed
+        "strategy": None,  # mirrored | multi_worker (TensorFlow) | data_parallel (JAX)
     },
     "callbacks": {
         "monitor": "val_loss",
@@ -68,7 +69,8 @@ DEFAULTS = {
     },
     "expect": {},
 }
-TOP_KEYS = ("name", "description", "model", "model_args", "data", "train", "callbacks", "expect")
+TOP_KEYS = ("name", "description", "model", "model_args", "data", "train", "callbacks", "expect",
+            "tune")
 # The arguments `dlzoo.data.datasets.load` takes, when that module cannot be imported.
 _DATA_KEYS = ("source", "image_size", "color_mode", "batch_size", "validation_split", "seed",
               "data_dir")
@@ -242,6 +244,9 @@ def validate(recipe, where: str = "recipe") -> dict:
         _mapping(recipe.get("callbacks"), where, "callbacks"), where
     )
     out["expect"] = _validate_expect(_mapping(recipe.get("expect"), where, "expect"), where)
+    if recipe.get("tune") is not None:
+        out["tune"] = _validate_tune(_mapping(recipe["tune"], where, "tune"), where,
+                                     out["train"]["seed"])
     return out
 
 
@@ -306,6 +311,69 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
     if out["seed"] is None:
         out["seed"] = data_seed
     _int(out["seed"], where, "train.seed", minimum=0)
+    _validate_strategy(out["strategy"], where)
+    return out
+
+
+STRATEGIES = ("mirrored", "multi_worker", "data_parallel")
+
+
+def _validate_strategy(strategy, where: str) -> None:
+    if strategy is not None and strategy not in STRATEGIES:
+        _fail(where, "train.strategy", f"null or one of {', '.join(STRATEGIES)}", strategy)
+
+
+# --- tune: (dlzoo tune) ---------------------------------------------------------------------------
+
+TUNE_DEFAULTS = {
+    "hypermodel": None,  # cnn | rnn | transformer (dlzoo.tuning.HYPERMODELS)
+    "space": {},  # {hyperparameter: [choices] | {min, max, step, sampling, default} | value}
+    "tuner": "random",  # random | hyperband | bayesian
+    "objective": None,  # default: val_accuracy for classifiers, val_loss otherwise
+    "max_trials": 10,  # random and bayesian
+    "epochs": 10,  # per trial (hyperband: the most a trial gets)
+    "executions_per_trial": 1,
+    "early_stopping": 3,  # patience inside each trial; false for none
+    "hyperband": {"factor": 3, "iterations": 1},
+    "seed": None,  # None: train.seed
+    "target": None,  # stop the search once a trial reaches this objective value
+    "retrain": True,  # retrain the best configuration with train: and save it
+}
+TUNERS = ("random", "hyperband", "bayesian")
+
+
+def _validate_tune(tune: dict, where: str, train_seed: int) -> dict:
+    """The `tune:` section's structure; the search space itself is checked against the
+    hypermodel and the data's shape when the search starts (dlzoo.tuning.hypermodels)."""
+    _unknown(tune, TUNE_DEFAULTS, where, "tune.")
+    out = {**copy.deepcopy(TUNE_DEFAULTS), **tune}
+    if not isinstance(out["hypermodel"], str) or not out["hypermodel"]:
+        _fail(where, "tune.hypermodel", "a hypermodel name (cnn, rnn, transformer)",
+              out["hypermodel"])
+    out["space"] = dict(_mapping(out["space"], where, "tune.space"))
+    if out["tuner"] not in TUNERS:
+        _fail(where, "tune.tuner", " or ".join(TUNERS), out["tuner"])
+    if out["objective"] is not None and not isinstance(out["objective"], str):
+        _fail(where, "tune.objective", "a logged metric such as val_accuracy", out["objective"])
+    for key in ("max_trials", "epochs", "executions_per_trial"):
+        _int(out[key], where, f"tune.{key}")
+    es = out["early_stopping"]
+    if es is False or es is None:
+        out["early_stopping"] = None
+    else:
+        _int(es, where, "tune.early_stopping", minimum=0)
+    hb = _mapping(out["hyperband"], where, "tune.hyperband")
+    _unknown(hb, TUNE_DEFAULTS["hyperband"], where, "tune.hyperband.")
+    out["hyperband"] = {**TUNE_DEFAULTS["hyperband"], **hb}
+    _int(out["hyperband"]["factor"], where, "tune.hyperband.factor", minimum=2)
+    _int(out["hyperband"]["iterations"], where, "tune.hyperband.iterations")
+    if out["seed"] is None:
+        out["seed"] = train_seed
+    _int(out["seed"], where, "tune.seed", minimum=0)
+    if out["target"] is not None:
+        _number(out["target"], where, "tune.target", lambda v: True, "a number")
+    if not isinstance(out["retrain"], bool):
+        _fail(where, "tune.retrain", "true or false", out["retrain"])
     return out
 
 

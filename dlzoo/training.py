@@ -400,11 +400,100 @@ def robustness_metrics(model, val_data, bundle, adversarial: dict) -> dict:
             "val_accuracy_under_attack": rows[1]["accuracy"], "attack": f"FGSM epsilon={eps}"}
 
 
+# --- distribution strategies (train.strategy) ---------------------------------------------------
+
+STRATEGIES = ("mirrored", "multi_worker", "data_parallel")
+_STRATEGIES_MADE: dict = {}
+
+
+def strategy_for(name: str | None, *, log=print):
+    """The scale-out a recipe's `train.strategy` asks for, made ready for use.
+
+    * `mirrored`: `tf.distribute.MirroredStrategy` over this host's GPUs (or its CPU devices);
+    * `multi_worker`: `tf.distribute.MultiWorkerMirroredStrategy`, one process per host, the
+      cluster described by the `TF_CONFIG` variable;
+    * `data_parallel` (JAX): `keras.distribution.DataParallel` over every local device, set as
+      Keras's global distribution.
+
+    Returns the `tf.distribute.Strategy` (None for `data_parallel` and for no strategy): what
+    `strategy_scope` builds under, and what keras-tuner's `distribution_strategy` takes.
+    """
+    if name is None:
+        return None
+    import keras
+
+    backend = keras.backend.backend()
+    if name in ("mirrored", "multi_worker"):
+        if backend != "tensorflow":
+            raise ValueError(
+                f"train.strategy {name!r} is tf.distribute, which needs KERAS_BACKEND=tensorflow "
+                f"(the backend is {backend}); on JAX use train.strategy: data_parallel."
+            )
+        import tensorflow as tf
+
+        # One strategy per process: a second MirroredStrategy over the same devices reuses
+        # collective instance keys and fails ("Shape mismatch in the collective instance").
+        if name not in _STRATEGIES_MADE:
+            _STRATEGIES_MADE[name] = (tf.distribute.MirroredStrategy() if name == "mirrored"
+                                      else tf.distribute.MultiWorkerMirroredStrategy())
+        strategy = _STRATEGIES_MADE[name]
+        log(f"strategy: {name}, {strategy.num_replicas_in_sync} replica(s)")
+        return strategy
+    if name == "data_parallel":
+        if backend != "jax":
+            raise ValueError(
+                "train.strategy 'data_parallel' uses keras.distribution, which needs "
+                f"KERAS_BACKEND=jax (the backend is {backend}); on TensorFlow use mirrored."
+            )
+        devices = keras.distribution.list_devices()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        log(f"strategy: data_parallel over {len(devices)} device(s)")
+        return None
+    raise ValueError(f"train.strategy must be one of {', '.join(STRATEGIES)} or null; "
+                     f"received {name!r}.")
+
+
+def divisible_batches(train, val, batch_size: int, *, log=print):
+    """Under `keras.distribution.DataParallel` (JAX) every batch must split evenly over the
+    devices, and Keras does not pad: the training set drops its last, partial batch (a
+    different remainder each epoch, as it is reshuffled) and the validation set leaves out its
+    last `len % devices` examples (fewer than the device count). Without a data-parallel
+    distribution the datasets are returned as they are."""
+    import keras
+
+    dist = keras.distribution.distribution() if hasattr(keras, "distribution") else None
+    if not isinstance(dist, getattr(keras.distribution, "DataParallel", ())):
+        return train, val
+    replicas = int(dist.device_mesh.devices.size)
+    if replicas == 1:
+        return train, val
+    if batch_size % replicas:
+        raise ValueError(
+            f"data.batch_size ({batch_size}) must be a multiple of the {replicas} devices "
+            "train.strategy data_parallel splits each batch over."
+        )
+    train = train.unbatch().batch(batch_size, drop_remainder=True)
+    if val is not None:
+        count = sum(1 for _ in val.unbatch())
+        if count % replicas:
+            log(f"note: data_parallel over {replicas} devices leaves out the last "
+                f"{count % replicas} of {count} validation examples")
+        val = val.unbatch().take(count - count % replicas).batch(batch_size)
+    return train, val
+
+
+def strategy_scope(strategy):
+    """`strategy.scope()`, or a do-nothing context without a strategy."""
+    import contextlib
+
+    return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+
 # --- the recipe runner ------------------------------------------------------------------------
 
 
 def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, verbose: int = 2,
-               log=print, extra_callbacks=()) -> RunResult:
+               log=print, extra_callbacks=(), card_extra: dict | None = None) -> RunResult:
     """Trains, evaluates and saves a validated recipe (see `dlzoo.recipes.load_recipe`).
 
     Args:
@@ -415,6 +504,7 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
         verbose: Keras fit verbosity (2: one line per epoch).
         log: where progress lines go (`print`; pass `lambda *a: None` for silence).
         extra_callbacks: more Keras callbacks for `fit`.
+        card_extra: more entries for the model card (an architecture search adds `search`).
     """
     import keras
 
@@ -431,10 +521,14 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     log(f"data: {bundle.source}: {len(bundle.class_names)} classes, input "
         f"{'x'.join(map(str, bundle.input_shape))}"
         + (f", {len(bundle.skipped)} file(s) skipped" if bundle.skipped else ""))
-    model = build_model(recipe, bundle, info)
     train_data, val_data = _training_data(bundle, info, info.preprocessing)
+    strategy = strategy_for(recipe["train"].get("strategy"), log=log)
+    train_data, val_data = divisible_batches(train_data, val_data,
+                                             recipe["data"]["batch_size"], log=log)
     steps = steps_per_epoch(train_data)
-    compile_model(model, recipe, info, steps)
+    with strategy_scope(strategy):
+        model = build_model(recipe, bundle, info)
+        compile_model(model, recipe, info, steps)
 
     out = Path(output)
     run_dir = run_dir_for(out, name)
@@ -512,6 +606,7 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
         "recipe": recipe,
         "path": saved_dir.as_posix(),
     }
+    card.update(card_extra or {})
     saving.save(model, saved_dir, card, history=history or None, report=report)
     shutil.rmtree(run_dir, ignore_errors=True)
     runs = run_dir.parent

@@ -8,7 +8,15 @@ from keras import layers
 from dlzoo.blocks.conv import conv_bn_act
 from dlzoo.blocks.heads import classifier_head, pool_features
 from dlzoo.registry import register_model
-from dlzoo.validation import Downsample, check_head, check_image_input, check_num_classes, min_spatial_size
+from dlzoo.validation import (
+    Downsample,
+    check_head,
+    check_image_input,
+    check_int,
+    check_num_classes,
+    check_rate,
+    min_spatial_size,
+)
 
 PAPER = ("Simonyan, Zisserman. Very deep convolutional networks for large-scale image "
          "recognition. ICLR 2015.")
@@ -65,16 +73,113 @@ def VGG(
     """
     if depth not in CONFIGS:
         raise ValueError(f"vgg: depth must be one of {sorted(CONFIGS)}; received {depth!r}.")
-    name = name or f"vgg{depth}{'_bn' if batch_norm else ''}"
+    return _plain_stages(
+        stages=CONFIGS[depth],
+        filters=FILTERS,
+        kernel_size=3,
+        batch_norm=batch_norm,
+        num_classes=num_classes,
+        input_shape=input_shape,
+        include_top=include_top,
+        pooling=pooling,
+        classifier_activation=classifier_activation,
+        fc_units=(fc_units, fc_units),
+        dropout=dropout,
+        name=name or f"vgg{depth}{'_bn' if batch_norm else ''}",
+    )
+
+
+def PlainCNN(
+    *,
+    stages=(2, 2, 2),
+    filters=(32, 64, 128),
+    kernel_size: int = 3,
+    batch_norm: bool = False,
+    num_classes: int = 10,
+    input_shape=(32, 32, 3),
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation="softmax",
+    fc_units=(256,),
+    dropout: float = 0.5,
+    name: str = "plain_cnn",
+) -> keras.Model:
+    """A configurable VGG-style plain CNN: stages of "same" convolutions, each closed by a 2x2 pool.
+
+    The VGG builder with its stage table opened up (LeNet/VGG-like networks of any depth and
+    width); the architecture search's `cnn` hypermodel builds through it. Layer names follow VGG's
+    (`block1_conv1` ... `blockN_pool`, `flatten`, `fc1`, ..., `predictions`).
+
+    Args:
+        stages: convolutions per stage, e.g. (2, 2, 2); one 2x2/2 max pool closes each stage.
+        filters: channels of each stage's convolutions, one int per stage.
+        kernel_size: odd square kernel size of every convolution (3).
+        batch_norm: BatchNormalization after each convolution.
+        num_classes: output classes (10).
+        input_shape: (height, width, channels); each side at least 2 ** len(stages).
+        include_top: keep the dense layers and the classifier.
+        pooling: with include_top=False, None (feature map), "avg" or "max".
+        classifier_activation: "softmax", None for logits, or any Keras activation.
+        fc_units: widths of the dense layers before the classifier ((256,); () for none).
+        dropout: dropout after each dense layer.
+        name: model name.
+
+    Example:
+        >>> from dlzoo import build
+        >>> model = build("plain_cnn", stages=(1, 1), filters=(8, 16), input_shape=(16, 16, 1))
+        >>> model.output_shape
+        (None, 10)
+    """
+    return _plain_stages(
+        stages=stages, filters=filters, kernel_size=kernel_size, batch_norm=batch_norm,
+        num_classes=num_classes, input_shape=input_shape, include_top=include_top,
+        pooling=pooling, classifier_activation=classifier_activation, fc_units=fc_units,
+        dropout=dropout, name=name,
+    )
+
+
+def check_plain_stages(stages, filters, kernel_size, fc_units, dropout, *, name: str) -> tuple:
+    """Validates a stage table; returns (stages, filters, fc_units) as tuples of ints."""
+    def int_tuple(value, arg):
+        if isinstance(value, bool) or not isinstance(value, (list, tuple)) or not value or any(
+            isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value
+        ):
+            raise ValueError(
+                f"{name}: {arg} must be a non-empty list of positive integers; received "
+                f"{value!r}."
+            )
+        return tuple(value)
+
+    stages = int_tuple(stages, "stages")
+    filters = int_tuple(filters, "filters")
+    if len(filters) != len(stages):
+        raise ValueError(
+            f"{name}: filters needs one entry per stage ({len(stages)} stages); received "
+            f"{len(filters)}: {filters!r}."
+        )
+    check_int(kernel_size, arg="kernel_size", name=name)
+    if kernel_size % 2 == 0:
+        raise ValueError(f"{name}: kernel_size must be odd (1, 3, 5, ...); received {kernel_size}.")
+    fc_units = () if fc_units in ((), []) else int_tuple(fc_units, "fc_units")
+    check_rate(dropout, arg="dropout", name=name)
+    return stages, filters, fc_units
+
+
+def _plain_stages(*, stages, filters, kernel_size, batch_norm, num_classes, input_shape,
+                  include_top, pooling, classifier_activation, fc_units, dropout, name):
+    stages, filters, fc_units = check_plain_stages(stages, filters, kernel_size, fc_units, dropout,
+                                                   name=name)
     check_head(include_top=include_top, pooling=pooling)
     check_num_classes(num_classes, include_top=include_top)
-    input_shape = check_image_input(input_shape, name=name, min_size=MIN_SIZE)
+    input_shape = check_image_input(
+        input_shape, name=name, min_size=min_spatial_size([Downsample(2, 2)] * len(stages))
+    )
 
     inputs = keras.Input(shape=input_shape, name="input_layer")
     x = inputs
-    for b, (convs, filters) in enumerate(zip(CONFIGS[depth], FILTERS), start=1):
+    for b, (convs, width) in enumerate(zip(stages, filters), start=1):
         for i in range(1, convs + 1):
-            x = conv_bn_act(x, filters, 3, batch_norm=batch_norm, name=f"block{b}_conv{i}")
+            x = conv_bn_act(x, width, kernel_size, batch_norm=batch_norm, name=f"block{b}_conv{i}")
         x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
     if include_top:
         x = classifier_head(
@@ -82,8 +187,8 @@ def VGG(
             num_classes=num_classes,
             classifier_activation=classifier_activation,
             flatten=True,
-            hidden_units=(fc_units, fc_units),
-            hidden_names=("fc1", "fc2"),
+            hidden_units=fc_units,
+            hidden_names=tuple(f"fc{i}" for i in range(1, len(fc_units) + 1)),
             dropout=dropout,
         )
     else:
@@ -129,3 +234,22 @@ vgg16 = _register(16, False, 138_357_544)
 vgg16_bn = _register(16, True, 138_374_440)
 vgg19 = _register(19, False, 143_667_240)
 vgg19_bn = _register(19, True, 143_689_256)
+
+
+@register_model(
+    family="vgg",
+    default_input_shape=(32, 32, 3),
+    default_num_classes=10,
+    paper=PAPER,
+    preprocessing="unit",
+    feature_layers=("block1_pool", "block2_pool", "block3_pool"),
+    unfreeze_groups=("block1_", "block2_", "block3_", "fc1"),
+    min_input_size=8,
+    smoke_overrides={"input_shape": (16, 16, 1), "num_classes": 3, "stages": (1, 2),
+                     "filters": (4, 8), "kernel_size": 5, "batch_norm": True, "fc_units": (16,),
+                     "dropout": 0.0},
+    description="Configurable VGG-style plain CNN (stages, filters, kernel, batch norm), 32x32x3",
+)
+def plain_cnn(**kwargs):
+    """Configurable VGG-style plain CNN, three stages of 32/64/128 filters, 32x32x3."""
+    return PlainCNN(**kwargs)

@@ -1,0 +1,159 @@
+"""`tune_recipe()`: a recipe's `tune:` section searched (in this process, or by a chief and N
+workers) and the best configuration retrained with the recipe's `train:` settings and saved.
+
+    >>> from dlzoo.recipes import load_recipe
+    >>> from dlzoo.tuning import tune_recipe
+    >>> result, run = tune_recipe(load_recipe("cnn-digits-tune"))
+    >>> run.saved_dir, run.card["search"]["best_hyperparameters"]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel
+from dlzoo.tuning.search import (
+    _atomic_json,
+    _jsonable,
+    _objective,
+    guard_project,
+    search,
+    search_fingerprint,
+)
+
+__all__ = ["project_dir_for", "recipe_hypermodel", "trial_recipe", "tune_recipe"]
+
+
+def project_dir_for(output, name: str) -> Path:
+    """Where a recipe's search lives: `OUTPUT/.tuning/NAME` (kept after the search: it is the
+    record of every trial, and what `--resume` continues)."""
+    return Path(output) / ".tuning" / name
+
+
+def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
+    """The hypermodel of a recipe's `tune:` section, sized for the loaded data (`bundle`)."""
+    from dlzoo.tuning.hypermodels import get_hypermodel
+
+    tune = recipe["tune"]
+    fixed = {k: v for k, v in recipe["model_args"].items()
+             if k not in ("input_shape", "num_classes")}
+    if info.input_kind == "tokens" and "vocab_size" not in fixed:
+        vocab = getattr(bundle, "details", {}).get("vocab_size")
+        if vocab:
+            fixed["vocab_size"] = vocab
+    return get_hypermodel(
+        tune["hypermodel"], input_shape=bundle.input_shape, num_classes=bundle.num_classes,
+        space=tune["space"], model=recipe["model"], model_args=fixed,
+        preprocessing=getattr(bundle, "value_range", "0-255") == "0-255",
+        augment=recipe["train"]["augment"],
+    )
+
+
+def trial_recipe(recipe: dict, spec: TrialSpec) -> dict:
+    """The recipe that retrains one trial's configuration with `dlzoo train`."""
+    out = json.loads(json.dumps(recipe, default=_jsonable))
+    out["model"] = spec.model
+    out["model_args"] = {**{k: v for k, v in recipe["model_args"].items()},
+                         **json.loads(json.dumps(spec.model_args, default=_jsonable))}
+    out["train"]["optimizer"] = spec.optimizer
+    out["train"]["learning_rate"] = spec.learning_rate
+    out.pop("tune", None)
+    return out
+
+
+def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
+                overwrite: bool = False, workers: int = 0, role: str | None = None,
+                verbose: int = 1, log=print):
+    """Runs a recipe's `tune:` search and retrains the best configuration into `OUTPUT/NAME`.
+
+    With `workers=N` the trials run in N worker processes under a keras-tuner chief on this
+    host (`dlzoo.tuning.distributed.launch`); this process checks the project first and
+    retrains the winner at the end. `role` is "chief" or "worker" inside such a launch, or on other
+    hosts (search only, no retraining; a chief checks and records the fingerprint, a worker
+    leaves that to it).
+
+    Returns:
+        `(SearchResult, RunResult or None)`.
+    """
+    import keras
+
+    from dlzoo.registry import model_info
+    from dlzoo.training import (
+        _training_data,
+        divisible_batches,
+        load_data,
+        run_recipe,
+        strategy_for,
+    )
+
+    tune = recipe["tune"]
+    info = model_info(recipe["model"])
+    keras.utils.set_random_seed(recipe["train"]["seed"])
+    bundle = load_data(recipe, info)
+    hypermodel = recipe_hypermodel(recipe, bundle, info)
+    train_data, val_data = _training_data(bundle, info, info.preprocessing)
+    strategy = strategy_for(recipe["train"].get("strategy"), log=log)
+    train_data, val_data = divisible_batches(train_data, val_data,
+                                             recipe["data"]["batch_size"], log=log)
+    project = project_dir_for(output, recipe["name"])
+    log(f"search: {tune['tuner']} over the {hypermodel.name} hypermodel ({info.name}), "
+        f"{tune['max_trials'] if tune['tuner'] != 'hyperband' else 'hyperband'} trials x "
+        f"{tune['epochs']} epochs, project {project}")
+    budget = dict(
+        tuner=tune["tuner"], objective=tune["objective"], max_trials=tune["max_trials"],
+        epochs=tune["epochs"], executions_per_trial=tune["executions_per_trial"],
+        hyperband_factor=tune["hyperband"]["factor"],
+        hyperband_iterations=tune["hyperband"]["iterations"],
+    )
+    if workers:
+        from dlzoo.tuning.distributed import launch
+
+        objective = _objective(tune["objective"], hypermodel, val_data is not None)
+        fingerprint = search_fingerprint(
+            hypermodel, tuner=tune["tuner"], objective=objective.name, epochs=tune["epochs"],
+            executions_per_trial=tune["executions_per_trial"], data=bundle.manifest_hash,
+            hyperband=dict(tune["hyperband"]),
+        )
+        guard_project(project, fingerprint, resume=resume, overwrite=overwrite, log=log)
+        # The chief and the workers read exactly this (validated, overridden) recipe.
+        recipe_file = project / "recipe.json"
+        _atomic_json(recipe_file, recipe)
+        log(f"starting a keras-tuner chief and {workers} worker(s); logs in {project / 'logs'}")
+        launch(["tune", str(recipe_file), "--output", str(output)], workers=workers,
+               log_dir=project / "logs", echo=log if verbose else None)
+        resume, guard = True, False  # below: collect the finished project's results
+    elif role == "chief":
+        # A chief continues the project it finds (the launcher, or a person starting processes
+        # by hand on several hosts, decides about starting again); it still refuses a stale one.
+        resume, overwrite, guard = True, False, True
+    else:
+        guard = role is None
+    result = search(
+        hypermodel, train_data, val_data, **budget,
+        early_stopping=tune["early_stopping"], directory=project.parent,
+        project_name=project.name, seed=tune["seed"], resume=resume, overwrite=overwrite,
+        data_fingerprint=bundle.manifest_hash, distribution_strategy=strategy,
+        target=tune["target"], guard=guard, verbose=verbose, log=log,
+    )
+    if role is not None or not tune["retrain"] or result.best_spec is None:
+        return result, None
+    retrain = trial_recipe(recipe, result.best_spec)
+    log(f"retraining the best configuration (trial score {result.best_score:.4f}): "
+        f"{result.best_spec.model} {result.best_spec.model_args}")
+    card_search = {
+        "search": {
+            "final": "retrained",  # the best configuration trained again from scratch
+            "tuner": tune["tuner"],
+            "objective": result.tuner.oracle.objective.name,
+            "best_score": result.best_score,
+            "best_hyperparameters": result.best_hyperparameters,
+            "search_space": hypermodel.describe(),
+            "trials": result.completed,
+            "project": project.as_posix(),
+            "fingerprint": result.fingerprint["sha256"],
+        }
+    }
+    run = run_recipe(retrain, output=output, verbose=0 if verbose < 2 else 2, log=log,
+                     card_extra=card_search)
+    return result, run

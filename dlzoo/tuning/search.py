@@ -1,0 +1,523 @@
+"""`search()`: a keras-tuner search over a zoo hypermodel that survives kill -9 and refuses stale
+projects (`dlzoo.tuning.runner.tune_recipe` runs it from a recipe).
+
+    >>> from dlzoo.tuning import get_hypermodel, search
+    >>> hm = get_hypermodel("cnn", input_shape=(16, 16, 1), num_classes=10)
+    >>> result = search(hm, (x, y), (xv, yv), tuner="hyperband", epochs=9, directory="tuning",
+    ...                 project_name="digits-cnn")
+    >>> result.best_hyperparameters, result.csv_path
+
+What keras-tuner does and we only wire up: the oracles (random, hyperband, bayesian), trial
+checkpoints (each trial keeps its best epoch's weights), reloading a project's oracle, and the
+chief/worker gRPC mode. What it lacks, and this module adds:
+
+* **Crash safety.** Its JSON state is written in place, so a kill during a write leaves a
+  truncated `oracle.json` that cannot be reloaded; and a kill between a trial's `trial.json`
+  (COMPLETED) and `oracle.json` makes the reload run that finished trial again. Our oracles write
+  every state file atomically (temporary file + rename) and drop finished trials from the retry
+  queue on reload. The trial that was running at the kill is run again from its start.
+* **Stale projects** (keras-tuner#290: change the model or the data, rerun, and it silently
+  reloads the old trials). `dlzoo_search.json` in the project holds a fingerprint of the search
+  space, the tuner, the budget per trial and the data; resuming with a different one is an error
+  naming what changed, unless `overwrite=True` starts again.
+* **Bookkeeping.** Which worker ran each trial (kept in the oracle's state), epochs run and
+  seconds per trial, a results table and `trials.csv`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import keras_tuner as kt
+from keras_tuner.src.engine import trial as trial_module
+
+from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel
+
+__all__ = [
+    "TUNERS",
+    "SearchResult",
+    "StaleProjectError",
+    "search",
+    "trials_table",
+    "read_trials",
+    "search_fingerprint",
+]
+
+TUNERS = ("random", "hyperband", "bayesian")
+SEARCH_FILE = "dlzoo_search.json"
+TRIAL_FILE = "dlzoo_trial.json"
+COMPLETED = trial_module.TrialStatus.COMPLETED
+
+
+class StaleProjectError(ValueError):
+    """A search project was made for another search space or other data."""
+
+
+def _atomic_json(path, data) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, default=_jsonable))
+    os.replace(tmp, path)
+
+
+def _jsonable(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+# --- oracles and tuners: keras-tuner's, made crash-safe and recording ---------------------------
+
+
+class _RecordingOracle:
+    """Mixed into keras-tuner's oracles: atomic state files, no rerun of finished trials after a
+    crash, and the id of the worker that ran each trial (`trial_workers`, kept in oracle.json)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.trial_workers = {}
+
+    @kt.synchronized
+    def create_trial(self, tuner_id):
+        trial = super().create_trial(tuner_id)
+        if trial.status == trial_module.TrialStatus.RUNNING:
+            self.trial_workers[trial.trial_id] = tuner_id
+            self.save()
+        return trial
+
+    def get_state(self):
+        return {**super().get_state(), "dlzoo_trial_workers": dict(self.trial_workers)}
+
+    def set_state(self, state):
+        super().set_state(state)
+        self.trial_workers = dict(state.get("dlzoo_trial_workers", {}))
+
+    def save(self):
+        _atomic_json(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        _atomic_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
+                     trial.get_state())
+
+    def reload(self):
+        super().reload()
+        # A kill between a trial's trial.json (COMPLETED) and oracle.json leaves the finished
+        # trial among the "ongoing" ones, which keras-tuner's reload sends for a rerun.
+        for trial_id in list(self._retry_queue):
+            if self.trials[trial_id].status == COMPLETED:
+                self._retry_queue.remove(trial_id)
+                if trial_id not in self.end_order:
+                    self.end_order.append(trial_id)
+
+
+def _oracle_class(base):
+    return type(f"Zoo{base.__name__}", (_RecordingOracle, base), {})
+
+
+ORACLES = {
+    "random": _oracle_class(kt.oracles.RandomSearchOracle),
+    "hyperband": _oracle_class(kt.oracles.HyperbandOracle),
+    "bayesian": _oracle_class(kt.oracles.BayesianOptimizationOracle),
+}
+
+
+class _ZooTuner:
+    """Mixed into keras-tuner's tuners: per-trial records (worker, epochs, seconds, history),
+    atomic tuner files, and an optional target that ends the search once reached."""
+
+    def __init__(self, oracle, hypermodel, *, target=None, **kwargs):
+        # keras-tuner's tuner classes only build their own oracle in __init__; ours is given.
+        kt.Tuner.__init__(self, oracle=oracle, hypermodel=hypermodel, **kwargs)
+        self.target = target
+        self._records = {}
+
+    def save(self):
+        if not self._is_worker():
+            self.oracle.save()
+        _atomic_json(self._get_tuner_fname(), self.get_state())
+
+    def run_trial(self, trial, *args, **kwargs):
+        self._records[trial.trial_id] = {"start": time.time(), "history": []}
+        return super().run_trial(trial, *args, **kwargs)
+
+    def on_epoch_end(self, trial, model, epoch, logs=None):
+        record = self._records.get(trial.trial_id)
+        if record is not None:
+            record["history"].append(
+                {"epoch": int(epoch) + 1, **{k: float(v) for k, v in (logs or {}).items()}})
+        super().on_epoch_end(trial, model, epoch, logs=logs)
+
+    def on_trial_end(self, trial):
+        record = self._records.pop(trial.trial_id, None)
+        if record is not None:
+            _atomic_json(os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_FILE), {
+                "trial_id": trial.trial_id,
+                "worker": self.tuner_id,
+                "status": trial.status,
+                "epochs_run": len(record["history"]),
+                "seconds": round(time.time() - record["start"], 3),
+                "history": record["history"],
+            })
+        super().on_trial_end(trial)
+        if self.target is not None and isinstance(self.oracle, kt.Oracle):
+            ended = self.oracle.get_trial(trial.trial_id)
+            direction = self.oracle.objective.direction
+            if ended.status == COMPLETED and ended.score is not None and (
+                ended.score >= self.target if direction == "max" else ended.score <= self.target
+            ):
+                self.oracle.max_trials = len(self.oracle.trials)  # the next request stops
+
+
+def _tuner_class(base):
+    return type(f"Zoo{base.__name__}", (_ZooTuner, base), {})
+
+
+TUNER_CLASSES = {
+    "random": _tuner_class(kt.RandomSearch),
+    "hyperband": _tuner_class(kt.Hyperband),
+    "bayesian": _tuner_class(kt.BayesianOptimization),
+}
+
+
+# --- fingerprints ---------------------------------------------------------------------------------
+
+
+def fingerprint_data(train, val=None) -> str:
+    """A hash of the training data: the bytes of numpy arrays; for other inputs (tf.data,
+    PyDataset) only their structure and length, so pass `data_fingerprint=` (a manifest hash)
+    to `search` for a strict check."""
+    import numpy as np
+
+    from dlzoo.data.manifest import array_hash
+
+    def leaves(data):
+        if isinstance(data, (tuple, list)):
+            return [a for d in data for a in leaves(d)]
+        if isinstance(data, dict):
+            return [a for k in sorted(data) for a in leaves(data[k])]
+        return [data]
+
+    items = leaves(train) + leaves(val)
+    if all(isinstance(a, np.ndarray) or a is None for a in items):
+        return array_hash(*[a for a in items if a is not None])
+    described = []
+    for a in items:
+        spec = getattr(a, "element_spec", None)
+        length = None
+        try:
+            length = int(a.cardinality()) if hasattr(a, "cardinality") else len(a)
+        except TypeError:
+            pass
+        described.append(f"{type(a).__name__}:{spec}:{length}")
+    return hashlib.sha256("\n".join(described).encode()).hexdigest()
+
+
+def search_fingerprint(hypermodel: ZooHyperModel, *, tuner: str, objective: str, epochs: int,
+                       executions_per_trial: int, data: str, hyperband: dict | None = None) -> dict:
+    """What makes two searches comparable: space, tuner, objective, budget per trial and data
+    (not `max_trials`, which a resumed search may raise)."""
+    components = {
+        "search_space": hypermodel.describe(),
+        "input_shape": list(hypermodel.input_shape),
+        "num_classes": hypermodel.num_classes,
+        "tuner": tuner,
+        "objective": objective,
+        "epochs": epochs,
+        "executions_per_trial": executions_per_trial,
+        "hyperband": hyperband if tuner == "hyperband" else None,
+        "data": data,
+    }
+    text = json.dumps(components, sort_keys=True, default=_jsonable)
+    return {"sha256": hashlib.sha256(text.encode()).hexdigest(), "components":
+            json.loads(text)}
+
+
+def _changed(old, new, prefix="") -> list[str]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            out += _changed(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [prefix.rstrip(".")] if old != new else []
+
+
+def guard_project(project_dir: Path, fingerprint: dict, *, resume: bool, overwrite: bool,
+                  log=print) -> None:
+    """Starts, continues or refuses a project folder (see the module docstring)."""
+    record = project_dir / SEARCH_FILE
+    has_state = (project_dir / "oracle.json").exists() or record.exists()
+    if overwrite and project_dir.exists():
+        log(f"note: --overwrite: removing the search in {project_dir}")
+        shutil.rmtree(project_dir)
+        has_state = False
+    if has_state and not resume:
+        done = sum(1 for t in read_trials(project_dir) if t["status"] == COMPLETED)
+        raise FileExistsError(
+            f"{project_dir} already holds a search ({done} completed trial(s)); pass --resume "
+            "(resume=True) to continue it or --overwrite (overwrite=True) to start again."
+        )
+    if has_state:
+        if not record.exists():
+            raise StaleProjectError(
+                f"{project_dir} holds a keras-tuner project without a dlzoo fingerprint "
+                f"({SEARCH_FILE}), so it cannot be checked against this search space and data; "
+                "start again with --overwrite or choose another project."
+            )
+        previous = json.loads(record.read_text())
+        if previous.get("sha256") != fingerprint["sha256"]:
+            changed = _changed(previous.get("components", {}), fingerprint["components"])
+            raise StaleProjectError(
+                f"{project_dir} was made for another search: {', '.join(changed) or 'fingerprint'}"
+                " changed since it started (keras-tuner would silently reuse its trials). Resume "
+                "with the same search space and data, or pass --overwrite (overwrite=True) to "
+                "discard it and start again."
+            )
+        return
+    project_dir.mkdir(parents=True, exist_ok=True)
+    _atomic_json(record, fingerprint)
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+def read_trials(project_dir) -> list[dict]:
+    """Every trial of a project, in trial order: id, status, score, hyperparameters, worker,
+    epochs run and seconds (from the oracle's files and our per-trial records)."""
+    project_dir = Path(project_dir)
+    workers = {}
+    oracle_file = project_dir / "oracle.json"
+    if oracle_file.exists():
+        workers = json.loads(oracle_file.read_text()).get("dlzoo_trial_workers", {})
+    rows = []
+    for path in sorted(project_dir.glob("trial_*/trial.json")):
+        state = json.loads(path.read_text())
+        record_path = path.parent / TRIAL_FILE
+        record = json.loads(record_path.read_text()) if record_path.exists() else {}
+        metrics = state.get("metrics", {}).get("metrics", {})
+        best = {}
+        for name, data in metrics.items():
+            values = [o["value"][0] for o in data.get("observations", []) if o.get("value")]
+            if values:
+                best[name] = max(values) if data.get("direction") == "max" else min(values)
+        rows.append({
+            "trial_id": state["trial_id"],
+            "status": state["status"],
+            "score": state.get("score"),
+            "best_step": state.get("best_step"),
+            "hyperparameters": state["hyperparameters"]["values"],
+            "metrics": best,
+            "worker": workers.get(state["trial_id"], record.get("worker")),
+            "epochs_run": record.get("epochs_run"),
+            "seconds": record.get("seconds"),
+            "history": record.get("history", []),
+        })
+    return rows
+
+
+def trials_table(rows: list[dict]) -> tuple[list[str], list[list]]:
+    """Columns and rows of the results table (and of trials.csv)."""
+    hp_names = []
+    for r in rows:
+        hp_names += [k for k in r["hyperparameters"] if k not in hp_names]
+    columns = ["trial", "status", "score", "epochs_run", "seconds", "worker"] + hp_names
+    out = []
+    for r in rows:
+        out.append([r["trial_id"], r["status"], r["score"], r["epochs_run"], r["seconds"],
+                    r["worker"]] + [r["hyperparameters"].get(k, "") for k in hp_names])
+    return columns, out
+
+
+def write_csv(rows: list[dict], path) -> Path:
+    columns, table = trials_table(rows)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        writer.writerows(table)
+    os.replace(tmp, path)
+    return path
+
+
+@dataclasses.dataclass
+class SearchResult:
+    """What a search found; `tuner` is the keras-tuner object (`tuner.get_best_models()` loads
+    the best trial's checkpoint)."""
+
+    project_dir: Path
+    tuner: object
+    trials: list
+    best_hyperparameters: dict | None
+    best_spec: TrialSpec | None
+    best_score: float | None
+    csv_path: Path
+    fingerprint: dict
+    seconds: float
+
+    @property
+    def completed(self) -> int:
+        return sum(1 for t in self.trials if t["status"] == COMPLETED)
+
+
+# --- search -----------------------------------------------------------------------------------------
+
+
+def _objective(objective, hypermodel, has_val: bool):
+    from dlzoo.training import CLASSIFICATION_TASKS
+
+    if objective is None:
+        objective = "accuracy" if hypermodel.info.task in CLASSIFICATION_TASKS else "loss"
+        objective = f"val_{objective}" if has_val else objective
+    if not isinstance(objective, str):
+        raise TypeError(f"objective must be a logged metric name such as val_accuracy; "
+                        f"received {objective!r}.")
+    direction = "max" if any(k in objective for k in ("acc", "auc", "precision", "recall",
+                                                      "f1")) else "min"
+    return kt.Objective(objective, direction)
+
+
+def _check_budget(tuner, max_trials, epochs, executions_per_trial):
+    if tuner not in TUNERS:
+        raise ValueError(f"tuner must be one of {', '.join(TUNERS)}; received {tuner!r}.")
+    for name, value in (("max_trials", max_trials), ("epochs", epochs),
+                        ("executions_per_trial", executions_per_trial)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer; received {value!r}.")
+
+
+def search(
+    hypermodel: ZooHyperModel,
+    train_data,
+    val_data=None,
+    *,
+    tuner: str = "random",
+    objective: str | None = None,
+    max_trials: int = 10,
+    epochs: int = 10,
+    executions_per_trial: int = 1,
+    early_stopping: int | None = 3,
+    hyperband_factor: int = 3,
+    hyperband_iterations: int = 1,
+    directory="tuning",
+    project_name: str = "search",
+    seed: int = 0,
+    resume: bool = False,
+    overwrite: bool = False,
+    data_fingerprint: str | None = None,
+    distribution_strategy=None,
+    target: float | None = None,
+    guard: bool = True,
+    callbacks=(),
+    verbose: int = 1,
+    log=print,
+) -> SearchResult:
+    """Searches `hypermodel`'s space with a keras-tuner oracle; resumable after kill -9.
+
+    Args:
+        hypermodel: a `ZooHyperModel` (`dlzoo.tuning.get_hypermodel(...)`).
+        train_data: an `(x, y)` tuple of arrays, a `tf.data.Dataset` or a
+            `keras.utils.PyDataset` of batches.
+        val_data: validation data in the same form (the objective is measured on it).
+        tuner: "random", "hyperband" or "bayesian".
+        objective: metric to optimise (default `val_accuracy` for classifiers, `val_loss`
+            otherwise); its direction follows its name.
+        max_trials: trials to run (random, bayesian); hyperband's count follows from `epochs`,
+            `hyperband_factor` and `hyperband_iterations`.
+        epochs: epochs per trial (hyperband: the most any trial gets).
+        executions_per_trial: models trained per trial (the score is their mean).
+        early_stopping: patience in epochs on the objective inside each trial; None for none.
+        hyperband_factor, hyperband_iterations: hyperband's reduction factor and brackets.
+        directory, project_name: the project is `directory/project_name`.
+        seed: the oracle's seed.
+        resume: continue the project's search (its completed trials are kept; the trial
+            running at a crash runs again).
+        overwrite: discard an existing project and start again.
+        data_fingerprint: a hash of the data (a manifest hash) for the stale-project check;
+            default: computed from arrays, or from the structure of other inputs.
+        distribution_strategy: a `tf.distribute.Strategy` each trial trains under.
+        target: end the search once a trial's objective reaches this value.
+        guard: check and record the fingerprint (off in processes that a launcher that has
+            already done it starts, such as `dlzoo tune --workers` chief and workers).
+        callbacks: more Keras callbacks for every trial (they must be deep-copyable).
+        verbose: keras-tuner / fit verbosity.
+        log: where dlzoo's own progress lines go.
+
+    Returns:
+        A `SearchResult`; `trials.csv` in the project holds every trial.
+    """
+    import keras
+
+    _check_budget(tuner, max_trials, epochs, executions_per_trial)
+    start = time.perf_counter()
+    objective = _objective(objective, hypermodel, val_data is not None)
+    project_dir = Path(directory) / project_name
+    fingerprint = search_fingerprint(
+        hypermodel, tuner=tuner, objective=objective.name, epochs=epochs,
+        executions_per_trial=executions_per_trial,
+        data=data_fingerprint or fingerprint_data(train_data, val_data),
+        hyperband={"factor": hyperband_factor, "iterations": hyperband_iterations},
+    )
+    if guard:
+        guard_project(project_dir, fingerprint, resume=resume, overwrite=overwrite, log=log)
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "tuner0")
+    if (project_dir / "oracle.json").exists() and not (project_dir / f"{tuner_id}.json").exists():
+        # keras-tuner reloads a project only when this tuner id saved it; a search resumed under
+        # another id (a chief after a single-process run) must still see the trials.
+        _atomic_json(project_dir / f"{tuner_id}.json", {})
+
+    oracle_args = dict(objective=objective, seed=seed)
+    if tuner == "hyperband":
+        oracle = ORACLES[tuner](max_epochs=epochs, factor=hyperband_factor,
+                                hyperband_iterations=hyperband_iterations, **oracle_args)
+    else:
+        oracle = ORACLES[tuner](max_trials=max_trials, **oracle_args)
+    tuner_obj = TUNER_CLASSES[tuner](
+        oracle, hypermodel, target=target, directory=str(directory), project_name=project_name,
+        overwrite=False, executions_per_trial=executions_per_trial,
+        distribution_strategy=distribution_strategy,
+    )
+    if tuner != "hyperband":
+        tuner_obj.oracle.max_trials = max_trials  # a resumed search may raise the budget
+    fit_callbacks = list(callbacks)
+    if early_stopping is not None:
+        fit_callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=objective.name, mode=objective.direction, patience=early_stopping))
+    # (x, y) arrays are fit's first two arguments; a dataset or PyDataset is its only one
+    arrays = isinstance(train_data, tuple)
+    fit_args = tuple(train_data) if arrays else (train_data,)
+    tuner_obj.search(*fit_args, validation_data=val_data, epochs=epochs,
+                     callbacks=fit_callbacks, verbose=verbose,
+                     **({} if arrays else {"shuffle": False}))  # pipelines shuffle themselves
+
+    rows = read_trials(project_dir)
+    csv_path = write_csv(rows, project_dir / "trials.csv")
+    best_hp = best_spec = best_score = None
+    done = [r for r in rows if r["status"] == COMPLETED and r["score"] is not None]
+    if done:
+        pick = max if objective.direction == "max" else min
+        best = pick(done, key=lambda r: r["score"])
+        best_score = best["score"]
+        hp = hypermodel_hp(hypermodel, best["hyperparameters"])
+        best_hp = {k: v for k, v in best["hyperparameters"].items() if not k.startswith("tuner/")}
+        best_spec = hypermodel.spec(hp)
+    return SearchResult(project_dir=project_dir, tuner=tuner_obj, trials=rows,
+                        best_hyperparameters=best_hp, best_spec=best_spec, best_score=best_score,
+                        csv_path=csv_path, fingerprint=fingerprint,
+                        seconds=time.perf_counter() - start)
+
+
+def hypermodel_hp(hypermodel: ZooHyperModel, values: dict):
+    """A `HyperParameters` holding `values` for `hypermodel`'s space."""
+    hp = kt.HyperParameters()
+    hypermodel.values(hp)
+    hp.values.update({k: v for k, v in values.items() if k in hp.values})
+    return hp

@@ -1,0 +1,122 @@
+"""dlzoo.tuning.search and `dlzoo tune`: a search records every trial (CSV, worker, epochs),
+refuses a stale project (keras-tuner#290) unless told to overwrite, and retrains and saves the
+winner with a card that holds the search space and the chosen hyperparameters."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import dlzoo
+from dlzoo.cli import main
+from dlzoo.data.datasets import load_arrays
+from dlzoo.tuning import get_hypermodel, search
+from dlzoo.tuning.search import StaleProjectError, read_trials
+from tests._tuning import tiny_recipe
+
+SPACE = {"stages": [1, 2], "convs": 1, "filters": [8, 16], "kernel_size": 3, "fc_units": 16,
+         "dropout": 0.0}
+
+
+def quiet(*args):
+    pass
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y, xv, yv, _ = load_arrays("digits", image_size=(8, 8), color_mode="grayscale", seed=0)
+    return (x, y), (xv, yv)
+
+
+def run(digits, tmp_path, space=SPACE, **kwargs):
+    (x, y), (xv, yv) = digits
+    hm = get_hypermodel("cnn", input_shape=x.shape[1:], num_classes=10, space=space)
+    args = dict(max_trials=2, epochs=1, directory=tmp_path, project_name="p", verbose=0,
+                log=quiet)
+    args.update(kwargs)
+    return search(hm, (x, y), (xv, yv), **args)
+
+
+def test_search_records_every_trial_and_the_best(digits, tmp_path):
+    result = run(digits, tmp_path, max_trials=3)
+    assert result.completed == 3 and len(result.trials) == 3
+    with open(result.csv_path) as f:
+        rows = list(csv.DictReader(f))
+    assert [r["trial"] for r in rows] == ["0", "1", "2"]
+    assert {r["status"] for r in rows} == {"COMPLETED"}
+    assert {r["worker"] for r in rows} == {"tuner0"}
+    assert all(r["epochs_run"] == "1" and float(r["seconds"]) > 0 for r in rows)
+    assert {"stages", "filters", "learning_rate", "optimizer"} <= set(rows[0])
+    scores = [float(r["score"]) for r in rows]
+    assert result.best_score == max(scores) > 0.1  # better than chance after one epoch
+    assert result.best_spec.model == "plain_cnn"
+    assert result.best_spec.model_args["stages"] == (1,) * result.best_hyperparameters["stages"]
+
+
+def test_hyperband_spends_fewer_epochs_on_most_trials(digits, tmp_path):
+    result = run(digits, tmp_path, tuner="hyperband", epochs=4, hyperband_factor=2)
+    budgets = [t["hyperparameters"]["tuner/epochs"] for t in result.trials]
+    assert max(budgets) == 4 and min(budgets) < 4
+    # trials continued from a lower rung only run the epochs they add
+    for t in result.trials:
+        hp = t["hyperparameters"]
+        assert t["epochs_run"] == hp["tuner/epochs"] - hp["tuner/initial_epoch"]
+
+
+def test_an_existing_project_needs_resume_or_overwrite(digits, tmp_path):
+    run(digits, tmp_path)
+    with pytest.raises(FileExistsError, match="2 completed trial"):
+        run(digits, tmp_path)
+    again = run(digits, tmp_path, resume=True, max_trials=3)  # one more trial, two kept
+    assert again.completed == 3
+    fresh = run(digits, tmp_path, overwrite=True, max_trials=1)
+    assert fresh.completed == 1
+
+
+def test_a_changed_search_space_or_data_is_a_stale_project(digits, tmp_path):
+    run(digits, tmp_path)
+    with pytest.raises(StaleProjectError, match=r"search_space\.space\.filters"):
+        run(digits, tmp_path, space={**SPACE, "filters": [8, 32]}, resume=True)
+    (x, y), val = digits
+    shifted = ((x[::-1].copy(), y[::-1].copy()), val)
+    with pytest.raises(StaleProjectError, match="data changed"):
+        run(shifted, tmp_path, resume=True)
+    with pytest.raises(StaleProjectError, match="tuner"):
+        run(digits, tmp_path, tuner="bayesian", resume=True)
+    result = run(digits, tmp_path, space={**SPACE, "filters": [8, 32]}, overwrite=True)
+    assert {t["hyperparameters"]["filters"] for t in result.trials} <= {8, 32}
+
+
+def test_target_ends_the_search_early(digits, tmp_path):
+    result = run(digits, tmp_path, max_trials=5, target=0.0)
+    assert len(result.trials) == 1
+
+
+def test_cli_tune_retrains_and_saves_the_best_with_its_search_card(tmp_path, capsys):
+    recipe = tiny_recipe(tmp_path, trials=2, retrain=True)
+    out = tmp_path / "out"
+    assert main(["tune", str(recipe), "--output", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "tiny-tune: 2 trial(s), 2 completed" in printed
+    card = json.loads((out / "tiny-tune" / "card.json").read_text())
+    search_card = card["search"]
+    assert search_card["final"] == "retrained" and search_card["tuner"] == "random"
+    assert search_card["search_space"]["space"]["filters"] == {"choice": [8, 16], "default": 8}
+    best = search_card["best_hyperparameters"]
+    trials = read_trials(out / ".tuning" / "tiny-tune")
+    assert best == {k: v for k, v in max(trials, key=lambda t: t["score"])[
+        "hyperparameters"].items()}
+    assert card["model"] == "plain_cnn"
+    assert card["model_args"]["filters"] == [best["filters"] * 2 ** i
+                                             for i in range(best["stages"])]
+    model = dlzoo.load(out / "tiny-tune")
+    assert model.predict(np.zeros((1, 8, 8, 1), "float32"), verbose=0).shape == (1, 10)
+    # --tuner / --max-trials override the recipe; a second run without --resume is refused
+    assert main(["tune", str(recipe), "--output", str(out), "--quiet", "--max-trials", "3"]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_cli_tune_needs_a_tune_section(capsys):
+    assert main(["tune", "lenet5-digits"]) == 2
+    assert "has no tune: section" in capsys.readouterr().err
