@@ -138,7 +138,7 @@ def _build_imagenet(info: ModelInfo, kwargs: dict):
             f"{info.name}: loaded ImageNet weights into every layer except the classifier "
             f"'predictions', which has num_classes={num_classes} outputs instead of "
             f"{IMAGENET_CLASSES} and starts from random weights: train it before predicting.",
-            stacklevel=3,
+            stacklevel=4,  # the caller of build()
         )
     else:
         load_h5_by_order(model, path)
@@ -364,6 +364,6 @@ def load_saved_model_weights(model, directory: str) -> tuple:
         warnings.warn(
             f"Loaded {len(copied)} layers from {directory}; kept the initial weights of "
             f"{len(skipped)}: {listed}{more}.",
-            stacklevel=3,
+            stacklevel=4,  # the caller of build()
         )
     return copied, skipped
