@@ -1,7 +1,7 @@
 """Architecture search: hyperband against random search, and one worker against two.
 
 (a) Epochs to 97%: the `cnn` hypermodel over the search space of `recipes/cnn-digits-tune.yaml`
-    (scikit-learn's digits at 16x16, 1,437 training / 360 validation images), searched with
+    (scikit-learn's digits at 16x16, 1,465 training / 332 validation images), searched with
     random search (up to 9 epochs per trial, early stopping patience 3) and hyperband
     (max 9 epochs, factor 3), each with oracle seeds 1, 2, 3. A search stops once a trial reaches
     97% validation accuracy (`search(target=0.97)`). The figure is the number of training epochs
