@@ -68,9 +68,8 @@ def test_each_worker_gets_its_own_gpu(monkeypatch):
 
 
 def test_a_failing_worker_stops_everything_and_names_its_log(tmp_path):
-    # `dlzoo tune` of a recipe that does not exist: every process exits at once with status 2
+    # a command line `dlzoo tune` refuses: every process exits at once with status 2
     with pytest.raises(WorkerError, match=r"exited with status 2 \(log .*\.log\)"):
-        launch(["tune", str(tmp_path / "missing.yaml")], workers=2, log_dir=tmp_path / "logs",
-               echo=None)
+        launch(["tune", "--no-such-option"], workers=2, log_dir=tmp_path / "logs", echo=None)
     assert {p.name for p in (tmp_path / "logs").iterdir()} == {"chief.log", "tuner0.log",
                                                                "tuner1.log"}

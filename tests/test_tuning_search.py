@@ -55,9 +55,9 @@ def test_search_records_every_trial_and_the_best(digits, tmp_path):
 
 
 def test_hyperband_spends_fewer_epochs_on_most_trials(digits, tmp_path):
-    result = run(digits, tmp_path, tuner="hyperband", epochs=4, hyperband_factor=2)
+    result = run(digits, tmp_path, tuner="hyperband", epochs=2, hyperband_factor=2)
     budgets = [t["hyperparameters"]["tuner/epochs"] for t in result.trials]
-    assert max(budgets) == 4 and min(budgets) < 4
+    assert max(budgets) == 2 and min(budgets) == 1
     # trials continued from a lower rung only run the epochs they add
     for t in result.trials:
         hp = t["hyperparameters"]
