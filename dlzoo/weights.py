@@ -100,6 +100,13 @@ def build_with_weights(info: ModelInfo, weights, kwargs: dict):
             model = info.builder(**kwargs)
             load_saved_model_weights(model, path)
             return model
+    if isinstance(weights, str) and weights.lower() == "imagenet" and not os.path.exists(weights):
+        have = ", ".join(sorted(IMAGENET))
+        raise ValueError(
+            f"weights='imagenet': keras.applications publishes no ImageNet weights for "
+            f"{info.name} (named set: none for this model). Models that have them: {have}. "
+            "Pass weights=None, a weights file or a saved-model directory."
+        )
     named = " or ".join(repr(w) for w in info.weights) or "none for this model"
     missing = isinstance(weights, (str, os.PathLike)) and not os.path.exists(os.fspath(weights))
     raise ValueError(

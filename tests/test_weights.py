@@ -189,7 +189,7 @@ def test_imagenet_errors_before_any_download(monkeypatch):
     monkeypatch.setattr(W, "fetch", lambda *a, **k: pytest.fail("fetch called"))
     with pytest.raises(ValueError, match="3-channel"):
         build("resnet50", weights="imagenet", input_shape=(64, 64, 1))
-    with pytest.raises(ValueError, match=r"named set \(none for this model\)"):
+    with pytest.raises(ValueError, match=r"publishes no ImageNet weights for resnet18"):
         build("resnet18", weights="imagenet")
     with pytest.raises(ValueError, match="no file or directory exists at that path"):
         build("resnet20", weights="/no/such/file.weights.h5")

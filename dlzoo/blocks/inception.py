@@ -4,6 +4,8 @@ The v3 modules build the same graph, layer for layer and in the same order, as
 keras.applications.InceptionV3 (whose convolutions are unnamed), so its weight files, which Keras
 matches by layer order, load; the concatenations carry its names (`mixed0` ... `mixed10`,
 `mixed9_0`, `mixed9_1`). Our convolutions are named `{block}_{branch}_conv` / `_bn` / `_relu`.
+Every v3 module takes `depth`, the function that turns the paper's filter counts into this
+network's (`scaled_depth`: TF-slim's depth multiplier).
 """
 
 from __future__ import annotations
