@@ -22,6 +22,7 @@ __all__ = [
     "check_rate",
     "check_choice",
     "head_activation",
+    "check_positive_ints",
 ]
 
 
@@ -192,12 +193,34 @@ def check_rate(value, *, arg: str, name: str) -> float:
     return float(value)
 
 
-def check_choice(value, *, arg: str, name: str, allowed: Sequence) -> None:
-    """`value` is one of `allowed`."""
-    if value not in tuple(allowed):
+def check_choice(value, *, arg: str, name: str, allowed: Sequence = None, choices=None) -> None:
+    """`value` must be one of `allowed` (or `choices`, the same), compared with `==` and by type,
+    so `True` is not `1` for booleans."""
+    options = tuple(allowed if allowed is not None else choices)
+    if not any(value == c and type(value) is type(c) for c in options):
+        raise ValueError(f"{name}: {arg} must be {_or([repr(c) for c in options])}; received {value!r}.")
+
+
+def check_positive_ints(value, *, arg: str, name: str, length: int | None = None) -> tuple:
+    """A non-empty tuple/list of integers >= 1 (stage depths, widths), optionally of a given length.
+
+    Returns:
+        The values as a tuple of ints.
+    """
+    ok = isinstance(value, (tuple, list)) and len(value) > 0 and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value
+    )
+    if not ok:
         raise ValueError(
-            f"{name}: {arg} must be {_or([repr(a) for a in allowed])}; received {value!r}."
+            f"{name}: {arg} must be a non-empty tuple of integers >= 1, one per stage; "
+            f"received {value!r}. For example {arg}=(2, 2, 2)."
         )
+    if length is not None and len(value) != length:
+        raise ValueError(
+            f"{name}: {arg} must have {length} entries (one per stage, like depths); "
+            f"received {len(value)}: {tuple(value)!r}."
+        )
+    return tuple(int(v) for v in value)
 
 
 def _as_int(value, name: str) -> int:

@@ -18,6 +18,7 @@ def conv_bn_act(
     batch_norm: bool = False,
     use_bias: bool | None = None,
     bn_epsilon: float = 1e-3,
+    bn_scale: bool = True,
     conv_name: str | None = None,
 ):
     """Conv2D, then optional BatchNormalization, then an activation.
@@ -38,6 +39,7 @@ def conv_bn_act(
         use_bias: defaults to True without batch norm and True with it too (torchvision's VGG-BN
             keeps the bias); pass False to drop it.
         bn_epsilon: BatchNormalization epsilon.
+        bn_scale: learn BatchNormalization's gamma (Inception v3 has none: a ReLU follows).
         conv_name: name of the convolution if it should differ from `name`.
     """
     if use_bias is None:
@@ -53,7 +55,7 @@ def conv_bn_act(
         name=conv_name or name,
     )(x)
     if batch_norm:
-        x = layers.BatchNormalization(epsilon=bn_epsilon, name=f"{name}_bn")(x)
+        x = layers.BatchNormalization(epsilon=bn_epsilon, scale=bn_scale, name=f"{name}_bn")(x)
         if activation is not None:
             x = layers.Activation(activation, name=f"{name}_{activation}")(x)
     return x

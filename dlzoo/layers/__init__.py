@@ -3,9 +3,11 @@
 from dlzoo.layers.embeddings import PositionalEmbedding
 from dlzoo.layers.noise import MaskingNoise, SaltAndPepperNoise
 from dlzoo.layers.normalization import LocalResponseNormalization
+from dlzoo.layers.padding import ChannelPadding
 from dlzoo.layers.preprocessing import Preprocess
 
 __all__ = [
+    "ChannelPadding",
     "LocalResponseNormalization",
     "MaskingNoise",
     "PositionalEmbedding",

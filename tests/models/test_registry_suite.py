@@ -79,6 +79,8 @@ def test_train_step_moves_every_weight(name):
         x = sample_inputs(model)
         y, loss = sample_targets(model, x, task=task)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
+        # Creating the optimizer's slots up front saves tracing the train step twice (deep nets).
+        model.optimizer.build(model.trainable_variables)
         before = [np.array(w) for w in model.trainable_weights]
         model.train_on_batch(x, y)
     stuck = [

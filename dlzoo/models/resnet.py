@@ -1,0 +1,306 @@
+"""ResNet (He et al. 2016a, 2016b): one configurable builder, the ImageNet and CIFAR variants.
+
+`resnet50` ... `resnet152v2` are layer for layer keras.applications' ResNet50 ... ResNet152V2 (same
+parameter counts, layer names, weight shapes and layer order), so its ImageNet weight files load.
+`resnet18`/`resnet34` use basic blocks without convolution biases, like torchvision's. The CIFAR
+networks (`resnet20` ... `resnet110`) follow section 4.2 of the paper: a 3x3 stem, three stages of
+16/32/64 filters with n basic blocks each (6n + 2 layers) and parameter-free shortcuts (option A).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from dlzoo.blocks.heads import classifier_head, pool_features
+from dlzoo.blocks.residual import BN_EPSILON, basic_block, bottleneck_block
+from dlzoo.registry import register_model
+from dlzoo.validation import (
+    Downsample,
+    check_choice,
+    check_head,
+    check_image_input,
+    check_num_classes,
+    check_positive_ints,
+    min_spatial_size,
+)
+
+PAPER = "He, Zhang, Ren, Sun. Deep residual learning for image recognition. CVPR 2016."
+PAPER_V2 = "He, Zhang, Ren, Sun. Identity mappings in deep residual networks. ECCV 2016."
+
+BLOCKS = ("basic", "bottleneck")
+STEMS = ("imagenet", "cifar")
+SHORTCUTS = ("projection", "zero_pad")
+
+
+def ResNet(
+    *,
+    depths=(3, 4, 6, 3),
+    widths=(64, 128, 256, 512),
+    block: str = "bottleneck",
+    preact: bool = False,
+    stem: str = "imagenet",
+    stem_width: int | None = None,
+    shortcut: str = "projection",
+    expansion: int | None = None,
+    conv_bias: bool | None = None,
+    num_classes: int = 1000,
+    input_shape=(224, 224, 3),
+    include_top: bool = True,
+    pooling: str | None = None,
+    classifier_activation="softmax",
+    name: str = "resnet",
+) -> keras.Model:
+    """A residual network of any depth and width.
+
+    Reference: He et al. 2016a (v1) and 2016b (pre-activation, v2). The defaults are ResNet-50,
+    layer for layer keras.applications.ResNet50. Stages are named `conv2`, `conv3`, ... and blocks
+    `conv{stage}_block{i}`; the stem is `conv1_*` (and `pool1_*` for the ImageNet stem). Every stage
+    after the first halves the resolution: v1 strides its first block, v2 its predecessor's last
+    block (keras.applications' layout, which gives the same shapes stage by stage).
+
+    Args:
+        depths: blocks per stage, e.g. (3, 4, 6, 3) for ResNet-50, (3, 3, 3) for ResNet-20.
+        widths: filters per stage (the bottleneck width for bottleneck blocks), same length.
+        block: "bottleneck" (1x1, 3x3, 1x1) or "basic" (3x3, 3x3).
+        preact: pre-activation blocks (ResNet v2) instead of post-activation (v1).
+        stem: "imagenet" (7x7/2 convolution and 3x3/2 max pool) or "cifar" (one 3x3 convolution).
+        stem_width: filters of the stem convolution (default: widths[0]).
+        shortcut: where a block changes width: "projection" (1x1 convolution, option B) or
+            "zero_pad" (strided subsampling and zero channels, option A; widths must not shrink).
+        expansion: bottleneck output channels per filter (default 4; basic blocks: 1).
+        conv_bias: bias on the convolutions batch norm follows (default: True for v1 bottleneck
+            networks, as keras.applications' Caffe-ported ResNet50 has; False otherwise).
+        num_classes: output classes (default 1000).
+        input_shape: (height, width, channels) (default (224, 224, 3)).
+        include_top: keep the average pool and the classifier.
+        pooling: with include_top=False, None (feature map), "avg" or "max".
+        classifier_activation: "softmax", None for logits, or any Keras activation.
+        name: model name.
+
+    Returns:
+        An uncompiled `keras.Model`.
+
+    Example:
+        >>> from dlzoo.models.resnet import ResNet
+        >>> model = ResNet(depths=(2, 2), widths=(16, 32), block="basic", stem="cifar",
+        ...                input_shape=(32, 32, 3), num_classes=10)
+    """
+    check_choice(block, arg="block", name=name, choices=BLOCKS)
+    check_choice(stem, arg="stem", name=name, choices=STEMS)
+    check_choice(shortcut, arg="shortcut", name=name, choices=SHORTCUTS)
+    check_choice(preact, arg="preact", name=name, choices=(False, True))
+    depths = check_positive_ints(depths, arg="depths", name=name)
+    widths = check_positive_ints(widths, arg="widths", name=name, length=len(depths))
+    if expansion is None:
+        expansion = 4 if block == "bottleneck" else 1
+    (expansion,) = check_positive_ints((expansion,), arg="expansion", name=name)
+    if block == "basic" and expansion != 1:
+        raise ValueError(
+            f"{name}: expansion applies to bottleneck blocks; basic blocks output `widths` channels. "
+            f"Received expansion={expansion} with block='basic'; leave expansion=None."
+        )
+    if stem_width is None:
+        stem_width = widths[0]
+    (stem_width,) = check_positive_ints((stem_width,), arg="stem_width", name=name)
+    if conv_bias is None:
+        conv_bias = block == "bottleneck" and not preact
+    check_choice(conv_bias, arg="conv_bias", name=name, choices=(False, True))
+    channels = (stem_width,) + tuple(w * expansion for w in widths)
+    if shortcut == "zero_pad" and any(b < a for a, b in zip(channels, channels[1:])):
+        raise ValueError(
+            f"{name}: shortcut='zero_pad' pads channels with zeros, so stage outputs cannot shrink; "
+            f"received stem_width={stem_width}, widths={widths}, expansion={expansion} "
+            f"(outputs {channels}). Use shortcut='projection' or non-decreasing widths."
+        )
+    check_head(include_top=include_top, pooling=pooling)
+    check_num_classes(num_classes, include_top=include_top)
+    input_shape = check_image_input(
+        input_shape, name=name, min_size=resnet_min_size(num_stages=len(depths), stem=stem, block=block, preact=preact)
+    )
+
+    inputs = keras.Input(shape=input_shape, name="input_layer")
+    x = _stem(inputs, stem=stem, width=stem_width, preact=preact, conv_bias=conv_bias)
+    residual = bottleneck_block if block == "bottleneck" else basic_block
+    extra = {"expansion": expansion} if block == "bottleneck" else {}
+    in_channels = stem_width
+    for s, (depth, width) in enumerate(zip(depths, widths)):
+        out_channels = width * expansion
+        for i in range(1, depth + 1):
+            if not preact:
+                stride = 2 if (i == 1 and s > 0) else 1
+                widen = i == 1 and (stride > 1 or in_channels != out_channels)
+            else:
+                stride = 2 if (i == depth and s + 1 < len(depths)) else 1
+                widen = i == 1 and in_channels != out_channels
+            x = residual(
+                x,
+                width,
+                name=f"conv{s + 2}_block{i}",
+                stride=stride,
+                shortcut=shortcut if widen else "identity",
+                preact=preact,
+                conv_bias=conv_bias,
+                **extra,
+            )
+        in_channels = out_channels
+    if preact:
+        x = layers.BatchNormalization(epsilon=BN_EPSILON, name="post_bn")(x)
+        x = layers.Activation("relu", name="post_relu")(x)
+    if include_top:
+        x = classifier_head(x, num_classes=num_classes, classifier_activation=classifier_activation)
+    else:
+        x = pool_features(x, pooling)
+    return keras.Model(inputs, x, name=name)
+
+
+def _stem(x, *, stem: str, width: int, preact: bool, conv_bias: bool):
+    # The stem convolution of a pre-activation network feeds the first block's batch norm through
+    # nothing of its own, so it keeps its bias (keras.applications' ResNet50V2 does).
+    bias = True if preact else conv_bias
+    if stem == "imagenet":
+        x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
+        x = layers.Conv2D(width, 7, strides=2, use_bias=bias, name="conv1_conv")(x)
+    else:
+        x = layers.Conv2D(width, 3, padding="same", use_bias=bias, name="conv1_conv")(x)
+    if not preact:
+        x = layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn")(x)
+        x = layers.Activation("relu", name="conv1_relu")(x)
+    if stem == "imagenet":
+        x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
+        x = layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    return x
+
+
+def resnet_min_size(*, num_stages: int, stem: str, block: str, preact: bool) -> int:
+    """Smallest input side, from the stem and the strided convolution of every later stage."""
+    ops = []
+    if stem == "imagenet":
+        ops += [Downsample(7, 2, "valid", 3), Downsample(3, 2, "valid", 1)]
+    if block == "bottleneck" and not preact:
+        stage = Downsample(1, 2)  # the stride sits on a 1x1 convolution
+    else:
+        stage = Downsample(3, 2, "valid", 1)
+    ops += [stage] * (num_stages - 1)
+    return min_spatial_size(ops)
+
+
+def stage_outputs(depths, *, preact: bool) -> tuple:
+    """Names of the layers that end each stage (the features for transfer learning)."""
+    names = [f"conv{s + 2}_block{d}_out" for s, d in enumerate(depths)]
+    if preact:
+        names[-1] = "post_relu"  # the last block's sum is not yet normalised
+    return tuple(names)
+
+
+def _register(
+    variant: str,
+    *,
+    config: dict,
+    params: int,
+    input_shape=(224, 224, 3),
+    num_classes: int = 1000,
+    weights=(),
+    smoke: dict,
+    description: str,
+):
+    preact = config.get("preact", False)
+    depths = config["depths"]
+    groups = ("conv1_",) + tuple(f"conv{s + 2}_" for s in range(len(depths)))
+    if preact:
+        groups += ("post_",)
+
+    @register_model(
+        variant,
+        family="resnet",
+        default_input_shape=input_shape,
+        default_num_classes=num_classes,
+        params=params,
+        paper=PAPER_V2 if preact else PAPER,
+        weights=weights,
+        preprocessing="tf" if preact or config.get("stem") == "cifar" else "caffe",
+        feature_layers=stage_outputs(depths, preact=preact),
+        unfreeze_groups=groups,
+        min_input_size=resnet_min_size(
+            num_stages=len(depths),
+            stem=config.get("stem", "imagenet"),
+            block=config.get("block", "bottleneck"),
+            preact=preact,
+        ),
+        smoke_overrides=smoke,
+        description=description,
+    )
+    def builder(**kwargs):
+        args = {"name": variant, "input_shape": input_shape, "num_classes": num_classes, **config}
+        args.update(kwargs)
+        return ResNet(**args)
+
+    builder.__name__ = variant
+    builder.__doc__ = f"{description}. Takes every `ResNet` argument; its config is the default."
+    return builder
+
+
+# The registry suite's cost (graph tracing, XLA compiles on JAX) grows with the number of layers,
+# so its smoke builds are shallow: two blocks then one, in two stages, still take every kind of
+# block and shortcut (identity, strided, widening). tests/test_resnet.py builds the full depths.
+_IMAGENET_SMOKE = {"input_shape": (32, 32, 3), "num_classes": 3, "depths": (2, 1), "widths": (8, 16)}
+_CIFAR_SMOKE = {"input_shape": (16, 16, 3), "num_classes": 3, "depths": (2, 1), "widths": (4, 8)}
+_BASIC = {"block": "basic", "conv_bias": False}
+_CIFAR = {"block": "basic", "stem": "cifar", "shortcut": "zero_pad", "conv_bias": False,
+          "widths": (16, 32, 64)}
+
+# Parameter counts at the defaults, as Keras counts them (BatchNormalization's moving statistics
+# included). resnet50 ... resnet152v2 equal keras.applications'; resnet18/34 have torchvision's
+# 11,689,512 / 21,797,672 trainable parameters; the CIFAR networks are within 3% of the paper's
+# 0.27M, 0.46M, 0.66M, 0.85M and 1.7M (tests/test_resnet.py checks all of these).
+resnet18 = _register(
+    "resnet18", config={"depths": (2, 2, 2, 2), **_BASIC}, params=11_699_112,
+    smoke=_IMAGENET_SMOKE, description="ResNet-18 (basic blocks), 224x224x3",
+)
+resnet34 = _register(
+    "resnet34", config={"depths": (3, 4, 6, 3), **_BASIC}, params=21_814_696,
+    smoke=_IMAGENET_SMOKE, description="ResNet-34 (basic blocks), 224x224x3",
+)
+resnet50 = _register(
+    "resnet50", config={"depths": (3, 4, 6, 3)}, params=25_636_712, weights=("imagenet",),
+    smoke=_IMAGENET_SMOKE, description="ResNet-50 = keras.applications.ResNet50, 224x224x3",
+)
+resnet101 = _register(
+    "resnet101", config={"depths": (3, 4, 23, 3)}, params=44_707_176, weights=("imagenet",),
+    smoke=_IMAGENET_SMOKE, description="ResNet-101 = keras.applications.ResNet101, 224x224x3",
+)
+resnet152 = _register(
+    "resnet152", config={"depths": (3, 8, 36, 3)}, params=60_419_944, weights=("imagenet",),
+    smoke=_IMAGENET_SMOKE, description="ResNet-152 = keras.applications.ResNet152, 224x224x3",
+)
+resnet50v2 = _register(
+    "resnet50v2", config={"depths": (3, 4, 6, 3), "preact": True}, params=25_613_800,
+    weights=("imagenet",), smoke=_IMAGENET_SMOKE,
+    description="ResNet-50 v2 (pre-activation) = keras.applications.ResNet50V2, 224x224x3",
+)
+resnet101v2 = _register(
+    "resnet101v2", config={"depths": (3, 4, 23, 3), "preact": True}, params=44_675_560,
+    weights=("imagenet",), smoke=_IMAGENET_SMOKE,
+    description="ResNet-101 v2 (pre-activation) = keras.applications.ResNet101V2, 224x224x3",
+)
+resnet152v2 = _register(
+    "resnet152v2", config={"depths": (3, 8, 36, 3), "preact": True}, params=60_380_648,
+    weights=("imagenet",), smoke=_IMAGENET_SMOKE,
+    description="ResNet-152 v2 (pre-activation) = keras.applications.ResNet152V2, 224x224x3",
+)
+
+
+def _register_cifar(n: int, params: int):
+    depth = 6 * n + 2
+    return _register(
+        f"resnet{depth}", config={"depths": (n, n, n), **_CIFAR}, params=params,
+        input_shape=(32, 32, 3), num_classes=10, smoke=_CIFAR_SMOKE,
+        description=f"CIFAR ResNet-{depth} (3x{n} basic blocks, option A shortcuts), 32x32x3",
+    )
+
+
+resnet20 = _register_cifar(3, 271_098)
+resnet32 = _register_cifar(5, 466_426)
+resnet44 = _register_cifar(7, 661_754)
+resnet56 = _register_cifar(9, 857_082)
+resnet110 = _register_cifar(18, 1_736_058)
