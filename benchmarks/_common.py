@@ -116,14 +116,11 @@ def render_results_md() -> Path:
         if data.get("summary"):
             lines.append(data["summary"])
             lines.append("")
-        rows = data.get("rows") or []
-        if rows:
-            cols = list(rows[0].keys())
-            lines.append("| " + " | ".join(cols) + " |")
-            lines.append("| " + " | ".join("---" for _ in cols) + " |")
-            for r in rows:
-                lines.append("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
+        _table(lines, data.get("rows") or [])
+        for extra in data.get("tables", []):
+            lines.append(f"{extra['title']}:")
             lines.append("")
+            _table(lines, extra["rows"])
         for extra in data.get("images", []):
             lines.append(f"![{data['name']}]({extra})")
             lines.append("")
@@ -138,6 +135,19 @@ def render_results_md() -> Path:
         lines.append("")
     RESULTS_MD.write_text("\n".join(lines))
     return RESULTS_MD
+
+
+def _table(lines: list, rows: list) -> None:
+    if not rows:
+        return
+    cols = list(rows[0].keys())
+    for r in rows[1:]:
+        cols += [c for c in r if c not in cols]
+    lines.append("| " + " | ".join(cols) + " |")
+    lines.append("| " + " | ".join("---" for _ in cols) + " |")
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |")
+    lines.append("")
 
 
 def _fmt(v) -> str:

@@ -178,6 +178,8 @@ def _cmd_train(args) -> int:
     from dlzoo.training import run_recipe
 
     recipe = load_recipe(args.recipe, overrides=args.set or [])
+    if args.folds is not None:
+        return _train_folds(recipe, args)
     result = run_recipe(recipe, output=args.output, resume=args.resume,
                         verbose=0 if args.quiet else 2,
                         log=(lambda *a: None) if args.quiet else print)
@@ -195,7 +197,29 @@ def _add_train(sub):
     p.add_argument("--output", default="saved_models",
                    help="folder for NAME/ and the run state .runs/NAME/ (default saved_models)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument("--folds", type=int, default=None, metavar="K",
+                   help="K-fold cross-validation: K models on stratified folds (forward-chaining "
+                        "for sequences); prints mean and std of val_accuracy")
+    p.add_argument("--save-folds", choices=("best", "all"), default="best",
+                   help="with --folds: save the best fold's model (default) or every fold's")
     p.set_defaults(func=_cmd_train)
+
+
+def _train_folds(recipe, args) -> int:
+    from dlzoo.training import cross_validate_recipe
+
+    if args.resume:
+        raise CLIError("--resume does not apply to --folds; run the cross-validation again")
+    result = cross_validate_recipe(recipe, args.folds, output=args.output, save=args.save_folds,
+                                   verbose=0, log=(lambda *a: None) if args.quiet else print)
+    cv = result.cv
+    print(cv.summary())
+    if result.saved == "best":
+        print(f"saved the best fold ({cv.best_fold + 1}) to {result.saved_dirs[0]}/")
+    else:
+        print("saved every fold: " + ", ".join(f"{d}/" for d in result.saved_dirs))
+    print(f"{result.seconds:.0f} s")
+    return 0
 
 
 # --- dlzoo evaluate -----------------------------------------------------------------------------
@@ -281,8 +305,65 @@ def _cmd_evaluate(args) -> int:
         console.print(f"card's validation accuracy: {card_acc:.4f}")
     if bundle.skipped:
         console.print(f"{len(bundle.skipped)} file(s) skipped, e.g. {bundle.skipped[0]}")
+    if args.adversarial:
+        _evaluate_adversarial(args, model, bundle, parts, to_model, classes, out, console)
     console.print(f"report and confusion matrix in {out}/")
     return 0
+
+
+def _parse_epsilons(text: str) -> list[float]:
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise CLIError(f"--epsilon takes comma-separated numbers such as 0.01,0.03,0.1; "
+                       f"received {text!r}") from None
+    if not values:
+        raise CLIError("--epsilon needs at least one value, e.g. 0.01,0.03,0.1")
+    return values
+
+
+def _evaluate_adversarial(args, model, bundle, parts, to_model, classes, out, console) -> None:
+    """Accuracy under FGSM at each epsilon, in the input scale the model was trained on (raw
+    [0, 255] pixels for image models, whose preprocessing is inside the model), and a PNG."""
+    import numpy as np
+    from rich.table import Table
+
+    from dlzoo.robustness import accuracy_under_attack, plot_adversarial_examples, value_range_of
+
+    epsilons = _parse_epsilons(args.epsilon)
+    xs, ys = [], []
+    for part in parts:
+        if part is None:
+            continue
+        for x, y in part:
+            xs.append(np.asarray(x))
+            ys.append(np.asarray(y))
+    x, y = np.concatenate(xs), to_model[np.concatenate(ys)]
+    if args.max_samples and len(x) > args.max_samples:
+        keep = np.random.default_rng(0).choice(len(x), args.max_samples, replace=False)
+        x, y = x[np.sort(keep)], y[np.sort(keep)]
+    value_range = value_range_of(bundle.value_range, x)
+    rows = accuracy_under_attack(model, x, y, [0.0] + [e for e in epsilons if e != 0],
+                                 value_range=value_range)
+    table = Table(title=f"FGSM on {len(x)} samples, inputs in [{value_range[0]:g}, "
+                        f"{value_range[1]:g}]")
+    for col in ("epsilon", "accuracy", "mean confidence"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(f"{r['epsilon']:g}", f"{r['accuracy']:.4f}", f"{r['mean_confidence']:.3f}")
+    console.print(table)
+    png = os.path.join(out, "adversarial.png")
+    if len(model.input_shape) == 4:
+        plot_adversarial_examples(model, x, y, epsilon=max(epsilons), path=png,
+                                  class_names=classes, value_range=value_range)
+        console.print(f"clean and adversarial examples: {png}")
+    report_path = os.path.join(out, "report.json")
+    with open(report_path) as f:
+        report = json.load(f)
+    report["adversarial"] = {"method": "fgsm", "value_range": list(value_range),
+                             "samples": int(len(x)), "rows": rows}
+    with open(report_path, "w") as f:
+        json.dump(report, f, indent=2)
 
 
 def _add_evaluate(sub):
@@ -295,6 +376,12 @@ def _add_evaluate(sub):
     p.add_argument("--out", default=None,
                    help="folder for report.json and confusion_matrix.png "
                         "(default evaluations/NAME)")
+    p.add_argument("--adversarial", choices=("fgsm",), default=None,
+                   help="also measure accuracy under attack (fast gradient sign method)")
+    p.add_argument("--epsilon", default="0.01,0.03,0.1",
+                   help="attack strengths as fractions of the input range (default 0.01,0.03,0.1)")
+    p.add_argument("--max-samples", type=int, default=2000,
+                   help="attack at most this many samples (default 2000)")
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -340,6 +427,11 @@ def _add_predict(sub):
 def _cmd_quickstart(args) -> int:
     from dlzoo.quickstart import quickstart
 
+    if args.transfer:  # --- the transfer demonstration (dlzoo.transfer_demo) ---
+        from dlzoo.quickstart import quickstart_transfer
+
+        quickstart_transfer(workdir=args.workdir, full=args.full, console=_console())
+        return 0
     quickstart(workdir=args.workdir, epochs=args.epochs, console=_console(),
                verbose=0 if args.quiet else 2)
     return 0
@@ -353,6 +445,10 @@ def _add_quickstart(sub):
                         "(default ./dlzoo-quickstart)")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument("--transfer", action="store_true",
+                   help="instead: the transfer demonstration, pretrained vs scratch on few "
+                        "labelled digits (about a minute; with --full, about ten)")
+    p.add_argument("--full", action="store_true", help="with --transfer: the whole experiment")
     p.set_defaults(func=_cmd_quickstart)
 # --- dlzoo doctor ------------------------------------------------------------------------------
 
@@ -447,11 +543,12 @@ def _cmd_datasets(args) -> int:
               f"{summary['image_size'][1]}, grayscale) in 10 class folders under "
               f"{summary['directory']}; manifest {summary['manifest_hash'][:12]}")
         return 0
-    from dlzoo.data.datasets import _TFDS_SPLITS, sources
+    from dlzoo.data.datasets import sources
+    from dlzoo.data.tfds_sources import KNOWN_SPLITS
 
     for name, line in sources().items():
         print(f"{name:<20} {line}")
-    print("tfds names (need prepared data or the network), e.g.: " + ", ".join(sorted(_TFDS_SPLITS)))
+    print("tfds names (need prepared data or the network), e.g.: " + ", ".join(sorted(KNOWN_SPLITS)))
     return 0
 
 
@@ -463,6 +560,167 @@ def _add_datasets(sub):
     p.add_argument("--image-size", type=_parse_shape, default=(32, 32), help="e.g. 32,32")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
     p.set_defaults(func=_cmd_datasets)
+
+
+# --- dlzoo finetune -----------------------------------------------------------------------------
+
+
+def _parse_image_size(text: str) -> tuple:
+    size = _parse_shape(text)
+    if len(size) == 1:
+        return (size[0], size[0])
+    if len(size) != 2:
+        raise argparse.ArgumentTypeError(f"expected N or HxW such as 160 or 120x160; received {text!r}")
+    return size
+
+
+def _parse_model_args(items) -> dict:
+    import yaml
+
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CLIError(f"--set expects KEY=VALUE (e.g. --set activation=relu); received {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+def _parse_augment(text):
+    import yaml
+
+    if text is None:
+        return False
+    if text == "default":
+        return True
+    spec = {}
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CLIError(f"--augment expects KEY=VALUE pairs such as zoom=0.1,translate=0.1; "
+                           f"received {text!r}")
+        spec[key.strip()] = yaml.safe_load(value)
+    return spec
+
+
+def _cmd_finetune(args) -> int:
+    from rich.table import Table
+
+    from dlzoo.saving import read_card
+    from dlzoo.transfer import fine_tune
+
+    if not os.path.isdir(args.directory):
+        raise CLIError(f"{args.directory} is not a folder; give a folder with one subfolder per class")
+    source = args.model
+    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "card.json")):
+        raise CLIError(f"--model {source}: a folder but not a dlzoo saved model (no card.json)")
+    model_name = read_card(source).get("model") if os.path.isdir(source) else source
+    out = args.out or os.path.join(
+        "saved_models", f"{os.path.basename(os.path.normpath(args.directory))}-{model_name}")
+    quiet = args.quiet
+    result = fine_tune(
+        source, args.directory, weights=args.weights, layer=args.layer, pooling=args.pooling,
+        head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
+        head_learning_rate=args.head_lr, learning_rate=args.lr,
+        train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
+        image_size=args.image_size,
+        color_mode=args.color_mode, batch_size=args.batch_size,
+        validation_split=args.validation_split, seed=args.seed,
+        model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None, out=out,
+        verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
+    )
+    card = result.card
+    metrics = card.get("metrics", {})
+    table = Table(title=f"{card['name']}: {card['model']} fine-tuned on {card['data']['source']}")
+    table.add_column("phase")
+    table.add_column("epochs run", justify="right")
+    table.add_column("val accuracy", justify="right")
+    table.add_column("val loss", justify="right")
+    for phase, label in (("phase1", "1: head"), ("phase2", f"2: unfreeze {args.unfreeze}")):
+        run = card["training"][phase]["epochs_run"]
+        acc, loss = metrics.get(f"{phase}_val_accuracy"), metrics.get(f"{phase}_val_loss")
+        table.add_row(label, str(run), "" if acc is None else f"{acc:.4f}",
+                      "" if loss is None else f"{loss:.4f}")
+    console = _console()
+    console.print(table)
+    if result.report is not None:
+        console.print(result.report.table(title="held-out split, per class"))
+    skipped = card["data"].get("skipped") or []
+    if skipped:
+        console.print(f"{len(skipped)} file(s) skipped (listed in {out}/card.json):")
+        for path, reason in skipped[:10]:
+            console.print(f"  {path}: {reason}", markup=False, highlight=False)
+    console.print(f"saved to {out}/ (model.keras, card.json, README.md, curves.png"
+                  + (", confusion_matrix.png" if result.report is not None else "") + ")\n"
+                  f"  dlzoo evaluate {out} {args.directory}\n  dlzoo predict {out} IMAGE...\n"
+                  f"  dlzoo export {out} --format savedmodel", soft_wrap=True)
+    return 0
+
+
+def _add_finetune(sub):
+    p = sub.add_parser("finetune", help="transfer learning on a folder of class subfolders")
+    p.add_argument("directory", help="folder with one subfolder of images per class")
+    p.add_argument("--model", required=True,
+                   help="a registry name (resnet50, vgg16, lenet5, ...) or a saved model folder")
+    p.add_argument("--weights", default=None,
+                   help="with a registry name: imagenet, a weights file or a saved model folder")
+    p.add_argument("--image-size", type=_parse_image_size, default=None,
+                   help="N or HxW (default: a saved model's own size, else the model's default)")
+    p.add_argument("--color-mode", choices=("rgb", "grayscale", "rgba"), default=None,
+                   help="default: the saved model's own (from its card), else rgb")
+    p.add_argument("--head-epochs", type=int, default=10, help="phase 1 epochs (default 10)")
+    p.add_argument("--epochs", type=int, default=30, help="phase 2 epochs (default 30; 0 skips it)")
+    p.add_argument("--unfreeze", default="all",
+                   help="phase 2: all (default), top:K block groups, or none")
+    p.add_argument("--head-lr", type=float, default=1e-3, help="phase 1 learning rate (1e-3)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="phase 2 learning rate (default: the head's; a tenth of it with "
+                        "--weights imagenet)")
+    p.add_argument("--augment", nargs="?", const="default", default=None, metavar="SPEC",
+                   help="random horizontal flips, rotations (0.05) and zooms (0.1); or your own, "
+                        "e.g. --augment zoom=0.1,translate=0.1 (no flips: digits, text). Phase 1 "
+                        "then runs the frozen network instead of the feature cache")
+    p.add_argument("--train-batchnorm", action="store_true",
+                   help="let BatchNorm update its statistics in phase 2 (default: frozen)")
+    p.add_argument("--layer", default=None, help="feature layer (default: the model's, by name)")
+    p.add_argument("--pooling", choices=("avg", "max", "flatten"), default="avg")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--validation-split", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="builder argument for a registry name (e.g. activation=relu); repeatable")
+    p.add_argument("--cache-dir", default=os.path.join(".dlzoo-cache", "features"),
+                   help="feature cache folder (default .dlzoo-cache/features; '' for none)")
+    p.add_argument("--out", default=None,
+                   help="where to save (default saved_models/FOLDER-MODEL)")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.set_defaults(func=_cmd_finetune)
+
+
+# --- dlzoo export -------------------------------------------------------------------------------
+
+
+def _cmd_export(args) -> int:
+    from dlzoo.export import export
+
+    path = export(args.model_dir, args.format, out=args.out)
+    from dlzoo.saving import read_card
+
+    shape = read_card(args.model_dir).get("input_shape", [])
+    print(f"exported {args.model_dir} as {args.format} to {path}\n"
+          f"  input: uint8 images (batch, height, width, {shape[-1] if shape else 'C'}) of any "
+          f"size; resized to {'x'.join(map(str, shape[:2]))} and preprocessed inside\n"
+          f"  output: class probabilities; class names in {os.path.join(os.path.dirname(path) if args.format != 'savedmodel' else path, 'labels.txt')}")
+    return 0
+
+
+def _add_export(sub):
+    p = sub.add_parser("export", help="export a saved model for serving (raw uint8 images in)")
+    p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
+    p.add_argument("--format", choices=("savedmodel", "onnx", "litert"), default="savedmodel",
+                   help="savedmodel (TensorFlow), onnx (needs tf2onnx and onnx) or litert (.tflite)")
+    p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT)")
+    p.set_defaults(func=_cmd_export)
 
 
 # --- dlzoo tune ---------------------------------------------------------------------------------
@@ -554,7 +812,8 @@ def _add_tune(sub):
 # --- parser and entry point --------------------------------------------------------------------
 
 SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _add_train,
-               _add_evaluate, _add_predict, _add_quickstart, _add_tune]
+               _add_evaluate, _add_predict, _add_quickstart,
+               _add_finetune, _add_export, _add_tune]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -98,3 +98,40 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
         "epochs_run": result.epochs_run,
         "seconds": seconds,
     }
+
+
+# --- dlzoo quickstart --transfer ------------------------------------------------------------------
+
+
+def quickstart_transfer(workdir="dlzoo-quickstart", *, full: bool = False, console=None) -> dict:
+    """A reduced transfer demonstration (`dlzoo.transfer_demo`): LeNet-5 pre-trained on digits
+    0-4, then pretrained vs scratch (both with augmentation) on 2 and 10 labelled images per class
+    of digits 5-9, two seeds; `full=True` runs the whole experiment (about ten minutes on 2 CPU
+    cores). Returns the figures."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dlzoo.transfer_demo import POLICIES, QUICK_POLICIES, run_demo
+
+    console = console or Console()
+    work = Path(workdir) / "transfer"
+    console.rule("dlzoo quickstart --transfer")
+    settings = ({"ks": (2, 5, 10, 25), "seeds": (0, 1, 2, 3), "policies": POLICIES} if full else
+                {"ks": (2, 10), "seeds": (0, 1), "policies": QUICK_POLICIES})
+    console.print(f"pretrained start vs scratch on digits 5-9 with k = "
+                  f"{', '.join(map(str, settings['ks']))} labelled images per class, "
+                  f"{len(settings['seeds'])} seeds" + ("" if full else " (reduced; --full for all)"))
+    result = run_demo(work, log=lambda *a: console.print("    " + " ".join(map(str, a))),
+                      **settings)
+    table = Table(title="accuracy on the other 5-9 digits (mean ± std over seeds)")
+    table.add_column("policy")
+    for k in result["ks"]:
+        table.add_column(f"k={k}", justify="right")
+    for p, v in result["policies"].items():
+        table.add_row(p, *(f"{m:.3f} ± {s:.3f}" for m, s in zip(v["mean"], v["std"])))
+    console.print(table)
+    console.print(f"{result['seconds']:.0f} s. Curves: {result['plot']}\n"
+                  f"Pre-trained model with these figures in its card: {result['saved_dir']}/\n"
+                  "The full experiment and what it found: benchmarks/RESULTS.md and the README "
+                  "section 'Fine-tune on your own images'.", soft_wrap=True)
+    return result

@@ -54,6 +54,7 @@ DEFAULTS = {
         "loss": None,
         "metrics": None,
         "augment": {},
+        "adversarial": None,  # {method: fgsm, epsilon: 0.1, ratio: 0.5}: see dlzoo.robustness
         "seed": None,  # None: data.seed
         "strategy": None,  # mirrored | multi_worker (TensorFlow) | data_parallel (JAX)
     },
@@ -306,6 +307,7 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
             _number(value, where, f"train.augment.{key}", lambda v: 0 < v < 1,
                     "a fraction between 0 and 1 (exclusive)")
     out["augment"] = dict(augment)
+    out["adversarial"] = _validate_adversarial(out["adversarial"], where)
     if out["seed"] is None:
         out["seed"] = data_seed
     _int(out["seed"], where, "train.seed", minimum=0)
@@ -373,6 +375,26 @@ def _validate_tune(tune: dict, where: str, train_seed: int) -> dict:
     if not isinstance(out["retrain"], bool):
         _fail(where, "tune.retrain", "true or false", out["retrain"])
     return out
+
+
+ADVERSARIAL_DEFAULTS = {"method": "fgsm", "epsilon": 0.1, "ratio": 0.5}
+
+
+def _validate_adversarial(adv, where: str):
+    """`train.adversarial`: None, or FGSM adversarial training (each batch mixes clean and FGSM
+    examples; epsilon is a fraction of the input range)."""
+    if adv is None or adv is False:
+        return None
+    adv = _mapping(adv, where, "train.adversarial")
+    _unknown(adv, ADVERSARIAL_DEFAULTS, where, "train.adversarial.")
+    out = {**ADVERSARIAL_DEFAULTS, **adv}
+    if out["method"] != "fgsm":
+        _fail(where, "train.adversarial.method", "fgsm", out["method"])
+    _number(out["epsilon"], where, "train.adversarial.epsilon", lambda v: 0 < v <= 1,
+            "a fraction of the input range in (0, 1]")
+    _number(out["ratio"], where, "train.adversarial.ratio", lambda v: 0 < v <= 1,
+            "the share of each batch replaced by adversarial examples, in (0, 1]")
+    return {"method": "fgsm", "epsilon": float(out["epsilon"]), "ratio": float(out["ratio"])}
 
 
 def _check_optimizer(name, args: dict, where: str) -> None:

@@ -68,7 +68,7 @@ def _versions() -> dict:
 
 
 def save(model, directory, card: dict | None = None, *, history=None, report=None,
-         overwrite: bool = True) -> Path:
+         overwrite: bool = True, extra_files: dict | None = None) -> Path:
     """Writes `model` and its card to `directory` in the saved_models format.
 
     Args:
@@ -81,6 +81,8 @@ def save(model, directory, card: dict | None = None, *, history=None, report=Non
             history.csv and curves.png.
         report: a `dlzoo.evaluation.Report`; gives confusion_matrix.png.
         overwrite: replace an existing model at `directory` (default True).
+        extra_files: `{file name: path}` of more files to put in the folder (plots of an
+            experiment the card reports); PNG files are shown in README.md.
 
     Returns:
         The folder's path.
@@ -129,6 +131,12 @@ def save(model, directory, card: dict | None = None, *, history=None, report=Non
                 tmp / "confusion_matrix.png", title=f"{card.get('name', '')} (validation)".strip()
             )
             files.append("confusion_matrix.png")
+        for fname, src in (extra_files or {}).items():
+            if os.path.basename(fname) != fname or fname in files:
+                raise ValueError(f"extra_files: {fname!r} must be a plain file name not used by "
+                                 f"the format ({', '.join(files)}).")
+            shutil.copyfile(src, tmp / fname)
+            files.append(fname)
         card["files"] = files
         (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default) + "\n")
         (tmp / "README.md").write_text(render_readme(card))
@@ -300,6 +308,11 @@ def render_readme(card: dict) -> str:
         lines += ["![training curves](curves.png)", ""]
     if "confusion_matrix.png" in files:
         lines += ["![confusion matrix](confusion_matrix.png)", ""]
+    standard = {MODEL_FILE, CARD_FILE, "README.md", "history.csv", "curves.png",
+                "confusion_matrix.png"}
+    for extra in files:
+        if extra not in standard and extra.endswith(".png"):
+            lines += [f"![{extra[:-4].replace('_', ' ')}]({extra})", ""]
     lines += [
         "## Use it", "",
         "```python",

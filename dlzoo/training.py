@@ -29,6 +29,8 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
+
 __all__ = [
     "RunResult",
     "load_data",
@@ -37,6 +39,7 @@ __all__ = [
     "fit",
     "run_recipe",
     "run_dir_for",
+    "cross_validate_recipe",
 ]
 
 CLASSIFICATION_TASKS = (
@@ -360,6 +363,43 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
     )
 
 
+# --- adversarial training (dlzoo.robustness) ---------------------------------------------------
+
+
+def _input_range(bundle, data=None):
+    from dlzoo.robustness import value_range_of
+
+    value_range = getattr(bundle, "value_range", "0-255")
+    if value_range == "0-255":
+        return (0.0, 255.0)
+    xs = [np.asarray(x) for x, _ in data] if data is not None else None
+    return value_range_of(value_range, np.concatenate(xs) if xs else None)
+
+
+def adversarial_batches(model, train_data, adversarial: dict, bundle, steps: int):
+    """Wraps the training pipeline so each batch mixes clean and FGSM examples made against the
+    model as it trains (`train.adversarial`); the validation data stays clean."""
+    from dlzoo.robustness import AdversarialBatches
+
+    return AdversarialBatches.from_dataset(
+        model, train_data, steps=steps, epsilon=adversarial["epsilon"],
+        ratio=adversarial["ratio"], value_range=_input_range(bundle, train_data),
+        seed=0,
+    )
+
+
+def robustness_metrics(model, val_data, bundle, adversarial: dict) -> dict:
+    """Clean and FGSM accuracy on the validation data at the training epsilon, for the card."""
+    from dlzoo.robustness import accuracy_under_attack
+
+    xs, ys = zip(*[(np.asarray(x), np.asarray(y)) for x, y in val_data])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    eps = adversarial["epsilon"]
+    rows = accuracy_under_attack(model, x, y, [0.0, eps], value_range=_input_range(bundle, val_data))
+    return {**adversarial, "val_accuracy_clean": rows[0]["accuracy"],
+            "val_accuracy_under_attack": rows[1]["accuracy"], "attack": f"FGSM epsilon={eps}"}
+
+
 # --- distribution strategies (train.strategy) ---------------------------------------------------
 
 STRATEGIES = ("mirrored", "multi_worker", "data_parallel")
@@ -496,12 +536,19 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     final_weights = run_dir / "final.weights.h5"
     if resume:
         log(f"resuming {name} after epoch {done} of {recipe['train']['epochs']} ({run_dir})")
+    adversarial = recipe["train"].get("adversarial")
+    callbacks = list(extra_callbacks)
+    if adversarial:
+        train_data = adversarial_batches(model, train_data, adversarial, bundle, steps)
+        callbacks.append(train_data.callback)
+        log(f"adversarial training: FGSM at epsilon {adversarial['epsilon']} on "
+            f"{adversarial['ratio']:.0%} of each batch")
     fit_history = {}
     if resume and final_weights.exists():
         model.load_weights(final_weights)  # training had finished; only saving was lost
     else:
         fit_history = fit(model, recipe, train_data, val_data, run_dir, verbose=verbose,
-                          extra_callbacks=extra_callbacks).history
+                          extra_callbacks=callbacks).history
         model.save_weights(final_weights)
     history_path = run_dir / "history.csv"
     history = read_history(history_path) if history_path.exists() else dict(fit_history)
@@ -522,6 +569,8 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     elif val_data is not None:
         values = model.evaluate(val_data, verbose=0, return_dict=True)
         metrics = {f"val_{k}": round(float(v), 6) for k, v in values.items()}
+    if adversarial and val_data is not None and info.task in CLASSIFICATION_TASKS:
+        metrics["adversarial"] = robustness_metrics(model, val_data, bundle, adversarial)
     monitor = recipe["callbacks"]["monitor"]
     if history.get(monitor):
         series = history[monitor]
@@ -574,3 +623,159 @@ def _bundle_dict(bundle) -> dict:
     d.setdefault("manifest_hash", getattr(bundle, "manifest_hash", None))
     d.setdefault("skipped", [list(s) for s in getattr(bundle, "skipped", [])])
     return d
+
+
+# --- K-fold cross-validation (dlzoo.crossval) ---------------------------------------------------
+
+
+@dataclasses.dataclass
+class CVRunResult:
+    """What `cross_validate_recipe` did: the per-fold result and where the model(s) went."""
+
+    cv: object  # dlzoo.crossval.CVResult
+    saved_dirs: list
+    saved: str  # "best" or "all"
+    seconds: float
+
+
+def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", save: str = "best",
+                          verbose: int = 0, log=print) -> CVRunResult:
+    """Trains one fresh model per fold and reports the mean and spread of the monitored metric.
+
+    The recipe's train and validation splits are pooled and re-split into `folds` folds:
+    stratified for independent samples; forward-chaining (train on the past, validate on what
+    follows, never shuffled) for sequence and time-series models. Needs data that fits in memory:
+    `digits`, `synthetic:NAME` or `folder:PATH` (`dlzoo.data.load_arrays`).
+
+    Args:
+        recipe: a validated recipe.
+        folds: K >= 2.
+        output: where the saved model(s) go.
+        save: "best" (the best fold's model as `NAME/`) or "all" (`NAME-fold1/` ... `NAME-foldK/`).
+    """
+    import types
+
+    import keras
+
+    from dlzoo import saving
+    from dlzoo.crossval import cross_validate
+    from dlzoo.data.datasets import load_arrays
+    from dlzoo.evaluation import evaluate
+    from dlzoo.registry import model_info
+
+    if save not in ("best", "all"):
+        raise ValueError(f"save must be 'best' or 'all'; received {save!r}.")
+    start = time.perf_counter()
+    name = recipe["name"]
+    info = model_info(recipe["model"])
+    if info.task not in CLASSIFICATION_TASKS:
+        raise ValueError(f"--folds reports classification accuracy; {info.name} is a "
+                         f"{info.task} model.")
+    data = dict(recipe["data"])
+    shape = recipe["model_args"].get("input_shape")
+    if info.input_kind == "image" and shape and len(shape) == 3:
+        data.setdefault("image_size", list(shape[:2]))
+        data.setdefault("color_mode", {1: "grayscale", 3: "rgb", 4: "rgba"}.get(shape[2]))
+    source = data.pop("source")
+    batch_size = data.pop("batch_size", 32)
+    data.pop("data_dir", None)
+    if data.get("image_size") is not None:
+        data["image_size"] = tuple(data["image_size"])
+    try:
+        x_tr, y_tr, x_va, y_va, meta = load_arrays(source, **{k: v for k, v in data.items()
+                                                              if v is not None})
+    except ValueError as e:
+        raise ValueError(f"--folds needs data held in memory (digits, synthetic:NAME, "
+                         f"folder:PATH): {e}") from None
+    x, y = np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va])
+    ordered = info.input_kind == "sequence" or info.task.startswith("sequence")
+    bundle = types.SimpleNamespace(
+        num_classes=meta["num_classes"], class_names=meta["class_names"],
+        input_shape=tuple(meta["input_shape"]), value_range=meta.get("value_range", "0-255"),
+        details={}, source=source, manifest_hash=meta.get("manifest_hash"),
+        skipped=meta.get("skipped", []),
+    )
+    seed = recipe["train"]["seed"]
+    out = Path(output)
+    models = {}
+
+    def train_fold(i, tr, va):
+        keras.utils.set_random_seed(seed + i)
+        model = build_model(recipe, bundle, info)
+        train_data = _ArrayBatches(x[tr], y[tr], batch_size, seed + i)
+        val_data = _ArrayBatches(x[va], y[va], batch_size, None)
+        compile_model(model, recipe, info, len(train_data))
+        run_dir = run_dir_for(out, f"{name}-fold{i + 1}")
+        prepare_run_dir(run_dir, recipe, resume=False, log=lambda *a: None)
+        fit(model, recipe, train_data, val_data, run_dir, verbose=verbose)
+        report = evaluate(model, (x[va], y[va]), class_names=bundle.class_names)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        models[i] = (model, report)
+        log(f"fold {i + 1}/{folds}: {len(tr)} train, {len(va)} val, "
+            f"val_accuracy {report.accuracy:.4f}")
+        return {"val_accuracy": float(report.accuracy), "val_loss": float(report.loss)}
+
+    cv = cross_validate(train_fold, y, folds, ordered=ordered, metric="val_accuracy", seed=seed)
+    keep = range(folds) if save == "all" else [cv.best_fold]
+    saved_dirs = []
+    for i in keep:
+        model, report = models[i]
+        target = out / (f"{name}-fold{i + 1}" if save == "all" else name)
+        card = {
+            "name": target.name,
+            "description": recipe["description"],
+            "model": info.name,
+            "model_args": {k: (list(v) if isinstance(v, tuple) else v)
+                           for k, v in recipe["model_args"].items()},
+            "task": info.task,
+            "preprocessing": info.preprocessing,
+            "class_names": [str(c) for c in bundle.class_names],
+            "metrics": {"val_accuracy": float(report.accuracy), "val_loss": float(report.loss),
+                        "fold": i + 1, "cross_validation": cv.to_dict()},
+            "expect": recipe["expect"],
+            "data": {"source": source, "manifest_hash": bundle.manifest_hash,
+                     "skipped": [list(s) for s in bundle.skipped], "recipe": recipe["data"],
+                     "folds": folds, "fold_kind": cv.kind},
+            "training": {"optimizer": recipe["train"]["optimizer"],
+                         "learning_rate": recipe["train"]["learning_rate"],
+                         "epochs": recipe["train"]["epochs"], "callbacks": recipe["callbacks"],
+                         "saved": "all folds" if save == "all" else f"best fold ({i + 1})"},
+            "seed": seed,
+            "recipe": recipe,
+            "path": target.as_posix(),
+        }
+        saving.save(model, target, card, report=report)
+        saved_dirs.append(target)
+    runs = out / ".runs"
+    if runs.exists() and not any(runs.iterdir()):
+        runs.rmdir()
+    return CVRunResult(cv=cv, saved_dirs=saved_dirs, saved=save,
+                       seconds=time.perf_counter() - start)
+
+
+class _ArrayBatches:
+    """Shuffled batches over in-memory arrays as a `keras.utils.PyDataset` (every backend)."""
+
+    def __new__(cls, x, y, batch_size, seed):
+        import keras
+
+        class ArrayBatches(keras.utils.PyDataset):
+            def __init__(self):
+                super().__init__()
+                self.x, self.y = x, y
+                self.order = np.arange(len(x))
+                self.rng = np.random.default_rng(seed) if seed is not None else None
+                self.on_epoch_end()
+
+            def __len__(self):
+                return -(-len(self.x) // batch_size)
+
+            def __getitem__(self, i):
+                idx = self.order[i * batch_size:(i + 1) * batch_size]
+                return self.x[idx], self.y[idx]
+
+            def on_epoch_end(self):
+                if self.rng is not None:
+                    self.rng.shuffle(self.order)
+
+        return ArrayBatches()

@@ -193,12 +193,12 @@ def check_rate(value, *, arg: str, name: str) -> float:
     return float(value)
 
 
-def check_choice(value, *, arg: str, name: str, allowed: Sequence = None, choices=None) -> None:
-    """`value` must be one of `allowed` (or `choices`, the same), compared with `==` and by type,
-    so `True` is not `1` for booleans."""
-    options = tuple(allowed if allowed is not None else choices)
-    if not any(value == c and type(value) is type(c) for c in options):
-        raise ValueError(f"{name}: {arg} must be {_or([repr(c) for c in options])}; received {value!r}.")
+def check_choice(value, *, arg: str, name: str, allowed: Sequence) -> None:
+    """`value` must be one of `allowed` (same type too, so `True` is not taken for `1`)."""
+    if not any(value == c and type(value) is type(c) for c in allowed):
+        raise ValueError(
+            f"{name}: {arg} must be {_or([repr(a) for a in allowed])}; received {value!r}."
+        )
 
 
 def check_positive_ints(value, *, arg: str, name: str, length: int | None = None) -> tuple:
@@ -305,3 +305,65 @@ def check_data_args(
         )
     out["interpolation"] = interpolation
     return out
+
+
+# --- transfer-learning arguments (dlzoo.transfer) ------------------------------------------------
+
+TRANSFER_POOLINGS = ("avg", "max", "flatten", None)
+AUGMENT_KEYS = ("flip", "rotation", "zoom", "translate")
+
+
+def parse_unfreeze(unfreeze) -> int | str:
+    """`"top:K"` -> K (groups to unfreeze), `"all"` -> "all", `"none"`/0 -> 0."""
+    if isinstance(unfreeze, int) and not isinstance(unfreeze, bool) and unfreeze >= 0:
+        return unfreeze
+    if isinstance(unfreeze, str):
+        text = unfreeze.strip().lower()
+        if text in ("all", "none"):
+            return "all" if text == "all" else 0
+        if text.startswith("top:") and text[4:].isdigit():
+            return int(text[4:])
+    raise ValueError(
+        f"unfreeze must be 'top:K' (the K top block groups of the model's unfreeze_groups, e.g. "
+        f"'top:1'), 'all' or 'none'; received {unfreeze!r}."
+    )
+
+
+def check_transfer_args(*, pooling="avg", head_epochs=0, epochs=0, head_learning_rate=1e-3,
+                        learning_rate=1e-4, dropout=0.0, augment=None, unfreeze="top:1") -> dict:
+    """Validates `dlzoo.transfer.fine_tune`'s arguments before anything is built."""
+    check_choice(pooling, arg="pooling", name="fine_tune", allowed=TRANSFER_POOLINGS)
+    for arg, value in (("head_epochs", head_epochs), ("epochs", epochs)):
+        check_int(value, arg=arg, name="fine_tune", minimum=0)
+    for arg, value in (("head_learning_rate", head_learning_rate), ("learning_rate", learning_rate)):
+        if value is None and arg == "learning_rate":  # chosen from the source (fine_tune)
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ValueError(f"fine_tune: {arg} must be a positive number; received {value!r}.")
+    check_rate(dropout, arg="dropout", name="fine_tune")
+    if augment not in (None, False, True) and not isinstance(augment, dict):
+        raise TypeError(
+            f"fine_tune: augment must be True, False or a mapping with keys "
+            f"{', '.join(AUGMENT_KEYS)}; received {augment!r}."
+        )
+    if isinstance(augment, dict):
+        unknown = sorted(set(augment) - set(AUGMENT_KEYS))
+        if unknown:
+            raise ValueError(
+                f"fine_tune: unknown augment key(s) {', '.join(unknown)}; allowed: "
+                f"{', '.join(AUGMENT_KEYS)}."
+            )
+        flip = augment.get("flip")
+        if flip not in (None, False, "horizontal", "vertical", "horizontal_and_vertical"):
+            raise ValueError(
+                "fine_tune: augment['flip'] must be 'horizontal', 'vertical', "
+                f"'horizontal_and_vertical' or None; received {flip!r}."
+            )
+        for key in ("rotation", "zoom", "translate"):
+            value = augment.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 <= value < 1):
+                raise ValueError(
+                    f"fine_tune: augment[{key!r}] must be a fraction in [0, 1); received {value!r}."
+                )
+    return {"unfreeze": parse_unfreeze(unfreeze)}

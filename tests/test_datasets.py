@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from dlzoo.data import datasets, export_digits, image_folder, load, load_arrays
+from dlzoo.data import export_digits, image_folder, load, load_arrays, tfds_sources
 
 tf = pytest.importorskip("tensorflow")
 
@@ -103,7 +103,7 @@ def test_unknown_sources_are_clear_errors():
 
 @pytest.fixture
 def online(monkeypatch):
-    monkeypatch.setattr(datasets, "_network_available", lambda *a, **k: True)
+    monkeypatch.setattr(tfds_sources, "_network_available", lambda *a, **k: True)
 
 
 def test_tfds_mnist_resized_to_rgb(online):
@@ -151,5 +151,5 @@ def test_tfds_offline_fails_fast_with_instructions(tmp_path, monkeypatch):
 def test_network_probe_gives_up_within_its_timeout(monkeypatch):
     # TEST-NET-3 (RFC 5737) never answers; the probe must not wait past its timeout.
     t0 = time.perf_counter()
-    assert datasets._network_available(("203.0.113.1", 443), timeout=1.0) is False
+    assert tfds_sources._network_available(("203.0.113.1", 443), timeout=1.0) is False
     assert time.perf_counter() - t0 < 3

@@ -1,5 +1,6 @@
 """Image folders: bad files skipped with reasons, odd files converted, stable split, pipelines."""
 
+import json
 import os
 import shutil
 
@@ -58,6 +59,8 @@ def test_keras_crashes_mid_epoch_where_ours_trains_to_the_end(messy):
     assert info.class_names == ["a", "b"]
     assert info.empty_classes == ["c"]
     assert info.counts == {"a": 12 + len(CONVERTED), "b": 12}
+    card = json.loads(json.dumps(info.to_dict()))
+    assert card["num_train"] == n_train and card["skipped"][0][0] == "a/corrupt.png"
 
 
 @pytest.mark.parametrize("color_mode,channels", [("rgb", 3), ("grayscale", 1), ("rgba", 4)])
@@ -222,3 +225,26 @@ def test_scan_reports_duplicates(tmp_path, rng):
     shutil.copy(root / "u" / "0.png", root / "v" / "copy.png")
     groups = scan_folder(root, progress=False).duplicates()
     assert [sorted(r.path for r in g) for g in groups] == [["u/0.png", "v/copy.png"]]
+
+
+def test_cached_pipeline_decodes_once_and_never_rereads_the_files(tmp_path, rng):
+    root = tmp_path / "once"
+    for cls, label in (("p", 0), ("q", 1)):
+        for i in range(6):
+            write_good(root, cls, f"{i}.png", rng, label, size=(8, 8), fmt="png")
+    train, val, info = image_folder(root, image_size=(8, 8), batch_size=4, validation_split=0.3,
+                                    progress=False)
+    shutil.rmtree(root)
+    for _ in range(2):
+        assert sum(int(y.shape[0]) for _, y in train) == len(info.train_files)
+        assert sum(int(y.shape[0]) for _, y in val) == len(info.val_files) > 0
+
+
+def test_folder_arrays_without_tensorflow(messy, monkeypatch):
+    from dlzoo.data import load_arrays, scan as scan_module
+
+    monkeypatch.setattr(scan_module, "_tf_available", lambda: False)
+    x, y, xv, yv, meta = load_arrays(f"folder:{messy}", image_size=(12, 12), progress=False)
+    assert x.shape[1:] == (12, 12, 3) and len(x) + len(xv) == 12 * 2 + len(CONVERTED)
+    assert meta["class_names"] == ["a", "b"] and len(meta["skipped"]) == len(BAD_FILES) + 1
+    assert set(np.unique(np.concatenate([y, yv]))) == {0, 1}

@@ -8,6 +8,8 @@ Each task returns `(x, y, class_names, value_range)` for `n` samples generated f
 | `shapes`  | RGB image, default 32x32, 0-255     | circle, square, triangle (random colour, place, size, on noise) |
 | `stripes` | RGB image, default 32x32, 0-255     | horizontal, vertical, diagonal, antidiagonal stripes (random period, phase, colours) |
 | `blobs`   | float vector, default 16 features   | `num_classes` (3) Gaussian clusters, "raw" values |
+| `xor`     | 2-D point near a corner of the unit square | 1 where exactly one coordinate is high (XOR) |
+| `separable` | 2-D point in [-1, 1]^2            | side of a random line through the origin, with a margin |
 """
 
 from __future__ import annotations
@@ -61,7 +63,30 @@ def _blobs(n, rng, features=16, num_classes=3, **_):
     return x.astype(np.float32), y.astype(np.int32), [f"blob{i}" for i in range(num_classes)], "raw"
 
 
-TASKS = {"shapes": _shapes, "stripes": _stripes, "blobs": _blobs}
+def _xor(n, rng, noise=0.1, **_):
+    """No line separates the classes: a perceptron cannot pass 75%, one hidden layer can reach 100%."""
+    corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    labels = np.array([0, 1, 1, 0])
+    which = np.arange(n) % 4
+    rng.shuffle(which)
+    x = corners[which] + rng.normal(0, noise, size=(n, 2))
+    return x.astype(np.float32), labels[which].astype(np.int32), ["0", "1"], "raw"
+
+
+def _separable(n, rng, margin=0.2, **_):
+    """Linearly separable with a margin: the perceptron rule converges (Novikoff 1962)."""
+    angle = rng.uniform(0, np.pi)
+    normal = np.array([np.cos(angle), np.sin(angle)])
+    points = []
+    while sum(len(p) for p in points) < n:
+        cand = rng.uniform(-1, 1, size=(2 * n, 2))
+        points.append(cand[np.abs(cand @ normal) > margin])
+    x = np.concatenate(points)[:n]
+    return x.astype(np.float32), (x @ normal > 0).astype(np.int32), ["0", "1"], "raw"
+
+
+TASKS = {"shapes": _shapes, "stripes": _stripes, "blobs": _blobs, "xor": _xor,
+         "separable": _separable}
 IMAGE_TASKS = ("shapes", "stripes")
 
 
@@ -71,6 +96,8 @@ def describe() -> dict[str, str]:
         "shapes": "RGB images of a circle, square or triangle (3 classes)",
         "stripes": "RGB images of stripes by orientation (4 classes)",
         "blobs": "16-feature vectors in 3 Gaussian clusters (flat input)",
+        "xor": "2-D points around the unit square's corners labelled by XOR (2 classes)",
+        "separable": "2-D points on either side of a line, with a margin (2 classes)",
     }
 
 

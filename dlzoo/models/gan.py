@@ -1,15 +1,13 @@
 """Generative adversarial networks (Goodfellow et al. 2014): a `GAN` model that trains a generator and
 a discriminator with `fit`, DCGAN builders for 28x28x1, 32x32x3 and 64x64x3 images (Radford et al.
-2016), an MLP GAN for vectors, and a callback that saves a grid of samples each epoch."""
+2016) and an MLP GAN for vectors. `SampleGrid` (in gan_samples) saves a grid of samples each epoch."""
 
 from __future__ import annotations
 
-import os
-
 import keras
-import numpy as np
 from keras import layers, ops
 
+from dlzoo.models.gan_samples import SampleGrid, save_sample_grid  # noqa: F401  (public here too)
 from dlzoo.registry import register_model
 from dlzoo.validation import check_image_input, check_int, check_rate
 
@@ -130,6 +128,14 @@ class GAN(keras.Model):
     def outputs(self):
         return self.generator.outputs
 
+    @property
+    def input_shape(self):
+        return self.generator.input_shape
+
+    @property
+    def output_shape(self):
+        return self.generator.output_shape
+
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)
 
@@ -137,16 +143,16 @@ class GAN(keras.Model):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker]
 
-    def compile(self, optimizer=None, d_optimizer=None, g_optimizer=None, loss=None, **kwargs):
+    def compile(self, d_optimizer=None, g_optimizer=None, loss=None, *, optimizer=None, **kwargs):
         """Configures training.
 
         Args:
-            optimizer: optimizer of both networks (each gets its own copy); default DCGAN's
-                `Adam(learning_rate=2e-4, beta_1=0.5)`.
-            d_optimizer: the discriminator's optimizer (overrides `optimizer`).
-            g_optimizer: the generator's optimizer (overrides `optimizer`).
+            d_optimizer: the discriminator's optimizer (default: a copy of `optimizer`).
+            g_optimizer: the generator's optimizer (default: a copy of `optimizer`).
             loss: loss on the discriminator's logits against 1 (real) / 0 (fake); default
                 `BinaryCrossentropy(from_logits=True)`.
+            optimizer: what each network gets a copy of when its own is not given; default
+                DCGAN's `Adam(learning_rate=2e-4, beta_1=0.5)`.
             **kwargs: `run_eagerly`, `jit_compile`, `steps_per_execution`.
         """
         if optimizer is None:
@@ -195,6 +201,30 @@ class GAN(keras.Model):
             f"GAN.train_step supports the TensorFlow and JAX backends; this is {backend!r}. "
             "Set KERAS_BACKEND=tensorflow or jax."
         )
+
+    def test_step(self, *args):
+        """Both losses on real samples (e.g. `validation_data`), without updating anything."""
+        if keras.backend.backend() == "jax":
+            # run the ordinary code on the values in `state`, then read back what it changed
+            trainable, non_trainable, metrics_vars = args[0]
+            variables = self.trainable_variables + self.non_trainable_variables + self.metrics_variables
+            values = list(trainable) + list(non_trainable) + list(metrics_vars)
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+                logs = self._evaluate_batch(args[1])
+            current = lambda vs, old: [  # noqa: E731
+                o if scope.get_current_value(v) is None else scope.get_current_value(v)
+                for v, o in zip(vs, old)]
+            return logs, (trainable, current(self.non_trainable_variables, non_trainable),
+                          current(self.metrics_variables, metrics_vars))
+        return self._evaluate_batch(args[0])
+
+    def _evaluate_batch(self, data):
+        real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        z = keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.seed_generator)
+        fake_logits = self.discriminator(self.generator(z))
+        self.d_loss_tracker.update_state(self._d_loss(self.discriminator(real), fake_logits))
+        self.g_loss_tracker.update_state(self._g_loss(fake_logits))
+        return {m.name: m.result() for m in self.metrics}
 
     def _tf_train_step(self, data):
         # GradientTape is the one TensorFlow-specific piece: Keras 3 has no backend-neutral
@@ -322,7 +352,7 @@ def _latent(latent_dim, input_shape, name):
 def MLPGAN(
     *,
     data_dim: int = 2,
-    latent_dim: int = 16,
+    latent_dim: int = 4,
     hidden_units=(128, 128),
     output_activation: str | None = None,
     dropout: float = 0.0,
@@ -336,7 +366,7 @@ def MLPGAN(
 
     Args:
         data_dim: size of the sample vectors (default 2: points in the plane).
-        latent_dim: size of the latent vectors (default 16).
+        latent_dim: size of the latent vectors (default 4, plenty for 2-D data).
         hidden_units: widths of the hidden layers of both networks (default (128, 128)).
         output_activation: the generator's output activation; None (default) for unbounded data,
             "tanh" for data scaled to [-1, 1].
@@ -480,10 +510,11 @@ _DCGAN_SMOKE = {"latent_dim": 8, "base_filters": 4}
     family="gan",
     task="generative",
     input_kind="latent",
-    default_input_shape=(16,),
+    default_input_shape=(4,),
+    params=34_435,
     paper=PAPER_GAN,
     smoke_overrides={"latent_dim": 4, "hidden_units": (8, 8)},
-    description="GAN of two MLPs for 2-D points (or any vectors): z of 16 -> 128 -> 128 -> data",
+    description="GAN of two MLPs for 2-D points (or any vectors): z of 4 -> 128 -> 128 -> data",
 )
 def mlp_gan(**kwargs):
     """MLP GAN for vectors (default: points in the plane)."""
@@ -495,6 +526,7 @@ def mlp_gan(**kwargs):
     task="generative",
     input_kind="latent",
     default_input_shape=(100,),
+    params=899_010,
     paper=PAPER_DCGAN,
     preprocessing="tf",
     smoke_overrides=_DCGAN_SMOKE,
@@ -510,6 +542,7 @@ def dcgan_28(*, image_shape=(28, 28, 1), name="dcgan_28", **kwargs):
     task="generative",
     input_kind="latent",
     default_input_shape=(100,),
+    params=1_733_956,
     paper=PAPER_DCGAN,
     preprocessing="tf",
     smoke_overrides=_DCGAN_SMOKE,
@@ -525,6 +558,7 @@ def dcgan_32(*, image_shape=(32, 32, 3), name="dcgan_32", **kwargs):
     task="generative",
     input_kind="latent",
     default_input_shape=(100,),
+    params=6_346_052,
     paper=PAPER_DCGAN,
     preprocessing="tf",
     smoke_overrides=_DCGAN_SMOKE,
@@ -534,87 +568,3 @@ def dcgan_64(*, image_shape=(64, 64, 3), name="dcgan_64", **kwargs):
     """DCGAN for 64x64 colour images."""
     return DCGAN(image_shape=image_shape, name=name, **kwargs)
 
-
-# --- sample grids ---------------------------------------------------------------------------------
-
-
-def save_sample_grid(samples, path, *, columns: int | None = None, value_range=(-1.0, 1.0)) -> str:
-    """Writes generated samples to a PNG: images as a grid, 2-D points as a scatter plot.
-
-    Args:
-        samples: `(n, h, w, c)` images with c in (1, 3), or `(n, 2)` points.
-        path: the PNG file to write (its folder is created).
-        columns: images per row (default: ceil(sqrt(n))).
-        value_range: the range the images' values span (default (-1, 1), a tanh output).
-
-    Returns:
-        The path written.
-    """
-    samples = np.asarray(samples)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    if samples.ndim == 2 and samples.shape[1] == 2:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(4, 4))
-        ax.scatter(samples[:, 0], samples[:, 1], s=4, alpha=0.6)
-        ax.set_aspect("equal")
-        fig.savefig(path, dpi=80)
-        plt.close(fig)
-        return str(path)
-    if samples.ndim != 4 or samples.shape[-1] not in (1, 3):
-        raise ValueError(
-            "save_sample_grid: samples must be images (n, h, w, 1 or 3) or 2-D points (n, 2); "
-            f"received shape {samples.shape}."
-        )
-    from PIL import Image
-
-    n, h, w, c = samples.shape
-    columns = columns or int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / columns))
-    low, high = value_range
-    pixels = np.clip((samples - low) / (high - low), 0.0, 1.0)
-    grid = np.ones((rows * (h + 1) + 1, columns * (w + 1) + 1, c), dtype="float32")
-    for k in range(n):
-        r, col = divmod(k, columns)
-        grid[1 + r * (h + 1): 1 + r * (h + 1) + h, 1 + col * (w + 1): 1 + col * (w + 1) + w] = pixels[k]
-    grid = (grid * 255).round().astype("uint8")
-    Image.fromarray(grid[..., 0] if c == 1 else grid).save(path)
-    return str(path)
-
-
-class SampleGrid(keras.callbacks.Callback):
-    """Saves the generator's samples for a fixed set of latent vectors as a PNG after each epoch,
-    `{directory}/samples_epoch_001.png`, ... so the same z can be watched improving.
-
-    Args:
-        directory: where the PNGs go.
-        num_samples: how many samples (default 16).
-        columns: images per row (default: square grid).
-        value_range: the range of the generator's outputs (default (-1, 1)).
-        seed: seed of the fixed latent vectors.
-
-    Example:
-        >>> gan.fit(images, epochs=20, callbacks=[SampleGrid("runs/dcgan/samples")])
-    """
-
-    def __init__(self, directory, *, num_samples: int = 16, columns: int | None = None,
-                 value_range=(-1.0, 1.0), seed: int = 0):
-        super().__init__()
-        self.directory = str(directory)
-        self.num_samples = num_samples
-        self.columns = columns
-        self.value_range = value_range
-        self.seed = seed
-        self.paths: list[str] = []
-
-    def on_epoch_end(self, epoch, logs=None):
-        generator = self.model.generator
-        latent_dim = generator.inputs[0].shape[-1]
-        z = np.random.default_rng(self.seed).normal(size=(self.num_samples, latent_dim)).astype("float32")
-        samples = generator.predict(z, verbose=0)
-        path = os.path.join(self.directory, f"samples_epoch_{epoch + 1:03d}.png")
-        self.paths.append(save_sample_grid(samples, path, columns=self.columns,
-                                           value_range=self.value_range))

@@ -114,8 +114,8 @@ def GoogLeNet(
         (None, 10)
     """
     name = name or ("googlenet_bn" if batch_norm else "googlenet")
-    check_choice(aux_classifiers, arg="aux_classifiers", name=name, choices=(False, True))
-    check_choice(batch_norm, arg="batch_norm", name=name, choices=(False, True))
+    check_choice(aux_classifiers, arg="aux_classifiers", name=name, allowed=(False, True))
+    check_choice(batch_norm, arg="batch_norm", name=name, allowed=(False, True))
     _check_rate(dropout, arg="dropout", name=name)
     modules = _check_modules(modules, name=name)
     if aux_classifiers and include_top and not set(_AUX_AFTER) <= {label for label, _ in modules}:

@@ -86,10 +86,10 @@ def ResNet(
         >>> model = ResNet(depths=(2, 2), widths=(16, 32), block="basic", stem="cifar",
         ...                input_shape=(32, 32, 3), num_classes=10)
     """
-    check_choice(block, arg="block", name=name, choices=BLOCKS)
-    check_choice(stem, arg="stem", name=name, choices=STEMS)
-    check_choice(shortcut, arg="shortcut", name=name, choices=SHORTCUTS)
-    check_choice(preact, arg="preact", name=name, choices=(False, True))
+    check_choice(block, arg="block", name=name, allowed=BLOCKS)
+    check_choice(stem, arg="stem", name=name, allowed=STEMS)
+    check_choice(shortcut, arg="shortcut", name=name, allowed=SHORTCUTS)
+    check_choice(preact, arg="preact", name=name, allowed=(False, True))
     depths = check_positive_ints(depths, arg="depths", name=name)
     widths = check_positive_ints(widths, arg="widths", name=name, length=len(depths))
     if expansion is None:
@@ -105,7 +105,7 @@ def ResNet(
     (stem_width,) = check_positive_ints((stem_width,), arg="stem_width", name=name)
     if conv_bias is None:
         conv_bias = block == "bottleneck" and not preact
-    check_choice(conv_bias, arg="conv_bias", name=name, choices=(False, True))
+    check_choice(conv_bias, arg="conv_bias", name=name, allowed=(False, True))
     channels = (stem_width,) + tuple(w * expansion for w in widths)
     if shortcut == "zero_pad" and any(b < a for a, b in zip(channels, channels[1:])):
         raise ValueError(

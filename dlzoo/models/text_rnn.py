@@ -35,12 +35,14 @@ def _check_rnn_args(name, *, cell, units, depth, dropout, recurrent_dropout, poo
     check_rate(recurrent_dropout, arg="recurrent_dropout", name=name)
     if not isinstance(include_top, bool):
         raise TypeError(f"{name}: include_top must be True or False; received {include_top!r}.")
-    allowed = POOLINGS if include_top else POOLINGS + (None,)
-    check_choice(pooling, arg="pooling", name=name, allowed=allowed)
+    check_choice(pooling, arg="pooling", name=name, allowed=POOLINGS + (None,))
     check_num_classes(num_classes, include_top=include_top)
 
 
-def _rnn_body(x, *, cell, units, depth, bidirectional, dropout, recurrent_dropout, pooling):
+def _rnn_body(x, *, cell, units, depth, bidirectional, dropout, recurrent_dropout, pooling,
+              include_top):
+    if pooling is None and include_top:
+        pooling = "last"
     x = recurrent_stack(
         x,
         cell=cell,
@@ -62,7 +64,7 @@ def TextRNN(
     num_classes: int = 2,
     input_shape=(200,),
     include_top: bool = True,
-    pooling: str | None = "last",
+    pooling: str | None = None,
     classifier_activation="softmax",
     vocab_size: int = 20000,
     embedding_dim: int = 128,
@@ -86,8 +88,9 @@ def TextRNN(
         input_shape: (sequence_length,), or (None,) for any length (default (200,)).
         include_top: keep the classifier; without it the output is the pooled features (or the
             per-step outputs with pooling=None).
-        pooling: how the sequence becomes one vector: "last" (the final state, default), "avg"
-            (mean of the outputs over real steps); None only with include_top=False.
+        pooling: how the sequence becomes one vector: "last" (the final state) or "avg" (the mean
+            of the outputs over real steps). None (default) is "last" with the classifier and
+            the per-step outputs without it.
         classifier_activation: "softmax", None for logits, or any Keras activation.
         vocab_size: number of token ids, padding and OOV included (default 20000).
         embedding_dim: size of the token vectors (default 128).
@@ -121,7 +124,8 @@ def TextRNN(
     inputs = keras.Input(shape=input_shape, dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
     x = _rnn_body(x, cell=cell, units=units, depth=depth, bidirectional=bidirectional,
-                  dropout=dropout, recurrent_dropout=recurrent_dropout, pooling=pooling)
+                  dropout=dropout, recurrent_dropout=recurrent_dropout, pooling=pooling,
+                  include_top=include_top)
     if include_top:
         if head_dropout:
             x = layers.Dropout(head_dropout, name="head_dropout")(x)
@@ -134,7 +138,7 @@ def SequenceRNN(
     num_classes: int = 2,
     input_shape=(100, 1),
     include_top: bool = True,
-    pooling: str | None = "last",
+    pooling: str | None = None,
     classifier_activation="softmax",
     cell: str = "lstm",
     units: int = 64,
@@ -175,7 +179,8 @@ def SequenceRNN(
     if mask_value is not None:
         x = layers.Masking(mask_value=float(mask_value), name="masking")(x)
     x = _rnn_body(x, cell=cell, units=units, depth=depth, bidirectional=bidirectional,
-                  dropout=dropout, recurrent_dropout=recurrent_dropout, pooling=pooling)
+                  dropout=dropout, recurrent_dropout=recurrent_dropout, pooling=pooling,
+                  include_top=include_top)
     if include_top:
         x = classifier_head(x, num_classes=num_classes, classifier_activation=classifier_activation)
     return keras.Model(inputs, x, name=name)
@@ -186,7 +191,7 @@ _TEXT_SMOKE = {"vocab_size": 16, "input_shape": (5,), "embedding_dim": 4, "units
 _SEQ_SMOKE = {"input_shape": (5, 2), "units": 4, "num_classes": 3}
 
 
-def _text_registration(cell: str, bidirectional: bool, paper: str, description: str,
+def _text_registration(cell: str, bidirectional: bool, params: int, paper: str, description: str,
                        smoke_overrides=None):
     layer = f"{'bi' if bidirectional else ''}{cell}1"
     return register_model(
@@ -195,6 +200,7 @@ def _text_registration(cell: str, bidirectional: bool, paper: str, description: 
         input_kind="tokens",
         default_input_shape=(200,),
         default_num_classes=2,
+        params=params,
         paper=paper,
         feature_layers=("embedding", layer),
         unfreeze_groups=("embedding", layer, "predictions"),
@@ -204,7 +210,8 @@ def _text_registration(cell: str, bidirectional: bool, paper: str, description: 
 
 
 # one variant exercises stacking and both dropouts in the registry suite; the rest stay minimal
-@_text_registration("lstm", False, PAPER_LSTM, "LSTM text classifier: masked embedding, LSTM, softmax",
+@_text_registration("lstm", False, 2_609_538, PAPER_LSTM,
+                    "LSTM text classifier: masked embedding, LSTM, softmax",
                     smoke_overrides={**_TEXT_SMOKE, "depth": 2, "dropout": 0.1,
                                      "recurrent_dropout": 0.1, "pooling": "avg"})
 def text_lstm(**kwargs):
@@ -212,19 +219,22 @@ def text_lstm(**kwargs):
     return TextRNN(cell="lstm", **kwargs)
 
 
-@_text_registration("gru", False, PAPER_GRU, "GRU text classifier: masked embedding, GRU, softmax")
+@_text_registration("gru", False, 2_597_378, PAPER_GRU,
+                    "GRU text classifier: masked embedding, GRU, softmax")
 def text_gru(**kwargs):
     """GRU text classifier over token ids."""
     return TextRNN(cell="gru", **kwargs)
 
 
-@_text_registration("lstm", True, f"{PAPER_LSTM} {PAPER_BI}", "Bidirectional LSTM text classifier")
+@_text_registration("lstm", True, 2_659_074, f"{PAPER_LSTM} {PAPER_BI}",
+                    "Bidirectional LSTM text classifier")
 def text_bilstm(**kwargs):
     """Bidirectional LSTM text classifier over token ids."""
     return TextRNN(cell="lstm", bidirectional=True, **kwargs)
 
 
-@_text_registration("gru", True, f"{PAPER_GRU} {PAPER_BI}", "Bidirectional GRU text classifier")
+@_text_registration("gru", True, 2_634_754, f"{PAPER_GRU} {PAPER_BI}",
+                    "Bidirectional GRU text classifier")
 def text_bigru(**kwargs):
     """Bidirectional GRU text classifier over token ids."""
     return TextRNN(cell="gru", bidirectional=True, **kwargs)
@@ -236,6 +246,7 @@ def text_bigru(**kwargs):
     input_kind="sequence",
     default_input_shape=(100, 1),
     default_num_classes=2,
+    params=17_026,
     paper=PAPER_LSTM,
     smoke_overrides=_SEQ_SMOKE,
     description="LSTM classifier for float sequences (time series), 100 steps x 1 feature",
@@ -251,6 +262,7 @@ def sequence_lstm(**kwargs):
     input_kind="sequence",
     default_input_shape=(100, 1),
     default_num_classes=2,
+    params=12_994,
     paper=PAPER_GRU,
     smoke_overrides=_SEQ_SMOKE,
     description="GRU classifier for float sequences (time series), 100 steps x 1 feature",
@@ -266,6 +278,7 @@ def sequence_gru(**kwargs):
     input_kind="sequence",
     default_input_shape=(100, 1),
     default_num_classes=1,
+    params=16_961,
     paper=PAPER_LSTM,
     smoke_overrides={"input_shape": (5, 2), "units": 4, "num_classes": 2},
     description="LSTM regressor for time series: linear outputs (num_classes = number of targets)",

@@ -68,7 +68,7 @@ def TransformerEncoder(
     num_classes: int = 2,
     input_shape=(200,),
     include_top: bool = True,
-    pooling: str | None = "avg",
+    pooling: str | None = None,
     classifier_activation="softmax",
     vocab_size: int = 20000,
     max_length: int | None = None,
@@ -96,7 +96,8 @@ def TransformerEncoder(
             (default (200,)).
         include_top: keep the classifier; without it the output is the pooled features, or the
             per-token features with pooling=None.
-        pooling: "avg" (masked mean over tokens, default); None only with include_top=False.
+        pooling: with include_top=False, None (default: the per-token features) or "avg" (their
+            mean over real tokens); the classifier always reads the mean.
         classifier_activation: "softmax", None for logits, or any Keras activation.
         vocab_size: number of token ids, padding included (default 20000).
         max_length: the longest sequence the position embedding knows (default: the sequence
@@ -122,7 +123,7 @@ def TransformerEncoder(
     check_num_classes(num_classes, include_top=include_top)
     if not isinstance(include_top, bool):
         raise TypeError(f"{name}: include_top must be True or False; received {include_top!r}.")
-    check_choice(pooling, arg="pooling", name=name, allowed=("avg",) if include_top else ("avg", None))
+    check_choice(pooling, arg="pooling", name=name, allowed=("avg", None))
     check_int(vocab_size, arg="vocab_size", name=name, minimum=2)
     check_choice(positions, arg="positions", name=name, allowed=KINDS + (None,))
     _check_encoder_args(name, embed_dim=embed_dim, num_heads=num_heads, ff_dim=ff_dim, depth=depth,
@@ -155,7 +156,7 @@ def TransformerEncoder(
     x = _encoder_stack(x, depth=depth, num_heads=num_heads, ff_dim=ff_dim or 4 * embed_dim,
                        dropout=dropout, attention_dropout=attention_dropout, norm=norm,
                        activation=activation, padding_mask=padding_mask)
-    if pooling == "avg":
+    if pooling == "avg" or include_top:
         x = layers.GlobalAveragePooling1D(name="avg_pool")(x, mask=padding_mask)
     if include_top:
         x = classifier_head(x, num_classes=num_classes, classifier_activation=classifier_activation)
@@ -242,6 +243,7 @@ def VisionTransformer(
     input_kind="tokens",
     default_input_shape=(200,),
     default_num_classes=2,
+    params=2_982_402,
     paper=PAPER,
     feature_layers=("avg_pool",),
     unfreeze_groups=("token_embedding", "block1", "block2", "predictions"),
@@ -260,6 +262,7 @@ def transformer_encoder(**kwargs):
     input_kind="image",
     default_input_shape=(32, 32, 3),
     default_num_classes=10,
+    params=1_205_642,
     paper=PAPER_VIT,
     preprocessing="unit",
     feature_layers=("encoder_norm",),

@@ -1,0 +1,205 @@
+"""tensorflow-datasets sources for `dlzoo.data.load`: the usual splits, preprocessing, and a fast
+offline failure.
+
+tfds retries a failed download for minutes. Before letting it try, `load_tfds` checks whether the
+dataset is already prepared under `data_dir`, and if not, whether the download host answers within a
+few seconds (`DLZOO_OFFLINE=1` skips the probe); otherwise it raises ConnectionError with the command
+that prepares the data elsewhere and where to copy it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import socket
+import threading
+
+from dlzoo.data.datasets import DataBundle, _reject, _require_tf
+from dlzoo.data.images import COLOR_MODES
+from dlzoo.data.manifest import manifest_hash
+
+__all__ = ["load_tfds", "KNOWN_SPLITS"]
+
+# The usual (train, validation) splits. Datasets with only a train split hold out its last
+# `validation_split` fraction; unknown names use "validation" or "test" when tfds has one.
+KNOWN_SPLITS = {
+    "mnist": ("train", "test"),
+    "fashion_mnist": ("train", "test"),
+    "kmnist": ("train", "test"),
+    "emnist": ("train", "test"),
+    "cifar10": ("train", "test"),
+    "cifar100": ("train", "test"),
+    "svhn_cropped": ("train", "test"),
+    "imdb_reviews": ("train", "test"),
+    "ag_news_subset": ("train", "test"),
+    "imagenette": ("train", "validation"),
+    "imagenet2012": ("train", "validation"),
+    "oxford_flowers102": ("train", "validation"),
+    "tf_flowers": (None, None),
+    "cats_vs_dogs": (None, None),
+    "beans": ("train", "validation"),
+}
+# Where `load` probes before letting tfds download (tfds tries its GCS mirror first).
+NETWORK_PROBE = ("storage.googleapis.com", 443)
+PROBE_TIMEOUT_S = 5.0
+
+
+def _network_available(host_port=None, timeout=None) -> bool:
+    """Whether the download host answers an HTTPS request, bounded by `timeout` seconds in all.
+
+    A bare TCP connect is not enough (proxies accept connections they never forward), and DNS
+    lookups ignore socket timeouts, so the probe runs in a thread that we stop waiting for.
+    """
+    if os.environ.get("DLZOO_OFFLINE", "").strip() not in ("", "0"):
+        return False
+    host, port = host_port or NETWORK_PROBE
+    timeout = PROBE_TIMEOUT_S if timeout is None else timeout
+    result = []
+
+    def probe():
+        import http.client
+        import ssl
+
+        try:
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout,
+                                               context=ssl.create_default_context())
+            conn.request("HEAD", "/")
+            conn.getresponse()
+            conn.close()
+            result.append(True)
+        except (OSError, http.client.HTTPException, socket.timeout):
+            result.append(False)
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout)
+    return bool(result and result[0])
+
+
+def _tfds_builder(name, data_dir):
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError:
+        raise ImportError(
+            f"loading {name!r} needs tensorflow-datasets (pip install tensorflow-datasets); "
+            "'digits', 'synthetic:NAME' and 'folder:PATH' work without it."
+        ) from None
+    try:
+        return tfds, tfds.builder(name, data_dir=data_dir)
+    except Exception as e:  # tfds raises its own DatasetNotFoundError, or others for bad configs
+        if type(e).__name__ != "DatasetNotFoundError":
+            raise
+        close = difflib.get_close_matches(name.split("/")[0], tfds.list_builders(), n=5)
+        hint = f" Close matches: {', '.join(close)}." if close else ""
+        raise ValueError(
+            f"unknown dataset {name!r}: not a tfds name, nor digits, synthetic:NAME or folder:PATH."
+            f"{hint}"
+        ) from None
+
+
+def _ensure_prepared(builder, name, data_dir):
+    if builder.is_prepared():
+        return
+    where = data_dir or os.path.dirname(os.path.dirname(builder.data_dir.rstrip("/")))
+    if not _network_available():
+        raise ConnectionError(
+            f"dataset {name!r} is not prepared under {builder.data_dir} and the download host "
+            f"({NETWORK_PROBE[0]}) cannot be reached. On a machine with internet run "
+            f"`tfds build {name} --data_dir {where}` (or python -c \"import tensorflow_datasets as "
+            f"tfds; tfds.load('{name}', data_dir='{where}')\") and copy {where}/{builder.name} "
+            "here (or pass data_dir=... to where it is); or use 'digits' or 'folder:PATH', which "
+            "need no download."
+        )
+    builder.download_and_prepare()
+
+
+def _tfds_manifest(builder, name, splits) -> str:
+    entries = [(f"tfds:{name}:{builder.info.version}:{splits[0]}:{splits[1]}", 0, "")]
+    root = str(builder.data_dir)
+    if os.path.isdir(root):
+        for f in sorted(os.listdir(root)):
+            p = os.path.join(root, f)
+            if os.path.isfile(p) and not f.endswith(".json"):
+                entries.append((f, os.path.getsize(p), ""))
+    return manifest_hash(entries)
+
+
+def _tfds_split_names(builder, name, validation_split, override):
+    if override is not None:
+        return tuple(override)
+    train, val = KNOWN_SPLITS.get(builder.name, (None, None))
+    if train is None:
+        available = set(builder.info.splits)
+        if builder.name not in KNOWN_SPLITS and "train" in available:
+            for candidate in ("validation", "test"):
+                if candidate in available:
+                    return "train", candidate
+        if validation_split <= 0:
+            return "train", None
+        pct = int(round(100 * (1 - validation_split)))
+        return f"train[:{pct}%]", f"train[{pct}%:]"
+    return train, (val if validation_split > 0 else None)
+
+
+def load_tfds(name, *, image_size, color_mode, batch_size, validation_split, seed, data_dir,
+               splits=None, shuffle=True, cache=False, **kwargs):
+    _reject(kwargs, name)
+    tf = _require_tf(f"dlzoo.data.load({name!r})")
+    from dlzoo.data.images import _tf_to_channels, tf_resize
+
+    tfds, builder = _tfds_builder(name, data_dir)
+    _ensure_prepared(builder, name, data_dir)
+    features = builder.info.features
+    keys = builder.info.supervised_keys
+    if not keys:
+        raise ValueError(f"tfds dataset {name!r} has no (input, label) pair; it cannot be loaded "
+                         "for classification with dlzoo.data.load.")
+    x_key, y_key = keys[0], keys[1]
+    label = features[y_key]
+    class_names = list(getattr(label, "names", None) or [])
+    num_classes = len(class_names) or int(getattr(label, "num_classes", 0) or 0)
+    train_split, val_split = _tfds_split_names(builder, name, validation_split, splits)
+    x_feature = features[x_key]
+    is_image = type(x_feature).__name__ == "Image"
+    details = {"tfds_name": builder.name, "version": str(builder.info.version),
+               "splits": [train_split, val_split]}
+    if is_image:
+        native = tuple(x_feature.shape)
+        channels = COLOR_MODES[color_mode] if color_mode else (native[-1] or 3)
+        if image_size is None:
+            image_size = native[:2] if None not in native[:2] else (224, 224)
+        image_size = tuple(int(s) for s in image_size)
+
+        def prep(x, y):
+            x = _tf_to_channels(tf.cast(x, tf.uint8), channels)
+            x = tf_resize(x, image_size)
+            return tf.cast(x, tf.float32), tf.cast(y, tf.int32)
+
+        input_shape, value_range = (*image_size, channels), "0-255"
+        details.update(image_size=list(image_size), channels=channels)
+    else:
+        if image_size is not None or color_mode is not None:
+            raise ValueError(f"{name!r} is not an image dataset; image_size and color_mode do not apply.")
+
+        def prep(x, y):
+            return x, tf.cast(y, tf.int32)
+
+        input_shape, value_range = tuple(x_feature.shape), "raw"
+
+    def make(split, training):
+        if split is None:
+            return None
+        ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=training and shuffle)
+        ds = ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE)
+        if cache:
+            ds = ds.cache()
+        if training and shuffle:
+            ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+    return DataBundle(
+        train=make(train_split, True), val=make(val_split, False), class_names=class_names,
+        num_classes=num_classes, input_shape=input_shape, source=builder.name,
+        manifest_hash=_tfds_manifest(builder, name, (train_split, val_split)), skipped=[],
+        value_range=value_range, details=details,
+    )
