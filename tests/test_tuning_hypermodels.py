@@ -63,10 +63,31 @@ def test_rnn_and_transformer_defaults():
     assert defaults(vit)["patch_size"] == 4
 
 
+def test_resnet_defaults_build_the_registry_resnet():
+    hm = get_hypermodel("resnet", input_shape=(16, 16, 3), num_classes=10)
+    assert defaults(hm) == {
+        "stages": 3, "blocks": 2, "width": 16, "block": "basic", "version": "v1",
+        "stem": "cifar", "optimizer": "adam", "learning_rate": 1e-3,
+    }
+    spec = hm.spec(kt.HyperParameters())
+    assert spec.model == "resnet20"
+    assert spec.model_args == {"depths": (2, 2, 2), "widths": (16, 32, 64), "block": "basic",
+                               "preact": False, "stem": "cifar"}
+    model = hm.build(kt.HyperParameters())
+    reference = build("resnet20", input_shape=(16, 16, 3), num_classes=10, **spec.model_args)
+    assert model.count_params() == reference.count_params()
+    # v2 and bottleneck blocks go through the same builder
+    v2 = get_hypermodel("resnet", input_shape=(16, 16, 3), num_classes=10,
+                        space={"version": "v2", "block": "bottleneck", "stages": 2,
+                               "blocks": 1, "width": 8})
+    net = v2.build(kt.HyperParameters()).get_layer("resnet20")
+    assert "post_relu" in [layer.name for layer in net.layers]  # the pre-activation head
+
+
 def test_every_hypermodel_shares_optimizer_and_learning_rate():
     assert COMMON["optimizer"].default == "adam"
     assert COMMON["learning_rate"].default == 1e-3 and COMMON["learning_rate"].sampling == "log"
-    assert set(HYPERMODELS) >= {"cnn", "rnn", "transformer"}
+    assert set(HYPERMODELS) == {"cnn", "resnet", "rnn", "transformer"}
 
 
 def test_space_overrides_choices_ranges_and_fixed_values():
@@ -105,6 +126,9 @@ def test_space_overrides_choices_ranges_and_fixed_values():
     (dict(name="transformer", input_shape=(16, 16, 1), model="plain_cnn"),
      "builds transformer_encoder or vit_tiny"),
     (dict(name="nas", input_shape=(16, 16, 1)), "unknown hypermodel 'nas'"),
+    (dict(name="resnet", input_shape=(16, 16, 3), space={"version": ["v1", "v3"]}),
+     "one of v1, v2"),
+    (dict(name="resnet", input_shape=(16, 16, 3), model="vgg16"), "builds through a ResNet"),
 ])
 def test_invalid_spaces_are_refused_before_any_trial(kwargs, message):
     name = kwargs.pop("name")

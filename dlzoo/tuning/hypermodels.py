@@ -8,6 +8,8 @@ that drifted from keras.applications, is what this avoids).
     hypermodel   builds              searches (default, in brackets)
     cnn          plain_cnn           stages [2], convs per stage [2], filters [32], kernel_size [3],
                                      batch_norm [False], dropout [0.3], fc_units [128]
+    resnet       resnet20 (any       stages [3], blocks per stage [2], width [16, doubling],
+                 ResNet variant)     block [basic], version [v1], stem [cifar, fixed]
     rnn          text_/sequence_     cell [lstm], bidirectional [False], layers [1], units [64],
                  lstm/gru            dropout [0.0] (+ embedding_dim [128] on tokens)
     transformer  transformer_        layers [2], heads [4], key_dim [32], ff_dim [256],
@@ -38,6 +40,7 @@ __all__ = [
     "TrialSpec",
     "ZooHyperModel",
     "CNNHyperModel",
+    "ResNetHyperModel",
     "RNNHyperModel",
     "TransformerHyperModel",
     "HYPERMODELS",
@@ -547,15 +550,67 @@ class TransformerHyperModel(ZooHyperModel):
         return self.info.name, args
 
 
+class ResNetHyperModel(ZooHyperModel):
+    """Residual networks through the registry's ResNet variants (default `resnet20`, whose every
+    `ResNet` argument can be overridden): stage count, blocks per stage (the stage depths), base
+    width (doubling per stage), basic or bottleneck blocks, v1 or v2 (pre-activation), and the
+    stem (CIFAR's 3x3, or ImageNet's 7x7/2 + max pool)."""
+
+    name = "resnet"
+    DEFAULT_MODEL = "resnet20"
+    PARAMS = {
+        "stages": int_range(2, 4, 3),
+        "blocks": int_range(1, 3, 2),
+        "width": choice((16, 32, 64), 16, low=1),
+        "block": choice(("basic", "bottleneck"), "basic", type=str,
+                        allowed=("basic", "bottleneck")),
+        "version": choice(("v1", "v2"), "v1", type=str, allowed=("v1", "v2")),
+        "stem": Param("fixed", "cifar", type=str, allowed=("cifar", "imagenet")),
+    }
+    MAX_WIDTH = 512
+
+    def renamed_args(self):
+        return ("depths", "widths", "block", "preact", "stem")
+
+    def _check_model(self):
+        if self.info.family != "resnet":
+            raise ValueError(f"{self.where}: builds through a ResNet variant (resnet20, resnet18, "
+                             f"...); received model {self.info.name!r}.")
+
+    def check_values(self, v):
+        # The builder's own rule (its padded strided convolutions accept small inputs)
+        from dlzoo.models.resnet import resnet_min_size
+
+        side = _image_side(self.input_shape)
+        need = resnet_min_size(num_stages=v["stages"], stem=v["stem"], block=v["block"],
+                               preact=v["version"] == "v2")
+        if side is not None and side < need:
+            raise ValueError(
+                f"{v['stages']} stages with the {v['stem']} stem need at least {need}x{need} "
+                f"pixels; the data is {self.input_shape[0]}x{self.input_shape[1]}."
+            )
+
+    def model_for(self, v):
+        widths = tuple(min(v["width"] * 2 ** i, self.MAX_WIDTH) for i in range(v["stages"]))
+        return self.info.name, {
+            "depths": (v["blocks"],) * v["stages"],
+            "widths": widths,
+            "block": v["block"],
+            "preact": v["version"] == "v2",
+            "stem": v["stem"],
+        }
+
+
 HYPERMODELS = {
     "cnn": CNNHyperModel,
+    "resnet": ResNetHyperModel,
     "rnn": RNNHyperModel,
     "transformer": TransformerHyperModel,
 }
 
 
 def get_hypermodel(name: str, **kwargs) -> ZooHyperModel:
-    """Makes a hypermodel by name (`cnn`, `rnn`, `transformer`); see `ZooHyperModel`."""
+    """Makes a hypermodel by name (`cnn`, `resnet`, `rnn`, `transformer`); see `ZooHyperModel`."""
     if name not in HYPERMODELS:
         raise ValueError(f"unknown hypermodel {name!r}; choose one of {', '.join(HYPERMODELS)}.")
     return HYPERMODELS[name](**kwargs)
