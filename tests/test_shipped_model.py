@@ -32,7 +32,13 @@ def test_shipped_files_and_card(card):
     # The model is what its recipe produces today (expectations and prose may be reworded).
     recipe = load_recipe("lenet5-digits")
     for key in ("model", "model_args", "data", "train", "callbacks"):
-        assert card["recipe"][key] == json.loads(json.dumps(recipe[key])), key
+        expected = json.loads(json.dumps(recipe[key]))
+        if isinstance(expected, dict):
+            # options the schema gained after training (train.strategy, train.adversarial), left
+            # at their default None, change nothing the model was made with
+            expected = {k: v for k, v in expected.items() if k in card["recipe"][key]
+                        or v is not None}
+        assert card["recipe"][key] == expected, key
 
 
 def test_reload_reproduces_the_cards_validation_accuracy(card):

@@ -237,7 +237,7 @@ vgg19_bn = _register(19, True, 143_689_256)
 
 
 @register_model(
-    family="vgg",
+    family="plain_cnn",  # VGG's builder, but not one of the paper's configurations
     default_input_shape=(32, 32, 3),
     default_num_classes=10,
     paper=PAPER,
