@@ -27,7 +27,7 @@ def test_list_models_filters():
     assert "lenet5" not in list_models("vgg*")
     assert set(list_models(family="vgg")) == {
         f"vgg{d}{s}" for d in (11, 13, 16, 19) for s in ("", "_bn")
-    } | {"plain_cnn"}  # the configurable VGG-like stages the tuner's cnn hypermodel searches
+    }
     flat = list_models(task="classification")
     assert "mlp" in flat and "perceptron" in flat and "vgg16" not in flat
     assert list_models("nothing-like-this*") == []
