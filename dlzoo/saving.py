@@ -31,7 +31,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-__all__ = ["FORMAT", "save", "load", "read_card", "sha256", "render_readme"]
+__all__ = ["FORMAT", "save", "load", "read_card", "is_saved_model", "sha256", "render_readme"]
 
 FORMAT = "dlzoo-saved-model/1"
 MODEL_FILE = "model.keras"
@@ -206,6 +206,14 @@ def _move_into_place(tmp: Path, target: Path) -> None:
     os.rename(target, old)
     os.rename(tmp, target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def is_saved_model(path) -> bool:
+    """Whether `path` is a dlzoo saved-model folder (it holds a card.json)."""
+    try:
+        return path is not None and (Path(path) / CARD_FILE).is_file()
+    except (TypeError, OSError):
+        return False
 
 
 def read_card(directory) -> dict:

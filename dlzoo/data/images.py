@@ -18,6 +18,8 @@ import numpy as np
 
 __all__ = [
     "COLOR_MODES",
+    "channels_for",
+    "color_mode_for",
     "INTERPOLATIONS",
     "pil_decode",
     "diagnose",
@@ -26,6 +28,20 @@ __all__ = [
 ]
 
 COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
+
+
+def color_mode_for(channels: int) -> str | None:
+    """The colour mode an image input with `channels` channels reads (1 grayscale, 3 rgb,
+    4 rgba); None for any other count."""
+    return {c: m for m, c in COLOR_MODES.items()}.get(channels)
+
+
+def channels_for(color_mode: str) -> int:
+    """Channels of a colour mode; ValueError naming the modes for anything else."""
+    if color_mode not in COLOR_MODES:
+        raise ValueError(f"color_mode must be one of {', '.join(COLOR_MODES)}; "
+                         f"received {color_mode!r}.")
+    return COLOR_MODES[color_mode]
 
 # tf.image.resize method -> the Pillow filter used when TensorFlow is absent.
 INTERPOLATIONS = {
