@@ -238,10 +238,6 @@ def _or(values) -> str:
 
 # --- data arguments (dlzoo.data) ---------------------------------------------------------------
 
-_COLOR_MODES = ("grayscale", "rgb", "rgba")
-_INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area", "lanczos3")
-
-
 def check_data_args(
     *,
     image_size=None,
@@ -255,8 +251,12 @@ def check_data_args(
     """Validates the arguments shared by the data loaders; returns them normalised.
 
     `image_size` becomes a `(height, width)` tuple of ints (an int n means (n, n)); `color_mode`
-    is lower-cased. Arguments left as None are not checked (and stay None).
+    is lower-cased. Arguments left as None are not checked (and stay None). The colour modes and
+    interpolations are dlzoo.data.images' `COLOR_MODES` and `INTERPOLATIONS`.
     """
+    # Imported here: dlzoo.data's loaders import this module (a top-level import would be a cycle).
+    from dlzoo.data.images import COLOR_MODES, INTERPOLATIONS
+
     out = {}
     if image_size is None:
         if not allow_no_image_size:
@@ -293,15 +293,15 @@ def check_data_args(
         raise ValueError(f"seed must be an integer; received {seed!r}.")
     out["seed"] = seed
     if color_mode is not None:
-        if not isinstance(color_mode, str) or color_mode.lower() not in _COLOR_MODES:
+        if not isinstance(color_mode, str) or color_mode.lower() not in COLOR_MODES:
             raise ValueError(
-                f"color_mode must be one of {', '.join(_COLOR_MODES)}; received {color_mode!r}."
+                f"color_mode must be one of {', '.join(COLOR_MODES)}; received {color_mode!r}."
             )
         color_mode = color_mode.lower()
     out["color_mode"] = color_mode
-    if interpolation is not None and interpolation not in _INTERPOLATIONS:
+    if interpolation is not None and interpolation not in INTERPOLATIONS:
         raise ValueError(
-            f"interpolation must be one of {', '.join(_INTERPOLATIONS)}; received {interpolation!r}."
+            f"interpolation must be one of {', '.join(INTERPOLATIONS)}; received {interpolation!r}."
         )
     out["interpolation"] = interpolation
     return out

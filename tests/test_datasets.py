@@ -10,20 +10,32 @@ from dlzoo.data import export_digits, image_folder, load, load_arrays, tfds_sour
 
 tf = pytest.importorskip("tensorflow")
 
+# data.manifest_hash of saved_models/lenet5-digits/card.json: digits at 32x32 (any colour mode)
+DIGITS_32_HASH = "15f3e93052440402811d385f645ca5d48719a9e455f4654fa3282553fd72aba2"
+
 
 def test_digits_resized_scaled_and_split_stably():
-    x, y, xv, yv, meta = load_arrays("digits", image_size=(16, 16))
+    data = load_arrays("digits", image_size=(16, 16))
+    (x, y), (xv, _) = data.train, data.val
     assert x.shape[1:] == (16, 16, 1) and x.dtype == np.float32
     assert len(x) + len(xv) == 1797 and 0.15 < len(xv) / 1797 < 0.25
     assert x.min() == 0 and x.max() == 255
-    assert meta["num_classes"] == 10 and meta["class_names"][3] == "3"
+    assert data.num_classes == 10 and data.class_names[3] == "3"
+    assert data.input_shape == (16, 16, 1) and data.source == "digits"
+    assert data.details == {"num_train": len(x), "num_val": len(xv), "color_mode": "grayscale",
+                            "image_size": (16, 16)}
     assert set(np.unique(y)) == set(range(10))
-    # same call, same arrays; a different seed moves files between the sides
-    x2, *_ = load_arrays("digits", image_size=(16, 16))
-    np.testing.assert_array_equal(x, x2)
-    _, _, xv3, _, _ = load_arrays("digits", image_size=(16, 16), seed=1)
+    # same call, same arrays and hash; a different seed moves files between the sides
+    again = load_arrays("digits", image_size=(16, 16))
+    np.testing.assert_array_equal(x, again.train[0])
+    assert again.manifest_hash == data.manifest_hash and len(data.manifest_hash) == 64
+    xv3 = load_arrays("digits", image_size=(16, 16), seed=1).val[0]
     assert len(xv3) != len(xv) or not np.array_equal(xv3, xv)
-    rgb, *_ = load_arrays("digits", color_mode="rgb")
+    assert load_arrays("digits", image_size=(16, 16), validation_split=0).val is None
+    rgb_data = load_arrays("digits", color_mode="rgb")
+    rgb = rgb_data.train[0]
+    # the hash the shipped lenet5-digits card records (32x32 digits): it must never drift
+    assert rgb_data.manifest_hash == DIGITS_32_HASH
     assert rgb.shape[1:] == (32, 32, 3)
     np.testing.assert_array_equal(rgb[..., 0], rgb[..., 2])
 
@@ -35,7 +47,8 @@ def test_exported_digits_folder_matches_load_digits(tmp_path):
     train, val, info = image_folder(tmp_path / "digits", image_size=(32, 32), color_mode="grayscale",
                                     shuffle=False, batch_size=512, progress=False)
     assert info.manifest_hash == summary["manifest_hash"] and not info.skipped
-    x, y, xv, yv, _ = load_arrays("digits")
+    digits = load_arrays("digits")
+    x, yv = digits.train[0], digits.val[1]
     got = np.concatenate([b.numpy() for b, _ in train])
     np.testing.assert_array_equal(got, x)
     np.testing.assert_array_equal(np.concatenate([b.numpy() for _, b in val]), yv)
@@ -63,14 +76,15 @@ def test_load_digits_bundle_feeds_keras():
     ("shapes", (32, 32, 3), 3), ("stripes", (32, 32, 3), 4), ("blobs", (16,), 3),
 ])
 def test_synthetic_tasks_are_deterministic_and_balanced(name, shape, classes):
-    x, y, xv, yv, meta = load_arrays(f"synthetic:{name}", n=120)
-    assert x.shape[1:] == shape and meta["num_classes"] == classes
+    data = load_arrays(f"synthetic:{name}", n=120)
+    (x, y), (xv, yv) = data.train, data.val
+    assert x.shape[1:] == shape and data.num_classes == classes and data.input_shape == shape
     assert len(x) + len(xv) == 120
     counts = np.bincount(np.concatenate([y, yv]))
     assert counts.max() - counts.min() <= 1
-    again, *_ = load_arrays(f"synthetic:{name}", n=120)
+    again = load_arrays(f"synthetic:{name}", n=120).train[0]
     np.testing.assert_array_equal(x, again)
-    other, *_ = load_arrays(f"synthetic:{name}", n=120, data_seed=1)
+    other = load_arrays(f"synthetic:{name}", n=120, data_seed=1).train[0]
     assert not np.array_equal(x[: len(other)], other[: len(x)])
 
 
@@ -79,11 +93,14 @@ def test_synthetic_image_tasks_are_learnable():
 
     # A linear model on the magnitude spectrum separates the stripe orientations; shapes need a
     # few conv layers, which tests/test_training exercises.
-    x, y, xv, yv, _ = load_arrays("synthetic:stripes", n=200, color_mode="grayscale")
+    data = load_arrays("synthetic:stripes", n=200, color_mode="grayscale")
+    (x, y), (xv, yv) = data.train, data.val
     feats = lambda a: np.abs(np.fft.fft2(a[..., 0] - a[..., 0].mean((1, 2), keepdims=True))).reshape(len(a), -1)
     clf = LogisticRegression(max_iter=2000).fit(feats(x), y)
     assert clf.score(feats(xv), yv) > 0.9
-    x, y, xv, yv, _ = load_arrays("synthetic:blobs", n=300)
+    data = load_arrays("synthetic:blobs", n=300)
+    (x, y), (xv, yv) = data.train, data.val
+    assert data.value_range == "raw" and data.details["image_size"] is None
     assert LogisticRegression(max_iter=500).fit(x, y).score(xv, yv) > 0.9
 
 
@@ -103,7 +120,7 @@ def test_unknown_sources_are_clear_errors():
 
 @pytest.fixture
 def online(monkeypatch):
-    monkeypatch.setattr(tfds_sources, "_network_available", lambda *a, **k: True)
+    monkeypatch.setattr(tfds_sources, "network_available", lambda *a, **k: True)
 
 
 def test_tfds_mnist_resized_to_rgb(online):
@@ -148,8 +165,24 @@ def test_tfds_offline_fails_fast_with_instructions(tmp_path, monkeypatch):
     assert str(tmp_path) in str(e.value) and "digits" in str(e.value)
 
 
-def test_network_probe_gives_up_within_its_timeout(monkeypatch):
+def test_tfds_asks_the_shared_network_probe_for_its_download_host(tmp_path, monkeypatch):
+    asked = []
+
+    def unreachable(url, timeout=None):
+        asked.append((url, timeout))
+        return False
+
+    monkeypatch.delenv("DLZOO_OFFLINE", raising=False)
+    monkeypatch.setattr(tfds_sources, "network_available", unreachable)
+    with pytest.raises(ConnectionError, match=r"\(storage\.googleapis\.com\) cannot be reached"):
+        load("mnist", data_dir=str(tmp_path))
+    assert asked == [(tfds_sources.NETWORK_PROBE_URL, 5.0)]
+
+
+def test_network_probe_gives_up_within_its_timeout():
+    from dlzoo.network import network_available
+
     # TEST-NET-3 (RFC 5737) never answers; the probe must not wait past its timeout.
     t0 = time.perf_counter()
-    assert tfds_sources._network_available(("203.0.113.1", 443), timeout=1.0) is False
+    assert network_available("https://203.0.113.1/", timeout=1.0) is False
     assert time.perf_counter() - t0 < 3

@@ -244,7 +244,9 @@ def test_folder_arrays_without_tensorflow(messy, monkeypatch):
     from dlzoo.data import load_arrays, scan as scan_module
 
     monkeypatch.setattr(scan_module, "_tf_available", lambda: False)
-    x, y, xv, yv, meta = load_arrays(f"folder:{messy}", image_size=(12, 12), progress=False)
+    data = load_arrays(f"folder:{messy}", image_size=(12, 12), progress=False)
+    (x, y), (xv, yv) = data.train, data.val
     assert x.shape[1:] == (12, 12, 3) and len(x) + len(xv) == 12 * 2 + len(CONVERTED)
-    assert meta["class_names"] == ["a", "b"] and len(meta["skipped"]) == len(BAD_FILES) + 1
+    assert data.class_names == ["a", "b"] and len(data.skipped) == len(BAD_FILES) + 1
+    assert data.source == f"folder:{messy}" and data.input_shape == (12, 12, 3)
     assert set(np.unique(np.concatenate([y, yv]))) == {0, 1}

@@ -24,41 +24,13 @@ import os
 import numpy as np
 
 from dlzoo.data import synthetic
-from dlzoo.data.folders import in_validation
-from dlzoo.data.images import COLOR_MODES
+from dlzoo.data.bundle import DataBundle, reject_unexpected, require_tensorflow
+from dlzoo.data.folders import image_folder, in_validation
+from dlzoo.data.images import channels_for
 from dlzoo.data.manifest import array_hash, manifest_hash
 from dlzoo.validation import check_data_args
 
-__all__ = ["DataBundle", "load", "load_arrays", "export_digits", "sources"]
-
-
-
-@dataclasses.dataclass
-class DataBundle:
-    """Batched train/validation datasets and what a model card needs to know about them."""
-
-    train: object  # tf.data.Dataset of (x, y) batches
-    val: object  # tf.data.Dataset or None
-    class_names: list[str]
-    num_classes: int
-    input_shape: tuple  # shape of one example's x
-    source: str  # "digits", "mnist", "folder:/path", "synthetic:shapes", ...
-    manifest_hash: str
-    skipped: list[tuple[str, str]] = dataclasses.field(default_factory=list)
-    value_range: str = "0-255"  # "0-255" for images, "raw" otherwise
-    details: dict = dataclasses.field(default_factory=dict)  # source-specific (split sizes, ...)
-
-    def to_dict(self) -> dict:
-        return {
-            "source": self.source,
-            "class_names": list(self.class_names),
-            "num_classes": self.num_classes,
-            "input_shape": list(self.input_shape),
-            "manifest_hash": self.manifest_hash,
-            "skipped": [list(s) for s in self.skipped],
-            "value_range": self.value_range,
-            **self.details,
-        }
+__all__ = ["DataBundle", "load", "load_arrays", "export_digits", "digits_images", "sources"]
 
 
 def sources() -> dict[str, str]:
@@ -91,8 +63,13 @@ def _split_source(source: str) -> tuple[str, str]:
 # --- arrays: digits, synthetic, folders ----------------------------------------------------------
 
 
-def _digits_images(image_size=(32, 32)):
-    """uint8 (1797, h, w) digits scaled from 0-16 to 0-255 and resized bilinearly, and labels."""
+def digits_images(image_size=(32, 32)) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's 1,797 digits as uint8 images `(1797, height, width)` and int32 labels.
+
+    The 8x8 pixels are scaled from 0-16 to 0-255 and resized bilinearly (Pillow) to `image_size`,
+    `(height, width)`, default (32, 32). Offline; the same pixels `load("digits")` and
+    `export_digits` use.
+    """
     from PIL import Image
     from sklearn.datasets import load_digits
 
@@ -124,13 +101,8 @@ def _convert_channels(x: np.ndarray, channels: int) -> np.ndarray:
     return np.concatenate([rgb, np.full(x.shape[:-1] + (1,), 255.0, np.float32)], axis=-1)
 
 
-def _split(names, validation_split, seed):
-    is_val = np.array([in_validation(n, validation_split, seed) for n in names], bool)
-    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
-
-
 def load_arrays(source, *, image_size=None, color_mode=None, validation_split=0.2, seed=0,
-                **kwargs):
+                **kwargs) -> DataBundle:
     """Numpy arrays for the small sources (digits, synthetic:NAME, folder:PATH); no TensorFlow needed.
 
     For cross-validation and tuning on small data, and on hosts with only JAX. The split is the
@@ -146,121 +118,115 @@ def load_arrays(source, *, image_size=None, color_mode=None, validation_split=0.
             for folders `workers`, `progress`, `interpolation`, `crop_to_aspect_ratio`.
 
     Returns:
-        `(x_train, y_train, x_val, y_val, meta)`: x float32 (images in [0, 255]), y int32, and a
-        dict with class_names, num_classes, input_shape, source, manifest_hash, value_range, skipped.
+        A `DataBundle` whose `train` and `val` are `(x, y)` numpy pairs (x float32, images in
+        [0, 255]; y int32); `val` is None when no example falls in the validation split.
+        `details` holds num_train, num_val, color_mode and image_size.
 
     Example:
-        >>> x, y, xv, yv, meta = load_arrays("digits", image_size=(16, 16))
-        >>> x.shape, meta["num_classes"]          # ((1437, 16, 16, 1), 10)
+        >>> data = load_arrays("digits", image_size=(16, 16))
+        >>> (x, y), (x_val, y_val) = data.train, data.val
+        >>> x.shape, data.num_classes          # ((1437, 16, 16, 1), 10)
     """
     kind, arg = _split_source(source)
     args = check_data_args(image_size=image_size, validation_split=validation_split, seed=seed,
                            color_mode=color_mode)
-    image_size, color_mode, validation_split = args["image_size"], args["color_mode"], args["validation_split"]
-    skipped: list = []
+    image_size, color_mode = args["image_size"], args["color_mode"]
     if kind == "digits":
-        image_size = image_size or (32, 32)
-        color_mode = color_mode or "grayscale"
-        _reject(kwargs, source)
-        images, y = _digits_images(image_size)
-        names = [_digit_name(int(label), i) for i, label in enumerate(y)]
-        order = np.argsort(names, kind="stable")
-        names = [names[i] for i in order]
-        x = images[order][..., None].astype(np.float32)
-        y = y[order]
-        class_names = [str(i) for i in range(10)]
-        value_range = "0-255"
-        digest = array_hash(images, y, meta={"source": "digits", "image_size": image_size})
+        reject_unexpected(kwargs, source)
+        x, y, names, meta = _digits_arrays(image_size or (32, 32), color_mode or "grayscale")
     elif kind == "synthetic":
-        task = arg
-        gen_kwargs = dict(kwargs)
-        if task in synthetic.IMAGE_TASKS:
-            image_size = image_size or (32, 32)
-            color_mode = color_mode or "rgb"
-            gen_kwargs["image_size"] = image_size
-        elif image_size is not None or color_mode is not None:
-            raise ValueError(
-                f"synthetic:{task} is a vector task; image_size and color_mode do not apply."
-            )
-        x, y, class_names, value_range = synthetic.generate(task, **gen_kwargs)
-        names = [f"{int(label)}/{i:05d}" for i, label in enumerate(y)]
-        digest = array_hash(x, y, meta={"source": source, **{k: v for k, v in gen_kwargs.items()}})
+        x, y, names, meta = _synthetic_arrays(source, arg, image_size, color_mode, kwargs)
     elif kind == "folder":
-        return _folder_arrays(arg, image_size or (224, 224), color_mode or "rgb", validation_split,
-                              seed, kwargs)
+        x, y, names, meta = _folder_arrays(arg, image_size or (224, 224), color_mode or "rgb",
+                                           kwargs)
     else:
         raise ValueError(
             f"load_arrays handles digits, synthetic:NAME and folder:PATH; received {source!r}. "
             "Use dlzoo.data.load for tfds datasets (it streams them with tf.data)."
         )
-    if value_range == "0-255":
-        x = _convert_channels(x, COLOR_MODES[color_mode])
-    tr, va = _split(names, validation_split, seed)
+    return _array_bundle(x, y, names, meta, args["validation_split"], seed)
+
+
+def _array_bundle(x, y, names, meta, validation_split, seed) -> DataBundle:
+    """Images converted to `meta["color_mode"]`, split by a hash of each example's name."""
+    if meta["value_range"] == "0-255":
+        x = _convert_channels(x, channels_for(meta["color_mode"]))
+    is_val = np.array([in_validation(n, validation_split, seed) for n in names], bool)
+    tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    return DataBundle(
+        train=(x[tr], y[tr]),
+        val=(x[va], y[va]) if len(va) else None,
+        class_names=meta["class_names"],
+        num_classes=len(meta["class_names"]),
+        input_shape=tuple(x.shape[1:]),
+        source=meta["source"],
+        manifest_hash=meta["manifest_hash"],
+        skipped=meta["skipped"],
+        value_range=meta["value_range"],
+        details={"num_train": int(len(tr)), "num_val": int(len(va)),
+                 "color_mode": meta["color_mode"], "image_size": meta["image_size"]},
+    )
+
+
+def _digits_arrays(image_size, color_mode):
+    """(x float32 (N, h, w, 1), y, names, meta), sorted by file name as `export_digits` writes them."""
+    images, y = digits_images(image_size)
+    names = [_digit_name(int(label), i) for i, label in enumerate(y)]
+    order = np.argsort(names, kind="stable")
+    y = y[order]
+    # The hash takes the images in scikit-learn's order and the labels sorted by name: that is
+    # what it has always hashed, and saved cards hold it.
+    digest = array_hash(images, y, meta={"source": "digits", "image_size": image_size})
     meta = {
-        "source": source if kind != "digits" else "digits",
-        "class_names": class_names,
-        "num_classes": len(class_names),
-        "input_shape": tuple(x.shape[1:]),
-        "manifest_hash": digest,
-        "value_range": value_range,
-        "skipped": skipped,
-        "color_mode": color_mode,
-        "image_size": image_size,
-        "num_train": int(len(tr)),
-        "num_val": int(len(va)),
+        "source": "digits", "class_names": [str(i) for i in range(10)], "value_range": "0-255",
+        "manifest_hash": digest, "skipped": [], "color_mode": color_mode, "image_size": image_size,
     }
-    return x[tr], y[tr], x[va], y[va], meta
+    return images[order][..., None].astype(np.float32), y, [names[i] for i in order], meta
 
 
-def _reject(kwargs, source):
-    if kwargs:
-        raise TypeError(f"unexpected argument(s) for {source!r}: {', '.join(sorted(kwargs))}.")
+def _synthetic_arrays(source, task, image_size, color_mode, kwargs):
+    """(x, y, names, meta) of a generated task; image tasks default to 32x32 RGB."""
+    gen_kwargs = dict(kwargs)
+    if task in synthetic.IMAGE_TASKS:
+        image_size = image_size or (32, 32)
+        color_mode = color_mode or "rgb"
+        gen_kwargs["image_size"] = image_size
+    elif image_size is not None or color_mode is not None:
+        raise ValueError(
+            f"synthetic:{task} is a vector task; image_size and color_mode do not apply."
+        )
+    x, y, class_names, value_range = synthetic.generate(task, **gen_kwargs)
+    meta = {
+        "source": source, "class_names": class_names, "value_range": value_range,
+        "manifest_hash": array_hash(x, y, meta={"source": source, **gen_kwargs}),
+        "skipped": [], "color_mode": color_mode, "image_size": image_size,
+    }
+    return x, y, [f"{int(label)}/{i:05d}" for i, label in enumerate(y)], meta
 
 
-def _folder_arrays(path, image_size, color_mode, validation_split, seed, kwargs):
+def _folder_arrays(path, image_size, color_mode, kwargs):
+    """(x, y, relative paths, meta) of every usable image under `path`, decoded once (the scan)."""
     from dlzoo.data.scan import scan
 
     opts = {k: kwargs.pop(k) for k in ("interpolation", "crop_to_aspect_ratio") if k in kwargs}
     opts.setdefault("interpolation", "bilinear")
     opts.setdefault("crop_to_aspect_ratio", False)
     scan_kw = {k: kwargs.pop(k) for k in ("workers", "progress") if k in kwargs}
-    _reject(kwargs, f"folder:{path}")
-    report, images = scan(path, channels=COLOR_MODES[color_mode], image_size=image_size,
+    reject_unexpected(kwargs, f"folder:{path}")
+    report, images = scan(path, channels=channels_for(color_mode), image_size=image_size,
                           opts=opts, keep="arrays", **scan_kw)
     report.require_classes()
-    class_names = report.class_names
-    label_of = {c: i for i, c in enumerate(class_names)}
+    label_of = {c: i for i, c in enumerate(report.class_names)}
     y = np.array([label_of[r.label] for r in report.records], np.int32)
-    tr, va = _split([r.path for r in report.records], validation_split, seed)
-    x = images.astype(np.float32)
     meta = {
-        "source": f"folder:{report.root}",
-        "class_names": class_names,
-        "num_classes": len(class_names),
-        "input_shape": tuple(x.shape[1:]),
-        "manifest_hash": report.manifest_hash,
-        "value_range": "0-255",
-        "skipped": list(report.skipped),
-        "color_mode": color_mode,
-        "image_size": image_size,
-        "num_train": int(len(tr)),
-        "num_val": int(len(va)),
+        "source": f"folder:{report.root}", "class_names": report.class_names,
+        "value_range": "0-255", "manifest_hash": report.manifest_hash,
+        "skipped": list(report.skipped), "color_mode": color_mode, "image_size": image_size,
     }
-    return x[tr], y[tr], x[va], y[va], meta
+    return images.astype(np.float32), y, [r.path for r in report.records], meta
 
 
 # --- tf.data bundles -----------------------------------------------------------------------------
-
-
-def _require_tf(what: str):
-    try:
-        import tensorflow as tf
-    except ImportError:
-        raise ImportError(
-            f"{what} builds tf.data pipelines and needs TensorFlow (pip install tensorflow); on a "
-            "host without it use dlzoo.data.load_arrays for digits, synthetic:NAME and folder:PATH."
-        ) from None
-    return tf
 
 
 def _arrays_dataset(tf, x, y, batch_size, shuffle, seed):
@@ -287,7 +253,7 @@ def load(source: str, *, image_size=None, color_mode=None, batch_size=32, valida
             `shuffle`, `cache`).
 
     Returns:
-        A `DataBundle`.
+        A `DataBundle` of batched `tf.data.Dataset`s (`val` None when nothing is held out).
 
     Raises:
         ConnectionError: a tfds dataset is not prepared in `data_dir` and its host cannot be
@@ -301,35 +267,24 @@ def load(source: str, *, image_size=None, color_mode=None, batch_size=32, valida
     check_data_args(image_size=image_size, batch_size=batch_size, validation_split=validation_split,
                     seed=seed, color_mode=color_mode)
     if kind == "folder":
-        from dlzoo.data.folders import image_folder
-
         train, val, info = image_folder(
             arg, image_size=image_size or (224, 224), batch_size=batch_size,
             validation_split=validation_split, seed=seed, color_mode=color_mode or "rgb", **kwargs,
         )
-        return DataBundle(
-            train=train, val=val, class_names=info.class_names, num_classes=info.num_classes,
-            input_shape=(*info.image_size, info.channels), source=f"folder:{info.root}",
-            manifest_hash=info.manifest_hash, skipped=list(info.skipped), value_range="0-255",
-            details={"num_train": len(info.train_files), "num_val": len(info.val_files),
-                     "empty_classes": info.empty_classes, "color_mode": info.color_mode},
-        )
+        return DataBundle(train=train, val=val, **info.metadata())
     if kind == "tfds":
         from dlzoo.data.tfds_sources import load_tfds
 
         return load_tfds(arg, image_size=image_size, color_mode=color_mode, batch_size=batch_size,
                          validation_split=validation_split, seed=seed, data_dir=data_dir, **kwargs)
-    tf = _require_tf(f"dlzoo.data.load({source!r})")
+    tf = require_tensorflow(f"dlzoo.data.load({source!r})")
     shuffle = kwargs.pop("shuffle", True)
-    x, y, xv, yv, meta = load_arrays(source, image_size=image_size, color_mode=color_mode,
-                                     validation_split=validation_split, seed=seed, **kwargs)
-    return DataBundle(
-        train=_arrays_dataset(tf, x, y, batch_size, shuffle, seed),
-        val=_arrays_dataset(tf, xv, yv, batch_size, False, seed) if len(xv) else None,
-        class_names=meta["class_names"], num_classes=meta["num_classes"],
-        input_shape=meta["input_shape"], source=meta["source"], manifest_hash=meta["manifest_hash"],
-        skipped=[], value_range=meta["value_range"],
-        details={k: meta[k] for k in ("num_train", "num_val", "color_mode", "image_size")},
+    arrays = load_arrays(source, image_size=image_size, color_mode=color_mode,
+                         validation_split=validation_split, seed=seed, **kwargs)
+    return dataclasses.replace(
+        arrays,
+        train=_arrays_dataset(tf, *arrays.train, batch_size, shuffle, seed),
+        val=None if arrays.val is None else _arrays_dataset(tf, *arrays.val, batch_size, False, seed),
     )
 
 
@@ -363,7 +318,7 @@ def export_digits(directory, image_size=(32, 32), *, overwrite=False) -> dict:
         raise NotADirectoryError(f"{root!r} is a file; pass a folder to write the digits into")
     if os.path.isdir(root) and os.listdir(root) and not overwrite:
         raise ValueError(f"{root!r} is not empty; pass an empty or new folder (or overwrite=True / --overwrite)")
-    images, y = _digits_images(image_size)
+    images, y = digits_images(image_size)
     entries, counts = [], {str(i): 0 for i in range(10)}
     for i, (img, label) in enumerate(zip(images, y)):
         rel = _digit_name(int(label), i)

@@ -26,7 +26,8 @@ import warnings
 
 import numpy as np
 
-from dlzoo.data.images import COLOR_MODES
+from dlzoo.data.bundle import DataInfo, require_tensorflow
+from dlzoo.data.images import channels_for
 from dlzoo.data.scan import ImageRecord, ScanReport, in_validation, scan, scan_folder
 from dlzoo.validation import check_data_args
 
@@ -36,29 +37,58 @@ __all__ = ["FolderInfo", "ImageRecord", "ScanReport", "scan_folder", "image_fold
 # --- the pipeline ------------------------------------------------------------------------------
 
 
-@dataclasses.dataclass
-class FolderInfo:
-    """What `image_folder` used: classes, counts, the split, and every file it skipped and why."""
+@dataclasses.dataclass(kw_only=True)
+class FolderInfo(DataInfo):
+    """What `image_folder` used: classes, counts, the split, and every file it skipped and why.
+
+    A `DataInfo` (class_names, num_classes, input_shape, source "folder:ROOT", manifest_hash over
+    the files used, skipped, value_range, details) with the folder's own facts below.
+    """
 
     root: str
-    class_names: list[str]  # classes with usable files, sorted; label i is class_names[i]
     counts: dict[str, int]  # usable files per class
     train_files: list[str]  # relative paths, in the order of the unshuffled train set
     val_files: list[str]  # relative paths, in the order of the validation set
-    skipped: list[tuple[str, str]]  # (relative path, reason) for every unusable file
     empty_classes: list[str]  # class folders with no usable file (not in class_names)
     image_size: tuple[int, int]
     color_mode: str
     channels: int
-    manifest_hash: str  # dlzoo.data.manifest over the files used (path, size, sha256)
     validation_split: float = 0.2
     seed: int = 0
     train_labels: list[int] = dataclasses.field(default_factory=list)
     val_labels: list[int] = dataclasses.field(default_factory=list)
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
+    @classmethod
+    def from_scan(cls, report: ScanReport, order: dict[str, list[int]], *, image_size, color_mode,
+                  validation_split, seed) -> FolderInfo:
+        """The info of a scanned folder; `order[group]` are record indices in pipeline order."""
+        label_of = {c: i for i, c in enumerate(report.class_names)}
+        files = {g: [report.records[i].path for i in order[g]] for g in ("train", "val")}
+        labels = {g: [label_of[report.records[i].label] for i in order[g]] for g in ("train", "val")}
+        channels = channels_for(color_mode)
+        return cls(
+            class_names=report.class_names,
+            num_classes=len(report.class_names),
+            input_shape=(*image_size, channels),
+            source=f"folder:{report.root}",
+            manifest_hash=report.manifest_hash,
+            skipped=list(report.skipped),
+            value_range="0-255",
+            details={"num_train": len(files["train"]), "num_val": len(files["val"]),
+                     "empty_classes": report.empty_classes, "color_mode": color_mode},
+            root=report.root,
+            counts={c: n for c, n in report.counts.items() if n > 0},
+            train_files=files["train"],
+            val_files=files["val"],
+            empty_classes=report.empty_classes,
+            image_size=image_size,
+            color_mode=color_mode,
+            channels=channels,
+            validation_split=validation_split,
+            seed=seed,
+            train_labels=labels["train"],
+            val_labels=labels["val"],
+        )
 
     def to_dict(self) -> dict:
         """JSON-able summary for a model card (file lists reduced to their counts)."""
@@ -134,84 +164,77 @@ def image_folder(
     )
     image_size, color_mode = args["image_size"], args["color_mode"]
     validation_split = args["validation_split"]
-    channels = COLOR_MODES[color_mode]
     if not (isinstance(cache, bool) or isinstance(cache, (str, os.PathLike))):
         raise TypeError(f"cache must be True, False or a file path; received {cache!r}.")
-    try:
-        import tensorflow as tf
-    except ImportError:
-        raise ImportError(
-            "dlzoo.data.image_folder builds tf.data pipelines and needs TensorFlow; on a host "
-            "without it use dlzoo.data.load_arrays('folder:PATH', ...) for numpy arrays."
-        ) from None
-
+    tf = require_tensorflow("dlzoo.data.image_folder")
     opts = {"interpolation": interpolation, "crop_to_aspect_ratio": bool(crop_to_aspect_ratio)}
-    in_memory = cache is True
 
     def side(rel):
         return "val" if in_validation(rel, validation_split, seed) else "train"
 
     report, kept = scan(
-        path, workers=workers, progress=progress, channels=channels, image_size=image_size,
-        opts=opts, keep="tfcache" if in_memory else None, groups_of=side,
+        path, workers=workers, progress=progress, channels=channels_for(color_mode),
+        image_size=image_size, opts=opts, keep="tfcache" if cache is True else None, groups_of=side,
     )
     report.require_classes()
-    class_names = report.class_names
-    label_of = {c: i for i, c in enumerate(class_names)}
-    if in_memory:  # the order the caches replay: TensorFlow-decoded files, then Pillow's
+    order = _split_order(report, kept, side, validation_split)
+    info = FolderInfo.from_scan(report, order, image_size=image_size, color_mode=color_mode,
+                                validation_split=validation_split, seed=seed)
+    _warn_about_gaps(report, order, validation_split)
+    pipes = {
+        group: _pipeline(tf, group, report, kept, info, batch_size=batch_size,
+                         shuffle=shuffle and group == "train", cache=cache, opts=opts)
+        for group in ("train", "val")
+    }
+    return pipes["train"], pipes["val"], info
+
+
+def _split_order(report, kept, side, validation_split) -> dict[str, list[int]]:
+    """Record indices of each side, in the order its pipeline yields them (unshuffled)."""
+    if kept is not None:  # the order the caches replay: TensorFlow-decoded files, then Pillow's
         order = {g: kept["order"].get(g, []) for g in ("train", "val")}
     else:
-        order = {g: [i for i, r in enumerate(report.records) if side(r.path) == g] for g in ("train", "val")}
+        order = {g: [i for i, r in enumerate(report.records) if side(r.path) == g]
+                 for g in ("train", "val")}
     if not order["train"]:
         raise ValueError(
             f"{report.root}: every usable file fell in the validation split "
             f"(validation_split={validation_split}); lower validation_split or add images."
         )
-    labels = np.array([label_of[r.label] for r in report.records], np.int32)
-    info = FolderInfo(
-        root=report.root,
-        class_names=class_names,
-        counts={c: n for c, n in report.counts.items() if n > 0},
-        train_files=[report.records[i].path for i in order["train"]],
-        val_files=[report.records[i].path for i in order["val"]],
-        skipped=list(report.skipped),
-        empty_classes=report.empty_classes,
-        image_size=image_size,
-        color_mode=color_mode,
-        channels=channels,
-        manifest_hash=report.manifest_hash,
-        validation_split=validation_split,
-        seed=seed,
-        train_labels=labels[order["train"]].tolist(),
-        val_labels=labels[order["val"]].tolist(),
-    )
+    return order
+
+
+def _warn_about_gaps(report, order, validation_split) -> None:
+    """Warns about class folders left out and an empty validation side."""
     if report.empty_classes:
         warnings.warn(
             f"{report.root}: class folder(s) with no usable image left out: "
-            f"{', '.join(report.empty_classes)}", stacklevel=2,
+            f"{', '.join(report.empty_classes)}", stacklevel=3,
         )
     if validation_split > 0 and not order["val"]:
         warnings.warn(
             f"{report.root}: no file fell in the validation split ({validation_split}); val is None",
-            stacklevel=2,
+            stacklevel=3,
         )
 
-    def make(group, training):
-        idx = order[group]
-        if not idx:
-            return None
-        if in_memory:
-            return _from_cache(tf, kept, group, class_names, batch_size=batch_size,
-                               shuffle=shuffle and training, seed=seed, n=len(idx))
-        return _from_files(
-            tf, [os.path.join(report.root, report.records[i].path) for i in idx], labels[idx],
-            [report.records[i].decoder == "pillow" for i in idx], channels=channels,
-            image_size=image_size, opts=opts, batch_size=batch_size, shuffle=shuffle and training,
-            seed=seed,
-            cache_path=None if isinstance(cache, bool) else os.fspath(cache) + ("" if training else ".val"),
-        )
 
-    return make("train", True), make("val", False), info
+def _pipeline(tf, group, report, kept, info, *, batch_size, shuffle, cache, opts):
+    """One side's batches: from the scan's in-memory cache (`kept`) or decoded from the files."""
+    files = info.train_files if group == "train" else info.val_files
+    if not files:
+        return None
+    if kept is not None:
+        return _from_cache(tf, kept, group, info.class_names, batch_size=batch_size,
+                           shuffle=shuffle, seed=info.seed, n=len(files))
+    labels = info.train_labels if group == "train" else info.val_labels
+    decoder = {r.path: r.decoder for r in report.records}
+    return _from_files(
+        tf, [os.path.join(report.root, f) for f in files], np.array(labels, np.int32),
+        [decoder[f] == "pillow" for f in files], channels=info.channels,
+        image_size=info.image_size, opts=opts, batch_size=batch_size, shuffle=shuffle,
+        seed=info.seed,
+        cache_path=None if isinstance(cache, bool) else os.fspath(cache) + ("" if group == "train" else ".val"),
+    )
 
 
 def _from_cache(tf, kept, group, class_names, *, batch_size, shuffle, seed, n):

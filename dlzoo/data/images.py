@@ -25,6 +25,7 @@ __all__ = [
     "diagnose",
     "tf_decode_fn",
     "tf_resize",
+    "tf_to_channels",
 ]
 
 COLOR_MODES = {"grayscale": 1, "rgb": 3, "rgba": 4}
@@ -235,8 +236,12 @@ def tf_resize(img, image_size, *, interpolation="bilinear", crop_to_aspect_ratio
     return tf.ensure_shape(out, (th, tw, img.shape[-1]))
 
 
-def _tf_to_channels(img, channels: int):
-    """Native 1/2/3/4-channel uint8 image -> `channels` channels (TensorFlow ops)."""
+def tf_to_channels(img, channels: int):
+    """A uint8 image `(H, W, 1|2|3|4)` as `(H, W, channels)`, in TensorFlow ops (for tf.data).
+
+    `channels` is 1, 3 or 4 (`channels_for(color_mode)`): grayscale by ITU-R 601 luma, alpha
+    dropped, or made opaque (255) when added; the same conversion `pil_decode` makes.
+    """
     import tensorflow as tf
 
     def gray(x):
@@ -287,7 +292,7 @@ def _tf_decode_fn(channels, image_size, interpolation, crop_to_aspect_ratio):
             img = tf.io.decode_image(contents, channels=0, expand_animations=False, dtype=tf.uint8)
         size = tf.shape(img)[:2]
         if channels != 3:
-            img = _tf_to_channels(img, channels)
+            img = tf_to_channels(img, channels)
         if image_size is not None:
             img = tf_resize(
                 img, image_size, interpolation=interpolation, crop_to_aspect_ratio=crop_to_aspect_ratio

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import difflib
 import os
-import socket
-import threading
+from urllib.parse import urlsplit
 
-from dlzoo.data.datasets import DataBundle, _reject, _require_tf
-from dlzoo.data.images import COLOR_MODES
+from dlzoo.data.bundle import DataBundle, reject_unexpected, require_tensorflow
+from dlzoo.data.images import channels_for, tf_resize, tf_to_channels
 from dlzoo.data.manifest import manifest_hash
+from dlzoo.network import PROBE_TIMEOUT_S, network_available
 
-__all__ = ["load_tfds", "KNOWN_SPLITS"]
+__all__ = ["load_tfds", "KNOWN_SPLITS", "NETWORK_PROBE_URL"]
 
 # The usual (train, validation) splits. Datasets with only a train split hold out its last
 # `validation_split` fraction; unknown names use "validation" or "test" when tfds has one.
@@ -40,40 +40,7 @@ KNOWN_SPLITS = {
     "beans": ("train", "validation"),
 }
 # Where `load` probes before letting tfds download (tfds tries its GCS mirror first).
-NETWORK_PROBE = ("storage.googleapis.com", 443)
-PROBE_TIMEOUT_S = 5.0
-
-
-def _network_available(host_port=None, timeout=None) -> bool:
-    """Whether the download host answers an HTTPS request, bounded by `timeout` seconds in all.
-
-    A bare TCP connect is not enough (proxies accept connections they never forward), and DNS
-    lookups ignore socket timeouts, so the probe runs in a thread that we stop waiting for.
-    """
-    if os.environ.get("DLZOO_OFFLINE", "").strip() not in ("", "0"):
-        return False
-    host, port = host_port or NETWORK_PROBE
-    timeout = PROBE_TIMEOUT_S if timeout is None else timeout
-    result = []
-
-    def probe():
-        import http.client
-        import ssl
-
-        try:
-            conn = http.client.HTTPSConnection(host, port, timeout=timeout,
-                                               context=ssl.create_default_context())
-            conn.request("HEAD", "/")
-            conn.getresponse()
-            conn.close()
-            result.append(True)
-        except (OSError, http.client.HTTPException, socket.timeout):
-            result.append(False)
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(timeout)
-    return bool(result and result[0])
+NETWORK_PROBE_URL = "https://storage.googleapis.com/"
 
 
 def _tfds_builder(name, data_dir):
@@ -101,10 +68,10 @@ def _ensure_prepared(builder, name, data_dir):
     if builder.is_prepared():
         return
     where = data_dir or os.path.dirname(os.path.dirname(builder.data_dir.rstrip("/")))
-    if not _network_available():
+    if not network_available(NETWORK_PROBE_URL, PROBE_TIMEOUT_S):
         raise ConnectionError(
             f"dataset {name!r} is not prepared under {builder.data_dir} and the download host "
-            f"({NETWORK_PROBE[0]}) cannot be reached. On a machine with internet run "
+            f"({urlsplit(NETWORK_PROBE_URL).hostname}) cannot be reached. On a machine with internet run "
             f"`tfds build {name} --data_dir {where}` (or python -c \"import tensorflow_datasets as "
             f"tfds; tfds.load('{name}', data_dir='{where}')\") and copy {where}/{builder.name} "
             "here (or pass data_dir=... to where it is); or use 'digits' or 'folder:PATH', which "
@@ -143,9 +110,8 @@ def _tfds_split_names(builder, name, validation_split, override):
 
 def load_tfds(name, *, image_size, color_mode, batch_size, validation_split, seed, data_dir,
                splits=None, shuffle=True, cache=False, **kwargs):
-    _reject(kwargs, name)
-    tf = _require_tf(f"dlzoo.data.load({name!r})")
-    from dlzoo.data.images import _tf_to_channels, tf_resize
+    reject_unexpected(kwargs, name)
+    tf = require_tensorflow(f"dlzoo.data.load({name!r})")
 
     tfds, builder = _tfds_builder(name, data_dir)
     _ensure_prepared(builder, name, data_dir)
@@ -165,13 +131,13 @@ def load_tfds(name, *, image_size, color_mode, batch_size, validation_split, see
                "splits": [train_split, val_split]}
     if is_image:
         native = tuple(x_feature.shape)
-        channels = COLOR_MODES[color_mode] if color_mode else (native[-1] or 3)
+        channels = channels_for(color_mode) if color_mode else (native[-1] or 3)
         if image_size is None:
             image_size = native[:2] if None not in native[:2] else (224, 224)
         image_size = tuple(int(s) for s in image_size)
 
         def prep(x, y):
-            x = _tf_to_channels(tf.cast(x, tf.uint8), channels)
+            x = tf_to_channels(tf.cast(x, tf.uint8), channels)
             x = tf_resize(x, image_size)
             return tf.cast(x, tf.float32), tf.cast(y, tf.int32)
 
