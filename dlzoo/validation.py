@@ -274,20 +274,20 @@ def check_data_args(
                 "For example image_size=(160, 160)."
             )
         out["image_size"] = (int(size[0]), int(size[1]))
-    if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1; received {batch_size!r}.")
+    if batch_size is not None and (
+        isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    ):
+        raise ValueError(f"batch_size must be an integer >= 1; received {batch_size!r}.")
     out["batch_size"] = batch_size
-    if validation_split is not None:
-        if (
-            isinstance(validation_split, bool)
-            or not isinstance(validation_split, (int, float))
-            or not 0 <= validation_split < 1
-        ):
-            raise ValueError(
-                f"validation_split must be a fraction in [0, 1); received {validation_split!r}. "
-                "Use 0.2 to hold out a fifth of the files, 0 for no validation set."
-            )
+    if validation_split is not None and (
+        isinstance(validation_split, bool)
+        or not isinstance(validation_split, (int, float))
+        or not 0 <= validation_split < 1
+    ):
+        raise ValueError(
+            f"validation_split must be a fraction in [0, 1); received {validation_split!r}. "
+            "Use 0.2 to hold out a fifth of the files, 0 for no validation set."
+        )
     out["validation_split"] = None if validation_split is None else float(validation_split)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"seed must be an integer; received {seed!r}.")

@@ -154,6 +154,7 @@ def test_tfds_text_dataset_is_raw_strings(online):
         data = load("imdb_reviews", batch_size=2)
     x, y = next(iter(data.train))
     assert data.value_range == "raw" and x.dtype == tf.string and data.num_classes == 2
+    assert y.dtype == tf.int32
 
 
 def test_tfds_offline_fails_fast_with_instructions(tmp_path, monkeypatch):

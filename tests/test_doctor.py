@@ -45,7 +45,7 @@ def test_doctor_json_report(leaky, capsys):
 
 
 def test_doctor_text_report(leaky, capsys):
-    root, original, copy = leaky
+    root, _, copy = leaky
     assert main(["doctor", root]) == 0
     out = capsys.readouterr().out
     assert "a/truncated.jpg: truncated JPEG" in out

@@ -10,7 +10,13 @@ from PIL import Image
 
 from dlzoo.data import image_folder, in_validation, scan_folder
 from dlzoo.data.scan import scan
-from tests._imagefolders import BAD_FILES, CONVERTED, PILLOW_ONLY, make_messy_folder, write_good
+from tests._imagefolders import (
+    BAD_FILES,
+    CONVERTED,
+    PILLOW_ONLY,
+    make_messy_folder,
+    write_good,
+)
 
 tf = pytest.importorskip("tensorflow")
 
@@ -68,7 +74,7 @@ def test_every_odd_format_is_converted_to_the_channels_asked_for(messy, color_mo
     train, val, info = image_folder(messy, image_size=(24, 24), validation_split=0, shuffle=False,
                                     color_mode=color_mode, batch_size=64, progress=False)
     assert val is None
-    x, y = _all(train)
+    x, _ = _all(train)
     assert x.shape[1:] == (24, 24, channels) and x.dtype == np.float32
     assert 0 <= x.min() and x.max() <= 255
     rows = {p: i for i, p in enumerate(info.train_files)}
@@ -100,19 +106,25 @@ def test_every_odd_format_is_converted_to_the_channels_asked_for(messy, color_mo
 
 
 def test_cached_and_streaming_pipelines_give_the_same_batches(messy):
-    kw = dict(image_size=(20, 28), batch_size=5, shuffle=False, progress=False, color_mode="grayscale")
+    kw = {"image_size": (20, 28), "batch_size": 5, "shuffle": False, "progress": False,
+          "color_mode": "grayscale"}
     t1, v1, i1 = image_folder(messy, cache=True, **kw)
     t2, v2, i2 = image_folder(messy, cache=False, **kw)
     assert sorted(i1.train_files) == sorted(i2.train_files) and i1.skipped == i2.skipped
-    x1, y1 = _all(t1)
-    x2, y2 = _all(t2)
+    assert v1 is not None and v2 is not None
     # the cache replays TensorFlow's files, then Pillow's; info lists files in the order served
-    np.testing.assert_array_equal(y1, i1.train_labels)
-    np.testing.assert_array_equal(y2, i2.train_labels)
-    at = {f: i for i, f in enumerate(i2.train_files)}
-    perm = [at[f] for f in i1.train_files]
-    np.testing.assert_array_equal(y1, y2[perm])
-    np.testing.assert_allclose(x1, x2[perm])
+    for (ds1, files1, labels1), (ds2, files2, labels2) in (
+        ((v1, i1.val_files, i1.val_labels), (v2, i2.val_files, i2.val_labels)),
+        ((t1, i1.train_files, i1.train_labels), (t2, i2.train_files, i2.train_labels)),
+    ):
+        x1, y1 = _all(ds1)
+        x2, y2 = _all(ds2)
+        np.testing.assert_array_equal(y1, labels1)
+        np.testing.assert_array_equal(y2, labels2)
+        at = {f: i for i, f in enumerate(files2)}
+        perm = [at[f] for f in files1]
+        np.testing.assert_array_equal(y1, y2[perm])
+        np.testing.assert_allclose(x1, x2[perm])
     assert x1.shape[1:] == (20, 28, 1)
 
 
@@ -122,7 +134,7 @@ def test_streaming_survives_a_file_that_breaks_after_the_scan(messy):
     victim = os.path.join(messy, info.train_files[0])
     with open(victim, "wb") as f:
         f.write(b"overwritten with junk")
-    x, y = _all(train)
+    _, y = _all(train)
     assert len(y) == len(info.train_files) - 1
 
 
@@ -241,7 +253,8 @@ def test_cached_pipeline_decodes_once_and_never_rereads_the_files(tmp_path, rng)
 
 
 def test_folder_arrays_without_tensorflow(messy, monkeypatch):
-    from dlzoo.data import load_arrays, scan as scan_module
+    from dlzoo.data import load_arrays
+    from dlzoo.data import scan as scan_module
 
     monkeypatch.setattr(scan_module, "_tf_available", lambda: False)
     data = load_arrays(f"folder:{messy}", image_size=(12, 12), progress=False)

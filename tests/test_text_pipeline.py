@@ -1,10 +1,10 @@
 """Text pipeline: the vocabulary comes from the training split only, tf.data batches feed a text
 model that learns, and the end-to-end model predicts on raw strings after a safe reload."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from dlzoo import build
 from dlzoo.data.text import OOV, adapt_vectorizer, as_strings, end_to_end, text_datasets
 

@@ -10,7 +10,13 @@ Importing this package does not import TensorFlow; the tf.data functions import 
 
 from dlzoo.data.bundle import DataBundle, DataInfo
 from dlzoo.data.datasets import digits_images, export_digits, load, load_arrays, sources
-from dlzoo.data.folders import FolderInfo, ScanReport, image_folder, in_validation, scan_folder
+from dlzoo.data.folders import (
+    FolderInfo,
+    ScanReport,
+    image_folder,
+    in_validation,
+    scan_folder,
+)
 from dlzoo.data.manifest import array_hash, manifest_hash
 
 __all__ = [

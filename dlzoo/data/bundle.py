@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["DataInfo", "DataBundle", "reject_unexpected", "require_tensorflow"]
+__all__ = ["DataBundle", "DataInfo", "reject_unexpected", "require_tensorflow"]
 
 
 @dataclasses.dataclass(kw_only=True)

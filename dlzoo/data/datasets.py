@@ -30,7 +30,7 @@ from dlzoo.data.images import channels_for
 from dlzoo.data.manifest import array_hash, manifest_hash
 from dlzoo.validation import check_data_args
 
-__all__ = ["DataBundle", "load", "load_arrays", "export_digits", "digits_images", "sources"]
+__all__ = ["DataBundle", "digits_images", "export_digits", "load", "load_arrays", "sources"]
 
 
 def sources() -> dict[str, str]:
@@ -163,7 +163,7 @@ def _array_bundle(x, y, names, meta, validation_split, seed) -> DataBundle:
         manifest_hash=meta["manifest_hash"],
         skipped=meta["skipped"],
         value_range=meta["value_range"],
-        details={"num_train": int(len(tr)), "num_val": int(len(va)),
+        details={"num_train": len(tr), "num_val": len(va),
                  "color_mode": meta["color_mode"], "image_size": meta["image_size"]},
     )
 

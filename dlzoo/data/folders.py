@@ -31,7 +31,7 @@ from dlzoo.data.images import channels_for
 from dlzoo.data.scan import ImageRecord, ScanReport, in_validation, scan, scan_folder
 from dlzoo.validation import check_data_args
 
-__all__ = ["FolderInfo", "ImageRecord", "ScanReport", "scan_folder", "image_folder", "in_validation"]
+__all__ = ["FolderInfo", "ImageRecord", "ScanReport", "image_folder", "in_validation", "scan_folder"]
 
 
 # --- the pipeline ------------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def image_folder(
     )
     image_size, color_mode = args["image_size"], args["color_mode"]
     validation_split = args["validation_split"]
-    if not (isinstance(cache, bool) or isinstance(cache, (str, os.PathLike))):
+    if not isinstance(cache, (bool, str, os.PathLike)):
         raise TypeError(f"cache must be True, False or a file path; received {cache!r}.")
     tf = require_tensorflow("dlzoo.data.image_folder")
     opts = {"interpolation": interpolation, "crop_to_aspect_ratio": bool(crop_to_aspect_ratio)}

@@ -18,11 +18,11 @@ import numpy as np
 
 __all__ = [
     "COLOR_MODES",
+    "INTERPOLATIONS",
     "channels_for",
     "color_mode_for",
-    "INTERPOLATIONS",
-    "pil_decode",
     "diagnose",
+    "pil_decode",
     "tf_decode_fn",
     "tf_resize",
     "tf_to_channels",
@@ -154,9 +154,9 @@ def _pil_to_array(img, channels: int) -> np.ndarray:
 
 def _crop_box(h: int, w: int, th: int, tw: int) -> tuple[int, int, int, int]:
     """Largest centred (top, left, height, width) window with the target aspect ratio."""
-    ch, cw = h, int(round(h * tw / th))
+    ch, cw = h, round(h * tw / th)
     if cw > w:
-        ch, cw = int(round(w * th / tw)), w
+        ch, cw = round(w * th / tw), w
     ch, cw = max(1, min(ch, h)), max(1, min(cw, w))
     return (h - ch) // 2, (w - cw) // 2, ch, cw
 

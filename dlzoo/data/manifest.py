@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Iterable
+from collections.abc import Iterable
 
-__all__ = ["content_digest", "manifest_hash", "array_hash"]
+__all__ = ["array_hash", "content_digest", "manifest_hash"]
 
 
 def content_digest(data: bytes) -> str:
@@ -26,7 +26,7 @@ def manifest_hash(entries: Iterable[tuple[str, int, str]]) -> str:
     """
     h = hashlib.sha256(b"dlzoo-manifest-v1\n")
     for rel, size, digest in sorted(entries):
-        h.update(f"{rel}\t{int(size)}\t{digest}\n".encode("utf-8"))
+        h.update(f"{rel}\t{int(size)}\t{digest}\n".encode())
     return h.hexdigest()
 
 

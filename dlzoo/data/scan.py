@@ -13,6 +13,7 @@ caches that become the training pipeline (see folders.image_folder).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ import numpy as np
 from dlzoo.data.images import UnusableImage, pil_decode_sized
 from dlzoo.data.manifest import content_digest, manifest_hash
 
-__all__ = ["ImageRecord", "ScanReport", "scan_folder", "in_validation"]
+__all__ = ["ImageRecord", "ScanReport", "in_validation", "scan_folder"]
 
 
 @dataclasses.dataclass
@@ -94,7 +95,7 @@ def in_validation(rel_path: str, validation_split: float, seed: int = 0) -> bool
     """
     if validation_split <= 0:
         return False
-    digest = hashlib.sha256(f"{int(seed)}\0{rel_path}".encode("utf-8")).digest()
+    digest = hashlib.sha256(f"{int(seed)}\0{rel_path}".encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2.0**64 < validation_split
 
 
@@ -143,7 +144,13 @@ def _check_root(path) -> str:
 
 def _progress(enabled: bool, total: int):
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(
         TextColumn("[bold]{task.description}"),
@@ -235,8 +242,9 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
     """Scans `path`; returns `(report, kept)`.
 
     keep: None (check only), "arrays" (kept = uint8 array aligned with report.records, resized to
-    image_size) or "tfcache" (kept = {"datasets": {group: dataset}, "folder_index": ...,
-    "rows": [...]}, needs TensorFlow). `groups_of(rel) -> str` assigns files to groups (train/val).
+    image_size) or "tfcache" (kept = {"datasets": {group: dataset}, "fallback": ...,
+    "folder_index": ..., "used": ..., "order": {group: record indices}}, needs TensorFlow).
+    `groups_of(rel) -> str` assigns files to groups (train/val).
     """
     root = _check_root(path)
     opts = opts or {"interpolation": "bilinear", "crop_to_aspect_ratio": False}
@@ -247,16 +255,16 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
     out = np.zeros((len(entries), *image_size, channels), np.uint8) if keep == "arrays" else None
     todo = [r for r, e in enumerate(entries) if e[2] > 0]
     skipped += [(e[0], "empty file (0 bytes)") for e in entries if e[2] == 0]
+    group_of = groups_of or (lambda rel: "all")
     groups: dict[str, list[int]] = {}
     for r in todo:
-        groups.setdefault(groups_of(entries[r][0]) if groups_of else "all", []).append(r)
+        groups.setdefault(group_of(entries[r][0]), []).append(r)
     sizes: dict[int, tuple[int, int]] = {}
     decoder: dict[int, str] = {}
     fallback: dict[str, list] = {}
     cached, folder_index = {}, {}
-    n_workers = workers or min(4, os.cpu_count() or 1)
     bar = _progress(progress, len(entries))
-    with bar, ThreadPoolExecutor(max_workers=n_workers) as pool:
+    with bar, ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
         task = bar.add_task(f"Scanning {os.path.basename(root)}", total=len(entries))
         bar.advance(task, len(entries) - len(todo))
         chunks = [todo[i : i + 64] for i in range(0, len(todo), 64)]
@@ -269,22 +277,10 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
             sizes.update(done)
             decoder.update({r: "tensorflow" for r in done})
         rest = [r for r in todo if r not in sizes]
-
-        def one(r):
-            try:
-                with open(os.path.join(root, entries[r][0]), "rb") as f:
-                    data = f.read()
-                img, hw = pil_decode_sized(
-                    data, channels=channels, image_size=image_size,
-                    resize=not use_tf and keep is not None, **opts,
-                )
-            except UnusableImage as e:
-                return r, None, str(e)
-            except OSError as e:
-                return r, None, f"unreadable: {e.strerror or e}"
-            return r, img, hw
-
-        for r, img, hw in pool.map(one, rest):
+        decode = functools.partial(_pillow_one, root, entries, channels=channels,
+                                   image_size=image_size, resize=not use_tf and keep is not None,
+                                   opts=opts)
+        for r, img, hw in pool.map(decode, rest):
             bar.advance(task, 1)
             if img is None:
                 skipped.append((entries[r][0], hw))
@@ -296,12 +292,38 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
             if keep == "arrays":
                 out[r] = img
             elif keep == "tfcache":
-                group = groups_of(entries[r][0]) if groups_of else "all"
                 label = folder_index[entries[r][1]]
-                fallback.setdefault(group, []).append((r, img, label, hw))
+                fallback.setdefault(group_of(entries[r][0]), []).append((r, img, label, hw))
             sizes[r] = hw
             decoder[r] = "pillow"
         digests = {r: d for c, f in zip(chunks, hashes) for r, d in zip(c, f.result())}
+    records, kept_rows = _records(entries, sizes, decoder, digests, skipped)
+    skipped.sort()
+    report = ScanReport(root, class_folders, records, skipped)
+    if keep == "arrays":
+        return report, _compact(out, kept_rows)
+    if keep == "tfcache":
+        return report, _tfcache_kept(len(entries), kept_rows, groups, decoder, cached, fallback,
+                                     folder_index)
+    return report, None
+
+
+def _pillow_one(root, entries, r, *, channels, image_size, resize, opts):
+    """Row `r` decoded by Pillow: `(r, image, (h, w))`, or `(r, None, reason)` when unusable."""
+    try:
+        with open(os.path.join(root, entries[r][0]), "rb") as f:
+            data = f.read()
+        img, hw = pil_decode_sized(data, channels=channels, image_size=image_size, resize=resize,
+                                   **opts)
+    except UnusableImage as e:
+        return r, None, str(e)
+    except OSError as e:
+        return r, None, f"unreadable: {e.strerror or e}"
+    return r, img, hw
+
+
+def _records(entries, sizes, decoder, digests, skipped):
+    """The usable files' records and their rows; a file gone before its hash joins `skipped`."""
     records, kept_rows = [], []
     for r, (rel, label, size) in enumerate(entries):
         if r not in sizes:
@@ -312,23 +334,22 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
         h, w = sizes[r]
         records.append(ImageRecord(rel, label, size, digests[r], h, w, decoder[r]))
         kept_rows.append(r)
-    skipped.sort()
-    report = ScanReport(root, class_folders, records, skipped)
-    if keep == "arrays":
-        return report, _compact(out, kept_rows)
-    if keep == "tfcache":
-        record_of = {r: i for i, r in enumerate(kept_rows)}
-        used = np.zeros(len(entries), bool)
-        used[kept_rows] = True
-        vanished = any(r not in record_of for r in decoder)
-        order = {}  # record indices in the order each group's dataset yields them
-        for group, group_rows in groups.items():
-            first = [record_of[r] for r in group_rows if decoder.get(r) == "tensorflow" and r in record_of]
-            then = [record_of[item[0]] for item in fallback.get(group, []) if item[0] in record_of]
-            order[group] = first + then
-        return report, {"datasets": cached, "fallback": fallback, "folder_index": folder_index,
-                        "used": used if vanished else None, "order": order}
-    return report, None
+    return records, kept_rows
+
+
+def _tfcache_kept(n_entries, kept_rows, groups, decoder, cached, fallback, folder_index) -> dict:
+    """What `keep="tfcache"` returns: the filled caches, Pillow's images, and each group's order."""
+    record_of = {r: i for i, r in enumerate(kept_rows)}
+    used = np.zeros(n_entries, bool)
+    used[kept_rows] = True
+    vanished = any(r not in record_of for r in decoder)
+    order = {}  # record indices in the order each group's dataset yields them
+    for group, group_rows in groups.items():
+        first = [record_of[r] for r in group_rows if decoder.get(r) == "tensorflow" and r in record_of]
+        then = [record_of[item[0]] for item in fallback.get(group, []) if item[0] in record_of]
+        order[group] = first + then
+    return {"datasets": cached, "fallback": fallback, "folder_index": folder_index,
+            "used": used if vanished else None, "order": order}
 
 
 def _compact(arr: np.ndarray, keep: list[int]) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TASKS", "generate", "describe"]
+__all__ = ["TASKS", "describe", "generate"]
 
 
 def _shapes(n, rng, image_size=(32, 32), **_):

@@ -29,7 +29,7 @@ except ImportError as e:  # pragma: no cover - exercised only where TensorFlow i
         "with `pip install tensorflow`, or vectorise the text elsewhere and feed token ids."
     ) from e
 
-__all__ = ["adapt_vectorizer", "text_datasets", "end_to_end", "as_strings", "PAD", "OOV"]
+__all__ = ["OOV", "PAD", "adapt_vectorizer", "as_strings", "end_to_end", "text_datasets"]
 
 PAD, OOV = 0, 1  # TextVectorization's ids for padding ("") and out-of-vocabulary ("[UNK]")
 

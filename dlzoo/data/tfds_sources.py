@@ -18,7 +18,7 @@ from dlzoo.data.images import channels_for, tf_resize, tf_to_channels
 from dlzoo.data.manifest import manifest_hash
 from dlzoo.network import PROBE_TIMEOUT_S, network_available
 
-__all__ = ["load_tfds", "KNOWN_SPLITS", "NETWORK_PROBE_URL"]
+__all__ = ["KNOWN_SPLITS", "NETWORK_PROBE_URL", "load_tfds"]
 
 # The usual (train, validation) splits. Datasets with only a train split hold out its last
 # `validation_split` fraction; unknown names use "validation" or "test" when tfds has one.
@@ -52,7 +52,7 @@ def _tfds_builder(name, data_dir):
             "'digits', 'synthetic:NAME' and 'folder:PATH' work without it."
         ) from None
     try:
-        return tfds, tfds.builder(name, data_dir=data_dir)
+        return tfds.builder(name, data_dir=data_dir)
     except Exception as e:  # tfds raises its own DatasetNotFoundError, or others for bad configs
         if type(e).__name__ != "DatasetNotFoundError":
             raise
@@ -103,7 +103,7 @@ def _tfds_split_names(builder, name, validation_split, override):
                     return "train", candidate
         if validation_split <= 0:
             return "train", None
-        pct = int(round(100 * (1 - validation_split)))
+        pct = round(100 * (1 - validation_split))
         return f"train[:{pct}%]", f"train[{pct}%:]"
     return train, (val if validation_split > 0 else None)
 
@@ -113,7 +113,7 @@ def load_tfds(name, *, image_size, color_mode, batch_size, validation_split, see
     reject_unexpected(kwargs, name)
     tf = require_tensorflow(f"dlzoo.data.load({name!r})")
 
-    tfds, builder = _tfds_builder(name, data_dir)
+    builder = _tfds_builder(name, data_dir)
     _ensure_prepared(builder, name, data_dir)
     features = builder.info.features
     keys = builder.info.supervised_keys
