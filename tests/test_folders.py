@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dlzoo.data import image_folder, in_validation, scan_folder
+from dlzoo.data import DataBundle, DataInfo, image_folder, in_validation, scan_folder
 from dlzoo.data.scan import scan
 from tests._imagefolders import (
     BAD_FILES,
@@ -247,6 +247,12 @@ def test_cached_pipeline_decodes_once_and_never_rereads_the_files(tmp_path, rng)
     train, val, info = image_folder(root, image_size=(8, 8), batch_size=4, validation_split=0.3,
                                     progress=False)
     shutil.rmtree(root)
+    # the info has the shape of every other source's DataBundle metadata
+    assert isinstance(info, DataInfo) and info.input_shape == (8, 8, 3) and info.num_classes == 2
+    card = DataBundle(train=train, val=val, **info.metadata()).to_dict()
+    assert card["source"] == f"folder:{info.root}" and card["value_range"] == "0-255"
+    assert (card["num_train"], card["num_val"]) == (len(info.train_files), len(info.val_files))
+    assert card["manifest_hash"] == info.to_dict()["manifest_hash"] == info.manifest_hash
     for _ in range(2):
         assert sum(int(y.shape[0]) for _, y in train) == len(info.train_files)
         assert sum(int(y.shape[0]) for _, y in val) == len(info.val_files) > 0

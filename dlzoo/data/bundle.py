@@ -6,6 +6,7 @@ with the data: `train` and `val` are batched `tf.data` datasets from `dlzoo.data
 numpy arrays from `dlzoo.data.load_arrays` (`val` is None when nothing is held out).
 `dlzoo.data.folders.FolderInfo` is a `DataInfo` with the folder's file lists.
 
+    >>> from dlzoo.data import load_arrays
     >>> data = load_arrays("digits", image_size=(16, 16))
     >>> x, y = data.train
     >>> data.num_classes, data.to_dict()["manifest_hash"]
