@@ -16,8 +16,13 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["xor_points", "separable_points", "PerceptronRuleResult", "perceptron_rule",
-           "compare_learning_rules"]
+__all__ = [
+    "PerceptronRuleResult",
+    "compare_learning_rules",
+    "perceptron_rule",
+    "separable_points",
+    "xor_points",
+]
 
 
 def xor_points(n: int = 200, *, noise: float = 0.1, seed: int = 0):
@@ -85,11 +90,13 @@ def _fit_keras(name, x, y, *, epochs, lr, seed, **kwargs):
     import keras
 
     from dlzoo import build
+    from dlzoo.compiling import compile_for_task
 
     keras.utils.set_random_seed(seed)
     model = build(name, input_shape=(x.shape[1],), num_classes=1, **kwargs)
-    model.compile(optimizer=keras.optimizers.SGD(lr) if name == "perceptron" else keras.optimizers.Adam(lr),
-                  loss="binary_crossentropy", metrics=["accuracy"])
+    # one sigmoid unit: binary cross-entropy and accuracy, the classification defaults
+    compile_for_task(model, "classification", learning_rate=lr,
+                     optimizer="sgd" if name == "perceptron" else "adam")
     history = model.fit(x, y, epochs=epochs, batch_size=len(x) if name == "perceptron" else 16,
                         verbose=0)
     acc = history.history["accuracy"]
