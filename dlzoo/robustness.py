@@ -177,11 +177,14 @@ def fgsm(model, x, y, *, epsilon: float, value_range=(0.0, 255.0), batch_size: i
 
 
 def _predict_labels(model, x, batch_size=256):
+    """`(predicted labels, the model's output for the predicted class)`; for one sigmoid unit the
+    output for class 0 is `1 - p`."""
     p = model.predict(x, batch_size=batch_size, verbose=0)
     if p.shape[-1] == 1:
         threshold = 0.5 if _outputs_probabilities(model) else 0.0
-        return (p[:, 0] > threshold).astype("int64"), p
-    return p.argmax(axis=-1), p
+        pred = (p[:, 0] > threshold).astype("int64")
+        return pred, np.where(pred == 1, p[:, 0], 1 - p[:, 0])
+    return p.argmax(axis=-1), p.max(axis=-1)
 
 
 def accuracy_under_attack(model, x, y, epsilons, *, value_range=(0.0, 255.0), batch_size=256):
@@ -194,8 +197,7 @@ def accuracy_under_attack(model, x, y, epsilons, *, value_range=(0.0, 255.0), ba
     rows = []
     for eps in epsilons:
         x_adv = fgsm(model, x, y, epsilon=eps, value_range=value_range, batch_size=batch_size)
-        pred, prob = _predict_labels(model, x_adv, batch_size)
-        conf = prob.max(axis=-1) if prob.shape[-1] > 1 else np.where(pred == 1, prob[:, 0], 1 - prob[:, 0])
+        pred, conf = _predict_labels(model, x_adv, batch_size)
         rows.append({
             "epsilon": float(eps),
             "accuracy": float((pred == y).mean()),
@@ -379,7 +381,7 @@ def plot_adversarial_examples(model, x, y, *, epsilon: float, path, class_names=
     fig = Figure(figsize=(1.9 * len(x), 4.2), layout="constrained")
     axes = fig.subplots(2, len(x), squeeze=False)
     for row, batch, label in ((0, x, "clean"), (1, x_adv, f"FGSM eps={epsilon:g}")):
-        pred, prob = _predict_labels(model, batch)
+        pred, conf = _predict_labels(model, batch)
         for i in range(len(x)):
             ax = axes[row][i]
             img = (batch[i] - lo) / (hi - lo)
@@ -389,9 +391,8 @@ def plot_adversarial_examples(model, x, y, *, epsilon: float, path, class_names=
                 ax.imshow(np.clip(img, 0, 1))
             else:
                 ax.imshow(img.reshape(1, -1), cmap="gray", aspect="auto")
-            conf = prob[i].max() if prob.shape[-1] > 1 else prob[i, 0]
             ok = pred[i] == y[i]
-            ax.set_title(f"{names[pred[i]]} ({conf:.0%})", fontsize=9, color="green" if ok else "red")
+            ax.set_title(f"{names[pred[i]]} ({conf[i]:.0%})", fontsize=9, color="green" if ok else "red")
             ax.set_xticks([])
             ax.set_yticks([])
         axes[row][0].set_ylabel(label, fontsize=9)

@@ -70,7 +70,7 @@ def test_plots_are_png_files(tmp_path):
         plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7], "accuracy": [0.5, 0.8],
                       "learning_rate": [1e-3, 5e-4]}, tmp_path / "curves.png"),
     ):
-        data = open(path, "rb").read()
+        data = Path(path).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
 
 

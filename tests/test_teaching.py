@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from dlzoo.teaching import compare_learning_rules, perceptron_rule, separable_points, xor_points
+from dlzoo.teaching import (
+    compare_learning_rules,
+    perceptron_rule,
+    separable_points,
+    xor_points,
+)
 
 
 def test_perceptron_rule_converges_on_separable_points():
