@@ -392,8 +392,8 @@ def _check_options(split, adversarial, epsilons, max_samples) -> list | None:
     epsilons = [check_epsilon(e) for e in epsilons]
     if not epsilons:
         raise ValueError("epsilons needs at least one value, e.g. (0.01, 0.03, 0.1)")
-    if max_samples is not None and max_samples < 1:
-        raise ValueError(f"max_samples must be at least 1 (or None for all); received "
+    if max_samples is not None and max_samples < 0:
+        raise ValueError(f"max_samples must be a positive count (or 0 / None for all); received "
                          f"{max_samples!r}")
     return epsilons
 
@@ -420,7 +420,7 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
             (`dlzoo.robustness`), in the model's input range; None (default) not to.
         epsilons: attack strengths as fractions of the input range, each in [0, 1]; epsilon 0
             (the clean accuracy) is always measured first.
-        max_samples: attack at most this many samples (a fixed random subset); None for all.
+        max_samples: attack at most this many samples (a fixed random subset); 0 or None for all.
 
     Returns:
         `SavedModelEvaluation`; report.json holds `to_dict()`, written once.
@@ -470,19 +470,22 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     result.paths["confusion_matrix"] = report.plot_confusion_matrix(
         os.path.join(folder, "confusion_matrix.png"), title=result.title)
     if epsilons is not None:
-        result.adversarial = _attack(model, bundle.value_range, parts, to_model, classes,
-                                     epsilons, max_samples, folder, result.paths)
+        result.adversarial, png = _attack(model, bundle.value_range, parts, to_model, classes,
+                                          epsilons, max_samples, folder)
+        if png is not None:
+            result.paths["adversarial"] = png
     result.paths["report"] = os.path.join(folder, "report.json")
     with open(result.paths["report"], "w") as f:
         json.dump(result.to_dict(), f, indent=2)
     return result
 
 
-def _attack(model, value_range, parts, to_model, classes, epsilons, max_samples, folder,
-            paths) -> dict:
+def _attack(model, value_range, parts, to_model, classes, epsilons, max_samples, folder
+            ) -> tuple[dict, str | None]:
     """FGSM at each epsilon on (at most `max_samples` of) the labelled batches in `parts`, in
     the input scale the model takes (raw [0, 255] pixels for dlzoo's image models, whose
-    preprocessing is inside the model); draws adversarial.png for image models."""
+    preprocessing is inside the model). Returns report.json's "adversarial" entry and the path of
+    adversarial.png, drawn for image models (else None)."""
     from dlzoo.robustness import (
         accuracy_under_attack,
         plot_adversarial_examples,
@@ -498,9 +501,10 @@ def _attack(model, value_range, parts, to_model, classes, epsilons, max_samples,
     value_range = value_range_of(value_range, x)
     rows = accuracy_under_attack(model, x, y, [0.0] + [e for e in epsilons if e != 0],
                                  value_range=value_range)
+    png = None
     if len(model.input_shape) == 4:
-        paths["adversarial"] = plot_adversarial_examples(
+        png = plot_adversarial_examples(
             model, x, y, epsilon=max(epsilons), path=os.path.join(folder, "adversarial.png"),
             class_names=classes, value_range=value_range)
     return {"method": "fgsm", "value_range": list(value_range), "samples": len(x),
-            "rows": rows}
+            "rows": rows}, png
