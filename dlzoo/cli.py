@@ -116,14 +116,8 @@ def _add_info(sub):
 def _cmd_build(args) -> int:
     from dlzoo.registry import build
 
-    kwargs = {}
-    if args.input_shape is not None:
-        kwargs["input_shape"] = args.input_shape
-    if args.num_classes is not None:
-        kwargs["num_classes"] = args.num_classes
-    if args.weights is not None:
-        kwargs["weights"] = args.weights
-    model = build(args.name, **kwargs)
+    model = build(args.name, input_shape=args.input_shape, num_classes=args.num_classes,
+                  weights=args.weights)
     if args.summary:
         model.summary()
     print(
@@ -748,8 +742,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("dlzoo: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, FileNotFoundError, NotADirectoryError,
-            PermissionError, ConnectionError, ImportError, OSError) as e:
+    except (CLIError, ValueError, TypeError, ImportError, OSError) as e:  # OSError: files, network
         if args.debug:
             raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
