@@ -130,6 +130,8 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(data, tuple) and len(data) == 2:
         x, y = data
         return np.asarray(y).reshape(-1), _as_probabilities(model.predict(x, verbose=0))
+    import keras
+
     labels, probs = [], []
     batches = data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else data
     for batch in batches:
@@ -142,8 +144,6 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
         labels.append(np.asarray(yb).reshape(-1))
         # A direct call, not predict_on_batch: no tf.function to retrace for the last, smaller
         # batch (and no retracing warnings when a process evaluates several models).
-        import keras
-
         probs.append(keras.ops.convert_to_numpy(model(xb, training=False)))
     if not labels:
         raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
