@@ -116,14 +116,8 @@ def _add_info(sub):
 def _cmd_build(args) -> int:
     from dlzoo.registry import build
 
-    kwargs = {}
-    if args.input_shape is not None:
-        kwargs["input_shape"] = args.input_shape
-    if args.num_classes is not None:
-        kwargs["num_classes"] = args.num_classes
-    if args.weights is not None:
-        kwargs["weights"] = args.weights
-    model = build(args.name, **kwargs)
+    model = build(args.name, input_shape=args.input_shape, num_classes=args.num_classes,
+                  weights=args.weights)
     if args.summary:
         model.summary()
     print(
@@ -225,92 +219,6 @@ def _train_folds(recipe, args) -> int:
 # --- dlzoo evaluate -----------------------------------------------------------------------------
 
 
-def _data_source(text: str) -> str:
-    if os.path.isdir(text):
-        return f"folder:{text}"
-    return text
-
-
-def _same_source(a: str | None, b: str | None) -> bool:
-    if a and b and a.startswith("folder:") and b.startswith("folder:"):
-        return os.path.realpath(a[7:]) == os.path.realpath(b[7:])
-    return a == b
-
-
-def _card_image_options(card: dict) -> dict:
-    shape = card.get("input_shape") or []
-    if len(shape) != 3:
-        return {}
-    return {
-        "image_size": tuple(shape[:2]),
-        "color_mode": {1: "grayscale", 3: "rgb", 4: "rgba"}.get(shape[2]),
-    }
-
-
-def _cmd_evaluate(args) -> int:
-    import numpy as np
-
-    from dlzoo.data.datasets import load
-    from dlzoo.evaluation import classification_report, predict_dataset
-    from dlzoo.saving import load as load_model
-    from dlzoo.saving import read_card
-
-    card = read_card(args.model_dir)
-    model = load_model(args.model_dir, compile=False)
-    source = _data_source(args.data)
-    trained_on = card.get("data", {}).get("source")
-    recipe_data = card.get("data", {}).get("recipe", {})
-    same = _same_source(source, trained_on)
-    split = args.split or ("val" if same else "all")
-    bundle = load(
-        source,
-        **_card_image_options(card),
-        batch_size=args.batch_size,
-        validation_split=recipe_data.get("validation_split", 0.2),
-        seed=recipe_data.get("seed", 0),
-    )
-    classes = [str(c) for c in card.get("class_names", [])]
-    unknown = [c for c in bundle.class_names if str(c) not in classes]
-    if unknown:
-        raise CLIError(
-            f"the data has class(es) the model does not know: {', '.join(map(str, unknown[:5]))}; "
-            f"the model's classes are {', '.join(classes[:10])}"
-        )
-    parts = {"val": [bundle.val], "train": [bundle.train], "all": [bundle.train, bundle.val]}[split]
-    labels, probs = [], []
-    for part in parts:
-        if part is None:
-            continue
-        y, p = predict_dataset(model, part)
-        labels.append(y)
-        probs.append(p)
-    if not labels:
-        raise CLIError(f"the data has no {split!r} split to evaluate; try --split all")
-    # The data's label i is its i-th class name; map it to the model's index for that name.
-    to_model = np.array([classes.index(str(c)) for c in bundle.class_names])
-    report = classification_report(to_model[np.concatenate(labels)], np.concatenate(probs),
-                                   classes)
-    out = args.out or os.path.join("evaluations", os.path.basename(os.path.normpath(
-        args.model_dir)))
-    os.makedirs(out, exist_ok=True)
-    report.plot_confusion_matrix(os.path.join(out, "confusion_matrix.png"),
-                                 title=f"{card.get('name')} on {source} ({split})")
-    with open(os.path.join(out, "report.json"), "w") as f:
-        json.dump({"model": card.get("name"), "data": source, "split": split,
-                   "manifest_hash": bundle.manifest_hash, **report.to_dict()}, f, indent=2)
-    console = _console()
-    console.print(report.table(title=f"{card.get('name')} on {source} ({split})"))
-    card_acc = card.get("metrics", {}).get("val_accuracy")
-    if card_acc is not None and same and split == "val":
-        console.print(f"card's validation accuracy: {card_acc:.4f}")
-    if bundle.skipped:
-        console.print(f"{len(bundle.skipped)} file(s) skipped, e.g. {bundle.skipped[0]}")
-    if args.adversarial:
-        _evaluate_adversarial(args, model, bundle, parts, to_model, classes, out, console)
-    console.print(f"report and confusion matrix in {out}/")
-    return 0
-
-
 def _parse_epsilons(text: str) -> list[float]:
     try:
         values = [float(t) for t in text.split(",") if t.strip()]
@@ -322,48 +230,39 @@ def _parse_epsilons(text: str) -> list[float]:
     return values
 
 
-def _evaluate_adversarial(args, model, bundle, parts, to_model, classes, out, console) -> None:
-    """Accuracy under FGSM at each epsilon, in the input scale the model was trained on (raw
-    [0, 255] pixels for image models, whose preprocessing is inside the model), and a PNG."""
-    import numpy as np
+def _cmd_evaluate(args) -> int:
+    from dlzoo.evaluation import evaluate_saved_model
+
+    epsilons = _parse_epsilons(args.epsilon) if args.adversarial else ()
+    result = evaluate_saved_model(
+        args.model_dir, args.data, split=args.split, batch_size=args.batch_size, out=args.out,
+        adversarial=args.adversarial, epsilons=epsilons, max_samples=args.max_samples,
+    )
+    console = _console()
+    console.print(result.report.table(title=result.title))
+    if result.card_val_accuracy is not None:
+        console.print(f"card's validation accuracy: {result.card_val_accuracy:.4f}")
+    if result.skipped:
+        console.print(f"{len(result.skipped)} file(s) skipped, e.g. {result.skipped[0]}")
+    if result.adversarial is not None:
+        _print_adversarial(result, console)
+    console.print(f"report and confusion matrix in {result.out}/")
+    return 0
+
+
+def _print_adversarial(result, console) -> None:
     from rich.table import Table
 
-    from dlzoo.robustness import accuracy_under_attack, plot_adversarial_examples, value_range_of
-
-    epsilons = _parse_epsilons(args.epsilon)
-    xs, ys = [], []
-    for part in parts:
-        if part is None:
-            continue
-        for x, y in part:
-            xs.append(np.asarray(x))
-            ys.append(np.asarray(y))
-    x, y = np.concatenate(xs), to_model[np.concatenate(ys)]
-    if args.max_samples and len(x) > args.max_samples:
-        keep = np.random.default_rng(0).choice(len(x), args.max_samples, replace=False)
-        x, y = x[np.sort(keep)], y[np.sort(keep)]
-    value_range = value_range_of(bundle.value_range, x)
-    rows = accuracy_under_attack(model, x, y, [0.0] + [e for e in epsilons if e != 0],
-                                 value_range=value_range)
-    table = Table(title=f"FGSM on {len(x)} samples, inputs in [{value_range[0]:g}, "
-                        f"{value_range[1]:g}]")
+    adv = result.adversarial
+    low, high = adv["value_range"]
+    table = Table(title=f"FGSM on {adv['samples']} samples, inputs in [{low:g}, {high:g}]")
     for col in ("epsilon", "accuracy", "mean confidence"):
         table.add_column(col, justify="right")
-    for r in rows:
+    for r in adv["rows"]:
         table.add_row(f"{r['epsilon']:g}", f"{r['accuracy']:.4f}", f"{r['mean_confidence']:.3f}")
     console.print(table)
-    png = os.path.join(out, "adversarial.png")
-    if len(model.input_shape) == 4:
-        plot_adversarial_examples(model, x, y, epsilon=max(epsilons), path=png,
-                                  class_names=classes, value_range=value_range)
-        console.print(f"clean and adversarial examples: {png}")
-    report_path = os.path.join(out, "report.json")
-    with open(report_path) as f:
-        report = json.load(f)
-    report["adversarial"] = {"method": "fgsm", "value_range": list(value_range),
-                             "samples": int(len(x)), "rows": rows}
-    with open(report_path, "w") as f:
-        json.dump(report, f, indent=2)
+    if "adversarial" in result.paths:
+        console.print(f"clean and adversarial examples: {result.paths['adversarial']}")
 
 
 def _add_evaluate(sub):
@@ -389,27 +288,21 @@ def _add_evaluate(sub):
 
 
 def _cmd_predict(args) -> int:
-    from dlzoo.evaluation import read_images, top_k
-    from dlzoo.saving import load as load_model
-    from dlzoo.saving import read_card
+    from dlzoo.evaluation import predict_files
 
-    card = read_card(args.model_dir)
-    model = load_model(args.model_dir, compile=False)
-    images, kept, failed = read_images(args.files, card["input_shape"])
-    for path, reason in failed:
+    found = predict_files(args.model_dir, args.files, k=args.top_k)
+    for path, reason in found.skipped:
         print(f"{path}: skipped: {reason}", file=sys.stderr)
-    if not kept:
+    if not found.rows:
         raise CLIError("none of the files could be read as an image")
-    probs = model.predict(images, verbose=0, batch_size=64)
-    ranked = top_k(probs, card["class_names"], k=args.top_k)
     if args.json:
         print(json.dumps([{"file": f, "top": [{"class": c, "probability": round(p, 6)}
                                                for c, p in row]}
-                          for f, row in zip(kept, ranked)], indent=2))
+                          for f, row in found.rows], indent=2))
     else:
-        for f, row in zip(kept, ranked):
+        for f, row in found.rows:
             print(f"{f}: " + ", ".join(f"{c} {p:.3f}" for c, p in row))
-    return 1 if failed else 0
+    return 1 if found.skipped else 0
 
 
 def _add_predict(sub):
@@ -701,16 +594,15 @@ def _add_finetune(sub):
 
 
 def _cmd_export(args) -> int:
-    from dlzoo.export import export
-
-    path = export(args.model_dir, args.format, out=args.out)
+    from dlzoo.export import export, labels_path
     from dlzoo.saving import read_card
 
+    path = export(args.model_dir, args.format, out=args.out)
     shape = read_card(args.model_dir).get("input_shape", [])
     print(f"exported {args.model_dir} as {args.format} to {path}\n"
           f"  input: uint8 images (batch, height, width, {shape[-1] if shape else 'C'}) of any "
           f"size; resized to {'x'.join(map(str, shape[:2]))} and preprocessed inside\n"
-          f"  output: class probabilities; class names in {os.path.join(os.path.dirname(path) if args.format != 'savedmodel' else path, 'labels.txt')}")
+          f"  output: class probabilities; class names in {labels_path(path)}")
     return 0
 
 
@@ -850,8 +742,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("dlzoo: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, TypeError, FileNotFoundError, NotADirectoryError,
-            PermissionError, ConnectionError, ImportError, OSError) as e:
+    except (CLIError, ValueError, TypeError, ImportError, OSError) as e:  # OSError: files, network
         if args.debug:
             raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

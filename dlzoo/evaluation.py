@@ -5,28 +5,39 @@
     >>> report.accuracy, report.confusion
     >>> report.plot_confusion_matrix("confusion_matrix.png")
 
-The metrics come from `sklearn.metrics`; plots use matplotlib's object API (`Figure`, no pyplot),
-which renders with Agg and leaves the caller's matplotlib state alone.
+`evaluate_saved_model` is `dlzoo evaluate` in Python: a saved model on a data source, with
+report.json, the confusion matrix and, on request, accuracy under attack; `predict_files` is
+`dlzoo predict`.
+
+The metrics come from `sklearn.metrics` and the confusion matrix is drawn by its
+`ConfusionMatrixDisplay` (`dlzoo.plots`).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
+import json
 import os
 
 import numpy as np
 
+# The plots live in dlzoo.plots; imported here too, where saving and training have found them.
+from dlzoo.plots import plot_confusion_matrix, plot_history, read_history
+
 __all__ = [
+    "FilePredictions",
     "Report",
-    "predict_dataset",
+    "SavedModelEvaluation",
     "classification_report",
     "evaluate",
-    "top_k",
+    "evaluate_saved_model",
     "plot_confusion_matrix",
     "plot_history",
+    "predict_dataset",
+    "predict_files",
     "read_history",
     "read_images",
+    "top_k",
 ]
 
 
@@ -119,6 +130,8 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(data, tuple) and len(data) == 2:
         x, y = data
         return np.asarray(y).reshape(-1), _as_probabilities(model.predict(x, verbose=0))
+    import keras
+
     labels, probs = [], []
     batches = data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else data
     for batch in batches:
@@ -131,8 +144,6 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
         labels.append(np.asarray(yb).reshape(-1))
         # A direct call, not predict_on_batch: no tf.function to retrace for the last, smaller
         # batch (and no retracing warnings when a process evaluates several models).
-        import keras
-
         probs.append(keras.ops.convert_to_numpy(model(xb, training=False)))
     if not labels:
         raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
@@ -141,7 +152,11 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
 
 def classification_report(y_true, probabilities, class_names=None) -> Report:
     """Builds a `Report` from integer labels and predicted class probabilities."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        precision_recall_fscore_support,
+    )
 
     y_true = np.asarray(y_true).astype(int).reshape(-1)
     probs = _as_probabilities(probabilities)
@@ -164,9 +179,11 @@ def classification_report(y_true, probabilities, class_names=None) -> Report:
     p, r, f, s = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0
     )
+    # Clipped at Keras's epsilon (1e-7), so the figure is the loss Keras reports;
+    # sklearn.metrics.log_loss clips at machine epsilon and would differ on confident mistakes.
     picked = np.clip(probs[np.arange(len(y_true)), y_true], 1e-7, 1.0)
     return Report(
-        accuracy=float(np.mean(y_pred == y_true)),
+        accuracy=float(accuracy_score(y_true, y_pred)) if y_true.size else float("nan"),
         loss=float(-np.mean(np.log(picked))),
         class_names=class_names,
         precision=[float(v) for v in p],
@@ -194,87 +211,6 @@ def top_k(probabilities, class_names, k: int = 3) -> list[list[tuple[str, float]
     k = max(1, min(int(k), probs.shape[1]))
     order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
     return [[(str(class_names[j]), float(row[j])) for j in idx] for row, idx in zip(probs, order)]
-
-
-# --- plots -------------------------------------------------------------------------------------
-
-
-def plot_confusion_matrix(confusion, class_names, path, title: str | None = None) -> str:
-    """Draws the confusion matrix (rows: true class, columns: predicted) with counts; returns path."""
-    from matplotlib.figure import Figure
-
-    cm = np.asarray(confusion)
-    n = cm.shape[0]
-    size = min(14.0, 2.5 + 0.45 * n)
-    fig = Figure(figsize=(size, size * 0.9))
-    ax = fig.add_subplot()
-    im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    ticks = np.arange(n)
-    labels = [str(c) for c in class_names]
-    ax.set_xticks(ticks, labels, rotation=45 if max(map(len, labels)) > 3 else 0, ha="right")
-    ax.set_yticks(ticks, labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title or "confusion matrix")
-    if n <= 30:
-        threshold = cm.max() / 2 if cm.size else 0
-        for i in range(n):
-            for j in range(n):
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if cm[i, j] > threshold else "black")
-    fig.tight_layout()
-    fig.savefig(os.fspath(path), dpi=110)
-    return os.fspath(path)
-
-
-def read_history(path) -> dict:
-    """Reads a Keras `CSVLogger` file into `{column: [values]}` (numbers as floats)."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    out: dict = {}
-    for row in rows:
-        for key, value in row.items():
-            try:
-                out.setdefault(key, []).append(float(value))
-            except (TypeError, ValueError):
-                out.setdefault(key, []).append(value)
-    return out
-
-
-def plot_history(history: dict, path, title: str | None = None) -> str:
-    """Draws loss, the other metrics and the learning rate per epoch; returns path.
-
-    `history` is `{name: [value per epoch]}` as in `keras.callbacks.History.history` or
-    `read_history`; `val_*` series are drawn with their training series.
-    """
-    from matplotlib.figure import Figure
-
-    epochs = history.get("epoch")
-    series = {k: v for k, v in history.items() if k != "epoch"}
-    n_epochs = len(next(iter(series.values()), []))
-    xs = [int(e) + 1 for e in epochs] if epochs else list(range(1, n_epochs + 1))
-    metrics = [k for k in series if not k.startswith("val_") and k != "learning_rate"]
-    panels = metrics + (["learning_rate"] if "learning_rate" in series else [])
-    if not panels:
-        raise ValueError("plot_history: the history has no series to plot.")
-    fig = Figure(figsize=(4.2 * len(panels), 3.4))
-    for i, name in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        ax.plot(xs, series[name], marker=".", label="train" if name != "learning_rate" else None)
-        if f"val_{name}" in series:
-            ax.plot(xs, series[f"val_{name}"], marker=".", label="validation")
-            ax.legend()
-        if name == "learning_rate" and min(series[name]) > 0:
-            ax.set_yscale("log")
-        ax.set_title(name.replace("_", " "))
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(os.fspath(path), dpi=110)
-    return os.fspath(path)
 
 
 # --- reading files for prediction ---------------------------------------------------------------
@@ -324,3 +260,251 @@ def read_images(paths, input_shape) -> tuple[np.ndarray, list, list]:
         kept.append(path)
     images = np.stack(arrays) if arrays else np.zeros((0, h, w, c), "float32")
     return images, kept, failed
+
+
+@dataclasses.dataclass
+class FilePredictions:
+    """What `predict_files` found: `rows` `[(path, [(class, probability)])]`, `skipped`
+    `[(path, reason)]`."""
+
+    rows: list
+    skipped: list
+
+
+def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64) -> FilePredictions:
+    """The `k` most likely classes of each image file, by the saved model at `model_dir`
+    (what `dlzoo predict` prints).
+
+    Files are read as `read_images` reads them; a file that is not an image is skipped and named.
+
+    Returns:
+        `FilePredictions`: `rows` `[(path, [(class name, probability), ...])]` for the files read,
+        `skipped` `[(path, reason)]` for the others.
+
+    Example:
+        >>> for path, top in predict_files("saved_models/lenet5-digits", ["7.png"]).rows:
+        ...     print(path, top[0])
+    """
+    from dlzoo.saving import load, read_card
+
+    card = read_card(model_dir)
+    model = load(model_dir, compile=False)
+    images, kept, skipped = read_images(paths, card["input_shape"])
+    if not kept:
+        return FilePredictions(rows=[], skipped=skipped)
+    probs = model.predict(images, verbose=0, batch_size=batch_size)
+    return FilePredictions(rows=list(zip(kept, top_k(probs, card["class_names"], k=k))),
+                           skipped=skipped)
+
+
+# --- a saved model on a data source: `dlzoo evaluate` ----------------------------------------------
+
+SPLITS = ("val", "train", "all")
+
+
+@dataclasses.dataclass
+class SavedModelEvaluation:
+    """What `evaluate_saved_model` measured and wrote.
+
+    Attributes:
+        report: the per-class `Report`, in the model's class order.
+        model_name: the card's name.
+        source: the data source evaluated ("digits", "folder:/abs/path", ...).
+        split: "val", "train" or "all".
+        manifest_hash: the data's manifest hash.
+        out: the folder written.
+        paths: what was written: "report" (report.json), "confusion_matrix" (PNG) and, for image
+            models under attack, "adversarial" (PNG).
+        adversarial: None, or `{"method", "value_range", "samples", "rows"}` (rows as
+            `dlzoo.robustness.accuracy_under_attack` gives them), as in report.json.
+        skipped: the files the data loader skipped, `[(path, reason)]`.
+        card_val_accuracy: the card's validation accuracy when this evaluation is on the same
+            data and split as training (so the two figures should agree), else None.
+    """
+
+    report: Report
+    model_name: str
+    source: str
+    split: str
+    manifest_hash: str | None
+    out: str
+    paths: dict
+    adversarial: dict | None = None
+    skipped: list = dataclasses.field(default_factory=list)
+    card_val_accuracy: float | None = None
+
+    @property
+    def title(self) -> str:
+        return f"{self.model_name} on {self.source} ({self.split})"
+
+    def to_dict(self) -> dict:
+        """The content of report.json."""
+        out = {"model": self.model_name, "data": self.source, "split": self.split,
+               "manifest_hash": self.manifest_hash, **self.report.to_dict()}
+        if self.adversarial is not None:
+            out["adversarial"] = self.adversarial
+        return out
+
+
+def _source_of(data) -> str:
+    """A folder path is the source "folder:PATH"; anything else is a source name as it is."""
+    text = os.fspath(data)
+    return f"folder:{text}" if os.path.isdir(text) else text
+
+
+def _same_source(a: str | None, b: str | None) -> bool:
+    if a and b and a.startswith("folder:") and b.startswith("folder:"):
+        return os.path.realpath(a[7:]) == os.path.realpath(b[7:])
+    return a == b
+
+
+def _image_options(card: dict) -> dict:
+    """The image size and colour mode a saved image model reads (none for other inputs)."""
+    from dlzoo.data.images import color_mode_for
+
+    shape = card.get("input_shape") or []
+    if len(shape) != 3:
+        return {}
+    return {"image_size": tuple(shape[:2]), "color_mode": color_mode_for(shape[2])}
+
+
+def _model_labels(data_classes, model_classes) -> np.ndarray:
+    """`to_model[i]`: the model's index of the data's i-th class, matched by name."""
+    model_classes = [str(c) for c in model_classes]
+    unknown = [str(c) for c in data_classes if str(c) not in model_classes]
+    if unknown:
+        raise ValueError(
+            f"the data has class(es) the model does not know: {', '.join(unknown[:5])}; "
+            f"the model's classes are {', '.join(model_classes[:10])}"
+        )
+    return np.array([model_classes.index(str(c)) for c in data_classes], dtype="int64")
+
+
+def _check_options(split, adversarial, epsilons, max_samples) -> list | None:
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)} or None; received {split!r}")
+    if adversarial is None:
+        return None
+    if adversarial != "fgsm":
+        raise ValueError(f"adversarial must be 'fgsm' or None; received {adversarial!r}")
+    from dlzoo.robustness import check_epsilon
+
+    epsilons = [check_epsilon(e) for e in epsilons]
+    if not epsilons:
+        raise ValueError("epsilons needs at least one value, e.g. (0.01, 0.03, 0.1)")
+    if max_samples is not None and max_samples < 0:
+        raise ValueError(f"max_samples must be a positive count (or 0 / None for all); received "
+                         f"{max_samples!r}")
+    return epsilons
+
+
+def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_size: int = 64,
+                         out=None, adversarial: str | None = None,
+                         epsilons=(0.01, 0.03, 0.1), max_samples: int | None = 2000
+                         ) -> SavedModelEvaluation:
+    """Evaluates the saved model at `model_dir` on `data` and writes its report: what
+    `dlzoo evaluate` does.
+
+    The data is read as the model was trained (its card's image size and colour mode, its
+    recipe's validation split and seed), and its classes are matched to the model's by name, so a
+    folder holding some of the model's classes, in any order, is evaluated correctly.
+
+    Args:
+        model_dir: a dlzoo saved model (`saved_models/NAME`).
+        data: a folder of class subfolders, or a source name ("digits", "folder:PATH", "mnist").
+        split: "val", "train" or "all"; default "val" for the data the model was trained on,
+            else "all".
+        batch_size: batch size for reading and predicting.
+        out: folder for report.json and confusion_matrix.png; default `evaluations/NAME`.
+        adversarial: "fgsm" to also measure accuracy under the fast gradient sign method
+            (`dlzoo.robustness`), in the model's input range; None (default) not to.
+        epsilons: attack strengths as fractions of the input range, each in [0, 1]; epsilon 0
+            (the clean accuracy) is always measured first.
+        max_samples: attack at most this many samples (a fixed random subset); 0 or None for all.
+
+    Returns:
+        `SavedModelEvaluation`; report.json holds `to_dict()`, written once.
+
+    Raises:
+        FileNotFoundError: `model_dir` is not a saved model.
+        ValueError: the data has classes the model does not know, or no such split; a bad option.
+
+    Example:
+        >>> result = evaluate_saved_model("saved_models/lenet5-digits", "digits", out="ev")
+        >>> result.report.accuracy, result.paths["report"]
+    """
+    from dlzoo.data.datasets import load
+    from dlzoo.saving import load as load_model
+    from dlzoo.saving import read_card
+
+    epsilons = _check_options(split, adversarial, epsilons, max_samples)
+    card = read_card(model_dir)
+    model = load_model(model_dir, compile=False)
+    source = _source_of(data)
+    trained = card.get("data", {})
+    same = _same_source(source, trained.get("source"))
+    split = split or ("val" if same else "all")
+    recipe_data = trained.get("recipe", {})
+    bundle = load(source, **_image_options(card), batch_size=batch_size,
+                  validation_split=recipe_data.get("validation_split", 0.2),
+                  seed=recipe_data.get("seed", 0))
+    classes = [str(c) for c in card.get("class_names", [])]
+    to_model = _model_labels(bundle.class_names, classes)
+    parts = [p for p in {"val": [bundle.val], "train": [bundle.train],
+                         "all": [bundle.train, bundle.val]}[split] if p is not None]
+    if not parts:
+        raise ValueError(f"the data has no {split!r} split to evaluate; try --split all "
+                         "(split='all')")
+    labels, probs = zip(*(predict_dataset(model, part) for part in parts))
+    report = classification_report(to_model[np.concatenate(labels)], np.concatenate(probs),
+                                   classes)
+    folder = os.fspath(out) if out is not None else os.path.join(
+        "evaluations", os.path.basename(os.path.normpath(os.fspath(model_dir))))
+    os.makedirs(folder, exist_ok=True)
+    result = SavedModelEvaluation(
+        report=report, model_name=card.get("name"), source=source, split=split,
+        manifest_hash=bundle.manifest_hash, out=folder, paths={}, skipped=list(bundle.skipped),
+        card_val_accuracy=(card.get("metrics", {}).get("val_accuracy")
+                           if same and split == "val" else None),
+    )
+    result.paths["confusion_matrix"] = report.plot_confusion_matrix(
+        os.path.join(folder, "confusion_matrix.png"), title=result.title)
+    if epsilons is not None:
+        result.adversarial, png = _attack(model, bundle.value_range, parts, to_model, classes,
+                                          epsilons, max_samples, folder)
+        if png is not None:
+            result.paths["adversarial"] = png
+    result.paths["report"] = os.path.join(folder, "report.json")
+    with open(result.paths["report"], "w") as f:
+        json.dump(result.to_dict(), f, indent=2)
+    return result
+
+
+def _attack(model, value_range, parts, to_model, classes, epsilons, max_samples, folder
+            ) -> tuple[dict, str | None]:
+    """FGSM at each epsilon on (at most `max_samples` of) the labelled batches in `parts`, in
+    the input scale the model takes (raw [0, 255] pixels for dlzoo's image models, whose
+    preprocessing is inside the model). Returns report.json's "adversarial" entry and the path of
+    adversarial.png, drawn for image models (else None)."""
+    from dlzoo.robustness import (
+        accuracy_under_attack,
+        plot_adversarial_examples,
+        value_range_of,
+    )
+
+    batches = [(np.asarray(x), np.asarray(y)) for part in parts for x, y in part]
+    x = np.concatenate([b[0] for b in batches])
+    y = to_model[np.concatenate([b[1] for b in batches]).astype("int64")]
+    if max_samples and len(x) > max_samples:
+        keep = np.sort(np.random.default_rng(0).choice(len(x), max_samples, replace=False))
+        x, y = x[keep], y[keep]
+    value_range = value_range_of(value_range, x)
+    rows = accuracy_under_attack(model, x, y, [0.0] + [e for e in epsilons if e != 0],
+                                 value_range=value_range)
+    png = None
+    if len(model.input_shape) == 4:
+        png = plot_adversarial_examples(
+            model, x, y, epsilon=max(epsilons), path=os.path.join(folder, "adversarial.png"),
+            class_names=classes, value_range=value_range)
+    return {"method": "fgsm", "value_range": list(value_range), "samples": len(x),
+            "rows": rows}, png

@@ -24,7 +24,7 @@ from pathlib import Path
 import keras
 from keras import ops
 
-__all__ = ["FORMATS", "RawImageInput", "serving_model", "export"]
+__all__ = ["FORMATS", "LABELS_FILE", "RawImageInput", "export", "labels_path", "serving_model"]
 
 # dlzoo's name -> (Keras's format name, file name of the artifact, or None for a folder)
 FORMATS = {
@@ -32,6 +32,7 @@ FORMATS = {
     "onnx": ("onnx", "model.onnx"),
     "litert": ("litert", "model.tflite"),
 }
+LABELS_FILE = "labels.txt"
 # The packages each format needs beyond TensorFlow and Keras.
 _NEEDS = {"onnx": ("tf2onnx", "onnx")}
 
@@ -142,5 +143,12 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, verbose: bool = Fals
     model.export(os.fspath(target), format=keras_format, verbose=verbose)
     classes = [str(c) for c in card.get("class_names") or []]
     if classes:
-        (folder / "labels.txt").write_text("\n".join(classes) + "\n")
+        labels_path(target).write_text("\n".join(classes) + "\n")
     return target
+
+
+def labels_path(artifact) -> Path:
+    """Where `export` puts the class names of the artifact it returned: labels.txt inside a
+    SavedModel folder, beside a model.onnx / model.tflite file."""
+    artifact = Path(artifact)
+    return artifact / LABELS_FILE if artifact.is_dir() else artifact.parent / LABELS_FILE

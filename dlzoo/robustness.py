@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 import keras
+import numpy as np
 from keras import ops
 
 __all__ = [
     "SUPPORTED_BACKENDS",
-    "input_gradient",
-    "fgsm",
-    "accuracy_under_attack",
     "AdversarialBatches",
+    "accuracy_under_attack",
+    "check_epsilon",
+    "fgsm",
+    "input_gradient",
     "plot_adversarial_examples",
     "value_range_of",
 ]
@@ -120,7 +120,9 @@ def _jax_weights(model):
         ) from None
 
 
-def _check_epsilon(epsilon) -> float:
+def check_epsilon(epsilon) -> float:
+    """`epsilon` as a float if it is a number in [0, 1] (a fraction of the input range); else
+    ValueError."""
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not math.isfinite(
         epsilon) or not 0 <= epsilon <= 1:
         raise ValueError(
@@ -160,7 +162,7 @@ def fgsm(model, x, y, *, epsilon: float, value_range=(0.0, 255.0), batch_size: i
         >>> x_adv = fgsm(model, x_val[:64], y_val[:64], epsilon=0.05)
         >>> (model.predict(x_adv).argmax(1) == y_val[:64]).mean()
     """
-    epsilon = _check_epsilon(epsilon)
+    epsilon = check_epsilon(epsilon)
     lo, hi = _check_range(value_range)
     x = np.asarray(x, dtype="float32")
     if epsilon == 0:
@@ -175,11 +177,14 @@ def fgsm(model, x, y, *, epsilon: float, value_range=(0.0, 255.0), batch_size: i
 
 
 def _predict_labels(model, x, batch_size=256):
+    """`(predicted labels, the model's output for the predicted class)`; for one sigmoid unit the
+    output for class 0 is `1 - p`."""
     p = model.predict(x, batch_size=batch_size, verbose=0)
     if p.shape[-1] == 1:
         threshold = 0.5 if _outputs_probabilities(model) else 0.0
-        return (p[:, 0] > threshold).astype("int64"), p
-    return p.argmax(axis=-1), p
+        pred = (p[:, 0] > threshold).astype("int64")
+        return pred, np.where(pred == 1, p[:, 0], 1 - p[:, 0])
+    return p.argmax(axis=-1), p.max(axis=-1)
 
 
 def accuracy_under_attack(model, x, y, epsilons, *, value_range=(0.0, 255.0), batch_size=256):
@@ -192,8 +197,7 @@ def accuracy_under_attack(model, x, y, epsilons, *, value_range=(0.0, 255.0), ba
     rows = []
     for eps in epsilons:
         x_adv = fgsm(model, x, y, epsilon=eps, value_range=value_range, batch_size=batch_size)
-        pred, prob = _predict_labels(model, x_adv, batch_size)
-        conf = prob.max(axis=-1) if prob.shape[-1] > 1 else np.where(pred == 1, prob[:, 0], 1 - prob[:, 0])
+        pred, conf = _predict_labels(model, x_adv, batch_size)
         rows.append({
             "epsilon": float(eps),
             "accuracy": float((pred == y).mean()),
@@ -226,7 +230,7 @@ class AdversarialBatches(keras.utils.PyDataset):
         super().__init__(**kwargs)
         self.model = model
         self.base = base
-        self.epsilon = _check_epsilon(epsilon)
+        self.epsilon = check_epsilon(epsilon)
         if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
             raise ValueError(f"ratio must be a fraction in [0, 1]; received {ratio!r}.")
         self.ratio = float(ratio)
@@ -252,7 +256,7 @@ class AdversarialBatches(keras.utils.PyDataset):
         x, y = self.base[index]
         x = np.array(x, dtype="float32", copy=True)
         y = np.asarray(y)
-        n = int(round(self.ratio * len(x)))
+        n = round(self.ratio * len(x))
         if n and self.epsilon > 0:
             idx = self.rng.choice(len(x), size=n, replace=False)
             x[idx] = fgsm(self.model, x[idx], y[idx], epsilon=self.epsilon,
@@ -344,11 +348,9 @@ class _ArrayBatches:
 
 
 def value_range_of(value_range, x=None) -> tuple[float, float]:
-    """The input range FGSM clips to: (0, 255) for dlzoo's image data ("0-255"); for "raw" data
-    the range of the values seen in `x`."""
-    if value_range in ("0-255", None) and x is None:
-        return (0.0, 255.0)
-    if value_range == "0-255":
+    """The input range FGSM clips to: (0, 255) for dlzoo's image data ("0-255", or None with no
+    samples), `(low, high)` as given, and for "raw" data the range of the values seen in `x`."""
+    if value_range == "0-255" or (value_range is None and x is None):
         return (0.0, 255.0)
     if isinstance(value_range, (tuple, list)):
         return _check_range(value_range)
@@ -362,24 +364,24 @@ def plot_adversarial_examples(model, x, y, *, epsilon: float, path, class_names=
                               value_range=(0.0, 255.0), n: int = 6):
     """Saves a PNG: clean images (top row) and their FGSM versions (bottom row), each titled with
     the predicted class and its confidence. Returns the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     lo, hi = _check_range(value_range)
     y_all = np.asarray(y).reshape(-1)
     # one example per class first, so the figure is not n images of the same class
     _, first = np.unique(y_all, return_index=True)
     pick = list(np.sort(first))[:n]
-    pick += [i for i in range(len(y_all)) if i not in set(pick)][: n - len(pick)]
+    chosen = set(pick)
+    pick += [i for i in range(len(y_all)) if i not in chosen][: n - len(pick)]
     x = np.asarray(x, dtype="float32")[pick]
     y = y_all[pick]
     x_adv = fgsm(model, x, y, epsilon=epsilon, value_range=value_range)
     names = class_names or [str(i) for i in range(int(max(2, model.output_shape[-1])))]
-    fig, axes = plt.subplots(2, len(x), figsize=(1.9 * len(x), 4.2), squeeze=False)
+    # constrained layout keeps each title clear of the row above (tight_layout let them overlap)
+    fig = Figure(figsize=(1.9 * len(x), 4.2), layout="constrained")
+    axes = fig.subplots(2, len(x), squeeze=False)
     for row, batch, label in ((0, x, "clean"), (1, x_adv, f"FGSM eps={epsilon:g}")):
-        pred, prob = _predict_labels(model, batch)
+        pred, conf = _predict_labels(model, batch)
         for i in range(len(x)):
             ax = axes[row][i]
             img = (batch[i] - lo) / (hi - lo)
@@ -389,14 +391,11 @@ def plot_adversarial_examples(model, x, y, *, epsilon: float, path, class_names=
                 ax.imshow(np.clip(img, 0, 1))
             else:
                 ax.imshow(img.reshape(1, -1), cmap="gray", aspect="auto")
-            conf = prob[i].max() if prob.shape[-1] > 1 else prob[i, 0]
             ok = pred[i] == y[i]
-            ax.set_title(f"{names[pred[i]]} ({conf:.0%})", fontsize=9, color="green" if ok else "red")
+            ax.set_title(f"{names[pred[i]]} ({conf[i]:.0%})", fontsize=9, color="green" if ok else "red")
             ax.set_xticks([])
             ax.set_yticks([])
         axes[row][0].set_ylabel(label, fontsize=9)
     fig.suptitle("Clean (top) and adversarial (bottom) predictions", fontsize=10)
-    fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

@@ -55,6 +55,22 @@ def test_debug_shows_traceback():
 
 
 def test_console_script_runs():
-    r = subprocess.run([sys.executable, "-m", "dlzoo", "list", "lenet*"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "dlzoo", "list", "lenet*"], capture_output=True,
+                       text=True, check=False)
     assert r.returncode == 0, r.stderr
     assert "lenet5" in r.stdout
+
+
+def test_evaluate_on_classes_the_model_lacks_is_one_line(tmp_path, capsys):
+    from pathlib import Path
+
+    from PIL import Image
+
+    shipped = Path(__file__).resolve().parent.parent / "saved_models" / "lenet5-digits"
+    for name in ("3", "cat"):
+        (tmp_path / name).mkdir()
+        Image.new("L", (32, 32)).save(tmp_path / name / "a.png")
+    assert main(["evaluate", str(shipped), str(tmp_path), "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err.strip()  # the folder scan may leave a bare newline first
+    assert err.startswith("dlzoo: error: the data has class(es) the model does not know: cat;")
+    assert len(err.splitlines()) == 1

@@ -24,7 +24,8 @@ def _resized_like_the_pipeline(images, size):
 def test_exported_savedmodel_matches_the_keras_model_on_raw_uint8_images(tmp_path, capsys):
     out = tmp_path / "sm"
     assert main(["export", str(SHIPPED), "--format", "savedmodel", "--out", str(out)]) == 0
-    assert "uint8 images" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "uint8 images" in printed and f"class names in {out / 'labels.txt'}" in printed
     assert (out / "labels.txt").read_text().split() == [str(i) for i in range(10)]
     served = tf.saved_model.load(str(out))
     model = dlzoo.load(SHIPPED)  # has augmentation layers: the export must run them in inference
@@ -43,8 +44,11 @@ def test_exported_savedmodel_matches_the_keras_model_on_raw_uint8_images(tmp_pat
     assert sig.dtype == tf.uint8 and sig.shape.as_list() == [None, None, None, 1]
 
 
-def test_exported_litert_matches_the_keras_model(tmp_path):
+def test_exported_litert_matches_the_keras_model(tmp_path, capsys):
     assert main(["export", str(SHIPPED), "--format", "litert", "--out", str(tmp_path)]) == 0
+    # the class names beside the .tflite file, where the command says they are
+    assert (tmp_path / "labels.txt").read_text().split() == [str(i) for i in range(10)]
+    assert f"class names in {tmp_path / 'labels.txt'}" in capsys.readouterr().out
     interpreter = tf.lite.Interpreter(model_path=str(tmp_path / "model.tflite"))
     batch = np.random.default_rng(1).integers(0, 256, (4, 32, 32, 1), dtype=np.uint8)
     inp = interpreter.get_input_details()[0]

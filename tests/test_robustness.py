@@ -1,11 +1,16 @@
 """FGSM and adversarial training on scikit-learn's digits (offline, seconds)."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from dlzoo import build
-from dlzoo.robustness import AdversarialBatches, accuracy_under_attack, fgsm, plot_adversarial_examples
+from dlzoo.robustness import (
+    AdversarialBatches,
+    accuracy_under_attack,
+    fgsm,
+    plot_adversarial_examples,
+)
 
 RANGE = (0.0, 16.0)  # sklearn digits pixels are 0..16
 
@@ -101,3 +106,14 @@ def test_bad_value_range(standard_model, digits):
     _, x_te, _, y_te = digits
     with pytest.raises(ValueError, match="high > low"):
         fgsm(standard_model, x_te[:2], y_te[:2], epsilon=0.1, value_range=(1, 1))
+
+
+def test_one_sigmoid_unit_confidence_is_that_of_the_predicted_class():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, activation="sigmoid")])
+    x = np.random.default_rng(0).normal(size=(40, 2)).astype("float32")
+    p = model.predict(x, verbose=0)[:, 0]
+    y = (p > 0.5).astype("int64")
+    clean = accuracy_under_attack(model, x, y, [0.0], value_range=(-4, 4))[0]
+    assert clean["accuracy"] == 1.0
+    assert clean["mean_confidence"] == pytest.approx(np.mean(np.maximum(p, 1 - p)), rel=1e-5)

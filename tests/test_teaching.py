@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from dlzoo.teaching import compare_learning_rules, perceptron_rule, separable_points, xor_points
+from dlzoo.teaching import (
+    compare_learning_rules,
+    perceptron_rule,
+    separable_points,
+    xor_points,
+)
 
 
 def test_perceptron_rule_converges_on_separable_points():
@@ -24,7 +29,7 @@ def test_perceptron_rule_never_settles_on_xor():
 
 @pytest.fixture(scope="module")
 def table():
-    return {(r["task"], r["method"].split(",")[0].split(" (")[0]): r for r in compare_learning_rules(epochs=100)}
+    return {(r["task"], r["method"].split(",")[0].split(" (")[0]): r for r in compare_learning_rules(epochs=40)}
 
 
 def test_lecture_table(table):
