@@ -355,7 +355,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
                          optimizer=values["optimizer"], learning_rate=float(values["learning_rate"]))
 
     def build(self, hp):
-        import keras
+        from dlzoo.compiling import compile_for_task
 
         try:
             spec = self.spec(hp)
@@ -363,12 +363,12 @@ class ZooHyperModel(keras_tuner.HyperModel):
         except (ValueError, TypeError) as e:
             # Fail the trial at once, without retries: the values cannot make a model.
             raise keras_tuner.errors.FailedTrialError(f"{self.where}: {e}") from None
-        optimizer = type(keras.optimizers.get(spec.optimizer))(learning_rate=spec.learning_rate)
-        loss, metrics = self._loss_and_metrics(model)
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-        return model
+        return compile_for_task(model, self.info.task, optimizer=spec.optimizer,
+                                learning_rate=spec.learning_rate, loss=self.loss,
+                                metrics=self.metrics)
 
     def _network(self, spec: TrialSpec):
+        from dlzoo.augmentation import augmentation_layers
         from dlzoo.preprocessing import with_preprocessing
         from dlzoo.registry import build, model_info
 
@@ -377,25 +377,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
                         **spec.model_args)
         if not (self.preprocessing and info.input_kind == "image"):
             return network
-        from dlzoo.training import _augment_layers  # the recipe's augmentation, shared
-
         return with_preprocessing(network, info.preprocessing,
-                                  augment=_augment_layers(self.augment), name=f"{self.name}_trial")
-
-    def _loss_and_metrics(self, model):
-        from dlzoo.training import CLASSIFICATION_TASKS
-
-        loss, metrics = self.loss, self.metrics
-        classifier = self.info.task in CLASSIFICATION_TASKS
-        if loss is None:
-            if classifier:
-                single = model.output_shape[-1] == 1
-                loss = "binary_crossentropy" if single else "sparse_categorical_crossentropy"
-            else:
-                loss = "mse"
-        if metrics is None:
-            metrics = ["accuracy"] if classifier else []
-        return loss, metrics
+                                  augment=augmentation_layers(self.augment),
+                                  name=f"{self.name}_trial")
 
     def describe(self) -> dict:
         """The search space as plain JSON: what the fingerprint and the model card record."""

@@ -76,36 +76,22 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
     Returns:
         `(SearchResult, RunResult or None)`.
     """
-    import keras
-
-    from dlzoo.registry import model_info
-    from dlzoo.training import (
-        _training_data,
-        divisible_batches,
-        load_data,
-        run_recipe,
-        strategy_for,
-    )
+    from dlzoo.training import prepare_run, run_recipe
 
     tune = recipe["tune"]
-    info = model_info(recipe["model"])
-    keras.utils.set_random_seed(recipe["train"]["seed"])
-    bundle = load_data(recipe, info)
+    run = prepare_run(recipe, build=False, log=log)  # the hypermodel builds each trial's model
+    info, bundle, train_data, val_data = run.info, run.bundle, run.train, run.val
     hypermodel = recipe_hypermodel(recipe, bundle, info)
-    train_data, val_data = _training_data(bundle, info, info.preprocessing)
-    strategy = strategy_for(recipe["train"].get("strategy"), log=log)
-    train_data, val_data = divisible_batches(train_data, val_data,
-                                             recipe["data"]["batch_size"], log=log)
     project = project_dir_for(output, recipe["name"])
     log(f"search: {tune['tuner']} over the {hypermodel.name} hypermodel ({info.name}), "
         f"{tune['max_trials'] if tune['tuner'] != 'hyperband' else 'hyperband'} trials x "
         f"{tune['epochs']} epochs, project {project}")
-    budget = dict(
-        tuner=tune["tuner"], objective=tune["objective"], max_trials=tune["max_trials"],
-        epochs=tune["epochs"], executions_per_trial=tune["executions_per_trial"],
-        hyperband_factor=tune["hyperband"]["factor"],
-        hyperband_iterations=tune["hyperband"]["iterations"],
-    )
+    budget = {
+        "tuner": tune["tuner"], "objective": tune["objective"], "max_trials": tune["max_trials"],
+        "epochs": tune["epochs"], "executions_per_trial": tune["executions_per_trial"],
+        "hyperband_factor": tune["hyperband"]["factor"],
+        "hyperband_iterations": tune["hyperband"]["iterations"],
+    }
     if workers:
         from dlzoo.tuning.distributed import launch
 
@@ -133,7 +119,7 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
         hypermodel, train_data, val_data, **budget,
         early_stopping=tune["early_stopping"], directory=project.parent,
         project_name=project.name, seed=tune["seed"], resume=resume, overwrite=overwrite,
-        data_fingerprint=bundle.manifest_hash, distribution_strategy=strategy,
+        data_fingerprint=bundle.manifest_hash, distribution_strategy=run.strategy,
         target=tune["target"], guard=guard, verbose=verbose, log=log,
     )
     if role is not None or not tune["retrain"] or result.best_spec is None:

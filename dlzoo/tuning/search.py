@@ -372,10 +372,10 @@ class SearchResult:
 
 
 def _objective(objective, hypermodel, has_val: bool):
-    from dlzoo.training import CLASSIFICATION_TASKS
+    from dlzoo.compiling import is_classification
 
     if objective is None:
-        objective = "accuracy" if hypermodel.info.task in CLASSIFICATION_TASKS else "loss"
+        objective = "accuracy" if is_classification(hypermodel.info.task) else "loss"
         objective = f"val_{objective}" if has_val else objective
     if not isinstance(objective, str):
         raise TypeError(f"objective must be a logged metric name such as val_accuracy; "
