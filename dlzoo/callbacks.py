@@ -31,11 +31,11 @@ import numpy as np
 
 __all__ = [
     "LR_SCHEDULES",
+    "LearningRateLogger",
+    "ResumeState",
     "check_schedule",
     "learning_rate",
     "standard",
-    "LearningRateLogger",
-    "ResumeState",
 ]
 
 # Each schedule's options and their defaults.
@@ -324,6 +324,22 @@ def _atomic_savez(path: str, arrays) -> None:
 # --- the standard set ------------------------------------------------------------------------
 
 
+def _early_stopping(spec, monitor: str, verbose: int):
+    """`EarlyStopping` that restores the best weights, with `EARLY_STOPPING_DEFAULTS` updated by
+    `spec` (True or a mapping of those options)."""
+    options = dict(EARLY_STOPPING_DEFAULTS)
+    if isinstance(spec, dict):
+        unknown = sorted(set(spec) - set(EARLY_STOPPING_DEFAULTS))
+        if unknown:
+            raise ValueError(
+                f"early_stopping: unknown option(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(EARLY_STOPPING_DEFAULTS)}."
+            )
+        options.update(spec)
+    return keras.callbacks.EarlyStopping(monitor=monitor, restore_best_weights=True,
+                                         verbose=verbose, **options)
+
+
 def standard(
     *,
     run_dir=None,
@@ -373,20 +389,7 @@ def standard(
         callbacks.append(keras.callbacks.TerminateOnNaN())
     callbacks.append(LearningRateLogger())
     if early_stopping:
-        options = dict(EARLY_STOPPING_DEFAULTS)
-        if isinstance(early_stopping, dict):
-            unknown = sorted(set(early_stopping) - set(EARLY_STOPPING_DEFAULTS))
-            if unknown:
-                raise ValueError(
-                    f"early_stopping: unknown option(s) {', '.join(unknown)}; "
-                    f"allowed: {', '.join(EARLY_STOPPING_DEFAULTS)}."
-                )
-            options.update(early_stopping)
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor, restore_best_weights=True, verbose=verbose, **options
-            )
-        )
+        callbacks.append(_early_stopping(early_stopping, monitor, verbose))
     if kind == "plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, verbose=verbose, **plateau)

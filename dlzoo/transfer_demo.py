@@ -195,7 +195,6 @@ def run_demo(workdir="transfer-demo", *, ks=(2, 5, 10, 25), seeds=(0, 1, 2, 3),
         dict with `ks`, `seeds`, per policy `mean` / `std` / `runs` (accuracy per k and seed),
         the test-set sizes, the pre-training facts, `seconds`, and the paths written.
     """
-    import keras
 
     from dlzoo import save, saving
 
@@ -221,23 +220,8 @@ def run_demo(workdir="transfer-demo", *, ks=(2, 5, 10, 25), seeds=(0, 1, 2, 3),
             f"({dae_epochs} epochs)")
         dae, dae_loss = _pretrain_dae(xs, dae_epochs)
         dae_weights = dae.get_weights()
-    runs = {p: [[None] * len(seeds) for _ in ks] for p in policies}
-    test_sizes = []
-    for i, k in enumerate(ks):
-        for j, seed in enumerate(seeds):
-            rng = np.random.default_rng(1000 * seed + k)
-            idx = np.concatenate([rng.choice(np.flatnonzero(yt == c), k, replace=False)
-                                  for c in range(5)])
-            rest = np.setdiff1d(np.arange(len(yt)), idx)
-            if j == 0:
-                test_sizes.append(len(rest))
-            for p in policies:
-                keras.utils.set_random_seed(seed)
-                model = _train(all_policies[p], xt[idx], yt[idx], saved_dir, dae_weights)
-                probs = model.predict(xt[rest], batch_size=512, verbose=0)
-                runs[p][i][j] = float(np.mean(probs.argmax(1) == yt[rest]))
-                keras.backend.clear_session()
-        log(f"k={k:>2}: " + ", ".join(f"{p} {np.mean(runs[p][i]):.3f}" for p in policies))
+    runs, test_sizes = _kshot_runs(all_policies, policies, xt, yt, ks, seeds, saved_dir,
+                                   dae_weights, log)
     result = {
         "ks": list(ks), "seeds": list(seeds), "budget_epochs": BUDGET,
         "test_images": test_sizes,
@@ -264,6 +248,31 @@ def run_demo(workdir="transfer-demo", *, ks=(2, 5, 10, 25), seeds=(0, 1, 2, 3),
     result["saved_dir"] = str(saved_dir)
     result["plot"] = str(plot)
     return result
+
+
+def _kshot_runs(all_policies, policies, xt, yt, ks, seeds, saved_dir, dae_weights, log):
+    """Accuracy of each policy for each k and seed (`runs[policy][k index][seed index]`), on
+    every target image outside the k-shot sample; and the test-set size per k."""
+    import keras
+
+    runs = {p: [[None] * len(seeds) for _ in ks] for p in policies}
+    test_sizes = []
+    for i, k in enumerate(ks):
+        for j, seed in enumerate(seeds):
+            rng = np.random.default_rng(1000 * seed + k)
+            idx = np.concatenate([rng.choice(np.flatnonzero(yt == c), k, replace=False)
+                                  for c in range(5)])
+            rest = np.setdiff1d(np.arange(len(yt)), idx)
+            if j == 0:
+                test_sizes.append(len(rest))
+            for p in policies:
+                keras.utils.set_random_seed(seed)
+                model = _train(all_policies[p], xt[idx], yt[idx], saved_dir, dae_weights)
+                probs = model.predict(xt[rest], batch_size=512, verbose=0)
+                runs[p][i][j] = float(np.mean(probs.argmax(1) == yt[rest]))
+                keras.backend.clear_session()
+        log(f"k={k:>2}: " + ", ".join(f"{p} {np.mean(runs[p][i]):.3f}" for p in policies))
+    return runs, test_sizes
 
 
 def _short(policy: str) -> str:

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["free_port", "gpu_ids", "worker_env", "process_plan", "launch", "WorkerError"]
+__all__ = ["WorkerError", "free_port", "gpu_ids", "launch", "process_plan", "worker_env"]
 
 LOCALHOST = "127.0.0.1"
 

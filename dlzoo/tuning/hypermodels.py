@@ -36,14 +36,14 @@ import math
 import keras_tuner
 
 __all__ = [
+    "HYPERMODELS",
+    "CNNHyperModel",
     "Param",
+    "RNNHyperModel",
+    "ResNetHyperModel",
+    "TransformerHyperModel",
     "TrialSpec",
     "ZooHyperModel",
-    "CNNHyperModel",
-    "ResNetHyperModel",
-    "RNNHyperModel",
-    "TransformerHyperModel",
-    "HYPERMODELS",
     "get_hypermodel",
 ]
 
@@ -135,7 +135,7 @@ COMMON = {
     "optimizer": choice(OPTIMIZERS[:1] + ("rmsprop", "sgd"), "adam", type=str, allowed=OPTIMIZERS),
     "learning_rate": float_range(1e-4, 1e-2, 1e-3, sampling="log", low=0.0, high=1.0),
 }
-DROPOUT = dict(low=0.0, high=1.0, high_open=True)
+DROPOUT = {"low": 0.0, "high": 1.0, "high_open": True}
 
 
 @dataclasses.dataclass
