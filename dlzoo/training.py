@@ -563,10 +563,14 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
     log(describe_data(bundle))
     batch_size = recipe["data"]["batch_size"]
     train, val = training_data(bundle, info)
-    strategy = strategy_for(recipe["train"].get("strategy"), log=log)
-    if arrays:
+    strategy = None
+    if arrays:  # as before this function: folds on arrays train on one device
+        if recipe["train"].get("strategy"):
+            log(f"note: train.strategy {recipe['train']['strategy']} is not used on in-memory "
+                "arrays")
         steps = -(-len(train[0]) // batch_size)
     else:
+        strategy = strategy_for(recipe["train"].get("strategy"), log=log)
         train, val = divisible_batches(train, val, batch_size, log=log)
         steps = steps_per_epoch(train)
     inputs = RunInputs(recipe=recipe, info=info, bundle=bundle, train=train, val=val,
