@@ -728,8 +728,6 @@ def _add_export(sub):
 
 
 def _cmd_tune(args) -> int:
-    from rich.table import Table
-
     from dlzoo.recipes import load_recipe
     from dlzoo.tuning.runner import tune_recipe
 
@@ -756,28 +754,34 @@ def _cmd_tune(args) -> int:
     if args.role is not None:
         return 0
     console = _console()
-    table = Table(title=f"{recipe['name']}: {len(result.trials)} trial(s), "
-                        f"{result.completed} completed, {result.seconds:.0f} s")
+    _print_search(result, recipe["name"], console)
+    if run is not None:
+        _print_run(run, console)
+    elif result.best_hyperparameters is not None:
+        console.print(f"best: trial {result.best_trial_id}, {result.best_hyperparameters}")
+    return 0
+
+
+def _print_search(result, name: str, console) -> None:
+    """Every trial of a `SearchResult` as a table, the best one highlighted."""
+    from rich.table import Table
+
     from dlzoo.tuning.search import trials_table
 
+    table = Table(title=f"{name}: {len(result.trials)} trial(s), "
+                        f"{result.completed} completed, {result.seconds:.0f} s")
     columns, rows = trials_table(result.trials)
     for col in ("trial", "status", "score", "epochs", "seconds", "worker", "hyperparameters"):
         table.add_column(col, justify="right" if col in ("score", "epochs", "seconds") else "left",
                          overflow="fold")
-    best = result.best_trial_id
     for row in rows:
         hps = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in zip(columns[6:], row[6:]) if v != "")
         cells = ["" if c is None else f"{c:.4f}" if isinstance(c, float) and i == 2 else str(c)
                  for i, c in enumerate(row[:6])]
-        table.add_row(*cells, hps, style="bold green" if row[0] == best else None)
+        table.add_row(*cells, hps, style="bold green" if row[0] == result.best_trial_id else None)
     console.print(table)
     console.print(f"every trial: {result.csv_path}")
-    if run is not None:
-        _print_run(run, console)
-    elif result.best_hyperparameters is not None:
-        console.print(f"best: trial {best}, {result.best_hyperparameters}")
-    return 0
 
 
 def _add_tune(sub):

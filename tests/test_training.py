@@ -154,3 +154,19 @@ def test_other_tasks_and_raw_inputs_train_through_the_same_runner(tmp_path):
     result = run_recipe(mlp, output=tmp_path, verbose=0, log=quiet)
     assert result.card["preprocessing_applied"] == "none"
     assert result.card["metrics"]["val_accuracy"] > 0.6  # 3 well-separated clusters
+
+
+def test_prepare_run_gives_one_runs_inputs_and_old_augment_names_still_read():
+    from dlzoo.training import prepare_run
+
+    recipe = load_recipe("lenet5-digits", overrides=["train.augment.rotate=0.05",
+                                                     "train.augment.flip=null"])
+    assert recipe["train"]["augment"] == {"rotation": 0.05}  # `rotate` is the old spelling
+    run = prepare_run(recipe, log=quiet)
+    assert run.steps == int(run.train.cardinality()) > 0
+    assert run.model.optimizer is not None and run.model.get_layer("augment_rotation")
+    assert run.model.input_shape[1:] == tuple(run.bundle.input_shape)
+    arrays = prepare_run(recipe, build=False, arrays=True, log=quiet)
+    (x, y), (xv, yv) = arrays.train, arrays.val
+    assert arrays.model is None and len(x) == len(y) and len(xv) == len(yv)
+    assert arrays.steps == -(-len(x) // recipe["data"]["batch_size"])
