@@ -9,6 +9,9 @@ A run is four steps, each a function, so later features (adversarial training, K
 distribution strategies) slot in around them: `load_data` (a `DataBundle`), `build_model` (the
 network behind its augmentation and preprocessing layers), `compile_model` (optimizer, LR schedule,
 loss and metrics from the recipe and the task) and `fit` (the standard callbacks, resumable).
+`prepare_run` does the first three once, with the seed, the strategy and the batching, and
+returns a `RunInputs`: what `run_recipe`, `cross_validate_recipe` and `dlzoo.tuning.tune_recipe`
+start from. Every card is a `dlzoo.saving.ModelCard` made by `run_card`.
 
 Preprocessing is applied **inside the model** (`dlzoo.preprocessing.with_preprocessing`): the data
 pipeline yields raw [0, 255] images, and so do evaluate, predict and any export.
@@ -812,9 +815,6 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
             training={"saved": "all folds" if save == "all" else f"best fold ({i + 1})"})
         saving.save(model, target, card, report=report)
         saved_dirs.append(target)
-    runs = out / ".runs"
-    if runs.exists() and not any(runs.iterdir()):
-        runs.rmdir()
     return CVRunResult(cv=cv, saved_dirs=saved_dirs, saved=save,
                        seconds=time.perf_counter() - start)
 
@@ -833,5 +833,5 @@ def _train_fold(run: RunInputs, i: int, train, val, out: Path, verbose: int):
     prepare_run_dir(run_dir, recipe, resume=False, log=lambda *a: None)
     fit(model, recipe, train, val, run_dir, verbose=verbose)
     report = evaluate(model, val, class_names=run.bundle.class_names)
-    shutil.rmtree(run_dir, ignore_errors=True)
+    _remove_run_dir(run_dir)
     return model, report
