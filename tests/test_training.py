@@ -170,3 +170,23 @@ def test_prepare_run_gives_one_runs_inputs_and_old_augment_names_still_read():
     (x, y), (xv, yv) = arrays.train, arrays.val
     assert arrays.model is None and len(x) == len(y) and len(xv) == len(yv)
     assert arrays.steps == -(-len(x) // recipe["data"]["batch_size"])
+
+
+@pytest.mark.parametrize("mode, low, high", [("unit", 0.0, 1.0), ("tf", -1.0, 1.0),
+                                             ("none", 0.0, 255.0)])
+def test_autoencoder_targets_are_scaled_as_the_model_input_is(mode, low, high):
+    import types
+
+    import tensorflow as tf
+
+    from dlzoo.training import training_data
+
+    x = np.array([[[[0.0]], [[255.0]]]], dtype="float32")  # one 2x1x1 image: black and white
+    data = tf.data.Dataset.from_tensor_slices((x, np.zeros(1, "int32"))).batch(1)
+    bundle = types.SimpleNamespace(train=data, val=None)
+    info = types.SimpleNamespace(task="autoencoder", preprocessing=mode, name="conv_dae")
+    train, val = training_data(bundle, info)
+    inputs, targets = next(iter(train))
+    assert val is None and float(inputs.numpy().max()) == 255.0  # inputs stay raw
+    assert targets.dtype == tf.float32
+    assert (float(targets.numpy().min()), float(targets.numpy().max())) == pytest.approx((low, high))
