@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -107,19 +108,17 @@ def _check_option(kind: str, key: str, value, where: str) -> None:
         number(lambda v: 0 < v <= 1, "a number in (0, 1]")
     elif key in ("min_delta", "min_lr", "alpha"):
         number(lambda v: v >= 0, "a non-negative number")
-    elif key == "staircase":
-        if not isinstance(value, bool):
-            raise ValueError(f"{where} must be true or false; received {value!r}.")
-    elif key == "boundaries":
-        if value is not None and (
-            not isinstance(value, list)
-            or not value
-            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)
-            or value != sorted(set(value))
-        ):
-            raise ValueError(
-                f"{where} must be an increasing list of epoch numbers >= 1; received {value!r}."
-            )
+    elif key == "staircase" and not isinstance(value, bool):
+        raise ValueError(f"{where} must be true or false; received {value!r}.")
+    elif key == "boundaries" and value is not None and (
+        not isinstance(value, list)
+        or not value
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)
+        or value != sorted(set(value))
+    ):
+        raise ValueError(
+            f"{where} must be an increasing list of epoch numbers >= 1; received {value!r}."
+        )
 
 
 def learning_rate(schedule, *, learning_rate: float, epochs: int, steps_per_epoch: int):
@@ -214,7 +213,7 @@ class ResumeState(keras.callbacks.Callback):
     the backup holds.
     """
 
-    _ATTRS = {
+    _ATTRS: ClassVar[dict] = {
         keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch"),
         keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
         keras.callbacks.ModelCheckpoint: ("best",),

@@ -32,8 +32,8 @@ def digits():
 def run(digits, tmp_path, space=SPACE, **kwargs):
     (x, y), (xv, yv) = digits
     hm = get_hypermodel("cnn", input_shape=x.shape[1:], num_classes=10, space=space)
-    args = dict(max_trials=2, epochs=1, directory=tmp_path, project_name="p", verbose=0,
-                log=quiet)
+    args = {"max_trials": 2, "epochs": 1, "directory": tmp_path, "project_name": "p",
+            "verbose": 0, "log": quiet}
     args.update(kwargs)
     return search(hm, (x, y), (xv, yv), **args)
 

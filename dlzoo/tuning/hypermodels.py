@@ -32,6 +32,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from typing import ClassVar
 
 import keras_tuner
 
@@ -276,7 +277,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
 
     name = "zoo"
     DEFAULT_MODEL = ""
-    PARAMS: dict = {}
+    PARAMS: ClassVar[dict] = {}
 
     def __init__(self, *, input_shape, num_classes, space=None, model=None, model_args=None,
                  preprocessing: bool = True, augment=None, loss=None, metrics=None):
@@ -405,7 +406,7 @@ class CNNHyperModel(ZooHyperModel):
 
     name = "cnn"
     DEFAULT_MODEL = "plain_cnn"
-    PARAMS = {
+    PARAMS: ClassVar[dict] = {
         "stages": int_range(1, 3, 2),
         "convs": int_range(1, 3, 2),
         "filters": choice((16, 32, 64), 32, low=1),
@@ -453,7 +454,7 @@ class RNNHyperModel(ZooHyperModel):
 
     name = "rnn"
     DEFAULT_MODEL = "text_lstm"
-    PARAMS = {
+    PARAMS: ClassVar[dict] = {
         "cell": choice(("lstm", "gru"), "lstm", type=str, allowed=("lstm", "gru")),
         "bidirectional": boolean(False),
         "layers": int_range(1, 2, 1),
@@ -494,7 +495,7 @@ class TransformerHyperModel(ZooHyperModel):
 
     name = "transformer"
     DEFAULT_MODEL = "transformer_encoder"
-    PARAMS = {
+    PARAMS: ClassVar[dict] = {
         "layers": int_range(1, 4, 2),
         "heads": choice((2, 4, 8), 4, low=1),
         "key_dim": choice((16, 32, 64), 32, low=1),
@@ -542,7 +543,7 @@ class ResNetHyperModel(ZooHyperModel):
 
     name = "resnet"
     DEFAULT_MODEL = "resnet20"
-    PARAMS = {
+    PARAMS: ClassVar[dict] = {
         "stages": int_range(2, 4, 3),
         "blocks": int_range(1, 3, 2),
         "width": choice((16, 32, 64), 16, low=1),
