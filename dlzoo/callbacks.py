@@ -25,17 +25,18 @@ from __future__ import annotations
 import json
 import math
 import os
+from typing import ClassVar
 
 import keras
 import numpy as np
 
 __all__ = [
     "LR_SCHEDULES",
+    "LearningRateLogger",
+    "ResumeState",
     "check_schedule",
     "learning_rate",
     "standard",
-    "LearningRateLogger",
-    "ResumeState",
 ]
 
 # Each schedule's options and their defaults.
@@ -107,19 +108,17 @@ def _check_option(kind: str, key: str, value, where: str) -> None:
         number(lambda v: 0 < v <= 1, "a number in (0, 1]")
     elif key in ("min_delta", "min_lr", "alpha"):
         number(lambda v: v >= 0, "a non-negative number")
-    elif key == "staircase":
-        if not isinstance(value, bool):
-            raise ValueError(f"{where} must be true or false; received {value!r}.")
-    elif key == "boundaries":
-        if value is not None and (
-            not isinstance(value, list)
-            or not value
-            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)
-            or value != sorted(set(value))
-        ):
-            raise ValueError(
-                f"{where} must be an increasing list of epoch numbers >= 1; received {value!r}."
-            )
+    elif key == "staircase" and not isinstance(value, bool):
+        raise ValueError(f"{where} must be true or false; received {value!r}.")
+    elif key == "boundaries" and value is not None and (
+        not isinstance(value, list)
+        or not value
+        or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value)
+        or value != sorted(set(value))
+    ):
+        raise ValueError(
+            f"{where} must be an increasing list of epoch numbers >= 1; received {value!r}."
+        )
 
 
 def learning_rate(schedule, *, learning_rate: float, epochs: int, steps_per_epoch: int):
@@ -214,7 +213,7 @@ class ResumeState(keras.callbacks.Callback):
     the backup holds.
     """
 
-    _ATTRS = {
+    _ATTRS: ClassVar[dict] = {
         keras.callbacks.EarlyStopping: ("wait", "stopped_epoch", "best", "best_epoch"),
         keras.callbacks.ReduceLROnPlateau: ("wait", "best", "cooldown_counter"),
         keras.callbacks.ModelCheckpoint: ("best",),
@@ -324,6 +323,22 @@ def _atomic_savez(path: str, arrays) -> None:
 # --- the standard set ------------------------------------------------------------------------
 
 
+def _early_stopping(spec, monitor: str, verbose: int):
+    """`EarlyStopping` that restores the best weights, with `EARLY_STOPPING_DEFAULTS` updated by
+    `spec` (True or a mapping of those options)."""
+    options = dict(EARLY_STOPPING_DEFAULTS)
+    if isinstance(spec, dict):
+        unknown = sorted(set(spec) - set(EARLY_STOPPING_DEFAULTS))
+        if unknown:
+            raise ValueError(
+                f"early_stopping: unknown option(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(EARLY_STOPPING_DEFAULTS)}."
+            )
+        options.update(spec)
+    return keras.callbacks.EarlyStopping(monitor=monitor, restore_best_weights=True,
+                                         verbose=verbose, **options)
+
+
 def standard(
     *,
     run_dir=None,
@@ -373,20 +388,7 @@ def standard(
         callbacks.append(keras.callbacks.TerminateOnNaN())
     callbacks.append(LearningRateLogger())
     if early_stopping:
-        options = dict(EARLY_STOPPING_DEFAULTS)
-        if isinstance(early_stopping, dict):
-            unknown = sorted(set(early_stopping) - set(EARLY_STOPPING_DEFAULTS))
-            if unknown:
-                raise ValueError(
-                    f"early_stopping: unknown option(s) {', '.join(unknown)}; "
-                    f"allowed: {', '.join(EARLY_STOPPING_DEFAULTS)}."
-                )
-            options.update(early_stopping)
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=monitor, restore_best_weights=True, verbose=verbose, **options
-            )
-        )
+        callbacks.append(_early_stopping(early_stopping, monitor, verbose))
     if kind == "plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, verbose=verbose, **plateau)

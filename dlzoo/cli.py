@@ -499,15 +499,16 @@ def _parse_augment(text):
 def _cmd_finetune(args) -> int:
     from rich.table import Table
 
-    from dlzoo.saving import read_card
+    from dlzoo.saving import CARD_FILE, is_saved_model, read_card
     from dlzoo.transfer import fine_tune
 
     if not os.path.isdir(args.directory):
         raise CLIError(f"{args.directory} is not a folder; give a folder with one subfolder per class")
     source = args.model
-    if os.path.isdir(source) and not os.path.isfile(os.path.join(source, "card.json")):
-        raise CLIError(f"--model {source}: a folder but not a dlzoo saved model (no card.json)")
-    model_name = read_card(source).get("model") if os.path.isdir(source) else source
+    saved = is_saved_model(source)
+    if os.path.isdir(source) and not saved:
+        raise CLIError(f"--model {source}: a folder but not a dlzoo saved model (no {CARD_FILE})")
+    model_name = read_card(source).get("model") if saved else source
     out = args.out or os.path.join(
         "saved_models", f"{os.path.basename(os.path.normpath(args.directory))}-{model_name}")
     quiet = args.quiet
@@ -619,11 +620,8 @@ def _add_export(sub):
 
 
 def _cmd_tune(args) -> int:
-    from rich.table import Table
-
     from dlzoo.recipes import load_recipe
     from dlzoo.tuning.runner import tune_recipe
-    from dlzoo.tuning.search import COMPLETED
 
     overrides = list(args.set or [])
     if args.tuner is not None:
@@ -631,9 +629,6 @@ def _cmd_tune(args) -> int:
     if args.max_trials is not None:
         overrides.append(f"tune.max_trials={args.max_trials}")
     recipe = load_recipe(args.recipe, overrides=overrides)
-    if "tune" not in recipe:
-        raise CLIError(f"recipe {recipe['name']} has no tune: section; add one (see "
-                       "recipes/cnn-digits-tune.yaml) or run it with `dlzoo train`")
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be at least 1; received {args.workers}")
     if args.role is not None and args.workers:
@@ -651,32 +646,34 @@ def _cmd_tune(args) -> int:
     if args.role is not None:
         return 0
     console = _console()
-    table = Table(title=f"{recipe['name']}: {len(result.trials)} trial(s), "
-                        f"{result.completed} completed, {result.seconds:.0f} s")
+    _print_search(result, recipe["name"], console)
+    if run is not None:
+        _print_run(run, console)
+    elif result.best_hyperparameters is not None:
+        console.print(f"best: trial {result.best_trial_id}, {result.best_hyperparameters}")
+    return 0
+
+
+def _print_search(result, name: str, console) -> None:
+    """Every trial of a `SearchResult` as a table, the best one highlighted."""
+    from rich.table import Table
+
     from dlzoo.tuning.search import trials_table
 
+    table = Table(title=f"{name}: {len(result.trials)} trial(s), "
+                        f"{result.completed} completed, {result.seconds:.0f} s")
     columns, rows = trials_table(result.trials)
     for col in ("trial", "status", "score", "epochs", "seconds", "worker", "hyperparameters"):
         table.add_column(col, justify="right" if col in ("score", "epochs", "seconds") else "left",
                          overflow="fold")
-    best = None
-    if result.best_hyperparameters is not None:
-        sign = -1 if result.tuner.oracle.objective.direction == "max" else 1
-        best = min((r for r in result.trials if r["status"] == COMPLETED),
-                   key=lambda r: sign * r["score"])["trial_id"]
     for row in rows:
         hps = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in zip(columns[6:], row[6:]) if v != "")
         cells = ["" if c is None else f"{c:.4f}" if isinstance(c, float) and i == 2 else str(c)
                  for i, c in enumerate(row[:6])]
-        table.add_row(*cells, hps, style="bold green" if row[0] == best else None)
+        table.add_row(*cells, hps, style="bold green" if row[0] == result.best_trial_id else None)
     console.print(table)
     console.print(f"every trial: {result.csv_path}")
-    if run is not None:
-        _print_run(run, console)
-    elif result.best_hyperparameters is not None:
-        console.print(f"best: trial {best}, {result.best_hyperparameters}")
-    return 0
 
 
 def _add_tune(sub):

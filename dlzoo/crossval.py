@@ -12,12 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["stratified_folds", "forward_chaining_folds", "make_folds", "FoldResult", "CVResult",
-           "cross_validate"]
+__all__ = [
+    "CVResult",
+    "FoldResult",
+    "cross_validate",
+    "forward_chaining_folds",
+    "make_folds",
+    "stratified_folds",
+]
 
 
 def _check_k(k, n: int) -> int:

@@ -27,10 +27,7 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
     """
     from rich.console import Console
 
-    import dlzoo
     from dlzoo.data.datasets import export_digits
-    from dlzoo.data.folders import in_validation
-    from dlzoo.evaluation import read_images, top_k
     from dlzoo.recipes import load_recipe
     from dlzoo.training import run_recipe
 
@@ -58,19 +55,8 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
     console.print(result.report.table(title="LeNet-5 on the digits, validation split"))
 
     console.print(f"4/4 reloading {result.saved_dir}/ and predicting a few held-out files")
-    model = dlzoo.load(result.saved_dir)
     card = result.card
-    split, seed = recipe["data"]["validation_split"], recipe["data"]["seed"]
-    samples = [  # the first held-out file of five classes: images the model never trained on
-        next(p for p in sorted((digits / c).glob("*.png"))
-             if in_validation(f"{c}/{p.name}", split, seed))
-        for c in card["class_names"][:5]
-    ]
-    images, kept, _ = read_images(samples, card["input_shape"])
-    ranked = top_k(model.predict(images, verbose=0), card["class_names"], k=2)
-    for path, row in zip(kept, ranked):
-        console.print(f"    {path}: " + ", ".join(f"{c} ({p:.3f})" for c, p in row),
-                      soft_wrap=True)
+    kept = _predict_held_out(result.saved_dir, card, digits, recipe["data"], console)
 
     seconds = time.perf_counter() - start
     acc = card["metrics"]["val_accuracy"]
@@ -98,6 +84,28 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
         "epochs_run": result.epochs_run,
         "seconds": seconds,
     }
+
+
+def _predict_held_out(saved_dir, card: dict, digits: Path, data: dict, console) -> list:
+    """Reloads the saved model and prints its top 2 for the first held-out file of five classes
+    (images it never trained on); returns the files read."""
+    import dlzoo
+    from dlzoo.data.folders import in_validation
+    from dlzoo.evaluation import read_images, top_k
+
+    model = dlzoo.load(saved_dir)
+    split, seed = data["validation_split"], data["seed"]
+    samples = [
+        next(p for p in sorted((digits / c).glob("*.png"))
+             if in_validation(f"{c}/{p.name}", split, seed))
+        for c in card["class_names"][:5]
+    ]
+    images, kept, _ = read_images(samples, card["input_shape"])
+    ranked = top_k(model.predict(images, verbose=0), card["class_names"], k=2)
+    for path, row in zip(kept, ranked):
+        console.print(f"    {path}: " + ", ".join(f"{c} ({p:.3f})" for c, p in row),
+                      soft_wrap=True)
+    return kept
 
 
 # --- dlzoo quickstart --transfer ------------------------------------------------------------------

@@ -27,17 +27,18 @@ from pathlib import Path
 
 import yaml
 
+from dlzoo.augmentation import normalize_augment
 from dlzoo.callbacks import EARLY_STOPPING_DEFAULTS, check_schedule
 
 __all__ = [
-    "RECIPES_DIR",
     "DEFAULTS",
+    "RECIPES_DIR",
+    "apply_overrides",
+    "check_model",
     "find_recipe",
     "list_recipes",
     "load_recipe",
     "validate",
-    "apply_overrides",
-    "check_model",
 ]
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
@@ -74,13 +75,6 @@ TOP_KEYS = ("name", "description", "model", "model_args", "data", "train", "call
 # The arguments `dlzoo.data.datasets.load` takes, when that module cannot be imported.
 _DATA_KEYS = ("source", "image_size", "color_mode", "batch_size", "validation_split", "seed",
               "data_dir")
-AUGMENT_KEYS = {
-    "flip": ("horizontal", "vertical", "horizontal_and_vertical"),
-    "translate": "fraction",
-    "rotate": "fraction",
-    "zoom": "fraction",
-    "contrast": "fraction",
-}
 SOURCE_FORMS = "a tfds name (mnist, cifar10, ...), digits, folder:PATH or synthetic:NAME"
 
 
@@ -297,16 +291,11 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
         not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics)
     ):
         _fail(where, "train.metrics", "a list of Keras metric names", metrics)
-    augment = _mapping(out["augment"], where, "train.augment")
-    _unknown(augment, AUGMENT_KEYS, where, "train.augment.")
-    for key, value in augment.items():
-        if key == "flip":
-            if value not in AUGMENT_KEYS["flip"]:
-                _fail(where, "train.augment.flip", " or ".join(AUGMENT_KEYS["flip"]), value)
-        else:
-            _number(value, where, f"train.augment.{key}", lambda v: 0 < v < 1,
-                    "a fraction between 0 and 1 (exclusive)")
-    out["augment"] = dict(augment)
+    try:  # one spelling for every caller (`rotate` reads as `rotation`)
+        out["augment"] = normalize_augment(_mapping(out["augment"], where, "train.augment"),
+                                           f"recipe {where}: train.augment")
+    except (TypeError, ValueError) as e:
+        raise RecipeError(str(e)) from None
     out["adversarial"] = _validate_adversarial(out["adversarial"], where)
     if out["seed"] is None:
         out["seed"] = data_seed

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import ctypes
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -31,11 +32,107 @@ import shutil
 import uuid
 from pathlib import Path
 
-__all__ = ["FORMAT", "save", "load", "read_card", "is_saved_model", "sha256", "render_readme"]
+__all__ = [
+    "CARD_SCHEMA_VERSION",
+    "FORMAT",
+    "ModelCard",
+    "is_saved_model",
+    "load",
+    "load_card",
+    "read_card",
+    "render_readme",
+    "save",
+    "sha256",
+]
 
 FORMAT = "dlzoo-saved-model/1"
 MODEL_FILE = "model.keras"
 CARD_FILE = "card.json"
+# 1: the first versioned card (the keys below). A card without `schema_version` predates it and
+# reads as version 1 unchanged: no key was renamed when the version was introduced.
+CARD_SCHEMA_VERSION = 1
+
+
+@dataclasses.dataclass
+class ModelCard:
+    """What card.json records about a saved model: one typed place for its keys.
+
+    The fields a run sets come first; `save` fills the ones after `path` (format, shapes,
+    parameter count, versions, sha256, files). Keys this class does not name (`transfer`,
+    `search`, `transfer_demo`, ...) travel in `extra` and are written at the top level, so
+    `to_dict()` gives exactly the JSON keys card.json has always had, plus `schema_version`.
+    A field left at None is not written.
+
+        >>> card = ModelCard(name="mine", model="lenet5", task="image_classification")
+        >>> ModelCard.from_dict(card.to_dict()) == card
+        True
+    """
+
+    name: str | None = None
+    description: str | None = None
+    model: str | None = None
+    model_args: dict | None = None
+    task: str | None = None
+    preprocessing: str | None = None
+    preprocessing_where: str | None = None
+    class_names: list | None = None
+    metrics: dict | None = None
+    expect: dict | None = None
+    data: dict | None = None
+    training: dict | None = None
+    seed: int | None = None
+    recipe: dict | None = None
+    path: str | None = None
+    # written by `save`
+    format: str | None = None
+    input_shape: list | None = None
+    output_shape: list | None = None
+    params: int | None = None
+    preprocessing_applied: str | None = None
+    versions: dict | None = None
+    saved_at: str | None = None
+    sha256: str | None = None
+    files: list | None = None
+    extra: dict = dataclasses.field(default_factory=dict)
+    schema_version: int = CARD_SCHEMA_VERSION
+
+    @classmethod
+    def field_names(cls) -> tuple:
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "extra")
+
+    @classmethod
+    def from_dict(cls, d) -> ModelCard:
+        """Reads a card.json mapping, of this schema or an older one (no `schema_version`).
+
+        Raises:
+            TypeError: `d` is not a mapping.
+            ValueError: the card says a schema newer than this dlzoo reads.
+        """
+        if isinstance(d, ModelCard):
+            return dataclasses.replace(d, extra=dict(d.extra))
+        if not isinstance(d, dict):
+            raise TypeError(f"a model card must be a mapping; received {type(d).__name__}.")
+        d = dict(d)
+        version = d.pop("schema_version", CARD_SCHEMA_VERSION)  # older cards: the same keys
+        if not isinstance(version, int) or version > CARD_SCHEMA_VERSION:
+            raise ValueError(f"card schema_version {version!r} is newer than this dlzoo reads "
+                             f"({CARD_SCHEMA_VERSION}); upgrade dlzoo.")
+        names = cls.field_names()
+        known = {k: d.pop(k) for k in list(d) if k in names}
+        return cls(**known, extra=d, schema_version=CARD_SCHEMA_VERSION)
+
+    def to_dict(self) -> dict:
+        """The card.json mapping: the named fields that are set, then `extra`."""
+        out = {k: getattr(self, k) for k in self.field_names()
+               if k != "schema_version" and getattr(self, k) is not None}
+        out.update(self.extra)
+        out["schema_version"] = self.schema_version
+        return out
+
+    def get(self, key, default=None):
+        """A card key, named field or extra (so code written for dict cards reads this too)."""
+        value = getattr(self, key, None) if key in self.field_names() else self.extra.get(key)
+        return default if value is None else value
 
 
 def sha256(path) -> str:
@@ -67,15 +164,15 @@ def _versions() -> dict:
     return versions
 
 
-def save(model, directory, card: dict | None = None, *, history=None, report=None,
+def save(model, directory, card: ModelCard | dict | None = None, *, history=None, report=None,
          overwrite: bool = True, extra_files: dict | None = None) -> Path:
     """Writes `model` and its card to `directory` in the saved_models format.
 
     Args:
         model: a built Keras model (no `Lambda` layers, so it loads with `safe_mode=True`).
         directory: the model's folder, e.g. `saved_models/lenet5-digits`.
-        card: what to record (model name, task, class names, data source, metrics, training
-            config, seed...). `save` adds the format, input/output shapes, parameter count,
+        card: a `ModelCard` (or a mapping of its keys): model name, task, class names, data
+            source, metrics, training config, seed... `save` adds the format, input/output shapes, parameter count,
             the preprocessing the model applies, versions, time and the sha256 of model.keras.
         history: per-epoch figures, `{name: [values]}` or the path of a CSV log; gives
             history.csv and curves.png.
@@ -108,8 +205,9 @@ def save(model, directory, card: dict | None = None, *, history=None, report=Non
     tmp.mkdir()  # not mkdtemp: that makes the folder private (0700) whatever the umask
     try:
         model.save(tmp / MODEL_FILE)
-        card = dict(card or {})
-        card.update(
+        card = ModelCard.from_dict(card or {})
+        card = dataclasses.replace(
+            card,
             format=FORMAT,
             input_shape=list(model.input_shape[1:]),
             output_shape=list(model.output_shape[1:]),
@@ -118,7 +216,7 @@ def save(model, directory, card: dict | None = None, *, history=None, report=Non
             versions=_versions(),
             saved_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             sha256=sha256(tmp / MODEL_FILE),
-        )
+        ).to_dict()
         files = [MODEL_FILE, CARD_FILE, "README.md"]
         if history is not None:
             hist = read_history(history) if isinstance(history, (str, os.PathLike)) else history
@@ -236,6 +334,11 @@ def read_card(directory) -> dict:
         raise ValueError(f"{path} is not valid JSON ({e}); the card is damaged.") from None
 
 
+def load_card(directory) -> ModelCard:
+    """The card of a saved model as a `ModelCard` (old cards included); errors as `read_card`."""
+    return ModelCard.from_dict(read_card(directory))
+
+
 def load(directory, *, compile: bool = True):
     """Loads a saved model with `safe_mode=True` after checking model.keras against its card.
 
@@ -245,7 +348,7 @@ def load(directory, *, compile: bool = True):
     """
     import keras
 
-    import dlzoo.layers  # noqa: F401  (registers the zoo's serialisable layers)
+    import dlzoo.layers
     import dlzoo.models  # noqa: F401  (and the families' own)
 
     folder = Path(directory)
@@ -263,8 +366,10 @@ def load(directory, *, compile: bool = True):
     return keras.saving.load_model(model_path, compile=compile, safe_mode=True)
 
 
-def render_readme(card: dict) -> str:
+def render_readme(card: ModelCard | dict) -> str:
     """The card as Markdown for people."""
+    if isinstance(card, ModelCard):
+        card = card.to_dict()
     name = card.get("name", "model")
     lines = [f"# {name}", ""]
     if card.get("description"):

@@ -9,6 +9,9 @@ A run is four steps, each a function, so later features (adversarial training, K
 distribution strategies) slot in around them: `load_data` (a `DataBundle`), `build_model` (the
 network behind its augmentation and preprocessing layers), `compile_model` (optimizer, LR schedule,
 loss and metrics from the recipe and the task) and `fit` (the standard callbacks, resumable).
+`prepare_run` does the first three once, with the seed, the strategy and the batching, and
+returns a `RunInputs`: what `run_recipe`, `cross_validate_recipe` and `dlzoo.tuning.tune_recipe`
+start from. Every card is a `dlzoo.saving.ModelCard` made by `run_card`.
 
 Preprocessing is applied **inside the model** (`dlzoo.preprocessing.with_preprocessing`): the data
 pipeline yields raw [0, 255] images, and so do evaluate, predict and any export.
@@ -31,23 +34,22 @@ from pathlib import Path
 
 import numpy as np
 
+from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task, make_optimizer
+
 __all__ = [
+    "RunInputs",
     "RunResult",
-    "load_data",
+    "build_and_compile",
     "build_model",
     "compile_model",
-    "fit",
-    "run_recipe",
-    "run_dir_for",
     "cross_validate_recipe",
+    "fit",
+    "load_array_data",
+    "load_data",
+    "prepare_run",
+    "run_dir_for",
+    "run_recipe",
 ]
-
-CLASSIFICATION_TASKS = (
-    "image_classification",
-    "classification",
-    "text_classification",
-    "sequence_classification",
-)
 
 
 @dataclasses.dataclass
@@ -64,6 +66,30 @@ class RunResult:
     seconds: float
 
 
+@dataclasses.dataclass
+class RunInputs:
+    """Everything a run of a recipe needs, made once by `prepare_run`.
+
+    `train` / `val` are what `fit` takes: batched `tf.data` pipelines of (inputs, targets), or
+    `(x, y)` numpy arrays (`arrays=True`), batched by `model.fit(batch_size=...)`.
+    `model` is None when the caller builds its own (a hypermodel's trials, one model per fold).
+    """
+
+    recipe: dict
+    info: object  # dlzoo.registry.ModelInfo
+    bundle: object  # dlzoo.data.DataBundle
+    train: object
+    val: object | None
+    strategy: object | None  # tf.distribute.Strategy, or None
+    steps: int  # training batches per epoch
+    batch_size: int
+    model: object | None = None
+
+    @property
+    def name(self) -> str:
+        return self.recipe["name"]
+
+
 def run_dir_for(output, name: str) -> Path:
     """Where a run keeps its resumable state: `OUTPUT/.runs/NAME`."""
     return Path(output) / ".runs" / name
@@ -72,64 +98,82 @@ def run_dir_for(output, name: str) -> Path:
 # --- 1. data -----------------------------------------------------------------------------------
 
 
-def load_data(recipe: dict, info=None):
-    """Loads the recipe's data with `dlzoo.data.datasets.load`.
+def data_arguments(recipe: dict, info=None) -> tuple[str, dict]:
+    """`(source, keyword arguments)` for `dlzoo.data.load` from the recipe's `data:` section.
 
     For image models without an explicit `data.image_size` / `data.color_mode`, the size and
     colour mode follow `model_args.input_shape` when the recipe gives one; otherwise the data's
-    own size is kept and the model is built for it.
+    own size is kept and the model is built for it. Unset (None) entries are left out.
     """
-    from dlzoo.data.datasets import load
+    from dlzoo.data.images import color_mode_for
 
     data = dict(recipe["data"])
     shape = recipe["model_args"].get("input_shape")
     if info is not None and info.input_kind == "image" and shape and len(shape) == 3:
-        data.setdefault("image_size", None)
-        data.setdefault("color_mode", None)
-        if data["image_size"] is None:
+        if data.get("image_size") is None:
             data["image_size"] = list(shape[:2])
-        if data["color_mode"] is None:
-            data["color_mode"] = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(shape[2])
+        if data.get("color_mode") is None:
+            data["color_mode"] = color_mode_for(shape[2])
     kwargs = {k: v for k, v in data.items() if k != "source" and v is not None}
     if "image_size" in kwargs:
         kwargs["image_size"] = tuple(kwargs["image_size"])
-    return load(data["source"], **kwargs)
+    return data["source"], kwargs
+
+
+def load_data(recipe: dict, info=None):
+    """Loads the recipe's data with `dlzoo.data.datasets.load` (see `data_arguments`)."""
+    from dlzoo.data.datasets import load
+
+    source, kwargs = data_arguments(recipe, info)
+    return load(source, **kwargs)
+
+
+def load_array_data(recipe: dict, info=None, *, where: str = "this run"):
+    """The recipe's data as numpy arrays (`dlzoo.data.load_arrays`): a `DataBundle` whose
+    `train` / `val` are `(x, y)` tuples. Only for data held in memory (digits, synthetic:NAME,
+    folder:PATH); ValueError naming them otherwise."""
+    from dlzoo.data.datasets import load_arrays
+
+    source, kwargs = data_arguments(recipe, info)
+    kwargs.pop("batch_size", None)
+    kwargs.pop("data_dir", None)
+    try:
+        return _array_bundle(load_arrays(source, **kwargs), source)
+    except ValueError as e:
+        raise ValueError(f"{where} needs data held in memory (digits, synthetic:NAME, "
+                         f"folder:PATH): {e}") from None
+
+
+def _array_bundle(loaded, source):
+    # MERGE ADAPTER (drop once the data branch is in): `load_arrays` returned
+    # (x_train, y_train, x_val, y_val, meta) before it returned a DataBundle of (x, y) tuples.
+    if not isinstance(loaded, tuple):
+        return loaded
+    from dlzoo.data.datasets import DataBundle
+
+    x_tr, y_tr, x_va, y_va, meta = loaded
+    return DataBundle(
+        train=(x_tr, y_tr), val=(x_va, y_va) if x_va is not None and len(x_va) else None,
+        class_names=meta["class_names"], num_classes=meta["num_classes"],
+        input_shape=tuple(meta["input_shape"]), source=meta.get("source", source),
+        manifest_hash=meta.get("manifest_hash"), skipped=meta.get("skipped", []),
+        value_range=meta.get("value_range", "0-255"),
+    )
+
+
+def describe_data(bundle) -> str:
+    """One line about the loaded data, for the log."""
+    return (f"data: {bundle.source}: {len(bundle.class_names)} classes, input "
+            f"{'x'.join(map(str, bundle.input_shape))}"
+            + (f", {len(bundle.skipped)} file(s) skipped" if bundle.skipped else ""))
 
 
 # --- 2. model ----------------------------------------------------------------------------------
 
 
-def _augment_layers(augment: dict) -> list:
-    import keras
-
-    layers = []
-    if augment.get("flip"):
-        layers.append(keras.layers.RandomFlip(augment["flip"], name="augment_flip"))
-    if augment.get("translate"):
-        t = augment["translate"]
-        layers.append(keras.layers.RandomTranslation(t, t, fill_mode="constant",
-                                                     name="augment_translate"))
-    if augment.get("rotate"):
-        layers.append(keras.layers.RandomRotation(augment["rotate"], fill_mode="constant",
-                                                  name="augment_rotate"))
-    if augment.get("zoom"):
-        layers.append(keras.layers.RandomZoom(augment["zoom"], fill_mode="constant",
-                                              name="augment_zoom"))
-    if augment.get("contrast"):
-        layers.append(keras.layers.RandomContrast(augment["contrast"], value_range=(0, 255),
-                                                  name="augment_contrast"))
-    return layers
-
-
-def build_model(recipe: dict, bundle, info):
-    """Builds the recipe's network for the data, behind its augmentation and preprocessing.
-
-    `num_classes` and `input_shape` come from the data unless `model_args` sets them, in which
-    case they must agree with it.
-    """
-    from dlzoo.preprocessing import with_preprocessing
-    from dlzoo.registry import build
-
+def _model_args(recipe: dict, bundle, info) -> dict:
+    """The builder arguments: the recipe's, with `num_classes`, `input_shape` (and a text
+    model's `vocab_size`) from the data; a recipe value that disagrees with the data raises."""
     args = dict(recipe["model_args"])
     if info.task in CLASSIFICATION_TASKS:
         given = args.get("num_classes")
@@ -154,7 +198,20 @@ def build_model(recipe: dict, bundle, info):
         vocab = getattr(bundle, "details", {}).get("vocab_size")
         if vocab:  # the vectoriser's vocabulary sizes the embedding
             args["vocab_size"] = vocab
-    network = build(recipe["model"], **args)
+    return args
+
+
+def build_model(recipe: dict, bundle, info):
+    """Builds the recipe's network for the data, behind its augmentation and preprocessing.
+
+    `num_classes` and `input_shape` come from the data unless `model_args` sets them, in which
+    case they must agree with it.
+    """
+    from dlzoo.augmentation import augmentation_layers
+    from dlzoo.preprocessing import with_preprocessing
+    from dlzoo.registry import build
+
+    network = build(recipe["model"], **_model_args(recipe, bundle, info))
     wrap = info.input_kind == "image" and info.task != "generative" and (
         getattr(bundle, "value_range", "0-255") == "0-255"
     )
@@ -163,7 +220,7 @@ def build_model(recipe: dict, bundle, info):
     return with_preprocessing(
         network,
         info.preprocessing,
-        augment=_augment_layers(recipe["train"]["augment"]),
+        augment=augmentation_layers(recipe["train"]["augment"]),
         name=recipe["name"].replace("-", "_").replace(".", "_"),
     )
 
@@ -184,15 +241,8 @@ def steps_per_epoch(dataset) -> int:
 
 
 def compile_model(model, recipe: dict, info, steps: int):
-    """Compiles with the recipe's optimizer, LR schedule, loss and metrics.
-
-    Defaults by task: sparse categorical cross-entropy and accuracy for classifiers (binary
-    cross-entropy for a single sigmoid unit), mean squared error for autoencoders and
-    regression. A generative model (a GAN with its own `train_step`) is compiled with the
-    optimizer only.
-    """
-    import keras
-
+    """Compiles with the recipe's optimizer, LR schedule, loss and metrics
+    (`dlzoo.compiling.compile_for_task`: the task's defaults where the recipe gives none)."""
     from dlzoo.callbacks import learning_rate
 
     train = recipe["train"]
@@ -202,22 +252,10 @@ def compile_model(model, recipe: dict, info, steps: int):
         epochs=train["epochs"],
         steps_per_epoch=steps,
     )
-    cls = type(keras.optimizers.get(train["optimizer"]))
-    optimizer = cls(learning_rate=lr, **train["optimizer_args"])
-    if info.task == "generative":
-        model.compile(optimizer=optimizer)
-        return model
-    loss, metrics = train["loss"], train["metrics"]
-    if loss is None:
-        if info.task in CLASSIFICATION_TASKS:
-            single = model.output_shape[-1] == 1
-            loss = "binary_crossentropy" if single else "sparse_categorical_crossentropy"
-        else:
-            loss = "mse"
-    if metrics is None:
-        metrics = ["accuracy"] if info.task in CLASSIFICATION_TASKS else []
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    return model
+    return compile_for_task(model, info.task,
+                            optimizer=make_optimizer(train["optimizer"], lr,
+                                                     **train["optimizer_args"]),
+                            loss=train["loss"], metrics=train["metrics"])
 
 
 # --- 4. fit ------------------------------------------------------------------------------------
@@ -309,33 +347,41 @@ def _trim_log(path: Path, epochs_done: int) -> None:
     os.replace(tmp, path)
 
 
-def _training_data(bundle, info, mode: str):
-    """The (inputs, targets) pipeline for the task: labels for classifiers, the (preprocessed)
-    images themselves for autoencoders, images alone for generative models."""
+def training_data(bundle, info):
+    """The (inputs, targets) the task trains on: labels for classifiers, the images themselves
+    for autoencoders (scaled as the model's preprocessing scales its input, since the targets
+    do not pass through it), images alone for generative models. A `tf.data` pipeline in, a
+    pipeline out; `(x, y)` arrays (from `load_array_data`) are for classifiers only."""
     if info.task in CLASSIFICATION_TASKS or info.task.startswith("sequence"):
         return bundle.train, bundle.val
-    import tensorflow as tf
-
-    def scaled(x):
-        x = tf.cast(x, tf.float32)
-        if mode == "unit":
-            return x / 255.0
-        if mode == "tf":
-            return x / 127.5 - 1.0
-        return x
-
+    if isinstance(bundle.train, tuple):
+        raise TypeError(f"{info.name} is a {info.task} model; in-memory arrays are read for "
+                         "classifiers only.")
+    scaled = _target_scaling(info.preprocessing)
     if info.task == "autoencoder":
-        return (bundle.train.map(lambda x, y: (x, scaled(x))),
-                bundle.val.map(lambda x, y: (x, scaled(x))))
+        val = bundle.val.map(lambda x, y: (x, scaled(x))) if bundle.val is not None else None
+        return bundle.train.map(lambda x, y: (x, scaled(x))), val
     return bundle.train.map(lambda x, y: scaled(x)), None
+
+
+def _target_scaling(mode: str):
+    """A Keras `Rescaling` layer (it runs in tf.data on every backend) to float32 in the range
+    of `dlzoo.preprocessing`'s "unit" ([0, 1]) or "tf" ([-1, 1]) mode; other modes' targets
+    stay in [0, 255]."""
+    import keras
+
+    scale, offset = {"unit": (1 / 255.0, 0.0), "tf": (1 / 127.5, -1.0)}.get(mode, (1.0, 0.0))
+    return keras.layers.Rescaling(scale, offset=offset, dtype="float32")
 
 
 def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: int = 2,
         extra_callbacks=()):
     """Fits with the standard callbacks in `run_dir`; returns the Keras `History`.
 
-    A resumed run needs nothing more: `BackupAndRestore` finds the backup in `run_dir` and
-    restores weights, optimizer state and the epoch to start from.
+    `train_data` / `val_data` are batched pipelines, or `(x, y)` arrays, which Keras batches
+    (`data.batch_size`) and shuffles each epoch. A resumed run needs nothing more:
+    `BackupAndRestore` finds the backup in `run_dir` and restores weights, optimizer state and
+    the epoch to start from.
     """
     from dlzoo.callbacks import standard
 
@@ -353,14 +399,13 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
         csv_log=cb["csv_log"],
         terminate_on_nan=cb["terminate_on_nan"],
     )
-    return model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=recipe["train"]["epochs"],
-        callbacks=list(callbacks) + list(extra_callbacks),
-        verbose=verbose,
-        shuffle=False,  # the pipeline shuffles (tf.data); Keras would only warn
-    )
+    common = {"validation_data": val_data, "epochs": recipe["train"]["epochs"],
+              "callbacks": list(callbacks) + list(extra_callbacks), "verbose": verbose}
+    if isinstance(train_data, tuple):
+        x, y = train_data
+        return model.fit(x, y, batch_size=recipe["data"]["batch_size"], shuffle=True, **common)
+    # the pipeline shuffles (tf.data); Keras would only warn
+    return model.fit(train_data, shuffle=False, **common)
 
 
 # --- adversarial training (dlzoo.robustness) ---------------------------------------------------
@@ -489,6 +534,63 @@ def strategy_scope(strategy):
     return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
 
+# --- one run: a recipe's inputs ------------------------------------------------------------------
+
+
+def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundle=None,
+                log=print) -> RunInputs:
+    """Turns a validated recipe into the inputs of its run: what `run_recipe`,
+    `cross_validate_recipe` and `dlzoo.tuning.tune_recipe` start from.
+
+    Seeds every generator (`train.seed`), loads the data (`load_data`, or `load_array_data`
+    when `arrays`), makes the task's (inputs, targets) (`training_data`), sets up
+    `train.strategy`, makes the batches split evenly over its devices, counts the steps per
+    epoch and, when `build`, builds and compiles the model under the strategy's scope.
+
+    Args:
+        recipe: a validated recipe (`dlzoo.recipes.load_recipe`).
+        build: build and compile `recipe["model"]` (False: the caller builds, e.g. a
+            hypermodel's trials or one model per fold).
+        arrays: read the data as `(x, y)` numpy arrays (small in-memory sources only).
+        bundle: data already loaded (a `DataBundle`; `(x, y)` parts with `arrays`).
+        log: where progress lines go.
+    """
+    import keras
+
+    from dlzoo.registry import model_info
+
+    info = model_info(recipe["model"])
+    keras.utils.set_random_seed(recipe["train"]["seed"])
+    if bundle is None:
+        bundle = load_array_data(recipe, info) if arrays else load_data(recipe, info)
+    log(describe_data(bundle))
+    batch_size = recipe["data"]["batch_size"]
+    train, val = training_data(bundle, info)
+    strategy = None
+    if arrays:  # as before this function: folds on arrays train on one device
+        if recipe["train"].get("strategy"):
+            log(f"note: train.strategy {recipe['train']['strategy']} is not used on in-memory "
+                "arrays")
+        steps = -(-len(train[0]) // batch_size)
+    else:
+        strategy = strategy_for(recipe["train"].get("strategy"), log=log)
+        train, val = divisible_batches(train, val, batch_size, log=log)
+        steps = steps_per_epoch(train)
+    inputs = RunInputs(recipe=recipe, info=info, bundle=bundle, train=train, val=val,
+                       strategy=strategy, steps=steps, batch_size=batch_size)
+    if build:
+        inputs.model = build_and_compile(recipe, bundle, info, steps, strategy)
+    return inputs
+
+
+def build_and_compile(recipe: dict, bundle, info, steps: int, strategy=None):
+    """`build_model` then `compile_model`, under `strategy`'s scope."""
+    with strategy_scope(strategy):
+        model = build_model(recipe, bundle, info)
+        compile_model(model, recipe, info, steps)
+    return model
+
+
 # --- the recipe runner ------------------------------------------------------------------------
 
 
@@ -506,57 +608,68 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
         extra_callbacks: more Keras callbacks for `fit`.
         card_extra: more entries for the model card (an architecture search adds `search`).
     """
-    import keras
-
     from dlzoo import saving
-    from dlzoo.evaluation import evaluate, read_history
-    from dlzoo.preprocessing import applied_mode
-    from dlzoo.registry import model_info
 
     start = time.perf_counter()
-    name = recipe["name"]
-    info = model_info(recipe["model"])
-    keras.utils.set_random_seed(recipe["train"]["seed"])
-    bundle = load_data(recipe, info)
-    log(f"data: {bundle.source}: {len(bundle.class_names)} classes, input "
-        f"{'x'.join(map(str, bundle.input_shape))}"
-        + (f", {len(bundle.skipped)} file(s) skipped" if bundle.skipped else ""))
-    train_data, val_data = _training_data(bundle, info, info.preprocessing)
-    strategy = strategy_for(recipe["train"].get("strategy"), log=log)
-    train_data, val_data = divisible_batches(train_data, val_data,
-                                             recipe["data"]["batch_size"], log=log)
-    steps = steps_per_epoch(train_data)
-    with strategy_scope(strategy):
-        model = build_model(recipe, bundle, info)
-        compile_model(model, recipe, info, steps)
-
+    run = prepare_run(recipe, log=log)
     out = Path(output)
-    run_dir = run_dir_for(out, name)
+    run_dir = run_dir_for(out, run.name)
     done = prepare_run_dir(run_dir, recipe, resume, log=log)
-    final_weights = run_dir / "final.weights.h5"
     if resume:
-        log(f"resuming {name} after epoch {done} of {recipe['train']['epochs']} ({run_dir})")
-    adversarial = recipe["train"].get("adversarial")
-    callbacks = list(extra_callbacks)
+        log(f"resuming {run.name} after epoch {done} of {recipe['train']['epochs']} ({run_dir})")
+    history = _train(run, run_dir, resume=resume, verbose=verbose, log=log,
+                     extra_callbacks=extra_callbacks)
+    report, metrics = evaluate_run(run, history)
+    epochs_run = len(next(iter(history.values()), []))
+    seconds = time.perf_counter() - start
+    saved_dir = out / run.name
+    card = run_card(run, metrics, saved_dir, training={
+        "epochs_run": epochs_run, "steps_per_epoch": run.steps,
+        "resumed_from_epoch": done if resume else None, "seconds": round(seconds, 1)})
+    card.extra.update(card_extra or {})
+    saving.save(run.model, saved_dir, card, history=history or None, report=report)
+    _remove_run_dir(run_dir)
+    return RunResult(model=run.model, card=saving.read_card(saved_dir), report=report,
+                     history=history, saved_dir=saved_dir, epochs_run=epochs_run,
+                     resumed_from=done, seconds=seconds)
+
+
+def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
+           extra_callbacks=()) -> dict:
+    """Fits (adversarially when the recipe says so) unless a resumed run had finished; returns
+    the per-epoch history (from the run's CSV log, which spans a resume)."""
+    from dlzoo.evaluation import read_history
+
+    final_weights = run_dir / "final.weights.h5"
+    train_data, callbacks = run.train, list(extra_callbacks)
+    adversarial = run.recipe["train"].get("adversarial")
     if adversarial:
-        train_data = adversarial_batches(model, train_data, adversarial, bundle, steps)
+        train_data = adversarial_batches(run.model, train_data, adversarial, run.bundle, run.steps)
         callbacks.append(train_data.callback)
         log(f"adversarial training: FGSM at epsilon {adversarial['epsilon']} on "
             f"{adversarial['ratio']:.0%} of each batch")
     fit_history = {}
     if resume and final_weights.exists():
-        model.load_weights(final_weights)  # training had finished; only saving was lost
+        run.model.load_weights(final_weights)  # training had finished; only saving was lost
     else:
-        fit_history = fit(model, recipe, train_data, val_data, run_dir, verbose=verbose,
+        fit_history = fit(run.model, run.recipe, train_data, run.val, run_dir, verbose=verbose,
                           extra_callbacks=callbacks).history
-        model.save_weights(final_weights)
+        run.model.save_weights(final_weights)
     history_path = run_dir / "history.csv"
-    history = read_history(history_path) if history_path.exists() else dict(fit_history)
-    epochs_run = len(next(iter(history.values()), []))
+    return read_history(history_path) if history_path.exists() else dict(fit_history)
 
+
+def evaluate_run(run: RunInputs, history: dict) -> tuple:
+    """`(report, metrics)` of the trained model on the validation data: the classification
+    report (classifiers), Keras's metrics otherwise, accuracy under FGSM after adversarial
+    training, and the best epoch of the monitored metric."""
+    from dlzoo.evaluation import evaluate
+
+    model, val, recipe = run.model, run.val, run.recipe
+    classifier = run.info.task in CLASSIFICATION_TASKS
     report, metrics = None, {}
-    if info.task in CLASSIFICATION_TASKS and val_data is not None:
-        report = evaluate(model, val_data, class_names=bundle.class_names)
+    if classifier and val is not None:
+        report = evaluate(model, val, class_names=run.bundle.class_names)
         summary = report.to_dict()
         metrics = {
             "val_accuracy": summary["accuracy"],
@@ -566,55 +679,64 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
             "per_class": summary["per_class"],
             "confusion_matrix": summary["confusion_matrix"],
         }
-    elif val_data is not None:
-        values = model.evaluate(val_data, verbose=0, return_dict=True)
+    elif val is not None:
+        values = model.evaluate(val, verbose=0, return_dict=True)
         metrics = {f"val_{k}": round(float(v), 6) for k, v in values.items()}
-    if adversarial and val_data is not None and info.task in CLASSIFICATION_TASKS:
-        metrics["adversarial"] = robustness_metrics(model, val_data, bundle, adversarial)
+    adversarial = recipe["train"].get("adversarial")
+    if adversarial and val is not None and classifier:
+        metrics["adversarial"] = robustness_metrics(model, val, run.bundle, adversarial)
     monitor = recipe["callbacks"]["monitor"]
     if history.get(monitor):
         series = history[monitor]
         pick = max if "acc" in monitor else min
         metrics["best_epoch"] = int(series.index(pick(series))) + 1
+    return report, metrics
 
-    seconds = time.perf_counter() - start
-    saved_dir = out / name
-    card = {
-        "name": name,
-        "description": recipe["description"],
-        "model": info.name,
-        "model_args": {k: (list(v) if isinstance(v, tuple) else v)
-                       for k, v in recipe["model_args"].items()},
-        "task": info.task,
-        "preprocessing": info.preprocessing,
-        "preprocessing_where": "model" if applied_mode(model) != "none" else "none",
-        "class_names": [str(c) for c in bundle.class_names],
-        "metrics": metrics,
-        "expect": recipe["expect"],
-        "data": {**_bundle_dict(bundle), "recipe": recipe["data"]},
-        "training": {
-            "optimizer": recipe["train"]["optimizer"],
-            "learning_rate": recipe["train"]["learning_rate"],
-            "epochs": recipe["train"]["epochs"],
-            "epochs_run": epochs_run,
-            "steps_per_epoch": steps,
-            "resumed_from_epoch": done if resume else None,
-            "seconds": round(seconds, 1),
-            "callbacks": recipe["callbacks"],
-        },
-        "seed": recipe["train"]["seed"],
-        "recipe": recipe,
-        "path": saved_dir.as_posix(),
-    }
-    card.update(card_extra or {})
-    saving.save(model, saved_dir, card, history=history or None, report=report)
+
+def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
+             data: dict | None = None, name: str | None = None):
+    """The `dlzoo.saving.ModelCard` of a recipe's trained model.
+
+    Args:
+        run: the run's inputs (recipe, model info, data).
+        metrics: `evaluate_run`'s (or a fold's) figures.
+        saved_dir: where the model is saved (the card's `path`).
+        training: entries added to the card's `training` (epochs run, seconds, ...).
+        data: entries added to the card's `data` (the folds of a cross-validation).
+        name: the saved model's name (default the recipe's).
+    """
+    from dlzoo.preprocessing import applied_mode
+    from dlzoo.saving import ModelCard
+
+    recipe, info = run.recipe, run.info
+    train = recipe["train"]
+    return ModelCard(
+        name=name or recipe["name"],
+        description=recipe["description"],
+        model=info.name,
+        model_args={k: (list(v) if isinstance(v, tuple) else v)
+                    for k, v in recipe["model_args"].items()},
+        task=info.task,
+        preprocessing=info.preprocessing,
+        preprocessing_where="model" if applied_mode(run.model) != "none" else "none",
+        class_names=[str(c) for c in run.bundle.class_names],
+        metrics=metrics,
+        expect=recipe["expect"],
+        data={**_bundle_dict(run.bundle), "recipe": recipe["data"], **(data or {})},
+        training={"optimizer": train["optimizer"], "learning_rate": train["learning_rate"],
+                  "epochs": train["epochs"], **training, "callbacks": recipe["callbacks"]},
+        seed=train["seed"],
+        recipe=recipe,
+        path=saved_dir.as_posix(),
+    )
+
+
+def _remove_run_dir(run_dir: Path) -> None:
+    """Removes a finished run's state, and `.runs/` once it is empty."""
     shutil.rmtree(run_dir, ignore_errors=True)
     runs = run_dir.parent
     if runs.exists() and not any(runs.iterdir()):
         runs.rmdir()
-    return RunResult(model=model, card=saving.read_card(saved_dir), report=report,
-                     history=history, saved_dir=saved_dir, epochs_run=epochs_run,
-                     resumed_from=done, seconds=seconds)
 
 
 def _bundle_dict(bundle) -> dict:
@@ -653,63 +775,27 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
         output: where the saved model(s) go.
         save: "best" (the best fold's model as `NAME/`) or "all" (`NAME-fold1/` ... `NAME-foldK/`).
     """
-    import types
-
-    import keras
-
     from dlzoo import saving
     from dlzoo.crossval import cross_validate
-    from dlzoo.data.datasets import load_arrays
-    from dlzoo.evaluation import evaluate
     from dlzoo.registry import model_info
 
     if save not in ("best", "all"):
         raise ValueError(f"save must be 'best' or 'all'; received {save!r}.")
     start = time.perf_counter()
-    name = recipe["name"]
     info = model_info(recipe["model"])
     if info.task not in CLASSIFICATION_TASKS:
         raise ValueError(f"--folds reports classification accuracy; {info.name} is a "
                          f"{info.task} model.")
-    data = dict(recipe["data"])
-    shape = recipe["model_args"].get("input_shape")
-    if info.input_kind == "image" and shape and len(shape) == 3:
-        data.setdefault("image_size", list(shape[:2]))
-        data.setdefault("color_mode", {1: "grayscale", 3: "rgb", 4: "rgba"}.get(shape[2]))
-    source = data.pop("source")
-    batch_size = data.pop("batch_size", 32)
-    data.pop("data_dir", None)
-    if data.get("image_size") is not None:
-        data["image_size"] = tuple(data["image_size"])
-    try:
-        x_tr, y_tr, x_va, y_va, meta = load_arrays(source, **{k: v for k, v in data.items()
-                                                              if v is not None})
-    except ValueError as e:
-        raise ValueError(f"--folds needs data held in memory (digits, synthetic:NAME, "
-                         f"folder:PATH): {e}") from None
-    x, y = np.concatenate([x_tr, x_va]), np.concatenate([y_tr, y_va])
+    bundle = load_array_data(recipe, info, where="--folds")
+    run = prepare_run(recipe, build=False, arrays=True, bundle=bundle, log=log)
+    parts = [run.train] + ([run.val] if run.val is not None else [])
+    x, y = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
     ordered = info.input_kind == "sequence" or info.task.startswith("sequence")
-    bundle = types.SimpleNamespace(
-        num_classes=meta["num_classes"], class_names=meta["class_names"],
-        input_shape=tuple(meta["input_shape"]), value_range=meta.get("value_range", "0-255"),
-        details={}, source=source, manifest_hash=meta.get("manifest_hash"),
-        skipped=meta.get("skipped", []),
-    )
-    seed = recipe["train"]["seed"]
-    out = Path(output)
+    seed, out = recipe["train"]["seed"], Path(output)
     models = {}
 
     def train_fold(i, tr, va):
-        keras.utils.set_random_seed(seed + i)
-        model = build_model(recipe, bundle, info)
-        train_data = _ArrayBatches(x[tr], y[tr], batch_size, seed + i)
-        val_data = _ArrayBatches(x[va], y[va], batch_size, None)
-        compile_model(model, recipe, info, len(train_data))
-        run_dir = run_dir_for(out, f"{name}-fold{i + 1}")
-        prepare_run_dir(run_dir, recipe, resume=False, log=lambda *a: None)
-        fit(model, recipe, train_data, val_data, run_dir, verbose=verbose)
-        report = evaluate(model, (x[va], y[va]), class_names=bundle.class_names)
-        shutil.rmtree(run_dir, ignore_errors=True)
+        model, report = _train_fold(run, i, (x[tr], y[tr]), (x[va], y[va]), out, verbose)
         models[i] = (model, report)
         log(f"fold {i + 1}/{folds}: {len(tr)} train, {len(va)} val, "
             f"val_accuracy {report.accuracy:.4f}")
@@ -720,62 +806,32 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
     saved_dirs = []
     for i in keep:
         model, report = models[i]
-        target = out / (f"{name}-fold{i + 1}" if save == "all" else name)
-        card = {
-            "name": target.name,
-            "description": recipe["description"],
-            "model": info.name,
-            "model_args": {k: (list(v) if isinstance(v, tuple) else v)
-                           for k, v in recipe["model_args"].items()},
-            "task": info.task,
-            "preprocessing": info.preprocessing,
-            "class_names": [str(c) for c in bundle.class_names],
-            "metrics": {"val_accuracy": float(report.accuracy), "val_loss": float(report.loss),
-                        "fold": i + 1, "cross_validation": cv.to_dict()},
-            "expect": recipe["expect"],
-            "data": {"source": source, "manifest_hash": bundle.manifest_hash,
-                     "skipped": [list(s) for s in bundle.skipped], "recipe": recipe["data"],
-                     "folds": folds, "fold_kind": cv.kind},
-            "training": {"optimizer": recipe["train"]["optimizer"],
-                         "learning_rate": recipe["train"]["learning_rate"],
-                         "epochs": recipe["train"]["epochs"], "callbacks": recipe["callbacks"],
-                         "saved": "all folds" if save == "all" else f"best fold ({i + 1})"},
-            "seed": seed,
-            "recipe": recipe,
-            "path": target.as_posix(),
-        }
+        target = out / (f"{run.name}-fold{i + 1}" if save == "all" else run.name)
+        run.model = model
+        card = run_card(
+            run, {"val_accuracy": float(report.accuracy), "val_loss": float(report.loss),
+                  "fold": i + 1, "cross_validation": cv.to_dict()}, target, name=target.name,
+            data={"folds": folds, "fold_kind": cv.kind},
+            training={"saved": "all folds" if save == "all" else f"best fold ({i + 1})"})
         saving.save(model, target, card, report=report)
         saved_dirs.append(target)
-    runs = out / ".runs"
-    if runs.exists() and not any(runs.iterdir()):
-        runs.rmdir()
     return CVRunResult(cv=cv, saved_dirs=saved_dirs, saved=save,
                        seconds=time.perf_counter() - start)
 
 
-class _ArrayBatches:
-    """Shuffled batches over in-memory arrays as a `keras.utils.PyDataset` (every backend)."""
+def _train_fold(run: RunInputs, i: int, train, val, out: Path, verbose: int):
+    """One fold: a fresh model (seed + fold), fitted on `train` arrays, evaluated on `val`."""
+    import keras
 
-    def __new__(cls, x, y, batch_size, seed):
-        import keras
+    from dlzoo.evaluation import evaluate
 
-        class ArrayBatches(keras.utils.PyDataset):
-            def __init__(self):
-                super().__init__()
-                self.x, self.y = x, y
-                self.order = np.arange(len(x))
-                self.rng = np.random.default_rng(seed) if seed is not None else None
-                self.on_epoch_end()
-
-            def __len__(self):
-                return -(-len(self.x) // batch_size)
-
-            def __getitem__(self, i):
-                idx = self.order[i * batch_size:(i + 1) * batch_size]
-                return self.x[idx], self.y[idx]
-
-            def on_epoch_end(self):
-                if self.rng is not None:
-                    self.rng.shuffle(self.order)
-
-        return ArrayBatches()
+    recipe = run.recipe
+    keras.utils.set_random_seed(recipe["train"]["seed"] + i)
+    steps = -(-len(train[0]) // run.batch_size)
+    model = build_and_compile(recipe, run.bundle, run.info, steps, run.strategy)
+    run_dir = run_dir_for(out, f"{run.name}-fold{i + 1}")
+    prepare_run_dir(run_dir, recipe, resume=False, log=lambda *a: None)
+    fit(model, recipe, train, val, run_dir, verbose=verbose)
+    report = evaluate(model, val, class_names=run.bundle.class_names)
+    _remove_run_dir(run_dir)
+    return model, report

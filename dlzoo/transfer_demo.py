@@ -23,13 +23,13 @@ with `set_trainable` / `unfreeze_layers`); the loop itself is a fixed number of 
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import time
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["POLICIES", "QUICK_POLICIES", "run_demo", "plot_curves", "digits_split"]
+__all__ = ["POLICIES", "QUICK_POLICIES", "digits_split", "plot_curves", "run_demo"]
 
 AUGMENT = {"translate": 0.1, "zoom": 0.1}  # digits: no flips, which would change the class
 LENET_ARGS = {"activation": "relu", "subsampling": "max", "input_shape": (32, 32, 1)}
@@ -37,11 +37,11 @@ BUDGET = 90  # epochs (= full-batch steps) every policy gets
 
 
 def _defaults() -> dict:
-    from dlzoo.transfer import fine_tune
+    from dlzoo.transfer.finetune import FineTuneConfig
 
-    sig = inspect.signature(fine_tune).parameters
-    return {k: sig[k].default for k in ("layer", "pooling", "unfreeze", "head_learning_rate",
-                                        "learning_rate", "dropout")}
+    defaults = dataclasses.asdict(FineTuneConfig())
+    return {k: defaults[k] for k in ("layer", "pooling", "unfreeze", "head_learning_rate",
+                                     "learning_rate", "dropout")}
 
 
 def _policies() -> dict:
@@ -77,12 +77,14 @@ def digits_split():
 
 def _fit(model, x, y, epochs: int, lr: float) -> None:
     """`epochs` full-batch steps at `lr`, in one compiled loop."""
-    import keras
     import tensorflow as tf
+
+    from dlzoo.compiling import default_loss, make_optimizer
 
     if epochs <= 0:
         return
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+    model.compile(optimizer=make_optimizer("adam", lr),
+                  loss=default_loss("image_classification", model.output_shape[-1]),
                   steps_per_execution=epochs)
     data = tf.data.Dataset.from_tensors((x, y)).repeat()
     model.fit(data, steps_per_epoch=epochs, epochs=1, verbose=0, shuffle=False)
@@ -92,25 +94,27 @@ def _pretrain_lenet(x, y, epochs, out, seed=0):
     import keras
 
     from dlzoo import build, save
+    from dlzoo.compiling import compile_for_task
     from dlzoo.preprocessing import with_preprocessing
+    from dlzoo.saving import ModelCard
 
     keras.utils.set_random_seed(seed)
     net = build("lenet5", num_classes=5, **LENET_ARGS)
     model = with_preprocessing(net, "unit", name="lenet5_digits04")
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    compile_for_task(model, "image_classification", optimizer="adam", learning_rate=1e-3)
     h = model.fit(x, y, epochs=epochs, batch_size=64, verbose=0, shuffle=True)
-    card = {"name": Path(out).name, "model": "lenet5",
-            "model_args": {k: list(v) if isinstance(v, tuple) else v for k, v in LENET_ARGS.items()},
-            "task": "image_classification", "preprocessing": "unit",
-            "class_names": [str(c) for c in range(5)],
-            "description": "LeNet-5 pre-trained on scikit-learn's digits 0-4 for the transfer "
-                           "demonstration (dlzoo.transfer_demo).",
-            "data": {"source": "digits 0-4 (all of them)", "num_train": int(len(x))},
-            "training": {"optimizer": "adam", "learning_rate": 1e-3, "epochs": epochs,
-                         "epochs_run": epochs},
-            "metrics": {"train_accuracy": float(h.history["accuracy"][-1])},
-            "seed": seed}
+    card = ModelCard(
+        name=Path(out).name, model="lenet5",
+        model_args={k: list(v) if isinstance(v, tuple) else v for k, v in LENET_ARGS.items()},
+        task="image_classification", preprocessing="unit",
+        class_names=[str(c) for c in range(5)],
+        description="LeNet-5 pre-trained on scikit-learn's digits 0-4 for the transfer "
+                    "demonstration (dlzoo.transfer_demo).",
+        data={"source": "digits 0-4 (all of them)", "num_train": len(x)},
+        training={"optimizer": "adam", "learning_rate": 1e-3, "epochs": epochs,
+                  "epochs_run": epochs},
+        metrics={"train_accuracy": float(h.history["accuracy"][-1])},
+        seed=seed)
     save(model, out, card, history=h.history)
     return card
 
@@ -119,10 +123,11 @@ def _pretrain_dae(x, epochs, seed=0):
     import keras
 
     from dlzoo import build
+    from dlzoo.compiling import compile_for_task
 
     keras.utils.set_random_seed(seed)
     dae = build("conv_dae", input_shape=(32, 32, 1), filters=(32, 64), seed=seed)
-    dae.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    compile_for_task(dae, "autoencoder", optimizer="adam", learning_rate=1e-3)
     scaled = x / 255.0
     h = dae.fit(scaled, scaled, epochs=epochs, batch_size=64, verbose=0)
     return dae, float(h.history["loss"][-1])
@@ -143,11 +148,16 @@ def _source(start, saved_dir, dae_weights):
 def _train(policy: dict, x, y, saved_dir, dae_weights):
     """A trained model (raw pixels in) for one policy on the k-shot images."""
     from dlzoo import build
+    from dlzoo.augmentation import augmentation_layers
     from dlzoo.preprocessing import with_preprocessing
-    from dlzoo.transfer import (augment_layers, classifier, phase2_learning_rate, set_trainable,
-                                unfreeze_layers)
+    from dlzoo.transfer import (
+        classifier,
+        phase2_learning_rate,
+        set_trainable,
+        unfreeze_layers,
+    )
 
-    aug = augment_layers(policy.get("augment"))
+    aug = augmentation_layers(policy.get("augment"))
     if policy["start"] is None:
         net = build("lenet5", num_classes=5, **LENET_ARGS)
         model = with_preprocessing(net, "unit", augment=aug)
@@ -185,7 +195,6 @@ def run_demo(workdir="transfer-demo", *, ks=(2, 5, 10, 25), seeds=(0, 1, 2, 3),
         dict with `ks`, `seeds`, per policy `mean` / `std` / `runs` (accuracy per k and seed),
         the test-set sizes, the pre-training facts, `seconds`, and the paths written.
     """
-    import keras
 
     from dlzoo import save, saving
 
@@ -211,6 +220,41 @@ def run_demo(workdir="transfer-demo", *, ks=(2, 5, 10, 25), seeds=(0, 1, 2, 3),
             f"({dae_epochs} epochs)")
         dae, dae_loss = _pretrain_dae(xs, dae_epochs)
         dae_weights = dae.get_weights()
+    runs, test_sizes = _kshot_runs(all_policies, policies, xt, yt, ks, seeds, saved_dir,
+                                   dae_weights, log)
+    result = {
+        "ks": list(ks), "seeds": list(seeds), "budget_epochs": BUDGET,
+        "test_images": test_sizes,
+        "policies": {p: {"settings": _jsonable(all_policies[p]),
+                         "mean": [round(float(np.mean(r)), 4) for r in runs[p]],
+                         "std": [round(float(np.std(r)), 4) for r in runs[p]],
+                         "runs": runs[p]} for p in policies},
+        "pretrain": {"lenet5_epochs": pretrain_epochs, "lenet5_train_accuracy":
+                     card.metrics["train_accuracy"], "source_images": len(xs),
+                     "dae_epochs": dae_epochs if dae_weights is not None else None,
+                     "dae_final_mse": dae_loss},
+    }
+    plot = plot_curves(result, work / "transfer_curves.png")
+    result["seconds"] = round(time.perf_counter() - start, 1)
+    # The pre-trained model's card carries the figures and the plot.
+    card = saving.load_card(saved_dir)  # `save` rewrites what it adds (shapes, sha256, files)
+    model = saving.load(saved_dir)
+    card.extra["transfer_demo"] = result
+    card.metrics.update({f"k{k}_{_short(p)}": result["policies"][p]["mean"][i]
+                         for p in policies for i, k in enumerate(ks)})
+    hist = saved_dir / "history.csv"
+    save(model, saved_dir, card, history=str(hist) if hist.exists() else None,
+         extra_files={"transfer_curves.png": plot})
+    result["saved_dir"] = str(saved_dir)
+    result["plot"] = str(plot)
+    return result
+
+
+def _kshot_runs(all_policies, policies, xt, yt, ks, seeds, saved_dir, dae_weights, log):
+    """Accuracy of each policy for each k and seed (`runs[policy][k index][seed index]`), on
+    every target image outside the k-shot sample; and the test-set size per k."""
+    import keras
+
     runs = {p: [[None] * len(seeds) for _ in ks] for p in policies}
     test_sizes = []
     for i, k in enumerate(ks):
@@ -220,7 +264,7 @@ def run_demo(workdir="transfer-demo", *, ks=(2, 5, 10, 25), seeds=(0, 1, 2, 3),
                                   for c in range(5)])
             rest = np.setdiff1d(np.arange(len(yt)), idx)
             if j == 0:
-                test_sizes.append(int(len(rest)))
+                test_sizes.append(len(rest))
             for p in policies:
                 keras.utils.set_random_seed(seed)
                 model = _train(all_policies[p], xt[idx], yt[idx], saved_dir, dae_weights)
@@ -228,35 +272,7 @@ def run_demo(workdir="transfer-demo", *, ks=(2, 5, 10, 25), seeds=(0, 1, 2, 3),
                 runs[p][i][j] = float(np.mean(probs.argmax(1) == yt[rest]))
                 keras.backend.clear_session()
         log(f"k={k:>2}: " + ", ".join(f"{p} {np.mean(runs[p][i]):.3f}" for p in policies))
-    result = {
-        "ks": list(ks), "seeds": list(seeds), "budget_epochs": BUDGET,
-        "test_images": test_sizes,
-        "policies": {p: {"settings": _jsonable(all_policies[p]),
-                         "mean": [round(float(np.mean(r)), 4) for r in runs[p]],
-                         "std": [round(float(np.std(r)), 4) for r in runs[p]],
-                         "runs": runs[p]} for p in policies},
-        "pretrain": {"lenet5_epochs": pretrain_epochs, "lenet5_train_accuracy":
-                     card["metrics"]["train_accuracy"], "source_images": int(len(xs)),
-                     "dae_epochs": dae_epochs if dae_weights is not None else None,
-                     "dae_final_mse": dae_loss},
-    }
-    plot = plot_curves(result, work / "transfer_curves.png")
-    result["seconds"] = round(time.perf_counter() - start, 1)
-    # The pre-trained model's card carries the figures and the plot.
-    card = saving.read_card(saved_dir)
-    model = saving.load(saved_dir)
-    card["transfer_demo"] = result
-    card["metrics"].update({f"k{k}_{_short(p)}": result["policies"][p]["mean"][i]
-                            for p in policies for i, k in enumerate(ks)})
-    keep = {k: card[k] for k in ("name", "model", "model_args", "task", "preprocessing",
-                                 "class_names", "description", "data", "training", "metrics",
-                                 "seed", "transfer_demo")}
-    hist = saved_dir / "history.csv"
-    save(model, saved_dir, keep, history=str(hist) if hist.exists() else None,
-         extra_files={"transfer_curves.png": plot})
-    result["saved_dir"] = str(saved_dir)
-    result["plot"] = str(plot)
-    return result
+    return runs, test_sizes
 
 
 def _short(policy: str) -> str:

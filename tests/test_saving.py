@@ -100,3 +100,31 @@ def test_preprocess_unit_none_and_channel_check():
         Preprocess("caffe")(x)
     with pytest.raises(ValueError, match="must be one of"):
         Preprocess("imagenet")
+
+
+@pytest.mark.parametrize("folder", sorted(p.parent.name for p in
+                                          (saving.Path(__file__).parents[1] / "saved_models")
+                                          .glob("*/card.json")))
+def test_shipped_cards_read_as_model_cards_and_write_the_same_keys(folder):
+    path = saving.Path(__file__).parents[1] / "saved_models" / folder
+    old = saving.read_card(path)
+    card = saving.load_card(path)
+    assert card.name == old["name"] and card.model == old["model"]
+    assert card.sha256 == old["sha256"] and card.class_names == old["class_names"]
+    written = card.to_dict()
+    assert written.pop("schema_version") == saving.CARD_SCHEMA_VERSION
+    assert written == old  # an old card (no schema_version) loses and renames nothing
+
+
+def test_model_card_round_trip_and_unknown_keys(tmp_path):
+    card = saving.ModelCard(name="m", model="lenet5", task="image_classification",
+                            class_names=["a", "b", "c"], extra={"transfer": {"head": "new"}})
+    d = card.to_dict()
+    assert "recipe" not in d and d["transfer"] == {"head": "new"}  # unset fields are not written
+    assert saving.ModelCard.from_dict(d) == card
+    out = dlzoo.save(small_model(), tmp_path / "m", card)
+    loaded = saving.load_card(out)
+    assert loaded.extra["transfer"] == {"head": "new"}
+    assert loaded.input_shape == [32, 32, 1] and loaded.sha256 == saving.sha256(out / "model.keras")
+    with pytest.raises(ValueError, match="newer than this dlzoo reads"):
+        saving.ModelCard.from_dict({"name": "m", "schema_version": 99})

@@ -104,7 +104,7 @@ def test_kill_9_then_resume_runs_every_epoch_exactly_once(tmp_path):
     assert kill_after <= done_before < epochs
 
     resumed = subprocess.run(cmd + ["--resume"], cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=300)
+                             text=True, timeout=300, check=False)
     assert resumed.returncode == 0, resumed.stderr
     saved = tmp_path / "lenet5-digits"
     assert epochs_logged(saved / "history.csv") == list(range(epochs)), "no epoch repeated"
@@ -154,3 +154,39 @@ def test_other_tasks_and_raw_inputs_train_through_the_same_runner(tmp_path):
     result = run_recipe(mlp, output=tmp_path, verbose=0, log=quiet)
     assert result.card["preprocessing_applied"] == "none"
     assert result.card["metrics"]["val_accuracy"] > 0.6  # 3 well-separated clusters
+
+
+def test_prepare_run_gives_one_runs_inputs_and_old_augment_names_still_read():
+    from dlzoo.training import prepare_run
+
+    recipe = load_recipe("lenet5-digits", overrides=["train.augment.rotate=0.05"])
+    augment = recipe["train"]["augment"]
+    assert augment["rotation"] == 0.05 and "rotate" not in augment  # the old spelling
+    run = prepare_run(recipe, log=quiet)
+    assert run.steps == int(run.train.cardinality()) > 0
+    assert run.model.optimizer is not None and run.model.get_layer("augment_rotation")
+    assert run.model.input_shape[1:] == tuple(run.bundle.input_shape)
+    arrays = prepare_run(recipe, build=False, arrays=True, log=quiet)
+    (x, y), (xv, yv) = arrays.train, arrays.val
+    assert arrays.model is None and len(x) == len(y) and len(xv) == len(yv)
+    assert arrays.steps == -(-len(x) // recipe["data"]["batch_size"])
+
+
+@pytest.mark.parametrize("mode, low, high", [("unit", 0.0, 1.0), ("tf", -1.0, 1.0),
+                                             ("none", 0.0, 255.0)])
+def test_autoencoder_targets_are_scaled_as_the_model_input_is(mode, low, high):
+    import types
+
+    import tensorflow as tf
+
+    from dlzoo.training import training_data
+
+    x = np.array([[[[0.0]], [[255.0]]]], dtype="float32")  # one 2x1x1 image: black and white
+    data = tf.data.Dataset.from_tensor_slices((x, np.zeros(1, "int32"))).batch(1)
+    bundle = types.SimpleNamespace(train=data, val=None)
+    info = types.SimpleNamespace(task="autoencoder", preprocessing=mode, name="conv_dae")
+    train, val = training_data(bundle, info)
+    inputs, targets = next(iter(train))
+    assert val is None and float(inputs.numpy().max()) == 255.0  # inputs stay raw
+    assert targets.dtype == tf.float32
+    assert (float(targets.numpy().min()), float(targets.numpy().max())) == pytest.approx((low, high))

@@ -193,3 +193,16 @@ def test_a_saved_model_as_weights_must_be_of_the_named_model():
     assert src.class_names == [str(i) for i in range(10)] and src.preprocessing == "unit"
     with pytest.raises(ValueError, match="is a saved lenet5 but --model is vgg11"):
         resolve_source("vgg11", weights=str(shipped))
+
+
+def test_fine_tune_settings_are_one_config_with_its_defaults():
+    from dlzoo.transfer.finetune import FineTuneConfig
+
+    cfg = FineTuneConfig()
+    assert (cfg.head_epochs, cfg.epochs, cfg.unfreeze, cfg.head_learning_rate, cfg.learning_rate,
+            cfg.pooling, cfg.dropout, cfg.augment, cfg.train_batchnorm, cfg.batch_size) == (
+        10, 30, "all", 1e-3, None, "avg", 0.2, False, False, 32)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'epoch'"):
+        fine_tune("lenet5", "digits", epoch=3)
+    with pytest.raises(ValueError, match="nothing to train"):
+        fine_tune("lenet5", "digits", FineTuneConfig(head_epochs=5), head_epochs=0, epochs=0)

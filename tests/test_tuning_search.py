@@ -32,8 +32,8 @@ def digits():
 def run(digits, tmp_path, space=SPACE, **kwargs):
     (x, y), (xv, yv) = digits
     hm = get_hypermodel("cnn", input_shape=x.shape[1:], num_classes=10, space=space)
-    args = dict(max_trials=2, epochs=1, directory=tmp_path, project_name="p", verbose=0,
-                log=quiet)
+    args = {"max_trials": 2, "epochs": 1, "directory": tmp_path, "project_name": "p",
+            "verbose": 0, "log": quiet}
     args.update(kwargs)
     return search(hm, (x, y), (xv, yv), **args)
 
@@ -50,6 +50,7 @@ def test_search_records_every_trial_and_the_best(digits, tmp_path):
     assert {"stages", "filters", "learning_rate", "optimizer"} <= set(rows[0])
     scores = [float(r["score"]) for r in rows]
     assert result.best_score == max(scores) > 0.1  # better than chance after one epoch
+    assert result.best_trial_id == rows[scores.index(max(scores))]["trial"]
     assert result.best_spec.model == "plain_cnn"
     assert result.best_spec.model_args["stages"] == (1,) * result.best_hyperparameters["stages"]
 
@@ -120,3 +121,20 @@ def test_cli_tune_retrains_and_saves_the_best_with_its_search_card(tmp_path, cap
 def test_cli_tune_needs_a_tune_section(capsys):
     assert main(["tune", "lenet5-digits"]) == 2
     assert "has no tune: section" in capsys.readouterr().err
+
+
+def test_best_trial_picks_by_direction_and_skips_unfinished():
+    from dlzoo.tuning import get_hypermodel
+    from dlzoo.tuning.search import best_trial
+
+    hm = get_hypermodel("cnn", input_shape=(16, 16, 1), num_classes=10)
+    hps = {"optimizer": "adam", "learning_rate": 1e-3}
+    rows = [{"trial_id": "0", "status": "COMPLETED", "score": 0.5, "hyperparameters": hps},
+            {"trial_id": "1", "status": "FAILED", "score": 0.9, "hyperparameters": hps},
+            {"trial_id": "2", "status": "COMPLETED", "score": 0.7,
+             "hyperparameters": {**hps, "tuner/epochs": 1}}]
+    best = best_trial(rows, "max", hm)
+    assert best["best_trial_id"] == "2" and best["best_score"] == 0.7
+    assert "tuner/epochs" not in best["best_hyperparameters"]
+    assert best_trial(rows, "min", hm)["best_trial_id"] == "0"
+    assert best_trial(rows[1:2], "max", hm)["best_trial_id"] is None

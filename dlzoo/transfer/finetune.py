@@ -8,47 +8,24 @@ import os
 import time
 from pathlib import Path
 
+from dlzoo.augmentation import DEFAULT_AUGMENT, augmentation_layers, normalize_augment
+from dlzoo.compiling import compile_for_task
+from dlzoo.saving import ModelCard, is_saved_model
 from dlzoo.transfer.extract import (
     Features,
     Source,
     _has_predictions,
-    _is_saved_model,
     _predictions_input_layer,
     extract_features,
     feature_extractor,
     resolve_source,
 )
 
-__all__ = ["DEFAULT_AUGMENT", "FineTuneResult", "augment_layers", "classifier", "fine_tune",
-           "phase2_learning_rate", "set_trainable", "unfreeze_layers"]
+# `dlzoo.augmentation` owns augmentation; these names stay importable from dlzoo.transfer.
+augment_layers = augmentation_layers
 
-# Light, label-preserving augmentation for photos; digits and text want no flip (pass a dict).
-DEFAULT_AUGMENT = {"flip": "horizontal", "rotation": 0.05, "zoom": 0.1}
-
-
-# --- fine-tuning ----------------------------------------------------------------------------------
-
-
-def augment_layers(augment) -> list:
-    """Keras random-augmentation layers for `augment` (True: `DEFAULT_AUGMENT`; a dict of
-    `flip`, `rotation`, `zoom`, `translate`); they act in training only."""
-    from keras import layers
-
-    if not augment:
-        return []
-    spec = dict(DEFAULT_AUGMENT) if augment is True else dict(augment)
-    out = []
-    if spec.get("flip"):
-        out.append(layers.RandomFlip(spec["flip"], name="augment_flip"))
-    if spec.get("rotation"):
-        out.append(layers.RandomRotation(spec["rotation"], fill_mode="constant",
-                                         name="augment_rotation"))
-    if spec.get("zoom"):
-        out.append(layers.RandomZoom(spec["zoom"], fill_mode="constant", name="augment_zoom"))
-    if spec.get("translate"):
-        t = spec["translate"]
-        out.append(layers.RandomTranslation(t, t, fill_mode="constant", name="augment_translate"))
-    return out
+__all__ = ["DEFAULT_AUGMENT", "FineTuneConfig", "FineTuneResult", "augment_layers", "classifier",
+           "fine_tune", "phase2_learning_rate", "set_trainable", "unfreeze_layers"]
 
 
 def unfreeze_layers(network, info, unfreeze, exclude=()) -> tuple[list, list]:
@@ -112,10 +89,7 @@ class FineTuneResult:
 
 
 def _compile(model, lr):
-    import keras
-
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    compile_for_task(model, "image_classification", optimizer="adam", learning_rate=lr)
 
 
 def _callbacks(has_val, early_stopping, lr_schedule):
@@ -129,6 +103,7 @@ def _load_data(data, fixed, *, image_size, color_mode, batch_size, validation_sp
     """Loads `data` at the network's image shape `fixed` unless image_size / color_mode say
     otherwise (a DataBundle is used as it is)."""
     from dlzoo.data.datasets import load
+    from dlzoo.data.images import color_mode_for
 
     if hasattr(data, "train") and hasattr(data, "manifest_hash"):
         return data
@@ -142,7 +117,7 @@ def _load_data(data, fixed, *, image_size, color_mode, batch_size, validation_sp
     if image_size is None and fixed and None not in fixed[:2]:
         image_size = tuple(fixed[:2])
     if color_mode is None and fixed:
-        color_mode = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(fixed[-1])
+        color_mode = color_mode_for(fixed[-1])
     return load(source, image_size=image_size, color_mode=color_mode, batch_size=batch_size,
                 validation_split=validation_split, seed=seed)
 
@@ -187,35 +162,102 @@ def classifier(source: Source, num_classes: int, *, layer=None, pooling="avg", d
     return extractor, network, head_layers
 
 
-def fine_tune(
-    source,
-    data,
-    *,
-    weights=None,
-    layer: str | None = None,
-    pooling: str | None = "avg",
-    head_epochs: int = 10,
-    epochs: int = 30,
-    unfreeze="all",
-    head_learning_rate: float = 1e-3,
-    learning_rate: float | None = None,
-    train_batchnorm: bool = False,
-    augment=False,
-    dropout: float = 0.2,
-    image_size=None,
-    color_mode=None,
-    batch_size: int = 32,
-    validation_split: float = 0.2,
-    seed: int = 0,
-    model_args: dict | None = None,
-    cache_dir=None,
-    early_stopping=True,
-    lr_schedule="plateau",
-    out=None,
-    name: str | None = None,
-    verbose: int = 2,
-    log=print,
-) -> FineTuneResult:
+@dataclasses.dataclass
+class FineTuneConfig:
+    """The settings of `fine_tune`, grouped; every one has a default.
+
+    What to start from:
+        weights: with a registry name: None, "imagenet", a weights file or a saved model.
+        model_args: builder arguments for a registry name.
+        layer: feature layer (default: `ModelInfo.feature_layers[-1]`).
+        pooling: "avg" (default), "max", "flatten" or None, over the feature map.
+        dropout: before `predictions` in a new head (0.2).
+
+    The two phases:
+        head_epochs / epochs: phase 1 / phase 2 epochs (10 / 30; 0 skips the phase); early
+            stopping usually ends a phase before.
+        unfreeze: "all" (default), "top:K" or "none" for phase 2.
+        head_learning_rate: Adam learning rate of phase 1 (1e-3).
+        learning_rate: of phase 2; default the head's for a network pre-trained on a narrow
+            task (a saved model, a weights file), a tenth of it for "imagenet"-like named sets
+            (`phase2_learning_rate`). The defaults follow `dlzoo.transfer_demo`: on digits,
+            keeping the top frozen or tuning it at a tenth of the rate left a pretrained start
+            behind training from scratch; unfreezing everything at the head's rate did not.
+        train_batchnorm: let BatchNormalization update its statistics in phase 2 (default False).
+        augment: False, True (`DEFAULT_AUGMENT`) or a dict of flip / rotation / zoom / translate
+            / contrast (`dlzoo.augmentation`).
+        early_stopping, lr_schedule: as in `dlzoo.callbacks.standard`.
+
+    How the data is read:
+        image_size, color_mode, batch_size, validation_split, seed: as `dlzoo.data.load`.
+        cache_dir: folder of the feature cache (None: extract without caching).
+
+    Where it goes:
+        out: save the result there (saved_models format, with card, curves, confusion matrix).
+        name: the saved model's name (default the folder name of `out`).
+        verbose: Keras fit verbosity; log: where progress lines go.
+    """
+
+    weights: object = None
+    model_args: dict | None = None
+    layer: str | None = None
+    pooling: str | None = "avg"
+    dropout: float = 0.2
+    head_epochs: int = 10
+    epochs: int = 30
+    unfreeze: object = "all"
+    head_learning_rate: float = 1e-3
+    learning_rate: float | None = None
+    train_batchnorm: bool = False
+    augment: object = False
+    early_stopping: object = True
+    lr_schedule: object = "plateau"
+    image_size: object = None
+    color_mode: str | None = None
+    batch_size: int = 32
+    validation_split: float = 0.2
+    seed: int = 0
+    cache_dir: object = None
+    out: object = None
+    name: str | None = None
+    verbose: int = 2
+    log: object = print
+
+    def check(self) -> object:
+        """Checks the settings (ValueError/TypeError naming the argument); returns the parsed
+        `unfreeze` (0, K or "all")."""
+        from dlzoo.validation import check_data_args, check_transfer_args
+
+        unfreeze_k = check_transfer_args(
+            pooling=self.pooling, head_epochs=self.head_epochs, epochs=self.epochs,
+            head_learning_rate=self.head_learning_rate, learning_rate=self.learning_rate,
+            dropout=self.dropout, augment=self.augment, unfreeze=self.unfreeze)["unfreeze"]
+        check_data_args(image_size=self.image_size, batch_size=self.batch_size,
+                        validation_split=self.validation_split, seed=self.seed,
+                        color_mode=self.color_mode)
+        if self.head_epochs == 0 and (self.epochs == 0 or unfreeze_k == 0):
+            raise ValueError("fine_tune: nothing to train: head_epochs is 0 and phase 2 is off "
+                             "(epochs=0 or unfreeze='none').")
+        return unfreeze_k
+
+
+@dataclasses.dataclass
+class _Assembly:
+    """The classifier `fine_tune` trains and its parts."""
+
+    src: Source
+    bundle: object
+    classes: list
+    extractor: object
+    network: object  # the classifier network (raw network input, the source's name)
+    head_layers: list
+    model: object  # the network behind augmentation and preprocessing
+    keep_head: bool
+    layer: str
+    learning_rate: float  # of phase 2
+
+
+def fine_tune(source, data, config: FineTuneConfig | None = None, **settings) -> FineTuneResult:
     """Fine-tunes a pretrained network on labelled images in two phases.
 
     Phase 1 trains a new head (pooling, dropout, `predictions`) with the network frozen: on
@@ -231,31 +273,15 @@ def fine_tune(
         data: a folder of class subfolders (or a source name such as "digits"), or a DataBundle.
             A folder is read at the source's image size and colour mode unless `image_size` /
             `color_mode` say otherwise, so a grayscale model takes a colour folder as it is.
-        weights: with a registry name: None, "imagenet", a weights file or a saved model.
-        layer: feature layer (default: `ModelInfo.feature_layers[-1]`).
-        pooling: "avg" (default), "max", "flatten" or None, over the feature map.
-        head_epochs / epochs: phase 1 / phase 2 epochs (10 / 30; 0 skips the phase); early
-            stopping usually ends a phase before.
-        unfreeze: "all" (default), "top:K" or "none" for phase 2.
-        head_learning_rate: Adam learning rate of phase 1 (1e-3).
-        learning_rate: of phase 2; default the head's for a network pre-trained on a narrow
-            task (a saved model, a weights file), a tenth of it for "imagenet"-like named sets
-            (`phase2_learning_rate`). The defaults follow `dlzoo.transfer_demo`: on digits,
-            keeping the top frozen or tuning it at a tenth of the rate left a pretrained start
-            behind training from scratch; unfreezing everything at the head's rate did not.
-        train_batchnorm: let BatchNormalization update its statistics in phase 2 (default False).
-        augment: False, True (`DEFAULT_AUGMENT`) or a dict of flip / rotation / zoom / translate.
-        dropout: before `predictions` in a new head (0.2).
-        image_size, color_mode, batch_size, validation_split, seed: how `data` is read.
-        model_args: builder arguments for a registry name.
-        cache_dir: folder of the feature cache (None: extract without caching).
-        early_stopping, lr_schedule: as in `dlzoo.callbacks.standard`.
-        out: save the result there (saved_models format, with card, curves, confusion matrix).
-        name: the saved model's name (default the folder name of `out`).
-        verbose: Keras fit verbosity; log: where progress lines go.
+        config: a `FineTuneConfig` (default: its defaults).
+        **settings: any `FineTuneConfig` field by name (`head_epochs=5`, `unfreeze="top:2"`,
+            `out=...`), over `config`.
 
     Returns:
         A `FineTuneResult`.
+
+    Raises:
+        TypeError: a setting `FineTuneConfig` does not have.
 
     Example:
         >>> result = fine_tune("lenet5", "digits", weights="lenet5.weights.h5", head_epochs=5,
@@ -263,45 +289,47 @@ def fine_tune(
         >>> result.metrics["val_accuracy"]
     """
     import keras
-    from keras import layers
 
-    from dlzoo.evaluation import evaluate
-    from dlzoo.preprocessing import with_preprocessing
-    from dlzoo.validation import check_data_args, check_transfer_args
-
+    unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(FineTuneConfig)})
+    if unknown:
+        raise TypeError(f"fine_tune() got an unexpected keyword argument {unknown[0]!r}")
+    cfg = dataclasses.replace(config or FineTuneConfig(), **settings)
     start = time.perf_counter()
-    unfreeze_k = check_transfer_args(
-        pooling=pooling, head_epochs=head_epochs, epochs=epochs,
-        head_learning_rate=head_learning_rate, learning_rate=learning_rate, dropout=dropout,
-        augment=augment, unfreeze=unfreeze)["unfreeze"]
-    check_data_args(image_size=image_size, batch_size=batch_size,
-                    validation_split=validation_split, seed=seed, color_mode=color_mode)
-    if head_epochs == 0 and (epochs == 0 or unfreeze_k == 0):
-        raise ValueError("fine_tune: nothing to train: head_epochs is 0 and phase 2 is off "
-                         "(epochs=0 or unfreeze='none').")
-    keras.utils.set_random_seed(seed)
+    unfreeze_k = cfg.check()
+    keras.utils.set_random_seed(cfg.seed)
+    parts = _assemble(source, data, cfg)
+    history: dict = {}
+    phase_metrics: dict = {}
+    n1, features = _phase1(parts, cfg, history, phase_metrics)
+    n2, unfrozen, groups = _phase2(parts, cfg, unfreeze_k, history, phase_metrics)
+    # The result loads and trains as a normal model; a fresh optimizer, so the file holds no
+    # optimizer state shaped by the last phase's trainable set.
+    parts.network.trainable = True
+    _compile(parts.model, parts.learning_rate)
+    parts.model.optimizer.build(parts.model.trainable_variables)
+    report, metrics = _final_metrics(parts, phase_metrics)
+    seconds = time.perf_counter() - start
+    saved = Path(cfg.out) if cfg.out is not None else None
+    card = _card(parts, cfg, metrics, features, (n1, n2), unfrozen, groups, seconds, saved)
+    if saved is not None:
+        from dlzoo import saving
 
-    # The network first, when it fixes the image size (a saved model); else the data first.
-    src = None
-    if not isinstance(source, str) or _is_saved_model(source) or _is_saved_model(weights):
-        src = resolve_source(source, weights=weights, model_args=model_args)
-    if src is not None:
-        fixed = src.input_shape
-    else:  # a registry name: its default input unless told otherwise
-        from dlzoo.registry import model_info
+        saving.save(parts.model, saved, card, history=history or None, report=report)
+        card = saving.read_card(saved)
+        cfg.log(f"saved to {saved}/")
+    else:
+        card = card.to_dict()
+    return FineTuneResult(model=parts.model, history=history, phase_epochs=(n1, n2),
+                          metrics=metrics, report=report, card=card, saved_dir=saved,
+                          features=features, seconds=seconds)
 
-        fixed = tuple((model_args or {}).get("input_shape") or model_info(source).default_input_shape)
-    bundle = _load_data(data, fixed, image_size=image_size, color_mode=color_mode,
-                        batch_size=batch_size, validation_split=validation_split, seed=seed)
-    if src is None:
-        src = resolve_source(source, weights=weights, input_shape=bundle.input_shape,
-                             model_args=model_args)
-    if tuple(src.input_shape) != tuple(bundle.input_shape):
-        raise ValueError(
-            f"{src.name} takes {'x'.join(map(str, src.input_shape))} images but the data is "
-            f"{'x'.join(map(str, bundle.input_shape))}; pass image_size / color_mode to match "
-            "(they default to the model's own)."
-        )
+
+def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
+    """Resolves the source, loads the data at its image shape, and builds the classifier."""
+    from dlzoo.preprocessing import with_preprocessing
+
+    log = cfg.log
+    src, bundle = _source_and_data(source, data, cfg)
     classes = [str(c) for c in bundle.class_names]
     log(f"data: {bundle.source}: {len(classes)} classes, "
         f"{bundle.details.get('num_train', '?')} train / {bundle.details.get('num_val', '?')} "
@@ -309,146 +337,192 @@ def fine_tune(
         + (f", {len(bundle.skipped)} file(s) skipped" if bundle.skipped else ""))
     for path, reason in bundle.skipped[:20]:
         log(f"  skipped {path}: {reason}")
-
     # The head: kept when the source already predicts exactly these classes.
-    keep_head = layer is None and src.class_names == classes and _has_predictions(src.network)
+    keep_head = (cfg.layer is None and src.class_names == classes
+                 and _has_predictions(src.network))
     extractor, network, head_layers = classifier(
-        src, len(classes), layer=layer, pooling=pooling, dropout=dropout, keep_head=keep_head)
-    layer = extractor.layer
-    learning_rate = phase2_learning_rate(src, learning_rate, head_learning_rate)
-    body_layers = {id(layer_) for layer_ in network.layers} - {id(h) for h in head_layers}
-    model = with_preprocessing(network, src.preprocessing, augment=augment_layers(augment),
-                               name=(name or "finetuned").replace("-", "_").replace(".", "_"))
-    log(f"model: {src.name} ({src.weights or 'random weights'}), features from {layer!r}"
-        f" ({'kept head' if keep_head else 'new head'}), preprocessing {src.preprocessing!r}")
+        src, len(classes), layer=cfg.layer, pooling=cfg.pooling, dropout=cfg.dropout,
+        keep_head=keep_head)
+    model = with_preprocessing(network, src.preprocessing, augment=augment_layers(cfg.augment),
+                               name=(cfg.name or "finetuned").replace("-", "_").replace(".", "_"))
+    log(f"model: {src.name} ({src.weights or 'random weights'}), features from "
+        f"{extractor.layer!r} ({'kept head' if keep_head else 'new head'}), preprocessing "
+        f"{src.preprocessing!r}")
+    return _Assembly(
+        src=src, bundle=bundle, classes=classes, extractor=extractor, network=network,
+        head_layers=head_layers, model=model, keep_head=keep_head, layer=extractor.layer,
+        learning_rate=phase2_learning_rate(src, cfg.learning_rate, cfg.head_learning_rate))
 
-    history: dict = {}
-    phase_metrics: dict = {}
-    features = None
-    has_val = bundle.val is not None
 
-    # Phase 1: the head, on cached features (or with the frozen network in the loop).
-    n1 = 0
-    if head_epochs:
-        set_trainable(network, [h for h in head_layers])
-        if augment:
-            log(f"phase 1: head, {head_epochs} epochs at {head_learning_rate:g}, frozen network in "
-                "the loop (augmentation is on)")
-            _compile(model, head_learning_rate)
-            h = model.fit(bundle.train, validation_data=bundle.val, epochs=head_epochs,
-                          callbacks=_callbacks(has_val, early_stopping, lr_schedule),
-                          verbose=verbose, shuffle=False).history
-        else:
-            features = extract_features(extractor, bundle, cache_dir=cache_dir)
-            log(f"phase 1: head, {head_epochs} epochs at {head_learning_rate:g}, on features "
+def _source_and_data(source, data, cfg: FineTuneConfig):
+    """The `Source` and the `DataBundle`, at the same image shape. The network first when it
+    fixes the image size (a saved model, a `keras.Model`); else the data first."""
+    src = None
+    if not isinstance(source, str) or is_saved_model(source) or is_saved_model(cfg.weights):
+        src = resolve_source(source, weights=cfg.weights, model_args=cfg.model_args)
+    if src is not None:
+        fixed = src.input_shape
+    else:  # a registry name: its default input unless told otherwise
+        from dlzoo.registry import model_info
+
+        fixed = tuple((cfg.model_args or {}).get("input_shape")
+                      or model_info(source).default_input_shape)
+    bundle = _load_data(data, fixed, image_size=cfg.image_size, color_mode=cfg.color_mode,
+                        batch_size=cfg.batch_size, validation_split=cfg.validation_split,
+                        seed=cfg.seed)
+    if src is None:
+        src = resolve_source(source, weights=cfg.weights, input_shape=bundle.input_shape,
+                             model_args=cfg.model_args)
+    if tuple(src.input_shape) != tuple(bundle.input_shape):
+        raise ValueError(
+            f"{src.name} takes {'x'.join(map(str, src.input_shape))} images but the data is "
+            f"{'x'.join(map(str, bundle.input_shape))}; pass image_size / color_mode to match "
+            "(they default to the model's own)."
+        )
+    return src, bundle
+
+
+def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics: dict):
+    """Trains the head with the network frozen; returns (epochs run, the `Features` or None).
+
+    On features extracted once (cached), or with the frozen network in the loop when
+    augmentation is on (augmented images give different features each epoch)."""
+    if not cfg.head_epochs:
+        return 0, None
+    bundle, features = parts.bundle, None
+    set_trainable(parts.network, list(parts.head_layers))
+    where = f"phase 1: head, {cfg.head_epochs} epochs at {cfg.head_learning_rate:g}"
+    if cfg.augment:
+        cfg.log(f"{where}, frozen network in the loop (augmentation is on)")
+        _compile(parts.model, cfg.head_learning_rate)
+        h = parts.model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.head_epochs,
+                            callbacks=_callbacks(bundle.val is not None, cfg.early_stopping,
+                                                 cfg.lr_schedule),
+                            verbose=cfg.verbose, shuffle=False).history
+    else:
+        features = extract_features(parts.extractor, bundle, cache_dir=cfg.cache_dir)
+        cfg.log(f"{where}, on features "
                 + ("loaded from the cache" if features.from_cache else "extracted once")
                 + f" ({features.train[0].shape[0]} x {features.train[0].shape[1:]}, "
                   f"{features.seconds:.1f} s)")
-            head_in = keras.Input(features.train[0].shape[1:], name="features")
-            hx = head_in
-            for hl in head_layers:
-                if isinstance(hl, (layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D,
-                                   layers.Flatten)):
-                    continue  # already applied by the extractor
-                hx = hl(hx)
-            head = keras.Model(head_in, hx, name="head")
-            _compile(head, head_learning_rate)
-            h = head.fit(*features.train, validation_data=features.val, epochs=head_epochs,
-                         batch_size=batch_size, shuffle=True,
-                         callbacks=_callbacks(features.val is not None, early_stopping,
-                                              lr_schedule), verbose=verbose).history
-        n1 = len(h.get("loss", []))
-        _append(history, h)
-        if has_val:
-            phase_metrics["phase1"] = _val_metrics(model, bundle.val)
+        head = _head_model(features, parts.head_layers)
+        _compile(head, cfg.head_learning_rate)
+        h = head.fit(*features.train, validation_data=features.val, epochs=cfg.head_epochs,
+                     batch_size=cfg.batch_size, shuffle=True,
+                     callbacks=_callbacks(features.val is not None, cfg.early_stopping,
+                                          cfg.lr_schedule), verbose=cfg.verbose).history
+    _append(history, h)
+    if bundle.val is not None:
+        phase_metrics["phase1"] = _val_metrics(parts.model, bundle.val)
+    return len(h.get("loss", [])), features
 
-    # Phase 2: unfreeze the top groups, lower learning rate, on the images.
-    n2 = 0
-    unfrozen, groups = [], []
-    if epochs and unfreeze_k != 0:
-        body = [lyr for lyr in network.layers if id(lyr) in body_layers]
-        unfrozen, groups = unfreeze_layers(network, src.info, unfreeze,
-                                           exclude={h.name for h in head_layers})
-        unfrozen = [lyr for lyr in unfrozen if id(lyr) in {id(b) for b in body}]
-        set_trainable(network, unfrozen + head_layers, train_batchnorm=train_batchnorm)
-        log(f"phase 2: unfreeze {unfreeze} ({', '.join(groups) or 'nothing'}: "
-            f"{len(unfrozen)} layer(s)), {epochs} epochs at {learning_rate:g}, BatchNorm "
-            + ("training" if train_batchnorm else "frozen (inference mode)"))
-        _compile(model, learning_rate)
-        h = model.fit(bundle.train, validation_data=bundle.val, epochs=epochs,
-                      callbacks=_callbacks(has_val, early_stopping, lr_schedule),
-                      verbose=verbose, shuffle=False).history
-        n2 = len(h.get("loss", []))
-        _append(history, h)
-        if has_val:
-            phase_metrics["phase2"] = _val_metrics(model, bundle.val)
-    # The result loads and trains as a normal model; a fresh optimizer, so the file holds no
-    # optimizer state shaped by the last phase's trainable set.
-    network.trainable = True
-    _compile(model, learning_rate)
-    model.optimizer.build(model.trainable_variables)
 
-    report, metrics = None, {}
-    if has_val:
-        report = evaluate(model, bundle.val, class_names=classes)
-        summary = report.to_dict()
-        metrics = {"val_accuracy": summary["accuracy"], "val_loss": summary["loss"],
-                   "val_macro_f1": summary["macro_f1"], "val_samples": summary["samples"]}
-        for phase, m in phase_metrics.items():
-            metrics.update({f"{phase}_{k}": v for k, v in m.items()})
-        metrics.update(per_class=summary["per_class"],
-                       confusion_matrix=summary["confusion_matrix"])
-    seconds = time.perf_counter() - start
-    saved = Path(out) if out is not None else None
-    card = {
-        "name": name or (saved.name if saved else f"{src.name}-finetuned"),
-        "description": f"{src.name} fine-tuned on {bundle.source} ({len(classes)} classes) "
-                       f"from {src.weights or 'random weights'}.",
-        "model": src.info.name if src.info else src.name,
-        "model_args": src.model_args,
-        "task": "image_classification",
-        "preprocessing": src.preprocessing,
-        "preprocessing_where": "model" if src.preprocessing != "none" else "none",
-        "class_names": classes,
-        "metrics": metrics,
-        "data": {**bundle.to_dict(), "recipe": {"validation_split": validation_split,
-                                                "seed": seed, "batch_size": batch_size}},
-        "transfer": {
-            "source": src.weights if src.card else src.name,
-            "weights": src.weights,
-            "source_card": {k: src.card.get(k) for k in ("name", "model", "class_names",
-                                                         "sha256")} if src.card else None,
-            "feature_layer": layer,
-            "pooling": None if keep_head else pooling,
-            "head": "kept" if keep_head else "new",
-            "unfreeze": unfreeze,
-            "unfrozen_groups": groups,
-            "unfrozen_layers": [lyr.name for lyr in unfrozen],
-            "train_batchnorm": train_batchnorm,
-            "augment": (DEFAULT_AUGMENT if augment is True else augment) or None,
-            "feature_cache": {"key": features.key, "from_cache": features.from_cache,
-                              "seconds": round(features.seconds, 2)} if features else None,
-        },
-        "training": {
-            "phase1": {"epochs": head_epochs, "epochs_run": n1, "learning_rate": head_learning_rate,
+def _head_model(features: Features, head_layers):
+    """The head's layers on a features input (pooling is already applied by the extractor)."""
+    import keras
+    from keras import layers
+
+    head_in = keras.Input(features.train[0].shape[1:], name="features")
+    hx = head_in
+    for hl in head_layers:
+        if isinstance(hl, (layers.GlobalAveragePooling2D, layers.GlobalMaxPooling2D,
+                           layers.Flatten)):
+            continue
+        hx = hl(hx)
+    return keras.Model(head_in, hx, name="head")
+
+
+def _phase2(parts: _Assembly, cfg: FineTuneConfig, unfreeze_k, history: dict,
+            phase_metrics: dict):
+    """Unfreezes the top groups and trains on the images at phase 2's rate; returns
+    (epochs run, unfrozen layers, unfrozen group names)."""
+    if not cfg.epochs or unfreeze_k == 0:
+        return 0, [], []
+    network, head_layers, bundle = parts.network, parts.head_layers, parts.bundle
+    head_ids = {id(h) for h in head_layers}
+    body = {id(lyr) for lyr in network.layers} - head_ids
+    unfrozen, groups = unfreeze_layers(network, parts.src.info, cfg.unfreeze,
+                                       exclude={h.name for h in head_layers})
+    unfrozen = [lyr for lyr in unfrozen if id(lyr) in body]
+    set_trainable(network, unfrozen + head_layers, train_batchnorm=cfg.train_batchnorm)
+    cfg.log(f"phase 2: unfreeze {cfg.unfreeze} ({', '.join(groups) or 'nothing'}: "
+            f"{len(unfrozen)} layer(s)), {cfg.epochs} epochs at {parts.learning_rate:g}, "
+            "BatchNorm " + ("training" if cfg.train_batchnorm else "frozen (inference mode)"))
+    _compile(parts.model, parts.learning_rate)
+    h = parts.model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.epochs,
+                        callbacks=_callbacks(bundle.val is not None, cfg.early_stopping,
+                                             cfg.lr_schedule),
+                        verbose=cfg.verbose, shuffle=False).history
+    _append(history, h)
+    if bundle.val is not None:
+        phase_metrics["phase2"] = _val_metrics(parts.model, bundle.val)
+    return len(h.get("loss", [])), unfrozen, groups
+
+
+def _final_metrics(parts: _Assembly, phase_metrics: dict):
+    """(report, metrics) of the fine-tuned model on the validation split, with each phase's."""
+    from dlzoo.evaluation import evaluate
+
+    if parts.bundle.val is None:
+        return None, {}
+    report = evaluate(parts.model, parts.bundle.val, class_names=parts.classes)
+    summary = report.to_dict()
+    metrics = {"val_accuracy": summary["accuracy"], "val_loss": summary["loss"],
+               "val_macro_f1": summary["macro_f1"], "val_samples": summary["samples"]}
+    for phase, m in phase_metrics.items():
+        metrics.update({f"{phase}_{k}": v for k, v in m.items()})
+    metrics.update(per_class=summary["per_class"], confusion_matrix=summary["confusion_matrix"])
+    return report, metrics
+
+
+def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features, phase_epochs, unfrozen,
+          groups, seconds, saved) -> ModelCard:
+    """The fine-tuned model's `ModelCard` (its `transfer` section records how it was made)."""
+    src, bundle, classes = parts.src, parts.bundle, parts.classes
+    n1, n2 = phase_epochs
+    transfer = {
+        "source": src.weights if src.card else src.name,
+        "weights": src.weights,
+        "source_card": {k: src.card.get(k) for k in ("name", "model", "class_names", "sha256")}
+        if src.card else None,
+        "feature_layer": parts.layer,
+        "pooling": None if parts.keep_head else cfg.pooling,
+        "head": "kept" if parts.keep_head else "new",
+        "unfreeze": cfg.unfreeze,
+        "unfrozen_groups": groups,
+        "unfrozen_layers": [lyr.name for lyr in unfrozen],
+        "train_batchnorm": cfg.train_batchnorm,
+        "augment": normalize_augment(cfg.augment, "fine_tune: augment") or None,
+        "feature_cache": {"key": features.key, "from_cache": features.from_cache,
+                          "seconds": round(features.seconds, 2)} if features else None,
+    }
+    return ModelCard(
+        name=cfg.name or (saved.name if saved else f"{src.name}-finetuned"),
+        description=f"{src.name} fine-tuned on {bundle.source} ({len(classes)} classes) "
+                    f"from {src.weights or 'random weights'}.",
+        model=src.info.name if src.info else src.name,
+        model_args=src.model_args,
+        task="image_classification",
+        preprocessing=src.preprocessing,
+        preprocessing_where="model" if src.preprocessing != "none" else "none",
+        class_names=classes,
+        metrics=metrics,
+        data={**bundle.to_dict(), "recipe": {"validation_split": cfg.validation_split,
+                                             "seed": cfg.seed, "batch_size": cfg.batch_size}},
+        extra={"transfer": transfer},
+        training={
+            "phase1": {"epochs": cfg.head_epochs, "epochs_run": n1,
+                       "learning_rate": cfg.head_learning_rate,
                        "on": "cached features" if features is not None else "images"},
-            "phase2": {"epochs": epochs, "epochs_run": n2, "learning_rate": learning_rate},
+            "phase2": {"epochs": cfg.epochs, "epochs_run": n2,
+                       "learning_rate": parts.learning_rate},
             "epochs_run": n1 + n2,
             "optimizer": "adam",
             "seconds": round(seconds, 1),
         },
-        "seed": seed,
-    }
-    if saved is not None:
-        from dlzoo import saving
-
-        card["path"] = saved.as_posix()
-        saving.save(model, saved, card, history=history or None, report=report)
-        card = saving.read_card(saved)
-        log(f"saved to {saved}/")
-    return FineTuneResult(model=model, history=history, phase_epochs=(n1, n2), metrics=metrics,
-                          report=report, card=card, saved_dir=saved, features=features,
-                          seconds=seconds)
+        seed=cfg.seed,
+        path=saved.as_posix() if saved else None,
+    )
 
 
 def _append(history: dict, h: dict) -> None:

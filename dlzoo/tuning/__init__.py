@@ -13,5 +13,12 @@ from dlzoo.tuning.hypermodels import HYPERMODELS, ZooHyperModel, get_hypermodel
 from dlzoo.tuning.runner import tune_recipe
 from dlzoo.tuning.search import SearchResult, StaleProjectError, search
 
-__all__ = ["HYPERMODELS", "ZooHyperModel", "get_hypermodel", "search", "SearchResult",
-           "StaleProjectError", "tune_recipe"]
+__all__ = [
+           "HYPERMODELS",
+           "SearchResult",
+           "StaleProjectError",
+           "ZooHyperModel",
+           "get_hypermodel",
+           "search",
+           "tune_recipe",
+]

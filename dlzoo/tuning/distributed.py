@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["free_port", "gpu_ids", "worker_env", "process_plan", "launch", "WorkerError"]
+__all__ = ["WorkerError", "free_port", "gpu_ids", "launch", "process_plan", "worker_env"]
 
 LOCALHOST = "127.0.0.1"
 
@@ -49,7 +49,8 @@ def gpu_ids() -> list[str]:
     if not smi:
         return []
     try:
-        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10,
+                             check=False).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
@@ -151,7 +152,9 @@ def launch(dlzoo_args: list[str], *, workers: int, log_dir, ip: str = LOCALHOST,
             log_path.write_text("")
             procs[name] = subprocess.Popen(
                 base + ["--role", role], env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True, preexec_fn=_die_with_parent,
+                stderr=subprocess.STDOUT, text=True,
+                # the launcher starts no threads before this; the child must die with it
+                preexec_fn=_die_with_parent,  # noqa: PLW1509
             )
             pumps.append(_pump(procs[name], name, log_path, echo))
             gpu_note = f", CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']}" if gpus else ""

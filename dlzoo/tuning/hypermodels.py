@@ -32,18 +32,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from typing import ClassVar
 
 import keras_tuner
 
 __all__ = [
+    "HYPERMODELS",
+    "CNNHyperModel",
     "Param",
+    "RNNHyperModel",
+    "ResNetHyperModel",
+    "TransformerHyperModel",
     "TrialSpec",
     "ZooHyperModel",
-    "CNNHyperModel",
-    "ResNetHyperModel",
-    "RNNHyperModel",
-    "TransformerHyperModel",
-    "HYPERMODELS",
     "get_hypermodel",
 ]
 
@@ -135,7 +136,7 @@ COMMON = {
     "optimizer": choice(OPTIMIZERS[:1] + ("rmsprop", "sgd"), "adam", type=str, allowed=OPTIMIZERS),
     "learning_rate": float_range(1e-4, 1e-2, 1e-3, sampling="log", low=0.0, high=1.0),
 }
-DROPOUT = dict(low=0.0, high=1.0, high_open=True)
+DROPOUT = {"low": 0.0, "high": 1.0, "high_open": True}
 
 
 @dataclasses.dataclass
@@ -276,7 +277,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
 
     name = "zoo"
     DEFAULT_MODEL = ""
-    PARAMS: dict = {}
+    PARAMS: ClassVar[dict] = {}
 
     def __init__(self, *, input_shape, num_classes, space=None, model=None, model_args=None,
                  preprocessing: bool = True, augment=None, loss=None, metrics=None):
@@ -355,7 +356,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
                          optimizer=values["optimizer"], learning_rate=float(values["learning_rate"]))
 
     def build(self, hp):
-        import keras
+        from dlzoo.compiling import compile_for_task
 
         try:
             spec = self.spec(hp)
@@ -363,12 +364,12 @@ class ZooHyperModel(keras_tuner.HyperModel):
         except (ValueError, TypeError) as e:
             # Fail the trial at once, without retries: the values cannot make a model.
             raise keras_tuner.errors.FailedTrialError(f"{self.where}: {e}") from None
-        optimizer = type(keras.optimizers.get(spec.optimizer))(learning_rate=spec.learning_rate)
-        loss, metrics = self._loss_and_metrics(model)
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-        return model
+        return compile_for_task(model, self.info.task, optimizer=spec.optimizer,
+                                learning_rate=spec.learning_rate, loss=self.loss,
+                                metrics=self.metrics)
 
     def _network(self, spec: TrialSpec):
+        from dlzoo.augmentation import augmentation_layers
         from dlzoo.preprocessing import with_preprocessing
         from dlzoo.registry import build, model_info
 
@@ -377,25 +378,9 @@ class ZooHyperModel(keras_tuner.HyperModel):
                         **spec.model_args)
         if not (self.preprocessing and info.input_kind == "image"):
             return network
-        from dlzoo.training import _augment_layers  # the recipe's augmentation, shared
-
         return with_preprocessing(network, info.preprocessing,
-                                  augment=_augment_layers(self.augment), name=f"{self.name}_trial")
-
-    def _loss_and_metrics(self, model):
-        from dlzoo.training import CLASSIFICATION_TASKS
-
-        loss, metrics = self.loss, self.metrics
-        classifier = self.info.task in CLASSIFICATION_TASKS
-        if loss is None:
-            if classifier:
-                single = model.output_shape[-1] == 1
-                loss = "binary_crossentropy" if single else "sparse_categorical_crossentropy"
-            else:
-                loss = "mse"
-        if metrics is None:
-            metrics = ["accuracy"] if classifier else []
-        return loss, metrics
+                                  augment=augmentation_layers(self.augment),
+                                  name=f"{self.name}_trial")
 
     def describe(self) -> dict:
         """The search space as plain JSON: what the fingerprint and the model card record."""
@@ -421,7 +406,7 @@ class CNNHyperModel(ZooHyperModel):
 
     name = "cnn"
     DEFAULT_MODEL = "plain_cnn"
-    PARAMS = {
+    PARAMS: ClassVar[dict] = {
         "stages": int_range(1, 3, 2),
         "convs": int_range(1, 3, 2),
         "filters": choice((16, 32, 64), 32, low=1),
@@ -469,7 +454,7 @@ class RNNHyperModel(ZooHyperModel):
 
     name = "rnn"
     DEFAULT_MODEL = "text_lstm"
-    PARAMS = {
+    PARAMS: ClassVar[dict] = {
         "cell": choice(("lstm", "gru"), "lstm", type=str, allowed=("lstm", "gru")),
         "bidirectional": boolean(False),
         "layers": int_range(1, 2, 1),
@@ -510,7 +495,7 @@ class TransformerHyperModel(ZooHyperModel):
 
     name = "transformer"
     DEFAULT_MODEL = "transformer_encoder"
-    PARAMS = {
+    PARAMS: ClassVar[dict] = {
         "layers": int_range(1, 4, 2),
         "heads": choice((2, 4, 8), 4, low=1),
         "key_dim": choice((16, 32, 64), 32, low=1),
@@ -558,7 +543,7 @@ class ResNetHyperModel(ZooHyperModel):
 
     name = "resnet"
     DEFAULT_MODEL = "resnet20"
-    PARAMS = {
+    PARAMS: ClassVar[dict] = {
         "stages": int_range(2, 4, 3),
         "blocks": int_range(1, 3, 2),
         "width": choice((16, 32, 64), 16, low=1),

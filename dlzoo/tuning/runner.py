@@ -74,54 +74,33 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
     leaves that to it).
 
     Returns:
-        `(SearchResult, RunResult or None)`.
+        `(SearchResult, RunResult or None)`; `SearchResult.best_trial_id` names the winner.
+
+    Raises:
+        ValueError: the recipe has no `tune:` section.
     """
-    import keras
+    from dlzoo.training import prepare_run, run_recipe
 
-    from dlzoo.registry import model_info
-    from dlzoo.training import (
-        _training_data,
-        divisible_batches,
-        load_data,
-        run_recipe,
-        strategy_for,
-    )
-
+    if "tune" not in recipe:
+        raise ValueError(f"recipe {recipe['name']} has no tune: section; add one (see "
+                         "recipes/cnn-digits-tune.yaml) or run it with `dlzoo train`")
     tune = recipe["tune"]
-    info = model_info(recipe["model"])
-    keras.utils.set_random_seed(recipe["train"]["seed"])
-    bundle = load_data(recipe, info)
+    run = prepare_run(recipe, build=False, log=log)  # the hypermodel builds each trial's model
+    info, bundle, train_data, val_data = run.info, run.bundle, run.train, run.val
     hypermodel = recipe_hypermodel(recipe, bundle, info)
-    train_data, val_data = _training_data(bundle, info, info.preprocessing)
-    strategy = strategy_for(recipe["train"].get("strategy"), log=log)
-    train_data, val_data = divisible_batches(train_data, val_data,
-                                             recipe["data"]["batch_size"], log=log)
     project = project_dir_for(output, recipe["name"])
     log(f"search: {tune['tuner']} over the {hypermodel.name} hypermodel ({info.name}), "
         f"{tune['max_trials'] if tune['tuner'] != 'hyperband' else 'hyperband'} trials x "
         f"{tune['epochs']} epochs, project {project}")
-    budget = dict(
-        tuner=tune["tuner"], objective=tune["objective"], max_trials=tune["max_trials"],
-        epochs=tune["epochs"], executions_per_trial=tune["executions_per_trial"],
-        hyperband_factor=tune["hyperband"]["factor"],
-        hyperband_iterations=tune["hyperband"]["iterations"],
-    )
+    budget = {
+        "tuner": tune["tuner"], "objective": tune["objective"], "max_trials": tune["max_trials"],
+        "epochs": tune["epochs"], "executions_per_trial": tune["executions_per_trial"],
+        "hyperband_factor": tune["hyperband"]["factor"],
+        "hyperband_iterations": tune["hyperband"]["iterations"],
+    }
     if workers:
-        from dlzoo.tuning.distributed import launch
-
-        objective = _objective(tune["objective"], hypermodel, val_data is not None)
-        fingerprint = search_fingerprint(
-            hypermodel, tuner=tune["tuner"], objective=objective.name, epochs=tune["epochs"],
-            executions_per_trial=tune["executions_per_trial"], data=bundle.manifest_hash,
-            hyperband=dict(tune["hyperband"]),
-        )
-        guard_project(project, fingerprint, resume=resume, overwrite=overwrite, log=log)
-        # The chief and the workers read exactly this (validated, overridden) recipe.
-        recipe_file = project / "recipe.json"
-        _atomic_json(recipe_file, recipe)
-        log(f"starting a keras-tuner chief and {workers} worker(s); logs in {project / 'logs'}")
-        launch(["tune", str(recipe_file), "--output", str(output)], workers=workers,
-               log_dir=project / "logs", echo=log if verbose else None)
+        _launch_workers(recipe, hypermodel, run, project, output=output, workers=workers,
+                        resume=resume, overwrite=overwrite, verbose=verbose, log=log)
         resume, guard = True, False  # below: collect the finished project's results
     elif role == "chief":
         # A chief continues the project it finds (the launcher, or a person starting processes
@@ -133,7 +112,7 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
         hypermodel, train_data, val_data, **budget,
         early_stopping=tune["early_stopping"], directory=project.parent,
         project_name=project.name, seed=tune["seed"], resume=resume, overwrite=overwrite,
-        data_fingerprint=bundle.manifest_hash, distribution_strategy=strategy,
+        data_fingerprint=bundle.manifest_hash, distribution_strategy=run.strategy,
         target=tune["target"], guard=guard, verbose=verbose, log=log,
     )
     if role is not None or not tune["retrain"] or result.best_spec is None:
@@ -157,3 +136,25 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
     run = run_recipe(retrain, output=output, verbose=0 if verbose < 2 else 2, log=log,
                      card_extra=card_search)
     return result, run
+
+
+def _launch_workers(recipe: dict, hypermodel, run, project: Path, *, output, workers: int,
+                    resume: bool, overwrite: bool, verbose: int, log) -> None:
+    """Checks the project, writes the recipe the processes read, and runs a keras-tuner chief
+    and `workers` workers on this host until the search ends."""
+    from dlzoo.tuning.distributed import launch
+
+    tune = recipe["tune"]
+    objective = _objective(tune["objective"], hypermodel, run.val is not None)
+    fingerprint = search_fingerprint(
+        hypermodel, tuner=tune["tuner"], objective=objective.name, epochs=tune["epochs"],
+        executions_per_trial=tune["executions_per_trial"], data=run.bundle.manifest_hash,
+        hyperband=dict(tune["hyperband"]),
+    )
+    guard_project(project, fingerprint, resume=resume, overwrite=overwrite, log=log)
+    # The chief and the workers read exactly this (validated, overridden) recipe.
+    recipe_file = project / "recipe.json"
+    _atomic_json(recipe_file, recipe)
+    log(f"starting a keras-tuner chief and {workers} worker(s); logs in {project / 'logs'}")
+    launch(["tune", str(recipe_file), "--output", str(output)], workers=workers,
+           log_dir=project / "logs", echo=log if verbose else None)

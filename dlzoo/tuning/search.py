@@ -44,10 +44,10 @@ __all__ = [
     "TUNERS",
     "SearchResult",
     "StaleProjectError",
-    "search",
-    "trials_table",
     "read_trials",
+    "search",
     "search_fingerprint",
+    "trials_table",
 ]
 
 TUNERS = ("random", "hyperband", "bayesian")
@@ -362,6 +362,7 @@ class SearchResult:
     csv_path: Path
     fingerprint: dict
     seconds: float
+    best_trial_id: str | None = None  # the trial `best_*` come from (highlighted in tables)
 
     @property
     def completed(self) -> int:
@@ -372,10 +373,10 @@ class SearchResult:
 
 
 def _objective(objective, hypermodel, has_val: bool):
-    from dlzoo.training import CLASSIFICATION_TASKS
+    from dlzoo.compiling import is_classification
 
     if objective is None:
-        objective = "accuracy" if hypermodel.info.task in CLASSIFICATION_TASKS else "loss"
+        objective = "accuracy" if is_classification(hypermodel.info.task) else "loss"
         objective = f"val_{objective}" if has_val else objective
     if not isinstance(objective, str):
         raise TypeError(f"objective must be a logged metric name such as val_accuracy; "
@@ -474,19 +475,11 @@ def search(
         # another id (a chief after a single-process run) must still see the trials.
         _atomic_json(project_dir / f"{tuner_id}.json", {})
 
-    oracle_args = dict(objective=objective, seed=seed)
-    if tuner == "hyperband":
-        oracle = ORACLES[tuner](max_epochs=epochs, factor=hyperband_factor,
-                                hyperband_iterations=hyperband_iterations, **oracle_args)
-    else:
-        oracle = ORACLES[tuner](max_trials=max_trials, **oracle_args)
-    tuner_obj = TUNER_CLASSES[tuner](
-        oracle, hypermodel, target=target, directory=str(directory), project_name=project_name,
-        overwrite=False, executions_per_trial=executions_per_trial,
-        distribution_strategy=distribution_strategy,
-    )
-    if tuner != "hyperband":
-        tuner_obj.oracle.max_trials = max_trials  # a resumed search may raise the budget
+    tuner_obj = _make_tuner(
+        tuner, hypermodel, objective, max_trials=max_trials, epochs=epochs, seed=seed,
+        hyperband_factor=hyperband_factor, hyperband_iterations=hyperband_iterations,
+        target=target, directory=directory, project_name=project_name,
+        executions_per_trial=executions_per_trial, distribution_strategy=distribution_strategy)
     fit_callbacks = list(callbacks)
     if early_stopping is not None:
         fit_callbacks.append(keras.callbacks.EarlyStopping(
@@ -500,19 +493,47 @@ def search(
 
     rows = read_trials(project_dir)
     csv_path = write_csv(rows, project_dir / "trials.csv")
-    best_hp = best_spec = best_score = None
+    return SearchResult(project_dir=project_dir, tuner=tuner_obj, trials=rows, csv_path=csv_path,
+                        fingerprint=fingerprint, seconds=time.perf_counter() - start,
+                        **best_trial(rows, objective.direction, hypermodel))
+
+
+def _make_tuner(tuner, hypermodel, objective, *, max_trials, epochs, seed, hyperband_factor,
+                hyperband_iterations, target, directory, project_name, executions_per_trial,
+                distribution_strategy):
+    """The keras-tuner oracle and tuner for `search` (an existing project is reloaded)."""
+    oracle_args = {"objective": objective, "seed": seed}
+    if tuner == "hyperband":
+        oracle = ORACLES[tuner](max_epochs=epochs, factor=hyperband_factor,
+                                hyperband_iterations=hyperband_iterations, **oracle_args)
+    else:
+        oracle = ORACLES[tuner](max_trials=max_trials, **oracle_args)
+    tuner_obj = TUNER_CLASSES[tuner](
+        oracle, hypermodel, target=target, directory=str(directory), project_name=project_name,
+        overwrite=False, executions_per_trial=executions_per_trial,
+        distribution_strategy=distribution_strategy,
+    )
+    if tuner != "hyperband":
+        tuner_obj.oracle.max_trials = max_trials  # a resumed search may raise the budget
+    return tuner_obj
+
+
+def best_trial(rows: list[dict], direction: str, hypermodel: ZooHyperModel) -> dict:
+    """The best completed trial of `rows` (`read_trials`) for an objective to `direction`
+    ("max" or "min"): `SearchResult`'s `best_trial_id`, `best_score`, `best_hyperparameters`
+    (without keras-tuner's own `tuner/` entries) and `best_spec`; all None when no trial
+    completed. The one place the winner is chosen (the CLI prints it)."""
     done = [r for r in rows if r["status"] == COMPLETED and r["score"] is not None]
-    if done:
-        pick = max if objective.direction == "max" else min
-        best = pick(done, key=lambda r: r["score"])
-        best_score = best["score"]
-        hp = hypermodel_hp(hypermodel, best["hyperparameters"])
-        best_hp = {k: v for k, v in best["hyperparameters"].items() if not k.startswith("tuner/")}
-        best_spec = hypermodel.spec(hp)
-    return SearchResult(project_dir=project_dir, tuner=tuner_obj, trials=rows,
-                        best_hyperparameters=best_hp, best_spec=best_spec, best_score=best_score,
-                        csv_path=csv_path, fingerprint=fingerprint,
-                        seconds=time.perf_counter() - start)
+    if not done:
+        return {"best_trial_id": None, "best_score": None, "best_hyperparameters": None,
+                "best_spec": None}
+    pick = max if direction == "max" else min
+    best = pick(done, key=lambda r: r["score"])
+    hp = hypermodel_hp(hypermodel, best["hyperparameters"])
+    return {"best_trial_id": best["trial_id"], "best_score": best["score"],
+            "best_hyperparameters": {k: v for k, v in best["hyperparameters"].items()
+                                     if not k.startswith("tuner/")},
+            "best_spec": hypermodel.spec(hp)}
 
 
 def hypermodel_hp(hypermodel: ZooHyperModel, values: dict):
