@@ -138,27 +138,10 @@ def load_array_data(recipe: dict, info=None, *, where: str = "this run"):
     kwargs.pop("batch_size", None)
     kwargs.pop("data_dir", None)
     try:
-        return _array_bundle(load_arrays(source, **kwargs), source)
+        return load_arrays(source, **kwargs)
     except ValueError as e:
         raise ValueError(f"{where} needs data held in memory (digits, synthetic:NAME, "
                          f"folder:PATH): {e}") from None
-
-
-def _array_bundle(loaded, source):
-    # MERGE ADAPTER (drop once the data branch is in): `load_arrays` returned
-    # (x_train, y_train, x_val, y_val, meta) before it returned a DataBundle of (x, y) tuples.
-    if not isinstance(loaded, tuple):
-        return loaded
-    from dlzoo.data.datasets import DataBundle
-
-    x_tr, y_tr, x_va, y_va, meta = loaded
-    return DataBundle(
-        train=(x_tr, y_tr), val=(x_va, y_va) if x_va is not None and len(x_va) else None,
-        class_names=meta["class_names"], num_classes=meta["num_classes"],
-        input_shape=tuple(meta["input_shape"]), source=meta.get("source", source),
-        manifest_hash=meta.get("manifest_hash"), skipped=meta.get("skipped", []),
-        value_range=meta.get("value_range", "0-255"),
-    )
 
 
 def describe_data(bundle) -> str:

@@ -69,9 +69,9 @@ QUICK_POLICIES = ("scratch + augment", "pretrained + augment")
 
 def digits_split():
     """uint8 digits (1797, 32, 32, 1) and labels; masks of the source (0-4) and target (5-9)."""
-    from dlzoo.data.datasets import _digits_images
+    from dlzoo.data import digits_images
 
-    x, y = _digits_images((32, 32))
+    x, y = digits_images((32, 32))
     return x[..., None].astype("float32"), y, y < 5
 
 

@@ -25,8 +25,8 @@ def quiet(*args):
 
 @pytest.fixture(scope="module")
 def digits():
-    x, y, xv, yv, _ = load_arrays("digits", image_size=(8, 8), color_mode="grayscale", seed=0)
-    return (x, y), (xv, yv)
+    data = load_arrays("digits", image_size=(8, 8), color_mode="grayscale", seed=0)
+    return data.train, data.val
 
 
 def run(digits, tmp_path, space=SPACE, **kwargs):
