@@ -23,12 +23,13 @@ patience and its best epoch's weights).
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import ClassVar
 
 import keras
 import numpy as np
+
+from dlzoo.files import atomic_path, to_jsonable, write_json
 
 __all__ = [
     "LR_SCHEDULES",
@@ -251,18 +252,19 @@ class ResumeState(keras.callbacks.Callback):
         entry = {"callbacks": [], "best_weights": None}
         for cb in self.watched:
             entry["callbacks"].append(
-                {a: _jsonable(getattr(cb, a, None)) for a in self._attrs(cb)}
+                {a: to_jsonable(getattr(cb, a, None)) for a in self._attrs(cb)}
             )
             if isinstance(cb, keras.callbacks.EarlyStopping) and cb.best_weights is not None:
                 name = f"best-epoch{cb.best_epoch + 1}.npz"
                 path = os.path.join(self.state_dir, name)
                 if not os.path.exists(path):
-                    _atomic_savez(path, cb.best_weights)
+                    with atomic_path(path) as tmp:
+                        np.savez(tmp, *cb.best_weights)
                 entry["best_weights"] = name
         self._saved = {
             k: v for k, v in self._saved.items() if int(k) in (done - 1,)
         } | {str(done): entry}
-        _atomic_write_json(self._path, self._saved)
+        write_json(self._path, self._saved)
         keep = {e["best_weights"] for e in self._saved.values()}
         for name in os.listdir(self.state_dir):
             if name.endswith(".npz") and name not in keep:
@@ -295,29 +297,6 @@ class ResumeState(keras.callbacks.Callback):
                 with np.load(os.path.join(self.state_dir, entry["best_weights"])) as f:
                     cb.best_weights = [f[f"arr_{i}"] for i in range(len(f.files))]
         return True
-
-
-def _jsonable(value):
-    if isinstance(value, (np.floating, np.integer)):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-def _atomic_write_json(path: str, data) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _atomic_savez(path: str, arrays) -> None:
-    tmp = f"{path}.tmp.npz"
-    np.savez(tmp, *arrays)
-    os.replace(tmp, path)
 
 
 # --- the standard set ------------------------------------------------------------------------

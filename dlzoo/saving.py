@@ -32,6 +32,8 @@ import shutil
 import uuid
 from pathlib import Path
 
+from dlzoo.files import json_default
+
 __all__ = [
     "CARD_SCHEMA_VERSION",
     "FORMAT",
@@ -236,7 +238,7 @@ def save(model, directory, card: ModelCard | dict | None = None, *, history=None
             shutil.copyfile(src, tmp / fname)
             files.append(fname)
         card["files"] = files
-        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=_json_default) + "\n")
+        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, default=json_default) + "\n")
         (tmp / "README.md").write_text(render_readme(card))
         _fsync_dir(tmp)
         _move_into_place(tmp, target)
@@ -244,20 +246,6 @@ def save(model, directory, card: ModelCard | dict | None = None, *, history=None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def _json_default(value):
-    import numpy as np
-
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (Path, os.PathLike)):
-        return os.fspath(value)
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"card: cannot write {type(value).__name__} {value!r} to JSON")
 
 
 def _write_history(history: dict, path: Path) -> None:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -325,9 +324,9 @@ def _trim_log(path: Path, epochs_done: int) -> None:
         first = line.split(",", 1)[0].strip()
         if first.isdigit() and int(first) < epochs_done and line.endswith("\n"):
             keep.append(line)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(keep))
-    os.replace(tmp, path)
+    from dlzoo.files import write_text
+
+    write_text(path, "".join(keep))
 
 
 def training_data(bundle, info):

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dlzoo.files import json_default_or_str
 from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel
 from dlzoo.tuning.search import (
-    _atomic_json,
-    _jsonable,
-    _objective,
     guard_project,
+    resolve_objective,
     search,
     search_fingerprint,
+    write_record,
 )
 
 __all__ = ["project_dir_for", "recipe_hypermodel", "trial_recipe", "tune_recipe"]
@@ -52,10 +52,10 @@ def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
 
 def trial_recipe(recipe: dict, spec: TrialSpec) -> dict:
     """The recipe that retrains one trial's configuration with `dlzoo train`."""
-    out = json.loads(json.dumps(recipe, default=_jsonable))
+    out = json.loads(json.dumps(recipe, default=json_default_or_str))
     out["model"] = spec.model
     out["model_args"] = {**{k: v for k, v in recipe["model_args"].items()},
-                         **json.loads(json.dumps(spec.model_args, default=_jsonable))}
+                         **json.loads(json.dumps(spec.model_args, default=json_default_or_str))}
     out["train"]["optimizer"] = spec.optimizer
     out["train"]["learning_rate"] = spec.learning_rate
     out.pop("tune", None)
@@ -145,7 +145,7 @@ def _launch_workers(recipe: dict, hypermodel, run, project: Path, *, output, wor
     from dlzoo.tuning.distributed import launch
 
     tune = recipe["tune"]
-    objective = _objective(tune["objective"], hypermodel, run.val is not None)
+    objective = resolve_objective(tune["objective"], hypermodel, run.val is not None)
     fingerprint = search_fingerprint(
         hypermodel, tuner=tune["tuner"], objective=objective.name, epochs=tune["epochs"],
         executions_per_trial=tune["executions_per_trial"], data=run.bundle.manifest_hash,
@@ -154,7 +154,7 @@ def _launch_workers(recipe: dict, hypermodel, run, project: Path, *, output, wor
     guard_project(project, fingerprint, resume=resume, overwrite=overwrite, log=log)
     # The chief and the workers read exactly this (validated, overridden) recipe.
     recipe_file = project / "recipe.json"
-    _atomic_json(recipe_file, recipe)
+    write_record(recipe_file, recipe)
     log(f"starting a keras-tuner chief and {workers} worker(s); logs in {project / 'logs'}")
     launch(["tune", str(recipe_file), "--output", str(output)], workers=workers,
            log_dir=project / "logs", echo=log if verbose else None)

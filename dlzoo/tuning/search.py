@@ -38,6 +38,7 @@ from pathlib import Path
 import keras_tuner as kt
 from keras_tuner.src.engine import trial as trial_module
 
+from dlzoo.files import atomic_path, json_default_or_str, write_json
 from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel
 
 __all__ = [
@@ -60,19 +61,9 @@ class StaleProjectError(ValueError):
     """A search project was made for another search space or other data."""
 
 
-def _atomic_json(path, data) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, default=_jsonable))
-    os.replace(tmp, path)
-
-
-def _jsonable(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, (set, tuple)):
-        return list(value)
-    return str(value)
+def write_record(path, data) -> None:
+    """A search's JSON state or record, written whole or not at all (unknown values as text)."""
+    write_json(path, data, default=json_default_or_str)
 
 
 # --- oracles and tuners: keras-tuner's, made crash-safe and recording ---------------------------
@@ -102,10 +93,10 @@ class _RecordingOracle:
         self.trial_workers = dict(state.get("dlzoo_trial_workers", {}))
 
     def save(self):
-        _atomic_json(self._get_oracle_fname(), self.get_state())
+        write_record(self._get_oracle_fname(), self.get_state())
 
     def _save_trial(self, trial):
-        _atomic_json(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
+        write_record(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
                      trial.get_state())
 
     def reload(self):
@@ -143,7 +134,7 @@ class _ZooTuner:
     def save(self):
         if not self._is_worker():
             self.oracle.save()
-        _atomic_json(self._get_tuner_fname(), self.get_state())
+        write_record(self._get_tuner_fname(), self.get_state())
 
     def run_trial(self, trial, *args, **kwargs):
         self._records[trial.trial_id] = {"start": time.time(), "history": []}
@@ -159,7 +150,7 @@ class _ZooTuner:
     def on_trial_end(self, trial):
         record = self._records.pop(trial.trial_id, None)
         if record is not None:
-            _atomic_json(os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_FILE), {
+            write_record(os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_FILE), {
                 "trial_id": trial.trial_id,
                 "worker": self.tuner_id,
                 "status": trial.status,
@@ -236,7 +227,7 @@ def search_fingerprint(hypermodel: ZooHyperModel, *, tuner: str, objective: str,
         "hyperband": hyperband if tuner == "hyperband" else None,
         "data": data,
     }
-    text = json.dumps(components, sort_keys=True, default=_jsonable)
+    text = json.dumps(components, sort_keys=True, default=json_default_or_str)
     return {"sha256": hashlib.sha256(text.encode()).hexdigest(), "components":
             json.loads(text)}
 
@@ -283,7 +274,7 @@ def guard_project(project_dir: Path, fingerprint: dict, *, resume: bool, overwri
             )
         return
     project_dir.mkdir(parents=True, exist_ok=True)
-    _atomic_json(record, fingerprint)
+    write_record(record, fingerprint)
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -339,12 +330,10 @@ def trials_table(rows: list[dict]) -> tuple[list[str], list[list]]:
 def write_csv(rows: list[dict], path) -> Path:
     columns, table = trials_table(rows)
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(columns)
         writer.writerows(table)
-    os.replace(tmp, path)
     return path
 
 
@@ -372,7 +361,7 @@ class SearchResult:
 # --- search -----------------------------------------------------------------------------------------
 
 
-def _objective(objective, hypermodel, has_val: bool):
+def resolve_objective(objective, hypermodel, has_val: bool):
     from dlzoo.compiling import is_classification
 
     if objective is None:
@@ -459,7 +448,7 @@ def search(
 
     _check_budget(tuner, max_trials, epochs, executions_per_trial)
     start = time.perf_counter()
-    objective = _objective(objective, hypermodel, val_data is not None)
+    objective = resolve_objective(objective, hypermodel, val_data is not None)
     project_dir = Path(directory) / project_name
     fingerprint = search_fingerprint(
         hypermodel, tuner=tuner, objective=objective.name, epochs=epochs,
@@ -473,7 +462,7 @@ def search(
     if (project_dir / "oracle.json").exists() and not (project_dir / f"{tuner_id}.json").exists():
         # keras-tuner reloads a project only when this tuner id saved it; a search resumed under
         # another id (a chief after a single-process run) must still see the trials.
-        _atomic_json(project_dir / f"{tuner_id}.json", {})
+        write_record(project_dir / f"{tuner_id}.json", {})
 
     tuner_obj = _make_tuner(
         tuner, hypermodel, objective, max_trials=max_trials, epochs=epochs, seed=seed,
