@@ -397,10 +397,10 @@ def _input_range(bundle, data=None):
     from dlzoo.robustness import value_range_of
 
     value_range = getattr(bundle, "value_range", "0-255")
-    if value_range == "0-255":
-        return (0.0, 255.0)
-    xs = [np.asarray(x) for x, _ in data] if data is not None else None
-    return value_range_of(value_range, np.concatenate(xs) if xs else None)
+    samples = None  # only raw-valued data needs its values read to find the range
+    if value_range != "0-255" and data is not None:
+        samples = np.concatenate([np.asarray(x) for x, _ in data])
+    return value_range_of(value_range, samples)
 
 
 def adversarial_batches(model, train_data, adversarial: dict, bundle, steps: int):
