@@ -24,7 +24,7 @@ from dlzoo.blocks.inception import (
     scaled_depth,
 )
 from dlzoo.layers import LocalResponseNormalization
-from dlzoo.registry import register_model
+from dlzoo.registry import last_per_stage, layers_matching, prefixes_matching, register_model
 from dlzoo.validation import (
     Downsample,
     check_choice,
@@ -309,8 +309,11 @@ _SMOKE_MODULE = (16, 16, 16, 8, 8, 8)
     paper=PAPER_V1,
     preprocessing="tf",
     feature_layers=("inception_3b_output", "inception_4e_output", "inception_5b_output"),
-    unfreeze_groups=("conv1_", "conv2_") + tuple(f"inception_{m}_" for m, _ in GOOGLENET_MODULES)
-    + ("aux1_", "aux2_"),
+    unfreeze_groups=("conv1_", "conv2_") + tuple(f"inception_{m}_" for m, _ in GOOGLENET_MODULES),
+    # Read off the built model: the last module of each stage; the stem, every module and, with
+    # aux_classifiers=True, the auxiliary heads as groups.
+    feature_rule=last_per_stage(r"inception_(\d+)[a-z]_output"),
+    unfreeze_rule=prefixes_matching(r"(conv\d+_|inception_\d+[a-z]_|aux\d+_)"),
     min_input_size=googlenet_min_size(False),
     # One narrow module per stage: the suite's cost grows with the number of layers.
     smoke_overrides={
@@ -335,6 +338,8 @@ def googlenet(**kwargs):
     preprocessing="tf",
     feature_layers=tuple(f"mixed{i}" for i in range(11)),
     unfreeze_groups=("stem",) + tuple(f"mixed{i}_" for i in range(11)),
+    feature_rule=layers_matching(r"mixed\d+"),
+    unfreeze_rule=prefixes_matching(r"(stem|mixed\d+_)"),
     min_input_size=V3_MIN_SIZE,
     # One module per grid size, 16 filters a convolution: the suite's cost grows with the layers.
     smoke_overrides={

@@ -6,7 +6,7 @@ import keras
 from keras import layers
 
 from dlzoo.blocks.heads import classifier_head
-from dlzoo.registry import register_model
+from dlzoo.registry import layers_matching, prefixes_matching, register_model
 from dlzoo.validation import check_flat_input, check_head, check_num_classes
 
 PAPER_MLP = ("Rumelhart, Hinton, Williams. Learning representations by back-propagating errors. "
@@ -84,6 +84,8 @@ def MLP(
     preprocessing="unit",
     feature_layers=("hidden1", "hidden2"),
     unfreeze_groups=("hidden1", "hidden2", "predictions"),
+    feature_rule=layers_matching(r"hidden\d+"),
+    unfreeze_rule=prefixes_matching(r"(hidden\d+(?=_|$)|predictions)"),
     description="Multilayer perceptron, 784-256-128-10",
 )
 def mlp(**kwargs):

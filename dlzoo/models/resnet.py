@@ -14,7 +14,7 @@ from keras import layers
 
 from dlzoo.blocks.heads import classifier_head, pool_features
 from dlzoo.blocks.residual import BN_EPSILON, basic_block, bottleneck_block
-from dlzoo.registry import register_model
+from dlzoo.registry import last_per_stage, prefixes_matching, register_model
 from dlzoo.validation import (
     Downsample,
     check_choice,
@@ -193,51 +193,39 @@ def stage_outputs(depths, *, preact: bool) -> tuple:
     return tuple(names)
 
 
-def _register(
-    variant: str,
-    *,
-    config: dict,
-    params: int,
-    input_shape=(224, 224, 3),
-    num_classes: int = 1000,
-    weights=(),
-    smoke: dict,
-    description: str,
-):
-    preact = config.get("preact", False)
-    depths = config["depths"]
-    groups = ("conv1_",) + tuple(f"conv{s + 2}_" for s in range(len(depths)))
-    if preact:
-        groups += ("post_",)
+# Registry facts every ResNet shares; feature layers and unfreeze groups are read off the built
+# model (the last block of each stage, `post_relu` ending a v2 network; the stage prefixes), so
+# they hold for any `depths`.
+def _stage_features(names):
+    outputs = last_per_stage(r"conv(\d+)_block\d+_out")(names)
+    if outputs and "post_relu" in names:
+        outputs[-1] = "post_relu"  # a v2 network's last block sum is not yet normalised
+    return outputs
 
-    @register_model(
-        variant,
-        family="resnet",
+
+_FAMILY = dict(
+    family="resnet",
+    feature_rule=_stage_features,
+    unfreeze_rule=prefixes_matching(r"(conv\d+_|post_)"),
+)
+
+
+def _facts(*, depths, preact=False, stem="imagenet", block="bottleneck", weights=False,
+           input_shape=(224, 224, 3), num_classes=1000):
+    """The registry facts that follow from a variant's config (declared at its default depths)."""
+    groups = ("conv1_",) + tuple(f"conv{s + 2}_" for s in range(len(depths)))
+    return dict(
+        _FAMILY,
         default_input_shape=input_shape,
         default_num_classes=num_classes,
-        params=params,
         paper=PAPER_V2 if preact else PAPER,
-        weights=weights,
-        preprocessing="tf" if preact or config.get("stem") == "cifar" else "caffe",
+        weights=("imagenet",) if weights else (),
+        preprocessing="tf" if preact or stem == "cifar" else "caffe",
         feature_layers=stage_outputs(depths, preact=preact),
-        unfreeze_groups=groups,
-        min_input_size=resnet_min_size(
-            num_stages=len(depths),
-            stem=config.get("stem", "imagenet"),
-            block=config.get("block", "bottleneck"),
-            preact=preact,
-        ),
-        smoke_overrides=smoke,
-        description=description,
+        unfreeze_groups=groups + (("post_",) if preact else ()),
+        min_input_size=resnet_min_size(num_stages=len(depths), stem=stem, block=block,
+                                       preact=preact),
     )
-    def builder(**kwargs):
-        args = {"name": variant, "input_shape": input_shape, "num_classes": num_classes, **config}
-        args.update(kwargs)
-        return ResNet(**args)
-
-    builder.__name__ = variant
-    builder.__doc__ = f"{description}. Takes every `ResNet` argument; its config is the default."
-    return builder
 
 
 # The registry suite's cost (graph tracing, XLA compiles on JAX) grows with the number of layers,
@@ -247,60 +235,111 @@ _IMAGENET_SMOKE = {"input_shape": (32, 32, 3), "num_classes": 3, "depths": (2, 1
 _CIFAR_SMOKE = {"input_shape": (16, 16, 3), "num_classes": 3, "depths": (2, 1), "widths": (4, 8)}
 _BASIC = {"block": "basic", "conv_bias": False}
 _CIFAR = {"block": "basic", "stem": "cifar", "shortcut": "zero_pad", "conv_bias": False,
-          "widths": (16, 32, 64)}
-
-# Parameter counts at the defaults, as Keras counts them (BatchNormalization's moving statistics
-# included). resnet50 ... resnet152v2 equal keras.applications'; resnet18/34 have torchvision's
-# 11,689,512 / 21,797,672 trainable parameters; the CIFAR networks are within 3% of the paper's
-# 0.27M, 0.46M, 0.66M, 0.85M and 1.7M (tests/test_resnet.py checks all of these).
-resnet18 = _register(
-    "resnet18", config={"depths": (2, 2, 2, 2), **_BASIC}, params=11_699_112,
-    smoke=_IMAGENET_SMOKE, description="ResNet-18 (basic blocks), 224x224x3",
-)
-resnet34 = _register(
-    "resnet34", config={"depths": (3, 4, 6, 3), **_BASIC}, params=21_814_696,
-    smoke=_IMAGENET_SMOKE, description="ResNet-34 (basic blocks), 224x224x3",
-)
-resnet50 = _register(
-    "resnet50", config={"depths": (3, 4, 6, 3)}, params=25_636_712, weights=("imagenet",),
-    smoke=_IMAGENET_SMOKE, description="ResNet-50 = keras.applications.ResNet50, 224x224x3",
-)
-resnet101 = _register(
-    "resnet101", config={"depths": (3, 4, 23, 3)}, params=44_707_176, weights=("imagenet",),
-    smoke=_IMAGENET_SMOKE, description="ResNet-101 = keras.applications.ResNet101, 224x224x3",
-)
-resnet152 = _register(
-    "resnet152", config={"depths": (3, 8, 36, 3)}, params=60_419_944, weights=("imagenet",),
-    smoke=_IMAGENET_SMOKE, description="ResNet-152 = keras.applications.ResNet152, 224x224x3",
-)
-resnet50v2 = _register(
-    "resnet50v2", config={"depths": (3, 4, 6, 3), "preact": True}, params=25_613_800,
-    weights=("imagenet",), smoke=_IMAGENET_SMOKE,
-    description="ResNet-50 v2 (pre-activation) = keras.applications.ResNet50V2, 224x224x3",
-)
-resnet101v2 = _register(
-    "resnet101v2", config={"depths": (3, 4, 23, 3), "preact": True}, params=44_675_560,
-    weights=("imagenet",), smoke=_IMAGENET_SMOKE,
-    description="ResNet-101 v2 (pre-activation) = keras.applications.ResNet101V2, 224x224x3",
-)
-resnet152v2 = _register(
-    "resnet152v2", config={"depths": (3, 8, 36, 3), "preact": True}, params=60_380_648,
-    weights=("imagenet",), smoke=_IMAGENET_SMOKE,
-    description="ResNet-152 v2 (pre-activation) = keras.applications.ResNet152V2, 224x224x3",
-)
+          "widths": (16, 32, 64), "input_shape": (32, 32, 3), "num_classes": 10}
 
 
-def _register_cifar(n: int, params: int):
-    depth = 6 * n + 2
-    return _register(
-        f"resnet{depth}", config={"depths": (n, n, n), **_CIFAR}, params=params,
-        input_shape=(32, 32, 3), num_classes=10, smoke=_CIFAR_SMOKE,
-        description=f"CIFAR ResNet-{depth} (3x{n} basic blocks, option A shortcuts), 32x32x3",
-    )
+def _cifar_facts(n):
+    return _facts(depths=(n,) * 3, stem="cifar", block="basic", input_shape=(32, 32, 3),
+                  num_classes=10)
 
 
-resnet20 = _register_cifar(3, 271_098)
-resnet32 = _register_cifar(5, 466_426)
-resnet44 = _register_cifar(7, 661_754)
-resnet56 = _register_cifar(9, 857_082)
-resnet110 = _register_cifar(18, 1_736_058)
+# Each variant is a registered function holding only its config. Parameter counts at the
+# defaults, as Keras counts them (BatchNormalization's moving statistics included): resnet50 ...
+# resnet152v2 equal keras.applications'; resnet18/34 have torchvision's 11,689,512 / 21,797,672
+# trainable parameters; the CIFAR networks are within 3% of the paper's 0.27M, 0.46M, 0.66M,
+# 0.85M and 1.7M (tests/models/test_param_counts.py and tests/test_resnet.py check them).
+@register_model(**_facts(depths=(2, 2, 2, 2), block="basic"), params=11_699_112,
+                smoke_overrides=_IMAGENET_SMOKE, description="ResNet-18 (basic blocks), 224x224x3")
+def resnet18(**kwargs):
+    """ResNet-18 (basic blocks), 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet18", "depths": (2, 2, 2, 2), **_BASIC, **kwargs})
+
+
+@register_model(**_facts(depths=(3, 4, 6, 3), block="basic"), params=21_814_696,
+                smoke_overrides=_IMAGENET_SMOKE, description="ResNet-34 (basic blocks), 224x224x3")
+def resnet34(**kwargs):
+    """ResNet-34 (basic blocks), 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet34", "depths": (3, 4, 6, 3), **_BASIC, **kwargs})
+
+
+@register_model(**_facts(depths=(3, 4, 6, 3), weights=True), params=25_636_712,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-50 = keras.applications.ResNet50, 224x224x3")
+def resnet50(**kwargs):
+    """ResNet-50 = keras.applications.ResNet50, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet50", "depths": (3, 4, 6, 3), **kwargs})
+
+
+@register_model(**_facts(depths=(3, 4, 23, 3), weights=True), params=44_707_176,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-101 = keras.applications.ResNet101, 224x224x3")
+def resnet101(**kwargs):
+    """ResNet-101 = keras.applications.ResNet101, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet101", "depths": (3, 4, 23, 3), **kwargs})
+
+
+@register_model(**_facts(depths=(3, 8, 36, 3), weights=True), params=60_419_944,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-152 = keras.applications.ResNet152, 224x224x3")
+def resnet152(**kwargs):
+    """ResNet-152 = keras.applications.ResNet152, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet152", "depths": (3, 8, 36, 3), **kwargs})
+
+
+@register_model(**_facts(depths=(3, 4, 6, 3), preact=True, weights=True), params=25_613_800,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-50 v2 (pre-activation) = keras.applications.ResNet50V2, 224x224x3")
+def resnet50v2(**kwargs):
+    """ResNet-50 v2 = keras.applications.ResNet50V2, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet50v2", "depths": (3, 4, 6, 3), "preact": True, **kwargs})
+
+
+@register_model(**_facts(depths=(3, 4, 23, 3), preact=True, weights=True), params=44_675_560,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-101 v2 (pre-activation) = keras.applications.ResNet101V2, 224x224x3")
+def resnet101v2(**kwargs):
+    """ResNet-101 v2 = keras.applications.ResNet101V2, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet101v2", "depths": (3, 4, 23, 3), "preact": True, **kwargs})
+
+
+@register_model(**_facts(depths=(3, 8, 36, 3), preact=True, weights=True), params=60_380_648,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-152 v2 (pre-activation) = keras.applications.ResNet152V2, 224x224x3")
+def resnet152v2(**kwargs):
+    """ResNet-152 v2 = keras.applications.ResNet152V2, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet152v2", "depths": (3, 8, 36, 3), "preact": True, **kwargs})
+
+
+@register_model(**_cifar_facts(3), params=271_098, smoke_overrides=_CIFAR_SMOKE,
+                description="CIFAR ResNet-20 (3x3 basic blocks, option A shortcuts), 32x32x3")
+def resnet20(**kwargs):
+    """CIFAR ResNet-20 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
+    return ResNet(**{"name": "resnet20", "depths": (3, 3, 3), **_CIFAR, **kwargs})
+
+
+@register_model(**_cifar_facts(5), params=466_426, smoke_overrides=_CIFAR_SMOKE,
+                description="CIFAR ResNet-32 (3x5 basic blocks, option A shortcuts), 32x32x3")
+def resnet32(**kwargs):
+    """CIFAR ResNet-32 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
+    return ResNet(**{"name": "resnet32", "depths": (5, 5, 5), **_CIFAR, **kwargs})
+
+
+@register_model(**_cifar_facts(7), params=661_754, smoke_overrides=_CIFAR_SMOKE,
+                description="CIFAR ResNet-44 (3x7 basic blocks, option A shortcuts), 32x32x3")
+def resnet44(**kwargs):
+    """CIFAR ResNet-44 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
+    return ResNet(**{"name": "resnet44", "depths": (7, 7, 7), **_CIFAR, **kwargs})
+
+
+@register_model(**_cifar_facts(9), params=857_082, smoke_overrides=_CIFAR_SMOKE,
+                description="CIFAR ResNet-56 (3x9 basic blocks, option A shortcuts), 32x32x3")
+def resnet56(**kwargs):
+    """CIFAR ResNet-56 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
+    return ResNet(**{"name": "resnet56", "depths": (9, 9, 9), **_CIFAR, **kwargs})
+
+
+@register_model(**_cifar_facts(18), params=1_736_058, smoke_overrides=_CIFAR_SMOKE,
+                description="CIFAR ResNet-110 (3x18 basic blocks, option A shortcuts), 32x32x3")
+def resnet110(**kwargs):
+    """CIFAR ResNet-110 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
+    return ResNet(**{"name": "resnet110", "depths": (18, 18, 18), **_CIFAR, **kwargs})

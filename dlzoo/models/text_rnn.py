@@ -8,7 +8,7 @@ from keras import layers
 
 from dlzoo.blocks.heads import classifier_head
 from dlzoo.blocks.recurrent import CELLS, recurrent_stack
-from dlzoo.registry import register_model
+from dlzoo.registry import layers_matching, prefixes_matching, register_model
 from dlzoo.validation import (
     check_choice,
     check_int,
@@ -191,50 +191,51 @@ _TEXT_SMOKE = {"vocab_size": 16, "input_shape": (5,), "embedding_dim": 4, "units
 _SEQ_SMOKE = {"input_shape": (5, 2), "units": 4, "num_classes": 3}
 
 
-def _text_registration(cell: str, bidirectional: bool, params: int, paper: str, description: str,
-                       smoke_overrides=None):
-    layer = f"{'bi' if bidirectional else ''}{cell}1"
-    return register_model(
-        family="text_rnn",
-        task="text_classification",
-        input_kind="tokens",
-        default_input_shape=(200,),
-        default_num_classes=2,
-        params=params,
-        paper=paper,
-        feature_layers=("embedding", layer),
-        unfreeze_groups=("embedding", layer, "predictions"),
-        smoke_overrides=smoke_overrides or _TEXT_SMOKE,
-        description=description,
-    )
+# Registry facts the text classifiers share. The feature layers (the embedding, then each
+# recurrent layer) and unfreeze groups are read off the built model, so they follow `depth`.
+_TEXT = dict(
+    family="text_rnn",
+    task="text_classification",
+    input_kind="tokens",
+    default_input_shape=(200,),
+    default_num_classes=2,
+    feature_rule=layers_matching(r"embedding|(?:bi)?(?:lstm|gru)\d+"),
+    unfreeze_rule=prefixes_matching(r"(embedding|(?:bi)?(?:lstm|gru)\d+$|predictions)"),
+    smoke_overrides=_TEXT_SMOKE,
+)
+
+
+def _declared(layer: str) -> dict:
+    """The feature layers and unfreeze groups at the defaults (one recurrent layer, `layer`)."""
+    return dict(feature_layers=("embedding", layer), unfreeze_groups=("embedding", layer, "predictions"))
 
 
 # one variant exercises stacking and both dropouts in the registry suite; the rest stay minimal
-@_text_registration("lstm", False, 2_609_538, PAPER_LSTM,
-                    "LSTM text classifier: masked embedding, LSTM, softmax",
-                    smoke_overrides={**_TEXT_SMOKE, "depth": 2, "dropout": 0.1,
-                                     "recurrent_dropout": 0.1, "pooling": "avg"})
+@register_model(**{**_TEXT, "smoke_overrides": {**_TEXT_SMOKE, "depth": 2, "dropout": 0.1,
+                                                "recurrent_dropout": 0.1, "pooling": "avg"}},
+                **_declared("lstm1"), params=2_609_538, paper=PAPER_LSTM,
+                description="LSTM text classifier: masked embedding, LSTM, softmax")
 def text_lstm(**kwargs):
     """LSTM text classifier over token ids."""
     return TextRNN(cell="lstm", **kwargs)
 
 
-@_text_registration("gru", False, 2_597_378, PAPER_GRU,
-                    "GRU text classifier: masked embedding, GRU, softmax")
+@register_model(**_TEXT, **_declared("gru1"), params=2_597_378, paper=PAPER_GRU,
+                description="GRU text classifier: masked embedding, GRU, softmax")
 def text_gru(**kwargs):
     """GRU text classifier over token ids."""
     return TextRNN(cell="gru", **kwargs)
 
 
-@_text_registration("lstm", True, 2_659_074, f"{PAPER_LSTM} {PAPER_BI}",
-                    "Bidirectional LSTM text classifier")
+@register_model(**_TEXT, **_declared("bilstm1"), params=2_659_074, paper=f"{PAPER_LSTM} {PAPER_BI}",
+                description="Bidirectional LSTM text classifier")
 def text_bilstm(**kwargs):
     """Bidirectional LSTM text classifier over token ids."""
     return TextRNN(cell="lstm", bidirectional=True, **kwargs)
 
 
-@_text_registration("gru", True, 2_634_754, f"{PAPER_GRU} {PAPER_BI}",
-                    "Bidirectional GRU text classifier")
+@register_model(**_TEXT, **_declared("bigru1"), params=2_634_754, paper=f"{PAPER_GRU} {PAPER_BI}",
+                description="Bidirectional GRU text classifier")
 def text_bigru(**kwargs):
     """Bidirectional GRU text classifier over token ids."""
     return TextRNN(cell="gru", bidirectional=True, **kwargs)

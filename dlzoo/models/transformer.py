@@ -9,7 +9,7 @@ from keras import layers, ops
 from dlzoo.blocks.heads import classifier_head
 from dlzoo.blocks.transformer import NORMS, transformer_encoder_block
 from dlzoo.layers.embeddings import KINDS, PositionalEmbedding
-from dlzoo.registry import register_model
+from dlzoo.registry import prefixes_matching, register_model
 from dlzoo.validation import (
     check_choice,
     check_head,
@@ -247,6 +247,7 @@ def VisionTransformer(
     paper=PAPER,
     feature_layers=("avg_pool",),
     unfreeze_groups=("token_embedding", "block1", "block2", "predictions"),
+    unfreeze_rule=prefixes_matching(r"(token_embedding|block\d+(?=_)|predictions)"),
     smoke_overrides={"vocab_size": 16, "input_shape": (6,), "embed_dim": 8, "num_heads": 2,
                      "ff_dim": 8, "depth": 1, "num_classes": 3},
     description="Transformer encoder text classifier: learned positions, 2 post-norm blocks, d=128",
@@ -268,6 +269,7 @@ def transformer_encoder(**kwargs):
     feature_layers=("encoder_norm",),
     unfreeze_groups=("patch_embedding", "block1", "block2", "block3", "block4", "block5", "block6",
                      "predictions"),
+    unfreeze_rule=prefixes_matching(r"(patch_embedding|block\d+(?=_)|predictions)"),
     min_input_size=4,
     smoke_overrides={"input_shape": (8, 8, 3), "patch_size": 4, "embed_dim": 8, "num_heads": 2,
                      "ff_dim": 8, "depth": 1, "num_classes": 3},
