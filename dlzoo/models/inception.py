@@ -24,7 +24,12 @@ from dlzoo.blocks.inception import (
     scaled_depth,
 )
 from dlzoo.layers import LocalResponseNormalization
-from dlzoo.registry import last_per_stage, layers_matching, prefixes_matching, register_model
+from dlzoo.registry import (
+    last_per_stage,
+    layers_matching,
+    prefixes_matching,
+    register_model,
+)
 from dlzoo.validation import (
     Downsample,
     check_choice,

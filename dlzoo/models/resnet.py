@@ -203,29 +203,29 @@ def _stage_features(names):
     return outputs
 
 
-_FAMILY = dict(
-    family="resnet",
-    feature_rule=_stage_features,
-    unfreeze_rule=prefixes_matching(r"(conv\d+_|post_)"),
-)
+_FAMILY = {
+    "family": "resnet",
+    "feature_rule": _stage_features,
+    "unfreeze_rule": prefixes_matching(r"(conv\d+_|post_)"),
+}
 
 
 def _facts(*, depths, preact=False, stem="imagenet", block="bottleneck", weights=False,
            input_shape=(224, 224, 3), num_classes=1000):
     """The registry facts that follow from a variant's config (declared at its default depths)."""
     groups = ("conv1_",) + tuple(f"conv{s + 2}_" for s in range(len(depths)))
-    return dict(
-        _FAMILY,
-        default_input_shape=input_shape,
-        default_num_classes=num_classes,
-        paper=PAPER_V2 if preact else PAPER,
-        weights=("imagenet",) if weights else (),
-        preprocessing="tf" if preact or stem == "cifar" else "caffe",
-        feature_layers=stage_outputs(depths, preact=preact),
-        unfreeze_groups=groups + (("post_",) if preact else ()),
-        min_input_size=resnet_min_size(num_stages=len(depths), stem=stem, block=block,
-                                       preact=preact),
-    )
+    return {
+        **_FAMILY,
+        "default_input_shape": input_shape,
+        "default_num_classes": num_classes,
+        "paper": PAPER_V2 if preact else PAPER,
+        "weights": ("imagenet",) if weights else (),
+        "preprocessing": "tf" if preact or stem == "cifar" else "caffe",
+        "feature_layers": stage_outputs(depths, preact=preact),
+        "unfreeze_groups": groups + (("post_",) if preact else ()),
+        "min_input_size": resnet_min_size(num_stages=len(depths), stem=stem, block=block,
+                                          preact=preact),
+    }
 
 
 # The registry suite's cost (graph tracing, XLA compiles on JAX) grows with the number of layers,

@@ -193,21 +193,22 @@ _SEQ_SMOKE = {"input_shape": (5, 2), "units": 4, "num_classes": 3}
 
 # Registry facts the text classifiers share. The feature layers (the embedding, then each
 # recurrent layer) and unfreeze groups are read off the built model, so they follow `depth`.
-_TEXT = dict(
-    family="text_rnn",
-    task="text_classification",
-    input_kind="tokens",
-    default_input_shape=(200,),
-    default_num_classes=2,
-    feature_rule=layers_matching(r"embedding|(?:bi)?(?:lstm|gru)\d+"),
-    unfreeze_rule=prefixes_matching(r"(embedding|(?:bi)?(?:lstm|gru)\d+$|predictions)"),
-    smoke_overrides=_TEXT_SMOKE,
-)
+_TEXT = {
+    "family": "text_rnn",
+    "task": "text_classification",
+    "input_kind": "tokens",
+    "default_input_shape": (200,),
+    "default_num_classes": 2,
+    "feature_rule": layers_matching(r"embedding|(?:bi)?(?:lstm|gru)\d+"),
+    "unfreeze_rule": prefixes_matching(r"(embedding|(?:bi)?(?:lstm|gru)\d+$|predictions)"),
+    "smoke_overrides": _TEXT_SMOKE,
+}
 
 
 def _declared(layer: str) -> dict:
     """The feature layers and unfreeze groups at the defaults (one recurrent layer, `layer`)."""
-    return dict(feature_layers=("embedding", layer), unfreeze_groups=("embedding", layer, "predictions"))
+    return {"feature_layers": ("embedding", layer),
+            "unfreeze_groups": ("embedding", layer, "predictions")}
 
 
 # one variant exercises stacking and both dropouts in the registry suite; the rest stay minimal

@@ -200,19 +200,19 @@ def _plain_stages(*, stages, filters, kernel_size, batch_norm, num_classes, inpu
 # blocks, then the dense layers) are read off the built model, so they follow any stage table.
 _FEATURES = layers_matching(r"block\d+_pool")
 _GROUPS = prefixes_matching(r"(block\d+_|fc\d+)")
-_VGG = dict(
-    family="vgg",
-    default_input_shape=(224, 224, 3),
-    default_num_classes=1000,
-    paper=PAPER,
-    preprocessing="caffe",
-    feature_layers=tuple(f"block{b}_pool" for b in range(1, 6)),
-    unfreeze_groups=tuple(f"block{b}_" for b in range(1, 6)) + ("fc1", "fc2"),
-    feature_rule=_FEATURES,
-    unfreeze_rule=_GROUPS,
-    min_input_size=MIN_SIZE,
-    smoke_overrides={"input_shape": (32, 32, 3), "num_classes": 5, "fc_units": 32},
-)
+_VGG = {
+    "family": "vgg",
+    "default_input_shape": (224, 224, 3),
+    "default_num_classes": 1000,
+    "paper": PAPER,
+    "preprocessing": "caffe",
+    "feature_layers": tuple(f"block{b}_pool" for b in range(1, 6)),
+    "unfreeze_groups": tuple(f"block{b}_" for b in range(1, 6)) + ("fc1", "fc2"),
+    "feature_rule": _FEATURES,
+    "unfreeze_rule": _GROUPS,
+    "min_input_size": MIN_SIZE,
+    "smoke_overrides": {"input_shape": (32, 32, 3), "num_classes": 5, "fc_units": 32},
+}
 
 
 # Parameter counts at 224x224x3 and 1,000 classes, as Keras counts them: keras.applications' for

@@ -3,9 +3,9 @@ the model as built, at its defaults (where cheap) and at its small smoke build, 
 learning and fine-tuning work after any depth override. At the defaults they are the declared
 `ModelInfo.feature_layers` / `unfreeze_groups`, which `dlzoo info` shows."""
 
+import keras
 import pytest
 
-import keras
 from dlzoo import build, list_models, model_info
 from dlzoo.registry import feature_layers, unfreeze_groups
 
