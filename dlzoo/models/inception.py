@@ -40,6 +40,7 @@ from dlzoo.validation import (
     head_activation,
     min_spatial_size,
 )
+from dlzoo.weights import keras_applications_files
 
 PAPER_V1 = "Szegedy et al. Going deeper with convolutions. CVPR 2015."
 PAPER_V3 = "Szegedy, Vanhoucke, Ioffe, Shlens, Wojna. Rethinking the Inception architecture for computer vision. CVPR 2016."
@@ -302,6 +303,14 @@ def InceptionV3(
 
 
 _SMOKE_MODULE = (16, 16, 16, 8, 8, 8)
+
+# keras.applications' ImageNet files for Inception v3 (keras/src/applications/inception_v3.py:
+# same URLs and md5s); they load by layer order (dlzoo.weights).
+IMAGENET_WEIGHTS = {
+    "inception_v3": keras_applications_files("inception_v3", "inception_v3",
+                                             "9a0d58056eeedaa3f26cb7ebd46da564",
+                                             "bcbd6486424b2319ff4ef7d526e38f63"),
+}
 
 
 # 6,998,552 parameters at 224x224x3 and 1,000 classes without the auxiliary classifiers;

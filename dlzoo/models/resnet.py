@@ -24,6 +24,7 @@ from dlzoo.validation import (
     check_positive_ints,
     min_spatial_size,
 )
+from dlzoo.weights import keras_applications_files
 
 PAPER = "He, Zhang, Ren, Sun. Deep residual learning for image recognition. CVPR 2016."
 PAPER_V2 = "He, Zhang, Ren, Sun. Identity mappings in deep residual networks. ECCV 2016."
@@ -191,6 +192,24 @@ def stage_outputs(depths, *, preact: bool) -> tuple:
     if preact:
         names[-1] = "post_relu"  # the last block's sum is not yet normalised
     return tuple(names)
+
+
+# keras.applications' ImageNet files (keras/src/applications/resnet.py: same URLs and md5s), which
+# load layer for layer; `build(..., weights="imagenet")` fetches them (dlzoo.weights).
+IMAGENET_WEIGHTS = {
+    "resnet50": keras_applications_files("resnet", "resnet50", "2cb95161c43110f7111970584f804107",
+                                         "4d473c1dd8becc155b73f8504c6f6626"),
+    "resnet101": keras_applications_files("resnet", "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+                                          "88cf7a10940856eca736dc7b7e228a21"),
+    "resnet152": keras_applications_files("resnet", "resnet152", "100835be76be38e30d865e96f2aaae62",
+                                          "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+    "resnet50v2": keras_applications_files("resnet", "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0",
+                                           "fac2f116257151a9d068a22e544a4917"),
+    "resnet101v2": keras_applications_files("resnet", "resnet101v2", "6343647c601c52e1368623803854d971",
+                                            "c0ed64b8031c3730f411d2eb4eea35b5"),
+    "resnet152v2": keras_applications_files("resnet", "resnet152v2", "a49b44d1979771252814e80f8ec446f9",
+                                            "ed17cf2e0169df9d443503ef94b23b33"),
+}
 
 
 # Registry facts every ResNet shares; feature layers and unfreeze groups are read off the built

@@ -17,6 +17,7 @@ from dlzoo.validation import (
     check_rate,
     min_spatial_size,
 )
+from dlzoo.weights import keras_applications_files
 
 PAPER = ("Simonyan, Zisserman. Very deep convolutional networks for large-scale image "
          "recognition. ICLR 2015.")
@@ -194,6 +195,16 @@ def _plain_stages(*, stages, filters, kernel_size, batch_norm, num_classes, inpu
     else:
         x = pool_features(x, pooling)
     return keras.Model(inputs, x, name=name)
+
+
+# keras.applications' ImageNet files (keras/src/applications/vgg16.py, vgg19.py: same URLs and
+# md5s), which load layer for layer; `build(..., weights="imagenet")` fetches them (dlzoo.weights).
+IMAGENET_WEIGHTS = {
+    "vgg16": keras_applications_files("vgg16", "vgg16", "64373286793e3c8b2b4e3219cbf3544b",
+                                      "6d6bbae143d832006294945121d1f1fc"),
+    "vgg19": keras_applications_files("vgg19", "vgg19", "cbe5617147190e668d6c5d5026f83318",
+                                      "253f8cb515780f3b799900260a226db6"),
+}
 
 
 # Registry facts every VGG shares. Feature layers (each block's pool) and unfreeze groups (the
