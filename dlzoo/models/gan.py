@@ -503,13 +503,14 @@ def DCGAN(
     return GAN(generator, discriminator, latent_dim=latent_dim, seed=seed, name=name)
 
 
-_DCGAN_SMOKE = {"latent_dim": 8, "base_filters": 4}
+_GAN = {"family": "gan", "task": "generative", "input_kind": "latent"}
+# What the three DCGAN variants share (each holds only its image shape).
+_DCGAN_FACTS = {**_GAN, "default_input_shape": (100,), "paper": PAPER_DCGAN, "preprocessing": "tf",
+                "smoke_overrides": {"latent_dim": 8, "base_filters": 4}}
 
 
 @register_model(
-    family="gan",
-    task="generative",
-    input_kind="latent",
+    **_GAN,
     default_input_shape=(4,),
     params=34_435,
     paper=PAPER_GAN,
@@ -521,49 +522,22 @@ def mlp_gan(**kwargs):
     return MLPGAN(**kwargs)
 
 
-@register_model(
-    family="gan",
-    task="generative",
-    input_kind="latent",
-    default_input_shape=(100,),
-    params=899_010,
-    paper=PAPER_DCGAN,
-    preprocessing="tf",
-    smoke_overrides=_DCGAN_SMOKE,
-    description="DCGAN for 28x28x1 images (MNIST-like): 7 -> 14 -> 28",
-)
+@register_model(**_DCGAN_FACTS, params=899_010,
+                description="DCGAN for 28x28x1 images (MNIST-like): 7 -> 14 -> 28")
 def dcgan_28(*, image_shape=(28, 28, 1), name="dcgan_28", **kwargs):
     """DCGAN for 28x28 grayscale images."""
     return DCGAN(image_shape=image_shape, name=name, **kwargs)
 
 
-@register_model(
-    family="gan",
-    task="generative",
-    input_kind="latent",
-    default_input_shape=(100,),
-    params=1_733_956,
-    paper=PAPER_DCGAN,
-    preprocessing="tf",
-    smoke_overrides=_DCGAN_SMOKE,
-    description="DCGAN for 32x32x3 images (CIFAR-like): 4 -> 8 -> 16 -> 32",
-)
+@register_model(**_DCGAN_FACTS, params=1_733_956,
+                description="DCGAN for 32x32x3 images (CIFAR-like): 4 -> 8 -> 16 -> 32")
 def dcgan_32(*, image_shape=(32, 32, 3), name="dcgan_32", **kwargs):
     """DCGAN for 32x32 colour images."""
     return DCGAN(image_shape=image_shape, name=name, **kwargs)
 
 
-@register_model(
-    family="gan",
-    task="generative",
-    input_kind="latent",
-    default_input_shape=(100,),
-    params=6_346_052,
-    paper=PAPER_DCGAN,
-    preprocessing="tf",
-    smoke_overrides=_DCGAN_SMOKE,
-    description="DCGAN for 64x64x3 images, the paper's setting: 4 -> 8 -> 16 -> 32 -> 64",
-)
+@register_model(**_DCGAN_FACTS, params=6_346_052,
+                description="DCGAN for 64x64x3 images, the paper's setting: 4 -> 8 -> 16 -> 32 -> 64")
 def dcgan_64(*, image_shape=(64, 64, 3), name="dcgan_64", **kwargs):
     """DCGAN for 64x64 colour images."""
     return DCGAN(image_shape=image_shape, name=name, **kwargs)

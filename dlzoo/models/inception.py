@@ -133,19 +133,9 @@ def GoogLeNet(
     check_num_classes(num_classes, include_top=include_top)
     aux = aux_classifiers and include_top
     input_shape = check_image_input(input_shape, name=name, min_size=googlenet_min_size(aux))
-    unit = dict(batch_norm=batch_norm, use_bias=not batch_norm)
 
     inputs = keras.Input(shape=input_shape, name="input_layer")
-    x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)
-    x = conv_bn_act(x, 64, 7, strides=2, padding="valid", name="conv1_7x7_s2", **unit)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_3x3_s2")(x)
-    if not batch_norm:
-        x = LocalResponseNormalization(bias=1.0, alpha=1e-4 / 5, name="pool1_norm1")(x)
-    x = conv_bn_act(x, 64, 1, name="conv2_3x3_reduce", **unit)
-    x = conv_bn_act(x, 192, 3, name="conv2_3x3", **unit)
-    if not batch_norm:
-        x = LocalResponseNormalization(bias=1.0, alpha=1e-4 / 5, name="conv2_norm2")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2_3x3_s2")(x)
+    x = _googlenet_stem(inputs, batch_norm=batch_norm)
     aux_outputs = []
     for i, (label, filters) in enumerate(modules):
         if i and label[0] != modules[i - 1][0][0]:
@@ -168,6 +158,21 @@ def GoogLeNet(
         x = pool_features(x, pooling)
     outputs = [x] + aux_outputs if aux_outputs else x
     return keras.Model(inputs, outputs, name=name)
+
+
+def _googlenet_stem(x, *, batch_norm: bool):
+    """conv1 (7x7/2), pool1, LRN, conv2 (1x1 reduce, 3x3), LRN, pool2: Table 1's first rows."""
+    unit = {"batch_norm": batch_norm, "use_bias": not batch_norm}
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
+    x = conv_bn_act(x, 64, 7, strides=2, padding="valid", name="conv1_7x7_s2", **unit)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_3x3_s2")(x)
+    if not batch_norm:
+        x = LocalResponseNormalization(bias=1.0, alpha=1e-4 / 5, name="pool1_norm1")(x)
+    x = conv_bn_act(x, 64, 1, name="conv2_3x3_reduce", **unit)
+    x = conv_bn_act(x, 192, 3, name="conv2_3x3", **unit)
+    if not batch_norm:
+        x = LocalResponseNormalization(bias=1.0, alpha=1e-4 / 5, name="conv2_norm2")(x)
+    return layers.MaxPooling2D(3, strides=2, padding="same", name="pool2_3x3_s2")(x)
 
 
 def _aux_head(x, *, name, num_classes, classifier_activation, batch_norm):

@@ -15,6 +15,9 @@ PAPER_PERCEPTRON = ("Rosenblatt. The perceptron: a probabilistic model for infor
                     "organization in the brain. Psychological Review 1958.")
 
 
+_FLAT = {"family": "mlp", "task": "classification", "input_kind": "flat"}
+
+
 def MLP(
     *,
     num_classes: int = 10,
@@ -74,9 +77,7 @@ def MLP(
 
 
 @register_model(
-    family="mlp",
-    task="classification",
-    input_kind="flat",
+    **_FLAT,
     default_input_shape=(784,),
     default_num_classes=10,
     params=235_146,
@@ -94,9 +95,7 @@ def mlp(**kwargs):
 
 
 @register_model(
-    family="mlp",
-    task="classification",
-    input_kind="flat",
+    **_FLAT,
     default_input_shape=(2,),
     default_num_classes=1,
     params=3,

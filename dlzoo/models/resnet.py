@@ -87,6 +87,34 @@ def ResNet(
         >>> model = ResNet(depths=(2, 2), widths=(16, 32), block="basic", stem="cifar",
         ...                input_shape=(32, 32, 3), num_classes=10)
     """
+    depths, widths, expansion, stem_width, conv_bias = _check_resnet_args(
+        depths=depths, widths=widths, block=block, preact=preact, stem=stem,
+        stem_width=stem_width, shortcut=shortcut, expansion=expansion, conv_bias=conv_bias,
+        name=name)
+    check_head(include_top=include_top, pooling=pooling)
+    check_num_classes(num_classes, include_top=include_top)
+    input_shape = check_image_input(
+        input_shape, name=name, min_size=resnet_min_size(num_stages=len(depths), stem=stem, block=block, preact=preact)
+    )
+
+    inputs = keras.Input(shape=input_shape, name="input_layer")
+    x = _stem(inputs, stem=stem, width=stem_width, preact=preact, conv_bias=conv_bias)
+    x = _stages(x, depths=depths, widths=widths, block=block, preact=preact, shortcut=shortcut,
+                expansion=expansion, in_channels=stem_width, conv_bias=conv_bias)
+    if preact:
+        x = layers.BatchNormalization(epsilon=BN_EPSILON, name="post_bn")(x)
+        x = layers.Activation("relu", name="post_relu")(x)
+    if include_top:
+        x = classifier_head(x, num_classes=num_classes, classifier_activation=classifier_activation)
+    else:
+        x = pool_features(x, pooling)
+    return keras.Model(inputs, x, name=name)
+
+
+def _check_resnet_args(*, depths, widths, block, preact, stem, stem_width, shortcut, expansion,
+                       conv_bias, name):
+    """Validates the architecture arguments; returns (depths, widths, expansion, stem_width,
+    conv_bias) with the defaults that depend on the others filled in."""
     check_choice(block, arg="block", name=name, allowed=BLOCKS)
     check_choice(stem, arg="stem", name=name, allowed=STEMS)
     check_choice(shortcut, arg="shortcut", name=name, allowed=SHORTCUTS)
@@ -114,17 +142,13 @@ def ResNet(
             f"received stem_width={stem_width}, widths={widths}, expansion={expansion} "
             f"(outputs {channels}). Use shortcut='projection' or non-decreasing widths."
         )
-    check_head(include_top=include_top, pooling=pooling)
-    check_num_classes(num_classes, include_top=include_top)
-    input_shape = check_image_input(
-        input_shape, name=name, min_size=resnet_min_size(num_stages=len(depths), stem=stem, block=block, preact=preact)
-    )
+    return depths, widths, expansion, stem_width, conv_bias
 
-    inputs = keras.Input(shape=input_shape, name="input_layer")
-    x = _stem(inputs, stem=stem, width=stem_width, preact=preact, conv_bias=conv_bias)
+
+def _stages(x, *, depths, widths, block, preact, shortcut, expansion, in_channels, conv_bias):
+    """The residual stages `conv2`, `conv3`, ...: blocks `conv{stage}_block{i}`."""
     residual = bottleneck_block if block == "bottleneck" else basic_block
     extra = {"expansion": expansion} if block == "bottleneck" else {}
-    in_channels = stem_width
     for s, (depth, width) in enumerate(zip(depths, widths)):
         out_channels = width * expansion
         for i in range(1, depth + 1):
@@ -145,14 +169,7 @@ def ResNet(
                 **extra,
             )
         in_channels = out_channels
-    if preact:
-        x = layers.BatchNormalization(epsilon=BN_EPSILON, name="post_bn")(x)
-        x = layers.Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = classifier_head(x, num_classes=num_classes, classifier_activation=classifier_activation)
-    else:
-        x = pool_features(x, pooling)
-    return keras.Model(inputs, x, name=name)
+    return x
 
 
 def _stem(x, *, stem: str, width: int, preact: bool, conv_bias: bool):

@@ -12,8 +12,8 @@ from dlzoo.registry import layers_matching, prefixes_matching, register_model
 from dlzoo.validation import (
     check_choice,
     check_int,
-    check_num_classes,
     check_rate,
+    check_sequence_head,
     check_sequence_input,
     check_token_input,
 )
@@ -33,10 +33,8 @@ def _check_rnn_args(name, *, cell, units, depth, dropout, recurrent_dropout, poo
     check_int(depth, arg="depth", name=name)
     check_rate(dropout, arg="dropout", name=name)
     check_rate(recurrent_dropout, arg="recurrent_dropout", name=name)
-    if not isinstance(include_top, bool):
-        raise TypeError(f"{name}: include_top must be True or False; received {include_top!r}.")
-    check_choice(pooling, arg="pooling", name=name, allowed=POOLINGS + (None,))
-    check_num_classes(num_classes, include_top=include_top)
+    check_sequence_head(include_top=include_top, pooling=pooling, poolings=POOLINGS,
+                        num_classes=num_classes, name=name)
 
 
 def _rnn_body(x, *, cell, units, depth, bidirectional, dropout, recurrent_dropout, pooling,
@@ -116,10 +114,9 @@ def TextRNN(
     _check_rnn_args(name, cell=cell, units=units, depth=depth, dropout=dropout,
                     recurrent_dropout=recurrent_dropout, pooling=pooling, include_top=include_top,
                     num_classes=num_classes)
-    check_int(vocab_size, arg="vocab_size", name=name, minimum=2)
     check_int(embedding_dim, arg="embedding_dim", name=name)
     check_rate(head_dropout, arg="head_dropout", name=name)
-    input_shape = check_token_input(input_shape, name=name)
+    input_shape = check_token_input(input_shape, name=name, vocab_size=vocab_size)
 
     inputs = keras.Input(shape=input_shape, dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
@@ -189,6 +186,8 @@ def SequenceRNN(
 _TEXT_SMOKE = {"vocab_size": 16, "input_shape": (5,), "embedding_dim": 4, "units": 4,
                "num_classes": 3}
 _SEQ_SMOKE = {"input_shape": (5, 2), "units": 4, "num_classes": 3}
+# What the float-sequence variants share: 100 steps of 1 feature.
+_SEQUENCE = {"family": "text_rnn", "input_kind": "sequence", "default_input_shape": (100, 1)}
 
 
 # Registry facts the text classifiers share. The feature layers (the embedding, then each
@@ -243,10 +242,8 @@ def text_bigru(**kwargs):
 
 
 @register_model(
-    family="text_rnn",
+    **_SEQUENCE,
     task="sequence_classification",
-    input_kind="sequence",
-    default_input_shape=(100, 1),
     default_num_classes=2,
     params=17_026,
     paper=PAPER_LSTM,
@@ -259,10 +256,8 @@ def sequence_lstm(**kwargs):
 
 
 @register_model(
-    family="text_rnn",
+    **_SEQUENCE,
     task="sequence_classification",
-    input_kind="sequence",
-    default_input_shape=(100, 1),
     default_num_classes=2,
     params=12_994,
     paper=PAPER_GRU,
@@ -275,10 +270,8 @@ def sequence_gru(**kwargs):
 
 
 @register_model(
-    family="text_rnn",
+    **_SEQUENCE,
     task="sequence_regression",
-    input_kind="sequence",
-    default_input_shape=(100, 1),
     default_num_classes=1,
     params=16_961,
     paper=PAPER_LSTM,
