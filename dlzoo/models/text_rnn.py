@@ -188,6 +188,8 @@ _TEXT_SMOKE = {"vocab_size": 16, "input_shape": (5,), "embedding_dim": 4, "units
 _SEQ_SMOKE = {"input_shape": (5, 2), "units": 4, "num_classes": 3}
 # What the float-sequence variants share: 100 steps of 1 feature.
 _SEQUENCE = {"family": "text_rnn", "input_kind": "sequence", "default_input_shape": (100, 1)}
+_SEQUENCE_CLASSIFIER = {**_SEQUENCE, "task": "sequence_classification", "default_num_classes": 2,
+                        "smoke_overrides": _SEQ_SMOKE}
 
 
 # Registry facts the text classifiers share. The feature layers (the embedding, then each
@@ -241,29 +243,15 @@ def text_bigru(**kwargs):
     return TextRNN(cell="gru", bidirectional=True, **kwargs)
 
 
-@register_model(
-    **_SEQUENCE,
-    task="sequence_classification",
-    default_num_classes=2,
-    params=17_026,
-    paper=PAPER_LSTM,
-    smoke_overrides=_SEQ_SMOKE,
-    description="LSTM classifier for float sequences (time series), 100 steps x 1 feature",
-)
+@register_model(**_SEQUENCE_CLASSIFIER, params=17_026, paper=PAPER_LSTM,
+                description="LSTM classifier for float sequences (time series), 100 steps x 1 feature")
 def sequence_lstm(**kwargs):
     """LSTM classifier for float sequences."""
     return SequenceRNN(cell="lstm", **kwargs)
 
 
-@register_model(
-    **_SEQUENCE,
-    task="sequence_classification",
-    default_num_classes=2,
-    params=12_994,
-    paper=PAPER_GRU,
-    smoke_overrides=_SEQ_SMOKE,
-    description="GRU classifier for float sequences (time series), 100 steps x 1 feature",
-)
+@register_model(**_SEQUENCE_CLASSIFIER, params=12_994, paper=PAPER_GRU,
+                description="GRU classifier for float sequences (time series), 100 steps x 1 feature")
 def sequence_gru(**kwargs):
     """GRU classifier for float sequences."""
     return SequenceRNN(cell="gru", **kwargs)

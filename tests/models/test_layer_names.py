@@ -64,3 +64,16 @@ def test_googlenet_auxiliary_heads_are_groups_only_when_built():
     groups = unfreeze_groups("googlenet", aux)
     assert "aux1_" in groups and "aux2_" in groups
     assert "aux1_" not in unfreeze_groups("googlenet", build("googlenet", **small))
+
+
+def test_transfer_tools_use_the_built_models_layers():
+    from dlzoo.transfer import feature_extractor, unfreeze_layers
+
+    ext = feature_extractor("resnet20", model_args={"depths": (1, 1, 1)})
+    assert ext.layer == "conv4_block1_out"  # the declared default, conv4_block3_out, is not built
+    small = dict(model_info("googlenet").smoke_overrides, input_shape=(65, 65, 3), aux_classifiers=True)
+    small.pop("modules")
+    net = build("googlenet", **small)
+    layers, groups = unfreeze_layers(net, model_info("googlenet"), "top:2")
+    assert groups == ["aux1_", "aux2_"]  # the auxiliary heads come last, as they were declared
+    assert layers and all(any(layer.name.startswith(g) for g in groups) for layer in layers)
