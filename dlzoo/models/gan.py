@@ -419,6 +419,44 @@ def _upsampling_plan(side: int) -> tuple[int, int]:
     return side, n
 
 
+def _dcgan_generator(latent_dim, *, start, widths, channels, kernel_size):
+    """z -> `project` (dense, start x start x widths[0]) -> stride-2 `deconv{i}` up to the image,
+    tanh last; batch norm and ReLU between (Radford et al.'s guidelines)."""
+    z = keras.Input((latent_dim,), name="latent")
+    x = layers.Dense(start * start * widths[0], use_bias=False, name="project")(z)
+    x = layers.Reshape((start, start, widths[0]), name="project_reshape")(x)
+    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    n = len(widths)
+    for i in range(1, n + 1):
+        last = i == n
+        x = layers.Conv2DTranspose(
+            channels if last else widths[i], kernel_size, strides=2, padding="same",
+            use_bias=last, activation="tanh" if last else None, name=f"deconv{i}",
+        )(x)
+        if not last:
+            x = layers.BatchNormalization(name=f"deconv{i}_bn")(x)
+            x = layers.ReLU(name=f"deconv{i}_relu")(x)
+    return keras.Model(z, x, name="generator")
+
+
+def _dcgan_discriminator(image_shape, *, widths, kernel_size):
+    """image -> stride-2 `conv{i}` (narrowest first, no batch norm on the first), leaky ReLU 0.2,
+    -> one logit `predictions`."""
+    images = keras.Input(image_shape, name="images")
+    x = images
+    for i, width in enumerate(reversed(widths), start=1):
+        first = i == 1
+        x = layers.Conv2D(width, kernel_size, strides=2, padding="same", use_bias=first,
+                          name=f"conv{i}")(x)
+        if not first:
+            x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+        x = layers.LeakyReLU(0.2, name=f"conv{i}_leaky_relu")(x)
+    x = layers.Flatten(name="flatten")(x)
+    logits = layers.Dense(1, name="predictions")(x)
+    return keras.Model(images, logits, name="discriminator")
+
+
 def DCGAN(
     *,
     image_shape=(64, 64, 3),
@@ -472,34 +510,9 @@ def DCGAN(
     check_int(kernel_size, arg="kernel_size", name=name)
     widths = [base_filters * 2 ** (n - 1 - i) for i in range(n)]  # widest first: 8b, 4b, 2b, b
 
-    z = keras.Input((latent_dim,), name="latent")
-    x = layers.Dense(start * start * widths[0], use_bias=False, name="project")(z)
-    x = layers.Reshape((start, start, widths[0]), name="project_reshape")(x)
-    x = layers.BatchNormalization(name="project_bn")(x)
-    x = layers.ReLU(name="project_relu")(x)
-    for i in range(1, n + 1):
-        last = i == n
-        x = layers.Conv2DTranspose(
-            channels if last else widths[i], kernel_size, strides=2, padding="same",
-            use_bias=last, activation="tanh" if last else None, name=f"deconv{i}",
-        )(x)
-        if not last:
-            x = layers.BatchNormalization(name=f"deconv{i}_bn")(x)
-            x = layers.ReLU(name=f"deconv{i}_relu")(x)
-    generator = keras.Model(z, x, name="generator")
-
-    images = keras.Input(image_shape, name="images")
-    x = images
-    for i, width in enumerate(reversed(widths), start=1):
-        first = i == 1
-        x = layers.Conv2D(width, kernel_size, strides=2, padding="same", use_bias=first,
-                          name=f"conv{i}")(x)
-        if not first:
-            x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
-        x = layers.LeakyReLU(0.2, name=f"conv{i}_leaky_relu")(x)
-    x = layers.Flatten(name="flatten")(x)
-    logits = layers.Dense(1, name="predictions")(x)
-    discriminator = keras.Model(images, logits, name="discriminator")
+    generator = _dcgan_generator(latent_dim, start=start, widths=widths, channels=channels,
+                                 kernel_size=kernel_size)
+    discriminator = _dcgan_discriminator(image_shape, widths=widths, kernel_size=kernel_size)
     return GAN(generator, discriminator, latent_dim=latent_dim, seed=seed, name=name)
 
 

@@ -278,13 +278,7 @@ def InceptionV3(
     d = scaled_depth(float(depth_multiplier))
 
     inputs = keras.Input(shape=input_shape, name="input_layer")
-    x = conv_bn_relu(inputs, d(32), 3, strides=2, padding="valid", name="stem1")
-    x = conv_bn_relu(x, d(32), 3, padding="valid", name="stem2")
-    x = conv_bn_relu(x, d(64), 3, name="stem3")
-    x = layers.MaxPooling2D(3, strides=2, name="stem_pool1")(x)
-    x = conv_bn_relu(x, d(80), 1, padding="valid", name="stem4")
-    x = conv_bn_relu(x, d(192), 3, padding="valid", name="stem5")
-    x = layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
+    x = _v3_stem(inputs, depth=d)
     k = 0  # the running `mixed` number
     for i in range(n_a):
         x = inception_v3_a(x, 32 if i == 0 else 64, name=f"mixed{k}", depth=d)
@@ -305,6 +299,18 @@ def InceptionV3(
     else:
         x = pool_features(x, pooling)
     return keras.Model(inputs, x, name=name)
+
+
+def _v3_stem(x, *, depth):
+    """Five convolutions and two 3x3/2 max pools, 299 -> 35 (`stem1` ... `stem_pool2`)."""
+    d = depth
+    x = conv_bn_relu(x, d(32), 3, strides=2, padding="valid", name="stem1")
+    x = conv_bn_relu(x, d(32), 3, padding="valid", name="stem2")
+    x = conv_bn_relu(x, d(64), 3, name="stem3")
+    x = layers.MaxPooling2D(3, strides=2, name="stem_pool1")(x)
+    x = conv_bn_relu(x, d(80), 1, padding="valid", name="stem4")
+    x = conv_bn_relu(x, d(192), 3, padding="valid", name="stem5")
+    return layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
 
 
 _SMOKE_MODULE = (16, 16, 16, 8, 8, 8)
