@@ -4,14 +4,15 @@ Where dlzoo applies preprocessing: **inside the model**. Training wraps the netw
 `image -> Preprocess(mode) -> network` (see `with_preprocessing`), so the data pipeline, `dlzoo
 evaluate`, `dlzoo predict`, exports and apps all feed raw [0, 255] pixels, and a saved model cannot
 be fed the wrong convention. `preprocess` is the same mapping as a NumPy function, for code that
-works outside a model (feature caches, plots).
+works outside a model (feature caches, plots). Both use keras.applications'
+`imagenet_utils.preprocess_input` for the ImageNet conventions ("caffe", "tf", "torch").
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from dlzoo.layers.preprocessing import MODES, Preprocess, check_mode
+from dlzoo.layers.preprocessing import IMAGENET_MODES, MODES, Preprocess, check_mode
 
 __all__ = ["MODES", "Preprocess", "preprocess", "with_preprocessing", "base_network", "applied_mode", "mode_for"]
 
@@ -31,14 +32,13 @@ def preprocess(images, mode: str) -> np.ndarray:
         raise ValueError(
             f"preprocess: mode {mode!r} expects RGB images (3 channels); received shape {x.shape}."
         )
-    if mode == "tf":
-        return x / 127.5 - 1.0
+    if mode in IMAGENET_MODES:
+        from keras.applications import imagenet_utils
+
+        # preprocess_input works in place on float arrays: give it a copy
+        return imagenet_utils.preprocess_input(x.copy(), data_format="channels_last", mode=mode)
     if mode == "unit":
         return x / 255.0
-    if mode == "torch":
-        return (x / 255.0 - np.float32([0.485, 0.456, 0.406])) / np.float32([0.229, 0.224, 0.225])
-    if mode == "caffe":
-        return x[..., ::-1] - np.float32([103.939, 116.779, 123.68])
     return x
 
 

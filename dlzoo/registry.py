@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 import fnmatch
 import inspect
+import re
 from typing import Any, Callable
 
 __all__ = [
@@ -21,6 +22,11 @@ __all__ = [
     "model_info",
     "normalize_name",
     "unregister_model",
+    "feature_layers",
+    "unfreeze_groups",
+    "layers_matching",
+    "last_per_stage",
+    "prefixes_matching",
 ]
 
 TASKS = (
@@ -52,14 +58,21 @@ class ModelInfo:
         preprocessing: the input convention the weights expect: `"caffe"` (BGR, mean-centred),
             `"tf"` (scaled to [-1, 1]), `"torch"`, `"unit"` (scaled to [0, 1]) or `"none"`.
         feature_layers: names of layers whose outputs are useful features for transfer learning,
-            shallow to deep; the last is the default feature layer.
-        unfreeze_groups: layer-name prefixes of block groups, bottom to top; fine-tuning with
-            `unfreeze="top:K"` makes the last K groups trainable.
+            shallow to deep, at the default arguments; the last is the default feature layer.
+            For a built model (any depth override) ask `feature_layers(info, model)`.
+        unfreeze_groups: layer-name prefixes of block groups, bottom to top, at the default
+            arguments; fine-tuning with `unfreeze="top:K"` makes the last K groups trainable.
+            For a built model ask `unfreeze_groups(info, model)`.
         min_input_size: smallest spatial size the network accepts, computed from its strides.
         smoke_overrides: small arguments the registry-driven test suite builds with, so every
             model is exercised in seconds on a CPU.
         description: one line for `dlzoo list`.
         builder: the callable that builds the model.
+        module: the module that defines (and registered) the builder, e.g. `"dlzoo.models.vgg"`.
+        feature_rule: `rule(layer_names) -> names` giving the feature layers of a built model;
+            None: the declared `feature_layers` hold for every build.
+        unfreeze_rule: `rule(layer_names) -> prefixes` giving the unfreeze groups of a built
+            model; None: the declared `unfreeze_groups` hold for every build.
     """
 
     name: str
@@ -78,10 +91,16 @@ class ModelInfo:
     smoke_overrides: dict = dataclasses.field(default_factory=dict)
     description: str = ""
     builder: Callable[..., Any] | None = dataclasses.field(default=None, repr=False, compare=False)
+    module: str = ""
+    feature_rule: Callable[[list], list] | None = dataclasses.field(
+        default=None, repr=False, compare=False)
+    unfreeze_rule: Callable[[list], list] | None = dataclasses.field(
+        default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
-        d.pop("builder")
+        for key in ("builder", "feature_rule", "unfreeze_rule"):
+            d.pop(key)
         d["default_input_shape"] = list(self.default_input_shape)
         return d
 
@@ -114,13 +133,20 @@ def register_model(
     min_input_size: int | None = None,
     smoke_overrides: dict | None = None,
     description: str = "",
+    feature_rule: Callable[[list], list] | None = None,
+    unfreeze_rule: Callable[[list], list] | None = None,
     overwrite: bool = False,
 ):
-    """Decorator that adds a builder function to the zoo.
+    """Decorator that adds a builder function to the zoo: the one way a variant registers.
 
     The decorated function takes keyword arguments (`num_classes`, `input_shape`, `include_top`,
-    `pooling`, ...) and returns an uncompiled `keras.Model`. Its name (or `name`) becomes the
-    registry name.
+    `pooling`, ...) and returns an uncompiled `keras.Model`; in the zoo's families it is a small
+    function per variant holding only its config (timm's layout). Its name (or `name`) becomes
+    the registry name and its module is recorded as `ModelInfo.module`. Facts shared by a
+    family's variants are passed as keyword arguments like any other (`**FAMILY_FACTS`).
+    `feature_rule`/`unfreeze_rule` (see `layers_matching`, `last_per_stage`,
+    `prefixes_matching`) derive the feature layers and unfreeze groups from a built model's layer
+    names, so they stay right after depth overrides; without them the declared tuples are used.
 
     Example:
         >>> @register_model(family="mine", default_input_shape=(32, 32, 3), default_num_classes=10)
@@ -159,6 +185,9 @@ def register_model(
             smoke_overrides=dict(smoke_overrides or {}),
             description=description or (inspect.getdoc(fn) or "").split("\n")[0],
             builder=fn,
+            module=getattr(fn, "__module__", "") or "",
+            feature_rule=feature_rule,
+            unfreeze_rule=unfreeze_rule,
         )
         _PARAM_CACHE.pop(key, None)
         return fn
@@ -225,8 +254,6 @@ def list_models(pattern: str = "*", task: str | None = None, family: str | None 
 
 
 def _natural_key(s: str):
-    import re
-
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
@@ -289,3 +316,100 @@ def _check_overrides(info: ModelInfo, kwargs: dict) -> None:
         raise TypeError(
             f"{info.name} does not take argument(s) {', '.join(unknown)}. Allowed: {allowed}."
         )
+
+
+# --- feature layers and unfreeze groups of a built model -----------------------------------
+
+
+def _info(info_or_name) -> ModelInfo:
+    return info_or_name if isinstance(info_or_name, ModelInfo) else model_info(info_or_name)
+
+
+def _layer_names(model) -> list:
+    return [layer.name for layer in model.layers]
+
+
+def feature_layers(info_or_name, model) -> list:
+    """Names of `model`'s layers whose outputs are features for transfer learning.
+
+    Shallow to deep; the last is the default feature layer. Taken from the built model by the
+    family's `feature_rule`, so a depth override or a small build gets its own stage outputs;
+    without a rule, the declared `ModelInfo.feature_layers`.
+
+    Args:
+        info_or_name: a `ModelInfo` or a registry name.
+        model: a model built by that entry (any arguments).
+
+    Returns:
+        A list of layer names of `model` (empty when the entry declares none).
+
+    Example:
+        >>> from dlzoo import build
+        >>> feature_layers("resnet20", build("resnet20", depths=(1, 1, 1)))
+        ['conv2_block1_out', 'conv3_block1_out', 'conv4_block1_out']
+    """
+    info = _info(info_or_name)
+    if info.feature_rule is None:
+        return list(info.feature_layers)
+    return list(info.feature_rule(_layer_names(model)))
+
+
+def unfreeze_groups(info_or_name, model) -> list:
+    """Layer-name prefixes of `model`'s block groups, bottom to top (`unfreeze="top:K"` takes
+    the last K). Taken from the built model by the family's `unfreeze_rule`; without a rule, the
+    declared `ModelInfo.unfreeze_groups`.
+
+    Args:
+        info_or_name: a `ModelInfo` or a registry name.
+        model: a model built by that entry (any arguments).
+
+    Returns:
+        A list of prefixes, each the start of at least one layer name when a rule made it.
+    """
+    info = _info(info_or_name)
+    if info.unfreeze_rule is None:
+        return list(info.unfreeze_groups)
+    return list(info.unfreeze_rule(_layer_names(model)))
+
+
+def layers_matching(pattern: str) -> Callable[[list], list]:
+    """A rule: the layer names that match the regular expression `pattern` in full, in order."""
+    regex = re.compile(pattern)
+
+    def rule(names):
+        return [n for n in names if regex.fullmatch(n)]
+
+    return rule
+
+
+def last_per_stage(pattern: str) -> Callable[[list], list]:
+    """A rule: among the names matching `pattern` in full, the last of each value of its first
+    group (the stage), stages in order of appearance. `conv(\\d+)_block\\d+_out` gives a ResNet's
+    stage outputs."""
+    regex = re.compile(pattern)
+
+    def rule(names):
+        last: dict = {}
+        for n in names:
+            m = regex.fullmatch(n)
+            if m:
+                last[m.group(1)] = n  # dicts keep the stage's first position
+        return list(last.values())
+
+    return rule
+
+
+def prefixes_matching(pattern: str) -> Callable[[list], list]:
+    """A rule: the distinct prefixes that `pattern`'s first group captures at the start of the
+    layer names, in order of first appearance (`(block\\d+_)` gives VGG's blocks)."""
+    regex = re.compile(pattern)
+
+    def rule(names):
+        seen: dict = {}
+        for n in names:
+            m = regex.match(n)
+            if m:
+                seen.setdefault(m.group(1), None)
+        return list(seen)
+
+    return rule

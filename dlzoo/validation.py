@@ -141,8 +141,23 @@ def check_flat_input(input_shape, *, name: str) -> tuple:
     return (n,)
 
 
-def check_token_input(input_shape, *, name: str, allow_variable: bool = True) -> tuple:
-    """Validates an integer token input shape `(sequence_length,)`; `(None,)` for any length."""
+def check_sequence_head(*, include_top, pooling, poolings: Sequence, num_classes, name: str) -> None:
+    """The head arguments of a sequence model (text or float steps): `include_top` a bool,
+    `pooling` one of `poolings` or None, `num_classes` fit for the classifier."""
+    if not isinstance(include_top, bool):
+        raise TypeError(f"{name}: include_top must be True or False; received {include_top!r}.")
+    check_choice(pooling, arg="pooling", name=name, allowed=tuple(poolings) + (None,))
+    check_num_classes(num_classes, include_top=include_top)
+
+
+def check_token_input(input_shape, *, name: str, allow_variable: bool = True,
+                      vocab_size=None) -> tuple:
+    """Validates an integer token input shape `(sequence_length,)`; `(None,)` for any length.
+
+    With `vocab_size`, also that the vocabulary holds at least 2 ids (padding 0 and one token).
+    """
+    if vocab_size is not None:
+        check_int(vocab_size, arg="vocab_size", name=name, minimum=2)
     if not isinstance(input_shape, (tuple, list)) or len(input_shape) != 1:
         raise ValueError(
             f"{name}: input_shape must be (sequence_length,) for token ids; received "

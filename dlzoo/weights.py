@@ -3,9 +3,12 @@
 - `"imagenet"`: keras.applications' published files, fetched with `keras.utils.get_file` (same
   URL, file name and hash) into the Keras cache (`$KERAS_HOME/models`, by default
   `~/.keras/models`). A cached file whose hash matches loads with no network. When the file is
-  missing and the download host cannot be reached, a `ConnectionError` comes within seconds
-  (`get_file` itself would wait on the operating system's timeouts) naming the file, the place to
-  put it and its URL. With `num_classes` other than 1,000 every layer but the classifier loads.
+  missing and the download host cannot be reached (`dlzoo.network.network_available`, which
+  honours `DLZOO_OFFLINE`), a `ConnectionError` comes within seconds (`get_file` itself would
+  wait on the operating system's timeouts) naming the file, the place to put it and its URL.
+  With `num_classes` other than 1,000 every layer but the classifier loads. The files, URLs and
+  hashes live beside each family, in its module's `IMAGENET_WEIGHTS` table
+  (`dlzoo/models/resnet.py`, ...); this module is the mechanism.
 - a path to a weights file (`.weights.h5`, `.keras`, or a legacy `.h5`): `model.load_weights`.
 - a path to a dlzoo saved model (a directory with `model.keras`): weights are copied layer by
   layer where names and shapes match; the rest are reported.
@@ -15,29 +18,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import os
-import socket
-import threading
-import urllib.parse
-import urllib.request
+import re
 import warnings
 
-import numpy as np
-
-from dlzoo.registry import ModelInfo
+from dlzoo.network import network_available
+from dlzoo.registry import ModelInfo, list_models, model_info
 
 __all__ = [
     "WeightsFile",
-    "IMAGENET",
     "build_with_weights",
-    "imagenet_file",
-    "fetch",
-    "keras_cache_dir",
-    "load_h5_by_order",
     "copy_weights_by_name",
+    "fetch",
+    "imagenet_file",
+    "imagenet_files",
+    "keras_applications_files",
+    "keras_cache_dir",
 ]
 
-PROBE_TIMEOUT = 4.0  # seconds to wait for a TCP connection to the download host
+PROBE_TIMEOUT = 4.0  # seconds to wait for the download host to answer
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,32 +49,36 @@ class WeightsFile:
     file_hash: str
 
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
+KERAS_APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+IMAGENET_CLASSES = 1000
 
 
-def _pair(folder: str, stem: str, top_hash: str, notop_hash: str) -> tuple:
+def keras_applications_files(folder: str, stem: str, top_hash: str, notop_hash: str) -> tuple:
+    """keras.applications' two published files of one network: (with the classifier, without).
+
+    Args:
+        folder: the folder under `KERAS_APPLICATIONS_URL` (`"resnet"`, `"vgg16"`, ...).
+        stem: the file names' start (`"resnet50"`).
+        top_hash, notop_hash: their md5 digests, as keras.applications lists them.
+    """
     top = f"{stem}_weights_tf_dim_ordering_tf_kernels.h5"
     notop = f"{stem}_weights_tf_dim_ordering_tf_kernels_notop.h5"
     return (
-        WeightsFile(top, f"{_KA}{folder}/{top}", top_hash),
-        WeightsFile(notop, f"{_KA}{folder}/{notop}", notop_hash),
+        WeightsFile(top, f"{KERAS_APPLICATIONS_URL}{folder}/{top}", top_hash),
+        WeightsFile(notop, f"{KERAS_APPLICATIONS_URL}{folder}/{notop}", notop_hash),
     )
 
 
-# (with the classifier, without it) per registry name: keras.applications' files and hashes
-# (keras/src/applications/resnet.py, inception_v3.py, vgg16.py, vgg19.py).
-IMAGENET = {
-    "resnet50": _pair("resnet", "resnet50", "2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
-    "resnet101": _pair("resnet", "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
-    "resnet152": _pair("resnet", "resnet152", "100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
-    "resnet50v2": _pair("resnet", "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0", "fac2f116257151a9d068a22e544a4917"),
-    "resnet101v2": _pair("resnet", "resnet101v2", "6343647c601c52e1368623803854d971", "c0ed64b8031c3730f411d2eb4eea35b5"),
-    "resnet152v2": _pair("resnet", "resnet152v2", "a49b44d1979771252814e80f8ec446f9", "ed17cf2e0169df9d443503ef94b23b33"),
-    "inception_v3": _pair("inception_v3", "inception_v3", "9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63"),
-    "vgg16": _pair("vgg16", "vgg16", "64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
-    "vgg19": _pair("vgg19", "vgg19", "cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
-}
-IMAGENET_CLASSES = 1000
+def imagenet_files(name: str) -> tuple | None:
+    """The (top, no-top) ImageNet files of a registered model, from its family module's
+    `IMAGENET_WEIGHTS` table (`ModelInfo.module`); None when the family publishes none."""
+    info = model_info(name)
+    table = getattr(importlib.import_module(info.module), "IMAGENET_WEIGHTS", {}) if info.module else {}
+    return table.get(info.name)
+
+
+def _with_imagenet() -> list:
+    return [n for n in list_models() if "imagenet" in model_info(n).weights]
 
 
 def build_with_weights(info: ModelInfo, weights, kwargs: dict):
@@ -101,7 +105,7 @@ def build_with_weights(info: ModelInfo, weights, kwargs: dict):
             load_saved_model_weights(model, path)
             return model
     if isinstance(weights, str) and weights.lower() == "imagenet" and not os.path.exists(weights):
-        have = ", ".join(sorted(IMAGENET))
+        have = ", ".join(_with_imagenet())
         raise ValueError(
             f"weights='imagenet': keras.applications publishes no ImageNet weights for "
             f"{info.name} (named set: none for this model). Models that have them: {have}. "
@@ -121,10 +125,11 @@ def build_with_weights(info: ModelInfo, weights, kwargs: dict):
 
 def imagenet_file(name: str, *, include_top: bool = True) -> WeightsFile:
     """The keras.applications file holding `name`'s ImageNet weights (with or without the top)."""
-    if name not in IMAGENET:
-        have = ", ".join(sorted(IMAGENET))
+    files = imagenet_files(name)
+    if files is None:
+        have = ", ".join(_with_imagenet())
         raise ValueError(f"No ImageNet weights are published for {name!r}; models that have them: {have}.")
-    return IMAGENET[name][0 if include_top else 1]
+    return files[0 if include_top else 1]
 
 
 def _build_imagenet(info: ModelInfo, kwargs: dict):
@@ -140,7 +145,7 @@ def _build_imagenet(info: ModelInfo, kwargs: dict):
     path = fetch(wf)
     model = info.builder(**kwargs)
     if include_top and num_classes != IMAGENET_CLASSES:
-        load_h5_by_order(model, path, skip_classifier=True)
+        _load_legacy_h5(model, path, skip_classifier=True)
         warnings.warn(
             f"{info.name}: loaded ImageNet weights into every layer except the classifier "
             f"'predictions', which has num_classes={num_classes} outputs instead of "
@@ -148,7 +153,7 @@ def _build_imagenet(info: ModelInfo, kwargs: dict):
             stacklevel=4,  # the caller of build()
         )
     else:
-        load_h5_by_order(model, path)
+        _load_legacy_h5(model, path)
     return model
 
 
@@ -199,9 +204,9 @@ def fetch(wf: WeightsFile, *, probe_timeout: float = PROBE_TIMEOUT) -> str:
             f"the cached {target} has {algorithm} {actual}, not the expected {wf.file_hash} "
             "(an incomplete or different file)"
         )
-    host, port = _download_host(wf.origin)
-    if not _reachable(host, port, probe_timeout):
-        raise ConnectionError(_offline_message(wf, target, problem, f"{host}:{port} cannot be reached"))
+    if not network_available(wf.origin, timeout=probe_timeout):
+        host = wf.origin.split("/")[2]
+        raise ConnectionError(_offline_message(wf, target, problem, f"{host} cannot be reached"))
     import keras
 
     try:
@@ -225,85 +230,40 @@ def _offline_message(wf: WeightsFile, target: str, problem: str, reason: str) ->
     )
 
 
-def _download_host(url: str) -> tuple:
-    """The host a download of `url` connects to first: the https proxy when one is configured."""
-    parts = urllib.parse.urlsplit(url)
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname):
-        p = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        return p.hostname, p.port or (443 if p.scheme == "https" else 80)
-    return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
-
-
-def _reachable(host: str, port: int, timeout: float) -> bool:
-    """Whether a TCP connection to host:port opens within `timeout` seconds.
-
-    The attempt runs in a daemon thread: `socket.create_connection`'s timeout does not cover the
-    DNS lookup, which on a machine without network can itself take many seconds.
-    """
-    result = []
-
-    def attempt():
-        try:
-            socket.create_connection((host, port), timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=attempt, name="dlzoo-probe", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
-
-
 # --- loading --------------------------------------------------------------------------------
 
 
-def _strings(values) -> list:
-    return [v.decode("utf8") if isinstance(v, bytes) else str(v) for v in values]
+def _load_legacy_h5(model, path: str, *, skip_classifier: bool = False) -> None:
+    """Loads a keras.applications `.h5` file with Keras's legacy loader (by layer order: the
+    files' layer names, e.g. Inception v3's `conv2d_1`, need not match ours).
 
-
-def load_h5_by_order(model, path: str, *, skip_classifier: bool = False) -> None:
-    """Loads a legacy Keras `.h5` weights file (keras.applications' format) layer by layer in order.
-
-    Layers are matched by position among the layers that hold weights, as `model.load_weights`
-    does for these files (their layer names, e.g. Inception v3's `conv2d_1`, need not match).
-
-    Args:
-        model: the model to load into.
-        path: the `.h5` file.
-        skip_classifier: leave the model's `predictions` layer and the file's last layer out.
+    With `skip_classifier`, the classifier's shape mismatch is skipped (`skip_mismatch=True`);
+    any other skipped layer is an error, as is any mismatch without it.
     """
-    import h5py
-
-    with h5py.File(path, "r") as f:
-        group = f["model_weights"] if "layer_names" not in f.attrs and "model_weights" in f else f
-        saved = []
-        for layer_name in _strings(group.attrs["layer_names"]):
-            names = _strings(group[layer_name].attrs["weight_names"])
-            if names:
-                saved.append((layer_name, [np.asarray(group[layer_name][n]) for n in names]))
-    targets = [layer for layer in model.layers if layer.weights]
-    if skip_classifier:
-        saved = saved[:-1]
-        targets = [layer for layer in targets if layer.name != "predictions"]
-    if len(saved) != len(targets):
-        raise ValueError(
-            f"{os.path.basename(path)} holds weights for {len(saved)} layers; {model.name} has "
-            f"{len(targets)}. The file was saved from a different architecture."
-        )
-    for layer, (saved_name, values) in zip(targets, saved):
-        expected = [tuple(w.shape) for w in layer.weights]
-        got = [tuple(v.shape) for v in values]
-        if expected != got:
+    name = os.path.basename(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(path, skip_mismatch=skip_classifier)
+        except ValueError as e:
             raise ValueError(
-                f"Layer {layer.name!r} of {model.name} has weight shapes {expected}, but the "
-                f"matching layer {saved_name!r} in {os.path.basename(path)} has {got}. With "
-                "include_top=True the input size must be the one the weights were trained at "
-                "for networks that flatten (VGG); otherwise the file is for another architecture."
-            )
-        layer.set_weights(values)
+                f"{name} does not fit {model.name}: {e} With include_top=True the input size must "
+                "be the one the weights were trained at for networks that flatten (VGG); otherwise "
+                "the file is for another architecture."
+            ) from e
+    skipped = set()
+    for w in caught:
+        found = re.search(r"Skipping loading weights for layer #\d+ \(named (\S+)\)", str(w.message))
+        if found:
+            skipped.add(found.group(1))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if skipped - {"predictions"}:
+        raise ValueError(
+            f"{name} does not fit {model.name}: the weights of {sorted(skipped - {'predictions'})} "
+            "have other shapes. With include_top=True the input size must be the one the weights "
+            "were trained at for networks that flatten (VGG)."
+        )
 
 
 def _all_layers(model):

@@ -2,12 +2,12 @@
 sizes, generator and discriminator save and reload, a saved GAN resumes with its optimizers, and
 the sample-grid callback writes a PNG per epoch."""
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
 
-import keras
-from dlzoo import build, list_models, model_info
+from dlzoo import build
 from dlzoo.models.gan import GAN, SampleGrid, save_sample_grid
 from tests._tasks import modes_covered, ring_of_gaussians
 
@@ -118,6 +118,3 @@ def test_dcgan_bad_arguments(kwargs, match):
         build("dcgan_64", **kwargs)
 
 
-@pytest.mark.parametrize("name", list_models(family="gan"))
-def test_declared_parameter_count_is_exact(name):
-    assert build(name).count_params() == model_info(name).params

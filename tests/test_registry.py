@@ -45,6 +45,16 @@ def test_model_info_fields():
     assert info.feature_layers[-1] == "block5_pool"
     assert info.min_input_size == 32
     assert "Simonyan" in info.paper
+    assert info.module == "dlzoo.models.vgg"
+
+
+def test_every_model_records_its_defining_module():
+    import importlib
+
+    for name in list_models():
+        info = model_info(name)
+        assert info.module.startswith("dlzoo.models."), name
+        assert getattr(importlib.import_module(info.module), info.builder.__name__) is info.builder
 
 
 def test_user_registered_model_gets_every_tool():
@@ -59,6 +69,7 @@ def test_user_registered_model_gets_every_tool():
     try:
         assert "tiny_user_cnn" in list_models()
         assert build("Tiny-User-CNN", num_classes=3).output_shape == (None, 3)
+        assert model_info("tiny_user_cnn").module == __name__
         # the parameter count is measured on first request when the builder did not declare it
         assert model_info("tiny_user_cnn").params == (3 * 3 * 3 * 4 + 4) + (4 * 4 + 4)
         with pytest.raises(ValueError, match="already registered"):

@@ -4,8 +4,8 @@ the classifier-less load for other class counts, weights files and dlzoo saved-m
 The network is cut by patching the socket module (so the tests behave the same with or without
 one), and the "ImageNet" files are written by the test from randomly initialised
 keras.applications models, in the legacy HDF5 format keras.applications publishes them in. Their
-real md5 goes into the hash table for the duration of a test, since a file we write cannot have
-the published hash.
+real md5 goes into the family's table (`dlzoo.models.resnet.IMAGENET_WEIGHTS`) for the duration of
+a test, since a file we write cannot have the published hash.
 """
 
 import inspect
@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 import keras
+import dlzoo.models.resnet as resnet_family
 import dlzoo.weights as W
-from dlzoo import build
+from dlzoo import build, list_models, model_info
 
 SHAPE = (64, 64, 3)
 
@@ -65,7 +66,7 @@ def resnet50_files(tmp_path_factory):
     """A fake Keras cache holding resnet50's two files, written from a random ResNet50."""
     cache = tmp_path_factory.mktemp("keras_home")
     (cache / "models").mkdir()
-    top_file, notop_file = W.IMAGENET["resnet50"]
+    top_file, notop_file = W.imagenet_files("resnet50")
     ref = keras.applications.ResNet50(weights=None, input_shape=SHAPE, classifier_activation=None)
     _randomize(ref)
     ref.save(cache / "models" / top_file.file_name)  # legacy HDF5, like the published files
@@ -81,9 +82,9 @@ def resnet50_files(tmp_path_factory):
 def cached_resnet50(resnet50_files, monkeypatch):
     cache, x, logits, features, hashes = resnet50_files
     monkeypatch.setenv("KERAS_HOME", str(cache))
-    top, notop = W.IMAGENET["resnet50"]
+    top, notop = W.imagenet_files("resnet50")
     monkeypatch.setitem(
-        W.IMAGENET,
+        resnet_family.IMAGENET_WEIGHTS,
         "resnet50",
         tuple(W.WeightsFile(f.file_name, f.origin, hashes[f.file_name]) for f in (top, notop)),
     )
@@ -117,7 +118,7 @@ def test_other_class_counts_load_all_but_the_classifier(cached_resnet50, no_netw
 def test_offline_without_cached_file_fails_fast_and_says_what_to_do(network, request, tmp_path, monkeypatch):
     request.getfixturevalue(network)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    top = W.IMAGENET["resnet50"][0]
+    top = W.imagenet_file("resnet50")
     start = time.monotonic()
     with pytest.raises(ConnectionError) as err:
         build("resnet50", weights="imagenet")
@@ -131,7 +132,7 @@ def test_offline_without_cached_file_fails_fast_and_says_what_to_do(network, req
 
 def test_corrupt_cached_file_is_reported_offline(tmp_path, monkeypatch, no_network):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    notop = W.IMAGENET["inception_v3"][1]
+    notop = W.imagenet_file("inception_v3", include_top=False)
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / notop.file_name).write_bytes(b"half a download")
     with pytest.raises(ConnectionError, match="not the expected bcbd6486424b2319ff4ef7d526e38f63"):
@@ -143,7 +144,10 @@ def test_download_goes_through_get_file_with_keras_applications_url_and_hash(
 ):
     cache, x, logits, _, hashes = resnet50_files
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr(W, "_reachable", lambda host, port, timeout: host == "storage.googleapis.com")
+    monkeypatch.delenv("DLZOO_OFFLINE", raising=False)
+    monkeypatch.setattr(
+        W, "network_available", lambda url, timeout=None: url.startswith("https://storage.googleapis.com/")
+    )
     calls = []
 
     def fake_get_file(fname, origin, *, cache_subdir, file_hash, cache_dir):
@@ -165,10 +169,13 @@ def test_download_goes_through_get_file_with_keras_applications_url_and_hash(
     ]
 
 
-def test_imagenet_table_matches_keras_applications():
+def test_imagenet_tables_match_keras_applications():
     from keras.src.applications import inception_v3, resnet, vgg16, vgg19
 
-    for name, (top, notop) in W.IMAGENET.items():
+    offered = [n for n in list_models() if "imagenet" in model_info(n).weights]
+    assert len(offered) == 9
+    for name in offered:
+        top, notop = W.imagenet_files(name)
         if name.startswith("resnet"):
             assert (top.file_hash, notop.file_hash) == resnet.WEIGHTS_HASHES[name]
             assert top.origin == resnet.BASE_WEIGHTS_PATH + top.file_name
@@ -178,11 +185,35 @@ def test_imagenet_table_matches_keras_applications():
             assert (top.origin, notop.origin) == (module.WEIGHTS_PATH, module.WEIGHTS_PATH_NO_TOP)
             source = inspect.getsource(module)
             assert f'"{top.file_hash}"' in source and f'"{notop.file_hash}"' in source
-    # every model that offers "imagenet" has a file
-    from dlzoo import list_models, model_info
+    # the files sit beside the family, and only models that offer "imagenet" have them
+    for name in list_models():
+        files = W.imagenet_files(name)
+        assert (files is not None) == (name in offered), name
+        if files is not None:
+            assert name in vars(__import__(model_info(name).module, fromlist=["_"]))["IMAGENET_WEIGHTS"]
 
-    offered = {n for n in list_models() if "imagenet" in model_info(n).weights}
-    assert offered == set(W.IMAGENET)
+
+def test_dlzoo_offline_fails_fast_without_touching_the_network(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.setenv("DLZOO_OFFLINE", "1")
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: pytest.fail("network touched"))
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match="cannot be reached"):
+        W.fetch(W.imagenet_file("vgg16", include_top=False))
+    assert time.monotonic() - start < 2
+
+
+def test_an_image_net_file_of_another_input_size_is_a_clear_error(tmp_path):
+    # VGG flattens: fc1's shape follows the input size, so only the classifier may be skipped.
+    ref = build("vgg11", input_shape=(32, 32, 3), fc_units=8)
+    path = tmp_path / "vgg11_legacy.h5"
+    ref.save(path)  # the legacy HDF5 format
+    other = build("vgg11", input_shape=(64, 64, 3), fc_units=8, num_classes=5)
+    with pytest.raises(ValueError, match=r"fc1.*input size must be the one the weights were trained at"):
+        W._load_legacy_h5(other, str(path), skip_classifier=True)
+    same = build("vgg11", input_shape=(32, 32, 3), fc_units=8, num_classes=5)
+    W._load_legacy_h5(same, str(path), skip_classifier=True)  # only the classifier differs
+    np.testing.assert_array_equal(same.get_layer("fc1").get_weights()[0], ref.get_layer("fc1").get_weights()[0])
 
 
 def test_imagenet_errors_before_any_download(monkeypatch):

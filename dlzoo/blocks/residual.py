@@ -62,6 +62,29 @@ def residual_shortcut(
     return x
 
 
+def _bn_relu(x, *, name: str, epsilon: float):
+    """BatchNormalization then ReLU: `{name}_bn`, `{name}_relu`."""
+    x = layers.BatchNormalization(epsilon=epsilon, name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def _preactivation(x, out_channels: int, *, name: str, shortcut: str, stride: int, epsilon: float):
+    """A v2 block's start: `{name}_preact_bn/_relu` and the shortcut (a projection reads the
+    activated input, the others the raw one). Returns (activated input, shortcut)."""
+    pre = _bn_relu(x, name=f"{name}_preact", epsilon=epsilon)
+    sc = residual_shortcut(
+        pre if shortcut == "projection" else x, out_channels, name=name, kind=shortcut,
+        stride=stride, batch_norm=False,
+    )
+    return pre, sc
+
+
+def _add_relu(shortcut, x, *, name: str):
+    """A v1 block's end: `{name}_add`, then ReLU as `{name}_out`."""
+    x = layers.Add(name=f"{name}_add")([shortcut, x])
+    return layers.Activation("relu", name=f"{name}_out")(x)
+
+
 def bottleneck_block(
     x,
     filters: int,
@@ -95,36 +118,26 @@ def bottleneck_block(
         bn_epsilon: BatchNormalization epsilon.
     """
     out_channels = expansion * filters
-    bn = dict(epsilon=bn_epsilon)
     if not preact:
         sc = residual_shortcut(
             x, out_channels, name=name, kind=shortcut, stride=stride, conv_bias=conv_bias,
             bn_epsilon=bn_epsilon,
         )
         x = layers.Conv2D(filters, 1, strides=stride, use_bias=conv_bias, name=f"{name}_1_conv")(x)
-        x = layers.BatchNormalization(**bn, name=f"{name}_1_bn")(x)
-        x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+        x = _bn_relu(x, name=f"{name}_1", epsilon=bn_epsilon)
         x = layers.Conv2D(filters, 3, padding="same", use_bias=conv_bias, name=f"{name}_2_conv")(x)
-        x = layers.BatchNormalization(**bn, name=f"{name}_2_bn")(x)
-        x = layers.Activation("relu", name=f"{name}_2_relu")(x)
+        x = _bn_relu(x, name=f"{name}_2", epsilon=bn_epsilon)
         x = layers.Conv2D(out_channels, 1, use_bias=conv_bias, name=f"{name}_3_conv")(x)
-        x = layers.BatchNormalization(**bn, name=f"{name}_3_bn")(x)
-        x = layers.Add(name=f"{name}_add")([sc, x])
-        return layers.Activation("relu", name=f"{name}_out")(x)
+        x = layers.BatchNormalization(epsilon=bn_epsilon, name=f"{name}_3_bn")(x)
+        return _add_relu(sc, x, name=name)
 
-    pre = layers.BatchNormalization(**bn, name=f"{name}_preact_bn")(x)
-    pre = layers.Activation("relu", name=f"{name}_preact_relu")(pre)
-    sc = residual_shortcut(
-        pre if shortcut == "projection" else x, out_channels, name=name, kind=shortcut,
-        stride=stride, batch_norm=False,
-    )
+    pre, sc = _preactivation(x, out_channels, name=name, shortcut=shortcut, stride=stride,
+                             epsilon=bn_epsilon)
     x = layers.Conv2D(filters, 1, use_bias=conv_bias, name=f"{name}_1_conv")(pre)
-    x = layers.BatchNormalization(**bn, name=f"{name}_1_bn")(x)
-    x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+    x = _bn_relu(x, name=f"{name}_1", epsilon=bn_epsilon)
     x = layers.ZeroPadding2D(1, name=f"{name}_2_pad")(x)
     x = layers.Conv2D(filters, 3, strides=stride, use_bias=conv_bias, name=f"{name}_2_conv")(x)
-    x = layers.BatchNormalization(**bn, name=f"{name}_2_bn")(x)
-    x = layers.Activation("relu", name=f"{name}_2_relu")(x)
+    x = _bn_relu(x, name=f"{name}_2", epsilon=bn_epsilon)
     x = layers.Conv2D(out_channels, 1, name=f"{name}_3_conv")(x)
     return layers.Add(name=f"{name}_out")([sc, x])
 
@@ -149,8 +162,6 @@ def basic_block(
 
     Args: as `bottleneck_block`, with output channels `filters`.
     """
-    bn = dict(epsilon=bn_epsilon)
-
     def conv3x3(t, *, strides, bias, label):
         if strides > 1:
             t = layers.ZeroPadding2D(1, name=f"{name}_{label}_pad")(t)
@@ -163,21 +174,14 @@ def basic_block(
             bn_epsilon=bn_epsilon,
         )
         x = conv3x3(x, strides=stride, bias=conv_bias, label="1")
-        x = layers.BatchNormalization(**bn, name=f"{name}_1_bn")(x)
-        x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+        x = _bn_relu(x, name=f"{name}_1", epsilon=bn_epsilon)
         x = conv3x3(x, strides=1, bias=conv_bias, label="2")
-        x = layers.BatchNormalization(**bn, name=f"{name}_2_bn")(x)
-        x = layers.Add(name=f"{name}_add")([sc, x])
-        return layers.Activation("relu", name=f"{name}_out")(x)
+        x = layers.BatchNormalization(epsilon=bn_epsilon, name=f"{name}_2_bn")(x)
+        return _add_relu(sc, x, name=name)
 
-    pre = layers.BatchNormalization(**bn, name=f"{name}_preact_bn")(x)
-    pre = layers.Activation("relu", name=f"{name}_preact_relu")(pre)
-    sc = residual_shortcut(
-        pre if shortcut == "projection" else x, filters, name=name, kind=shortcut, stride=stride,
-        batch_norm=False,
-    )
+    pre, sc = _preactivation(x, filters, name=name, shortcut=shortcut, stride=stride,
+                             epsilon=bn_epsilon)
     x = conv3x3(pre, strides=stride, bias=conv_bias, label="1")
-    x = layers.BatchNormalization(**bn, name=f"{name}_1_bn")(x)
-    x = layers.Activation("relu", name=f"{name}_1_relu")(x)
+    x = _bn_relu(x, name=f"{name}_1", epsilon=bn_epsilon)
     x = conv3x3(x, strides=1, bias=True, label="2")
     return layers.Add(name=f"{name}_out")([sc, x])

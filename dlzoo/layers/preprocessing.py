@@ -2,7 +2,10 @@
 
 keras.applications ships these conventions as `preprocess_input` functions that run outside the
 model; a saved model then needs the caller to remember which one applies. As a layer, a saved
-dlzoo model takes raw [0, 255] images and carries its own preprocessing.
+dlzoo model takes raw [0, 255] images and carries its own preprocessing. The arithmetic of the
+ImageNet conventions is keras.applications' own (`imagenet_utils.preprocess_input`, which works on
+tensors); the layer stays a registered class of its own so that saved models load with
+`safe_mode=True` and tools can read the mode off a model (`dlzoo.preprocessing.applied_mode`).
 """
 
 from __future__ import annotations
@@ -11,11 +14,7 @@ import keras
 from keras import ops
 
 MODES = ("caffe", "tf", "torch", "unit", "none")
-
-# ImageNet channel statistics, in the channel order each convention uses.
-_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-_TORCH_MEAN_RGB = (0.485, 0.456, 0.406)
-_TORCH_STD_RGB = (0.229, 0.224, 0.225)
+IMAGENET_MODES = ("caffe", "tf", "torch")  # keras.applications' preprocess_input modes
 
 
 def check_mode(mode) -> str:
@@ -63,17 +62,11 @@ class Preprocess(keras.layers.Layer):
 
     def call(self, inputs):
         x = ops.cast(inputs, self.compute_dtype)
-        if self.mode == "tf":
-            return x / 127.5 - 1.0
+        if self.mode in IMAGENET_MODES:
+            return keras.applications.imagenet_utils.preprocess_input(
+                x, data_format="channels_last", mode=self.mode)
         if self.mode == "unit":
             return x / 255.0
-        if self.mode == "torch":
-            mean = ops.convert_to_tensor(_TORCH_MEAN_RGB, dtype=x.dtype)
-            std = ops.convert_to_tensor(_TORCH_STD_RGB, dtype=x.dtype)
-            return (x / 255.0 - mean) / std
-        if self.mode == "caffe":
-            mean = ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=x.dtype)
-            return ops.flip(x, axis=-1) - mean
         return x
 
     def compute_output_shape(self, input_shape):

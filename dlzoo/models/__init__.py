@@ -4,5 +4,15 @@ Each module holds one configurable builder per family and one small registered f
 variant (timm's layout); registration happens in the module, which is listed here explicitly.
 """
 
-from dlzoo.models import alexnet, inception, lenet, mlp, resnet, vgg  # noqa: F401
-from dlzoo.models import autoencoder, gan, text_rnn, transformer  # noqa: F401
+from dlzoo.models import (  # noqa: F401
+    alexnet,
+    autoencoder,
+    gan,
+    inception,
+    lenet,
+    mlp,
+    resnet,
+    text_rnn,
+    transformer,
+    vgg,
+)

@@ -9,7 +9,13 @@ from dlzoo.blocks.conv import conv_bn_act
 from dlzoo.blocks.heads import classifier_head, pool_features
 from dlzoo.layers import LocalResponseNormalization
 from dlzoo.registry import register_model
-from dlzoo.validation import Downsample, check_head, check_image_input, check_num_classes, min_spatial_size
+from dlzoo.validation import (
+    Downsample,
+    check_head,
+    check_image_input,
+    check_num_classes,
+    min_spatial_size,
+)
 
 PAPER = ("Krizhevsky, Sutskever, Hinton. ImageNet classification with deep convolutional neural "
          "networks. NeurIPS 2012.")

@@ -10,7 +10,13 @@ from keras import layers
 
 from dlzoo.layers.noise import MaskingNoise, SaltAndPepperNoise
 from dlzoo.registry import register_model
-from dlzoo.validation import check_choice, check_flat_input, check_image_input, check_int, check_rate
+from dlzoo.validation import (
+    check_choice,
+    check_flat_input,
+    check_image_input,
+    check_int,
+    check_rate,
+)
 
 PAPER = ("Vincent, Larochelle, Bengio, Manzagol. Extracting and composing robust features with "
          "denoising autoencoders. ICML 2008.")

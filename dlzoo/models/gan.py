@@ -419,6 +419,44 @@ def _upsampling_plan(side: int) -> tuple[int, int]:
     return side, n
 
 
+def _dcgan_generator(latent_dim, *, start, widths, channels, kernel_size):
+    """z -> `project` (dense, start x start x widths[0]) -> stride-2 `deconv{i}` up to the image,
+    tanh last; batch norm and ReLU between (Radford et al.'s guidelines)."""
+    z = keras.Input((latent_dim,), name="latent")
+    x = layers.Dense(start * start * widths[0], use_bias=False, name="project")(z)
+    x = layers.Reshape((start, start, widths[0]), name="project_reshape")(x)
+    x = layers.BatchNormalization(name="project_bn")(x)
+    x = layers.ReLU(name="project_relu")(x)
+    n = len(widths)
+    for i in range(1, n + 1):
+        last = i == n
+        x = layers.Conv2DTranspose(
+            channels if last else widths[i], kernel_size, strides=2, padding="same",
+            use_bias=last, activation="tanh" if last else None, name=f"deconv{i}",
+        )(x)
+        if not last:
+            x = layers.BatchNormalization(name=f"deconv{i}_bn")(x)
+            x = layers.ReLU(name=f"deconv{i}_relu")(x)
+    return keras.Model(z, x, name="generator")
+
+
+def _dcgan_discriminator(image_shape, *, widths, kernel_size):
+    """image -> stride-2 `conv{i}` (narrowest first, no batch norm on the first), leaky ReLU 0.2,
+    -> one logit `predictions`."""
+    images = keras.Input(image_shape, name="images")
+    x = images
+    for i, width in enumerate(reversed(widths), start=1):
+        first = i == 1
+        x = layers.Conv2D(width, kernel_size, strides=2, padding="same", use_bias=first,
+                          name=f"conv{i}")(x)
+        if not first:
+            x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
+        x = layers.LeakyReLU(0.2, name=f"conv{i}_leaky_relu")(x)
+    x = layers.Flatten(name="flatten")(x)
+    logits = layers.Dense(1, name="predictions")(x)
+    return keras.Model(images, logits, name="discriminator")
+
+
 def DCGAN(
     *,
     image_shape=(64, 64, 3),
@@ -472,44 +510,20 @@ def DCGAN(
     check_int(kernel_size, arg="kernel_size", name=name)
     widths = [base_filters * 2 ** (n - 1 - i) for i in range(n)]  # widest first: 8b, 4b, 2b, b
 
-    z = keras.Input((latent_dim,), name="latent")
-    x = layers.Dense(start * start * widths[0], use_bias=False, name="project")(z)
-    x = layers.Reshape((start, start, widths[0]), name="project_reshape")(x)
-    x = layers.BatchNormalization(name="project_bn")(x)
-    x = layers.ReLU(name="project_relu")(x)
-    for i in range(1, n + 1):
-        last = i == n
-        x = layers.Conv2DTranspose(
-            channels if last else widths[i], kernel_size, strides=2, padding="same",
-            use_bias=last, activation="tanh" if last else None, name=f"deconv{i}",
-        )(x)
-        if not last:
-            x = layers.BatchNormalization(name=f"deconv{i}_bn")(x)
-            x = layers.ReLU(name=f"deconv{i}_relu")(x)
-    generator = keras.Model(z, x, name="generator")
-
-    images = keras.Input(image_shape, name="images")
-    x = images
-    for i, width in enumerate(reversed(widths), start=1):
-        first = i == 1
-        x = layers.Conv2D(width, kernel_size, strides=2, padding="same", use_bias=first,
-                          name=f"conv{i}")(x)
-        if not first:
-            x = layers.BatchNormalization(name=f"conv{i}_bn")(x)
-        x = layers.LeakyReLU(0.2, name=f"conv{i}_leaky_relu")(x)
-    x = layers.Flatten(name="flatten")(x)
-    logits = layers.Dense(1, name="predictions")(x)
-    discriminator = keras.Model(images, logits, name="discriminator")
+    generator = _dcgan_generator(latent_dim, start=start, widths=widths, channels=channels,
+                                 kernel_size=kernel_size)
+    discriminator = _dcgan_discriminator(image_shape, widths=widths, kernel_size=kernel_size)
     return GAN(generator, discriminator, latent_dim=latent_dim, seed=seed, name=name)
 
 
-_DCGAN_SMOKE = {"latent_dim": 8, "base_filters": 4}
+_GAN = {"family": "gan", "task": "generative", "input_kind": "latent"}
+# What the three DCGAN variants share (each holds only its image shape).
+_DCGAN_FACTS = {**_GAN, "default_input_shape": (100,), "paper": PAPER_DCGAN, "preprocessing": "tf",
+                "smoke_overrides": {"latent_dim": 8, "base_filters": 4}}
 
 
 @register_model(
-    family="gan",
-    task="generative",
-    input_kind="latent",
+    **_GAN,
     default_input_shape=(4,),
     params=34_435,
     paper=PAPER_GAN,
@@ -521,49 +535,22 @@ def mlp_gan(**kwargs):
     return MLPGAN(**kwargs)
 
 
-@register_model(
-    family="gan",
-    task="generative",
-    input_kind="latent",
-    default_input_shape=(100,),
-    params=899_010,
-    paper=PAPER_DCGAN,
-    preprocessing="tf",
-    smoke_overrides=_DCGAN_SMOKE,
-    description="DCGAN for 28x28x1 images (MNIST-like): 7 -> 14 -> 28",
-)
+@register_model(**_DCGAN_FACTS, params=899_010,
+                description="DCGAN for 28x28x1 images (MNIST-like): 7 -> 14 -> 28")
 def dcgan_28(*, image_shape=(28, 28, 1), name="dcgan_28", **kwargs):
     """DCGAN for 28x28 grayscale images."""
     return DCGAN(image_shape=image_shape, name=name, **kwargs)
 
 
-@register_model(
-    family="gan",
-    task="generative",
-    input_kind="latent",
-    default_input_shape=(100,),
-    params=1_733_956,
-    paper=PAPER_DCGAN,
-    preprocessing="tf",
-    smoke_overrides=_DCGAN_SMOKE,
-    description="DCGAN for 32x32x3 images (CIFAR-like): 4 -> 8 -> 16 -> 32",
-)
+@register_model(**_DCGAN_FACTS, params=1_733_956,
+                description="DCGAN for 32x32x3 images (CIFAR-like): 4 -> 8 -> 16 -> 32")
 def dcgan_32(*, image_shape=(32, 32, 3), name="dcgan_32", **kwargs):
     """DCGAN for 32x32 colour images."""
     return DCGAN(image_shape=image_shape, name=name, **kwargs)
 
 
-@register_model(
-    family="gan",
-    task="generative",
-    input_kind="latent",
-    default_input_shape=(100,),
-    params=6_346_052,
-    paper=PAPER_DCGAN,
-    preprocessing="tf",
-    smoke_overrides=_DCGAN_SMOKE,
-    description="DCGAN for 64x64x3 images, the paper's setting: 4 -> 8 -> 16 -> 32 -> 64",
-)
+@register_model(**_DCGAN_FACTS, params=6_346_052,
+                description="DCGAN for 64x64x3 images, the paper's setting: 4 -> 8 -> 16 -> 32 -> 64")
 def dcgan_64(*, image_shape=(64, 64, 3), name="dcgan_64", **kwargs):
     """DCGAN for 64x64 colour images."""
     return DCGAN(image_shape=image_shape, name=name, **kwargs)

@@ -24,7 +24,12 @@ from dlzoo.blocks.inception import (
     scaled_depth,
 )
 from dlzoo.layers import LocalResponseNormalization
-from dlzoo.registry import register_model
+from dlzoo.registry import (
+    last_per_stage,
+    layers_matching,
+    prefixes_matching,
+    register_model,
+)
 from dlzoo.validation import (
     Downsample,
     check_choice,
@@ -35,6 +40,7 @@ from dlzoo.validation import (
     head_activation,
     min_spatial_size,
 )
+from dlzoo.weights import keras_applications_files
 
 PAPER_V1 = "Szegedy et al. Going deeper with convolutions. CVPR 2015."
 PAPER_V3 = "Szegedy, Vanhoucke, Ioffe, Shlens, Wojna. Rethinking the Inception architecture for computer vision. CVPR 2016."
@@ -127,19 +133,9 @@ def GoogLeNet(
     check_num_classes(num_classes, include_top=include_top)
     aux = aux_classifiers and include_top
     input_shape = check_image_input(input_shape, name=name, min_size=googlenet_min_size(aux))
-    unit = dict(batch_norm=batch_norm, use_bias=not batch_norm)
 
     inputs = keras.Input(shape=input_shape, name="input_layer")
-    x = layers.ZeroPadding2D(3, name="conv1_pad")(inputs)
-    x = conv_bn_act(x, 64, 7, strides=2, padding="valid", name="conv1_7x7_s2", **unit)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_3x3_s2")(x)
-    if not batch_norm:
-        x = LocalResponseNormalization(bias=1.0, alpha=1e-4 / 5, name="pool1_norm1")(x)
-    x = conv_bn_act(x, 64, 1, name="conv2_3x3_reduce", **unit)
-    x = conv_bn_act(x, 192, 3, name="conv2_3x3", **unit)
-    if not batch_norm:
-        x = LocalResponseNormalization(bias=1.0, alpha=1e-4 / 5, name="conv2_norm2")(x)
-    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2_3x3_s2")(x)
+    x = _googlenet_stem(inputs, batch_norm=batch_norm)
     aux_outputs = []
     for i, (label, filters) in enumerate(modules):
         if i and label[0] != modules[i - 1][0][0]:
@@ -162,6 +158,21 @@ def GoogLeNet(
         x = pool_features(x, pooling)
     outputs = [x] + aux_outputs if aux_outputs else x
     return keras.Model(inputs, outputs, name=name)
+
+
+def _googlenet_stem(x, *, batch_norm: bool):
+    """conv1 (7x7/2), pool1, LRN, conv2 (1x1 reduce, 3x3), LRN, pool2: Table 1's first rows."""
+    unit = {"batch_norm": batch_norm, "use_bias": not batch_norm}
+    x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
+    x = conv_bn_act(x, 64, 7, strides=2, padding="valid", name="conv1_7x7_s2", **unit)
+    x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_3x3_s2")(x)
+    if not batch_norm:
+        x = LocalResponseNormalization(bias=1.0, alpha=1e-4 / 5, name="pool1_norm1")(x)
+    x = conv_bn_act(x, 64, 1, name="conv2_3x3_reduce", **unit)
+    x = conv_bn_act(x, 192, 3, name="conv2_3x3", **unit)
+    if not batch_norm:
+        x = LocalResponseNormalization(bias=1.0, alpha=1e-4 / 5, name="conv2_norm2")(x)
+    return layers.MaxPooling2D(3, strides=2, padding="same", name="pool2_3x3_s2")(x)
 
 
 def _aux_head(x, *, name, num_classes, classifier_activation, batch_norm):
@@ -267,13 +278,7 @@ def InceptionV3(
     d = scaled_depth(float(depth_multiplier))
 
     inputs = keras.Input(shape=input_shape, name="input_layer")
-    x = conv_bn_relu(inputs, d(32), 3, strides=2, padding="valid", name="stem1")
-    x = conv_bn_relu(x, d(32), 3, padding="valid", name="stem2")
-    x = conv_bn_relu(x, d(64), 3, name="stem3")
-    x = layers.MaxPooling2D(3, strides=2, name="stem_pool1")(x)
-    x = conv_bn_relu(x, d(80), 1, padding="valid", name="stem4")
-    x = conv_bn_relu(x, d(192), 3, padding="valid", name="stem5")
-    x = layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
+    x = _v3_stem(inputs, depth=d)
     k = 0  # the running `mixed` number
     for i in range(n_a):
         x = inception_v3_a(x, 32 if i == 0 else 64, name=f"mixed{k}", depth=d)
@@ -296,7 +301,27 @@ def InceptionV3(
     return keras.Model(inputs, x, name=name)
 
 
+def _v3_stem(x, *, depth):
+    """Five convolutions and two 3x3/2 max pools, 299 -> 35 (`stem1` ... `stem_pool2`)."""
+    d = depth
+    x = conv_bn_relu(x, d(32), 3, strides=2, padding="valid", name="stem1")
+    x = conv_bn_relu(x, d(32), 3, padding="valid", name="stem2")
+    x = conv_bn_relu(x, d(64), 3, name="stem3")
+    x = layers.MaxPooling2D(3, strides=2, name="stem_pool1")(x)
+    x = conv_bn_relu(x, d(80), 1, padding="valid", name="stem4")
+    x = conv_bn_relu(x, d(192), 3, padding="valid", name="stem5")
+    return layers.MaxPooling2D(3, strides=2, name="stem_pool2")(x)
+
+
 _SMOKE_MODULE = (16, 16, 16, 8, 8, 8)
+
+# keras.applications' ImageNet files for Inception v3 (keras/src/applications/inception_v3.py:
+# same URLs and md5s); they load by layer order (dlzoo.weights).
+IMAGENET_WEIGHTS = {
+    "inception_v3": keras_applications_files("inception_v3", "inception_v3",
+                                             "9a0d58056eeedaa3f26cb7ebd46da564",
+                                             "bcbd6486424b2319ff4ef7d526e38f63"),
+}
 
 
 # 6,998,552 parameters at 224x224x3 and 1,000 classes without the auxiliary classifiers;
@@ -309,8 +334,11 @@ _SMOKE_MODULE = (16, 16, 16, 8, 8, 8)
     paper=PAPER_V1,
     preprocessing="tf",
     feature_layers=("inception_3b_output", "inception_4e_output", "inception_5b_output"),
-    unfreeze_groups=("conv1_", "conv2_") + tuple(f"inception_{m}_" for m, _ in GOOGLENET_MODULES)
-    + ("aux1_", "aux2_"),
+    unfreeze_groups=("conv1_", "conv2_") + tuple(f"inception_{m}_" for m, _ in GOOGLENET_MODULES),
+    # Read off the built model: the last module of each stage; the stem, every module and, with
+    # aux_classifiers=True, the auxiliary heads as groups.
+    feature_rule=last_per_stage(r"inception_(\d+)[a-z]_output"),
+    unfreeze_rule=prefixes_matching(r"(conv\d+_|inception_\d+[a-z]_|aux\d+_)"),
     min_input_size=googlenet_min_size(False),
     # One narrow module per stage: the suite's cost grows with the number of layers.
     smoke_overrides={
@@ -335,6 +363,8 @@ def googlenet(**kwargs):
     preprocessing="tf",
     feature_layers=tuple(f"mixed{i}" for i in range(11)),
     unfreeze_groups=("stem",) + tuple(f"mixed{i}_" for i in range(11)),
+    feature_rule=layers_matching(r"mixed\d+"),
+    unfreeze_rule=prefixes_matching(r"(stem|mixed\d+_)"),
     min_input_size=V3_MIN_SIZE,
     # One module per grid size, 16 filters a convolution: the suite's cost grows with the layers.
     smoke_overrides={

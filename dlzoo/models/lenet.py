@@ -7,7 +7,13 @@ from keras import layers
 
 from dlzoo.blocks.heads import classifier_head, pool_features
 from dlzoo.registry import register_model
-from dlzoo.validation import Downsample, check_head, check_image_input, check_num_classes, min_spatial_size
+from dlzoo.validation import (
+    Downsample,
+    check_head,
+    check_image_input,
+    check_num_classes,
+    min_spatial_size,
+)
 
 PAPER = "LeCun, Bottou, Bengio, Haffner. Gradient-based learning applied to document recognition. Proc. IEEE 1998."
 

@@ -6,13 +6,16 @@ import keras
 from keras import layers
 
 from dlzoo.blocks.heads import classifier_head
-from dlzoo.registry import register_model
+from dlzoo.registry import layers_matching, prefixes_matching, register_model
 from dlzoo.validation import check_flat_input, check_head, check_num_classes
 
 PAPER_MLP = ("Rumelhart, Hinton, Williams. Learning representations by back-propagating errors. "
              "Nature 1986.")
 PAPER_PERCEPTRON = ("Rosenblatt. The perceptron: a probabilistic model for information storage and "
                     "organization in the brain. Psychological Review 1958.")
+
+
+_FLAT = {"family": "mlp", "task": "classification", "input_kind": "flat"}
 
 
 def MLP(
@@ -74,9 +77,7 @@ def MLP(
 
 
 @register_model(
-    family="mlp",
-    task="classification",
-    input_kind="flat",
+    **_FLAT,
     default_input_shape=(784,),
     default_num_classes=10,
     params=235_146,
@@ -84,6 +85,8 @@ def MLP(
     preprocessing="unit",
     feature_layers=("hidden1", "hidden2"),
     unfreeze_groups=("hidden1", "hidden2", "predictions"),
+    feature_rule=layers_matching(r"hidden\d+"),
+    unfreeze_rule=prefixes_matching(r"(hidden\d+(?=_|$)|predictions)"),
     description="Multilayer perceptron, 784-256-128-10",
 )
 def mlp(**kwargs):
@@ -92,9 +95,7 @@ def mlp(**kwargs):
 
 
 @register_model(
-    family="mlp",
-    task="classification",
-    input_kind="flat",
+    **_FLAT,
     default_input_shape=(2,),
     default_num_classes=1,
     params=3,

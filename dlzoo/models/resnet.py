@@ -14,7 +14,7 @@ from keras import layers
 
 from dlzoo.blocks.heads import classifier_head, pool_features
 from dlzoo.blocks.residual import BN_EPSILON, basic_block, bottleneck_block
-from dlzoo.registry import register_model
+from dlzoo.registry import last_per_stage, prefixes_matching, register_model
 from dlzoo.validation import (
     Downsample,
     check_choice,
@@ -24,6 +24,7 @@ from dlzoo.validation import (
     check_positive_ints,
     min_spatial_size,
 )
+from dlzoo.weights import keras_applications_files
 
 PAPER = "He, Zhang, Ren, Sun. Deep residual learning for image recognition. CVPR 2016."
 PAPER_V2 = "He, Zhang, Ren, Sun. Identity mappings in deep residual networks. ECCV 2016."
@@ -86,6 +87,34 @@ def ResNet(
         >>> model = ResNet(depths=(2, 2), widths=(16, 32), block="basic", stem="cifar",
         ...                input_shape=(32, 32, 3), num_classes=10)
     """
+    depths, widths, expansion, stem_width, conv_bias = _check_resnet_args(
+        depths=depths, widths=widths, block=block, preact=preact, stem=stem,
+        stem_width=stem_width, shortcut=shortcut, expansion=expansion, conv_bias=conv_bias,
+        name=name)
+    check_head(include_top=include_top, pooling=pooling)
+    check_num_classes(num_classes, include_top=include_top)
+    input_shape = check_image_input(
+        input_shape, name=name, min_size=resnet_min_size(num_stages=len(depths), stem=stem, block=block, preact=preact)
+    )
+
+    inputs = keras.Input(shape=input_shape, name="input_layer")
+    x = _stem(inputs, stem=stem, width=stem_width, preact=preact, conv_bias=conv_bias)
+    x = _stages(x, depths=depths, widths=widths, block=block, preact=preact, shortcut=shortcut,
+                expansion=expansion, in_channels=stem_width, conv_bias=conv_bias)
+    if preact:
+        x = layers.BatchNormalization(epsilon=BN_EPSILON, name="post_bn")(x)
+        x = layers.Activation("relu", name="post_relu")(x)
+    if include_top:
+        x = classifier_head(x, num_classes=num_classes, classifier_activation=classifier_activation)
+    else:
+        x = pool_features(x, pooling)
+    return keras.Model(inputs, x, name=name)
+
+
+def _check_resnet_args(*, depths, widths, block, preact, stem, stem_width, shortcut, expansion,
+                       conv_bias, name):
+    """Validates the architecture arguments; returns (depths, widths, expansion, stem_width,
+    conv_bias) with the defaults that depend on the others filled in."""
     check_choice(block, arg="block", name=name, allowed=BLOCKS)
     check_choice(stem, arg="stem", name=name, allowed=STEMS)
     check_choice(shortcut, arg="shortcut", name=name, allowed=SHORTCUTS)
@@ -113,17 +142,13 @@ def ResNet(
             f"received stem_width={stem_width}, widths={widths}, expansion={expansion} "
             f"(outputs {channels}). Use shortcut='projection' or non-decreasing widths."
         )
-    check_head(include_top=include_top, pooling=pooling)
-    check_num_classes(num_classes, include_top=include_top)
-    input_shape = check_image_input(
-        input_shape, name=name, min_size=resnet_min_size(num_stages=len(depths), stem=stem, block=block, preact=preact)
-    )
+    return depths, widths, expansion, stem_width, conv_bias
 
-    inputs = keras.Input(shape=input_shape, name="input_layer")
-    x = _stem(inputs, stem=stem, width=stem_width, preact=preact, conv_bias=conv_bias)
+
+def _stages(x, *, depths, widths, block, preact, shortcut, expansion, in_channels, conv_bias):
+    """The residual stages `conv2`, `conv3`, ...: blocks `conv{stage}_block{i}`."""
     residual = bottleneck_block if block == "bottleneck" else basic_block
     extra = {"expansion": expansion} if block == "bottleneck" else {}
-    in_channels = stem_width
     for s, (depth, width) in enumerate(zip(depths, widths)):
         out_channels = width * expansion
         for i in range(1, depth + 1):
@@ -144,14 +169,7 @@ def ResNet(
                 **extra,
             )
         in_channels = out_channels
-    if preact:
-        x = layers.BatchNormalization(epsilon=BN_EPSILON, name="post_bn")(x)
-        x = layers.Activation("relu", name="post_relu")(x)
-    if include_top:
-        x = classifier_head(x, num_classes=num_classes, classifier_activation=classifier_activation)
-    else:
-        x = pool_features(x, pooling)
-    return keras.Model(inputs, x, name=name)
+    return x
 
 
 def _stem(x, *, stem: str, width: int, preact: bool, conv_bias: bool):
@@ -193,51 +211,57 @@ def stage_outputs(depths, *, preact: bool) -> tuple:
     return tuple(names)
 
 
-def _register(
-    variant: str,
-    *,
-    config: dict,
-    params: int,
-    input_shape=(224, 224, 3),
-    num_classes: int = 1000,
-    weights=(),
-    smoke: dict,
-    description: str,
-):
-    preact = config.get("preact", False)
-    depths = config["depths"]
+# keras.applications' ImageNet files (keras/src/applications/resnet.py: same URLs and md5s), which
+# load layer for layer; `build(..., weights="imagenet")` fetches them (dlzoo.weights).
+IMAGENET_WEIGHTS = {
+    "resnet50": keras_applications_files("resnet", "resnet50", "2cb95161c43110f7111970584f804107",
+                                         "4d473c1dd8becc155b73f8504c6f6626"),
+    "resnet101": keras_applications_files("resnet", "resnet101", "f1aeb4b969a6efcfb50fad2f0c20cfc5",
+                                          "88cf7a10940856eca736dc7b7e228a21"),
+    "resnet152": keras_applications_files("resnet", "resnet152", "100835be76be38e30d865e96f2aaae62",
+                                          "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+    "resnet50v2": keras_applications_files("resnet", "resnet50v2", "3ef43a0b657b3be2300d5770ece849e0",
+                                           "fac2f116257151a9d068a22e544a4917"),
+    "resnet101v2": keras_applications_files("resnet", "resnet101v2", "6343647c601c52e1368623803854d971",
+                                            "c0ed64b8031c3730f411d2eb4eea35b5"),
+    "resnet152v2": keras_applications_files("resnet", "resnet152v2", "a49b44d1979771252814e80f8ec446f9",
+                                            "ed17cf2e0169df9d443503ef94b23b33"),
+}
+
+
+# Registry facts every ResNet shares; feature layers and unfreeze groups are read off the built
+# model (the last block of each stage, `post_relu` ending a v2 network; the stage prefixes), so
+# they hold for any `depths`.
+def _stage_features(names):
+    outputs = last_per_stage(r"conv(\d+)_block\d+_out")(names)
+    if outputs and "post_relu" in names:
+        outputs[-1] = "post_relu"  # a v2 network's last block sum is not yet normalised
+    return outputs
+
+
+_FAMILY = {
+    "family": "resnet",
+    "feature_rule": _stage_features,
+    "unfreeze_rule": prefixes_matching(r"(conv\d+_|post_)"),
+}
+
+
+def _facts(*, depths, preact=False, stem="imagenet", block="bottleneck", weights=False,
+           input_shape=(224, 224, 3), num_classes=1000):
+    """The registry facts that follow from a variant's config (declared at its default depths)."""
     groups = ("conv1_",) + tuple(f"conv{s + 2}_" for s in range(len(depths)))
-    if preact:
-        groups += ("post_",)
-
-    @register_model(
-        variant,
-        family="resnet",
-        default_input_shape=input_shape,
-        default_num_classes=num_classes,
-        params=params,
-        paper=PAPER_V2 if preact else PAPER,
-        weights=weights,
-        preprocessing="tf" if preact or config.get("stem") == "cifar" else "caffe",
-        feature_layers=stage_outputs(depths, preact=preact),
-        unfreeze_groups=groups,
-        min_input_size=resnet_min_size(
-            num_stages=len(depths),
-            stem=config.get("stem", "imagenet"),
-            block=config.get("block", "bottleneck"),
-            preact=preact,
-        ),
-        smoke_overrides=smoke,
-        description=description,
-    )
-    def builder(**kwargs):
-        args = {"name": variant, "input_shape": input_shape, "num_classes": num_classes, **config}
-        args.update(kwargs)
-        return ResNet(**args)
-
-    builder.__name__ = variant
-    builder.__doc__ = f"{description}. Takes every `ResNet` argument; its config is the default."
-    return builder
+    return {
+        **_FAMILY,
+        "default_input_shape": input_shape,
+        "default_num_classes": num_classes,
+        "paper": PAPER_V2 if preact else PAPER,
+        "weights": ("imagenet",) if weights else (),
+        "preprocessing": "tf" if preact or stem == "cifar" else "caffe",
+        "feature_layers": stage_outputs(depths, preact=preact),
+        "unfreeze_groups": groups + (("post_",) if preact else ()),
+        "min_input_size": resnet_min_size(num_stages=len(depths), stem=stem, block=block,
+                                          preact=preact),
+    }
 
 
 # The registry suite's cost (graph tracing, XLA compiles on JAX) grows with the number of layers,
@@ -247,60 +271,111 @@ _IMAGENET_SMOKE = {"input_shape": (32, 32, 3), "num_classes": 3, "depths": (2, 1
 _CIFAR_SMOKE = {"input_shape": (16, 16, 3), "num_classes": 3, "depths": (2, 1), "widths": (4, 8)}
 _BASIC = {"block": "basic", "conv_bias": False}
 _CIFAR = {"block": "basic", "stem": "cifar", "shortcut": "zero_pad", "conv_bias": False,
-          "widths": (16, 32, 64)}
-
-# Parameter counts at the defaults, as Keras counts them (BatchNormalization's moving statistics
-# included). resnet50 ... resnet152v2 equal keras.applications'; resnet18/34 have torchvision's
-# 11,689,512 / 21,797,672 trainable parameters; the CIFAR networks are within 3% of the paper's
-# 0.27M, 0.46M, 0.66M, 0.85M and 1.7M (tests/test_resnet.py checks all of these).
-resnet18 = _register(
-    "resnet18", config={"depths": (2, 2, 2, 2), **_BASIC}, params=11_699_112,
-    smoke=_IMAGENET_SMOKE, description="ResNet-18 (basic blocks), 224x224x3",
-)
-resnet34 = _register(
-    "resnet34", config={"depths": (3, 4, 6, 3), **_BASIC}, params=21_814_696,
-    smoke=_IMAGENET_SMOKE, description="ResNet-34 (basic blocks), 224x224x3",
-)
-resnet50 = _register(
-    "resnet50", config={"depths": (3, 4, 6, 3)}, params=25_636_712, weights=("imagenet",),
-    smoke=_IMAGENET_SMOKE, description="ResNet-50 = keras.applications.ResNet50, 224x224x3",
-)
-resnet101 = _register(
-    "resnet101", config={"depths": (3, 4, 23, 3)}, params=44_707_176, weights=("imagenet",),
-    smoke=_IMAGENET_SMOKE, description="ResNet-101 = keras.applications.ResNet101, 224x224x3",
-)
-resnet152 = _register(
-    "resnet152", config={"depths": (3, 8, 36, 3)}, params=60_419_944, weights=("imagenet",),
-    smoke=_IMAGENET_SMOKE, description="ResNet-152 = keras.applications.ResNet152, 224x224x3",
-)
-resnet50v2 = _register(
-    "resnet50v2", config={"depths": (3, 4, 6, 3), "preact": True}, params=25_613_800,
-    weights=("imagenet",), smoke=_IMAGENET_SMOKE,
-    description="ResNet-50 v2 (pre-activation) = keras.applications.ResNet50V2, 224x224x3",
-)
-resnet101v2 = _register(
-    "resnet101v2", config={"depths": (3, 4, 23, 3), "preact": True}, params=44_675_560,
-    weights=("imagenet",), smoke=_IMAGENET_SMOKE,
-    description="ResNet-101 v2 (pre-activation) = keras.applications.ResNet101V2, 224x224x3",
-)
-resnet152v2 = _register(
-    "resnet152v2", config={"depths": (3, 8, 36, 3), "preact": True}, params=60_380_648,
-    weights=("imagenet",), smoke=_IMAGENET_SMOKE,
-    description="ResNet-152 v2 (pre-activation) = keras.applications.ResNet152V2, 224x224x3",
-)
+          "widths": (16, 32, 64), "input_shape": (32, 32, 3), "num_classes": 10}
 
 
-def _register_cifar(n: int, params: int):
-    depth = 6 * n + 2
-    return _register(
-        f"resnet{depth}", config={"depths": (n, n, n), **_CIFAR}, params=params,
-        input_shape=(32, 32, 3), num_classes=10, smoke=_CIFAR_SMOKE,
-        description=f"CIFAR ResNet-{depth} (3x{n} basic blocks, option A shortcuts), 32x32x3",
-    )
+def _cifar_facts(n):
+    return _facts(depths=(n,) * 3, stem="cifar", block="basic", input_shape=(32, 32, 3),
+                  num_classes=10)
 
 
-resnet20 = _register_cifar(3, 271_098)
-resnet32 = _register_cifar(5, 466_426)
-resnet44 = _register_cifar(7, 661_754)
-resnet56 = _register_cifar(9, 857_082)
-resnet110 = _register_cifar(18, 1_736_058)
+# Each variant is a registered function holding only its config. Parameter counts at the
+# defaults, as Keras counts them (BatchNormalization's moving statistics included): resnet50 ...
+# resnet152v2 equal keras.applications'; resnet18/34 have torchvision's 11,689,512 / 21,797,672
+# trainable parameters; the CIFAR networks are within 3% of the paper's 0.27M, 0.46M, 0.66M,
+# 0.85M and 1.7M (tests/models/test_param_counts.py and tests/test_resnet.py check them).
+@register_model(**_facts(depths=(2, 2, 2, 2), block="basic"), params=11_699_112,
+                smoke_overrides=_IMAGENET_SMOKE, description="ResNet-18 (basic blocks), 224x224x3")
+def resnet18(**kwargs):
+    """ResNet-18 (basic blocks), 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet18", "depths": (2, 2, 2, 2), **_BASIC, **kwargs})
+
+
+@register_model(**_facts(depths=(3, 4, 6, 3), block="basic"), params=21_814_696,
+                smoke_overrides=_IMAGENET_SMOKE, description="ResNet-34 (basic blocks), 224x224x3")
+def resnet34(**kwargs):
+    """ResNet-34 (basic blocks), 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet34", "depths": (3, 4, 6, 3), **_BASIC, **kwargs})
+
+
+@register_model(**_facts(depths=(3, 4, 6, 3), weights=True), params=25_636_712,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-50 = keras.applications.ResNet50, 224x224x3")
+def resnet50(**kwargs):
+    """ResNet-50 = keras.applications.ResNet50, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet50", "depths": (3, 4, 6, 3), **kwargs})
+
+
+@register_model(**_facts(depths=(3, 4, 23, 3), weights=True), params=44_707_176,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-101 = keras.applications.ResNet101, 224x224x3")
+def resnet101(**kwargs):
+    """ResNet-101 = keras.applications.ResNet101, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet101", "depths": (3, 4, 23, 3), **kwargs})
+
+
+@register_model(**_facts(depths=(3, 8, 36, 3), weights=True), params=60_419_944,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-152 = keras.applications.ResNet152, 224x224x3")
+def resnet152(**kwargs):
+    """ResNet-152 = keras.applications.ResNet152, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet152", "depths": (3, 8, 36, 3), **kwargs})
+
+
+@register_model(**_facts(depths=(3, 4, 6, 3), preact=True, weights=True), params=25_613_800,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-50 v2 (pre-activation) = keras.applications.ResNet50V2, 224x224x3")
+def resnet50v2(**kwargs):
+    """ResNet-50 v2 = keras.applications.ResNet50V2, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet50v2", "depths": (3, 4, 6, 3), "preact": True, **kwargs})
+
+
+@register_model(**_facts(depths=(3, 4, 23, 3), preact=True, weights=True), params=44_675_560,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-101 v2 (pre-activation) = keras.applications.ResNet101V2, 224x224x3")
+def resnet101v2(**kwargs):
+    """ResNet-101 v2 = keras.applications.ResNet101V2, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet101v2", "depths": (3, 4, 23, 3), "preact": True, **kwargs})
+
+
+@register_model(**_facts(depths=(3, 8, 36, 3), preact=True, weights=True), params=60_380_648,
+                smoke_overrides=_IMAGENET_SMOKE,
+                description="ResNet-152 v2 (pre-activation) = keras.applications.ResNet152V2, 224x224x3")
+def resnet152v2(**kwargs):
+    """ResNet-152 v2 = keras.applications.ResNet152V2, 224x224x3. Takes every `ResNet` argument."""
+    return ResNet(**{"name": "resnet152v2", "depths": (3, 8, 36, 3), "preact": True, **kwargs})
+
+
+@register_model(**_cifar_facts(3), params=271_098, smoke_overrides=_CIFAR_SMOKE,
+                description="CIFAR ResNet-20 (3x3 basic blocks, option A shortcuts), 32x32x3")
+def resnet20(**kwargs):
+    """CIFAR ResNet-20 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
+    return ResNet(**{"name": "resnet20", "depths": (3, 3, 3), **_CIFAR, **kwargs})
+
+
+@register_model(**_cifar_facts(5), params=466_426, smoke_overrides=_CIFAR_SMOKE,
+                description="CIFAR ResNet-32 (3x5 basic blocks, option A shortcuts), 32x32x3")
+def resnet32(**kwargs):
+    """CIFAR ResNet-32 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
+    return ResNet(**{"name": "resnet32", "depths": (5, 5, 5), **_CIFAR, **kwargs})
+
+
+@register_model(**_cifar_facts(7), params=661_754, smoke_overrides=_CIFAR_SMOKE,
+                description="CIFAR ResNet-44 (3x7 basic blocks, option A shortcuts), 32x32x3")
+def resnet44(**kwargs):
+    """CIFAR ResNet-44 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
+    return ResNet(**{"name": "resnet44", "depths": (7, 7, 7), **_CIFAR, **kwargs})
+
+
+@register_model(**_cifar_facts(9), params=857_082, smoke_overrides=_CIFAR_SMOKE,
+                description="CIFAR ResNet-56 (3x9 basic blocks, option A shortcuts), 32x32x3")
+def resnet56(**kwargs):
+    """CIFAR ResNet-56 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
+    return ResNet(**{"name": "resnet56", "depths": (9, 9, 9), **_CIFAR, **kwargs})
+
+
+@register_model(**_cifar_facts(18), params=1_736_058, smoke_overrides=_CIFAR_SMOKE,
+                description="CIFAR ResNet-110 (3x18 basic blocks, option A shortcuts), 32x32x3")
+def resnet110(**kwargs):
+    """CIFAR ResNet-110 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
+    return ResNet(**{"name": "resnet110", "depths": (18, 18, 18), **_CIFAR, **kwargs})

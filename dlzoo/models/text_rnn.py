@@ -8,12 +8,12 @@ from keras import layers
 
 from dlzoo.blocks.heads import classifier_head
 from dlzoo.blocks.recurrent import CELLS, recurrent_stack
-from dlzoo.registry import register_model
+from dlzoo.registry import layers_matching, prefixes_matching, register_model
 from dlzoo.validation import (
     check_choice,
     check_int,
-    check_num_classes,
     check_rate,
+    check_sequence_head,
     check_sequence_input,
     check_token_input,
 )
@@ -33,10 +33,8 @@ def _check_rnn_args(name, *, cell, units, depth, dropout, recurrent_dropout, poo
     check_int(depth, arg="depth", name=name)
     check_rate(dropout, arg="dropout", name=name)
     check_rate(recurrent_dropout, arg="recurrent_dropout", name=name)
-    if not isinstance(include_top, bool):
-        raise TypeError(f"{name}: include_top must be True or False; received {include_top!r}.")
-    check_choice(pooling, arg="pooling", name=name, allowed=POOLINGS + (None,))
-    check_num_classes(num_classes, include_top=include_top)
+    check_sequence_head(include_top=include_top, pooling=pooling, poolings=POOLINGS,
+                        num_classes=num_classes, name=name)
 
 
 def _rnn_body(x, *, cell, units, depth, bidirectional, dropout, recurrent_dropout, pooling,
@@ -116,10 +114,9 @@ def TextRNN(
     _check_rnn_args(name, cell=cell, units=units, depth=depth, dropout=dropout,
                     recurrent_dropout=recurrent_dropout, pooling=pooling, include_top=include_top,
                     num_classes=num_classes)
-    check_int(vocab_size, arg="vocab_size", name=name, minimum=2)
     check_int(embedding_dim, arg="embedding_dim", name=name)
     check_rate(head_dropout, arg="head_dropout", name=name)
-    input_shape = check_token_input(input_shape, name=name)
+    input_shape = check_token_input(input_shape, name=name, vocab_size=vocab_size)
 
     inputs = keras.Input(shape=input_shape, dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(inputs)
@@ -189,94 +186,80 @@ def SequenceRNN(
 _TEXT_SMOKE = {"vocab_size": 16, "input_shape": (5,), "embedding_dim": 4, "units": 4,
                "num_classes": 3}
 _SEQ_SMOKE = {"input_shape": (5, 2), "units": 4, "num_classes": 3}
+# What the float-sequence variants share: 100 steps of 1 feature.
+_SEQUENCE = {"family": "text_rnn", "input_kind": "sequence", "default_input_shape": (100, 1)}
+_SEQUENCE_CLASSIFIER = {**_SEQUENCE, "task": "sequence_classification", "default_num_classes": 2,
+                        "smoke_overrides": _SEQ_SMOKE}
 
 
-def _text_registration(cell: str, bidirectional: bool, params: int, paper: str, description: str,
-                       smoke_overrides=None):
-    layer = f"{'bi' if bidirectional else ''}{cell}1"
-    return register_model(
-        family="text_rnn",
-        task="text_classification",
-        input_kind="tokens",
-        default_input_shape=(200,),
-        default_num_classes=2,
-        params=params,
-        paper=paper,
-        feature_layers=("embedding", layer),
-        unfreeze_groups=("embedding", layer, "predictions"),
-        smoke_overrides=smoke_overrides or _TEXT_SMOKE,
-        description=description,
-    )
+# Registry facts the text classifiers share. The feature layers (the embedding, then each
+# recurrent layer) and unfreeze groups are read off the built model, so they follow `depth`.
+_TEXT = {
+    "family": "text_rnn",
+    "task": "text_classification",
+    "input_kind": "tokens",
+    "default_input_shape": (200,),
+    "default_num_classes": 2,
+    "feature_rule": layers_matching(r"embedding|(?:bi)?(?:lstm|gru)\d+"),
+    "unfreeze_rule": prefixes_matching(r"(embedding|(?:bi)?(?:lstm|gru)\d+$|predictions)"),
+    "smoke_overrides": _TEXT_SMOKE,
+}
+
+
+def _declared(layer: str) -> dict:
+    """The feature layers and unfreeze groups at the defaults (one recurrent layer, `layer`)."""
+    return {"feature_layers": ("embedding", layer),
+            "unfreeze_groups": ("embedding", layer, "predictions")}
 
 
 # one variant exercises stacking and both dropouts in the registry suite; the rest stay minimal
-@_text_registration("lstm", False, 2_609_538, PAPER_LSTM,
-                    "LSTM text classifier: masked embedding, LSTM, softmax",
-                    smoke_overrides={**_TEXT_SMOKE, "depth": 2, "dropout": 0.1,
-                                     "recurrent_dropout": 0.1, "pooling": "avg"})
+@register_model(**{**_TEXT, "smoke_overrides": {**_TEXT_SMOKE, "depth": 2, "dropout": 0.1,
+                                                "recurrent_dropout": 0.1, "pooling": "avg"}},
+                **_declared("lstm1"), params=2_609_538, paper=PAPER_LSTM,
+                description="LSTM text classifier: masked embedding, LSTM, softmax")
 def text_lstm(**kwargs):
     """LSTM text classifier over token ids."""
     return TextRNN(cell="lstm", **kwargs)
 
 
-@_text_registration("gru", False, 2_597_378, PAPER_GRU,
-                    "GRU text classifier: masked embedding, GRU, softmax")
+@register_model(**_TEXT, **_declared("gru1"), params=2_597_378, paper=PAPER_GRU,
+                description="GRU text classifier: masked embedding, GRU, softmax")
 def text_gru(**kwargs):
     """GRU text classifier over token ids."""
     return TextRNN(cell="gru", **kwargs)
 
 
-@_text_registration("lstm", True, 2_659_074, f"{PAPER_LSTM} {PAPER_BI}",
-                    "Bidirectional LSTM text classifier")
+@register_model(**_TEXT, **_declared("bilstm1"), params=2_659_074, paper=f"{PAPER_LSTM} {PAPER_BI}",
+                description="Bidirectional LSTM text classifier")
 def text_bilstm(**kwargs):
     """Bidirectional LSTM text classifier over token ids."""
     return TextRNN(cell="lstm", bidirectional=True, **kwargs)
 
 
-@_text_registration("gru", True, 2_634_754, f"{PAPER_GRU} {PAPER_BI}",
-                    "Bidirectional GRU text classifier")
+@register_model(**_TEXT, **_declared("bigru1"), params=2_634_754, paper=f"{PAPER_GRU} {PAPER_BI}",
+                description="Bidirectional GRU text classifier")
 def text_bigru(**kwargs):
     """Bidirectional GRU text classifier over token ids."""
     return TextRNN(cell="gru", bidirectional=True, **kwargs)
 
 
-@register_model(
-    family="text_rnn",
-    task="sequence_classification",
-    input_kind="sequence",
-    default_input_shape=(100, 1),
-    default_num_classes=2,
-    params=17_026,
-    paper=PAPER_LSTM,
-    smoke_overrides=_SEQ_SMOKE,
-    description="LSTM classifier for float sequences (time series), 100 steps x 1 feature",
-)
+@register_model(**_SEQUENCE_CLASSIFIER, params=17_026, paper=PAPER_LSTM,
+                description="LSTM classifier for float sequences (time series), 100 steps x 1 feature")
 def sequence_lstm(**kwargs):
     """LSTM classifier for float sequences."""
     return SequenceRNN(cell="lstm", **kwargs)
 
 
-@register_model(
-    family="text_rnn",
-    task="sequence_classification",
-    input_kind="sequence",
-    default_input_shape=(100, 1),
-    default_num_classes=2,
-    params=12_994,
-    paper=PAPER_GRU,
-    smoke_overrides=_SEQ_SMOKE,
-    description="GRU classifier for float sequences (time series), 100 steps x 1 feature",
-)
+@register_model(**_SEQUENCE_CLASSIFIER, params=12_994, paper=PAPER_GRU,
+                description="GRU classifier for float sequences (time series), 100 steps x 1 feature")
 def sequence_gru(**kwargs):
     """GRU classifier for float sequences."""
     return SequenceRNN(cell="gru", **kwargs)
 
 
 @register_model(
-    family="text_rnn",
+    **_SEQUENCE,
     task="sequence_regression",
-    input_kind="sequence",
-    default_input_shape=(100, 1),
     default_num_classes=1,
     params=16_961,
     paper=PAPER_LSTM,

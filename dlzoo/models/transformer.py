@@ -9,7 +9,7 @@ from keras import layers, ops
 from dlzoo.blocks.heads import classifier_head
 from dlzoo.blocks.transformer import NORMS, transformer_encoder_block
 from dlzoo.layers.embeddings import KINDS, PositionalEmbedding
-from dlzoo.registry import register_model
+from dlzoo.registry import prefixes_matching, register_model
 from dlzoo.validation import (
     check_choice,
     check_head,
@@ -17,6 +17,7 @@ from dlzoo.validation import (
     check_int,
     check_num_classes,
     check_rate,
+    check_sequence_head,
     check_token_input,
 )
 
@@ -61,6 +62,31 @@ def _encoder_stack(x, *, depth, num_heads, ff_dim, dropout, attention_dropout, n
         # pre-norm blocks leave the residual stream unnormalised; one LayerNorm closes the stack
         x = layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(x)
     return x
+
+
+def _check_text_encoder_args(name, *, num_classes, input_shape, include_top, pooling, vocab_size,
+                             max_length, positions, embed_dim) -> tuple:
+    """Validates the token input, the head and the positions; returns (input_shape, max_length)."""
+    check_sequence_head(include_top=include_top, pooling=pooling, poolings=("avg",),
+                        num_classes=num_classes, name=name)
+    check_choice(positions, arg="positions", name=name, allowed=KINDS + (None,))
+    input_shape = check_token_input(input_shape, name=name, vocab_size=vocab_size)
+    length = input_shape[0]
+    if max_length is None:
+        max_length = length
+    elif length is not None and check_int(max_length, arg="max_length", name=name) < length:
+        raise ValueError(
+            f"{name}: max_length ({max_length}) is shorter than the sequence length ({length}); "
+            "raise max_length or leave it None."
+        )
+    if max_length is None and positions == "learned":
+        raise ValueError(
+            f"{name}: with input_shape=(None,) and positions='learned', pass max_length (the "
+            "longest sequence) so the position table has a size."
+        )
+    if positions == "sinusoidal" and embed_dim % 2:
+        raise ValueError(f"{name}: positions='sinusoidal' needs an even embed_dim; received {embed_dim}.")
+    return input_shape, max_length
 
 
 def TransformerEncoder(
@@ -120,30 +146,12 @@ def TransformerEncoder(
         >>> model.output_shape
         (None, 2)
     """
-    check_num_classes(num_classes, include_top=include_top)
-    if not isinstance(include_top, bool):
-        raise TypeError(f"{name}: include_top must be True or False; received {include_top!r}.")
-    check_choice(pooling, arg="pooling", name=name, allowed=("avg", None))
-    check_int(vocab_size, arg="vocab_size", name=name, minimum=2)
-    check_choice(positions, arg="positions", name=name, allowed=KINDS + (None,))
     _check_encoder_args(name, embed_dim=embed_dim, num_heads=num_heads, ff_dim=ff_dim, depth=depth,
                         dropout=dropout, attention_dropout=attention_dropout, norm=norm)
-    input_shape = check_token_input(input_shape, name=name)
-    length = input_shape[0]
-    if max_length is None:
-        max_length = length
-    elif length is not None and check_int(max_length, arg="max_length", name=name) < length:
-        raise ValueError(
-            f"{name}: max_length ({max_length}) is shorter than the sequence length ({length}); "
-            "raise max_length or leave it None."
-        )
-    if max_length is None and positions == "learned":
-        raise ValueError(
-            f"{name}: with input_shape=(None,) and positions='learned', pass max_length (the "
-            "longest sequence) so the position table has a size."
-        )
-    if positions == "sinusoidal" and embed_dim % 2:
-        raise ValueError(f"{name}: positions='sinusoidal' needs an even embed_dim; received {embed_dim}.")
+    input_shape, max_length = _check_text_encoder_args(
+        name, num_classes=num_classes, input_shape=input_shape, include_top=include_top,
+        pooling=pooling, vocab_size=vocab_size, max_length=max_length, positions=positions,
+        embed_dim=embed_dim)
 
     inputs = keras.Input(shape=input_shape, dtype="int32", name="tokens")
     # Passed explicitly to every attention and to the pooling; see transformer_encoder_block for
@@ -247,6 +255,7 @@ def VisionTransformer(
     paper=PAPER,
     feature_layers=("avg_pool",),
     unfreeze_groups=("token_embedding", "block1", "block2", "predictions"),
+    unfreeze_rule=prefixes_matching(r"(token_embedding|block\d+(?=_)|predictions)"),
     smoke_overrides={"vocab_size": 16, "input_shape": (6,), "embed_dim": 8, "num_heads": 2,
                      "ff_dim": 8, "depth": 1, "num_classes": 3},
     description="Transformer encoder text classifier: learned positions, 2 post-norm blocks, d=128",
@@ -268,6 +277,7 @@ def transformer_encoder(**kwargs):
     feature_layers=("encoder_norm",),
     unfreeze_groups=("patch_embedding", "block1", "block2", "block3", "block4", "block5", "block6",
                      "predictions"),
+    unfreeze_rule=prefixes_matching(r"(patch_embedding|block\d+(?=_)|predictions)"),
     min_input_size=4,
     smoke_overrides={"input_shape": (8, 8, 3), "patch_size": 4, "embed_dim": 8, "num_heads": 2,
                      "ff_dim": 8, "depth": 1, "num_classes": 3},

@@ -7,7 +7,7 @@ from keras import layers
 
 from dlzoo.blocks.conv import conv_bn_act
 from dlzoo.blocks.heads import classifier_head, pool_features
-from dlzoo.registry import register_model
+from dlzoo.registry import layers_matching, prefixes_matching, register_model
 from dlzoo.validation import (
     Downsample,
     check_head,
@@ -17,6 +17,7 @@ from dlzoo.validation import (
     check_rate,
     min_spatial_size,
 )
+from dlzoo.weights import keras_applications_files
 
 PAPER = ("Simonyan, Zisserman. Very deep convolutional networks for large-scale image "
          "recognition. ICLR 2015.")
@@ -196,44 +197,84 @@ def _plain_stages(*, stages, filters, kernel_size, batch_norm, num_classes, inpu
     return keras.Model(inputs, x, name=name)
 
 
-def _register(depth: int, batch_norm: bool, params: int):
-    variant = f"vgg{depth}{'_bn' if batch_norm else ''}"
-    blocks = tuple(f"block{b}_" for b in range(1, 6)) + ("fc1", "fc2")
+# keras.applications' ImageNet files (keras/src/applications/vgg16.py, vgg19.py: same URLs and
+# md5s), which load layer for layer; `build(..., weights="imagenet")` fetches them (dlzoo.weights).
+IMAGENET_WEIGHTS = {
+    "vgg16": keras_applications_files("vgg16", "vgg16", "64373286793e3c8b2b4e3219cbf3544b",
+                                      "6d6bbae143d832006294945121d1f1fc"),
+    "vgg19": keras_applications_files("vgg19", "vgg19", "cbe5617147190e668d6c5d5026f83318",
+                                      "253f8cb515780f3b799900260a226db6"),
+}
 
-    @register_model(
-        variant,
-        family="vgg",
-        default_input_shape=(224, 224, 3),
-        default_num_classes=1000,
-        params=params,
-        paper=PAPER,
-        weights=("imagenet",) if depth in (16, 19) and not batch_norm else (),
-        preprocessing="caffe",
-        feature_layers=tuple(f"block{b}_pool" for b in range(1, 6)),
-        unfreeze_groups=blocks,
-        min_input_size=MIN_SIZE,
-        smoke_overrides={"input_shape": (32, 32, 3), "num_classes": 5, "fc_units": 32},
-        description=f"VGG-{depth}{' with batch norm' if batch_norm else ''}, 224x224x3",
-    )
-    def builder(**kwargs):
-        return VGG(depth=depth, batch_norm=batch_norm, **kwargs)
 
-    builder.__name__ = variant
-    builder.__doc__ = f"VGG-{depth}{' with batch normalisation' if batch_norm else ''}, 224x224x3."
-    return builder
+# Registry facts every VGG shares. Feature layers (each block's pool) and unfreeze groups (the
+# blocks, then the dense layers) are read off the built model, so they follow any stage table.
+_FEATURES = layers_matching(r"block\d+_pool")
+_GROUPS = prefixes_matching(r"(block\d+_|fc\d+)")
+_VGG = {
+    "family": "vgg",
+    "default_input_shape": (224, 224, 3),
+    "default_num_classes": 1000,
+    "paper": PAPER,
+    "preprocessing": "caffe",
+    "feature_layers": tuple(f"block{b}_pool" for b in range(1, 6)),
+    "unfreeze_groups": tuple(f"block{b}_" for b in range(1, 6)) + ("fc1", "fc2"),
+    "feature_rule": _FEATURES,
+    "unfreeze_rule": _GROUPS,
+    "min_input_size": MIN_SIZE,
+    "smoke_overrides": {"input_shape": (32, 32, 3), "num_classes": 5, "fc_units": 32},
+}
 
 
 # Parameter counts at 224x224x3 and 1,000 classes, as Keras counts them: keras.applications' for
 # vgg16/vgg19; the _bn variants add 4 weights per conv channel (gamma, beta and the two moving
 # statistics), so their trainable counts equal torchvision's vgg*_bn (vgg16_bn: 138,365,992).
-vgg11 = _register(11, False, 132_863_336)
-vgg11_bn = _register(11, True, 132_874_344)
-vgg13 = _register(13, False, 133_047_848)
-vgg13_bn = _register(13, True, 133_059_624)
-vgg16 = _register(16, False, 138_357_544)
-vgg16_bn = _register(16, True, 138_374_440)
-vgg19 = _register(19, False, 143_667_240)
-vgg19_bn = _register(19, True, 143_689_256)
+@register_model(**_VGG, params=132_863_336, description="VGG-11, 224x224x3")
+def vgg11(**kwargs):
+    """VGG-11, 224x224x3."""
+    return VGG(depth=11, batch_norm=False, **kwargs)
+
+
+@register_model(**_VGG, params=132_874_344, description="VGG-11 with batch norm, 224x224x3")
+def vgg11_bn(**kwargs):
+    """VGG-11 with batch normalisation, 224x224x3."""
+    return VGG(depth=11, batch_norm=True, **kwargs)
+
+
+@register_model(**_VGG, params=133_047_848, description="VGG-13, 224x224x3")
+def vgg13(**kwargs):
+    """VGG-13, 224x224x3."""
+    return VGG(depth=13, batch_norm=False, **kwargs)
+
+
+@register_model(**_VGG, params=133_059_624, description="VGG-13 with batch norm, 224x224x3")
+def vgg13_bn(**kwargs):
+    """VGG-13 with batch normalisation, 224x224x3."""
+    return VGG(depth=13, batch_norm=True, **kwargs)
+
+
+@register_model(**_VGG, params=138_357_544, weights=("imagenet",), description="VGG-16, 224x224x3")
+def vgg16(**kwargs):
+    """VGG-16, 224x224x3."""
+    return VGG(depth=16, batch_norm=False, **kwargs)
+
+
+@register_model(**_VGG, params=138_374_440, description="VGG-16 with batch norm, 224x224x3")
+def vgg16_bn(**kwargs):
+    """VGG-16 with batch normalisation, 224x224x3."""
+    return VGG(depth=16, batch_norm=True, **kwargs)
+
+
+@register_model(**_VGG, params=143_667_240, weights=("imagenet",), description="VGG-19, 224x224x3")
+def vgg19(**kwargs):
+    """VGG-19, 224x224x3."""
+    return VGG(depth=19, batch_norm=False, **kwargs)
+
+
+@register_model(**_VGG, params=143_689_256, description="VGG-19 with batch norm, 224x224x3")
+def vgg19_bn(**kwargs):
+    """VGG-19 with batch normalisation, 224x224x3."""
+    return VGG(depth=19, batch_norm=True, **kwargs)
 
 
 @register_model(
@@ -244,6 +285,8 @@ vgg19_bn = _register(19, True, 143_689_256)
     preprocessing="unit",
     feature_layers=("block1_pool", "block2_pool", "block3_pool"),
     unfreeze_groups=("block1_", "block2_", "block3_", "fc1"),
+    feature_rule=_FEATURES,
+    unfreeze_rule=_GROUPS,
     min_input_size=8,
     smoke_overrides={"input_shape": (16, 16, 1), "num_classes": 3, "stages": (1, 2),
                      "filters": (4, 8), "kernel_size": 5, "batch_norm": True, "fc_units": (16,),

@@ -1,16 +1,18 @@
 """Transfer learning: cached feature extraction and staged fine-tuning of a pretrained network.
 
     >>> from dlzoo.transfer import feature_extractor, extract_features, fine_tune
-    >>> ext = feature_extractor("vgg16", weights="imagenet")            # feature layer from ModelInfo
+    >>> ext = feature_extractor("vgg16", weights="imagenet")            # feature layer from the registry
     >>> feats = extract_features(ext, bundle, cache_dir=".dlzoo-cache")  # run once, cached on disk
     >>> result = fine_tune("saved_models/lenet5-digits", "my_photos/", out="saved_models/mine")
 
 `fine_tune` runs two phases. Phase 1 trains a new head (pooling, dropout, `predictions`) on features
 the frozen network computed once and cached, which costs a fraction of an epoch through the network
 (or, with augmentation, with the frozen network in the loop, because each epoch sees new images).
-Phase 2 unfreezes the top block groups that `ModelInfo.unfreeze_groups` names (`"top:K"`, `"all"`)
-and trains on the images with a lower learning rate. Every cut point is a layer *name* from the
-registry; nothing here indexes `model.layers`.
+Phase 2 unfreezes the top block groups (`"top:K"`, `"all"`) that
+`dlzoo.registry.unfreeze_groups(info, network)` reads off the network as built, and trains on the
+images with a lower learning rate. Every cut point is a layer *name* from the registry
+(`dlzoo.registry.feature_layers`, right for any depth override); nothing here indexes
+`model.layers`.
 
 BatchNormalization layers stay frozen (inference mode, moving statistics untouched) in both phases
 unless `train_batchnorm=True`: in Keras 3 a BatchNormalization layer with `trainable=False` runs in

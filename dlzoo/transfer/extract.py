@@ -198,9 +198,11 @@ def _weights_hash(model) -> str:
 
 
 def _default_layer(source: Source) -> str:
-    info = source.info
-    if info is not None and info.feature_layers:
-        return info.feature_layers[-1]
+    from dlzoo.registry import feature_layers
+
+    found = feature_layers(source.info, source.network) if source.info is not None else []
+    if found:  # the deepest feature layer of the model as built (any depth override)
+        return found[-1]
     if _has_predictions(source.network):  # a classifier: what its classifier reads
         return _predictions_input_layer(source.network)
     return source.network.name  # a headless network: its own output
@@ -219,7 +221,9 @@ def _cut(source: Source, layer: str, pooling):
     try:
         tensor = network.output if layer == network.name else network.get_layer(layer).output
     except ValueError:
-        known = list(source.info.feature_layers) if source.info is not None else []
+        from dlzoo.registry import feature_layers
+
+        known = feature_layers(source.info, network) if source.info is not None else []
         raise ValueError(
             f"{source.name} has no layer named {layer!r}"
             + (f"; its feature layers are {', '.join(known)}" if known else "")
@@ -243,8 +247,8 @@ def feature_extractor(source, layer: str | None = None, pooling: str | None = "a
     Args:
         source: a registry name (`"vgg16"`, with `weights=`), a `keras.Model`, a dlzoo
             saved-model folder, or a `Source`.
-        layer: the layer whose output are the features; default the model's last
-            `ModelInfo.feature_layers` entry (by name); for an unregistered Keras model, the
+        layer: the layer whose output are the features; default the deepest of
+            `dlzoo.registry.feature_layers(info, model)` (by name, of the model as built); for an unregistered Keras model, the
             input of its `predictions` layer, or its output when it has none.
         pooling: "avg" (default), "max", "flatten" or None for a feature map output.
         weights: with a registry name: None, "imagenet", a weights file or a saved model.

@@ -30,8 +30,9 @@ __all__ = ["DEFAULT_AUGMENT", "FineTuneConfig", "FineTuneResult", "augment_layer
 
 def unfreeze_layers(network, info, unfreeze, exclude=()) -> tuple[list, list]:
     """The layers of `network` that `unfreeze` ("top:K" groups, "all") makes trainable, and the
-    group prefixes that matched. Groups come from `info.unfreeze_groups`, counted among those the
-    (possibly cut) network still has."""
+    group prefixes that matched. Groups are `dlzoo.registry.unfreeze_groups(info, network)`,
+    read off the network as built, counted among those the (possibly cut) network still has."""
+    from dlzoo.registry import unfreeze_groups
     from dlzoo.validation import parse_unfreeze
 
     k = parse_unfreeze(unfreeze)
@@ -40,7 +41,7 @@ def unfreeze_layers(network, info, unfreeze, exclude=()) -> tuple[list, list]:
         return body, ["all"]
     if k == 0:
         return [], []
-    groups = list(info.unfreeze_groups) if info is not None else []
+    groups = unfreeze_groups(info, network) if info is not None else []
     if not groups:
         raise ValueError(
             f"{network.name}: unfreeze={unfreeze!r} needs the model's unfreeze_groups, and it has "
