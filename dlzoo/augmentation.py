@@ -55,7 +55,8 @@ def normalize_augment(augment, where: str = "augment") -> dict:
     for key, value in augment.items():
         canon = ALIASES.get(key, key)
         if canon not in AUGMENT_KEYS:
-            raise ValueError(f"{where}: unknown key {key!r}; allowed: {', '.join(AUGMENT_KEYS)}.")
+            raise ValueError(f"{where}: unknown augment key {key!r}; allowed: "
+                             f"{', '.join(AUGMENT_KEYS)}.")
         if value is None or value is False or value == 0:
             continue
         if canon == "flip":

@@ -448,16 +448,14 @@ def _validate_expect(expect: dict, where: str) -> dict:
 
 def check_model(recipe: dict, where: str = "recipe") -> None:
     """Checks that the recipe's model is registered and accepts its `model_args`."""
-    from dlzoo.registry import _check_overrides, _lookup_key, _REGISTRY
+    from dlzoo.registry import check_model_args
 
-    try:
-        info = _REGISTRY[_lookup_key(recipe["model"])]
-    except ValueError as e:
-        raise RecipeError(f"recipe {where}: model: {e}") from None
     args = {k: v for k, v in recipe["model_args"].items() if k != "weights"}
     if "input_shape" in args:
         args["input_shape"] = tuple(args["input_shape"])
     try:
-        _check_overrides(info, args)
+        check_model_args(recipe["model"], args)
+    except ValueError as e:
+        raise RecipeError(f"recipe {where}: model: {e}") from None
     except TypeError as e:
         raise RecipeError(f"recipe {where}: model_args: {e}") from None

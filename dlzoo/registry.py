@@ -12,21 +12,23 @@ import difflib
 import fnmatch
 import inspect
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = [
     "ModelInfo",
-    "register_model",
     "build",
+    "check_model_args",
+    "feature_layers",
+    "last_per_stage",
+    "layers_matching",
     "list_models",
     "model_info",
     "normalize_name",
-    "unregister_model",
-    "feature_layers",
-    "unfreeze_groups",
-    "layers_matching",
-    "last_per_stage",
     "prefixes_matching",
+    "register_model",
+    "unfreeze_groups",
+    "unregister_model",
 ]
 
 TASKS = (
@@ -316,6 +318,19 @@ def _check_overrides(info: ModelInfo, kwargs: dict) -> None:
         raise TypeError(
             f"{info.name} does not take argument(s) {', '.join(unknown)}. Allowed: {allowed}."
         )
+
+
+def check_model_args(name: str, kwargs: dict) -> ModelInfo:
+    """Checks, without building anything, that `name` is registered and that its builder takes
+    every argument in `kwargs`; returns its `ModelInfo` as declared (`params` may be None).
+
+    Raises:
+        ValueError: unknown model (the message lists the closest names).
+        TypeError: an argument the builder does not take (the message lists those it takes).
+    """
+    info = _REGISTRY[_lookup_key(name)]
+    _check_overrides(info, kwargs)
+    return info
 
 
 # --- feature layers and unfreeze groups of a built model -----------------------------------

@@ -325,7 +325,6 @@ def check_data_args(
 # --- transfer-learning arguments (dlzoo.transfer) ------------------------------------------------
 
 TRANSFER_POOLINGS = ("avg", "max", "flatten", None)
-AUGMENT_KEYS = ("flip", "rotation", "zoom", "translate")
 
 
 def parse_unfreeze(unfreeze) -> int | str:
@@ -356,29 +355,7 @@ def check_transfer_args(*, pooling="avg", head_epochs=0, epochs=0, head_learning
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"fine_tune: {arg} must be a positive number; received {value!r}.")
     check_rate(dropout, arg="dropout", name="fine_tune")
-    if augment not in (None, False, True) and not isinstance(augment, dict):
-        raise TypeError(
-            f"fine_tune: augment must be True, False or a mapping with keys "
-            f"{', '.join(AUGMENT_KEYS)}; received {augment!r}."
-        )
-    if isinstance(augment, dict):
-        unknown = sorted(set(augment) - set(AUGMENT_KEYS))
-        if unknown:
-            raise ValueError(
-                f"fine_tune: unknown augment key(s) {', '.join(unknown)}; allowed: "
-                f"{', '.join(AUGMENT_KEYS)}."
-            )
-        flip = augment.get("flip")
-        if flip not in (None, False, "horizontal", "vertical", "horizontal_and_vertical"):
-            raise ValueError(
-                "fine_tune: augment['flip'] must be 'horizontal', 'vertical', "
-                f"'horizontal_and_vertical' or None; received {flip!r}."
-            )
-        for key in ("rotation", "zoom", "translate"):
-            value = augment.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not 0 <= value < 1):
-                raise ValueError(
-                    f"fine_tune: augment[{key!r}] must be a fraction in [0, 1); received {value!r}."
-                )
+    from dlzoo.augmentation import normalize_augment
+
+    normalize_augment(augment, where="fine_tune: augment")
     return {"unfreeze": parse_unfreeze(unfreeze)}

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dlzoo.saving import is_saved_model
+
 __all__ = ["CACHE_VERSION", "FeatureExtractor", "Features", "Source", "extract_features",
            "feature_extractor", "resolve_source"]
 
@@ -49,10 +51,6 @@ class Source:
     @property
     def input_shape(self) -> tuple:
         return tuple(self.network.input_shape[1:])
-
-
-def _is_saved_model(path) -> bool:
-    return isinstance(path, (str, os.PathLike)) and os.path.isfile(os.path.join(path, "card.json"))
 
 
 def _info_or_none(name):
@@ -106,7 +104,7 @@ def resolve_source(source, *, weights=None, input_shape=None, model_args=None,
             mode = info.preprocessing
         return Source(network=network, info=info, preprocessing=mode, name=network.name,
                       weights="keras model")
-    if _is_saved_model(source):
+    if is_saved_model(source):
         if weights is not None:
             raise ValueError(
                 f"source {os.fspath(source)!r} is a saved model and carries its weights; "
@@ -126,7 +124,7 @@ def resolve_source(source, *, weights=None, input_shape=None, model_args=None,
             f"{info.name} takes {info.input_kind} input; transfer learning here is for image "
             "models (dlzoo list --task image_classification)."
         )
-    if _is_saved_model(weights):
+    if is_saved_model(weights):
         return _from_saved(weights, expected=info)
     args = dict(model_args or {})
     if input_shape is not None:
@@ -203,12 +201,13 @@ def _default_layer(source: Source) -> str:
     found = feature_layers(source.info, source.network) if source.info is not None else []
     if found:  # the deepest feature layer of the model as built (any depth override)
         return found[-1]
-    if _has_predictions(source.network):  # a classifier: what its classifier reads
-        return _predictions_input_layer(source.network)
+    if has_classifier(source.network):  # a classifier: what its classifier reads
+        return classifier_input_layer(source.network)
     return source.network.name  # a headless network: its own output
 
 
-def _predictions_input_layer(network) -> str:
+def classifier_input_layer(network) -> str:
+    """Name of the layer whose output the `predictions` layer reads (a classifier's features)."""
     pred = network.get_layer("predictions")
     return pred.input._keras_history.operation.name
 
@@ -377,7 +376,8 @@ def _wrap_model(model) -> FeatureExtractor:
                             features=model.output)
 
 
-def _has_predictions(network) -> bool:
+def has_classifier(network) -> bool:
+    """Whether `network` has a `predictions` layer (the zoo's name for every classifier head)."""
     try:
         network.get_layer("predictions")
         return True

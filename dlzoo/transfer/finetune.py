@@ -14,10 +14,10 @@ from dlzoo.saving import ModelCard, is_saved_model
 from dlzoo.transfer.extract import (
     Features,
     Source,
-    _has_predictions,
-    _predictions_input_layer,
+    classifier_input_layer,
     extract_features,
     feature_extractor,
+    has_classifier,
     resolve_source,
 )
 
@@ -148,7 +148,7 @@ def classifier(source: Source, num_classes: int, *, layer=None, pooling="avg", d
     from keras import layers
 
     if keep_head:
-        extractor = feature_extractor(source, layer=_predictions_input_layer(source.network),
+        extractor = feature_extractor(source, layer=classifier_input_layer(source.network),
                                       pooling=None)
         return extractor, source.network, [source.network.get_layer("predictions")]
     extractor = feature_extractor(source, layer=layer, pooling=pooling)
@@ -170,7 +170,7 @@ class FineTuneConfig:
     What to start from:
         weights: with a registry name: None, "imagenet", a weights file or a saved model.
         model_args: builder arguments for a registry name.
-        layer: feature layer (default: `ModelInfo.feature_layers[-1]`).
+        layer: feature layer (default: the deepest of `dlzoo.registry.feature_layers(info, network)`).
         pooling: "avg" (default), "max", "flatten" or None, over the feature map.
         dropout: before `predictions` in a new head (0.2).
 
@@ -340,7 +340,7 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
         log(f"  skipped {path}: {reason}")
     # The head: kept when the source already predicts exactly these classes.
     keep_head = (cfg.layer is None and src.class_names == classes
-                 and _has_predictions(src.network))
+                 and has_classifier(src.network))
     extractor, network, head_layers = classifier(
         src, len(classes), layer=cfg.layer, pooling=cfg.pooling, dropout=cfg.dropout,
         keep_head=keep_head)
