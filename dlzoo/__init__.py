@@ -5,18 +5,17 @@
     >>> model = dlzoo.load("saved_models/lenet5-digits")   # a trained model and its card
 """
 
-__version__ = "0.1.0"
-
 from dlzoo.registry import ModelInfo, build, list_models, model_info, register_model
 from dlzoo.saving import load, save
+from dlzoo.version import __version__
 
 __all__ = [
-    "__version__",
     "ModelInfo",
+    "__version__",
     "build",
     "list_models",
+    "load",
     "model_info",
     "register_model",
-    "load",
     "save",
 ]

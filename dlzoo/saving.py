@@ -149,9 +149,9 @@ def sha256(path) -> str:
 def _versions() -> dict:
     import keras
 
-    import dlzoo
+    from dlzoo.version import __version__
 
-    versions = {"dlzoo": dlzoo.__version__, "keras": keras.__version__,
+    versions = {"dlzoo": __version__, "keras": keras.__version__,
                 "backend": keras.backend.backend()}
     try:
         import tensorflow as tf
@@ -186,7 +186,7 @@ def save(model, directory, card: ModelCard | dict | None = None, *, history=None
     Returns:
         The folder's path.
     """
-    from dlzoo.evaluation import plot_history, read_history
+    from dlzoo.plots import plot_history, read_history
     from dlzoo.preprocessing import applied_mode
 
     target = Path(directory)

@@ -620,7 +620,7 @@ def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
            extra_callbacks=()) -> dict:
     """Fits (adversarially when the recipe says so) unless a resumed run had finished; returns
     the per-epoch history (from the run's CSV log, which spans a resume)."""
-    from dlzoo.evaluation import read_history
+    from dlzoo.plots import read_history
 
     final_weights = run_dir / "final.weights.h5"
     train_data, callbacks = run.train, list(extra_callbacks)
