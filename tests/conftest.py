@@ -18,3 +18,42 @@ def _seed():
     keras.utils.set_random_seed(0)
     yield
     keras.backend.clear_session()
+
+
+# --- CPU time per test: `--cpu-durations=N` ------------------------------------------------------
+# `--durations` shows wall time, which on a shared 2-core machine says as much about the neighbours
+# as about the test; the budget (README, "Run the tests") is CPU time. This counts user + sys of the
+# pytest process and of the child processes a test waited for (CLI subprocesses), setup and
+# teardown included (a module-scoped fixture is charged to the first test that uses it).
+
+_CPU_SECONDS: dict[str, float] = {}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--cpu-durations", type=int, default=None, metavar="N",
+                     help="show the N tests that used the most CPU time (user+sys, child "
+                          "processes included; 0 for all)")
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    start = _cpu()
+    yield
+    _CPU_SECONDS[item.nodeid] = _cpu() - start
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    n = config.getoption("--cpu-durations")
+    if n is None or not _CPU_SECONDS:
+        return
+    rows = sorted(_CPU_SECONDS.items(), key=lambda kv: -kv[1])
+    total = _cpu()
+    terminalreporter.write_sep("=", f"CPU seconds per test (user+sys, children included); "
+                                    f"{total:.0f} s in all, {total / 60:.1f} min")
+    for nodeid, seconds in rows[:n or None]:
+        terminalreporter.write_line(f"{seconds:8.1f}s {nodeid}")
