@@ -105,7 +105,8 @@ def test_teaching_recipes_reach_their_expected_results(name, check, tmp_path):
 def test_shipped_adversarial_model_beats_standard_under_attack():
     from dlzoo.data.datasets import load
     from dlzoo.robustness import accuracy_under_attack
-    from dlzoo.saving import load as load_saved, read_card
+    from dlzoo.saving import load as load_saved
+    from dlzoo.saving import read_card
 
     bundle = load("digits", image_size=(32, 32), color_mode="grayscale", batch_size=256)
     xs, ys = zip(*[(np.asarray(x), np.asarray(y)) for x, y in bundle.val])
