@@ -104,7 +104,7 @@ def test_keras_round_trip_safe_mode(name, tmp_path):
 @pytest.mark.parametrize(
     "name", [n for n in ALL if model_info(n).input_kind == "image" and model_info(n).task == "image_classification"]
 )
-@pytest.mark.parametrize("pooling", [None, "avg", "max"])
+@pytest.mark.parametrize("pooling", [None, "avg", pytest.param("max", marks=pytest.mark.slow)])
 def test_feature_extractor(name, pooling):
     kwargs = smoke_kwargs(name)
     kwargs.pop("num_classes", None)
