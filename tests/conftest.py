@@ -18,17 +18,30 @@ def _seed():
 
     keras.utils.set_random_seed(0)
     yield
-    keras.backend.clear_session()  # and gc.collect(): see pytest_collection_finish
+    keras.backend.clear_session()  # and gc.collect(), which walks only what this test made:
+    gc.freeze()                    # what is still alive now is set aside (see below)
+
+
+# Garbage collection, made cheap. A full collection walks every object that can hold a reference:
+# with TensorFlow, Keras and the test modules loaded, half a million objects and more, a quarter to
+# a whole CPU-second, and the suite used to run one after every test (`clear_session`). Objects
+# alive at the end of a test are frozen (left out of later collections), so each test's collection
+# walks only what that test made; when a test module ends (its module-scoped fixtures released),
+# everything is unfrozen and collected once, so nothing outlives its module uncollected.
 
 
 def pytest_collection_finish(session):
-    """Every test ends with a garbage collection (`clear_session`), which walks every object that
-    can hold a reference: with TensorFlow, Keras and the test modules loaded that was about half a
-    million objects and a quarter of a CPU-second, per test. The objects alive once the tests are
-    collected (modules, classes, functions) live to the end anyway: set aside, the collections
-    only walk what the tests made."""
     gc.collect()
     gc.freeze()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield
+    if nextitem is None or getattr(nextitem, "module", None) is not getattr(item, "module", None):
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
 
 
 # --- CPU time per test: `--cpu-durations=N` ------------------------------------------------------
