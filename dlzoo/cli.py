@@ -183,7 +183,7 @@ def _cmd_train(args) -> int:
 
 def _add_train(sub):
     p = sub.add_parser("train", help="run a recipe: train, evaluate, save saved_models/NAME")
-    p.add_argument("recipe", help="a recipe file, or the name of one in recipes/ (lenet5-digits)")
+    p.add_argument("recipe", help="a recipe file, or the name of a shipped one (lenet5-digits)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a recipe value, dotted keys (train.epochs=5); repeatable")
     p.add_argument("--resume", action="store_true",
@@ -678,7 +678,7 @@ def _print_search(result, name: str, console) -> None:
 
 def _add_tune(sub):
     p = sub.add_parser("tune", help="architecture search with keras-tuner on a recipe's tune: section")
-    p.add_argument("recipe", help="a recipe file with a tune: section, or its name in recipes/")
+    p.add_argument("recipe", help="a recipe file with a tune: section, or the name of a shipped one")
     p.add_argument("--tuner", choices=("random", "hyperband", "bayesian"), default=None,
                    help="override tune.tuner")
     p.add_argument("--max-trials", type=int, default=None, help="override tune.max_trials")

@@ -73,7 +73,7 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
         "Next:\n"
         f"  dlzoo predict {saved} {kept[0]}\n"
         f"  dlzoo evaluate {saved} {digits}\n"
-        "  dlzoo train lenet5-digits --set train.epochs=10     (any recipe in recipes/)",
+        "  dlzoo train lenet5-digits --set train.epochs=10     (any shipped recipe, or a file)",
         soft_wrap=True,
     )
     return {

@@ -13,9 +13,10 @@
     >>> recipe["train"]["epochs"]
     5
 
-`load_recipe` finds a file by path or by name in the repository's `recipes/` folder, applies
-`--set key=value` overrides (dotted keys, values parsed as YAML) and returns the recipe with every
-default filled in, so the card records exactly what ran.
+`load_recipe` finds a file by path or by name among the shipped recipes (`dlzoo/recipes/*.yaml`,
+package data, so an installed dlzoo has them too), applies `--set key=value` overrides (dotted
+keys, values parsed as YAML) and returns the recipe with every default filled in, so the card
+records exactly what ran.
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ __all__ = [
     "validate",
 ]
 
-RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
+# The shipped recipes: package data beside this module (installed with the wheel).
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 
 DEFAULTS = {
     "description": "",
@@ -88,7 +90,11 @@ def list_recipes(directory=RECIPES_DIR) -> list[str]:
 
 
 def find_recipe(name_or_path) -> Path:
-    """A recipe file by path, or by name in `recipes/` (`"lenet5-digits"`)."""
+    """A recipe file by path, or by the name of a shipped recipe (`"lenet5-digits"`).
+
+    Raises:
+        FileNotFoundError: neither a file nor a shipped name; the message lists the shipped names.
+    """
     path = Path(name_or_path)
     if path.is_file():
         return path

@@ -1,6 +1,8 @@
 """`dlzoo quickstart` end to end, offline, as a new user runs it: digits exported to a folder,
 LeNet-5 trained, evaluated, saved with its card and plots, files predicted; >= 97% validation
-accuracy. The one deliberately slow-ish test of the default run (about a minute on 2 cores)."""
+accuracy within 20 epochs (the recipe allows 60 with early stopping: about 40 run, 99.1% in the
+README; 97% is passed from about epoch 14, 98% at 17 to 20). About 35 CPU-seconds.
+tests/test_wheel.py runs it again from the installed wheel, for one epoch."""
 
 import json
 import os
@@ -10,7 +12,7 @@ from dlzoo.cli import main
 
 def test_quickstart_reaches_97_percent_and_leaves_everything_where_it_says(tmp_path, capsys):
     work = tmp_path / "qs"
-    assert main(["quickstart", "--workdir", str(work), "--quiet"]) == 0
+    assert main(["quickstart", "--workdir", str(work), "--quiet", "--epochs", "20"]) == 0
     out = capsys.readouterr().out
     saved = work / "saved_models" / "lenet5-digits"
     card = json.loads((saved / "card.json").read_text())

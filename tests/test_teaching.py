@@ -32,6 +32,7 @@ def table():
     return {(r["task"], r["method"].split(",")[0].split(" (")[0]): r for r in compare_learning_rules(epochs=40)}
 
 
+@pytest.mark.slow
 def test_lecture_table(table):
     assert table[("separable", "perceptron rule")]["accuracy"] == 1.0
     assert table[("separable", "logistic unit")]["accuracy"] >= 0.98

@@ -78,6 +78,7 @@ def test_bad_recipe_value_is_one_line_naming_the_key(capsys):
                    "integer; received 'ten'.")
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_runs_every_epoch_exactly_once(tmp_path):
     epochs, kill_after = 8, 3
     cmd = [sys.executable, "-m", "dlzoo", "train", "lenet5-digits",

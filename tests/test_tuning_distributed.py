@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TRIALS = 6
 
 
+@pytest.mark.slow
 def test_chief_and_two_workers_share_one_search(tmp_path):
     # two epochs per trial keep each trial longer than a worker's start-up skew
     recipe = tiny_recipe(tmp_path, name="spread", trials=TRIALS, epochs=2)

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests._tuning import tiny_recipe, trial_states
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +30,7 @@ def completed(project):
     return {k: v for k, v in trial_states(project).items() if v["status"] == "COMPLETED"}
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_keeps_every_completed_trial(tmp_path):
     recipe = tiny_recipe(tmp_path, name="killed", trials=TRIALS, epochs=2)
     out = tmp_path / "out"

@@ -40,6 +40,7 @@ print("RESULT " + json.dumps({
 """
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_over_two_cpu_devices_trains_a_zoo_model(tmp_path):
     recipe = tiny_recipe(tmp_path, name="mirrored", trials=1)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}

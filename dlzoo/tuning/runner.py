@@ -83,7 +83,7 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
 
     if "tune" not in recipe:
         raise ValueError(f"recipe {recipe['name']} has no tune: section; add one (see "
-                         "recipes/cnn-digits-tune.yaml) or run it with `dlzoo train`")
+                         "the shipped recipe cnn-digits-tune) or run it with `dlzoo train`")
     tune = recipe["tune"]
     run = prepare_run(recipe, build=False, log=log)  # the hypermodel builds each trial's model
     info, bundle, train_data, val_data = run.info, run.bundle, run.train, run.val

@@ -104,7 +104,9 @@ def test_keras_round_trip_safe_mode(name, tmp_path):
 @pytest.mark.parametrize(
     "name", [n for n in ALL if model_info(n).input_kind == "image" and model_info(n).task == "image_classification"]
 )
-@pytest.mark.parametrize("pooling", [None, "avg", "max"])
+# avg and max: one shared helper (blocks.heads.pool_features) for every model; in the slow leg
+@pytest.mark.parametrize("pooling", [None, *(pytest.param(p, marks=pytest.mark.slow)
+                                             for p in ("avg", "max"))])
 def test_feature_extractor(name, pooling):
     kwargs = smoke_kwargs(name)
     kwargs.pop("num_classes", None)
