@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import re
 import struct
 import warnings
 
@@ -70,8 +71,10 @@ def sniff(data: bytes, *, max_pixels: int | None = None) -> Header:
         warnings.simplefilter("ignore")  # DecompressionBombWarning: the limit is checked below
         try:
             img = Image.open(io.BytesIO(data))
-        except Image.DecompressionBombError as e:
-            raise UnusableImage(f"declares too many pixels to decode safely ({e})") from None
+        except Image.DecompressionBombError as e:  # Pillow's own check, at twice its limit
+            found = re.search(r"\((\d+) pixels\)", str(e))
+            pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+            raise UnusableImage(f"declares {pixels}, over the limit of {limit:,} (not decoded)") from None
         except Exception as e:  # noqa: BLE001 - any header Pillow cannot parse is a reason
             raise UnusableImage(open_reason(data, e)) from None
     width, height = img.size
