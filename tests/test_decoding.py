@@ -133,3 +133,41 @@ print("survived")
                           timeout=300, env=env, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "survived" in done.stdout
+
+
+def test_the_quick_header_reader_agrees_with_pillow(corpus):
+    from PIL import Image
+
+    root, names = corpus
+    for name in names:
+        path = os.path.join(root, "odd", name)
+        with open(path, "rb") as f:
+            header = sniff(f.read())
+        shown = Image.open(path)
+        assert (header.width, header.height) == shown.size, name
+        assert header.mode == shown.mode, name
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale_the_same_way_everywhere(tmp_path):
+    from PIL import Image
+
+    from dlzoo.data import image_folder
+    from dlzoo.data.images import tf_resize
+    from dlzoo.data.sniff import plan
+    from dlzoo.evaluation import read_images
+
+    big = np.kron(picture(), np.ones((8, 8, 1), np.uint8))  # 96x128, smooth
+    for cls in ("a", "b"):
+        os.makedirs(tmp_path / cls)
+        Image.fromarray(big).save(tmp_path / cls / "big.jpg", quality=95)
+    data = (tmp_path / "a" / "big.jpg").read_bytes()
+    assert plan(sniff(data), (24, 32)) == (TF_JPEG + 2, False)  # 1/4 scale: 24x32, no resize left
+    assert plan(sniff(data), (30, 32)) == (TF_JPEG + 1, True)  # never below the target
+    train, _, info = image_folder(tmp_path, image_size=(24, 32), validation_split=0,
+                                  shuffle=False, progress=False)
+    x = next(iter(train))[0].numpy()[info.train_files.index("a/big.jpg")]
+    predicted, _, _ = read_images([str(tmp_path / "a" / "big.jpg")], (24, 32, 3))
+    np.testing.assert_array_equal(x, predicted[0])
+    full = tf_resize(reference(tmp_path / "a" / "big.jpg", "rgb"), (24, 32)).numpy()
+    assert np.abs(x - full.astype(np.float32)).mean() < 4  # what a full decode + resize gives
+    assert info.train_files and (info.counts == {"a": 1, "b": 1})

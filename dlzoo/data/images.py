@@ -325,8 +325,10 @@ def tf_exact_channels(img, channels: int):
     return tf.ensure_shape(out, (None, None, channels))
 
 
-def tf_decode_fn(channels: int, image_size=None, *, interpolation="bilinear", crop_to_aspect_ratio=False):
-    """A function `(contents tf.string, route int32) -> (uint8 image, (height, width))` for tf.data.
+def tf_decode_fn(channels: int, image_size=None, *, interpolation="bilinear", crop_to_aspect_ratio=False,
+                 route=None):
+    """A function for tf.data: `(contents tf.string, route int32) -> (uint8 image, (height, width))`,
+    or `contents -> ...` when `route` is given (one decoder, no branching: faster).
 
     `route` comes from `dlzoo.data.sniff`: TF_PNG or TF_JPEG; only files TensorFlow decodes exactly
     as Pillow does are routed to it (JPEG with the accurate integer DCT, plain 8-bit PNG). It raises
@@ -334,11 +336,23 @@ def tf_decode_fn(channels: int, image_size=None, *, interpolation="bilinear", cr
     configuration, not once per pipeline.
     """
     size = None if image_size is None else (int(image_size[0]), int(image_size[1]))
-    return _tf_decode_fn(int(channels), size, interpolation, bool(crop_to_aspect_ratio))
+    return _tf_decode_fn(int(channels), size, interpolation, bool(crop_to_aspect_ratio),
+                         None if route is None else int(route))
+
+
+def _tf_jpeg_channels(img, channels: int):
+    """A 3-channel decoded JPEG as `channels`, without branching (Pillow's conversions)."""
+    import tensorflow as tf
+
+    if channels == 1:
+        return tf_luma(img)
+    if channels == 4:
+        return tf.concat([img, tf.fill(tf.concat([tf.shape(img)[:2], [1]], 0), tf.constant(255, tf.uint8))], -1)
+    return img
 
 
 @functools.lru_cache(maxsize=32)
-def _tf_decode_fn(channels, image_size, interpolation, crop_to_aspect_ratio):
+def _tf_decode_fn(channels, image_size, interpolation, crop_to_aspect_ratio, route):
     import tensorflow as tf
 
     def png(contents):
@@ -346,19 +360,28 @@ def _tf_decode_fn(channels, image_size, interpolation, crop_to_aspect_ratio):
 
     def jpeg(contents, ratio):
         img = tf.io.decode_jpeg(contents, channels=3, ratio=ratio, dct_method="INTEGER_ACCURATE")
-        return tf_exact_channels(tf.ensure_shape(img, (None, None, 3)), channels)
+        return _tf_jpeg_channels(tf.ensure_shape(img, (None, None, 3)), channels)
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)])
-    def decode(contents, route):
-        branches = [lambda: png(contents)] + [
-            (lambda r=r: jpeg(contents, r)) for r in (1, 2, 4, 8)
-        ]
-        img = tf.switch_case(tf.clip_by_value(route, 0, 4), branches)
+    def finish(img):
         size = tf.shape(img)[:2]
         if image_size is not None:
             img = tf_resize(
                 img, image_size, interpolation=interpolation, crop_to_aspect_ratio=crop_to_aspect_ratio
             )
         return img, size
+
+    if route is not None:  # route: 0 PNG, 1 + k JPEG at ratio 2**k (see dlzoo.data.sniff)
+        @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+        def decode_one(contents):
+            return finish(png(contents) if route <= 0 else jpeg(contents, 2 ** (route - 1)))
+
+        return decode_one
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)])
+    def decode(contents, route):
+        branches = [lambda: png(contents)] + [
+            (lambda r=r: jpeg(contents, r)) for r in (1, 2, 4, 8)
+        ]
+        return finish(tf.switch_case(tf.clip_by_value(route, 0, 4), branches))
 
     return decode

@@ -31,7 +31,7 @@ import numpy as np
 
 from dlzoo.data.images import UnusableImage, pil_decode_sized
 from dlzoo.data.manifest import content_digest, manifest_hash
-from dlzoo.data.sniff import PILLOW, sniff
+from dlzoo.data.sniff import PILLOW, plan, sniff
 
 __all__ = ["ImageRecord", "ScanReport", "in_validation", "scan_folder", "split_sides"]
 
@@ -301,6 +301,7 @@ class _Read:
     reason: str | None = None
     digest: str | None = None
     route: int = PILLOW
+    resize: bool = True  # the decoded size differs from the target
     image: np.ndarray | None = None  # decoded by Pillow (and resized when kept)
     hw: tuple[int, int] | None = None
 
@@ -318,7 +319,8 @@ def _read_one(path, *, channels, image_size, opts, use_tf, keep, max_pixels) -> 
         return _Read(str(e))
     digest = content_digest(data)
     if use_tf and header.route != PILLOW:
-        return _Read(digest=digest, route=header.route)
+        route, resize = plan(header, image_size if keep else None, opts["crop_to_aspect_ratio"])
+        return _Read(digest=digest, route=route, resize=resize, hw=(header.height, header.width))
     return _pillow(data, digest, channels=channels, image_size=image_size, opts=opts,
                    use_tf=use_tf, keep=keep)
 
@@ -357,6 +359,8 @@ def _pillow_again(path, digest, **kw) -> _Read:
 def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, bar, task):
     """Decodes `rows` of `entries` in tf.data; returns ({row: (h, w)}, cached dataset or None).
 
+    `routes[i]` is `(route, resize)` of rows[i] (`sniff.plan`); each pair gets its own pipeline.
+
     Rows TensorFlow cannot decode are absent from the result (`ignore_errors`) and go to Pillow.
     With keep="tfcache" the pipeline ends in an in-memory `cache()` of
     `(image uint8, class folder index, row, (h, w))`; this pass fills it.
@@ -365,18 +369,18 @@ def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, ba
 
     from dlzoo.data.images import tf_decode_fn
 
-    decode = tf_decode_fn(channels, image_size if keep else None, **opts)
     folder_index = _folder_index(entries)
-
-    def load(row, path, route, label):
-        img, size = decode(tf.io.read_file(path), route)
-        return img, label, row, size
-
-    paths = [os.fsencode(entries[r][3]) for r in rows]  # bytes: any file name TensorFlow can open
-    labels = np.array([folder_index[entries[r][1]] for r in rows], np.int32)
-    ds = tf.data.Dataset.from_tensor_slices(
-        (np.asarray(rows, np.int64), paths, np.asarray(routes, np.int32), labels))
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
+    parts = []
+    for route, resize in sorted(set(routes)):  # one straight decoder each: no branching per file
+        decode = tf_decode_fn(channels, image_size if keep and resize else None, route=route, **opts)
+        mine = [r for r, rt in zip(rows, routes) if rt == (route, resize)]
+        paths = [os.fsencode(entries[r][3]) for r in mine]  # bytes: any name TensorFlow can open
+        labels = np.array([folder_index[entries[r][1]] for r in mine], np.int32)
+        part = tf.data.Dataset.from_tensor_slices((np.asarray(mine, np.int64), paths, labels))
+        parts.append(part.map(_loader(tf, decode), num_parallel_calls=tf.data.AUTOTUNE).ignore_errors())
+    ds = parts[0]
+    for part in parts[1:]:
+        ds = ds.concatenate(part)
     cached = None
     if keep == "tfcache":
         cached = ds = ds.cache()
@@ -393,6 +397,14 @@ def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, ba
             out[got] = batch[2].numpy()
         bar.advance(task, len(got))
     return done, cached
+
+
+def _loader(tf, decode):
+    def load(row, path, label):
+        img, size = decode(tf.io.read_file(path))
+        return img, label, row, size
+
+    return load
 
 
 def _folder_index(entries) -> dict[str, int]:
@@ -433,15 +445,18 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
     with bar, ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
         task = bar.add_task(f"Scanning {os.path.basename(root)}", total=len(entries))
         bar.advance(task, len(entries) - len(todo))
-        for r, got in zip(todo, pool.map(
-                lambda r: _read_one(entries[r][3], max_pixels=max_pixels, **kw), todo)):
-            reads[r] = got
-            if got.reason is not None or got.route == PILLOW:
-                bar.advance(task, 1)
+        chunks = [todo[i : i + 32] for i in range(0, len(todo), 32)]  # few tasks, little overhead
+
+        def read_chunk(rows):
+            return [_read_one(entries[r][3], max_pixels=max_pixels, **kw) for r in rows]
+
+        for rows, got in zip(chunks, pool.map(read_chunk, chunks)):
+            reads.update(zip(rows, got))
+            bar.advance(task, sum(g.reason is not None or g.route == PILLOW for g in got))
         tf_rows = [r for r in todo if reads[r].reason is None and reads[r].route != PILLOW]
         done, cached = {}, None
         if tf_rows:
-            done, cached = _tf_pass(entries, tf_rows, [reads[r].route for r in tf_rows],
+            done, cached = _tf_pass(entries, tf_rows, [(reads[r].route, reads[r].resize) for r in tf_rows],
                                     keep=keep, out=out, bar=bar, task=task, channels=channels,
                                     image_size=image_size, opts=opts)
         refused = [r for r in tf_rows if r not in done]
@@ -453,8 +468,8 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
         got = reads[r]
         if got.reason is not None:
             skipped.append((entries[r][0], got.reason))
-        elif r in done:
-            got.hw, decoder[r] = done[r], "tensorflow"
+        elif r in done:  # its size as stored is the header's (a JPEG may decode at reduced scale)
+            decoder[r] = "tensorflow"
         else:
             decoder[r] = "pillow"
             if keep == "arrays":
@@ -473,7 +488,7 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
         folder_index = _folder_index(entries)
         fallback = [(r, reads[r].image, folder_index[entries[r][1]], reads[r].hw)
                     for r in kept_rows if decoder[r] == "pillow"]
-        order = ([record_of[r] for r in tf_rows if r in done]
+        order = ([record_of[r] for r in done]  # the order the cache replays
                  + [record_of[item[0]] for item in fallback])
         return report, {"dataset": cached, "fallback": fallback, "folder_index": folder_index,
                         "order": order, "rows": kept_rows}

@@ -29,7 +29,7 @@ import warnings
 
 from dlzoo.data.images import UnusableImage, open_reason
 
-__all__ = ["MAX_PIXELS", "PILLOW", "TF_JPEG", "TF_PNG", "Header", "sniff"]
+__all__ = ["MAX_PIXELS", "PILLOW", "TF_JPEG", "TF_PNG", "Header", "decode_bytes", "plan", "sniff"]
 
 # Route codes, as the tf.data pipeline receives them.
 PILLOW = -1
@@ -62,11 +62,16 @@ def sniff(data: bytes, *, max_pixels: int | None = None) -> Header:
     Raises `UnusableImage` when the header cannot be read or declares more than `max_pixels`
     (default `MAX_PIXELS`) pixels.
     """
-    from PIL import Image
-
     limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
     if not data:
         raise UnusableImage("empty file (0 bytes)")
+    quick = _quick_jpeg(data) if data[:3] == b"\xff\xd8\xff" else (
+        _quick_png(data) if data[:8] == b"\x89PNG\r\n\x1a\n" else None)
+    if quick is not None:  # the common plain photo: its header read without Pillow (faster)
+        _check_pixels(quick.width, quick.height, limit)
+        return quick
+    from PIL import Image
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DecompressionBombWarning: the limit is checked below
         try:
@@ -80,10 +85,7 @@ def sniff(data: bytes, *, max_pixels: int | None = None) -> Header:
     width, height = img.size
     if width < 1 or height < 1:
         raise UnusableImage(f"{img.format or 'image'} with no pixels ({width}x{height})")
-    if width * height > limit:
-        raise UnusableImage(
-            f"declares {width}x{height} pixels, over the limit of {limit:,} (not decoded)"
-        )
+    _check_pixels(width, height, limit)
     fmt = img.format or "image"
     orientation = _orientation(img) if fmt in ("JPEG", "MPO", "WEBP", "TIFF") else 1
     route = PILLOW
@@ -94,6 +96,98 @@ def sniff(data: bytes, *, max_pixels: int | None = None) -> Header:
     elif fmt == "PNG":
         orientation = _orientation(img) if b"eXIf" in data else 1
     return Header(fmt, width, height, img.mode, route, orientation or 1)
+
+
+def plan(header: Header, image_size=None, crop_to_aspect_ratio=False) -> tuple[int, bool]:
+    """`(route, resize)` for reading a file at `image_size`: a JPEG at least twice the target in
+    both dimensions is decoded by libjpeg at 1/2, 1/4 or 1/8 scale (never below the target, as
+    Pillow's `draft` does), then resized; `resize` is False when the decoded size is the target."""
+    if image_size is None:
+        return header.route, False
+    th, tw = int(image_size[0]), int(image_size[1])
+    route, h, w = header.route, header.height, header.width
+    if route == TF_JPEG and not crop_to_aspect_ratio:
+        k = 0
+        while k < 3 and -(-h // 2 ** (k + 1)) >= th and -(-w // 2 ** (k + 1)) >= tw:
+            k += 1
+        route, h, w = TF_JPEG + k, -(-h // 2**k), -(-w // 2**k)
+    return route, (h, w) != (th, tw) or route == PILLOW
+
+
+def _check_pixels(width: int, height: int, limit: int) -> None:
+    if width * height > limit:
+        raise UnusableImage(
+            f"declares {width}x{height} pixels, over the limit of {limit:,} (not decoded)"
+        )
+
+
+# SOF markers of 8-bit Huffman JPEGs libjpeg decodes the same in TensorFlow and Pillow
+_PLAIN_SOF = {0xC0: True, 0xC1: True, 0xC2: True}
+
+
+def _quick_jpeg(data: bytes) -> Header | None:
+    """A plain JPEG's header (1 or 3 components, 8-bit, upright, one picture), or None when
+    anything is unusual, so Pillow reads it instead."""
+    i, n = 2, len(data)
+    while i + 4 <= n:
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2:
+            return None
+        if marker == 0xE1 and data[i + 4 : i + 10] == b"Exif\0\0":
+            if _tiff_orientation(data[i + 10 : i + 2 + length]) not in (0, 1):
+                return None
+        elif marker == 0xE2 and data[i + 4 : i + 8] == b"MPF\0":
+            return None  # a multi-picture file (MPO): Pillow decides which picture
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if marker not in _PLAIN_SOF or i + 10 > n or data[i + 4] != 8:
+                return None
+            height = int.from_bytes(data[i + 5 : i + 7], "big")
+            width = int.from_bytes(data[i + 7 : i + 9], "big")
+            components = data[i + 9]
+            if components not in (1, 3) or width < 1 or height < 1:
+                return None
+            return Header("JPEG", width, height, "L" if components == 1 else "RGB", TF_JPEG)
+        elif marker == 0xDA:
+            return None
+        i += 2 + length
+    return None
+
+
+def _tiff_orientation(tiff: bytes) -> int:
+    """Orientation (tag 0x0112) from an EXIF block's IFD0; -1 when it cannot be read."""
+    try:
+        order = {b"II": "<", b"MM": ">"}[tiff[:2]]
+        (offset,) = struct.unpack(order + "I", tiff[4:8])
+        (count,) = struct.unpack(order + "H", tiff[offset : offset + 2])
+        for k in range(count):
+            at = offset + 2 + 12 * k
+            tag, kind = struct.unpack(order + "HH", tiff[at : at + 4])
+            if tag == 0x0112:
+                if kind != 3:
+                    return -1
+                return struct.unpack(order + "H", tiff[at + 8 : at + 10])[0]
+    except (KeyError, struct.error):
+        return -1
+    return 1
+
+
+def _quick_png(data: bytes) -> Header | None:
+    """A plain 8-bit gray/gray+alpha/RGB/RGBA PNG's header, or None (Pillow reads it instead)."""
+    if len(data) < 33 or not _ihdr_ok(data):
+        return None
+    width, height, depth, colour = struct.unpack(">IIBB", data[16:26])
+    mode = {0: "L", 2: "RGB", 4: "LA", 6: "RGBA"}.get(colour)
+    if depth != 8 or mode is None or width < 1 or height < 1:
+        return None
+    if any(tag in data for tag in (b"tRNS", b"acTL", b"eXIf", b"Raw profile type exif")):
+        return None
+    return Header("PNG", width, height, mode, TF_PNG)
 
 
 def _orientation(img) -> int:
@@ -141,10 +235,11 @@ def decode_bytes(data: bytes, *, channels: int, image_size=None, opts=None, max_
     if use_tf and header.route != PILLOW:
         import tensorflow as tf
 
-        decode = tf_decode_fn(channels, image_size, **opts)
+        route, resize = plan(header, image_size, opts["crop_to_aspect_ratio"])
+        decode = tf_decode_fn(channels, image_size if resize else None, route=route, **opts)
         try:
-            img, hw = decode(tf.constant(data), tf.constant(header.route, tf.int32))
-            return img.numpy(), tuple(int(v) for v in hw.numpy())
+            img, _ = decode(tf.constant(data))
+            return img.numpy(), (header.height, header.width)
         except (tf.errors.OpError, ValueError):
             pass  # a file TensorFlow refuses after all: Pillow decides, and says why
     # with TensorFlow, Pillow only decodes: the crop and resize are tf.image's, as in the pipeline
