@@ -2,7 +2,7 @@
 1,000 / 4,000 / 16,000 photo-like JPEGs (320x240, read at 160x160), dlzoo.data.image_folder and
 keras.utils.image_dataset_from_directory side by side.
 
-Each measurement runs in a fresh process, so its peak resident memory (ru_maxrss) is its own: the
+Each measurement runs in a fresh process, so its peak resident memory (VmHWM) is its own: the
 cost of TensorFlow itself plus the pipeline. The processes alternate dlzoo / Keras at each size;
 the OS page cache is warmed by one untimed read of every file first. For dlzoo "setup" is its scan
 (every file read once, hashed, checked by its header and decoded into the in-memory cache); for
@@ -32,7 +32,7 @@ BATCH = 32
 PLOT = HERE / "results" / "folder_scale.png"
 
 _CHILD = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 tool, root, budget = sys.argv[1], sys.argv[2], sys.argv[3]
 import tensorflow as tf, keras
@@ -51,7 +51,9 @@ for _ in range(2):
     s = time.perf_counter()
     n = sum(int(y.shape[0]) for _, y in ds)
     times.append(time.perf_counter() - s)
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) parent process
+with open("/proc/self/status") as f:
+    rss = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 print(json.dumps({"n": n, "setup": t1 - t0, "epoch1": times[0], "epoch2": times[1], "rss": rss}))
 """
 

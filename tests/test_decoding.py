@@ -168,6 +168,9 @@ def test_a_large_jpeg_is_decoded_at_reduced_scale_the_same_way_everywhere(tmp_pa
     x = next(iter(train))[0].numpy()[info.train_files.index("a/big.jpg")]
     predicted, _, _ = read_images([str(tmp_path / "a" / "big.jpg")], (24, 32, 3))
     np.testing.assert_array_equal(x, predicted[0])
+    streamed, _, info2 = image_folder(tmp_path, image_size=(24, 32), validation_split=0,
+                                      shuffle=False, progress=False, cache=False)
+    np.testing.assert_array_equal(next(iter(streamed))[0].numpy()[info2.train_files.index("a/big.jpg")], x)
     full = tf_resize(reference(tmp_path / "a" / "big.jpg", "rgb"), (24, 32)).numpy()
     assert np.abs(x - full.astype(np.float32)).mean() < 4  # what a full decode + resize gives
     assert info.train_files and (info.counts == {"a": 1, "b": 1})

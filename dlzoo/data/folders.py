@@ -258,7 +258,7 @@ def _pipeline(tf, group, report, kept, info, order, *, batch_size, shuffle, cach
     if not files:
         return None
     if kept is not None:
-        return _from_cache(tf, kept, order[group], info.class_names,
+        return _from_cache(tf, kept, order[group], info.class_names, info.input_shape,
                            batch_size=batch_size, shuffle=shuffle, seed=info.seed)
     labels = info.train_labels if group == "train" else info.val_labels
     records = [report.records[i] for i in order[group]]
@@ -271,7 +271,7 @@ def _pipeline(tf, group, report, kept, info, order, *, batch_size, shuffle, cach
     )
 
 
-def _from_cache(tf, kept, indices, class_names, *, batch_size, shuffle, seed):
+def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuffle, seed):
     """The scan's filled in-memory cache (plus Pillow's images), one side of it, shuffled, batched."""
     ds = kept["dataset"]
     extra = kept["fallback"]
@@ -298,6 +298,7 @@ def _from_cache(tf, kept, indices, class_names, *, batch_size, shuffle, seed):
     table = tf.constant(table)
 
     def finish(img, label, row, size):  # per batch, not per image: fewer steps per element
+        img = tf.ensure_shape(img, (None, *input_shape))  # files decoded at the size skip resize
         return tf.cast(img, tf.float32), label if identity else tf.gather(table, label)
 
     # Parallel batching: copying images out of the cache is this pipeline's only real work.

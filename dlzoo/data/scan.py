@@ -1,9 +1,6 @@
 """The scan: every file under a folder of class subfolders read once, routed, decoded once, judged.
 
-Listing follows symbolic links (files, class folders, folders inside a class) with a loop guard; a
-broken link, a loop, or a link back to the root or one of its parents is skipped and listed, as are
-FIFOs and other special files. A file name that is not valid UTF-8 is read by its bytes and shown
-with its odd bytes escaped (`r\\xe9sum\\xe9.png`).
+Listing (`dlzoo.data.listing`) follows symbolic links with a loop guard and lists what it refuses.
 
 Each file is read once by a thread pool: its sha256 (for the manifest and duplicates) and its header
 (`dlzoo.data.sniff`: format, declared size, EXIF orientation) come from that read. A file over the
@@ -20,16 +17,15 @@ in-memory cache that becomes the training pipeline (see folders.image_folder).
 from __future__ import annotations
 
 import dataclasses
-import errno
 import hashlib
 import os
-import stat
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from dlzoo.data.images import UnusableImage, pil_decode_sized
+from dlzoo.data.listing import list_files, root_folder
 from dlzoo.data.manifest import content_digest, manifest_hash
 from dlzoo.data.sniff import PILLOW, plan, sniff
 
@@ -143,110 +139,6 @@ def split_sides(files, validation_split: float, seed: int = 0) -> dict[str, str]
 
 
 
-# --- listing ---------------------------------------------------------------------------------------
-
-
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".")
-
-
-def shown_name(name: str) -> str:
-    """A file name as text: bytes that are not UTF-8 (kept by os as surrogates) escaped as \\xNN."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
-class _Lister:
-    """Walks root/CLASS/... following symbolic links, refusing loops and links out to the root."""
-
-    def __init__(self, root: str):
-        self.root = root
-        self.real_root = os.path.realpath(root)
-        self.entries: list[tuple[str, str, int, str]] = []  # (rel, class, bytes, path to open)
-        self.skipped: list[tuple[str, str]] = []
-        self.class_folders: list[str] = []
-
-    def run(self):
-        st = os.stat(self.root)
-        for entry in self._scandir(self.root, ""):
-            rel = shown_name(entry.name)
-            kind = self._kind(entry, rel, ((st.st_dev, st.st_ino),))
-            if kind is None:
-                continue
-            if kind[0] != "dir":
-                self.skipped.append((rel, "outside any class folder (ignored)"))
-                continue
-            self.class_folders.append(rel)
-            self._walk(entry.path, rel, rel, ((st.st_dev, st.st_ino), kind[1]))
-        self.entries.sort()
-        return self.class_folders, self.entries, self.skipped
-
-    def _scandir(self, path, rel):
-        try:
-            with os.scandir(path) as it:
-                found = [e for e in it if not _is_hidden(e.name)]
-        except OSError as e:
-            self.skipped.append((rel or ".", f"unreadable folder: {e.strerror or e}"))
-            return []
-        return sorted(found, key=lambda e: e.name)
-
-    def _kind(self, entry, rel, chain):
-        """("dir", (dev, ino)) / ("file", size) / ("other",) or None (skipped, with the reason)."""
-        try:
-            st = entry.stat(follow_symlinks=True)
-        except OSError as e:
-            if entry.is_symlink():
-                why = ("symbolic link loop" if e.errno == errno.ELOOP
-                       else f"broken symbolic link (to {shown_name(os.readlink(entry.path))})")
-                self.skipped.append((rel, why))
-            else:
-                self.skipped.append((rel, f"unreadable: {e.strerror or e}"))
-            return None
-        if stat.S_ISDIR(st.st_mode):
-            key = (st.st_dev, st.st_ino)
-            if entry.is_symlink():
-                target = os.path.realpath(entry.path)
-                if self.real_root == target or self.real_root.startswith(target.rstrip(os.sep) + os.sep):
-                    why = "symbolic link to the root folder or one of its parents (refused)"
-                    self.skipped.append((rel, why))
-                    return None
-            if key in chain:
-                self.skipped.append((rel, "symbolic link loop"))
-                return None
-            return ("dir", key)
-        if stat.S_ISREG(st.st_mode):
-            return ("file", st.st_size)
-        return ("other",)
-
-    def _walk(self, path, rel_dir, label, chain):
-        for entry in self._scandir(path, rel_dir):
-            rel = f"{rel_dir}/{shown_name(entry.name)}"
-            kind = self._kind(entry, rel, chain)
-            if kind is None:
-                continue
-            if kind[0] == "dir":
-                self._walk(entry.path, rel, label, (*chain, kind[1]))
-            elif kind[0] == "file":
-                self.entries.append((rel, label, kind[1], entry.path))
-            else:
-                self.skipped.append((rel, "not a regular file (device, socket or pipe)"))
-
-
-def _list_files(root: str):
-    """(class folders, [(rel, class, size, path)] sorted, skipped). Hidden entries are ignored."""
-    return _Lister(root).run()
-
-
-def _check_root(path) -> str:
-    root = os.fspath(path)
-    if isinstance(root, bytes):
-        root = os.fsdecode(root)
-    if not os.path.exists(root):
-        raise FileNotFoundError(f"image folder {root!r} does not exist; pass a folder of class subfolders")
-    if not os.path.isdir(root):
-        raise NotADirectoryError(f"{root!r} is a file; pass a folder of class subfolders")
-    return os.path.abspath(root)
-
-
 def _progress(enabled: bool, total: int):
     from rich.console import Console
     from rich.progress import (
@@ -319,7 +211,8 @@ def _read_one(path, *, channels, image_size, opts, use_tf, keep, max_pixels) -> 
         return _Read(str(e))
     digest = content_digest(data)
     if use_tf and header.route != PILLOW:
-        route, resize = plan(header, image_size if keep else None, opts["crop_to_aspect_ratio"])
+        # the same plan whether the images are kept or streamed later (and as predict reads)
+        route, resize = plan(header, image_size, opts["crop_to_aspect_ratio"])
         return _Read(digest=digest, route=route, resize=resize, hw=(header.height, header.width))
     return _pillow(data, digest, channels=channels, image_size=image_size, opts=opts,
                    use_tf=use_tf, keep=keep)
@@ -427,9 +320,9 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
     is kept (kept is None), and a one-line warning says the pipeline will stream from disk.
     max_pixels: files declaring more pixels are skipped unread (default `sniff.MAX_PIXELS`).
     """
-    root = _check_root(path)
+    root = root_folder(path)
     opts = opts or {"interpolation": "bilinear", "crop_to_aspect_ratio": False}
-    class_folders, entries, skipped = _list_files(root)
+    class_folders, entries, skipped = list_files(root)
     use_tf = engine == "tensorflow" or (engine == "auto" and _tf_available())
     if keep == "tfcache" and not use_tf:
         raise ImportError("keep='tfcache' needs TensorFlow")
