@@ -17,9 +17,9 @@ Where the cold epoch goes: dlzoo reads every file once before training (sha256 f
 its header for routing and the pixel limit), decodes it once (the check that keeps a bad file from
 crashing an epoch) straight into a uint8 in-memory cache, then serves the first epoch from that cache
 (shuffle, batch, cast to float32). Its JPEG decode uses libjpeg's accurate integer DCT, the one that
-gives Pillow's pixels exactly; Keras's uses TensorFlow's default fast DCT, about 15% cheaper and
-a few levels off. So dlzoo's CPU time is a slightly dearer decode, the read and hash, and one pass
-over memory; Keras pays the fast decode only, and checks nothing.
+gives Pillow's pixels exactly; Keras's uses TensorFlow's default DCT, which is a few levels off
+(measured here: up to 7). So dlzoo's CPU time is that decode, the read and hash, and one pass
+over memory; Keras pays its decode only, and checks nothing.
 """
 
 from __future__ import annotations
