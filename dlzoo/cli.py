@@ -386,7 +386,7 @@ def _print_doctor(r: dict, *, limit: int) -> None:
         con.print(f"image sizes: height {h['min']}-{h['max']} (median {h['median']}), "
                   f"width {w['min']}-{w['max']} (median {w['median']})")
     if r["decoded_by_pillow"]:
-        con.print(f"decoded by Pillow (TensorFlow cannot): {len(r['decoded_by_pillow'])} file(s)")
+        con.print(f"decoded by Pillow (routed by their header): {len(r['decoded_by_pillow'])} file(s)")
     if r["skipped"]:
         con.print(f"[bold red]skipped files ({len(r['skipped'])})[/bold red]")
         for s in r["skipped"][:limit]:
@@ -406,6 +406,8 @@ def _print_doctor(r: dict, *, limit: int) -> None:
                       markup=False, highlight=False)
     else:
         con.print("exact duplicates: none")
+    for p in r["problems"]:
+        con.print(f"problem: {p}", style="bold red", markup=False, highlight=False)
 
 
 def _add_doctor(sub):

@@ -219,43 +219,31 @@ def top_k(probabilities, class_names, k: int = 3) -> list[list[tuple[str, float]
 def read_images(paths, input_shape) -> tuple[np.ndarray, list, list]:
     """Reads image files as a model's raw input: `(H, W, C)` from `input_shape`, values 0-255.
 
-    Decodes and resizes exactly as the folder pipeline does (`dlzoo.data.images`: TensorFlow's
-    decoder and `tf.image.resize`, Pillow for what TensorFlow refuses), so a file predicts as it
-    would have trained.
+    Decodes and resizes exactly as the folder pipeline does (`dlzoo.data.sniff.decode_bytes`:
+    the same header routing, EXIF orientation, Pillow reference, TensorFlow decoder and
+    `tf.image.resize`), so a file predicts as it would have trained.
 
     Returns:
         `(images float32 (N, H, W, C), the paths read, [(path, reason)] for the files skipped)`.
     """
-    from dlzoo.data.images import UnusableImage, pil_decode, tf_decode_fn
+    from dlzoo.data.images import UnusableImage
+    from dlzoo.data.sniff import decode_bytes
 
     h, w, c = (int(s) for s in input_shape)
-    try:
-        import tensorflow as tf
-
-        decode = tf_decode_fn(c, (h, w))
-    except ImportError:
-        tf, decode = None, None
     arrays, kept, failed = [], [], []
     for path in paths:
-        path = str(path)
+        path = os.fsdecode(path) if isinstance(path, bytes) else str(path)
         try:
             with open(path, "rb") as f:
                 data = f.read()
         except OSError as e:
             failed.append((path, e.strerror or str(e)))
             continue
-        array = None
-        if decode is not None:
-            try:
-                array = decode(tf.constant(data))[0].numpy()
-            except (tf.errors.OpError, ValueError):
-                array = None
-        if array is None:
-            try:
-                array = pil_decode(data, channels=c, image_size=(h, w))
-            except UnusableImage as e:
-                failed.append((path, str(e)))
-                continue
+        try:
+            array, _ = decode_bytes(data, channels=c, image_size=(h, w))
+        except UnusableImage as e:
+            failed.append((path, str(e)))
+            continue
         arrays.append(array.astype("float32"))
         kept.append(path)
     images = np.stack(arrays) if arrays else np.zeros((0, h, w, c), "float32")

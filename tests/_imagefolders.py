@@ -20,8 +20,8 @@ BAD_FILES = {
 # converted, not skipped: name -> Pillow mode on disk
 CONVERTED = {"cmyk.jpg": "CMYK", "gray16.png": "I;16", "rgba.png": "RGBA", "palette.png": "P",
              "palette.gif": "P", "gray.png": "L", "photo.tif": "RGB", "gray16.tif": "I;16"}
-# TensorFlow cannot decode these; Pillow does
-PILLOW_ONLY = ("photo.tif", "gray16.tif")
+# routed to Pillow by their header (TensorFlow would refuse them or decode them differently)
+PILLOW_ONLY = ("photo.tif", "gray16.tif", "cmyk.jpg", "gray16.png", "palette.png", "palette.gif")
 
 
 def _jpeg(arr, **kw) -> bytes:

@@ -138,7 +138,7 @@ def test_streaming_survives_a_file_that_breaks_after_the_scan(messy):
     assert len(y) == len(info.train_files) - 1
 
 
-def test_files_tensorflow_refuses_are_decoded_by_pillow(messy):
+def test_files_tensorflow_does_not_decode_exactly_are_routed_to_pillow(messy):
     report = scan_folder(messy, progress=False)
     by = {r.path: r.decoder for r in report.records}
     assert {p for p, d in by.items() if d == "pillow"} == {f"a/{n}" for n in PILLOW_ONLY}

@@ -25,7 +25,12 @@ import numpy as np
 
 from dlzoo.data import synthetic
 from dlzoo.data.bundle import DataBundle, reject_unexpected, require_tensorflow
-from dlzoo.data.folders import image_folder, in_validation
+from dlzoo.data.folders import (
+    image_folder,
+    in_validation,
+    require_training_images,
+    split_sides,
+)
 from dlzoo.data.images import channels_for
 from dlzoo.data.manifest import array_hash, manifest_hash
 from dlzoo.validation import check_data_args
@@ -151,8 +156,15 @@ def _array_bundle(x, y, names, meta, validation_split, seed) -> DataBundle:
     """Images converted to `meta["color_mode"]`, split by a hash of each example's name."""
     if meta["value_range"] == "0-255":
         x = _convert_channels(x, channels_for(meta["color_mode"]))
-    is_val = np.array([in_validation(n, validation_split, seed) for n in names], bool)
+    if meta.get("stratified"):  # a folder: the same per-class split as image_folder
+        sides = split_sides([(n, int(c)) for n, c in zip(names, y)], validation_split, seed)
+        is_val = np.array([sides[n] == "val" for n in names], bool)
+    else:
+        is_val = np.array([in_validation(n, validation_split, seed) for n in names], bool)
     tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
+    if meta.get("stratified"):
+        require_training_images(meta["source"], meta["class_names"],
+                                [meta["class_names"][int(c)] for c in y[tr]])
     return DataBundle(
         train=(x[tr], y[tr]),
         val=(x[va], y[va]) if len(va) else None,
@@ -222,6 +234,7 @@ def _folder_arrays(path, image_size, color_mode, kwargs):
         "source": f"folder:{report.root}", "class_names": report.class_names,
         "value_range": "0-255", "manifest_hash": report.manifest_hash,
         "skipped": list(report.skipped), "color_mode": color_mode, "image_size": image_size,
+        "stratified": True,
     }
     return images.astype(np.float32), y, [r.path for r in report.records], meta
 

@@ -1,7 +1,7 @@
 """`dlzoo doctor DIR`: what is wrong with an image folder before a model ever sees it.
 
-The report holds counts per class (train/validation under the same hash split `image_folder`
-uses), class imbalance, every skipped file with its reason, exact duplicates (same bytes) and in
+The report holds counts per class (train/validation under the same stratified split `image_folder`
+uses; a class with no training or no validation image is a problem), class imbalance, every skipped file with its reason, exact duplicates (same bytes) and in
 particular duplicates that sit on both sides of the split (validation leaks into training) or under
 two classes (contradicting labels), and the spread of image sizes and colour modes.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import statistics
 
-from dlzoo.data.folders import ScanReport, in_validation, scan_folder
+from dlzoo.data.folders import ScanReport, scan_folder, split_sides
 
 __all__ = ["diagnose_folder", "report_dict"]
 
@@ -19,8 +19,7 @@ IMBALANCE_WARN = 3.0  # largest / smallest class above this is flagged
 
 def report_dict(report: ScanReport, *, validation_split: float = 0.2, seed: int = 0) -> dict:
     """The doctor's findings as a JSON-able dict."""
-    side = {r.path: ("val" if in_validation(r.path, validation_split, seed) else "train")
-            for r in report.records}
+    side = split_sides([(r.path, r.label) for r in report.records], validation_split, seed)
     classes = {}
     for c in report.class_folders:
         classes[c] = {"train": 0, "val": 0}
@@ -41,9 +40,17 @@ def report_dict(report: ScanReport, *, validation_split: float = 0.2, seed: int 
         })
     heights = [r.height for r in report.records]
     widths = [r.width for r in report.records]
-    problems = []
+    problems, blocking = [], False
     if len(report.class_names) < 2:
         problems.append("fewer than two classes have usable images: nothing to train on")
+        blocking = True
+    for c, v in classes.items():
+        if counts[c] and not v["train"]:
+            problems.append(f"class {c!r} has no training image")
+            blocking = True
+        elif counts[c] and validation_split > 0 and not v["val"]:
+            problems.append(f"class {c!r} has no validation image ({counts[c]} usable file(s)): "
+                            "its validation accuracy cannot be measured")
     return {
         "root": report.root,
         "validation_split": validation_split,
@@ -60,7 +67,8 @@ def report_dict(report: ScanReport, *, validation_split: float = 0.2, seed: int 
         "image_sizes": _spread(heights, widths),
         "decoded_by_pillow": [r.path for r in report.records if r.decoder == "pillow"],
         "manifest_hash": report.manifest_hash,
-        "usable_for_training": not problems,
+        # a class with no validation image is a problem to fix, but training can still run
+        "usable_for_training": not blocking,
         "problems": problems,
     }
 

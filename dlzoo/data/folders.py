@@ -11,11 +11,13 @@ mid-epoch on a corrupt JPEG instead.
 
 With `cache=True` (default) the scan's decode *is* the first pass: each image is decoded and resized
 once into a tf.data in-memory cache (uint8) that the training pipeline reads, so the check costs no
-second pass over the files. With `cache=False` (folders larger than memory) or a cache file path,
-batches are decoded from disk each epoch, in parallel.
+second pass over the files, as long as the decoded images fit `cache_budget` (default a quarter of
+the available memory); past it, or with `cache=False` or a cache file path, batches are decoded
+from disk each epoch, in parallel, and a one-line warning says so.
 
-The validation split is decided per file by a hash of its relative path and the seed, so adding files
-never moves an existing file between train and validation.
+The validation split is stratified per class and decided per file by a hash of its relative path and
+the seed (`scan.split_sides`), so adding files never moves an existing file between train and
+validation, and every class with two usable files or more has one on each side.
 """
 
 from __future__ import annotations
@@ -28,10 +30,26 @@ import numpy as np
 
 from dlzoo.data.bundle import DataInfo, require_tensorflow
 from dlzoo.data.images import channels_for
-from dlzoo.data.scan import ImageRecord, ScanReport, in_validation, scan, scan_folder
+from dlzoo.data.scan import (
+    ImageRecord,
+    ScanReport,
+    in_validation,
+    scan,
+    scan_folder,
+    split_sides,
+)
 from dlzoo.validation import check_data_args
 
-__all__ = ["FolderInfo", "ImageRecord", "ScanReport", "image_folder", "in_validation", "scan_folder"]
+__all__ = [
+    "FolderInfo",
+    "ImageRecord",
+    "ScanReport",
+    "image_folder",
+    "in_validation",
+    "require_training_images",
+    "scan_folder",
+    "split_sides",
+]
 
 
 # --- the pipeline ------------------------------------------------------------------------------
@@ -124,6 +142,8 @@ def image_folder(
     interpolation="bilinear",
     crop_to_aspect_ratio=False,
     workers=None,
+    cache_budget=None,
+    max_pixels=None,
 ):
     """Train and validation `tf.data` pipelines over a folder of class subfolders.
 
@@ -137,17 +157,23 @@ def image_folder(
             inside a class belong to it).
         image_size: (int, int) (224, 224), (height, width) to resize to.
         batch_size: int (32).
-        validation_split: float (0.2), fraction held out; decided per file by a hash of its path
-            and `seed`, so adding files never moves existing ones. 0 gives no validation set.
+        validation_split: float (0.2), fraction held out, per class; decided per file by a hash
+            of its path and `seed`, so adding files never moves existing ones; every class with
+            two files or more gets one on each side. 0 gives no validation set.
         seed: int (0), for the split and the shuffle order.
         color_mode: "rgb" (default), "grayscale" or "rgba".
         shuffle: bool (True), reshuffle the training set every epoch (validation is never shuffled).
-        cache: True (default) keeps the decoded uint8 images in memory from the scan on; False
-            decodes from disk every epoch; a path caches the decoded images in that file.
+        cache: True (default) keeps the decoded uint8 images in memory from the scan on, while
+            they fit `cache_budget`; False decodes from disk every epoch; a path caches the
+            decoded images in that file.
         progress: bool (True), progress bar on stderr during the scan.
         interpolation: "bilinear" (default), "nearest", "bicubic", "area" or "lanczos3".
         crop_to_aspect_ratio: bool (False), centre-crop to the target aspect ratio before resizing.
-        workers: int or None, threads for files TensorFlow cannot decode.
+        workers: int or None, threads reading, hashing and decoding what TensorFlow does not.
+        cache_budget: int or None, bytes the in-memory cache may take (default: a quarter of the
+            available memory); a folder needing more streams from disk, with a warning.
+        max_pixels: int or None, files declaring more pixels are skipped without being decoded
+            (default `dlzoo.data.sniff.MAX_PIXELS`, about 89 million).
 
     Returns:
         `(train, val, info)`: `tf.data.Dataset`s (val is None when validation_split is 0 or no
@@ -168,40 +194,48 @@ def image_folder(
         raise TypeError(f"cache must be True, False or a file path; received {cache!r}.")
     tf = require_tensorflow("dlzoo.data.image_folder")
     opts = {"interpolation": interpolation, "crop_to_aspect_ratio": bool(crop_to_aspect_ratio)}
-
-    def side(rel):
-        return "val" if in_validation(rel, validation_split, seed) else "train"
-
     report, kept = scan(
         path, workers=workers, progress=progress, channels=channels_for(color_mode),
-        image_size=image_size, opts=opts, keep="tfcache" if cache is True else None, groups_of=side,
+        image_size=image_size, opts=opts, keep="tfcache" if cache is True else None,
+        max_pixels=max_pixels, cache_budget=cache_budget,
     )
     report.require_classes()
-    order = _split_order(report, kept, side, validation_split)
+    sides = split_sides([(r.path, r.label) for r in report.records], validation_split, seed)
+    order = _split_order(report, kept, sides, validation_split)
     info = FolderInfo.from_scan(report, order, image_size=image_size, color_mode=color_mode,
                                 validation_split=validation_split, seed=seed)
     _warn_about_gaps(report, order, validation_split)
     pipes = {
-        group: _pipeline(tf, group, report, kept, info, batch_size=batch_size,
+        group: _pipeline(tf, group, report, kept, info, order, batch_size=batch_size,
                          shuffle=shuffle and group == "train", cache=cache, opts=opts)
         for group in ("train", "val")
     }
     return pipes["train"], pipes["val"], info
 
 
-def _split_order(report, kept, side, validation_split) -> dict[str, list[int]]:
+def _split_order(report, kept, sides, validation_split) -> dict[str, list[int]]:
     """Record indices of each side, in the order its pipeline yields them (unshuffled)."""
-    if kept is not None:  # the order the caches replay: TensorFlow-decoded files, then Pillow's
-        order = {g: kept["order"].get(g, []) for g in ("train", "val")}
-    else:
-        order = {g: [i for i, r in enumerate(report.records) if side(r.path) == g]
-                 for g in ("train", "val")}
+    everything = kept["order"] if kept is not None else range(len(report.records))
+    order = {g: [i for i in everything if sides[report.records[i].path] == g] for g in ("train", "val")}
     if not order["train"]:
         raise ValueError(
             f"{report.root}: every usable file fell in the validation split "
             f"(validation_split={validation_split}); lower validation_split or add images."
         )
+    require_training_images(report.root, report.class_names,
+                            [report.records[i].label for i in order["train"]])
     return order
+
+
+def require_training_images(root, class_names, train_labels) -> None:
+    """ValueError naming every class with usable images but none on the training side."""
+    missing = sorted(set(class_names) - set(train_labels))
+    if missing:
+        raise ValueError(
+            f"{root}: class(es) {', '.join(map(repr, missing))} have no training image (every "
+            "usable file is in the validation split); a model cannot learn a class it never "
+            "sees. Add images to the class, lower validation_split, or remove the folder."
+        )
 
 
 def _warn_about_gaps(report, order, validation_split) -> None:
@@ -218,29 +252,29 @@ def _warn_about_gaps(report, order, validation_split) -> None:
         )
 
 
-def _pipeline(tf, group, report, kept, info, *, batch_size, shuffle, cache, opts):
+def _pipeline(tf, group, report, kept, info, order, *, batch_size, shuffle, cache, opts):
     """One side's batches: from the scan's in-memory cache (`kept`) or decoded from the files."""
     files = info.train_files if group == "train" else info.val_files
     if not files:
         return None
     if kept is not None:
-        return _from_cache(tf, kept, group, info.class_names, batch_size=batch_size,
-                           shuffle=shuffle, seed=info.seed, n=len(files))
+        return _from_cache(tf, kept, order[group], info.class_names, info.input_shape,
+                           batch_size=batch_size, shuffle=shuffle, seed=info.seed)
     labels = info.train_labels if group == "train" else info.val_labels
-    decoder = {r.path: r.decoder for r in report.records}
+    records = [report.records[i] for i in order[group]]
     return _from_files(
-        tf, [os.path.join(report.root, f) for f in files], np.array(labels, np.int32),
-        [decoder[f] == "pillow" for f in files], channels=info.channels,
+        tf, [os.fsencode(r.fs_path) for r in records], np.array(labels, np.int32),
+        [r.route for r in records], channels=info.channels,
         image_size=info.image_size, opts=opts, batch_size=batch_size, shuffle=shuffle,
         seed=info.seed,
         cache_path=None if isinstance(cache, bool) else os.fspath(cache) + ("" if group == "train" else ".val"),
     )
 
 
-def _from_cache(tf, kept, group, class_names, *, batch_size, shuffle, seed, n):
-    """The scan's filled in-memory cache (plus Pillow's few images), shuffled, batched, float32."""
-    ds = kept["datasets"].get(group)
-    extra = kept["fallback"].get(group, [])
+def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuffle, seed):
+    """The scan's filled in-memory cache (plus Pillow's images), one side of it, shuffled, batched."""
+    ds = kept["dataset"]
+    extra = kept["fallback"]
     if extra:
         rows, imgs, labels, sizes = zip(*extra)
         more = tf.data.Dataset.from_tensor_slices(
@@ -248,26 +282,32 @@ def _from_cache(tf, kept, group, class_names, *, batch_size, shuffle, seed, n):
              np.array(sizes, np.int32))
         )
         ds = more if ds is None else ds.concatenate(more)
+    # rows of this side (the cache holds both sides; filtering it costs a pass over pointers)
+    rows = kept["rows"]  # record index -> the scan's row number, which the cached elements carry
+    if len(indices) < len(rows):
+        side = np.zeros(max(rows, default=0) + 1, bool)
+        side[[rows[i] for i in indices]] = True
+        side = tf.constant(side)
+        ds = ds.filter(lambda img, label, row, size: tf.gather(side, row))
+    if shuffle:
+        ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
     # folder index -> class index (a folder with no usable file has no rows, but shifts indices)
     folders = sorted(kept["folder_index"], key=kept["folder_index"].get)
     table = np.array([class_names.index(f) if f in class_names else -1 for f in folders], np.int32)
-    if kept["used"] is not None:  # a file vanished between its decode and its hash: drop it too
-        used = tf.constant(kept["used"])
-        ds = ds.filter(lambda img, label, row, size: tf.gather(used, row))
-    if np.array_equal(table, np.arange(len(table))):
-        ds = ds.map(lambda img, label, row, size: (img, label))
-    else:
-        table = tf.constant(table)
-        ds = ds.map(lambda img, label, row, size: (img, tf.gather(table, label)))
-    if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
+    identity = np.array_equal(table, np.arange(len(table)))
+    table = tf.constant(table)
+
+    def finish(img, label, row, size):  # per batch, not per image: fewer steps per element
+        img = tf.ensure_shape(img, (None, *input_shape))  # files decoded at the size skip resize
+        return tf.cast(img, tf.float32), label if identity else tf.gather(table, label)
+
     # Parallel batching: copying images out of the cache is this pipeline's only real work.
     ds = ds.batch(batch_size, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _from_files(tf, paths, labels, use_pillow, *, channels, image_size, opts, batch_size, shuffle,
+def _from_files(tf, paths, labels, routes, *, channels, image_size, opts, batch_size, shuffle,
                 seed, cache_path):
     """Decodes from disk each epoch (or once into a cache file), in parallel."""
     from dlzoo.data.images import pil_decode, tf_decode_fn, tf_resize
@@ -275,19 +315,19 @@ def _from_files(tf, paths, labels, use_pillow, *, channels, image_size, opts, ba
     decode = tf_decode_fn(channels, image_size, **opts)
 
     def pillow(path):
-        with open(path.decode() if isinstance(path, bytes) else path, "rb") as f:
+        with open(path, "rb") as f:  # bytes path: any file name
             return pil_decode(f.read(), channels=channels, image_size=None, resize=False)
 
-    def load(path, label, by_pillow):
+    def load(path, label, route):
         def with_pillow():
             img = tf.numpy_function(pillow, [path], tf.uint8, stateful=False)
             img = tf.ensure_shape(img, (None, None, channels))
             return tf_resize(img, image_size, **opts)
 
-        img = tf.cond(by_pillow, with_pillow, lambda: decode(tf.io.read_file(path))[0])
+        img = tf.cond(route < 0, with_pillow, lambda: decode(tf.io.read_file(path), route)[0])
         return img, label
 
-    ds = tf.data.Dataset.from_tensor_slices((paths, labels, use_pillow))
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels, np.asarray(routes, np.int32)))
     n = len(paths)
     if shuffle and not cache_path:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)

@@ -22,6 +22,7 @@ __all__ = [
     "channels_for",
     "color_mode_for",
     "diagnose",
+    "open_reason",
     "pil_decode",
     "tf_decode_fn",
     "tf_resize",
@@ -71,19 +72,39 @@ def _open_pil(data: bytes):
     except UnidentifiedImageError:
         raise UnusableImage(_not_an_image(data)) from None
     except Image.DecompressionBombError as e:
-        raise UnusableImage(f"too large to decode safely ({e})") from None
+        raise UnusableImage(f"declares too many pixels to decode safely ({e})") from None
     except (OSError, SyntaxError, ValueError, IndexError, EOFError, struct.error) as e:
         raise UnusableImage(_reason(_guess_format(data), e)) from None
     fmt = img.format or "image"
     try:
         img.load()
     except Image.DecompressionBombError as e:
-        raise UnusableImage(f"too large to decode safely ({e})") from None
+        raise UnusableImage(f"declares too many pixels to decode safely ({e})") from None
     except (OSError, SyntaxError, ValueError, IndexError, EOFError, struct.error) as e:
         raise UnusableImage(_reason(fmt, e)) from None
     if img.width < 1 or img.height < 1:
         raise UnusableImage(f"{fmt} with no pixels ({img.width}x{img.height})")
-    return img
+    return _transposed(img)
+
+
+def _transposed(img):
+    """The image as a viewer shows it: its EXIF orientation applied (JPEG, PNG, WebP, TIFF)."""
+    from PIL import ImageOps
+
+    try:
+        out = ImageOps.exif_transpose(img)
+    except Exception:  # noqa: BLE001 - malformed EXIF: shown as stored, as viewers do
+        return img
+    return img if out is None else out
+
+
+def open_reason(data: bytes, error: Exception) -> str:
+    """Why Pillow could not even open `data`'s header, in words."""
+    from PIL import UnidentifiedImageError
+
+    if isinstance(error, UnidentifiedImageError):
+        return _not_an_image(data)
+    return _reason(_guess_format(data), error)
 
 
 _SIGNATURES = (
@@ -141,13 +162,12 @@ def _pil_to_array(img, channels: int) -> np.ndarray:
         if channels == 4:
             out = np.concatenate([out, np.full_like(gray, 255)], axis=-1)
         return out
-    if mode in ("P", "PA") or (mode not in ("RGBA", "LA") and "transparency" in img.info):
-        img = img.convert("RGBA")
     target = {1: "L", 3: "RGB", 4: "RGBA"}[channels]
     if img.mode != target:
-        if channels == 1 and img.mode not in ("RGB", "RGBA", "L", "LA"):
-            img = img.convert("RGB")  # e.g. CMYK, YCbCr, LAB: via RGB, as TensorFlow would
-        img = img.convert(target)
+        try:
+            img = img.convert(target)
+        except ValueError:  # a mode Pillow converts only through RGB
+            img = img.convert("RGB").convert(target)
     a = np.asarray(img, dtype=np.uint8)
     return a[..., None] if a.ndim == 2 else a
 
@@ -269,34 +289,99 @@ def tf_to_channels(img, channels: int):
     return tf.ensure_shape(out, (None, None, channels))
 
 
-def tf_decode_fn(channels: int, image_size=None, *, interpolation="bilinear", crop_to_aspect_ratio=False):
-    """A function `contents (tf.string) -> (uint8 image, original (height, width))` for tf.data.
+def tf_luma(rgb):
+    """uint8 RGB `(H, W, 3)` -> uint8 `(H, W, 1)` exactly as Pillow's `convert("L")` computes it
+    (ITU-R 601 in 16-bit fixed point; `tf.image.rgb_to_grayscale` rounds differently)."""
+    import tensorflow as tf
 
-    It raises (inside the pipeline) on a file TensorFlow cannot decode. The function is traced once
-    per process and configuration, not once per pipeline.
+    x = tf.cast(rgb, tf.int32)
+    y = (x[..., 0] * 19595 + x[..., 1] * 38470 + x[..., 2] * 7471 + 32768) // 65536
+    return tf.cast(y, tf.uint8)[..., None]
+
+
+def tf_exact_channels(img, channels: int):
+    """A uint8 image `(H, W, 1|2|3|4)` as `(H, W, channels)`, as Pillow's `convert` makes it."""
+    import tensorflow as tf
+
+    def opaque(x):
+        return tf.concat([x, tf.fill(tf.concat([tf.shape(x)[:2], [1]], 0), tf.constant(255, tf.uint8))], -1)
+
+    table = {
+        1: [lambda: img, lambda: img[..., :1], lambda: tf_luma(img), lambda: tf_luma(img[..., :3])],
+        3: [
+            lambda: tf.tile(img, [1, 1, 3]),
+            lambda: tf.tile(img[..., :1], [1, 1, 3]),
+            lambda: img,
+            lambda: img[..., :3],
+        ],
+        4: [
+            lambda: opaque(tf.tile(img, [1, 1, 3])),
+            lambda: tf.concat([tf.tile(img[..., :1], [1, 1, 3]), img[..., 1:2]], -1),
+            lambda: opaque(img),
+            lambda: img,
+        ],
+    }[channels]
+    out = tf.switch_case(tf.shape(img)[-1] - 1, table)
+    return tf.ensure_shape(out, (None, None, channels))
+
+
+def tf_decode_fn(channels: int, image_size=None, *, interpolation="bilinear", crop_to_aspect_ratio=False,
+                 route=None):
+    """A function for tf.data: `(contents tf.string, route int32) -> (uint8 image, (height, width))`,
+    or `contents -> ...` when `route` is given (one decoder, no branching: faster).
+
+    `route` comes from `dlzoo.data.sniff`: TF_PNG or TF_JPEG; only files TensorFlow decodes exactly
+    as Pillow does are routed to it (JPEG with the accurate integer DCT, plain 8-bit PNG). It raises
+    (inside the pipeline) on a file TensorFlow cannot decode. Traced once per process and
+    configuration, not once per pipeline.
     """
     size = None if image_size is None else (int(image_size[0]), int(image_size[1]))
-    return _tf_decode_fn(int(channels), size, interpolation, bool(crop_to_aspect_ratio))
+    return _tf_decode_fn(int(channels), size, interpolation, bool(crop_to_aspect_ratio),
+                         None if route is None else int(route))
+
+
+def _tf_jpeg_channels(img, channels: int):
+    """A 3-channel decoded JPEG as `channels`, without branching (Pillow's conversions)."""
+    import tensorflow as tf
+
+    if channels == 1:
+        return tf_luma(img)
+    if channels == 4:
+        return tf.concat([img, tf.fill(tf.concat([tf.shape(img)[:2], [1]], 0), tf.constant(255, tf.uint8))], -1)
+    return img
 
 
 @functools.lru_cache(maxsize=32)
-def _tf_decode_fn(channels, image_size, interpolation, crop_to_aspect_ratio):
+def _tf_decode_fn(channels, image_size, interpolation, crop_to_aspect_ratio, route):
     import tensorflow as tf
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
-    def decode(contents):
-        if channels == 3:  # TensorFlow converts gray, alpha, palette, CMYK and 16-bit itself
-            img = tf.io.decode_image(contents, channels=3, expand_animations=False, dtype=tf.uint8)
-            img = tf.ensure_shape(img, (None, None, 3))
-        else:  # decode_image(channels=1) refuses GIF and CMYK; convert from the native channels
-            img = tf.io.decode_image(contents, channels=0, expand_animations=False, dtype=tf.uint8)
+    def png(contents):
+        return tf_exact_channels(tf.io.decode_png(contents, channels=0, dtype=tf.uint8), channels)
+
+    def jpeg(contents, ratio):
+        img = tf.io.decode_jpeg(contents, channels=3, ratio=ratio, dct_method="INTEGER_ACCURATE")
+        return _tf_jpeg_channels(tf.ensure_shape(img, (None, None, 3)), channels)
+
+    def finish(img):
         size = tf.shape(img)[:2]
-        if channels != 3:
-            img = tf_to_channels(img, channels)
         if image_size is not None:
             img = tf_resize(
                 img, image_size, interpolation=interpolation, crop_to_aspect_ratio=crop_to_aspect_ratio
             )
         return img, size
+
+    if route is not None:  # route: 0 PNG, 1 + k JPEG at ratio 2**k (see dlzoo.data.sniff)
+        @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+        def decode_one(contents):
+            return finish(png(contents) if route <= 0 else jpeg(contents, 2 ** (route - 1)))
+
+        return decode_one
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)])
+    def decode(contents, route):
+        branches = [lambda: png(contents)] + [
+            (lambda r=r: jpeg(contents, r)) for r in (1, 2, 4, 8)
+        ]
+        return finish(tf.switch_case(tf.clip_by_value(route, 0, 4), branches))
 
     return decode

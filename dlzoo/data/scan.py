@@ -1,29 +1,35 @@
-"""The scan: every file under a folder of class subfolders decoded once, in parallel, and judged.
+"""The scan: every file under a folder of class subfolders read once, routed, decoded once, judged.
 
-A file that is empty, truncated, corrupt or not an image is skipped with its reason. TensorFlow
-decodes in a parallel tf.data pipeline (the C++ decoders Keras uses); a file it refuses goes to
-Pillow, which either decodes it (a CMYK JPEG to grayscale, a TIFF) or says why it cannot. Content
-hashes (sha256) are computed by a thread pool alongside, for the manifest and for duplicates.
+Listing (`dlzoo.data.listing`) follows symbolic links with a loop guard and lists what it refuses.
+
+Each file is read once by a thread pool: its sha256 (for the manifest and duplicates) and its header
+(`dlzoo.data.sniff`: format, declared size, EXIF orientation) come from that read. A file over the
+pixel limit, empty, or whose header is not an image's is skipped with the reason before any decode.
+Files TensorFlow decodes exactly (plain JPEG and PNG) are decoded in a parallel tf.data pipeline;
+all others are decoded by Pillow (the reference) from the bytes already read. A file that fails to
+decode is skipped with Pillow's reason.
 
 The scan can keep what it decoded, so checking costs no second pass over the files:
-`keep="arrays"` returns a uint8 numpy array, `keep="tfcache"` leaves the images in tf.data in-memory
-caches that become the training pipeline (see folders.image_folder).
+`keep="arrays"` returns a uint8 numpy array, `keep="tfcache"` leaves the images in a tf.data
+in-memory cache that becomes the training pipeline (see folders.image_folder).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from dlzoo.data.images import UnusableImage, pil_decode_sized
+from dlzoo.data.listing import list_files, root_folder
 from dlzoo.data.manifest import content_digest, manifest_hash
+from dlzoo.data.sniff import PILLOW, plan, sniff
 
-__all__ = ["ImageRecord", "ScanReport", "in_validation", "scan_folder"]
+__all__ = ["ImageRecord", "ScanReport", "in_validation", "scan_folder", "split_sides"]
 
 
 @dataclasses.dataclass
@@ -37,6 +43,8 @@ class ImageRecord:
     height: int  # as stored, before any resize
     width: int
     decoder: str  # "tensorflow" or "pillow"
+    fs_path: str = dataclasses.field(default="", repr=False, compare=False)  # absolute, to open()
+    route: int = dataclasses.field(default=PILLOW, repr=False, compare=False)  # see dlzoo.data.sniff
 
 
 @dataclasses.dataclass
@@ -95,51 +103,40 @@ def in_validation(rel_path: str, validation_split: float, seed: int = 0) -> bool
     """
     if validation_split <= 0:
         return False
-    digest = hashlib.sha256(f"{int(seed)}\0{rel_path}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2.0**64 < validation_split
+    return _score(rel_path, seed) < validation_split
 
 
-# --- listing ---------------------------------------------------------------------------------------
+def _score(rel_path: str, seed: int) -> float:
+    digest = hashlib.sha256(f"{int(seed)}\0{rel_path}".encode("utf-8", "surrogateescape")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".")
+def split_sides(files, validation_split: float, seed: int = 0) -> dict[str, str]:
+    """`{path: "train" | "val"}` for `files`, `(relative path, class)` pairs: stratified per class.
 
+    Each file's side is the `in_validation` hash of its path, so adding files never moves one that
+    is already placed. A class the hash left on one side is corrected, per class: every class with
+    at least two files gets at least one training and one validation file (the file whose hash is
+    nearest the threshold moves), and a class with a single file trains on it. Only such a small
+    class's corrected file can change side, when the class grows enough for the hash alone.
+    """
+    by_class: dict[str, list[str]] = {}
+    for path, label in files:
+        by_class.setdefault(label, []).append(path)
+    sides = {}
+    for paths in by_class.values():
+        score = {p: _score(p, seed) for p in paths}
+        val = {p for p in paths if validation_split > 0 and score[p] < validation_split}
+        if validation_split > 0 and len(paths) >= 2:
+            if not val:
+                val = {min(paths, key=lambda p: (score[p], p))}
+            elif len(val) == len(paths):
+                val.discard(max(paths, key=lambda p: (score[p], p)))
+        elif len(paths) == 1:
+            val = set()
+        sides.update({p: "val" if p in val else "train" for p in paths})
+    return sides
 
-def _list_files(root: str):
-    """(class folders, [(rel, class, size)] sorted, skipped). Hidden files and folders are ignored."""
-    class_folders, entries, skipped = [], [], []
-    for entry in sorted(os.scandir(root), key=lambda e: e.name):
-        if _is_hidden(entry.name):
-            continue
-        if not entry.is_dir():
-            skipped.append((entry.name, "outside any class folder (ignored)"))
-            continue
-        class_folders.append(entry.name)
-        for dirpath, dirnames, filenames in os.walk(entry.path):
-            dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d))
-            for f in filenames:
-                if _is_hidden(f):
-                    continue
-                full = os.path.join(dirpath, f)
-                rel = os.path.relpath(full, root).replace(os.sep, "/")
-                try:
-                    size = os.path.getsize(full)
-                except OSError as e:
-                    skipped.append((rel, f"unreadable: {e.strerror or e}"))
-                    continue
-                entries.append((rel, entry.name, size))
-    entries.sort()
-    return class_folders, entries, skipped
-
-
-def _check_root(path) -> str:
-    root = os.fspath(path)
-    if not os.path.exists(root):
-        raise FileNotFoundError(f"image folder {root!r} does not exist; pass a folder of class subfolders")
-    if not os.path.isdir(root):
-        raise NotADirectoryError(f"{root!r} is a file; pass a folder of class subfolders")
-    return os.path.abspath(root)
 
 
 def _progress(enabled: bool, total: int):
@@ -171,59 +168,120 @@ def _tf_available() -> bool:
     return True
 
 
-def _hash_files(root: str, rels: list[str]) -> list[str | None]:
-    out = []
-    for rel in rels:
-        try:
-            with open(os.path.join(root, rel), "rb") as f:
-                out.append(content_digest(f.read()))
-        except OSError:
-            out.append(None)
-    return out
+def available_memory() -> int:
+    """Bytes of memory available to new allocations (MemAvailable), or 4 GiB when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+# --- one read per file -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Read:
+    """What one read of a file gave: its digest and route, or why it is skipped."""
+
+    reason: str | None = None
+    digest: str | None = None
+    route: int = PILLOW
+    resize: bool = True  # the decoded size differs from the target
+    image: np.ndarray | None = None  # decoded by Pillow (and resized when kept)
+    hw: tuple[int, int] | None = None
+
+
+def _read_one(path, *, channels, image_size, opts, use_tf, keep, max_pixels) -> _Read:
+    """Reads `path` once: hash, header, and the Pillow decode of what is not TensorFlow's."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return _Read(f"unreadable: {e.strerror or e}")
+    try:
+        header = sniff(data, max_pixels=max_pixels)
+    except UnusableImage as e:
+        return _Read(str(e))
+    digest = content_digest(data)
+    if use_tf and header.route != PILLOW:
+        # the same plan whether the images are kept or streamed later (and as predict reads)
+        route, resize = plan(header, image_size, opts["crop_to_aspect_ratio"])
+        return _Read(digest=digest, route=route, resize=resize, hw=(header.height, header.width))
+    return _pillow(data, digest, channels=channels, image_size=image_size, opts=opts,
+                   use_tf=use_tf, keep=keep)
+
+
+def _pillow(data, digest, *, channels, image_size, opts, use_tf, keep) -> _Read:
+    try:
+        img, hw = pil_decode_sized(data, channels=channels,
+                                   image_size=None if use_tf else image_size,
+                                   resize=bool(keep) and not use_tf, **opts)
+    except UnusableImage as e:
+        return _Read(str(e))
+    if not keep:
+        img = None
+    elif use_tf and image_size is not None:
+        from dlzoo.data.images import tf_resize
+
+        img = tf_resize(img, image_size, **opts).numpy()
+    return _Read(digest=digest, image=img, hw=hw)
+
+
+def _pillow_again(path, digest, **kw) -> _Read:
+    """A file TensorFlow refused after its header passed: Pillow decodes it or says why."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        return _Read(f"unreadable: {e.strerror or e}")
+    if not data:
+        return _Read("empty file (0 bytes)")
+    return _pillow(data, content_digest(data) if digest is None else digest, **kw)
 
 
 # --- the TensorFlow engine -------------------------------------------------------------------------
 
 
-def _tf_pass(root, entries, rows, groups, *, channels, image_size, opts, keep, out, bar, task):
-    """Decodes `rows` of `entries` in tf.data; returns ({row: (h, w)}, {group: cached dataset}).
+def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, bar, task):
+    """Decodes `rows` of `entries` in tf.data; returns ({row: (h, w)}, cached dataset or None).
+
+    `routes[i]` is `(route, resize)` of rows[i] (`sniff.plan`); each pair gets its own pipeline.
 
     Rows TensorFlow cannot decode are absent from the result (`ignore_errors`) and go to Pillow.
-    With keep="tfcache" each group (e.g. train / val) gets its own pipeline ending in an in-memory
-    `cache()` of `(image uint8, class folder index, row, (h, w))`; this pass fills the cache.
+    With keep="tfcache" the pipeline ends in an in-memory `cache()` of
+    `(image uint8, class folder index, row, (h, w))`; this pass fills it.
     """
     import tensorflow as tf
 
     from dlzoo.data.images import tf_decode_fn
 
-    decode = tf_decode_fn(channels, image_size if keep else None, **opts)
-    folder_index = {c: i for i, c in enumerate(sorted({e[1] for e in entries}))}
-
-    def load(row, path, label):
-        img, size = decode(tf.io.read_file(path))
-        return img, label, row, size
-
-    done, cached, parts = {}, {}, []
-    for group, group_rows in groups.items():
-        if not group_rows:
-            continue
-        paths = [os.path.join(root, entries[r][0]) for r in group_rows]
-        labels = np.array([folder_index[entries[r][1]] for r in group_rows], np.int32)
-        ds = tf.data.Dataset.from_tensor_slices((np.asarray(group_rows, np.int64), paths, labels))
-        ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
-        if keep == "tfcache":
-            ds = ds.cache()
-            cached[group] = ds
-        parts.append(ds)
-    if not parts:
-        return done, cached, folder_index
+    folder_index = _folder_index(entries)
+    parts = []
+    for route, resize in sorted(set(routes)):  # one straight decoder each: no branching per file
+        decode = tf_decode_fn(channels, image_size if keep and resize else None, route=route, **opts)
+        mine = [r for r, rt in zip(rows, routes) if rt == (route, resize)]
+        paths = [os.fsencode(entries[r][3]) for r in mine]  # bytes: any name TensorFlow can open
+        labels = np.array([folder_index[entries[r][1]] for r in mine], np.int32)
+        part = tf.data.Dataset.from_tensor_slices((np.asarray(mine, np.int64), paths, labels))
+        parts.append(part.map(_loader(tf, decode), num_parallel_calls=tf.data.AUTOTUNE).ignore_errors())
     ds = parts[0]
-    for part in parts[1:]:  # one pass (one iterator) over every group fills every cache
+    for part in parts[1:]:
         ds = ds.concatenate(part)
+    cached = None
+    if keep == "tfcache":
+        cached = ds = ds.cache()
     if keep == "arrays":
         view = ds.map(lambda img, label, row, size: (row, size, img)).batch(64)
-    else:  # the images stay in the caches (or are dropped); only rows and sizes come out
+    else:  # the images stay in the cache (or are dropped); only rows and sizes come out
         view = ds.map(lambda img, label, row, size: (row, size)).batch(256)
+    done = {}
     for batch in view.prefetch(2):
         got = batch[0].numpy()
         for r, hw in zip(got, batch[1].numpy()):
@@ -231,125 +289,116 @@ def _tf_pass(root, entries, rows, groups, *, channels, image_size, opts, keep, o
         if keep == "arrays":
             out[got] = batch[2].numpy()
         bar.advance(task, len(got))
-    return done, cached, folder_index
+    return done, cached
+
+
+def _loader(tf, decode):
+    def load(row, path, label):
+        img, size = decode(tf.io.read_file(path))
+        return img, label, row, size
+
+    return load
+
+
+def _folder_index(entries) -> dict[str, int]:
+    return {c: i for i, c in enumerate(sorted({e[1] for e in entries}))}
 
 
 # --- the scan ----------------------------------------------------------------------------------------
 
 
 def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts=None, keep=None,
-         groups_of=None, engine="auto"):
+         engine="auto", max_pixels=None, cache_budget=None):
     """Scans `path`; returns `(report, kept)`.
 
     keep: None (check only), "arrays" (kept = uint8 array aligned with report.records, resized to
-    image_size) or "tfcache" (kept = {"datasets": {group: dataset}, "fallback": ...,
-    "folder_index": ..., "used": ..., "order": {group: record indices}}, needs TensorFlow).
-    `groups_of(rel) -> str` assigns files to groups (train/val).
+    image_size) or "tfcache" (kept = {"dataset": cached tf.data dataset or None, "fallback":
+    [(row, image, folder index, (h, w))], "folder_index", "order": record indices in the order
+    the cache then the fallback yield them, "rows": each record's row number, which the cached
+    elements carry}, needs TensorFlow). With "tfcache", when the decoded
+    images would exceed `cache_budget` bytes (default: a quarter of the available memory) nothing
+    is kept (kept is None), and a one-line warning says the pipeline will stream from disk.
+    max_pixels: files declaring more pixels are skipped unread (default `sniff.MAX_PIXELS`).
     """
-    root = _check_root(path)
+    root = root_folder(path)
     opts = opts or {"interpolation": "bilinear", "crop_to_aspect_ratio": False}
-    class_folders, entries, skipped = _list_files(root)
+    class_folders, entries, skipped = list_files(root)
     use_tf = engine == "tensorflow" or (engine == "auto" and _tf_available())
     if keep == "tfcache" and not use_tf:
         raise ImportError("keep='tfcache' needs TensorFlow")
-    out = np.zeros((len(entries), *image_size, channels), np.uint8) if keep == "arrays" else None
     todo = [r for r, e in enumerate(entries) if e[2] > 0]
     skipped += [(e[0], "empty file (0 bytes)") for e in entries if e[2] == 0]
-    group_of = groups_of or (lambda rel: "all")
-    groups: dict[str, list[int]] = {}
-    for r in todo:
-        groups.setdefault(group_of(entries[r][0]), []).append(r)
-    sizes: dict[int, tuple[int, int]] = {}
-    decoder: dict[int, str] = {}
-    fallback: dict[str, list] = {}
-    cached, folder_index = {}, {}
+    if keep == "tfcache":
+        keep = _fits(root, len(todo), image_size, channels, cache_budget)
+    out = np.zeros((len(entries), *image_size, channels), np.uint8) if keep == "arrays" else None
+    kw = {"channels": channels, "image_size": image_size, "opts": opts, "use_tf": use_tf,
+          "keep": keep}
+    reads: dict[int, _Read] = {}
     bar = _progress(progress, len(entries))
     with bar, ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1)) as pool:
         task = bar.add_task(f"Scanning {os.path.basename(root)}", total=len(entries))
         bar.advance(task, len(entries) - len(todo))
-        chunks = [todo[i : i + 64] for i in range(0, len(todo), 64)]
-        hashes = [pool.submit(_hash_files, root, [entries[r][0] for r in c]) for c in chunks]
-        if use_tf and todo:
-            done, cached, folder_index = _tf_pass(
-                root, entries, todo, groups, channels=channels, image_size=image_size, opts=opts,
-                keep=keep, out=out, bar=bar, task=task,
-            )
-            sizes.update(done)
-            decoder.update({r: "tensorflow" for r in done})
-        rest = [r for r in todo if r not in sizes]
-        decode = functools.partial(_pillow_one, root, entries, channels=channels,
-                                   image_size=image_size, resize=not use_tf and keep is not None,
-                                   opts=opts)
-        for r, img, hw in pool.map(decode, rest):
-            bar.advance(task, 1)
-            if img is None:
-                skipped.append((entries[r][0], hw))
-                continue
-            if keep and use_tf and image_size is not None:
-                from dlzoo.data.images import tf_resize
+        chunks = [todo[i : i + 32] for i in range(0, len(todo), 32)]  # few tasks, little overhead
 
-                img = tf_resize(img, image_size, **opts).numpy()
-            if keep == "arrays":
-                out[r] = img
-            elif keep == "tfcache":
-                label = folder_index[entries[r][1]]
-                fallback.setdefault(group_of(entries[r][0]), []).append((r, img, label, hw))
-            sizes[r] = hw
+        def read_chunk(rows):
+            return [_read_one(entries[r][3], max_pixels=max_pixels, **kw) for r in rows]
+
+        for rows, got in zip(chunks, pool.map(read_chunk, chunks)):
+            reads.update(zip(rows, got))
+            bar.advance(task, sum(g.reason is not None or g.route == PILLOW for g in got))
+        tf_rows = [r for r in todo if reads[r].reason is None and reads[r].route != PILLOW]
+        done, cached = {}, None
+        if tf_rows:
+            done, cached = _tf_pass(entries, tf_rows, [(reads[r].route, reads[r].resize) for r in tf_rows],
+                                    keep=keep, out=out, bar=bar, task=task, channels=channels,
+                                    image_size=image_size, opts=opts)
+        refused = [r for r in tf_rows if r not in done]
+        for r, got in zip(refused, pool.map(
+                lambda r: _pillow_again(entries[r][3], reads[r].digest, **kw), refused)):
+            reads[r] = got
+    decoder = {}
+    for r in todo:
+        got = reads[r]
+        if got.reason is not None:
+            skipped.append((entries[r][0], got.reason))
+        elif r in done:  # its size as stored is the header's (a JPEG may decode at reduced scale)
+            decoder[r] = "tensorflow"
+        else:
             decoder[r] = "pillow"
-        digests = {r: d for c, f in zip(chunks, hashes) for r, d in zip(c, f.result())}
-    records, kept_rows = _records(entries, sizes, decoder, digests, skipped)
+            if keep == "arrays":
+                out[r] = got.image
+    records = [ImageRecord(entries[r][0], entries[r][1], entries[r][2], reads[r].digest,
+                           *reads[r].hw, decoder[r], fs_path=entries[r][3],
+                           route=reads[r].route if decoder[r] == "tensorflow" else PILLOW)
+               for r in todo if r in decoder]
+    kept_rows = [r for r in todo if r in decoder]
     skipped.sort()
     report = ScanReport(root, class_folders, records, skipped)
     if keep == "arrays":
         return report, _compact(out, kept_rows)
     if keep == "tfcache":
-        return report, _tfcache_kept(len(entries), kept_rows, groups, decoder, cached, fallback,
-                                     folder_index)
+        record_of = {r: i for i, r in enumerate(kept_rows)}
+        folder_index = _folder_index(entries)
+        fallback = [(r, reads[r].image, folder_index[entries[r][1]], reads[r].hw)
+                    for r in kept_rows if decoder[r] == "pillow"]
+        order = ([record_of[r] for r in done]  # the order the cache replays
+                 + [record_of[item[0]] for item in fallback])
+        return report, {"dataset": cached, "fallback": fallback, "folder_index": folder_index,
+                        "order": order, "rows": kept_rows}
     return report, None
 
 
-def _pillow_one(root, entries, r, *, channels, image_size, resize, opts):
-    """Row `r` decoded by Pillow: `(r, image, (h, w))`, or `(r, None, reason)` when unusable."""
-    try:
-        with open(os.path.join(root, entries[r][0]), "rb") as f:
-            data = f.read()
-        img, hw = pil_decode_sized(data, channels=channels, image_size=image_size, resize=resize,
-                                   **opts)
-    except UnusableImage as e:
-        return r, None, str(e)
-    except OSError as e:
-        return r, None, f"unreadable: {e.strerror or e}"
-    return r, img, hw
-
-
-def _records(entries, sizes, decoder, digests, skipped):
-    """The usable files' records and their rows; a file gone before its hash joins `skipped`."""
-    records, kept_rows = [], []
-    for r, (rel, label, size) in enumerate(entries):
-        if r not in sizes:
-            continue
-        if digests.get(r) is None:  # removed or unreadable between the decode and the hash
-            skipped.append((rel, "unreadable: vanished during the scan"))
-            continue
-        h, w = sizes[r]
-        records.append(ImageRecord(rel, label, size, digests[r], h, w, decoder[r]))
-        kept_rows.append(r)
-    return records, kept_rows
-
-
-def _tfcache_kept(n_entries, kept_rows, groups, decoder, cached, fallback, folder_index) -> dict:
-    """What `keep="tfcache"` returns: the filled caches, Pillow's images, and each group's order."""
-    record_of = {r: i for i, r in enumerate(kept_rows)}
-    used = np.zeros(n_entries, bool)
-    used[kept_rows] = True
-    vanished = any(r not in record_of for r in decoder)
-    order = {}  # record indices in the order each group's dataset yields them
-    for group, group_rows in groups.items():
-        first = [record_of[r] for r in group_rows if decoder.get(r) == "tensorflow" and r in record_of]
-        then = [record_of[item[0]] for item in fallback.get(group, []) if item[0] in record_of]
-        order[group] = first + then
-    return {"datasets": cached, "fallback": fallback, "folder_index": folder_index,
-            "used": used if vanished else None, "order": order}
+def _fits(root, n, image_size, channels, budget):
+    """ "tfcache" when `n` decoded images fit `budget` bytes, else None (stream), said in one line."""
+    need = n * int(image_size[0]) * int(image_size[1]) * channels
+    budget = available_memory() // 4 if budget is None else int(budget)
+    if need <= budget:
+        return "tfcache"
+    warnings.warn(
+        f"{root}: {n} images at {image_size[0]}x{image_size[1]}x{channels} need "
+        f"{need / 2**20:,.0f} MiB decoded, over the cache budget of {budget / 2**20:,.0f} MiB; "
+        "streaming them from disk each epoch (set cache_budget= to change this)", stacklevel=3)
+    return None
 
 
 def _compact(arr: np.ndarray, keep: list[int]) -> np.ndarray:
@@ -360,16 +409,19 @@ def _compact(arr: np.ndarray, keep: list[int]) -> np.ndarray:
     return arr[: len(keep)]
 
 
-def scan_folder(path, *, workers=None, progress=True) -> ScanReport:
+def scan_folder(path, *, workers=None, progress=True, max_pixels=None) -> ScanReport:
     """Checks every file under `path` (class subfolders) and reports what is usable.
 
-    Every file is decoded in parallel (tf.data; Pillow for what TensorFlow refuses), so a truncated
-    or corrupt image is found now rather than in the middle of an epoch.
+    Every file is read once and decoded in parallel (tf.data for plain JPEG/PNG, Pillow for the
+    rest; see `dlzoo.data.sniff`), so a truncated or corrupt image is found now rather than in
+    the middle of an epoch.
 
     Args:
         path: str or PathLike, the root folder whose subfolders are the classes.
-        workers: int or None, threads for hashing and the Pillow fallback (default: a few per core).
+        workers: int or None, threads for reading, hashing and Pillow (default: up to 4).
         progress: bool (True), show a progress bar on stderr.
+        max_pixels: int or None, files declaring more pixels are skipped unread (default
+            `dlzoo.data.sniff.MAX_PIXELS`, Pillow's limit).
 
     Returns:
         A `ScanReport`: `records` (usable files with size, sha256, size in pixels), `skipped`
@@ -379,5 +431,5 @@ def scan_folder(path, *, workers=None, progress=True) -> ScanReport:
         >>> report = scan_folder("photos/")
         >>> report.counts, report.skipped[:3]
     """
-    report, _ = scan(path, workers=workers, progress=progress)
+    report, _ = scan(path, workers=workers, progress=progress, max_pixels=max_pixels)
     return report
