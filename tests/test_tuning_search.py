@@ -66,17 +66,17 @@ def test_hyperband_spends_fewer_epochs_on_most_trials(digits, tmp_path):
 
 
 def test_an_existing_project_needs_resume_or_overwrite(digits, tmp_path):
-    run(digits, tmp_path)
-    with pytest.raises(FileExistsError, match="2 completed trial"):
-        run(digits, tmp_path)
-    again = run(digits, tmp_path, resume=True, max_trials=3)  # one more trial, two kept
-    assert again.completed == 3
+    run(digits, tmp_path, max_trials=1)
+    with pytest.raises(FileExistsError, match="1 completed trial"):
+        run(digits, tmp_path, max_trials=1)
+    again = run(digits, tmp_path, resume=True, max_trials=2)  # one more trial, one kept
+    assert again.completed == 2
     fresh = run(digits, tmp_path, overwrite=True, max_trials=1)
     assert fresh.completed == 1
 
 
 def test_a_changed_search_space_or_data_is_a_stale_project(digits, tmp_path):
-    run(digits, tmp_path)
+    run(digits, tmp_path, max_trials=1)
     with pytest.raises(StaleProjectError, match=r"search_space\.space\.filters"):
         run(digits, tmp_path, space={**SPACE, "filters": [8, 32]}, resume=True)
     (x, y), val = digits
