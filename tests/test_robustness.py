@@ -80,7 +80,7 @@ def test_adversarial_training_beats_standard_under_attack(standard_model, digits
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy")
     data = AdversarialBatches.from_arrays(model, x_tr, y_tr, batch_size=64, epsilon=0.1, ratio=0.5,
                                           value_range=RANGE)
-    model.fit(data, epochs=30, verbose=0, callbacks=[data.callback])
+    model.fit(data, epochs=12, verbose=0, callbacks=[data.callback])  # 0.70 vs 0.28 under attack at 12
     assert data.attacked > 0
     std = accuracy_under_attack(standard_model, x_te, y_te, [0.0, 0.1], value_range=RANGE)
     adv = accuracy_under_attack(model, x_te, y_te, [0.0, 0.1], value_range=RANGE)
