@@ -36,14 +36,17 @@ def _fit(model, data, epochs):
     ids=["learned-postnorm", "sinusoidal-prenorm"],
 )
 def test_transformer_with_positions_learns_token_order(kwargs, order_data):
-    accuracy = _fit(build("transformer_encoder", **SMALL, **kwargs), order_data, epochs=5)
+    # val accuracy per epoch (seed 0): learned/post-norm .54 .88 .92 .97, sinusoidal/pre-norm
+    # .77 .95 .99 1.0
+    accuracy = _fit(build("transformer_encoder", **SMALL, **kwargs), order_data, epochs=4)
     assert max(accuracy) >= 0.9, accuracy
 
 
 def test_transformer_without_positions_stays_at_chance(order_data):
     # Self-attention and mean pooling are permutation invariant: without positions the model
     # sees a bag of tokens, and both marker tokens are in every sequence.
-    accuracy = _fit(build("transformer_encoder", **SMALL, positions=None), order_data, epochs=5)
+    # The same 4 epochs in which both models with positions pass 0.9.
+    accuracy = _fit(build("transformer_encoder", **SMALL, positions=None), order_data, epochs=4)
     assert max(accuracy) <= 0.6, accuracy
 
 
