@@ -11,7 +11,7 @@ from dlzoo.transfer_demo import POLICIES, run_demo
 
 def test_tiny_demo_records_figures_in_the_card_and_plots_the_curves(tmp_path):
     policies = ("scratch", "pretrained, dlzoo defaults")
-    result = run_demo(tmp_path, ks=(2,), seeds=(0,), policies=policies, pretrain_epochs=2,
+    result = run_demo(tmp_path, ks=(2,), seeds=(0,), policies=policies, pretrain_epochs=1,
                       log=lambda *a: None)
     card = json.loads((tmp_path / "saved_models" / "lenet5-digits04" / "card.json").read_text())
     demo = card["transfer_demo"]
