@@ -30,11 +30,14 @@ def test_vgg_layer_names_and_shapes_match_keras_applications(app, name):
 
 
 def test_vgg16_weight_parity_with_keras_applications(tmp_path):
-    ref = keras.applications.VGG16(weights=None)
+    # The whole network, classifier included, at 64x64: fc1 then reads a 2x2x512 map, so a
+    # flatten in another order would still show, and the weights file is 33M parameters, not 138M.
+    shape = (64, 64, 3)
+    ref = keras.applications.VGG16(weights=None, input_shape=shape)
     path = tmp_path / "vgg16.weights.h5"
     ref.save_weights(path)
-    ours = build("vgg16", weights=str(path))
-    x = np.random.default_rng(0).uniform(0, 255, size=(2, 224, 224, 3)).astype("float32")
+    ours = build("vgg16", input_shape=shape, weights=str(path))
+    x = np.random.default_rng(0).uniform(0, 255, size=(2,) + shape).astype("float32")
     x = keras.applications.vgg16.preprocess_input(x)
     np.testing.assert_allclose(ours.predict(x, verbose=0), ref.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
 
