@@ -51,6 +51,7 @@ def test_inception_v3_weight_parity(random_v3, tmp_path):
     np.testing.assert_allclose(ours.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow  # legacy .h5 loading is also covered by tests/test_weights.py (ResNet-50)
 def test_inception_v3_loads_a_legacy_h5_by_layer_order(random_v3, tmp_path):
     # keras.applications' ImageNet files are legacy .h5 whose convolutions are named conv2d_1 ...;
     # they load by layer order, which this checks with a file written in that format.

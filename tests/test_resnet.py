@@ -92,7 +92,8 @@ def _randomize(model, seed=0):
             w.assign((rng.normal(size=w.shape) * 0.05).astype("float32"))
 
 
-@pytest.mark.parametrize("name", ["resnet50", "resnet50v2"])
+# v2 parity repeats the v1 mechanism on the pre-activation layout: in the slow leg.
+@pytest.mark.parametrize("name", ["resnet50", pytest.param("resnet50v2", marks=pytest.mark.slow)])
 def test_weight_parity_with_keras_applications(name, tmp_path):
     shape = (64, 64, 3)
     ref = getattr(keras.applications, APPS[name])(weights=None, input_shape=shape, classifier_activation=None)
