@@ -10,8 +10,14 @@ preprocessing layers; they act in training only and pass images through unchange
 
 from __future__ import annotations
 
-__all__ = ["AUGMENT_KEYS", "ALIASES", "DEFAULT_AUGMENT", "FLIP_MODES", "normalize_augment",
-           "augmentation_layers"]
+__all__ = [
+    "ALIASES",
+    "AUGMENT_KEYS",
+    "DEFAULT_AUGMENT",
+    "FLIP_MODES",
+    "augmentation_layers",
+    "normalize_augment",
+]
 
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical")
 # key -> what it takes; every key but flip is a fraction in (0, 1) (of the image size, of a

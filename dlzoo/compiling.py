@@ -9,8 +9,13 @@ compile through `compile_for_task`, so a task's defaults are written once.
 
 from __future__ import annotations
 
-__all__ = ["CLASSIFICATION_TASKS", "default_loss", "default_metrics", "make_optimizer",
-           "compile_for_task"]
+__all__ = [
+    "CLASSIFICATION_TASKS",
+    "compile_for_task",
+    "default_loss",
+    "default_metrics",
+    "make_optimizer",
+]
 
 CLASSIFICATION_TASKS = (
     "image_classification",

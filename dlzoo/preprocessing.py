@@ -14,7 +14,7 @@ import numpy as np
 
 from dlzoo.layers.preprocessing import IMAGENET_MODES, MODES, Preprocess, check_mode
 
-__all__ = ["MODES", "Preprocess", "preprocess", "with_preprocessing", "base_network", "applied_mode", "mode_for"]
+__all__ = ["MODES", "Preprocess", "applied_mode", "base_network", "mode_for", "preprocess", "with_preprocessing"]
 
 WRAPPER_LAYER = "preprocess"
 

@@ -7,22 +7,22 @@ the argument, what is allowed, what was received and what to do.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = [
     "Downsample",
-    "min_spatial_size",
-    "check_num_classes",
+    "check_choice",
+    "check_flat_input",
     "check_head",
     "check_image_input",
-    "check_flat_input",
-    "check_token_input",
-    "check_sequence_input",
     "check_int",
-    "check_rate",
-    "check_choice",
-    "head_activation",
+    "check_num_classes",
     "check_positive_ints",
+    "check_rate",
+    "check_sequence_input",
+    "check_token_input",
+    "head_activation",
+    "min_spatial_size",
 ]
 
 

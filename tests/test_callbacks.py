@@ -8,7 +8,13 @@ import keras
 import numpy as np
 import pytest
 
-from dlzoo.callbacks import LearningRateLogger, ResumeState, check_schedule, learning_rate, standard
+from dlzoo.callbacks import (
+    LearningRateLogger,
+    ResumeState,
+    check_schedule,
+    learning_rate,
+    standard,
+)
 
 
 class RecordLR(keras.callbacks.Callback):

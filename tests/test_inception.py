@@ -1,10 +1,10 @@
 """Inception: v3 layer for layer with keras.applications (count, order, shapes, `mixed*` names,
 weight parity from both file formats), GoogLeNet's count, auxiliary heads and batch-norm version."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from dlzoo import build, model_info
 from dlzoo.models.inception import GoogLeNet
 

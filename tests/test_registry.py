@@ -1,6 +1,6 @@
+import keras
 import pytest
 
-import keras
 from dlzoo import build, list_models, model_info, register_model
 from dlzoo.registry import unregister_model
 

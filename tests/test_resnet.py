@@ -1,10 +1,10 @@
 """ResNet: parameter counts (keras.applications, torchvision, He et al.), layer-for-layer identity with
 keras.applications, weight parity, the configurable builder and its argument errors."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from dlzoo import build, list_models, model_info
 from dlzoo.models.resnet import ResNet
 

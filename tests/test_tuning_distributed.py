@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from dlzoo.tuning.distributed import WorkerError, gpu_ids, launch, process_plan, worker_env
+from dlzoo.tuning.distributed import (
+    WorkerError,
+    gpu_ids,
+    launch,
+    process_plan,
+    worker_env,
+)
 from tests._tuning import tiny_recipe, trial_states
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,10 +14,10 @@ import socket
 import threading
 import time
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 import dlzoo.models.resnet as resnet_family
 import dlzoo.weights as W
 from dlzoo import build, list_models, model_info

@@ -211,7 +211,7 @@ class GAN(keras.Model):
             values = list(trainable) + list(non_trainable) + list(metrics_vars)
             with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
                 logs = self._evaluate_batch(args[1])
-            current = lambda vs, old: [  # noqa: E731
+            current = lambda vs, old: [
                 o if scope.get_current_value(v) is None else scope.get_current_value(v)
                 for v, o in zip(vs, old)]
             return logs, (trainable, current(self.non_trainable_variables, non_trainable),
@@ -265,7 +265,7 @@ class GAN(keras.Model):
         d_n = _positions(D.non_trainable_variables, self.non_trainable_variables)
         n_d_opt = len(self.d_optimizer.variables)
         trainable, non_trainable = list(trainable), list(non_trainable)
-        pick = lambda values, idx: [values[i] for i in idx]  # noqa: E731
+        pick = lambda values, idx: [values[i] for i in idx]
 
         batch = real.shape[0]
         mapping = list(zip(self.non_trainable_variables, non_trainable))

@@ -2,9 +2,9 @@
 on TensorFlow and on JAX): both networks learn with their own optimizer, the losses are reported,
 and callbacks see the trained weights at the end of each epoch."""
 
+import keras
 import numpy as np
 
-import keras
 from dlzoo import build
 from dlzoo.models.gan import SampleGrid
 

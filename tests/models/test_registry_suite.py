@@ -3,10 +3,10 @@ for output shape and finite values, takes a training step in which every trainab
 and survives a `.keras` round trip with `safe_mode=True`. A model that registers is tested here
 without anyone writing a test for it. Runs on every backend CI uses."""
 
+import keras
 import numpy as np
 import pytest
 
-import keras
 from dlzoo import build, list_models, model_info
 
 ALL = list_models()
