@@ -256,16 +256,18 @@ def tf_resize(img, image_size, *, interpolation="bilinear", crop_to_aspect_ratio
     return tf.ensure_shape(out, (th, tw, img.shape[-1]))
 
 
-def tf_to_channels(img, channels: int):
+def tf_to_channels(img, channels: int, *, exact: bool = False):
     """A uint8 image `(H, W, 1|2|3|4)` as `(H, W, channels)`, in TensorFlow ops (for tf.data).
 
     `channels` is 1, 3 or 4 (`channels_for(color_mode)`): grayscale by ITU-R 601 luma, alpha
-    dropped, or made opaque (255) when added; the same conversion `pil_decode` makes.
+    dropped, or made opaque (255) when added; the same conversion `pil_decode` makes. With
+    `exact`, grayscale is Pillow's own fixed-point luma (`tf_luma`), bit for bit; otherwise
+    `tf.image.rgb_to_grayscale` (off by one level at most).
     """
     import tensorflow as tf
 
     def gray(x):
-        return tf.image.rgb_to_grayscale(x)
+        return tf_luma(x) if exact else tf.image.rgb_to_grayscale(x)
 
     def opaque(x):
         return tf.concat([x, tf.fill(tf.concat([tf.shape(x)[:2], [1]], 0), tf.constant(255, tf.uint8))], -1)
@@ -299,32 +301,6 @@ def tf_luma(rgb):
     return tf.cast(y, tf.uint8)[..., None]
 
 
-def tf_exact_channels(img, channels: int):
-    """A uint8 image `(H, W, 1|2|3|4)` as `(H, W, channels)`, as Pillow's `convert` makes it."""
-    import tensorflow as tf
-
-    def opaque(x):
-        return tf.concat([x, tf.fill(tf.concat([tf.shape(x)[:2], [1]], 0), tf.constant(255, tf.uint8))], -1)
-
-    table = {
-        1: [lambda: img, lambda: img[..., :1], lambda: tf_luma(img), lambda: tf_luma(img[..., :3])],
-        3: [
-            lambda: tf.tile(img, [1, 1, 3]),
-            lambda: tf.tile(img[..., :1], [1, 1, 3]),
-            lambda: img,
-            lambda: img[..., :3],
-        ],
-        4: [
-            lambda: opaque(tf.tile(img, [1, 1, 3])),
-            lambda: tf.concat([tf.tile(img[..., :1], [1, 1, 3]), img[..., 1:2]], -1),
-            lambda: opaque(img),
-            lambda: img,
-        ],
-    }[channels]
-    out = tf.switch_case(tf.shape(img)[-1] - 1, table)
-    return tf.ensure_shape(out, (None, None, channels))
-
-
 def tf_decode_fn(channels: int, image_size=None, *, interpolation="bilinear", crop_to_aspect_ratio=False,
                  route=None):
     """A function for tf.data: `(contents tf.string, route int32) -> (uint8 image, (height, width))`,
@@ -356,7 +332,8 @@ def _tf_decode_fn(channels, image_size, interpolation, crop_to_aspect_ratio, rou
     import tensorflow as tf
 
     def png(contents):
-        return tf_exact_channels(tf.io.decode_png(contents, channels=0, dtype=tf.uint8), channels)
+        return tf_to_channels(tf.io.decode_png(contents, channels=0, dtype=tf.uint8), channels,
+                              exact=True)
 
     def jpeg(contents, ratio):
         img = tf.io.decode_jpeg(contents, channels=3, ratio=ratio, dct_method="INTEGER_ACCURATE")
