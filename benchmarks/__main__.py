@@ -11,7 +11,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks._common import HERE, render_results_md, write_result  # noqa: E402
+from benchmarks._common import HERE, render_results_md, write_result
 
 
 def available() -> list[str]:

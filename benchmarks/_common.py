@@ -15,6 +15,25 @@ RESULTS_DIR = HERE / "results"
 RESULTS_MD = HERE / "RESULTS.md"
 
 
+def make_photo_folder(root: str, n: int, size: tuple = (160, 160), seed: int = 0) -> None:
+    """n photo-like JPEGs of `size` (height, width) in four class folders: smooth gradients plus
+    noise, so they compress and decode like photos."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0 : size[0], 0 : size[1]].astype(np.float32)
+    for i in range(n):
+        c = i % 4
+        os.makedirs(os.path.join(root, f"class{c}"), exist_ok=True)
+        base = np.stack(
+            [np.sin(xx / (7 + 3 * c) + i) * 80 + 120, np.cos(yy / (5 + c)) * 60 + 100, (xx + yy) / 2.5],
+            axis=-1,
+        )
+        img = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(os.path.join(root, f"class{c}", f"{i:05d}.jpg"), quality=90)
+
+
 def machine() -> dict:
     info = {
         "platform": platform.platform(),

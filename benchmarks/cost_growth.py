@@ -46,9 +46,8 @@ def conv_dense_flops(model) -> int:
 
 
 def _step_fn(model, batch: int, size: int):
-    import numpy as np
-
     import keras
+    import numpy as np
 
     x = np.random.default_rng(0).normal(size=(batch, size, size, 3)).astype("float32")
     y = np.random.default_rng(1).integers(0, model.output_shape[-1], size=(batch,))

@@ -20,9 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
-
-from benchmarks._common import HERE
+from benchmarks._common import HERE, make_photo_folder
 
 SIZES = [1000, 4000, 16000]
 QUICK_SIZES = [500, 1000]
@@ -58,21 +56,6 @@ print(json.dumps({"n": n, "setup": t1 - t0, "epoch1": times[0], "epoch2": times[
 """
 
 
-def make_photos(root: str, n: int, seed: int = 0) -> None:
-    """n photo-like JPEGs (smooth gradients plus noise), 320x240, four classes."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0 : STORED[0], 0 : STORED[1]].astype(np.float32)
-    for i in range(n):
-        c = i % 4
-        os.makedirs(os.path.join(root, f"class{c}"), exist_ok=True)
-        base = np.stack([np.sin(xx / (9 + 3 * c) + i) * 80 + 120, np.cos(yy / (6 + c)) * 60 + 100,
-                         (xx + yy) / 4.5], axis=-1)
-        img = np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(img).save(os.path.join(root, f"class{c}", f"{i:05d}.jpg"), quality=88)
-
-
 def _child(tool: str, root: str, budget: str = "default") -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     out = subprocess.run([sys.executable, "-c", _CHILD, tool, root, budget], capture_output=True,
@@ -97,7 +80,7 @@ def run(quick: bool = False) -> dict:
     try:
         for n in sizes:
             root = os.path.join(base, str(n))
-            make_photos(root, n)
+            make_photo_folder(root, n, STORED)
             for dirpath, _, files in os.walk(root):  # warm the page cache for both
                 for f in files:
                     with open(os.path.join(dirpath, f), "rb") as fh:

@@ -33,9 +33,8 @@ def _gpu():
 
 def _throughput(model, batch: int, steps: int) -> float:
     import jax
-    import numpy as np
-
     import keras
+    import numpy as np
 
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
                   loss="sparse_categorical_crossentropy", jit_compile=True)

@@ -24,33 +24,15 @@ over memory; Keras pays its decode only, and checks nothing.
 
 from __future__ import annotations
 
-import os
 import shutil
 import statistics
 import tempfile
 import time
 
-import numpy as np
+from benchmarks._common import make_photo_folder
 
 SIZE = (160, 160)
 BATCH = 32
-
-
-def make_jpegs(root: str, n: int, seed: int = 0) -> None:
-    """n JPEG photos-ish (smooth gradients plus noise, so they compress like photos)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0 : SIZE[0], 0 : SIZE[1]].astype(np.float32)
-    for i in range(n):
-        c = i % 4
-        os.makedirs(os.path.join(root, f"class{c}"), exist_ok=True)
-        base = np.stack(
-            [np.sin(xx / (7 + 3 * c) + i) * 80 + 120, np.cos(yy / (5 + c)) * 60 + 100, (xx + yy) / 2.5],
-            axis=-1,
-        )
-        img = np.clip(base + rng.normal(0, 12, base.shape), 0, 255).astype(np.uint8)
-        Image.fromarray(img).save(os.path.join(root, f"class{c}", f"{i:05d}.jpg"), quality=90)
 
 
 def _epoch(ds) -> int:
@@ -93,7 +75,7 @@ def run(quick: bool = False) -> dict:
     rounds = 3 if quick else 7
     root = tempfile.mkdtemp(prefix="dlzoo-bench-pipeline-")
     try:
-        make_jpegs(root, n_files)
+        make_photo_folder(root, n_files, SIZE)
         contenders = {
             "keras": lambda: _time_keras(root),
             "keras+cache": lambda: _time_keras(root, cache=True),
