@@ -314,6 +314,53 @@ def _add_predict(sub):
     p.set_defaults(func=_cmd_predict)
 
 
+# --- dlzoo explain ------------------------------------------------------------------------------
+
+
+def _cmd_explain(args) -> int:
+    from dlzoo.explain import explain_files, explain_layers
+
+    if not (args.images or args.filters):
+        raise CLIError("give image files to explain, or --filters")
+    if args.feature_maps and not args.images:
+        raise CLIError("--feature-maps LAYER needs an image file")
+    out = args.out or os.path.join(
+        "explanations", os.path.basename(os.path.normpath(args.model_dir)))
+    for png in explain_layers(args.model_dir, out=out, filters=args.filters,
+                              feature_maps=args.feature_maps, image=(args.images or [None])[0]):
+        print(f"wrote {png}")
+    if not args.images:
+        return 0
+    done, skipped, layer = explain_files(args.model_dir, args.images, out=out,
+                                         class_name=args.class_name, layer=args.layer)
+    for path, reason in skipped:
+        print(f"{path}: skipped: {reason}", file=sys.stderr)
+    for e in done:
+        print(f"{e.path}: {e.class_name} {e.probability:.3f}"
+              + (f" (predicted {e.predicted})" if e.predicted != e.class_name else "")
+              + f" -> {e.png}")
+    if not done:
+        raise CLIError("none of the files could be read as an image")
+    print(f"Grad-CAM on layer {layer}")
+    return 1 if skipped else 0
+
+
+def _add_explain(sub):
+    p = sub.add_parser("explain", help="Grad-CAM heatmaps, first-layer filters, feature maps")
+    p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
+    p.add_argument("images", nargs="*", help="image files")
+    p.add_argument("--class", dest="class_name", default=None, metavar="NAME",
+                   help="explain this class (default: each image's predicted class)")
+    p.add_argument("--layer", default=None,
+                   help="convolutional layer for Grad-CAM (default: the model's last feature "
+                        "layer, from the registry)")
+    p.add_argument("--filters", action="store_true", help="draw the first convolution's filters")
+    p.add_argument("--feature-maps", default=None, metavar="LAYER",
+                   help="draw LAYER's feature maps for the first image")
+    p.add_argument("--out", default=None, help="folder for the PNGs (default explanations/NAME)")
+    p.set_defaults(func=_cmd_explain)
+
+
 # --- dlzoo quickstart ---------------------------------------------------------------------------
 
 
@@ -703,7 +750,7 @@ def _add_tune(sub):
 # --- parser and entry point --------------------------------------------------------------------
 
 SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _add_train,
-               _add_evaluate, _add_predict, _add_quickstart,
+               _add_evaluate, _add_predict, _add_explain, _add_quickstart,
                _add_finetune, _add_export, _add_tune]
 
 
