@@ -237,17 +237,31 @@ def _cmd_evaluate(args) -> int:
     result = evaluate_saved_model(
         args.model_dir, args.data, split=args.split, batch_size=args.batch_size, out=args.out,
         adversarial=args.adversarial, epsilons=epsilons, max_samples=args.max_samples,
+        top_losses=args.top_losses,
     )
     console = _console()
     console.print(result.report.table(title=result.title))
+    _print_interpretation(result.interpretation, console)
     if result.card_val_accuracy is not None:
         console.print(f"card's validation accuracy: {result.card_val_accuracy:.4f}")
     if result.skipped:
         console.print(f"{len(result.skipped)} file(s) skipped, e.g. {result.skipped[0]}")
     if result.adversarial is not None:
         _print_adversarial(result, console)
-    console.print(f"report and confusion matrix in {result.out}/")
+    console.print(f"report, confusion matrix, reliability diagram and top losses in {result.out}/")
     return 0
+
+
+def _print_interpretation(entries: dict, console) -> None:
+    cal = entries["calibration"]
+    console.print(f"expected calibration error ({cal['bins']} bins): {cal['ece']:.4f} "
+                  f"(with temperature {cal['temperature']:.2f} fitted on this data: "
+                  f"{cal['ece_after_temperature']:.4f})")
+    pairs = entries["most_confused"][:5]
+    if pairs:
+        console.print("most confused (true -> predicted: count): " + ", ".join(
+            f"{p['true']} -> {p['predicted']}: {p['count']}" for p in pairs),
+            markup=False, highlight=False)
 
 
 def _print_adversarial(result, console) -> None:
@@ -281,6 +295,9 @@ def _add_evaluate(sub):
                    help="attack strengths as fractions of the input range (default 0.01,0.03,0.1)")
     p.add_argument("--max-samples", type=int, default=2000,
                    help="attack at most this many samples (default 2000)")
+    p.add_argument("--top-losses", type=int, default=9, metavar="K",
+                   help="list and draw the K highest-loss samples, Grad-CAM for the worst six "
+                        "(default 9; 0 for none)")
     p.set_defaults(func=_cmd_evaluate)
 
 

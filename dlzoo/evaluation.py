@@ -130,9 +130,20 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(data, tuple) and len(data) == 2:
         x, y = data
         return np.asarray(y).reshape(-1), _as_probabilities(model.predict(x, verbose=0))
+    labels, probs = [], []
+    for _, yb, pb in predicted_batches(model, data):
+        labels.append(yb)
+        probs.append(pb)
+    if not labels:
+        raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
+    return np.concatenate(labels), _as_probabilities(np.concatenate(probs))
+
+
+def predicted_batches(model, data):
+    """Yields `(inputs, labels (B,), model outputs)` for each `(x, y)` batch of `data` (a
+    `tf.data.Dataset` or any iterable of batches), in one pass."""
     import keras
 
-    labels, probs = [], []
     batches = data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else data
     for batch in batches:
         if not (isinstance(batch, (tuple, list)) and len(batch) >= 2):
@@ -141,13 +152,9 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
                 f"{type(batch).__name__}. Evaluate on a labelled split such as bundle.val."
             )
         xb, yb = batch[0], batch[1]
-        labels.append(np.asarray(yb).reshape(-1))
         # A direct call, not predict_on_batch: no tf.function to retrace for the last, smaller
         # batch (and no retracing warnings when a process evaluates several models).
-        probs.append(keras.ops.convert_to_numpy(model(xb, training=False)))
-    if not labels:
-        raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
-    return np.concatenate(labels), _as_probabilities(np.concatenate(probs))
+        yield xb, np.asarray(yb).reshape(-1), keras.ops.convert_to_numpy(model(xb, training=False))
 
 
 def classification_report(y_true, probabilities, class_names=None) -> Report:
@@ -301,13 +308,17 @@ class SavedModelEvaluation:
         split: "val", "train" or "all".
         manifest_hash: the data's manifest hash.
         out: the folder written.
-        paths: what was written: "report" (report.json), "confusion_matrix" (PNG) and, for image
-            models under attack, "adversarial" (PNG).
+        paths: what was written: "report" (report.json), "confusion_matrix", "reliability" (PNGs)
+            and, for image models, "top_losses", "grad_cam" (convolutional networks) and, under
+            attack, "adversarial" (PNGs).
         adversarial: None, or `{"method", "value_range", "samples", "rows"}` (rows as
             `dlzoo.robustness.accuracy_under_attack` gives them), as in report.json.
         skipped: the files the data loader skipped, `[(path, reason)]`.
         card_val_accuracy: the card's validation accuracy when this evaluation is on the same
             data and split as training (so the two figures should agree), else None.
+        interpretation: report.json's "calibration" (ECE in 15 bins, reliability rows,
+            temperature), "most_confused", "top_losses" and "grad_cam" entries
+            (`dlzoo.interpretation.interpret`).
     """
 
     report: Report
@@ -320,6 +331,7 @@ class SavedModelEvaluation:
     adversarial: dict | None = None
     skipped: list = dataclasses.field(default_factory=list)
     card_val_accuracy: float | None = None
+    interpretation: dict = dataclasses.field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -329,6 +341,7 @@ class SavedModelEvaluation:
         """The content of report.json."""
         out = {"model": self.model_name, "data": self.source, "split": self.split,
                "manifest_hash": self.manifest_hash, **self.report.to_dict()}
+        out.update(self.interpretation)
         if self.adversarial is not None:
             out["adversarial"] = self.adversarial
         return out
@@ -388,8 +401,8 @@ def _check_options(split, adversarial, epsilons, max_samples) -> list | None:
 
 def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_size: int = 64,
                          out=None, adversarial: str | None = None,
-                         epsilons=(0.01, 0.03, 0.1), max_samples: int | None = 2000
-                         ) -> SavedModelEvaluation:
+                         epsilons=(0.01, 0.03, 0.1), max_samples: int | None = 2000,
+                         top_losses: int = 9) -> SavedModelEvaluation:
     """Evaluates the saved model at `model_dir` on `data` and writes its report: what
     `dlzoo evaluate` does.
 
@@ -409,6 +422,8 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
         epsilons: attack strengths as fractions of the input range, each in [0, 1]; epsilon 0
             (the clean accuracy) is always measured first.
         max_samples: attack at most this many samples (a fixed random subset); 0 or None for all.
+        top_losses: how many of the highest-loss samples to list and draw (0: none); Grad-CAM
+            is drawn for the worst six of them.
 
     Returns:
         `SavedModelEvaluation`; report.json holds `to_dict()`, written once.
@@ -443,9 +458,11 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     if not parts:
         raise ValueError(f"the data has no {split!r} split to evaluate; try --split all "
                          "(split='all')")
-    labels, probs = zip(*(predict_dataset(model, part) for part in parts))
-    report = classification_report(to_model[np.concatenate(labels)], np.concatenate(probs),
-                                   classes)
+    from dlzoo.interpretation import interpret, predict_keeping_worst
+
+    keep = max(0, int(top_losses)) if len(model.input_shape) == 4 else 0
+    labels, probs, worst = predict_keeping_worst(model, parts, to_model, keep)
+    report = classification_report(labels, probs, classes)
     folder = os.fspath(out) if out is not None else os.path.join(
         "evaluations", os.path.basename(os.path.normpath(os.fspath(model_dir))))
     os.makedirs(folder, exist_ok=True)
@@ -457,6 +474,10 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     )
     result.paths["confusion_matrix"] = report.plot_confusion_matrix(
         os.path.join(folder, "confusion_matrix.png"), title=result.title)
+    result.interpretation, pngs = interpret(model, labels, probs, worst, report, folder=folder,
+                                            title=result.title, model_name=card.get("model"),
+                                            top_k=max(0, int(top_losses)))
+    result.paths.update(pngs)
     if epsilons is not None:
         result.adversarial, png = _attack(model, bundle.value_range, parts, to_model, classes,
                                           epsilons, max_samples, folder)

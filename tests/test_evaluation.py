@@ -90,7 +90,8 @@ def test_evaluate_saved_model_writes_what_the_cli_writes(tmp_path, capsys):
     # the data the model was trained on: its validation split, whose accuracy the card records
     assert result.split == "val" and lib["samples"] == 332
     assert result.card_val_accuracy == pytest.approx(result.report.accuracy, abs=0.005)
-    assert set(result.paths) == {"report", "confusion_matrix"} and result.adversarial is None
+    assert set(result.paths) == {"report", "confusion_matrix", "reliability", "top_losses",
+                                 "grad_cam"} and result.adversarial is None
     assert Path(result.paths["confusion_matrix"]).stat().st_size > 5000
     assert f"accuracy {result.report.accuracy:.4f} on 332" in capsys.readouterr().out
 
