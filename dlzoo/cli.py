@@ -172,13 +172,47 @@ def _cmd_train(args) -> int:
     from dlzoo.training import run_recipe
 
     recipe = load_recipe(args.recipe, overrides=args.set or [])
+    found = None
+    if args.use_found_lr and not args.find_lr:
+        raise CLIError("--use-found-lr goes with --find-lr")
+    if args.find_lr:
+        recipe, found = _find_lr_recipe(recipe, args)
+        if found is None:
+            return 0
     if args.folds is not None:
         return _train_folds(recipe, args)
     result = run_recipe(recipe, output=args.output, resume=args.resume,
                         verbose=0 if args.quiet else 2,
-                        log=(lambda *a: None) if args.quiet else print)
+                        log=(lambda *a: None) if args.quiet else print,
+                        card_extra={"lr_find": found.summary()} if found else None)
     _print_run(result)
     return 0
+
+
+def _find_lr_recipe(recipe, args):
+    """--find-lr: the range test; with --use-found-lr, the recipe at the suggested rate."""
+    from dlzoo.lr_finder import find_lr_for_recipe
+
+    if args.resume:
+        raise CLIError("--find-lr does not apply to --resume")
+    out = os.path.join("lr_find", recipe["name"])
+    found = find_lr_for_recipe(recipe, out=out, log=(lambda *a: None) if args.quiet else print)
+    _print_lr_find(found, out)
+    if not args.use_found_lr:
+        print(f"nothing trained; train at it with: --set train.learning_rate={found.suggestion:.2g}"
+              " (or --find-lr --use-found-lr)")
+        return recipe, None
+    from dlzoo.recipes import load_recipe
+
+    return load_recipe(args.recipe, overrides=(args.set or []) + [
+        f"train.learning_rate={found.suggestion:.2g}"]), found
+
+
+def _print_lr_find(found, out) -> None:
+    print(f"learning-rate range test ({len(found.losses)} steps): suggested learning rate "
+          f"{found.suggestion:.2g} (lowest smoothed loss at {found.min_loss_lr:.2g}, steepest "
+          f"descent at {found.steepest:.2g}); curve in {found.png}, figures in "
+          f"{os.path.join(out, 'lr_find.json')}")
 
 
 def _add_train(sub):
@@ -196,7 +230,16 @@ def _add_train(sub):
                         "for sequences); prints mean and std of val_accuracy")
     p.add_argument("--save-folds", choices=("best", "all"), default="best",
                    help="with --folds: save the best fold's model (default) or every fold's")
+    _add_find_lr_flags(p, "train.learning_rate")
     p.set_defaults(func=_cmd_train)
+
+
+def _add_find_lr_flags(p, what: str) -> None:
+    p.add_argument("--find-lr", action="store_true",
+                   help="learning-rate range test (Smith 2017): loss curve and suggested rate in "
+                        "lr_find/NAME/; trains nothing else unless --use-found-lr")
+    p.add_argument("--use-found-lr", action="store_true",
+                   help=f"with --find-lr: then train with the suggested rate as {what}")
 
 
 def _train_folds(recipe, args) -> int:
@@ -575,9 +618,13 @@ def _cmd_finetune(args) -> int:
     if os.path.isdir(source) and not saved:
         raise CLIError(f"--model {source}: a folder but not a dlzoo saved model (no {CARD_FILE})")
     model_name = read_card(source).get("model") if saved else source
+    if args.use_found_lr and not args.find_lr:
+        raise CLIError("--use-found-lr goes with --find-lr")
     out = args.out or os.path.join(
         "saved_models", f"{os.path.basename(os.path.normpath(args.directory))}-{model_name}")
     quiet = args.quiet
+    if args.find_lr and _find_lr_finetune(source, out, args):
+        return 0
     result = fine_tune(
         source, args.directory, weights=args.weights, layer=args.layer, pooling=args.pooling,
         head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
@@ -617,6 +664,28 @@ def _cmd_finetune(args) -> int:
     return 0
 
 
+def _find_lr_finetune(source, out, args) -> bool:
+    """--find-lr: the range test for phase 1; True when that is all (no --use-found-lr), else
+    sets --head-lr to the suggestion."""
+    from dlzoo.lr_finder import find_lr_for_finetune
+
+    lr_out = os.path.join("lr_find", os.path.basename(os.path.normpath(out)))
+    found = find_lr_for_finetune(
+        source, args.directory, out=lr_out, weights=args.weights, layer=args.layer,
+        pooling=args.pooling, head_learning_rate=args.head_lr,
+        augment=_parse_augment(args.augment), image_size=args.image_size,
+        color_mode=args.color_mode, batch_size=args.batch_size,
+        validation_split=args.validation_split, seed=args.seed,
+        model_args=_parse_model_args(args.set), log=(lambda *a: None) if args.quiet else print)
+    _print_lr_find(found, lr_out)
+    if not args.use_found_lr:
+        print(f"nothing trained; fine-tune at it with: --head-lr {found.suggestion:.2g} "
+              "(or --find-lr --use-found-lr)")
+        return True
+    args.head_lr = float(f"{found.suggestion:.2g}")
+    return False
+
+
 def _add_finetune(sub):
     p = sub.add_parser("finetune", help="transfer learning on a folder of class subfolders")
     p.add_argument("directory", help="folder with one subfolder of images per class")
@@ -654,6 +723,7 @@ def _add_finetune(sub):
     p.add_argument("--out", default=None,
                    help="where to save (default saved_models/FOLDER-MODEL)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    _add_find_lr_flags(p, "--head-lr (phase 1)")
     p.set_defaults(func=_cmd_finetune)
 
 
