@@ -464,6 +464,8 @@ def _cmd_doctor(args) -> int:
         print(json.dumps(report, indent=2, default=str))
     else:
         _print_doctor(report, limit=args.limit)
+    if args.show_batch and report["usable_for_training"]:
+        _show_batch(args)
     if not report["usable_for_training"]:
         raise CLIError(f"{report['root']}: " + "; ".join(report["problems"]))
     return 0
@@ -517,6 +519,22 @@ def _print_doctor(r: dict, *, limit: int) -> None:
         con.print(f"problem: {p}", style="bold red", markup=False, highlight=False)
 
 
+def _show_batch(args) -> None:
+    from dlzoo.data.doctor import show_batch
+
+    out = args.out or os.path.join(
+        "doctor", os.path.basename(os.path.normpath(args.directory)), "show_batch.png")
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    shown = show_batch(args.directory, out, model=args.model, image_size=args.image_size,
+                       color_mode=args.color_mode, augment=_parse_augment(args.augment),
+                       count=args.show_batch, validation_split=args.validation_split,
+                       seed=args.seed)
+    print(f"{shown['images']} training images as the model receives them "
+          f"({'x'.join(map(str, shown['image_size']))} {shown['color_mode']}, "
+          f"{', '.join(shown['augmentation']) or 'no augmentation'}; from {shown['from']}): "
+          f"{shown['png']}", file=sys.stderr if args.json else sys.stdout)
+
+
 def _add_doctor(sub):
     p = sub.add_parser("doctor", help="check an image folder: bad files, classes, balance, duplicates")
     p.add_argument("directory", help="folder of class subfolders")
@@ -526,6 +544,20 @@ def _add_doctor(sub):
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--limit", type=int, default=50, help="rows shown per list (default 50)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    p.add_argument("--show-batch", type=int, nargs="?", const=16, default=None, metavar="N",
+                   help="draw N (16) training images as the model receives them: resized, "
+                        "colour-converted and augmented")
+    p.add_argument("--model", default=None,
+                   help="with --show-batch: a saved model (its input and augmentation) or a "
+                        "registry name (its default input)")
+    p.add_argument("--image-size", type=_parse_image_size, default=None,
+                   help="with --show-batch: N or HxW (default the model's, else 224)")
+    p.add_argument("--color-mode", choices=("rgb", "grayscale", "rgba"), default=None,
+                   help="with --show-batch (default the model's, else rgb)")
+    p.add_argument("--augment", nargs="?", const="default", default=None, metavar="SPEC",
+                   help="with --show-batch: augmentation as finetune --augment takes it")
+    p.add_argument("--out", default=None,
+                   help="with --show-batch: the PNG (default doctor/FOLDER/show_batch.png)")
     p.set_defaults(func=_cmd_doctor)
 
 

@@ -112,3 +112,49 @@ def test_cli_explain_writes_overlays_filters_and_feature_maps(tmp_path, capsys):
     assert f"{files[0]}: 8 0." in (line := capsys.readouterr().out) and "(predicted 0)" in line
     assert main(["explain", str(SHIPPED), files[0], "--class", "x"]) == 2
     assert "--class 'x' is not one of the model's classes" in capsys.readouterr().err
+
+
+def _half_white_folder(root):
+    """Two classes of 48x24 RGB images whose right half is white and left half black."""
+    from PIL import Image
+
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(10):
+            img = np.zeros((24, 48, 3), "uint8")
+            img[:, 24:] = 255
+            img[0, 0] = (i, 0, 0)  # no two files alike
+            Image.fromarray(img).save(root / c / f"{i}.png")
+    return root
+
+
+def test_training_batch_is_what_the_model_receives(tmp_path):
+    from dlzoo.data.doctor import training_batch
+
+    folder = _half_white_folder(tmp_path / "data")
+    x, y, classes, settings = training_batch(folder, model="lenet5", count=8)
+    # lenet5's default input: 32x32 grayscale; the 48x24 images resized, not cropped
+    assert x.shape == (8, 32, 32, 1) and classes == ["a", "b"] and set(y) <= {0, 1}
+    assert settings == {"image_size": [32, 32], "color_mode": "grayscale", "augmentation": [],
+                        "from": "lenet5's default input"}
+    assert x[:, :, :12].max() < 10 and x[:, :, 20:].min() > 245
+    flipped, *_ = training_batch(folder, model="lenet5", count=8,
+                                 augment={"flip": "horizontal"})
+    mirrored = flipped[:, :, :12].mean(axis=(1, 2, 3)) > 128
+    assert 0 < mirrored.sum() < 8  # some flipped, some not: augmentation in training mode
+    # a saved model: its card's input and the augmentation layers inside it
+    _, _, _, saved = training_batch(folder, model=str(SHIPPED), count=4)
+    assert saved["augmentation"] == ["augment_translate", "augment_zoom"]
+    assert saved["image_size"] == [32, 32] and saved["color_mode"] == "grayscale"
+
+
+def test_cli_doctor_show_batch_writes_the_grid(tmp_path, capsys):
+    from dlzoo.cli import main
+
+    folder = _half_white_folder(tmp_path / "data")
+    out = tmp_path / "batch.png"
+    assert main(["doctor", str(folder), "--show-batch", "6", "--image-size", "40x20",
+                 "--out", str(out)]) == 0
+    assert "6 training images as the model receives them (40x20 rgb, no augmentation" in (
+        capsys.readouterr().out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -8,11 +8,12 @@ two classes (contradicting labels), and the spread of image sizes and colour mod
 
 from __future__ import annotations
 
+import os
 import statistics
 
 from dlzoo.data.folders import ScanReport, scan_folder, split_sides
 
-__all__ = ["diagnose_folder", "report_dict"]
+__all__ = ["diagnose_folder", "report_dict", "show_batch", "training_batch"]
 
 IMBALANCE_WARN = 3.0  # largest / smallest class above this is flagged
 
@@ -87,3 +88,110 @@ def diagnose_folder(path, *, validation_split: float = 0.2, seed: int = 0, worke
     """Scans `path` and returns `report_dict` of it."""
     report = scan_folder(path, workers=workers, progress=progress)
     return report_dict(report, validation_split=validation_split, seed=seed)
+
+
+# --- `dlzoo doctor DIR --show-batch`: the training images as the model receives them ------------
+
+
+def _batch_settings(model, image_size, color_mode, augment):
+    """`(image size, colour mode, augmentation layers, what they come from)`: from a saved model
+    (its card's input and the augmentation layers inside it), a registry name (its default
+    input), or the arguments; explicit arguments win."""
+    from dlzoo.augmentation import augmentation_layers
+    from dlzoo.data.images import color_mode_for
+
+    layers, where, shape = [], "the arguments", None
+    if model is not None:
+        from dlzoo.saving import is_saved_model, load, read_card
+
+        if is_saved_model(model):
+            shape = read_card(model)["input_shape"]
+            import keras
+
+            from dlzoo.layers.preprocessing import Preprocess
+
+            for layer in load(model, compile=False).layers:  # the wrapper's augmentation
+                if isinstance(layer, Preprocess):
+                    break
+                if not isinstance(layer, keras.layers.InputLayer):
+                    layers.append(layer)
+            where = f"saved model {os.path.basename(os.path.normpath(model))}"
+        else:
+            from dlzoo.registry import model_info
+
+            shape = model_info(model).default_input_shape
+            where = f"{model}'s default input"
+    if shape is not None and len(shape) == 3:
+        image_size = image_size or tuple(shape[:2])
+        color_mode = color_mode or color_mode_for(shape[2])
+    if augment:
+        layers = augmentation_layers(augment)
+    return tuple(image_size or (224, 224)), color_mode or "rgb", layers, where
+
+
+def training_batch(path, *, model=None, image_size=None, color_mode=None, augment=False,
+                   count: int = 16, validation_split: float = 0.2, seed: int = 0):
+    """The first training batch of a folder exactly as a model receives it: scanned, decoded,
+    resized and colour-converted by the data pipeline (`dlzoo.data.datasets.load`), then through
+    the augmentation layers in training mode; before the model's preprocessing.
+
+    Args:
+        path: a folder of class subfolders.
+        model: a saved model folder (its input size, colour mode and its own augmentation
+            layers) or a registry name (its default input); optional.
+        image_size: (height, width); default the model's, else 224 x 224 (as folders load).
+        color_mode: "rgb", "grayscale" or "rgba"; default the model's, else "rgb".
+        augment: False, True (`dlzoo.augmentation.DEFAULT_AUGMENT`) or a spec dict; replaces a
+            saved model's own augmentation.
+        count: batch size (1..256); the batch is shuffled as training shuffles.
+        validation_split, seed: as training splits the folder.
+
+    Returns:
+        `(images float32 (count, H, W, C) in [0, 255], labels (count,), class names, settings)`,
+        settings `{"image_size", "color_mode", "augmentation" (layer names), "from"}`.
+    """
+    import keras
+
+    from dlzoo.data.datasets import load
+
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 256:
+        raise ValueError(f"count must be an integer in 1..256; received {count!r}")
+    image_size, color_mode, layers, where = _batch_settings(model, image_size, color_mode,
+                                                            augment)
+    bundle = load(f"folder:{path}", image_size=image_size, color_mode=color_mode,
+                  batch_size=count, validation_split=validation_split, seed=seed, progress=False)
+    train = bundle.train
+    x, y = next(iter(train.as_numpy_iterator() if hasattr(train, "as_numpy_iterator") else train))
+    for layer in layers:
+        x = layer(x, training=True)
+    settings = {"image_size": list(image_size), "color_mode": color_mode,
+                "augmentation": [layer.name for layer in layers], "from": where}
+    return keras.ops.convert_to_numpy(x), y, list(bundle.class_names), settings
+
+
+def show_batch(path, out, **options) -> dict:
+    """Draws `training_batch(path, **options)` (16 images by default) as a grid titled by class;
+    returns its settings with `png` and `images` (how many)."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    x, y, classes, settings = training_batch(path, **options)
+    n = len(x)
+    cols = min(n, 8)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(cols * 1.3 + 0.2, rows * 1.45 + 0.5))
+    for i in range(n):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        img = np.clip(x[i], 0, 255).astype("uint8")
+        ax.imshow(img[..., 0] if img.shape[-1] == 1 else img[..., :3],
+                  cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=255,
+                  interpolation="nearest")
+        ax.set_title(str(classes[int(y[i])]), fontsize=7)
+        ax.axis("off")
+    h, w = settings["image_size"]
+    aug = ", ".join(settings["augmentation"]) or "no augmentation"
+    fig.suptitle(f"{n} training images at {h}x{w} {settings['color_mode']}, {aug} "
+                 f"({settings['from']})", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=80)
+    return {**settings, "png": str(out), "images": n}
