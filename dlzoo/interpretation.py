@@ -167,8 +167,8 @@ def plot_reliability_diagram(y_true, probabilities, path, *, bins: int = CALIBRA
     top.bar(lows, [r["accuracy"] for r in full], width=width, align="edge", color="tab:blue",
             edgecolor="black", linewidth=0.5, label="accuracy")
     top.bar(lows, [r["confidence"] - r["accuracy"] for r in full], bottom=[r["accuracy"]
-            for r in full], width=width, align="edge", color="tab:red", alpha=0.3,
-            edgecolor="tab:red", linewidth=0.5, label="gap to confidence")
+            for r in full], width=width, align="edge", facecolor="none", hatch="///",
+            edgecolor="tab:red", linewidth=0.5, label="gap to mean confidence")
     top.plot([0, 1], [0, 1], "--", color="gray", linewidth=1, label="perfect calibration")
     top.set_ylim(0, 1)
     top.set_xlim(0, 1)
