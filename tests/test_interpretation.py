@@ -122,3 +122,27 @@ def test_evaluate_report_holds_calibration_confusions_and_top_losses(tmp_path):
                                   "png": "gradcam_worst.png"}
     for key in ("reliability", "top_losses", "grad_cam"):
         assert Path(result.paths[key]).stat().st_size > 10_000
+
+
+def test_interpret_without_images_or_convolutions(tmp_path):
+    import keras
+
+    from dlzoo.evaluation import classification_report
+    from dlzoo.interpretation import interpret
+
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0, 255, size=(12, 8, 8, 1)).astype("float32")
+    y = rng.integers(0, 3, size=12)
+    mlp = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                            keras.layers.Dense(3, activation="softmax")])
+    probs = mlp.predict(x, verbose=0)
+    report = classification_report(y, probs, ["a", "b", "c"])
+    idx, _ = top_losses(y, probs, k=3)
+    entries, paths = interpret(mlp, y, probs, (idx, x[idx]), report, folder=tmp_path, title="t",
+                               top_k=3)
+    assert set(paths) == {"reliability", "top_losses"}  # images, but nothing to localise
+    assert "no layer with a spatial output" in entries["grad_cam"]["skipped"]
+    entries, paths = interpret(mlp, y, probs, (np.zeros(0, "int64"), None), report,
+                               folder=tmp_path, title="t", top_k=3)
+    assert set(paths) == {"reliability"} and "grad_cam" not in entries  # e.g. a text model
+    assert len(entries["top_losses"]) == 3 and entries["calibration"]["bins"] == 15
