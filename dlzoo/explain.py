@@ -23,6 +23,7 @@ name them.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -398,13 +399,16 @@ def plot_feature_maps(model, image, layer: str, path, *, limit: int = 64,
 # --- `dlzoo explain` ----------------------------------------------------------------------------
 
 
+@dataclasses.dataclass
 class ExplainedImage:
-    """One file `dlzoo explain` drew: `path`, `class_name`, `probability` (of that class),
-    `predicted` (the top class), `png` (the overlay written)."""
+    """One file `dlzoo explain` drew: `path`, `class_name` (the class explained), `probability`
+    (of that class), `predicted` (the top class), `png` (the overlay written)."""
 
-    def __init__(self, path, class_name, probability, predicted, png):
-        self.path, self.class_name, self.probability = path, class_name, probability
-        self.predicted, self.png = predicted, png
+    path: str
+    class_name: str
+    probability: float
+    predicted: str
+    png: str
 
 
 def _png_name(path: str, used: set) -> str:
