@@ -441,6 +441,8 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     from dlzoo.saving import read_card
 
     epsilons = _check_options(split, adversarial, epsilons, max_samples)
+    if isinstance(top_losses, bool) or not isinstance(top_losses, int) or top_losses < 0:
+        raise ValueError(f"top_losses must be a count, 0 or more; received {top_losses!r}")
     card = read_card(model_dir)
     model = load_model(model_dir, compile=False)
     source = _source_of(data)
@@ -460,7 +462,7 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
                          "(split='all')")
     from dlzoo.interpretation import interpret, predict_keeping_worst
 
-    keep = max(0, int(top_losses)) if len(model.input_shape) == 4 else 0
+    keep = top_losses if len(model.input_shape) == 4 else 0
     labels, probs, worst = predict_keeping_worst(model, parts, to_model, keep)
     report = classification_report(labels, probs, classes)
     folder = os.fspath(out) if out is not None else os.path.join(
@@ -476,7 +478,7 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
         os.path.join(folder, "confusion_matrix.png"), title=result.title)
     result.interpretation, pngs = interpret(model, labels, probs, worst, report, folder=folder,
                                             title=result.title, model_name=card.get("model"),
-                                            top_k=max(0, int(top_losses)))
+                                            top_k=top_losses)
     result.paths.update(pngs)
     if epsilons is not None:
         result.adversarial, png = _attack(model, bundle.value_range, parts, to_model, classes,

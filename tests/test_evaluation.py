@@ -133,6 +133,7 @@ def test_evaluate_saved_model_matches_classes_by_name(tmp_path):
     ({"split": "test"}, "split must be one of val, train, all"),
     ({"adversarial": "pgd"}, "adversarial must be 'fgsm'"),
     ({"adversarial": "fgsm", "epsilons": (2.0,)}, "epsilon must be a number in .0, 1."),
+    ({"top_losses": -1}, "top_losses must be a count, 0 or more"),
 ])
 def test_evaluate_saved_model_rejects_bad_options_before_loading(kwargs, match, tmp_path):
     with pytest.raises(ValueError, match=match):
