@@ -597,15 +597,16 @@ def _add_finetune(sub):
 
 
 def _cmd_export(args) -> int:
-    from dlzoo.export import export, labels_path
+    from dlzoo.export import export, labels_path, usage_path
     from dlzoo.saving import read_card
 
-    path = export(args.model_dir, args.format, out=args.out)
+    path = export(args.model_dir, args.format, out=args.out, dynamic_size=args.dynamic_size)
     shape = read_card(args.model_dir).get("input_shape", [])
     print(f"exported {args.model_dir} as {args.format} to {path}\n"
-          f"  input: uint8 images (batch, height, width, {shape[-1] if shape else 'C'}) of any "
-          f"size; resized to {'x'.join(map(str, shape[:2]))} and preprocessed inside\n"
-          f"  output: class probabilities; class names in {labels_path(path)}")
+          f"  input: uint8 images (batch, height, width, 1-4 channels) of any size; converted to "
+          f"{'x'.join(map(str, shape))} and preprocessed inside\n"
+          f"  output: class probabilities; class names in {labels_path(path)}\n"
+          f"  how to load it: {usage_path(path)}")
     return 0
 
 
@@ -615,6 +616,8 @@ def _add_export(sub):
     p.add_argument("--format", choices=("savedmodel", "onnx", "litert"), default="savedmodel",
                    help="savedmodel (TensorFlow), onnx (needs tf2onnx and onnx) or litert (.tflite)")
     p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT)")
+    p.add_argument("--dynamic-size", action="store_true",
+                   help="litert: declare height and width unknown instead of the model's size")
     p.set_defaults(func=_cmd_export)
 
 
