@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import keras
@@ -227,7 +228,12 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
         # TFLite's built-in ops only: no Flex delegate for ai-edge-litert to miss.
         kwargs = {"input_signature": [tf.TensorSpec((1, *size, None), tf.uint8, name="image")],
                   "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
-    model.export(os.fspath(target), format=keras_format, verbose=verbose, **kwargs)
+    from dlzoo.quiet import native_stderr_filtered
+
+    with native_stderr_filtered(), warnings.catch_warnings():  # the converters' absl lines
+        # Keras's tf2onnx shim probes `np.object`, which NumPy 2 warns about (nothing to act on)
+        warnings.filterwarnings("ignore", message=".*np.object", category=FutureWarning)
+        model.export(os.fspath(target), format=keras_format, verbose=verbose, **kwargs)
     classes = [str(c) for c in card.get("class_names") or []]
     if classes:
         labels_path(target).write_text("\n".join(classes) + "\n")
