@@ -289,6 +289,11 @@ def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuf
         side[[rows[i] for i in indices]] = True
         side = tf.constant(side)
         ds = ds.filter(lambda img, label, row, size: tf.gather(side, row))
+    # The cache holds exactly these rows, but `filter` (and the scan's ignore_errors) leave the
+    # count unknown to tf.data, and Keras then finds the end of an epoch by running out of data
+    # ("Your input ran out of data; interrupting training"), or, given steps_per_epoch, starts
+    # the next epoch on the spent iterator.
+    ds = ds.apply(tf.data.experimental.assert_cardinality(len(indices)))
     if shuffle:
         ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
     # folder index -> class index (a folder with no usable file has no rows, but shifts indices)
