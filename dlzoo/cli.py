@@ -62,9 +62,16 @@ def _cmd_list(args) -> int:
             f"no model matches pattern={args.pattern!r} task={args.task!r} family={args.family!r}; "
             "run `dlzoo list` for every model"
         )
-    table = Table(title=f"dlzoo models ({len(names)})")
-    for col in ("name", "family", "task", "default input", "params", "weights"):
-        table.add_column(col, justify="right" if col == "params" else "left")
+    from rich import box
+    from rich.console import Console
+
+    # Names whole, on one line (an 80-column terminal or a pipe used to cut them: "sequence_ls…"):
+    # in a terminal a compact table whose other columns wrap; in a pipe, one line per model.
+    table = Table(title=f"dlzoo models ({len(names)})", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    table.add_column("name", no_wrap=True, min_width=max(len(n) for n in names))
+    for col in ("family", "task", "default input", "params", "weights"):
+        table.add_column(col, justify="right" if col == "params" else "left", overflow="fold")
     for n in names:
         info = model_info(n)
         table.add_row(
@@ -75,7 +82,8 @@ def _cmd_list(args) -> int:
             _fmt_params(info.params),
             ", ".join(info.weights) or "-",
         )
-    _console().print(table)
+    console = _console() if sys.stdout.isatty() else Console(width=10_000)
+    console.print(table)
     return 0
 
 
@@ -731,6 +739,9 @@ def _versions() -> str:
 
 
 def main(argv=None) -> int:
+    from dlzoo.quiet import quiet_tensorflow_import
+
+    quiet_tensorflow_import()  # TensorFlow's absl/CUDA start-up lines, as TF_CPP_MIN_LOG_LEVEL says
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

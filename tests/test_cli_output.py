@@ -1,0 +1,127 @@
+"""What the command line prints, as people read it: in an 80-column terminal and in pipes, with no
+TensorFlow/absl/CUDA or libjpeg lines, follow-up commands that paste into a shell."""
+
+import io
+import math
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+from dlzoo.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _dlzoo(*args, **env):
+    """`python -m dlzoo ARGS` in a subprocess (stderr as a user's terminal gets it)."""
+    full = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+    return subprocess.run([sys.executable, "-m", "dlzoo", *map(str, args)], capture_output=True,
+                          text=True, env=full, timeout=300, check=False)
+
+
+# --- noise -------------------------------------------------------------------------------------
+
+
+def test_tensorflow_and_libjpeg_lines_do_not_reach_the_user(tmp_path):
+    """`doctor` on a folder with a damaged JPEG: TensorFlow is imported (absl's InitializeLog
+    notice, oneDNN, "Could not find cuda drivers", "failed call to cuInit") and libjpeg meets the
+    damaged file ("Improper call to JPEG library in state 201"); none of it is printed."""
+    from tests._imagefolders import make_messy_folder
+
+    folder = make_messy_folder(tmp_path / "messy")
+    run = _dlzoo("doctor", folder, TF_CPP_MIN_LOG_LEVEL="3")
+    assert run.returncode == 0, run.stderr
+    assert "truncated.jpg" in run.stdout  # the damaged file is reported, by name, on stdout
+    assert run.stderr.strip() == ""
+
+
+def test_the_filter_keeps_what_the_level_keeps_and_every_other_line():
+    """The native lines are filtered by TF_CPP_MIN_LOG_LEVEL's rule; a line that is not absl's
+    (a C library's real error, a Python warning written meanwhile) comes through."""
+    from dlzoo.quiet import noise
+
+    info = "I0000 00:00:1796015249.955775   22910 port.cc:153] oneDNN custom operations are on."
+    cuinit = ("E0000 00:00:1796015047.782204   17922 cuda_platform.cc:52] failed call to cuInit: "
+              "INTERNAL: CUDA error")
+    error = "E0000 00:00:1796015047.782204   17922 op.cc:12] something real"
+    notice = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+    assert [noise(line, 0) for line in (info, cuinit, error, notice)] == [False] * 4
+    assert [noise(line, 1) for line in (info, cuinit, error, notice)] == [True, False, False, True]
+    assert [noise(line, 2) for line in (info, cuinit, error, notice)] == [True, True, False, True]
+    assert [noise(line, 3) for line in (info, cuinit, error, notice)] == [True] * 4
+    assert not noise("Traceback (most recent call last):", 3)
+
+    script = ("import os, sys\nfrom dlzoo.quiet import native_stderr_filtered\n"
+              "with native_stderr_filtered():\n"
+              f"    os.write(2, {(info + chr(10)).encode()!r})\n"
+              "    os.write(2, b'a real native error\\n')\n"
+              "    print('python says', file=sys.stderr)\n")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert run.returncode == 0 and sorted(run.stderr.splitlines()) == ["a real native error",
+                                                                       "python says"]
+
+
+def test_a_folder_epoch_is_known_to_keras_so_it_never_runs_out_of_data(tmp_path):
+    """The cause of "Your input ran out of data; interrupting training" in finetune and
+    quickstart: the folder datasets' length was unknown to tf.data, so Keras ran each epoch
+    until the data ended (and, given steps_per_epoch, began the next on the spent iterator)."""
+    import keras
+    import numpy as np
+    from PIL import Image
+
+    from dlzoo.data.datasets import load
+    from dlzoo.training import steps_per_epoch
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(9):
+            Image.fromarray(rng.integers(0, 255, (12, 12, 3), np.uint8)).save(
+                tmp_path / cls / f"{i}.png")
+    bundle = load(f"folder:{tmp_path}", image_size=(12, 12), batch_size=4,
+                  validation_split=0.2, seed=0)
+    n_train, n_val = bundle.details["num_train"], bundle.details["num_val"]
+    assert int(bundle.train.cardinality()) == math.ceil(n_train / 4)
+    assert int(bundle.val.cardinality()) == math.ceil(n_val / 4)
+
+    model = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    seen = []
+    count = keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, logs: seen.append(b))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        history = model.fit(bundle.train, validation_data=bundle.val, epochs=3, verbose=0,
+                            steps_per_epoch=steps_per_epoch(bundle.train), callbacks=[count])
+    assert not [w for w in caught if "ran out of data" in str(w.message)]
+    assert len(history.history["loss"]) == 3 and len(seen) == 3 * math.ceil(n_train / 4)
+
+
+# --- dlzoo list --------------------------------------------------------------------------------
+
+
+def test_list_never_cuts_names_in_a_pipe(capsys):
+    from dlzoo.registry import list_models
+
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0] for line in out.splitlines() if line.strip()}
+    assert set(list_models()) <= rows and "…" not in out
+
+
+def test_list_never_cuts_names_in_an_80_column_terminal(monkeypatch):
+    from rich.console import Console
+
+    from dlzoo import cli
+    from dlzoo.registry import list_models
+
+    screen = io.StringIO()
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(cli, "_console", lambda: Console(file=screen, width=80))
+    assert main(["list"]) == 0
+    lines = screen.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert set(list_models()) <= {line.split()[0] for line in lines if line.strip()}
