@@ -32,6 +32,18 @@ def _parse_shape(text: str) -> tuple:
     return shape
 
 
+def _parse_weights(text: str):
+    """--weights: "none" is None (random weights), as `weights=None` in Python."""
+    return None if text.lower() == "none" and not os.path.exists(text) else text
+
+
+def _shell(*words) -> str:
+    """A command line that pastes into a shell as it is: paths with spaces or quotes quoted."""
+    import shlex
+
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
 def _console():
     from rich.console import Console
 
@@ -124,8 +136,14 @@ def _add_info(sub):
 def _cmd_build(args) -> int:
     from dlzoo.registry import build
 
-    model = build(args.name, input_shape=args.input_shape, num_classes=args.num_classes,
-                  weights=args.weights)
+    kwargs = _parse_model_args(args.set)
+    for key in ("input_shape", "num_classes", "weights"):
+        if getattr(args, key) is not None:
+            if key in kwargs:
+                raise CLIError(f"--{key.replace('_', '-')} and --set {key}=... are both given; "
+                               "pass one")
+            kwargs[key] = getattr(args, key)
+    model = build(args.name, **kwargs)
     if args.summary:
         model.summary()
     print(
@@ -140,7 +158,10 @@ def _add_build(sub):
     p.add_argument("name")
     p.add_argument("--input-shape", type=_parse_shape, default=None, help="e.g. 64,64,3")
     p.add_argument("--num-classes", type=int, default=None)
-    p.add_argument("--weights", default=None, help="imagenet, a weights file or a saved model")
+    p.add_argument("--weights", type=_parse_weights, default=None,
+                   help="imagenet, a weights file, a saved model, or none (random; the default)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="builder argument (e.g. --set activation=relu --set dropout=0.2); repeatable")
     p.add_argument("--summary", action="store_true", help="print model.summary()")
     p.set_defaults(func=_cmd_build)
 
@@ -314,9 +335,10 @@ def _cmd_predict(args) -> int:
 
 
 def _add_predict(sub):
-    p = sub.add_parser("predict", help="top-k classes for image files")
+    p = sub.add_parser("predict", help="top-k classes for image files or folders")
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
-    p.add_argument("files", nargs="+", help="image files")
+    p.add_argument("files", nargs="+",
+                   help="image files, or folders (their image files, recursively)")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_predict)
@@ -556,8 +578,10 @@ def _cmd_finetune(args) -> int:
             console.print(f"  {path}: {reason}", markup=False, highlight=False)
     console.print(f"saved to {out}/ (model.keras, card.json, README.md, curves.png"
                   + (", confusion_matrix.png" if result.report is not None else "") + ")\n"
-                  f"  dlzoo evaluate {out} {args.directory}\n  dlzoo predict {out} IMAGE...\n"
-                  f"  dlzoo export {out} --format savedmodel", soft_wrap=True)
+                  f"  {_shell('dlzoo', 'evaluate', out, args.directory)}\n"
+                  f"  {_shell('dlzoo', 'predict', out, 'IMAGE...')}\n"
+                  f"  {_shell('dlzoo', 'export', out, '--format', 'savedmodel')}",
+                  soft_wrap=True, markup=False, highlight=False)
     return 0
 
 
@@ -566,8 +590,9 @@ def _add_finetune(sub):
     p.add_argument("directory", help="folder with one subfolder of images per class")
     p.add_argument("--model", required=True,
                    help="a registry name (resnet50, vgg16, lenet5, ...) or a saved model folder")
-    p.add_argument("--weights", default=None,
-                   help="with a registry name: imagenet, a weights file or a saved model folder")
+    p.add_argument("--weights", type=_parse_weights, default=None,
+                   help="with a registry name: imagenet, a weights file, a saved model folder, "
+                        "or none (random, the default)")
     p.add_argument("--image-size", type=_parse_image_size, default=None,
                    help="N or HxW (default: a saved model's own size, else the model's default)")
     p.add_argument("--color-mode", choices=("rgb", "grayscale", "rgba"), default=None,

@@ -9,6 +9,8 @@ import sys
 import warnings
 from pathlib import Path
 
+import pytest
+
 from dlzoo.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,3 +127,116 @@ def test_list_never_cuts_names_in_an_80_column_terminal(monkeypatch):
     lines = screen.getvalue().splitlines()
     assert max(len(line) for line in lines) <= 80
     assert set(list_models()) <= {line.split()[0] for line in lines if line.strip()}
+
+
+# --- small ones --------------------------------------------------------------------------------
+
+
+def test_the_workers_summary_reports_the_time_the_workers_searched(tmp_path, monkeypatch, capsys):
+    """With --workers the trials run in other processes; the summary counted only this
+    process's collecting of their results ("0 s")."""
+    import time
+
+    from dlzoo.tuning import runner
+    from dlzoo.tuning.search import SearchResult
+    from tests._tuning import tiny_recipe
+
+    recipe = tiny_recipe(tmp_path, name="timed", trials=1)
+    monkeypatch.setattr(runner, "_launch_workers", lambda *a, **k: time.sleep(1.6))
+    monkeypatch.setattr(runner, "search", lambda *a, **k: SearchResult(
+        project_dir=tmp_path, tuner=None, trials=[], best_hyperparameters=None, best_spec=None,
+        best_score=None, csv_path=tmp_path / "trials.csv", fingerprint={}, seconds=0.01))
+    assert main(["tune", str(recipe), "--workers", "2", "--output", str(tmp_path / "out"),
+                 "--quiet"]) == 0
+    assert "timed: 0 trial(s), 0 completed, 2 s" in capsys.readouterr().out
+
+
+def test_build_takes_builder_arguments_and_weights_none(capsys):
+    assert main(["build", "lenet5", "--weights", "none", "--set", "activation=relu",
+                 "--set", "num_classes=3"]) == 0
+    assert "output (None, 3)" in capsys.readouterr().out
+    assert main(["build", "lenet5", "--set", "no_such_argument=1"]) == 2
+    assert "no_such_argument" in capsys.readouterr().err
+
+
+def test_errors_about_weights_tell_command_line_users_the_flag():
+    from dlzoo import build
+
+    with pytest.raises(ValueError, match="--weights none"):
+        build("lenet5", weights="imagenet")
+
+
+def test_predict_takes_a_folder_recursively(tmp_path, capsys):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for rel in ("a.png", "sub/b.jpg", "sub/deeper/c.png", ".hidden/d.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (20, 20), np.uint8)).save(tmp_path / rel)
+    (tmp_path / "sub" / "notes.txt").write_text("not an image")
+    shipped = ROOT / "saved_models" / "lenet5-digits"
+    assert main(["predict", str(shipped), str(tmp_path), "--json", "--top-k", "1"]) == 0
+    files = [row["file"] for row in json.loads(capsys.readouterr().out)]
+    assert files == [str(tmp_path / rel) for rel in ("a.png", "sub/b.jpg", "sub/deeper/c.png")]
+
+
+def test_follow_up_commands_paste_into_a_shell(tmp_path, monkeypatch, capsys):
+    """Paths with spaces in the commands `finetune` prints after a run come back whole from
+    shlex.split, as a shell would split them."""
+    import shlex
+    import types
+
+    import dlzoo.transfer
+
+    photos, out = tmp_path / "my photos", tmp_path / "my model"
+    photos.mkdir()
+    card = {"name": "x", "model": "lenet5", "data": {"source": "folder", "skipped": []},
+            "metrics": {}, "training": {"phase1": {"epochs_run": 1}, "phase2": {"epochs_run": 0}}}
+    monkeypatch.setattr(dlzoo.transfer, "fine_tune",
+                        lambda *a, **k: types.SimpleNamespace(card=card, report=None))
+    assert main(["finetune", str(photos), "--model", "lenet5", "--out", str(out), "--quiet"]) == 0
+    lines = [shlex.split(line) for line in capsys.readouterr().out.splitlines()
+             if line.strip().startswith("dlzoo ")]
+    assert ["dlzoo", "evaluate", str(out), str(photos)] in lines
+    assert ["dlzoo", "export", str(out), "--format", "savedmodel"] in lines
+
+
+def test_register_model_refuses_a_builder_that_returns_nothing():
+    from dlzoo.registry import build, register_model, unregister_model
+
+    with pytest.raises(TypeError, match="never returns a value"):
+        @register_model(family="mine", default_input_shape=(8, 8, 1))
+        def stub_cnn(*, num_classes=10, input_shape=(8, 8, 1), **kw):
+            model = None  # built, but not returned
+            del model
+
+    # a builder whose source cannot be read (made by exec) is caught when it builds
+    namespace: dict = {}
+    exec("def sourceless(*, num_classes=10, input_shape=(8, 8, 1)):\n    pass\n",  # noqa: S102
+         namespace)
+    register_model(family="mine", default_input_shape=(8, 8, 1))(namespace["sourceless"])
+    try:
+        with pytest.raises(TypeError, match="returned NoneType, not a keras.Model"):
+            build("sourceless")
+    finally:
+        unregister_model("sourceless")
+
+
+def test_finetune_from_random_weights_warns(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from dlzoo.transfer.finetune import FineTuneConfig, _assemble
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(5):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), np.uint8)).save(
+                tmp_path / cls / f"{i}.png")
+    cfg = FineTuneConfig(image_size=(16, 16), log=lambda *a: None, cache_dir=None)
+    with pytest.warns(UserWarning, match="frozen, untrained network"):
+        _assemble("plain_cnn", str(tmp_path), cfg)
