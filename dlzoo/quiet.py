@@ -70,6 +70,9 @@ def decoder_message(line: str) -> bool:
     return bool(_DECODER.match(line)) or noise(line)
 
 
+_LIVE = None  # Python's stderr on the terminal while descriptor 2 is captured
+
+
 @contextlib.contextmanager
 def native_stderr_filtered(drop=noise):
     """Captures what native code writes to file descriptor 2 in the block, then writes back the
@@ -82,19 +85,23 @@ def native_stderr_filtered(drop=noise):
     if fd != 2:
         yield
         return
+    global _LIVE
     sys.stderr.flush()
     saved = os.dup(2)
     python_stderr = sys.stderr
-    live = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding,
-                     errors="backslashreplace")
+    if _LIVE is None:
+        # Never closed: a logging handler made in the block (absl's, made when TensorFlow
+        # imports it) keeps the stream it found, and must go on writing to the terminal.
+        _LIVE = os.fdopen(os.dup(saved), "w", buffering=1, encoding=python_stderr.encoding,
+                          errors="backslashreplace")
     with tempfile.TemporaryFile() as tmp:
         os.dup2(tmp.fileno(), 2)
-        sys.stderr = live
+        sys.stderr = _LIVE
         try:
             yield
         finally:
+            _LIVE.flush()
             sys.stderr = python_stderr
-            live.close()
             os.dup2(saved, 2)
             os.close(saved)
             tmp.seek(0)

@@ -55,15 +55,20 @@ def test_the_filter_keeps_what_the_level_keeps_and_every_other_line():
     assert [noise(line, 3) for line in (info, cuinit, error, notice)] == [True] * 4
     assert not noise("Traceback (most recent call last):", 3)
 
-    script = ("import os, sys\nfrom dlzoo.quiet import native_stderr_filtered\n"
+    # A logging handler made in the block (as absl's is, when TensorFlow imports it) keeps
+    # working after it: it must not be left writing to a closed stream.
+    script = ("import logging, os, sys\nfrom dlzoo.quiet import native_stderr_filtered\n"
               "with native_stderr_filtered():\n"
               f"    os.write(2, {(info + chr(10)).encode()!r})\n"
               "    os.write(2, b'a real native error\\n')\n"
-              "    print('python says', file=sys.stderr)\n")
+              "    print('python says', file=sys.stderr)\n"
+              "    handler = logging.StreamHandler()\n"
+              "logging.getLogger('x').addHandler(handler)\n"
+              "logging.getLogger('x').warning('logged after')\n")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False,
                          env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2"})
-    assert run.returncode == 0 and sorted(run.stderr.splitlines()) == ["a real native error",
-                                                                       "python says"]
+    assert run.returncode == 0 and sorted(run.stderr.splitlines()) == [
+        "a real native error", "logged after", "python says"]
 
 
 def test_a_folder_epoch_is_known_to_keras_so_it_never_runs_out_of_data(tmp_path):
