@@ -23,6 +23,19 @@ def _dlzoo(*args, **env):
                           text=True, env=full, timeout=300, check=False)
 
 
+def _noise_folder(root, per_class: int, side: int):
+    """Classes a/ and b/ of `per_class` random RGB PNGs, side x side."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (root / cls).mkdir()
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (side, side, 3), np.uint8)).save(
+                root / cls / f"{i}.png")
+
+
 # --- noise -------------------------------------------------------------------------------------
 
 
@@ -76,18 +89,11 @@ def test_a_folder_epoch_is_known_to_keras_so_it_never_runs_out_of_data(tmp_path)
     quickstart: the folder datasets' length was unknown to tf.data, so Keras ran each epoch
     until the data ended (and, given steps_per_epoch, began the next on the spent iterator)."""
     import keras
-    import numpy as np
-    from PIL import Image
 
     from dlzoo.data.datasets import load
     from dlzoo.training import steps_per_epoch
 
-    rng = np.random.default_rng(0)
-    for cls in ("a", "b"):
-        (tmp_path / cls).mkdir()
-        for i in range(9):
-            Image.fromarray(rng.integers(0, 255, (12, 12, 3), np.uint8)).save(
-                tmp_path / cls / f"{i}.png")
+    _noise_folder(tmp_path, 9, 12)
     bundle = load(f"folder:{tmp_path}", image_size=(12, 12), batch_size=4,
                   validation_split=0.2, seed=0)
     n_train, n_val = bundle.details["num_train"], bundle.details["num_val"]
@@ -231,17 +237,9 @@ def test_register_model_refuses_a_builder_that_returns_nothing():
 
 
 def test_finetune_from_random_weights_warns(tmp_path):
-    import numpy as np
-    from PIL import Image
-
     from dlzoo.transfer.finetune import FineTuneConfig, _assemble
 
-    rng = np.random.default_rng(0)
-    for cls in ("a", "b"):
-        (tmp_path / cls).mkdir()
-        for i in range(5):
-            Image.fromarray(rng.integers(0, 255, (16, 16, 3), np.uint8)).save(
-                tmp_path / cls / f"{i}.png")
+    _noise_folder(tmp_path, 5, 16)
     cfg = FineTuneConfig(image_size=(16, 16), log=lambda *a: None, cache_dir=None)
     with pytest.warns(UserWarning, match="frozen, untrained network"):
         _assemble("plain_cnn", str(tmp_path), cfg)
