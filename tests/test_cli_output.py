@@ -243,3 +243,21 @@ def test_finetune_from_random_weights_warns(tmp_path):
     cfg = FineTuneConfig(image_size=(16, 16), log=lambda *a: None, cache_dir=None)
     with pytest.warns(UserWarning, match="frozen, untrained network"):
         _assemble("plain_cnn", str(tmp_path), cfg)
+
+
+def test_a_folder_streamed_from_disk_also_has_its_length(tmp_path):
+    """The same when the images are decoded from disk each epoch (cache=False): an epoch is the
+    scanned files, even when one of them is spoilt after the scan."""
+    import numpy as np
+
+    from dlzoo.data.folders import image_folder
+
+    _noise_folder(tmp_path, 9, 12)
+    train, val, info = image_folder(tmp_path, image_size=(12, 12), batch_size=4,
+                                    validation_split=0.2, seed=0, cache=False)
+    assert int(train.cardinality()) == math.ceil(len(info.train_files) / 4)
+    assert int(val.cardinality()) == math.ceil(len(info.val_files) / 4)
+    (tmp_path / info.train_files[0]).write_bytes(b"spoilt")
+    for _ in range(2):  # two epochs, each all the batches
+        labels = np.concatenate([y.numpy() for _, y in train])
+        assert len(labels) == len(info.train_files)

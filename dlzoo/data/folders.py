@@ -343,6 +343,11 @@ def _from_files(tf, paths, labels, routes, *, channels, image_size, opts, batch_
         ds = ds.cache(cache_path)
         if shuffle:
             ds = ds.shuffle(min(n, 20 * batch_size), seed=seed, reshuffle_each_iteration=True)
+    # ignore_errors leaves the length unknown to tf.data (Keras then runs each epoch out of data,
+    # or, given steps_per_epoch, trains nothing in every other epoch). The scan read all n files,
+    # so an epoch is n images: said by take(n), over repeat() so that a file spoilt since is
+    # made up by the next pass's first image instead of ending the epoch early.
+    ds = ds.repeat().take(n)
     ds = ds.batch(batch_size)
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
