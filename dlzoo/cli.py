@@ -635,8 +635,11 @@ def _cmd_export(args) -> int:
 
     path = export(args.model_dir, args.format, out=args.out, dynamic_size=args.dynamic_size)
     shape = read_card(args.model_dir).get("input_shape", [])
+    fixed = args.format == "litert" and not args.dynamic_size and len(shape) == 3
+    size = (f"declared 1x{shape[0]}x{shape[1]}x{shape[2]} (resize_tensor_input for any other)"
+            if fixed else "of any size")
     print(f"exported {args.model_dir} as {args.format} to {path}\n"
-          f"  input: uint8 images (batch, height, width, 1-4 channels) of any size; converted to "
+          f"  input: uint8 images (batch, height, width, 1-4 channels), {size}; converted to "
           f"{'x'.join(map(str, shape))} and preprocessed inside\n"
           f"  output: class probabilities; class names in {labels_path(path)}\n"
           f"  how to load it: {usage_path(path)}")

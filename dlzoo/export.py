@@ -305,11 +305,12 @@ def usage_text(fmt: str, artifact, shape, *, dynamic_size: bool = False,
     that loads it and defines `classify(images) -> probabilities` (the tests run that block)."""
     h, w, c = shape
     key = "litert-dynamic" if fmt == "litert" and dynamic_size else fmt
+    artifact = Path(artifact).resolve()  # the snippet runs from any folder
     code = _LOAD[fmt].format(path=os.fspath(artifact))
     if labels:
-        code += f"\n\nlabels = open({os.fspath(labels_path(artifact))!r}).read().split(\"\\n\")[:-1]\n"
+        code += f"\n\nlabels = open({os.fspath(labels_path(artifact))!r}).read().splitlines()\n"
     return (
-        f"# {Path(artifact).name} ({fmt})\n\n"
+        f"# {artifact.name} ({fmt})\n\n"
         f"Input: uint8 images `(batch, height, width, channels)`, {_SHAPES[key].format(h=h, w=w, c=c)}. "
         "1 channel (grayscale), 2 (grayscale, alpha), 3 (RGB) or 4 (RGBA): converted to the "
         f"model's {c} channel(s) and resized to {h}x{w} inside, exactly as dlzoo's training pipeline "
