@@ -32,6 +32,18 @@ def _parse_shape(text: str) -> tuple:
     return shape
 
 
+def _parse_weights(text: str):
+    """--weights: "none" is None (random weights), as `weights=None` in Python."""
+    return None if text.lower() == "none" and not os.path.exists(text) else text
+
+
+def _shell(*words) -> str:
+    """A command line that pastes into a shell as it is: paths with spaces or quotes quoted."""
+    import shlex
+
+    return " ".join(shlex.quote(str(w)) for w in words)
+
+
 def _console():
     from rich.console import Console
 
@@ -62,9 +74,16 @@ def _cmd_list(args) -> int:
             f"no model matches pattern={args.pattern!r} task={args.task!r} family={args.family!r}; "
             "run `dlzoo list` for every model"
         )
-    table = Table(title=f"dlzoo models ({len(names)})")
-    for col in ("name", "family", "task", "default input", "params", "weights"):
-        table.add_column(col, justify="right" if col == "params" else "left")
+    from rich import box
+    from rich.console import Console
+
+    # Names whole, on one line (an 80-column terminal or a pipe used to cut them: "sequence_ls…"):
+    # in a terminal a compact table whose other columns wrap; in a pipe, one line per model.
+    table = Table(title=f"dlzoo models ({len(names)})", box=box.SIMPLE_HEAD, pad_edge=False,
+                  collapse_padding=True)
+    table.add_column("name", no_wrap=True, min_width=max(len(n) for n in names))
+    for col in ("family", "task", "default input", "params", "weights"):
+        table.add_column(col, justify="right" if col == "params" else "left", overflow="fold")
     for n in names:
         info = model_info(n)
         table.add_row(
@@ -75,7 +94,8 @@ def _cmd_list(args) -> int:
             _fmt_params(info.params),
             ", ".join(info.weights) or "-",
         )
-    _console().print(table)
+    console = _console() if sys.stdout.isatty() else Console(width=10_000)
+    console.print(table)
     return 0
 
 
@@ -116,8 +136,14 @@ def _add_info(sub):
 def _cmd_build(args) -> int:
     from dlzoo.registry import build
 
-    model = build(args.name, input_shape=args.input_shape, num_classes=args.num_classes,
-                  weights=args.weights)
+    kwargs = _parse_model_args(args.set)
+    for key in ("input_shape", "num_classes", "weights"):
+        if getattr(args, key) is not None:
+            if key in kwargs:
+                raise CLIError(f"--{key.replace('_', '-')} and --set {key}=... are both given; "
+                               "pass one")
+            kwargs[key] = getattr(args, key)
+    model = build(args.name, **kwargs)
     if args.summary:
         model.summary()
     print(
@@ -132,7 +158,10 @@ def _add_build(sub):
     p.add_argument("name")
     p.add_argument("--input-shape", type=_parse_shape, default=None, help="e.g. 64,64,3")
     p.add_argument("--num-classes", type=int, default=None)
-    p.add_argument("--weights", default=None, help="imagenet, a weights file or a saved model")
+    p.add_argument("--weights", type=_parse_weights, default=None,
+                   help="imagenet, a weights file, a saved model, or none (random; the default)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="builder argument (e.g. --set activation=relu --set dropout=0.2); repeatable")
     p.add_argument("--summary", action="store_true", help="print model.summary()")
     p.set_defaults(func=_cmd_build)
 
@@ -366,9 +395,10 @@ def _cmd_predict(args) -> int:
 
 
 def _add_predict(sub):
-    p = sub.add_parser("predict", help="top-k classes for image files")
+    p = sub.add_parser("predict", help="top-k classes for image files or folders")
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
-    p.add_argument("files", nargs="+", help="image files")
+    p.add_argument("files", nargs="+",
+                   help="image files, or folders (their image files, recursively)")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_predict)
@@ -691,8 +721,10 @@ def _cmd_finetune(args) -> int:
             console.print(f"  {path}: {reason}", markup=False, highlight=False)
     console.print(f"saved to {out}/ (model.keras, card.json, README.md, curves.png"
                   + (", confusion_matrix.png" if result.report is not None else "") + ")\n"
-                  f"  dlzoo evaluate {out} {args.directory}\n  dlzoo predict {out} IMAGE...\n"
-                  f"  dlzoo export {out} --format savedmodel", soft_wrap=True)
+                  f"  {_shell('dlzoo', 'evaluate', out, args.directory)}\n"
+                  f"  {_shell('dlzoo', 'predict', out, 'IMAGE...')}\n"
+                  f"  {_shell('dlzoo', 'export', out, '--format', 'savedmodel')}",
+                  soft_wrap=True, markup=False, highlight=False)
     return 0
 
 
@@ -723,8 +755,9 @@ def _add_finetune(sub):
     p.add_argument("directory", help="folder with one subfolder of images per class")
     p.add_argument("--model", required=True,
                    help="a registry name (resnet50, vgg16, lenet5, ...) or a saved model folder")
-    p.add_argument("--weights", default=None,
-                   help="with a registry name: imagenet, a weights file or a saved model folder")
+    p.add_argument("--weights", type=_parse_weights, default=None,
+                   help="with a registry name: imagenet, a weights file, a saved model folder, "
+                        "or none (random, the default)")
     p.add_argument("--image-size", type=_parse_image_size, default=None,
                    help="N or HxW (default: a saved model's own size, else the model's default)")
     p.add_argument("--color-mode", choices=("rgb", "grayscale", "rgba"), default=None,
@@ -763,15 +796,19 @@ def _add_finetune(sub):
 
 
 def _cmd_export(args) -> int:
-    from dlzoo.export import export, labels_path
+    from dlzoo.export import export, labels_path, usage_path
     from dlzoo.saving import read_card
 
-    path = export(args.model_dir, args.format, out=args.out)
+    path = export(args.model_dir, args.format, out=args.out, dynamic_size=args.dynamic_size)
     shape = read_card(args.model_dir).get("input_shape", [])
+    fixed = args.format == "litert" and not args.dynamic_size and len(shape) == 3
+    size = (f"declared 1x{shape[0]}x{shape[1]}x{shape[2]} (resize_tensor_input for any other)"
+            if fixed else "of any size")
     print(f"exported {args.model_dir} as {args.format} to {path}\n"
-          f"  input: uint8 images (batch, height, width, {shape[-1] if shape else 'C'}) of any "
-          f"size; resized to {'x'.join(map(str, shape[:2]))} and preprocessed inside\n"
-          f"  output: class probabilities; class names in {labels_path(path)}")
+          f"  input: uint8 images (batch, height, width, 1-4 channels), {size}; converted to "
+          f"{'x'.join(map(str, shape))} and preprocessed inside\n"
+          f"  output: class probabilities; class names in {labels_path(path)}\n"
+          f"  how to load it: {usage_path(path)}")
     return 0
 
 
@@ -781,6 +818,8 @@ def _add_export(sub):
     p.add_argument("--format", choices=("savedmodel", "onnx", "litert"), default="savedmodel",
                    help="savedmodel (TensorFlow), onnx (needs tf2onnx and onnx) or litert (.tflite)")
     p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT)")
+    p.add_argument("--dynamic-size", action="store_true",
+                   help="litert: declare height and width unknown instead of the model's size")
     p.set_defaults(func=_cmd_export)
 
 
@@ -894,6 +933,9 @@ def _versions() -> str:
 
 
 def main(argv=None) -> int:
+    from dlzoo.quiet import quiet_tensorflow_import
+
+    quiet_tensorflow_import()  # TensorFlow's absl/CUDA start-up lines, as TF_CPP_MIN_LOG_LEVEL says
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

@@ -266,11 +266,34 @@ class FilePredictions:
     skipped: list
 
 
+# What a folder given to `predict` contributes (Keras's image_dataset_from_directory allowlist,
+# plus TIFF, which Pillow reads); a file named explicitly is always tried.
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+
+
+def image_paths(paths) -> list[str]:
+    """`paths` with each folder replaced by the image files under it, recursively (sorted; hidden
+    entries and files with other suffixes left out; symbolic links to folders not followed)."""
+    out = []
+    for path in map(os.fspath, paths):
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        found = []
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            found += [os.path.join(folder, f) for f in files
+                      if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)]
+        out += sorted(found)
+    return out
+
+
 def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64) -> FilePredictions:
     """The `k` most likely classes of each image file, by the saved model at `model_dir`
     (what `dlzoo predict` prints).
 
     Files are read as `read_images` reads them; a file that is not an image is skipped and named.
+    A folder stands for the image files under it, recursively (`image_paths`).
 
     Returns:
         `FilePredictions`: `rows` `[(path, [(class name, probability), ...])]` for the files read,
@@ -284,7 +307,7 @@ def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64) -> File
 
     card = read_card(model_dir)
     model = load(model_dir, compile=False)
-    images, kept, skipped = read_images(paths, card["input_shape"])
+    images, kept, skipped = read_images(image_paths(paths), card["input_shape"])
     if not kept:
         return FilePredictions(rows=[], skipped=skipped)
     probs = model.predict(images, verbose=0, batch_size=batch_size)

@@ -6,25 +6,31 @@
 The exported artifact does its own resizing and preprocessing, so a serving system (TF Serving,
 TFLite / LiteRT, ONNX Runtime) needs no dlzoo and no knowledge of the weights' convention:
 
-    uint8 (batch, any height, any width, C) -> RawImageInput (resize to the model's size, exactly as
-    dlzoo's folder pipeline does: bilinear, rounded to whole pixel values) -> the saved model (whose
-    first layer is its Preprocess) -> probabilities (batch, classes)
+    uint8 (batch, any height, any width, 1-4 channels) -> RawImageInput (to the model's channels
+    and size, exactly as dlzoo's folder pipeline does: Pillow's grayscale/RGB/RGBA conversion,
+    bilinear resize rounded to whole pixel values) -> the saved model (whose first layer is its
+    Preprocess) -> probabilities (batch, classes)
 
 Formats are Keras's own `model.export`: `savedmodel` (`format="tf_saved_model"`, TensorFlow),
 `onnx` (needs `tf2onnx` and `onnx`: `pip install "dlzoo[export]"`), `litert` (a `.tflite` file
-through TensorFlow's converter). The class names go next to it in `labels.txt`, one per line.
+through TensorFlow's converter, built-in ops only, at the model's own size unless
+`dynamic_size`). Beside the artifact: the class names in `labels.txt`, one per line, and
+`USAGE.md`, which loads and calls it without dlzoo (TensorFlow; `ai-edge-litert`'s interpreter,
+since `tf.lite.Interpreter` is deprecated; onnxruntime).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import warnings
 from pathlib import Path
 
 import keras
 from keras import ops
 
-__all__ = ["FORMATS", "LABELS_FILE", "RawImageInput", "export", "labels_path", "serving_model"]
+__all__ = ["FORMATS", "LABELS_FILE", "USAGE_FILE", "RawImageInput", "export", "labels_path",
+           "serving_model", "usage_path", "usage_text"]
 
 # dlzoo's name -> (Keras's format name, file name of the artifact, or None for a folder)
 FORMATS = {
@@ -33,36 +39,84 @@ FORMATS = {
     "litert": ("litert", "model.tflite"),
 }
 LABELS_FILE = "labels.txt"
+_RAW_INPUT = "raw_image_1_to_4_channels"
 # The packages each format needs beyond TensorFlow and Keras.
 _NEEDS = {"onnx": ("tf2onnx", "onnx")}
 
 
+# Channel conversion as dlzoo's decoders make it (`data.images.tf_to_channels`, Pillow's modes),
+# as one product with a table picked by the input's channel count: no branches, so TensorFlow,
+# LiteRT and ONNX run the same graph whatever the count. Entries are scaled by 2**16 so that
+# grayscale is Pillow's fixed-point luma, (19595 R + 38470 G + 7471 B + 2**15) >> 16, exactly:
+# every sum is an integer below 2**24, exact in float32 in any order.
+_ONE = 65536.0
+_LUMA = (19595.0, 38470.0, 7471.0)
+
+
+def _channel_tables(channels: int):
+    """`(weights (4, 4, channels), bias (4, channels))`: row k converts a (k+1)-channel image
+    (L, LA, RGB, RGBA), zero-padded to 4 channels, to `channels` channels (1, 3 or 4)."""
+    import numpy as np
+
+    w = np.zeros((4, 4, channels), "float32")
+    b = np.zeros((4, channels), "float32")
+    if channels == 1:
+        w[0, 0, 0] = w[1, 0, 0] = _ONE            # L, LA -> L (alpha dropped)
+        w[2, :3, 0] = w[3, :3, 0] = _LUMA         # RGB, RGBA -> Pillow's luma
+        b[2, 0] = b[3, 0] = _ONE / 2
+    else:
+        w[0, 0, :3] = w[1, 0, :3] = _ONE          # L, LA -> L, L, L
+        for k in (2, 3):                          # RGB, RGBA -> R, G, B
+            w[k, :3, :3] = _ONE * np.eye(3)
+        if channels == 4:
+            b[0, 3] = b[2, 3] = 255.0 * _ONE      # opaque when there is no alpha
+            w[1, 1, 3] = w[3, 3, 3] = _ONE        # alpha kept
+    return w, b
+
+
 @keras.saving.register_keras_serializable(package="dlzoo")
 class RawImageInput(keras.layers.Layer):
-    """uint8 images of any size -> float32 [0, 255] at (height, width), resized as dlzoo's
-    `image_folder` does (bilinear, then rounded and clipped to whole pixel values), so an exported
-    model sees the pixels it was trained on.
+    """uint8 images of any size and 1-4 channels -> float32 [0, 255] at (height, width, channels),
+    converted and resized as dlzoo's `image_folder` does (grayscale, RGB, RGBA as Pillow converts
+    them; then bilinear, rounded and clipped to whole pixel values), so an exported model sees the
+    pixels it was trained on, whatever the channels of the photo it is given.
 
     Args:
         height, width: the model's input size.
+        channels: the model's channels (1, 3 or 4); None (default) keeps the input's own.
         interpolation: "bilinear" (default) or any `keras.ops.image.resize` method.
+
+    An image of 0 or more than 4 channels fails at run time (an index out of range in the
+    conversion table), with the check `serving_model` adds for TensorFlow.
     """
 
-    def __init__(self, height: int, width: int, interpolation: str = "bilinear", **kwargs):
+    def __init__(self, height: int, width: int, channels: int | None = None,
+                 interpolation: str = "bilinear", **kwargs):
         super().__init__(**kwargs)
         self.height, self.width, self.interpolation = int(height), int(width), interpolation
+        if channels is not None and channels not in (1, 3, 4):
+            raise ValueError(f"channels must be 1, 3, 4 or None; received {channels!r}.")
+        self.channels = channels
 
     def call(self, images):
         x = ops.cast(images, "float32")
+        if self.channels is not None:
+            weights, bias = _channel_tables(self.channels)
+            k = ops.shape(x)[-1] - 1
+            # zero-padded to 4 channels by a constant pad, so no shape is folded into the graph
+            x4 = ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, 4]])[..., :4]
+            x = ops.matmul(x4, ops.take(ops.convert_to_tensor(weights), k, axis=0))
+            x = ops.floor((x + ops.take(ops.convert_to_tensor(bias), k, axis=0)) / _ONE)
         x = ops.image.resize(x, (self.height, self.width), interpolation=self.interpolation)
         return ops.clip(ops.round(x), 0.0, 255.0)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.height, self.width, input_shape[-1])
+        return (input_shape[0], self.height, self.width, self.channels or input_shape[-1])
 
     def get_config(self):
         config = super().get_config()
-        config.update(height=self.height, width=self.width, interpolation=self.interpolation)
+        config.update(height=self.height, width=self.width, channels=self.channels,
+                      interpolation=self.interpolation)
         return config
 
 
@@ -70,7 +124,8 @@ def serving_model(model_dir):
     """The saved model behind `RawImageInput` (and its `Preprocess`, if the file lacks one).
 
     Returns:
-        `(keras.Model, card)`: the model takes uint8 `(batch, H, W, C)` of any H and W.
+        `(keras.Model, card)`: the model takes uint8 `(batch, H, W, C)` of any H and W and
+        C of 1 (grayscale), 2 (grayscale and alpha), 3 (RGB) or 4 (RGBA).
     """
     from dlzoo import saving
     from dlzoo.preprocessing import Preprocess, applied_mode
@@ -84,8 +139,13 @@ def serving_model(model_dir):
             f"{model.input_shape}."
         )
     h, w, c = shape
-    inputs = keras.Input((None, None, c), dtype="uint8", name="image")
-    x = RawImageInput(h, w, name="resize")(inputs)
+    if c not in (1, 3, 4):
+        raise ValueError(f"{model_dir}: export handles images of 1, 3 or 4 channels; this model "
+                         f"takes {c}.")
+    # Any channel count: converted inside as the training pipeline converted the photos.
+    inputs = keras.Input((None, None, None), dtype="uint8", name="image")
+    # named so that the error a 5-channel image meets (an index out of range) says what it takes
+    x = RawImageInput(h, w, c, name=_RAW_INPUT)(inputs)
     mode = card.get("preprocessing") or "none"
     if applied_mode(model) == "none" and mode != "none":  # a model trained outside dlzoo's wrapper
         x = Preprocess(mode, name="preprocess")(x)
@@ -120,31 +180,150 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
-def export(model_dir, fmt: str = "savedmodel", out=None, *, verbose: bool = False) -> Path:
+def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool = False,
+           verbose: bool = False) -> Path:
     """Exports the saved model at `model_dir` to `fmt`; returns the artifact's path.
+
+    The artifact takes uint8 images `(batch, height, width, channels)`, 1-4 channels, and gives
+    class probabilities `(batch, classes)`. SavedModel and ONNX take any batch and size. LiteRT
+    declares `(1, H, W, C)` at the model's own size and channels (what mobile delegates want)
+    unless `dynamic_size`; any other shape is set with `resize_tensor_input` before
+    `allocate_tensors`, as the usage file beside it shows.
 
     Args:
         model_dir: a dlzoo saved model (`saved_models/NAME`).
         fmt: "savedmodel" (default), "onnx" or "litert".
         out: folder to write into (default `exports/NAME/FORMAT`); the artifact is the folder
-            itself for savedmodel, `model.onnx` / `model.tflite` in it otherwise, with `labels.txt`.
+            itself for savedmodel, `model.onnx` / `model.tflite` in it otherwise, with
+            `labels.txt` and `USAGE.md` (how to load and call it, without dlzoo).
+        dynamic_size: LiteRT only: declare height and width unknown (`-1`) instead of fixed.
         verbose: let Keras print its export summary.
+
+    Raises:
+        ValueError: an unknown format, a model that is not a fixed-size 1/3/4-channel image
+            model, or `dynamic_size` with a format other than litert.
+        ImportError: a package the format needs is missing (the message says what to install).
 
     Example:
         >>> path = export("saved_models/lenet5-digits", "savedmodel")
         >>> served = tf.saved_model.load(str(path)); served.serve(uint8_batch)
     """
     check_format(fmt)
+    if dynamic_size and fmt != "litert":
+        raise ValueError(f"dynamic_size applies to litert only; {fmt} always takes any size.")
     model, card = serving_model(model_dir)
     keras_format, filename = FORMATS[fmt]
     folder = Path(out) if out is not None else Path("exports") / Path(model_dir).name / fmt
     folder.mkdir(parents=True, exist_ok=True)
     target = folder if filename is None else folder / filename
-    model.export(os.fspath(target), format=keras_format, verbose=verbose)
+    raw = model.get_layer(_RAW_INPUT)
+    h, w, c = raw.height, raw.width, raw.channels
+    import tensorflow as tf
+
+    # The channels stay unknown (-1) in every format, so the conversion table is not folded into
+    # the graph for one count: an RGB photo given to a grayscale model is converted, not misread.
+    kwargs = {"input_signature": [tf.TensorSpec((None, None, None, None), tf.uint8, name="image")]}
+    if fmt == "litert":
+        size = (None, None) if dynamic_size else (h, w)
+        # TFLite's built-in ops only: no Flex delegate for ai-edge-litert to miss.
+        kwargs = {"input_signature": [tf.TensorSpec((1, *size, None), tf.uint8, name="image")],
+                  "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
+    from dlzoo.quiet import native_stderr_filtered
+
+    with native_stderr_filtered(), warnings.catch_warnings():  # the converters' absl lines
+        # Keras's tf2onnx shim probes `np.object`, which NumPy 2 warns about (nothing to act on)
+        warnings.filterwarnings("ignore", message=".*np.object", category=FutureWarning)
+        model.export(os.fspath(target), format=keras_format, verbose=verbose, **kwargs)
     classes = [str(c) for c in card.get("class_names") or []]
     if classes:
         labels_path(target).write_text("\n".join(classes) + "\n")
+    usage_path(target).write_text(usage_text(fmt, target, (h, w, c), dynamic_size=dynamic_size,
+                                             labels=bool(classes)))
     return target
+
+
+USAGE_FILE = "USAGE.md"
+
+# How each format is loaded and called without dlzoo; {path} is the artifact, {labels} labels.txt.
+_LOAD = {
+    "savedmodel": """\
+import numpy as np
+import tensorflow as tf
+
+model = tf.saved_model.load({path!r})
+
+
+def classify(images):
+    \"\"\"uint8 (batch, height, width, channels) -> probabilities (batch, classes).\"\"\"
+    return model.serve(tf.constant(np.asarray(images, np.uint8))).numpy()
+""",
+    "litert": """\
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter  # pip install ai-edge-litert
+
+interpreter = Interpreter(model_path={path!r})
+interpreter.allocate_tensors()
+
+
+def classify(images):
+    \"\"\"uint8 (batch, height, width, channels) -> probabilities (batch, classes).\"\"\"
+    images = np.asarray(images, np.uint8)
+    index = interpreter.get_input_details()[0]["index"]
+    if tuple(interpreter.get_input_details()[0]["shape"]) != images.shape:
+        interpreter.resize_tensor_input(index, images.shape)  # another size, batch or channels
+        interpreter.allocate_tensors()
+    interpreter.set_tensor(index, images)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+""",
+    "onnx": """\
+import numpy as np
+import onnxruntime as ort  # pip install onnxruntime
+
+session = ort.InferenceSession({path!r}, providers=["CPUExecutionProvider"])
+name = session.get_inputs()[0].name
+
+
+def classify(images):
+    \"\"\"uint8 (batch, height, width, channels) -> probabilities (batch, classes).\"\"\"
+    return session.run(None, {{name: np.asarray(images, np.uint8)}})[0]
+""",
+}
+
+_SHAPES = {
+    "savedmodel": "any batch and size",
+    "onnx": "any batch and size",
+    "litert": "declared (1, {h}, {w}, {c}); `classify` resizes the input tensor for any other "
+              "batch, size or channel count",
+    "litert-dynamic": "height and width declared unknown; `classify` sets the shape of each batch",
+}
+
+
+def usage_text(fmt: str, artifact, shape, *, dynamic_size: bool = False,
+               labels: bool = True) -> str:
+    """The USAGE.md `export` writes beside an artifact: what goes in and out, and a Python block
+    that loads it and defines `classify(images) -> probabilities` (the tests run that block)."""
+    h, w, c = shape
+    key = "litert-dynamic" if fmt == "litert" and dynamic_size else fmt
+    artifact = Path(artifact).resolve()  # the snippet runs from any folder
+    code = _LOAD[fmt].format(path=os.fspath(artifact))
+    if labels:
+        code += f"\n\nlabels = open({os.fspath(labels_path(artifact))!r}).read().splitlines()\n"
+    return (
+        f"# {artifact.name} ({fmt})\n\n"
+        f"Input: uint8 images `(batch, height, width, channels)`, {_SHAPES[key].format(h=h, w=w, c=c)}. "
+        "1 channel (grayscale), 2 (grayscale, alpha), 3 (RGB) or 4 (RGBA): converted to the "
+        f"model's {c} channel(s) and resized to {h}x{w} inside, exactly as dlzoo's training pipeline "
+        "does, so give it the decoded image as it is.\n"
+        "Output: class probabilities `(batch, classes)`"
+        + (f", in the order of `{LABELS_FILE}`" if labels else "") + ".\n\n"
+        f"```python\n{code}```\n"
+    )
+
+
+def usage_path(artifact) -> Path:
+    """Where `export` writes the usage file of the artifact it returned (beside labels.txt)."""
+    return labels_path(artifact).with_name(USAGE_FILE)
 
 
 def labels_path(artifact) -> Path:

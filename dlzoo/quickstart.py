@@ -9,6 +9,7 @@ two CPU cores.
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
@@ -62,6 +63,8 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
     acc = card["metrics"]["val_accuracy"]
     saved = result.saved_dir
     console.rule("done")
+    from rich.markup import escape
+
     console.print(
         f"LeNet-5 reached [bold]{acc:.2%}[/bold] validation accuracy on "
         f"{card['metrics']['val_samples']} held-out digits after {result.epochs_run} epochs "
@@ -71,8 +74,9 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
         f"  card          {saved}/card.json and {saved}/README.md\n"
         f"  curves        {saved}/curves.png, {saved}/confusion_matrix.png, {saved}/history.csv\n"
         "Next:\n"
-        f"  dlzoo predict {saved} {kept[0]}\n"
-        f"  dlzoo evaluate {saved} {digits}\n"
+        # shell-quoted, so they paste as they are when a path has spaces (markup-escaped: rich)
+        f"  {escape(shlex.join(['dlzoo', 'predict', str(saved), str(kept[0])]))}\n"
+        f"  {escape(shlex.join(['dlzoo', 'evaluate', str(saved), str(digits)]))}\n"
         "  dlzoo train lenet5-digits --set train.epochs=10     (any shipped recipe, or a file)",
         soft_wrap=True,
     )

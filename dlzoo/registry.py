@@ -7,11 +7,14 @@ user registers gets all of them for free.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import inspect
 import re
+import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -153,7 +156,14 @@ def register_model(
     Example:
         >>> @register_model(family="mine", default_input_shape=(32, 32, 3), default_num_classes=10)
         ... def tiny_cnn(*, num_classes=10, input_shape=(32, 32, 3), **kw):
-        ...     ...
+        ...     inputs = keras.Input(input_shape)
+        ...     x = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(8, 3)(inputs))
+        ...     return keras.Model(inputs, keras.layers.Dense(num_classes, name="predictions")(x))
+
+    Raises:
+        TypeError: `fn` is not callable, or (a builder outside dlzoo, read from its source) never
+            returns a value. A builder that returns anything but a `keras.Model` raises TypeError
+            when it builds.
     """
     if task not in TASKS:
         raise ValueError(f"register_model: task must be one of {TASKS}; received {task!r}.")
@@ -165,6 +175,8 @@ def register_model(
     def decorator(fn):
         canonical = (name or fn.__name__).lower()
         key = normalize_name(canonical)
+        _check_builder(fn, canonical)
+        checked = _returning_a_model(fn, canonical)
         if key in _REGISTRY and not overwrite:
             raise ValueError(
                 f"A model named {canonical!r} is already registered (as {_REGISTRY[key].name!r}). "
@@ -186,15 +198,65 @@ def register_model(
             min_input_size=min_input_size,
             smoke_overrides=dict(smoke_overrides or {}),
             description=description or (inspect.getdoc(fn) or "").split("\n")[0],
-            builder=fn,
+            builder=checked,
             module=getattr(fn, "__module__", "") or "",
             feature_rule=feature_rule,
             unfreeze_rule=unfreeze_rule,
         )
         _PARAM_CACHE.pop(key, None)
-        return fn
+        return checked  # so that calling the function directly is checked too
 
     return decorator
+
+
+def _check_builder(fn, name: str) -> None:
+    """TypeError for a builder that cannot return a model: not callable, or (read from its source,
+    for builders outside dlzoo, whose own are tested by the registry-driven suite) a function
+    with no `return` of a value, such as a stub whose body is `...`."""
+    if not callable(fn):
+        raise TypeError(f"register_model({name!r}): the builder must be a function returning a "
+                        f"keras.Model; received {type(fn).__name__}.")
+    if not inspect.isfunction(fn) or (fn.__module__ or "").startswith("dlzoo."):
+        return
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):  # no source (a REPL, a lambda): checked when built
+        return
+    func = tree.body[0] if tree.body else None
+    if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return
+    todo = list(func.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue  # a nested function's return is not the builder's
+        if isinstance(node, ast.Return) and node.value is not None and not (
+                isinstance(node.value, ast.Constant) and node.value.value is None):
+            return
+        todo.extend(ast.iter_child_nodes(node))
+    raise TypeError(
+        f"register_model({name!r}): {fn.__qualname__} never returns a value, so building it "
+        "would give None; a builder returns its keras.Model (`return keras.Model(inputs, outputs)`)."
+    )
+
+
+def _returning_a_model(fn, name: str):
+    """`fn`, checked each time it builds: TypeError, naming the model, when it returns anything
+    but a keras.Model (None from a forgotten `return`), instead of an AttributeError later."""
+
+    @functools.wraps(fn)
+    def builder(*args, **kwargs):
+        import keras
+
+        model = fn(*args, **kwargs)
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                f"the builder of {name!r} ({getattr(fn, '__qualname__', fn)!r}) returned "
+                f"{type(model).__name__}, not a keras.Model; it must `return` the model it builds."
+            )
+        return model
+
+    return builder
 
 
 def unregister_model(name: str) -> None:

@@ -28,6 +28,7 @@ import datetime
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import uuid
 from pathlib import Path
@@ -421,8 +422,8 @@ def render_readme(card: ModelCard | dict) -> str:
         f'model = dlzoo.load("{card.get("path", "saved_models/" + name)}")',
         "```", "",
         "```bash",
-        f"dlzoo predict {card.get('path', 'saved_models/' + name)} image.png",
-        f"dlzoo evaluate {card.get('path', 'saved_models/' + name)} DATA",
+        f"dlzoo predict {shlex.quote(str(card.get('path', 'saved_models/' + name)))} image.png",
+        f"dlzoo evaluate {shlex.quote(str(card.get('path', 'saved_models/' + name)))} DATA",
         "```", "",
     ]
     versions = card.get("versions", {})

@@ -109,7 +109,8 @@ def build_with_weights(info: ModelInfo, weights, kwargs: dict):
         raise ValueError(
             f"weights='imagenet': keras.applications publishes no ImageNet weights for "
             f"{info.name} (named set: none for this model). Models that have them: {have}. "
-            "Pass weights=None, a weights file or a saved-model directory."
+            "Pass weights=None (--weights none on the command line), a weights file or a "
+            "saved-model directory."
         )
     named = " or ".join(repr(w) for w in info.weights) or "none for this model"
     missing = isinstance(weights, (str, os.PathLike)) and not os.path.exists(os.fspath(weights))
@@ -139,7 +140,8 @@ def _build_imagenet(info: ModelInfo, kwargs: dict):
     if input_shape[-1] != 3:
         raise ValueError(
             f"{info.name}: ImageNet weights need 3-channel (RGB) input; received "
-            f"input_shape={input_shape}. Convert the images to RGB or use weights=None."
+            f"input_shape={input_shape}. Convert the images to RGB or use weights=None "
+            "(--weights none on the command line)."
         )
     wf = imagenet_file(info.name, include_top=include_top)
     path = fetch(wf)
@@ -226,7 +228,8 @@ def _offline_message(wf: WeightsFile, target: str, problem: str, reason: str) ->
         f"Cannot get ImageNet weights: {problem}, and {reason}. Download {wf.file_name} from "
         f"{wf.origin} on a machine with network access and put it at {target} "
         f"(the Keras cache: $KERAS_HOME/models, by default ~/.keras/models; its md5 must be "
-        f"{wf.file_hash}), then build again; or pass weights=None."
+        f"{wf.file_hash}), then build again; or pass weights=None (--weights none on the command line) "
+        "for random weights."
     )
 
 

@@ -89,6 +89,16 @@ def test_finetune_a_grayscale_saved_model_on_colour_images_then_predict_and_eval
     images, _, _ = read_images([good, str(folder / "red" / "01.jpg")], card["input_shape"])
     np.testing.assert_allclose(served.serve(tf.constant(images.astype(np.uint8))).numpy(),
                                load(out).predict(images, verbose=0), rtol=1e-5, atol=1e-6)
+    # The colour photos as a deployment decodes them (RGB, and RGBA), at their own size: the
+    # export converts them to gray as the training pipeline did (was: "grouped convolutions").
+    from PIL import Image
+
+    rgb = np.stack([np.asarray(Image.open(f).convert("RGB"))
+                    for f in (good, str(folder / "red" / "01.jpg"))])
+    rgba = np.concatenate([rgb, np.full(rgb.shape[:3] + (1,), 255, np.uint8)], -1)
+    for photos in (rgb, rgba):
+        np.testing.assert_allclose(served.serve(tf.constant(photos)).numpy(),
+                                   load(out).predict(images, verbose=0), rtol=1e-5, atol=1e-6)
 
 
 def test_finetune_from_a_weights_file_keeps_the_frozen_layers_weights(folder, tmp_path):

@@ -289,6 +289,11 @@ def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuf
         side[[rows[i] for i in indices]] = True
         side = tf.constant(side)
         ds = ds.filter(lambda img, label, row, size: tf.gather(side, row))
+    # The cache holds exactly these rows, but `filter` (and the scan's ignore_errors) leave the
+    # count unknown to tf.data, and Keras then finds the end of an epoch by running out of data
+    # ("Your input ran out of data; interrupting training"), or, given steps_per_epoch, starts
+    # the next epoch on the spent iterator.
+    ds = ds.apply(tf.data.experimental.assert_cardinality(len(indices)))
     if shuffle:
         ds = ds.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
     # folder index -> class index (a folder with no usable file has no rows, but shifts indices)
@@ -338,6 +343,11 @@ def _from_files(tf, paths, labels, routes, *, channels, image_size, opts, batch_
         ds = ds.cache(cache_path)
         if shuffle:
             ds = ds.shuffle(min(n, 20 * batch_size), seed=seed, reshuffle_each_iteration=True)
+    # ignore_errors leaves the length unknown to tf.data (Keras then runs each epoch out of data,
+    # or, given steps_per_epoch, trains nothing in every other epoch). The scan read all n files,
+    # so an epoch is n images: said by take(n), over repeat() so that a file spoilt since is
+    # made up by the next pass's first image instead of ending the epoch early.
+    ds = ds.repeat().take(n)
     ds = ds.batch(batch_size)
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

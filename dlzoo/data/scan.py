@@ -349,9 +349,14 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
         tf_rows = [r for r in todo if reads[r].reason is None and reads[r].route != PILLOW]
         done, cached = {}, None
         if tf_rows:
-            done, cached = _tf_pass(entries, tf_rows, [(reads[r].route, reads[r].resize) for r in tf_rows],
-                                    keep=keep, out=out, bar=bar, task=task, channels=channels,
-                                    image_size=image_size, opts=opts)
+            from dlzoo.quiet import decoder_message, native_stderr_filtered
+
+            # libjpeg's own lines about a damaged file ("Improper call to JPEG library in state
+            # 201"): the file goes on to Pillow and, if unreadable, is reported by name
+            with native_stderr_filtered(decoder_message):
+                done, cached = _tf_pass(entries, tf_rows, [(reads[r].route, reads[r].resize) for r in tf_rows],
+                                        keep=keep, out=out, bar=bar, task=task, channels=channels,
+                                        image_size=image_size, opts=opts)
         refused = [r for r in tf_rows if r not in done]
         for r, got in zip(refused, pool.map(
                 lambda r: _pillow_again(entries[r][3], reads[r].digest, **kw), refused)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
+import warnings
 from pathlib import Path
 
 from dlzoo.augmentation import DEFAULT_AUGMENT, augmentation_layers, normalize_augment
@@ -346,6 +347,13 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
         keep_head=keep_head)
     model = with_preprocessing(network, src.preprocessing, augment=augment_layers(cfg.augment),
                                name=(cfg.name or "finetuned").replace("-", "_").replace(".", "_"))
+    if src.weights is None and cfg.head_epochs:
+        warnings.warn(
+            f"{src.name} has random weights (no weights given): phase 1 trains a head on the "
+            "features of a frozen, untrained network, which say little about the images. Give "
+            "pretrained weights (--weights imagenet, a weights file or a saved model; "
+            "weights=... in Python), or train it whole from scratch with `dlzoo train`.",
+            UserWarning, stacklevel=3)
     log(f"model: {src.name} ({src.weights or 'random weights'}), features from "
         f"{extractor.layer!r} ({'kept head' if keep_head else 'new head'}), preprocessing "
         f"{src.preprocessing!r}")

@@ -9,7 +9,9 @@ workers) and the best configuration retrained with the recipe's `train:` setting
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from pathlib import Path
 
 from dlzoo.files import json_default_or_str
@@ -98,9 +100,12 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
         "hyperband_factor": tune["hyperband"]["factor"],
         "hyperband_iterations": tune["hyperband"]["iterations"],
     }
+    launched = 0.0
     if workers:
+        start = time.perf_counter()
         _launch_workers(recipe, hypermodel, run, project, output=output, workers=workers,
                         resume=resume, overwrite=overwrite, verbose=verbose, log=log)
+        launched = time.perf_counter() - start
         resume, guard = True, False  # below: collect the finished project's results
     elif role == "chief":
         # A chief continues the project it finds (the launcher, or a person starting processes
@@ -115,6 +120,8 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
         data_fingerprint=bundle.manifest_hash, distribution_strategy=run.strategy,
         target=tune["target"], guard=guard, verbose=verbose, log=log,
     )
+    if launched:  # the trials ran in the workers; `search` above only collected them
+        result = dataclasses.replace(result, seconds=result.seconds + launched)
     if role is not None or not tune["retrain"] or result.best_spec is None:
         return result, None
     retrain = trial_recipe(recipe, result.best_spec)
