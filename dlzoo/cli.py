@@ -501,7 +501,7 @@ def _parse_augment(text):
 def _cmd_finetune(args) -> int:
     from rich.table import Table
 
-    from dlzoo.saving import CARD_FILE, is_saved_model, read_card
+    from dlzoo.saving import CARD_FILE, default_finetune_out, is_saved_model
     from dlzoo.transfer import fine_tune
 
     if not os.path.isdir(args.directory):
@@ -510,9 +510,7 @@ def _cmd_finetune(args) -> int:
     saved = is_saved_model(source)
     if os.path.isdir(source) and not saved:
         raise CLIError(f"--model {source}: a folder but not a dlzoo saved model (no {CARD_FILE})")
-    model_name = read_card(source).get("model") if saved else source
-    out = args.out or os.path.join(
-        "saved_models", f"{os.path.basename(os.path.normpath(args.directory))}-{model_name}")
+    out = args.out or os.fspath(default_finetune_out(args.directory, source))
     quiet = args.quiet
     result = fine_tune(
         source, args.directory, weights=args.weights, layer=args.layer, pooling=args.pooling,
@@ -716,6 +714,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(sub)
+    for p in sub.choices.values():  # for _refuse_conflicts: which values are the defaults
+        p.set_defaults(_subparser=p)
     return parser
 
 
@@ -737,6 +737,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
+        _refuse_conflicts(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("dlzoo: interrupted", file=sys.stderr)
@@ -747,6 +748,72 @@ def main(argv=None) -> int:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"dlzoo: error: {msg}", file=sys.stderr)
         return 2
+    except Exception as e:  # any other fault still ends in one line, not a traceback
+        if args.debug:
+            raise
+        print(f"dlzoo: error: {unexpected_error_line(e)}", file=sys.stderr)
+        return 1
+
+
+def unexpected_error_line(e: BaseException) -> str:
+    """The one line for an exception no command expects: what happened and what to do."""
+    text = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+    what = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    if isinstance(e, MemoryError):
+        advice = ("out of memory: use smaller sizes (batch_size, image_size, samples) or a "
+                  "machine with more memory")
+    else:
+        advice = "this is unexpected; check the files and values you passed"
+    return f"{what} ({advice}; run again with --debug for the traceback)"
+
+
+# Flags that contradict each other, per command: (flag, flag, why); "dest=value" means that
+# value. Checked before a command runs, so `tune --resume --overwrite` is refused instead of one
+# silently winning.
+CONFLICTS = {
+    "train": [("resume", "folds", "--resume does not apply to --folds; run it again")],
+    "tune": [("resume", "overwrite", "--resume keeps the trials, --overwrite discards them")],
+    "finetune": [(dest, "epochs=0", "--epochs 0 skips phase 2, which that flag configures")
+                 for dest in ("lr", "unfreeze", "train_batchnorm")],
+    "doctor": [("json", "limit", "--json prints every row; --limit shortens the table")],
+}
+# Flags that only mean something with another one: (flag, needs).
+REQUIRES = {
+    "train": [("save_folds", "folds")],
+    "evaluate": [("epsilon", "adversarial"), ("max_samples", "adversarial")],
+    "quickstart": [("full", "transfer")],
+    "datasets": [("overwrite", "action=export"), ("image_size", "action=export")],
+}
+
+
+def _refuse_conflicts(args) -> None:
+    """Raises CLIError for two flags that contradict each other, or a flag given without the
+    one it modifies (`evaluate --epsilon` without `--adversarial`)."""
+    command = getattr(args, "command", None)
+    subparser = getattr(args, "_subparser", None)
+    if subparser is None:
+        return
+
+    def given(spec) -> bool:
+        dest, _, value = spec.partition("=")
+        have = getattr(args, dest, None)
+        if value:
+            return str(have) == value
+        return have is not None and have is not False and have != subparser.get_default(dest)
+
+    def flag(spec) -> str:
+        dest, _, value = spec.partition("=")
+        if dest == "action":
+            return f"the {value} action"
+        return "--" + dest.replace("_", "-") + (f" {value}" if value else "")
+
+    for a, b, why in CONFLICTS.get(command, []):
+        if given(a) and given(b):
+            raise CLIError(f"{flag(a)} and {flag(b)} contradict each other: {why}")
+    for dest, needs in REQUIRES.get(command, []):
+        if given(dest) and not given(needs):
+            raise CLIError(f"{flag(dest)} only applies with {flag(needs)}; add it or drop "
+                           f"{flag(dest)}")
 
 
 if __name__ == "__main__":

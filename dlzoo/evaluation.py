@@ -228,16 +228,19 @@ def read_images(paths, input_shape) -> tuple[np.ndarray, list, list]:
     """
     from dlzoo.data.images import UnusableImage
     from dlzoo.data.sniff import decode_bytes
+    from dlzoo.userfiles import IMAGE_MAX_BYTES, read_bytes
 
     h, w, c = (int(s) for s in input_shape)
     arrays, kept, failed = [], [], []
     for path in paths:
         path = os.fsdecode(path) if isinstance(path, bytes) else str(path)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
+        try:  # regular files only, at most IMAGE_MAX_BYTES (not /dev/zero, not a FIFO)
+            data = read_bytes(path, max_bytes=IMAGE_MAX_BYTES, what="image")
         except OSError as e:
             failed.append((path, e.strerror or str(e)))
+            continue
+        except ValueError as e:
+            failed.append((path, str(e).removeprefix(f"{path}: ")))
             continue
         try:
             array, _ = decode_bytes(data, channels=c, image_size=(h, w))
