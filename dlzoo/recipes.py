@@ -214,10 +214,11 @@ def _mapping(value, where, key) -> dict:
 
 
 def _int(value, where, key, minimum=1, maximum=MAX_EPOCHS):
-    if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
-            or value > maximum):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        _fail(where, key, f"{what} of at most {maximum:,}", value)
+        _fail(where, key, what, value)
+    if value > maximum:
+        _fail(where, key, f"at most {maximum:,}", value)
     return value
 
 
