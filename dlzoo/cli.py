@@ -501,12 +501,17 @@ def _parse_augment(text):
 def _cmd_finetune(args) -> int:
     from rich.table import Table
 
-    from dlzoo.saving import CARD_FILE, default_finetune_out, is_saved_model
+    from dlzoo.saving import (
+        CARD_FILE,
+        default_finetune_out,
+        is_saved_model,
+        saved_model_folder,
+    )
     from dlzoo.transfer import fine_tune
 
     if not os.path.isdir(args.directory):
         raise CLIError(f"{args.directory} is not a folder; give a folder with one subfolder per class")
-    source = args.model
+    source = os.fspath(saved_model_folder(args.model) or args.model)  # FOLDER/model.keras: FOLDER
     saved = is_saved_model(source)
     if os.path.isdir(source) and not saved:
         raise CLIError(f"--model {source}: a folder but not a dlzoo saved model (no {CARD_FILE})")

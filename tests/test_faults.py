@@ -113,6 +113,12 @@ def test_model_keras_of_a_saved_model_is_taken_as_the_saved_model(shipped):
     by_folder = dlzoo.build("lenet5", input_shape=(32, 32, 1), weights=str(shipped))
     for a, b in zip(by_file.get_weights(), by_folder.get_weights()):
         np.testing.assert_array_equal(a, b)
+    from dlzoo.transfer.extract import resolve_source
+
+    src = resolve_source("lenet5", weights=str(shipped / "model.keras"))
+    assert src.card is not None and src.card["sha256"] == saving.sha256(shipped / "model.keras")
+    loaded = dlzoo.load(shipped / "model.keras")  # the file of a saved model: its card is checked
+    assert loaded.count_params() == dlzoo.load(shipped).count_params()
 
 
 # --- 9: output paths never come from file contents ----------------------------------------------
