@@ -109,8 +109,8 @@ class _NoAliasLoader(yaml.SafeLoader):
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             kind = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
             raise yaml.composer.ComposerError(
-                None, None, f"YAML {kind}{event.anchor} found: recipes may not use anchors or "
-                "aliases; write the values out", event.start_mark)
+                None, None, f"YAML {kind}{event.anchor} at line {event.start_mark.line + 1}: "
+                "recipes may not use anchors or aliases; write the values out", event.start_mark)
         return super().compose_node(parent, index)
 
 

@@ -86,9 +86,9 @@ def _ensure_prepared(builder, name, data_dir):
             f"dataset {name!r} is not prepared under {builder.data_dir} and the download host "
             f"({urlsplit(NETWORK_PROBE_URL).hostname}) cannot be reached. On a machine with internet run "
             f"`tfds build {name} --data_dir {where}` (or python -c \"import tensorflow_datasets as "
-            f"tfds; tfds.load('{name}', data_dir='{where}')\") and copy {where}/{builder.name} "
-            "here (or pass data_dir=... to where it is); or use 'digits' or 'folder:PATH', which "
-            "need no download."
+            f"tfds; tfds.load('{name}', data_dir='{where}')\") and copy its {where}/{builder.name} "
+            f"folder to {where}/ on this machine (or pass data_dir=... to where it is); or use "
+            "'digits' or 'folder:PATH', which need no download."
         )
     builder.download_and_prepare()
 
