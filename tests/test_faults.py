@@ -363,3 +363,45 @@ def test_a_worker_that_keeps_dying_is_reported_after_the_others_finish(tmp_path)
                command=[sys.executable, str(script)], chief_grace=0.1)
     assert (tmp_path / "tuner0-done").exists()
 
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_trial_loses_no_trial(tmp_path):
+    """kill -9 one of two real keras-tuner workers in the middle of its trial: the other keeps
+    going, the dead one is started again and finishes the same trial; every trial completes."""
+    import signal
+    import subprocess
+
+    from tests._tuning import tiny_recipe, trial_states
+
+    trials = 4
+    recipe = tiny_recipe(tmp_path, name="killed", trials=trials, epochs=3)
+    out = tmp_path / "out"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dlzoo", "tune", str(recipe), "--workers", "2", "--output",
+         str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )
+    lines, pid, killed = [], None, False
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            found = re.match(r"started tuner1 \(pid (\d+)", line)
+            if found and pid is None:
+                pid = int(found.group(1))
+            if not killed and pid and line.startswith("[tuner1]") and "Epoch 2/" in line:
+                os.kill(pid, signal.SIGKILL)  # in the middle of its trial
+                killed = True
+        proc.wait(timeout=600)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    output = "".join(lines)
+    assert killed, output[-3000:]
+    assert proc.returncode == 0, output[-3000:]
+    assert "tuner1 exited with status -9" in output and "Starting tuner1 again" in output
+    states = trial_states(out / ".tuning" / "killed")
+    assert len(states) == trials, states.keys()
+    assert all(s["status"] == "COMPLETED" for s in states.values()), states
