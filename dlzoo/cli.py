@@ -791,13 +791,48 @@ REQUIRES = {
 }
 
 
+# Limits on numeric flags, (lowest, highest) inclusive: a typo (`--epochs 1000000000000`,
+# `--workers 5000`) is refused before anything starts. Counts of epochs and trials match the
+# recipes' (dlzoo.recipes.MAX_EPOCHS, MAX_TRIALS).
+_EPOCHS, _BATCH, _SEED = (0, 100_000), (1, 1 << 16), (0, 2**32 - 1)
+LIMITS = {
+    "build": {"num_classes": (1, 1_000_000)},
+    "train": {"folds": (2, 100)},
+    "evaluate": {"batch_size": _BATCH, "max_samples": (0, 10_000_000)},
+    "predict": {"top_k": (1, 1000)},
+    "quickstart": {"epochs": (1, 100_000)},
+    "doctor": {"seed": _SEED, "workers": (1, 256), "limit": (0, 10**9),
+               "validation_split": (0.0, 0.95)},
+    "finetune": {"head_epochs": _EPOCHS, "epochs": _EPOCHS, "batch_size": _BATCH,
+                 "seed": _SEED, "validation_split": (0.0, 0.95), "head_lr": (1e-12, 10.0),
+                 "lr": (1e-12, 10.0)},
+    "tune": {"max_trials": (1, 100_000), "workers": (1, 256)},
+}
+# Image sizes and shapes (tuples): each side at most this (dlzoo.recipes.MAX_IMAGE_SIDE).
+MAX_SIDE = 16_384
+
+
+def _check_numbers(command, args) -> None:
+    for dest, (low, high) in LIMITS.get(command, {}).items():
+        value = getattr(args, dest, None)
+        if value is not None and not low <= value <= high:
+            raise CLIError(f"--{dest.replace('_', '-')} must be from {low:g} to {high:g}; "
+                           f"received {value:g}")
+    for dest in ("input_shape", "image_size"):
+        shape = getattr(args, dest, None)
+        if shape is not None and any(not 1 <= int(s) <= MAX_SIDE for s in shape):
+            raise CLIError(f"--{dest.replace('_', '-')}: every size must be from 1 to {MAX_SIDE}; "
+                           f"received {','.join(map(str, shape))}")
+
+
 def _refuse_conflicts(args) -> None:
-    """Raises CLIError for two flags that contradict each other, or a flag given without the
-    one it modifies (`evaluate --epsilon` without `--adversarial`)."""
+    """Raises CLIError for two flags that contradict each other, a flag given without the one it
+    modifies (`evaluate --epsilon` without `--adversarial`), or a number out of its range."""
     command = getattr(args, "command", None)
     subparser = getattr(args, "_subparser", None)
     if subparser is None:
         return
+    _check_numbers(command, args)
 
     def given(spec) -> bool:
         dest, _, value = spec.partition("=")

@@ -237,6 +237,21 @@ def test_contradictory_flags_are_refused_before_anything_runs(argv, words, capsy
     assert words in _one_error_line(capsys)
 
 
+@pytest.mark.parametrize("argv,words", [
+    (["finetune", "d", "--model", "lenet5", "--epochs", "1000000000000"], "--epochs must be from 0"),
+    (["tune", "r.yaml", "--workers", "5000"], "--workers must be from 1 to 256"),
+    (["tune", "r.yaml", "--max-trials", "0"], "--max-trials must be from 1"),
+    (["predict", "m", "f.png", "--top-k", "-1"], "--top-k must be from 1 to 1000"),
+    (["evaluate", "m", "d", "--batch-size", "0"], "--batch-size must be from 1"),
+    (["build", "lenet5", "--input-shape", "100000,32,1"], "every size must be from 1 to 16384"),
+    (["finetune", "d", "--model", "lenet5", "--image-size", "0"], "every size must be from 1"),
+    (["doctor", "d", "--validation-split", "3"], "--validation-split must be from 0 to 0.95"),
+])
+def test_numeric_flags_have_limits(argv, words, capsys):
+    assert cli.main(argv) == 2
+    assert words in _one_error_line(capsys)
+
+
 # --- 13: tfds offline instructions ---------------------------------------------------------------
 
 
