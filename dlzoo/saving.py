@@ -521,7 +521,9 @@ def check_loadable(model, custom_objects: dict | None = None) -> None:
     layer not registered with `@keras.saving.register_keras_serializable`)."""
     import keras
 
-    for layer in _all_layers(model):
+    from dlzoo.weights import all_layers
+
+    for layer in all_layers(model):
         if isinstance(layer, keras.layers.Lambda):
             raise ValueError(  # noqa: TRY004  (a model that cannot be saved, as dlzoo.save's other refusals)
                 f"layer {layer.name!r} is a Lambda layer: dlzoo.load (safe_mode=True) cannot read "
@@ -540,11 +542,6 @@ def check_loadable(model, custom_objects: dict | None = None) -> None:
                 "custom_objects to dlzoo.save and dlzoo.load."
             )
 
-
-def _all_layers(model):
-    for layer in getattr(model, "layers", []):
-        yield layer
-        yield from _all_layers(layer)
 
 
 def render_readme(card: ModelCard | dict) -> str:

@@ -31,6 +31,7 @@ from dlzoo.userfiles import check_regular_file
 
 __all__ = [
     "WeightsFile",
+    "all_layers",
     "build_with_weights",
     "copy_weights_by_name",
     "fetch",
@@ -276,11 +277,12 @@ def _load_legacy_h5(model, path: str, *, skip_classifier: bool = False) -> None:
         )
 
 
-def _all_layers(model):
+def all_layers(model):
+    """Every layer of `model`, nested models' layers included (depth first)."""
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
 
 
 def copy_weights_by_name(source, target) -> tuple:
@@ -292,9 +294,9 @@ def copy_weights_by_name(source, target) -> tuple:
         `(copied, skipped)`: names of the layers of `target` that received weights, and
         `(name, reason)` for those that did not.
     """
-    by_name = {layer.name: layer for layer in _all_layers(source) if layer.weights}
+    by_name = {layer.name: layer for layer in all_layers(source) if layer.weights}
     copied, skipped = [], []
-    for layer in _all_layers(target):
+    for layer in all_layers(target):
         if not layer.weights or hasattr(layer, "layers"):
             continue
         src = by_name.get(layer.name)
