@@ -297,6 +297,20 @@ def test_predict_skips_dev_zero_and_fifos_by_name(tmp_path, capsys):
     assert f"{fifo}: skipped: the image is a FIFO" in err
 
 
+def test_an_oversized_file_in_an_image_folder_is_skipped_by_name(tmp_path):
+    from dlzoo.data.listing import list_files
+    from dlzoo.userfiles import IMAGE_MAX_BYTES
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "ok.png").write_bytes(b"png")
+    with open(tmp_path / "a" / "huge.png", "wb") as f:
+        f.truncate(IMAGE_MAX_BYTES + 1)  # sparse: no disk used
+    _, entries, skipped = list_files(str(tmp_path))
+    assert [e[0] for e in entries] == ["a/ok.png"]
+    why = f"{IMAGE_MAX_BYTES + 1:,} bytes, more than the 256 MiB an image may have"
+    assert skipped == [("a/huge.png", why)]
+
+
 def test_an_oversized_card_is_refused_before_reading(shipped, monkeypatch):
     import dlzoo.userfiles
 
