@@ -425,8 +425,8 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
         >>> result.report.accuracy, result.paths["report"]
     """
     from dlzoo.data.datasets import load
+    from dlzoo.saving import folder_name, read_card
     from dlzoo.saving import load as load_model
-    from dlzoo.saving import read_card
 
     epsilons = _check_options(split, adversarial, epsilons, max_samples)
     card = read_card(model_dir)
@@ -450,7 +450,7 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     report = classification_report(to_model[np.concatenate(labels)], np.concatenate(probs),
                                    classes)
     folder = os.fspath(out) if out is not None else os.path.join(
-        "evaluations", os.path.basename(os.path.normpath(os.fspath(model_dir))))
+        "evaluations", folder_name(model_dir))
     os.makedirs(folder, exist_ok=True)
     result = SavedModelEvaluation(
         report=report, model_name=card.get("name"), source=source, split=split,

@@ -40,6 +40,7 @@ __all__ = [
     "ModelCard",
     "check_loadable",
     "default_finetune_out",
+    "folder_name",
     "is_saved_model",
     "load",
     "load_card",
@@ -331,6 +332,12 @@ def safe_name(text, fallback: str = "model") -> str:
     return cleaned if cleaned and re.fullmatch(NAME_PATTERN, cleaned) else fallback
 
 
+def folder_name(path, fallback: str = "model") -> str:
+    """The name of the folder `path` names, as a `safe_name` (`..` and `.` are resolved first, so
+    `exports/<folder_name(..)>` is the parent's name, never the parent itself)."""
+    return safe_name(Path(os.path.abspath(os.fspath(path))).name, fallback)
+
+
 def default_finetune_out(data_dir, source, *, root="saved_models") -> Path:
     """`root/FOLDER-MODEL` for `dlzoo finetune DATA --model SOURCE`: FOLDER is the data folder's
     name, MODEL the registry name (a registry name given, or a saved model's card naming one)
@@ -338,14 +345,14 @@ def default_finetune_out(data_dir, source, *, root="saved_models") -> Path:
     always one folder directly inside `root`."""
     from dlzoo.registry import list_models
 
-    folder = safe_name(os.path.basename(os.path.normpath(os.fspath(data_dir))), "data")
+    folder = folder_name(data_dir, "data")
     saved = saved_model_folder(source)
     if saved is None:
         model = safe_name(os.fspath(source))
     else:
         named = read_card(saved).get("model")
         known = isinstance(named, str) and named in list_models()
-        model = named if known else safe_name(Path(os.path.abspath(saved)).name)
+        model = named if known else folder_name(saved)
     return Path(root) / f"{folder}-{model}"
 
 

@@ -148,6 +148,23 @@ def test_finetune_default_output_stays_in_saved_models(shipped, tmp_path, model_
     assert saving.default_finetune_out("../..", "lenet5").parent == Path("saved_models")
 
 
+@pytest.mark.parametrize("given", ["..", ".", "../..", "/", "a/b/"])
+def test_folder_names_are_one_safe_component(given):
+    name = saving.folder_name(given)
+    assert name and os.sep not in name and not name.startswith(".")
+
+
+def test_evaluate_of_dotdot_writes_inside_evaluations(shipped, monkeypatch):
+    from dlzoo.evaluation import evaluate_saved_model
+
+    (shipped / "sub").mkdir()
+    monkeypatch.chdir(shipped / "sub")
+    result = evaluate_saved_model("..", "digits", split="val")
+    assert Path(result.out) == Path("evaluations") / "good"
+    assert (shipped / "sub" / "evaluations" / "good" / "report.json").is_file()
+    assert not (shipped / "sub" / "report.json").exists()
+
+
 # --- 10: a refused class is named ----------------------------------------------------------------
 
 
