@@ -515,6 +515,9 @@ def _cmd_finetune(args) -> int:
     saved = is_saved_model(source)
     if os.path.isdir(source) and not saved:
         raise CLIError(f"--model {source}: a folder but not a dlzoo saved model (no {CARD_FILE})")
+    if saved and args.set:
+        raise CLIError(f"--set builds a registry model with other arguments; --model {source} is a "
+                       "saved model, built already. Drop --set, or give a registry name")
     out = args.out or os.fspath(default_finetune_out(args.directory, source))
     quiet = args.quiet
     result = fine_tune(
@@ -779,7 +782,10 @@ CONFLICTS = {
     "train": [("resume", "folds", "--resume does not apply to --folds; run it again")],
     "tune": [("resume", "overwrite", "--resume keeps the trials, --overwrite discards them")],
     "finetune": [(dest, "epochs=0", "--epochs 0 skips phase 2, which that flag configures")
-                 for dest in ("lr", "unfreeze", "train_batchnorm")],
+                 for dest in ("lr", "unfreeze", "train_batchnorm")]
+                + [("augment", "cache_dir", "--augment runs phase 1 without the feature cache")],
+    "quickstart": [(dest, "transfer", "the transfer demonstration has its own epochs and output")
+                   for dest in ("epochs", "quiet")],
     "doctor": [("json", "limit", "--json prints every row; --limit shortens the table")],
 }
 # Flags that only mean something with another one: (flag, needs).
@@ -787,7 +793,8 @@ REQUIRES = {
     "train": [("save_folds", "folds")],
     "evaluate": [("epsilon", "adversarial"), ("max_samples", "adversarial")],
     "quickstart": [("full", "transfer")],
-    "datasets": [("overwrite", "action=export"), ("image_size", "action=export")],
+    "datasets": [(dest, "action=export") for dest in ("overwrite", "image_size", "name",
+                                                       "directory")],
 }
 
 
@@ -845,6 +852,8 @@ def _refuse_conflicts(args) -> None:
         dest, _, value = spec.partition("=")
         if dest == "action":
             return f"the {value} action"
+        if dest in ("name", "directory"):  # positional arguments
+            return dest.upper()
         return "--" + dest.replace("_", "-") + (f" {value}" if value else "")
 
     for a, b, why in CONFLICTS.get(command, []):

@@ -248,10 +248,21 @@ def test_shipped_recipes_still_load():
     (["finetune", "d", "--model", "lenet5", "--epochs", "0", "--lr", "0.1"],
      "--lr and --epochs 0 contradict"),
     (["doctor", "d", "--json", "--limit", "5"], "--json and --limit contradict"),
+    (["quickstart", "--transfer", "--epochs", "3"], "--epochs and --transfer contradict"),
+    (["datasets", "list", "digits"], "NAME only applies with the export action"),
+    (["finetune", "d", "--model", "lenet5", "--augment", "--cache-dir", "c"],
+     "--augment and --cache-dir contradict"),
 ])
 def test_contradictory_flags_are_refused_before_anything_runs(argv, words, capsys):
     assert cli.main(argv) == 2
     assert words in _one_error_line(capsys)
+
+
+def test_builder_arguments_with_a_saved_model_are_refused(shipped, tmp_path, capsys):
+    (tmp_path / "photos").mkdir()
+    argv = ["finetune", str(tmp_path / "photos"), "--model", str(shipped), "--set", "activation=relu"]
+    assert cli.main(argv) == 2
+    assert "--set builds a registry model" in _one_error_line(capsys)
 
 
 @pytest.mark.parametrize("argv,words", [
