@@ -846,7 +846,8 @@ def _refuse_conflicts(args) -> None:
         have = getattr(args, dest, None)
         if value:
             return str(have) == value
-        return have is not None and have is not False and have != subparser.get_default(dest)
+        return (have is not None and have is not False and have != ""  # '': "none" (--cache-dir '')
+                and have != subparser.get_default(dest))
 
     def flag(spec) -> str:
         dest, _, value = spec.partition("=")
