@@ -68,6 +68,13 @@ def test_a_damaged_model_file_is_one_line_everywhere(shipped, capsys):
     assert "model.keras" in _one_error_line(capsys)
 
 
+def test_a_damaged_keras_weights_file_is_a_value_error(tmp_path):
+    path = tmp_path / "w.keras"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ValueError, match=r"Could not load the weights file .*w.keras.*BadZipFile"):
+        dlzoo.build("lenet5", input_shape=(32, 32, 1), weights=str(path))
+
+
 def test_no_module_but_saving_calls_keras_load_model():
     """Every reader of a saved model goes through dlzoo.saving (the sha256 check)."""
     call = re.compile(r"^[^`#]*keras\.(saving|models)\.load_model\(", re.MULTILINE)
