@@ -35,6 +35,26 @@ def _rehash(folder):
     (folder / "card.json").write_text(json.dumps(card))
 
 
+@pytest.fixture
+def memory_cap():
+    """Caps this process's address space at its present size plus 2 GiB while the test runs
+    (soft limit only, restored after), so a regression that reads /dev/zero or allocates a
+    huge array fails with MemoryError instead of taking the machine's memory."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/status") as f:
+        size = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    cap = size + (2 << 30)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _one_error_line(capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("dlzoo: error: "), err
@@ -323,7 +343,7 @@ def test_user_files_must_be_regular_and_small(tmp_path):
     assert read_bytes(big, max_bytes=101) == b"x" * 101
 
 
-def test_predict_skips_dev_zero_and_fifos_by_name(tmp_path, capsys):
+def test_predict_skips_dev_zero_and_fifos_by_name(tmp_path, capsys, memory_cap):
     fifo = tmp_path / "fifo.png"
     os.mkfifo(fifo)
     assert cli.main(["predict", str(SHIPPED), "/dev/zero", str(fifo)]) == 2
@@ -374,7 +394,7 @@ def test_any_exception_ends_in_one_line_with_the_debug_hint(error, monkeypatch, 
         cli.main(["--debug", "list"])
 
 
-def test_synthetic_sizes_are_refused_before_allocating():
+def test_synthetic_sizes_are_refused_before_allocating(memory_cap):
     from dlzoo.data import synthetic
 
     with pytest.raises(ValueError, match="n \\(number of samples\\)"):
