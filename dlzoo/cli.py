@@ -670,20 +670,26 @@ def _parse_augment(text):
 def _cmd_finetune(args) -> int:
     from rich.table import Table
 
-    from dlzoo.saving import CARD_FILE, is_saved_model, read_card
+    from dlzoo.saving import (
+        CARD_FILE,
+        default_finetune_out,
+        is_saved_model,
+        saved_model_folder,
+    )
     from dlzoo.transfer import fine_tune
 
     if not os.path.isdir(args.directory):
         raise CLIError(f"{args.directory} is not a folder; give a folder with one subfolder per class")
-    source = args.model
+    source = os.fspath(saved_model_folder(args.model) or args.model)  # FOLDER/model.keras: FOLDER
     saved = is_saved_model(source)
     if os.path.isdir(source) and not saved:
         raise CLIError(f"--model {source}: a folder but not a dlzoo saved model (no {CARD_FILE})")
-    model_name = read_card(source).get("model") if saved else source
     if args.use_found_lr and not args.find_lr:
         raise CLIError("--use-found-lr goes with --find-lr")
-    out = args.out or os.path.join(
-        "saved_models", f"{os.path.basename(os.path.normpath(args.directory))}-{model_name}")
+    if saved and args.set:
+        raise CLIError(f"--set builds a registry model with other arguments; --model {source} is a "
+                       "saved model, built already. Drop --set, or give a registry name")
+    out = args.out or os.fspath(default_finetune_out(args.directory, source))
     quiet = args.quiet
     if args.find_lr and _find_lr_finetune(source, out, args):
         return 0
@@ -921,6 +927,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(sub)
+    for p in sub.choices.values():  # for _refuse_conflicts: which values are the defaults
+        p.set_defaults(_subparser=p)
     return parser
 
 
@@ -945,6 +953,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return 2
     try:
+        _refuse_conflicts(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("dlzoo: interrupted", file=sys.stderr)
@@ -955,6 +964,114 @@ def main(argv=None) -> int:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(f"dlzoo: error: {msg}", file=sys.stderr)
         return 2
+    except Exception as e:  # any other fault still ends in one line, not a traceback
+        if args.debug:
+            raise
+        print(f"dlzoo: error: {unexpected_error_line(e)}", file=sys.stderr)
+        return 1
+
+
+def unexpected_error_line(e: BaseException) -> str:
+    """The one line for an exception no command expects: what happened and what to do."""
+    text = str(e).strip().splitlines()[0][:300] if str(e).strip() else ""
+    what = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    if isinstance(e, MemoryError):
+        advice = ("out of memory: use smaller sizes (batch_size, image_size, samples) or a "
+                  "machine with more memory")
+    else:
+        advice = "this is unexpected; check the files and values you passed"
+    return f"{what} ({advice}; run again with --debug for the traceback)"
+
+
+# Flags that contradict each other, per command: (flag, flag, why); "dest=value" means that
+# value. Checked before a command runs, so `tune --resume --overwrite` is refused instead of one
+# silently winning.
+CONFLICTS = {
+    "train": [("resume", "folds", "--resume does not apply to --folds; run it again")],
+    "tune": [("resume", "overwrite", "--resume keeps the trials, --overwrite discards them")],
+    "finetune": [(dest, "epochs=0", "--epochs 0 skips phase 2, which that flag configures")
+                 for dest in ("lr", "unfreeze", "train_batchnorm")]
+                + [("augment", "cache_dir", "--augment runs phase 1 without the feature cache")],
+    "quickstart": [(dest, "transfer", "the transfer demonstration has its own epochs and output")
+                   for dest in ("epochs", "quiet")],
+    "doctor": [("json", "limit", "--json prints every row; --limit shortens the table")],
+}
+# Flags that only mean something with another one: (flag, needs).
+REQUIRES = {
+    "train": [("save_folds", "folds")],
+    "evaluate": [("epsilon", "adversarial"), ("max_samples", "adversarial")],
+    "quickstart": [("full", "transfer")],
+    "datasets": [(dest, "action=export") for dest in ("overwrite", "image_size", "name",
+                                                       "directory")],
+}
+
+
+# Limits on numeric flags, (lowest, highest) inclusive: a typo (`--epochs 1000000000000`,
+# `--workers 5000`) is refused before anything starts. Counts of epochs and trials match the
+# recipes' (dlzoo.recipes.MAX_EPOCHS, MAX_TRIALS).
+_EPOCHS, _BATCH, _SEED = (0, 100_000), (1, 1 << 16), (0, 2**32 - 1)
+LIMITS = {
+    "build": {"num_classes": (1, 1_000_000)},
+    "train": {"folds": (2, 100)},
+    "evaluate": {"batch_size": _BATCH, "max_samples": (0, 10_000_000)},
+    "predict": {"top_k": (1, 1000)},
+    "quickstart": {"epochs": (1, 100_000)},
+    "doctor": {"seed": _SEED, "workers": (1, 256), "limit": (0, 10**9),
+               "validation_split": (0.0, 0.95)},
+    "finetune": {"head_epochs": _EPOCHS, "epochs": _EPOCHS, "batch_size": _BATCH,
+                 "seed": _SEED, "validation_split": (0.0, 0.95), "head_lr": (1e-12, 10.0),
+                 "lr": (1e-12, 10.0)},
+    "tune": {"max_trials": (1, 100_000), "workers": (1, 256)},
+}
+# Image sizes and shapes (tuples): each side at most this (dlzoo.recipes.MAX_IMAGE_SIDE).
+MAX_SIDE = 16_384
+
+
+def _check_numbers(command, args) -> None:
+    for dest, (low, high) in LIMITS.get(command, {}).items():
+        value = getattr(args, dest, None)
+        if value is not None and not low <= value <= high:
+            raise CLIError(f"--{dest.replace('_', '-')} must be from {low:g} to {high:g}; "
+                           f"received {value:g}")
+    for dest in ("input_shape", "image_size"):
+        shape = getattr(args, dest, None)
+        if shape is not None and any(not 1 <= int(s) <= MAX_SIDE for s in shape):
+            raise CLIError(f"--{dest.replace('_', '-')}: every size must be from 1 to {MAX_SIDE}; "
+                           f"received {','.join(map(str, shape))}")
+
+
+def _refuse_conflicts(args) -> None:
+    """Raises CLIError for two flags that contradict each other, a flag given without the one it
+    modifies (`evaluate --epsilon` without `--adversarial`), or a number out of its range."""
+    command = getattr(args, "command", None)
+    subparser = getattr(args, "_subparser", None)
+    if subparser is None:
+        return
+    _check_numbers(command, args)
+
+    def given(spec) -> bool:
+        dest, _, value = spec.partition("=")
+        have = getattr(args, dest, None)
+        if value:
+            return str(have) == value
+        return (have is not None and have is not False and have != ""  # '': "none" (--cache-dir '')
+                and have != subparser.get_default(dest))
+
+    def flag(spec) -> str:
+        dest, _, value = spec.partition("=")
+        if dest == "action":
+            return f"the {value} action"
+        if dest in ("name", "directory"):  # positional arguments
+            return dest.upper()
+        return "--" + dest.replace("_", "-") + (f" {value}" if value else "")
+
+    for a, b, why in CONFLICTS.get(command, []):
+        if given(a) and given(b):
+            raise CLIError(f"{flag(a)} and {flag(b)} contradict each other: {why}")
+    for dest, needs in REQUIRES.get(command, []):
+        if given(dest) and not given(needs):
+            raise CLIError(f"{flag(dest)} only applies with {flag(needs)}; add it or drop "
+                           f"{flag(dest)}")
 
 
 if __name__ == "__main__":

@@ -235,16 +235,19 @@ def read_images(paths, input_shape) -> tuple[np.ndarray, list, list]:
     """
     from dlzoo.data.images import UnusableImage
     from dlzoo.data.sniff import decode_bytes
+    from dlzoo.userfiles import IMAGE_MAX_BYTES, read_bytes
 
     h, w, c = (int(s) for s in input_shape)
     arrays, kept, failed = [], [], []
     for path in paths:
         path = os.fsdecode(path) if isinstance(path, bytes) else str(path)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
+        try:  # regular files only, at most IMAGE_MAX_BYTES (not /dev/zero, not a FIFO)
+            data = read_bytes(path, max_bytes=IMAGE_MAX_BYTES, what="image")
         except OSError as e:
             failed.append((path, e.strerror or str(e)))
+            continue
+        except ValueError as e:
+            failed.append((path, str(e).removeprefix(f"{path}: ")))
             continue
         try:
             array, _ = decode_bytes(data, channels=c, image_size=(h, w))
@@ -460,8 +463,8 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
         >>> result.report.accuracy, result.paths["report"]
     """
     from dlzoo.data.datasets import load
+    from dlzoo.saving import folder_name, read_card
     from dlzoo.saving import load as load_model
-    from dlzoo.saving import read_card
 
     epsilons = _check_options(split, adversarial, epsilons, max_samples)
     if isinstance(top_losses, bool) or not isinstance(top_losses, int) or top_losses < 0:
@@ -489,7 +492,7 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     labels, probs, worst = predict_keeping_worst(model, parts, to_model, keep)
     report = classification_report(labels, probs, classes)
     folder = os.fspath(out) if out is not None else os.path.join(
-        "evaluations", os.path.basename(os.path.normpath(os.fspath(model_dir))))
+        "evaluations", folder_name(model_dir))
     os.makedirs(folder, exist_ok=True)
     result = SavedModelEvaluation(
         report=report, model_name=card.get("name"), source=source, split=split,

@@ -213,7 +213,9 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
         raise ValueError(f"dynamic_size applies to litert only; {fmt} always takes any size.")
     model, card = serving_model(model_dir)
     keras_format, filename = FORMATS[fmt]
-    folder = Path(out) if out is not None else Path("exports") / Path(model_dir).name / fmt
+    from dlzoo.saving import folder_name
+
+    folder = Path(out) if out is not None else Path("exports") / folder_name(model_dir) / fmt
     folder.mkdir(parents=True, exist_ok=True)
     target = folder if filename is None else folder / filename
     raw = model.get_layer(_RAW_INPUT)

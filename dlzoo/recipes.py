@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 import re
 from pathlib import Path
 
@@ -30,6 +31,7 @@ import yaml
 
 from dlzoo.augmentation import normalize_augment
 from dlzoo.callbacks import EARLY_STOPPING_DEFAULTS, check_schedule
+from dlzoo.userfiles import RECIPE_MAX_BYTES, read_text
 
 __all__ = [
     "DEFAULTS",
@@ -84,6 +86,39 @@ class RecipeError(ValueError):
     """A recipe that cannot run; the message names the file and the key."""
 
 
+# Upper limits on counts, so a typo (`epochs: 1000000000000`) is an error naming the key rather
+# than a run that never ends or an allocation that takes the machine down.
+MAX_EPOCHS = 100_000
+MAX_BATCH_SIZE = 1 << 16
+MAX_IMAGE_SIDE = 16_384
+MAX_SEED = 2**32 - 1
+MAX_TRIALS = 100_000
+MAX_EXECUTIONS = 100
+# Free-form sections (model_args, optimizer_args, tune.space, source options) hold plain YAML
+# values: strings, numbers, booleans, null, lists and mappings, nested at most this deep.
+MAX_DEPTH = 6
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses anchors and aliases (`&x`, `*x`): a recipe never needs
+    them, and nested aliases expand exponentially ("billion laughs": 784 bytes became a 66 MB
+    card)."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            kind = "alias *" if isinstance(event, yaml.AliasEvent) else "anchor &"
+            raise yaml.composer.ComposerError(
+                None, None, f"YAML {kind}{event.anchor} at line {event.start_mark.line + 1}: "
+                "recipes may not use anchors or aliases; write the values out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def parse_yaml(text: str):
+    """`yaml.safe_load` without anchors or aliases (raises `yaml.YAMLError` on them)."""
+    return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader subclass
+
+
 def list_recipes(directory=RECIPES_DIR) -> list[str]:
     """Names of the recipes shipped in `directory` (file stems)."""
     return sorted(p.stem for p in Path(directory).glob("*.yaml"))
@@ -119,7 +154,7 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
     """
     path = find_recipe(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = parse_yaml(read_text(path, max_bytes=RECIPE_MAX_BYTES, what="recipe"))
     except yaml.YAMLError as e:
         raise RecipeError(f"recipe {path.name}: not valid YAML: {e}") from None
     raw = apply_overrides(raw, overrides, where=path.name)
@@ -142,8 +177,8 @@ def apply_overrides(recipe, overrides, where: str = "recipe") -> dict:
         if not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*", key):
             raise RecipeError(f"recipe {where}: --set key {key!r} is not a dotted name.")
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
+            value = parse_yaml(text)
+        except yaml.YAMLError:  # not YAML (or an alias): the text itself
             value = text
         if not isinstance(out, dict):
             raise RecipeError(f"recipe {where}: the file is not a mapping; cannot set {key}.")
@@ -178,17 +213,44 @@ def _mapping(value, where, key) -> dict:
     return value
 
 
-def _int(value, where, key, minimum=1):
+def _int(value, where, key, minimum=1, maximum=MAX_EPOCHS):
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
         _fail(where, key, what, value)
+    if value > maximum:
+        _fail(where, key, f"at most {maximum:,}", value)
     return value
 
 
 def _number(value, where, key, ok, what):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or not ok(value)):
         _fail(where, key, what, value)
     return float(value)
+
+
+def _plain(value, where, key, depth=0):
+    """Checks that a free-form value is plain YAML data (no dates, binary, sets; finite
+    numbers; nested at most MAX_DEPTH deep)."""
+    if depth > MAX_DEPTH:
+        _fail(where, key, f"nested at most {MAX_DEPTH} levels deep", "...")
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            _fail(where, key, "a finite number", value)
+        return value
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            _plain(v, where, f"{key}[{i}]", depth + 1)
+        return value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                _fail(where, f"{key} key", "a string", k)
+            _plain(v, where, f"{key}.{k}", depth + 1)
+        return value
+    _fail(where, key, "a string, number, boolean, null, list or mapping", value)
 
 
 def _unknown(given: dict, allowed, where, section):
@@ -236,7 +298,8 @@ def validate(recipe, where: str = "recipe") -> dict:
     if not isinstance(desc, str):
         _fail(where, "description", "a string", desc)
     out["description"] = desc
-    out["model_args"] = dict(_mapping(recipe.get("model_args"), where, "model_args"))
+    out["model_args"] = dict(_plain(_mapping(recipe.get("model_args"), where, "model_args"),
+                                    where, "model_args"))
     out["data"] = _validate_data(_mapping(recipe["data"], where, "data"), where)
     out["train"] = _validate_train(_mapping(recipe.get("train"), where, "train"), where,
                                    out["data"]["seed"])
@@ -255,23 +318,27 @@ def _validate_data(data: dict, where: str) -> dict:
     if not more:
         _unknown(data, named, where, "data.")
     out = {**DEFAULTS["data"], **data}
+    for key, value in out.items():
+        _plain(value, where, f"data.{key}")
     source = out.get("source")
     if not isinstance(source, str) or not source.strip():
         _fail(where, "data.source", SOURCE_FORMS, source)
     for prefix in ("folder:", "synthetic:"):
         if source.startswith(prefix) and not source[len(prefix):].strip():
             _fail(where, "data.source", f"{prefix}NAME with a name after the colon", source)
-    _int(out["batch_size"], where, "data.batch_size")
+    _int(out["batch_size"], where, "data.batch_size", maximum=MAX_BATCH_SIZE)
     _number(out["validation_split"], where, "data.validation_split", lambda v: 0 < v < 1,
             "a fraction between 0 and 1 (exclusive)")
-    _int(out["seed"], where, "data.seed", minimum=0)
+    _int(out["seed"], where, "data.seed", minimum=0, maximum=MAX_SEED)
     size = out.get("image_size")
     if size is not None and (
         not isinstance(size, (list, tuple))
         or len(size) != 2
-        or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in size)
+        or any(isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= MAX_IMAGE_SIDE
+               for s in size)
     ):
-        _fail(where, "data.image_size", "[height, width] of positive integers", size)
+        _fail(where, "data.image_size", f"[height, width] of integers from 1 to {MAX_IMAGE_SIDE}",
+              size)
     if size is not None:
         out["image_size"] = list(size)
     mode = out.get("color_mode")
@@ -284,12 +351,13 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
     _unknown(train, DEFAULTS["train"], where, "train.")
     out = {**copy.deepcopy(DEFAULTS["train"]), **train}
     _int(out["epochs"], where, "train.epochs")
-    _number(out["learning_rate"], where, "train.learning_rate", lambda v: v > 0,
-            "a positive number")
+    _number(out["learning_rate"], where, "train.learning_rate", lambda v: 0 < v <= 10,
+            "a positive number of at most 10")
     out["learning_rate"] = float(out["learning_rate"])
     _check_optimizer(out["optimizer"], _mapping(out["optimizer_args"], where,
                                                 "train.optimizer_args"), where)
-    out["optimizer_args"] = dict(out["optimizer_args"] or {})
+    out["optimizer_args"] = dict(_plain(out["optimizer_args"] or {}, where,
+                                        "train.optimizer_args"))
     if out["loss"] is not None and not isinstance(out["loss"], str):
         _fail(where, "train.loss", "a Keras loss name", out["loss"])
     metrics = out["metrics"]
@@ -305,7 +373,7 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
     out["adversarial"] = _validate_adversarial(out["adversarial"], where)
     if out["seed"] is None:
         out["seed"] = data_seed
-    _int(out["seed"], where, "train.seed", minimum=0)
+    _int(out["seed"], where, "train.seed", minimum=0, maximum=MAX_SEED)
     _validate_strategy(out["strategy"], where)
     return out
 
@@ -345,13 +413,14 @@ def _validate_tune(tune: dict, where: str, train_seed: int) -> dict:
     if not isinstance(out["hypermodel"], str) or not out["hypermodel"]:
         _fail(where, "tune.hypermodel", "a hypermodel name (cnn, rnn, transformer)",
               out["hypermodel"])
-    out["space"] = dict(_mapping(out["space"], where, "tune.space"))
+    out["space"] = dict(_plain(_mapping(out["space"], where, "tune.space"), where, "tune.space"))
     if out["tuner"] not in TUNERS:
         _fail(where, "tune.tuner", " or ".join(TUNERS), out["tuner"])
     if out["objective"] is not None and not isinstance(out["objective"], str):
         _fail(where, "tune.objective", "a logged metric such as val_accuracy", out["objective"])
-    for key in ("max_trials", "epochs", "executions_per_trial"):
-        _int(out[key], where, f"tune.{key}")
+    for key, most in (("max_trials", MAX_TRIALS), ("epochs", MAX_EPOCHS),
+                      ("executions_per_trial", MAX_EXECUTIONS)):
+        _int(out[key], where, f"tune.{key}", maximum=most)
     es = out["early_stopping"]
     if es is False or es is None:
         out["early_stopping"] = None
@@ -360,11 +429,11 @@ def _validate_tune(tune: dict, where: str, train_seed: int) -> dict:
     hb = _mapping(out["hyperband"], where, "tune.hyperband")
     _unknown(hb, TUNE_DEFAULTS["hyperband"], where, "tune.hyperband.")
     out["hyperband"] = {**TUNE_DEFAULTS["hyperband"], **hb}
-    _int(out["hyperband"]["factor"], where, "tune.hyperband.factor", minimum=2)
-    _int(out["hyperband"]["iterations"], where, "tune.hyperband.iterations")
+    _int(out["hyperband"]["factor"], where, "tune.hyperband.factor", minimum=2, maximum=100)
+    _int(out["hyperband"]["iterations"], where, "tune.hyperband.iterations", maximum=1000)
     if out["seed"] is None:
         out["seed"] = train_seed
-    _int(out["seed"], where, "tune.seed", minimum=0)
+    _int(out["seed"], where, "tune.seed", minimum=0, maximum=MAX_SEED)
     if out["target"] is not None:
         _number(out["target"], where, "tune.target", lambda v: True, "a number")
     if not isinstance(out["retrain"], bool):
@@ -443,8 +512,10 @@ def _validate_callbacks(cbs: dict, where: str) -> dict:
 def _validate_expect(expect: dict, where: str) -> dict:
     figures = {k: v for k, v in expect.items() if k not in ("source", "note")}
     for key, value in figures.items():
+        if not isinstance(key, str):
+            _fail(where, "expect key", "a metric name", key)
         _number(value, where, f"expect.{key}", lambda v: True, "a number (the expected figure)")
-    if figures and not isinstance(expect.get("source"), str):
+    if (figures or "source" in expect) and not isinstance(expect.get("source"), str):
         _fail(where, "expect.source", "a string saying where the expected figure comes from",
               expect.get("source"))
     if "note" in expect and not isinstance(expect["note"], str):

@@ -39,13 +39,20 @@ __all__ = [
     "CARD_SCHEMA_VERSION",
     "FORMAT",
     "ModelCard",
+    "check_loadable",
+    "default_finetune_out",
+    "folder_name",
     "is_saved_model",
     "load",
     "load_card",
+    "load_model_file",
     "read_card",
     "render_readme",
+    "safe_name",
     "save",
+    "saved_model_folder",
     "sha256",
+    "unknown_classes",
 ]
 
 FORMAT = "dlzoo-saved-model/1"
@@ -168,7 +175,8 @@ def _versions() -> dict:
 
 
 def save(model, directory, card: ModelCard | dict | None = None, *, history=None, report=None,
-         overwrite: bool = True, extra_files: dict | None = None) -> Path:
+         overwrite: bool = True, extra_files: dict | None = None,
+         custom_objects: dict | None = None) -> Path:
     """Writes `model` and its card to `directory` in the saved_models format.
 
     Args:
@@ -183,14 +191,21 @@ def save(model, directory, card: ModelCard | dict | None = None, *, history=None
         overwrite: replace an existing model at `directory` (default True).
         extra_files: `{file name: path}` of more files to put in the folder (plots of an
             experiment the card reports); PNG files are shown in README.md.
+        custom_objects: unregistered custom classes `{name: class}` that `load` will be given
+            too (registered ones need nothing).
 
     Returns:
         The folder's path.
+
+    Raises:
+        ValueError: `load` could not read the model back (a `Lambda` layer, an unregistered
+            custom layer, a layer whose config does not rebuild it); nothing is written.
     """
     from dlzoo.plots import plot_history, read_history
     from dlzoo.preprocessing import applied_mode
 
     target = Path(directory)
+    check_loadable(model, custom_objects)
     if target.exists() and not overwrite:
         raise FileExistsError(
             f"{target} already exists; pass overwrite=True or choose another folder."
@@ -208,6 +223,11 @@ def save(model, directory, card: ModelCard | dict | None = None, *, history=None
     tmp.mkdir()  # not mkdtemp: that makes the folder private (0700) whatever the umask
     try:
         model.save(tmp / MODEL_FILE)
+        try:  # the round trip `load` will make, before anything is moved into place
+            load_model_file(tmp / MODEL_FILE, compile=False, custom_objects=custom_objects)
+        except ValueError as e:
+            raise ValueError(f"dlzoo.save: refusing to save {model.name}: dlzoo.load could not "
+                             f"read it back: {e}") from e
         card = ModelCard.from_dict(card or {})
         card = dataclasses.replace(
             card,
@@ -295,6 +315,48 @@ def _move_into_place(tmp: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+# A name that is safe as one path component: what recipes require of `name`.
+NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
+
+
+def safe_name(text, fallback: str = "model") -> str:
+    """`text` as one safe path component: kept when it matches `NAME_PATTERN` (no separator,
+    no leading dot, so never `..`), else every other character becomes `_`; `fallback` when
+    nothing usable is left. Output folders are built from this, never from raw text read from
+    a file (a card's `model` field is not covered by the sha256 check)."""
+    import re
+
+    text = text if isinstance(text, str) else ""
+    if re.fullmatch(NAME_PATTERN, text):
+        return text
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")[:128]
+    return cleaned if cleaned and re.fullmatch(NAME_PATTERN, cleaned) else fallback
+
+
+def folder_name(path, fallback: str = "model") -> str:
+    """The name of the folder `path` names, as a `safe_name` (`..` and `.` are resolved first, so
+    `exports/<folder_name(..)>` is the parent's name, never the parent itself)."""
+    return safe_name(Path(os.path.abspath(os.fspath(path))).name, fallback)
+
+
+def default_finetune_out(data_dir, source, *, root="saved_models") -> Path:
+    """`root/FOLDER-MODEL` for `dlzoo finetune DATA --model SOURCE`: FOLDER is the data folder's
+    name, MODEL the registry name (a registry name given, or a saved model's card naming one)
+    or else the saved model's folder name, each made a safe name (`safe_name`), so the result is
+    always one folder directly inside `root`."""
+    from dlzoo.registry import list_models
+
+    folder = folder_name(data_dir, "data")
+    saved = saved_model_folder(source)
+    if saved is None:
+        model = safe_name(os.fspath(source))
+    else:
+        named = read_card(saved).get("model")
+        known = isinstance(named, str) and named in list_models()
+        model = named if known else folder_name(saved)
+    return Path(root) / f"{folder}-{model}"
+
+
 def is_saved_model(path) -> bool:
     """Whether `path` is a dlzoo saved-model folder (it holds a card.json)."""
     try:
@@ -317,10 +379,16 @@ def read_card(directory) -> dict:
             f"{folder} is not a dlzoo saved model: {CARD_FILE} not found.{hint} "
             "Train one with `dlzoo train RECIPE` or `dlzoo quickstart`."
         )
+    from dlzoo.userfiles import CARD_MAX_BYTES, read_text
+
     try:
-        return json.loads(path.read_text())
+        card = json.loads(read_text(path, max_bytes=CARD_MAX_BYTES, what="card"))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e}); the card is damaged.") from None
+    if not isinstance(card, dict):
+        raise ValueError(f"{path} holds a JSON {type(card).__name__}, not a mapping; the card "  # noqa: TRY004
+                         "is damaged.")
+    return card
 
 
 def load_card(directory) -> ModelCard:
@@ -328,19 +396,38 @@ def load_card(directory) -> ModelCard:
     return ModelCard.from_dict(read_card(directory))
 
 
-def load(directory, *, compile: bool = True):
+def saved_model_folder(path) -> Path | None:
+    """The saved-model folder `path` names: the folder itself, or the folder of its
+    `model.keras` (`saved_models/x/model.keras` -> `saved_models/x`); None for anything else."""
+    if path is None or not isinstance(path, (str, os.PathLike)):
+        return None
+    p = Path(path)
+    if is_saved_model(p):
+        return p
+    if p.name == MODEL_FILE and is_saved_model(p.parent):
+        return p.parent
+    return None
+
+
+def load(directory, *, compile: bool = True, custom_objects: dict | None = None):
     """Loads a saved model with `safe_mode=True` after checking model.keras against its card.
+
+    Every path that reads a saved model (`dlzoo.load`, `evaluate`, `predict`, `finetune`,
+    `export`, `build(weights=FOLDER)`) comes here: one sha256 check, one kind of error.
+
+    Args:
+        directory: the saved model's folder (or the path of its `model.keras`).
+        compile: restore the optimizer, loss and metrics it was saved with.
+        custom_objects: `{name: class}` for custom layers that are not registered with
+            `@keras.saving.register_keras_serializable` (registered ones need nothing).
 
     Raises:
         FileNotFoundError: the folder, card.json or model.keras is missing.
-        ValueError: model.keras's sha256 differs from the card's (changed or damaged file).
+        ValueError: model.keras's sha256 differs from the card's (changed or damaged file), or
+            the file cannot be read (not a Keras archive, or a class Keras cannot find: the
+            message names it and its module).
     """
-    import keras
-
-    import dlzoo.layers
-    import dlzoo.models  # noqa: F401  (and the families' own)
-
-    folder = Path(directory)
+    folder = saved_model_folder(directory) or Path(directory)
     card = read_card(folder)
     model_path = folder / MODEL_FILE
     if not model_path.is_file():
@@ -352,7 +439,117 @@ def load(directory, *, compile: bool = True):
             f"{model_path} does not match its card: sha256 {actual[:16]}... but card.json says "
             f"{str(expected)[:16]}.... The file was changed or damaged; restore it or retrain."
         )
-    return keras.saving.load_model(model_path, compile=compile, safe_mode=True)
+    return load_model_file(model_path, compile=compile, custom_objects=custom_objects)
+
+
+def load_model_file(path, *, compile: bool = False, custom_objects: dict | None = None):
+    """`keras.saving.load_model(path, safe_mode=True)` with one-line errors: a file that is not a
+    Keras archive, or one naming a class Keras cannot find (named with its module, refused).
+
+    This checks no card: `load` (a saved-model folder) checks the sha256 first.
+
+    Raises:
+        ValueError: the file cannot be read as a Keras model.
+    """
+    import zipfile
+
+    import keras
+
+    import dlzoo.layers
+    import dlzoo.models  # noqa: F401  (registers the zoo's layers and the families' own)
+
+    path = Path(path)
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a Keras model archive (.keras is a zip file); it is "
+                         "damaged or another kind of file. Restore it or save the model again.")
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True,
+                                       custom_objects=custom_objects)
+    except Exception as e:  # Keras raises TypeError/ValueError/KeyError/BadZipFile/OSError here
+        unknown = unknown_classes(path, custom_objects)
+        if unknown:
+            listed = ", ".join(f"{name} (module {module})" for name, module in unknown)
+            raise ValueError(
+                f"{path} uses a class Keras cannot find: {listed}; refusing to load it. If you "
+                "trust the file, import the module that registers it "
+                "(@keras.saving.register_keras_serializable) or pass custom_objects={name: class}."
+            ) from e
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(f"{path} could not be loaded: {type(e).__name__}: {first[:300]}") from e
+
+
+def unknown_classes(path, custom_objects: dict | None = None) -> list[tuple[str, str]]:
+    """`(registered or class name, module)` of every object in a `.keras` file's config that
+    neither the Keras registry, `custom_objects` nor a Keras module provides (what
+    `safe_mode=True` refuses), in the order they appear."""
+    import importlib
+    import zipfile
+
+    import keras
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            config = json.loads(z.read("config.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return []
+    found = []
+
+    def known(entry) -> bool:
+        name, module = entry["class_name"], entry.get("module") or ""
+        registered = entry.get("registered_name") or name
+        if keras.saving.get_registered_object(registered, custom_objects=custom_objects):
+            return True
+        if module.split(".")[0] not in ("keras", "keras_hub", "keras_cv", "keras_nlp"):
+            return False
+        try:
+            return isinstance(vars(importlib.import_module(module)).get(name), type)
+        except ImportError:
+            return False
+
+    def walk(node):
+        if isinstance(node, dict):
+            if (isinstance(node.get("class_name"), str) and "config" in node
+                    and not node["class_name"].startswith("__") and not known(node)):
+                item = (node.get("registered_name") or node["class_name"], node.get("module"))
+                if item not in found:
+                    found.append(item)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(config)
+    return found
+
+
+def check_loadable(model, custom_objects: dict | None = None) -> None:
+    """Raises `ValueError` with the reason when `model` could not be loaded back by `load`:
+    a `Lambda` layer (refused by `safe_mode=True`) or a class Keras cannot find again (a custom
+    layer not registered with `@keras.saving.register_keras_serializable`)."""
+    import keras
+
+    from dlzoo.weights import all_layers
+
+    for layer in all_layers(model):
+        if isinstance(layer, keras.layers.Lambda):
+            raise ValueError(  # noqa: TRY004  (a model that cannot be saved, as dlzoo.save's other refusals)
+                f"layer {layer.name!r} is a Lambda layer: dlzoo.load (safe_mode=True) cannot read "
+                "it back. Write it as a small custom layer registered with "
+                "@keras.saving.register_keras_serializable(package=...) instead."
+            )
+        cls = type(layer)
+        if cls.__module__.split(".")[0] in ("keras", "keras_hub", "keras_cv", "keras_nlp"):
+            continue
+        registered = keras.saving.get_registered_name(cls)
+        if keras.saving.get_registered_object(registered, custom_objects=custom_objects) is not cls:
+            raise ValueError(
+                f"layer {layer.name!r} is of class {cls.__name__} (module {cls.__module__}), which "
+                "is not registered: dlzoo.load could not find it again. Decorate the class with "
+                "@keras.saving.register_keras_serializable(package=...), or pass the same "
+                "custom_objects to dlzoo.save and dlzoo.load."
+            )
+
 
 
 def render_readme(card: ModelCard | dict) -> str:

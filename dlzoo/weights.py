@@ -10,8 +10,9 @@
   hashes live beside each family, in its module's `IMAGENET_WEIGHTS` table
   (`dlzoo/models/resnet.py`, ...); this module is the mechanism.
 - a path to a weights file (`.weights.h5`, `.keras`, or a legacy `.h5`): `model.load_weights`.
-- a path to a dlzoo saved model (a directory with `model.keras`): weights are copied layer by
-  layer where names and shapes match; the rest are reported.
+- a path to a dlzoo saved model (a directory with `model.keras` and `card.json`, or that
+  `model.keras` itself): loaded by `dlzoo.saving.load` (the card's sha256 check), then weights are
+  copied layer by layer where names and shapes match; the rest are reported.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ import warnings
 
 from dlzoo.network import network_available
 from dlzoo.registry import ModelInfo, list_models, model_info
+from dlzoo.saving import saved_model_folder
+from dlzoo.userfiles import check_regular_file
 
 __all__ = [
     "WeightsFile",
+    "all_layers",
     "build_with_weights",
     "copy_weights_by_name",
     "fetch",
@@ -89,15 +93,22 @@ def build_with_weights(info: ModelInfo, weights, kwargs: dict):
         return _build_imagenet(info, kwargs)
     if isinstance(weights, (str, os.PathLike)):
         path = os.fspath(weights)
+        folder = saved_model_folder(path)  # a saved model, or its model.keras: checked against its card
+        if folder is not None:
+            model = info.builder(**kwargs)
+            load_saved_model_weights(model, os.fspath(folder))
+            return model
         if os.path.isfile(path):
+            check_regular_file(path, what="weights file")
             model = info.builder(**kwargs)
             try:
                 model.load_weights(path)
-            except ValueError as e:
+            except Exception as e:  # ValueError, or BadZipFile/OSError from a damaged file
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise ValueError(
                     f"Could not load the weights file {path} into {info.name} (built with "
-                    f"{kwargs or 'its defaults'}): {e} Build with the arguments the file was "
-                    "saved from."
+                    f"{kwargs or 'its defaults'}): {type(e).__name__}: {first} Build with the "
+                    "arguments the file was saved from, or check that the file is whole."
                 ) from e
             return model
         if os.path.isdir(path):
@@ -269,11 +280,12 @@ def _load_legacy_h5(model, path: str, *, skip_classifier: bool = False) -> None:
         )
 
 
-def _all_layers(model):
+def all_layers(model):
+    """Every layer of `model`, nested models' layers included (depth first)."""
     for layer in model.layers:
         yield layer
         if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
+            yield from all_layers(layer)
 
 
 def copy_weights_by_name(source, target) -> tuple:
@@ -285,9 +297,9 @@ def copy_weights_by_name(source, target) -> tuple:
         `(copied, skipped)`: names of the layers of `target` that received weights, and
         `(name, reason)` for those that did not.
     """
-    by_name = {layer.name: layer for layer in _all_layers(source) if layer.weights}
+    by_name = {layer.name: layer for layer in all_layers(source) if layer.weights}
     copied, skipped = [], []
-    for layer in _all_layers(target):
+    for layer in all_layers(target):
         if not layer.weights or hasattr(layer, "layers"):
             continue
         src = by_name.get(layer.name)
@@ -307,21 +319,21 @@ def copy_weights_by_name(source, target) -> tuple:
 def load_saved_model_weights(model, directory: str) -> tuple:
     """Copies weights from the dlzoo saved model in `directory` (its `model.keras`) into `model`.
 
-    Loads with `safe_mode=True`. Layers whose names or shapes differ (a new classifier, say) keep
-    their initial weights and are listed in a warning.
+    Loads through `dlzoo.saving.load` (the card's sha256 check, `safe_mode=True`). Layers whose
+    names or shapes differ (a new classifier, say) keep their initial weights and are listed in a
+    warning.
 
     Returns:
         `(copied, skipped)` as `copy_weights_by_name`.
     """
-    import keras
+    from dlzoo import saving
 
-    path = os.path.join(directory, "model.keras")
-    if not os.path.isfile(path):
+    if saving.saved_model_folder(directory) is None:
         raise ValueError(
-            f"weights={directory!r} is a directory but holds no model.keras; pass a dlzoo saved-model "
-            "directory, or the path of a weights file."
+            f"weights={directory!r} is a directory but not a dlzoo saved model (no "
+            f"{saving.CARD_FILE}); pass a saved-model directory, or the path of a weights file."
         )
-    source = keras.saving.load_model(path, compile=False, safe_mode=True)
+    source = saving.load(directory, compile=False)
     copied, skipped = copy_weights_by_name(source, model)
     if not copied:
         raise ValueError(

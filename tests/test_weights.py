@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import pytest
 
+import dlzoo
 import dlzoo.models.resnet as resnet_family
 import dlzoo.weights as W
 from dlzoo import build, list_models, model_info
@@ -229,14 +230,13 @@ def test_imagenet_errors_before_any_download(monkeypatch):
 def test_saved_model_directory_copies_matching_layers(tmp_path):
     source = build("resnet20", num_classes=10)
     _randomize(source)
-    (tmp_path / "run").mkdir()
-    source.save(tmp_path / "run" / "model.keras")
+    dlzoo.save(source, tmp_path / "run", {"name": "run", "model": "resnet20"})
     with pytest.warns(UserWarning, match=r"kept the initial weights of 1: predictions \(shapes"):
         model = build("resnet20", num_classes=3, weights=str(tmp_path / "run"))
     for name in ("conv1_conv", "conv4_block3_2_bn"):
         for a, b in zip(model.get_layer(name).get_weights(), source.get_layer(name).get_weights()):
             np.testing.assert_array_equal(a, b)
-    with pytest.raises(ValueError, match="holds no model.keras"):
+    with pytest.raises(ValueError, match="not a dlzoo saved model"):
         build("resnet20", weights=str(tmp_path))
 
 

@@ -14,6 +14,8 @@ import errno
 import os
 import stat
 
+from dlzoo.userfiles import IMAGE_MAX_BYTES
+
 __all__ = ["list_files", "root_folder", "shown_name"]
 
 
@@ -96,6 +98,9 @@ class _Lister:
                 continue
             if kind[0] == "dir":
                 self._walk(entry.path, rel, label, (*chain, kind[1]))
+            elif kind[0] == "file" and kind[1] > IMAGE_MAX_BYTES:  # read whole: refuse first
+                why = f"{kind[1]:,} bytes, more than the {IMAGE_MAX_BYTES >> 20} MiB an image may have"
+                self.skipped.append((rel, why))
             elif kind[0] == "file":
                 self.entries.append((rel, label, kind[1], entry.path))
             else:

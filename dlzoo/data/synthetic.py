@@ -108,7 +108,42 @@ def generate(name: str, *, n: int = 400, data_seed: int = 0, **kwargs):
             f"unknown synthetic task {name!r}; choose one of {', '.join(sorted(TASKS))} "
             "(e.g. source='synthetic:shapes')."
         )
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"n (number of samples) must be an integer >= 2; received {n!r}.")
+    if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= MAX_SAMPLES:
+        raise ValueError(f"n (number of samples) must be an integer from 2 to {MAX_SAMPLES:,}; "
+                         f"received {n!r}.")
+    _check_sizes(name, n, kwargs)
     rng = np.random.default_rng(data_seed)
     return TASKS[name](n, rng, **kwargs)
+
+
+# Limits, so a typo (`n: 100000000000`) is an error naming the value before numpy tries to
+# allocate it (a MemoryError, or the machine swapping).
+MAX_SAMPLES = 10_000_000
+MAX_ARRAY_BYTES = 4 << 30  # the generated x, as float32
+
+
+def _positive_int(value, key, most):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= most:
+        raise ValueError(f"{key} must be an integer from 1 to {most:,}; received {value!r}.")
+    return int(value)
+
+
+def _check_sizes(name, n, kwargs) -> None:
+    """Checks the size arguments of task `name` and that its x fits in MAX_ARRAY_BYTES."""
+    per_sample = 2
+    if name in IMAGE_TASKS:
+        size = kwargs.get("image_size", (32, 32))
+        if not isinstance(size, (list, tuple)) or len(size) != 2:
+            raise ValueError(f"image_size must be (height, width); received {size!r}.")
+        h, w = (_positive_int(s, "image_size", 16_384) for s in size)
+        per_sample = h * w * 3
+    elif name == "blobs":
+        per_sample = _positive_int(kwargs.get("features", 16), "features", 1_000_000)
+        _positive_int(kwargs.get("num_classes", 3), "num_classes", 10_000)
+    need = n * per_sample * 4
+    if need > MAX_ARRAY_BYTES:
+        raise ValueError(
+            f"synthetic:{name} with n={n:,} would need {need / 2**30:.1f} GiB for its samples, "
+            f"more than the {MAX_ARRAY_BYTES / 2**30:.0f} GiB allowed; use a smaller n or "
+            "image_size."
+        )

@@ -18,7 +18,7 @@ from dlzoo.data.images import channels_for, tf_resize, tf_to_channels
 from dlzoo.data.manifest import manifest_hash
 from dlzoo.network import PROBE_TIMEOUT_S, network_available
 
-__all__ = ["KNOWN_SPLITS", "NETWORK_PROBE_URL", "load_tfds"]
+__all__ = ["KNOWN_SPLITS", "NETWORK_PROBE_URL", "data_dir_root", "load_tfds"]
 
 # The usual (train, validation) splits. Datasets with only a train split hold out its last
 # `validation_split` fraction; unknown names use "validation" or "test" when tfds has one.
@@ -64,18 +64,31 @@ def _tfds_builder(name, data_dir):
         ) from None
 
 
+def data_dir_root(builder) -> str:
+    """The `data_dir` a builder's files live under, for any config depth: `builder.data_dir` is
+    `ROOT/NAME/VERSION` or `ROOT/NAME/CONFIG/VERSION` (`imdb_reviews/plain_text/1.0.0`), i.e.
+    ROOT joined with `builder.info.full_name`; `tfds build NAME --data_dir ROOT` writes there."""
+    root = getattr(builder, "data_dir_root", None)
+    if root:
+        return os.fspath(root)
+    path = os.fspath(builder.data_dir).rstrip("/")
+    for _ in builder.info.full_name.strip("/").split("/"):
+        path = os.path.dirname(path)
+    return path
+
+
 def _ensure_prepared(builder, name, data_dir):
     if builder.is_prepared():
         return
-    where = data_dir or os.path.dirname(os.path.dirname(builder.data_dir.rstrip("/")))
+    where = data_dir_root(builder)
     if not network_available(NETWORK_PROBE_URL, PROBE_TIMEOUT_S):
         raise ConnectionError(
             f"dataset {name!r} is not prepared under {builder.data_dir} and the download host "
             f"({urlsplit(NETWORK_PROBE_URL).hostname}) cannot be reached. On a machine with internet run "
             f"`tfds build {name} --data_dir {where}` (or python -c \"import tensorflow_datasets as "
-            f"tfds; tfds.load('{name}', data_dir='{where}')\") and copy {where}/{builder.name} "
-            "here (or pass data_dir=... to where it is); or use 'digits' or 'folder:PATH', which "
-            "need no download."
+            f"tfds; tfds.load('{name}', data_dir='{where}')\") and copy its {where}/{builder.name} "
+            f"folder to {where}/ on this machine (or pass data_dir=... to where it is); or use "
+            "'digits' or 'folder:PATH', which need no download."
         )
     builder.download_and_prepare()
 

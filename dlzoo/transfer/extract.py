@@ -95,6 +95,11 @@ def resolve_source(source, *, weights=None, input_shape=None, model_args=None,
 
     from dlzoo.preprocessing import applied_mode, base_network
     from dlzoo.registry import build, model_info
+    from dlzoo.saving import saved_model_folder
+
+    # a saved model's model.keras means the saved model (its card, its sha256 check)
+    source = saved_model_folder(source) or source
+    weights = saved_model_folder(weights) or weights
 
     if isinstance(source, keras.Model):
         network = base_network(source)

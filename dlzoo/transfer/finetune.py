@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dlzoo.augmentation import DEFAULT_AUGMENT, augmentation_layers, normalize_augment
 from dlzoo.compiling import compile_for_task
-from dlzoo.saving import ModelCard, is_saved_model
+from dlzoo.saving import ModelCard, saved_model_folder
 from dlzoo.transfer.extract import (
     Features,
     Source,
@@ -367,7 +367,8 @@ def _source_and_data(source, data, cfg: FineTuneConfig):
     """The `Source` and the `DataBundle`, at the same image shape. The network first when it
     fixes the image size (a saved model, a `keras.Model`); else the data first."""
     src = None
-    if not isinstance(source, str) or is_saved_model(source) or is_saved_model(cfg.weights):
+    if (not isinstance(source, str) or saved_model_folder(source) is not None
+            or saved_model_folder(cfg.weights) is not None):
         src = resolve_source(source, weights=cfg.weights, model_args=cfg.model_args)
     if src is not None:
         fixed = src.input_shape

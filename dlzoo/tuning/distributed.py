@@ -5,7 +5,8 @@ keras-tuner runs a search in parallel when every process gets three environment 
 worker), `KERASTUNER_ORACLE_IP` and `KERASTUNER_ORACLE_PORT` (where the chief's gRPC oracle
 listens). The chief hands out trials and records their results; workers build, train and report.
 This module only starts those processes on one host, gives each worker its own GPU, collects their
-logs and stops them all on Ctrl-C or on the first failure. The same processes can be started by
+logs, starts a dead worker again (the chief gives it back its trial, so a death costs only that
+trial) and stops them all on Ctrl-C or when the chief fails. The same processes can be started by
 hand on other hosts (README, "Architecture search").
 
     >>> launch(["tune", "cnn-digits-tune"], workers=2, log_dir="saved_models/.tuning/x/logs")
@@ -123,18 +124,33 @@ def _tail(path: Path, lines: int = 5) -> str:
 
 
 def launch(dlzoo_args: list[str], *, workers: int, log_dir, ip: str = LOCALHOST,
-           port: int | None = None, echo=print, chief_grace: float = 5.0) -> dict:
+           port: int | None = None, echo=print, chief_grace: float = 5.0, restarts: int = 2,
+           command: list[str] | None = None) -> dict:
     """Runs `python -m dlzoo DLZOO_ARGS --role chief` and N `--role worker` processes.
 
     Each worker gets `KERASTUNER_TUNER_ID=tuner<i>` and, when GPUs exist, its own
     `CUDA_VISIBLE_DEVICES` (round robin); the chief gets no GPU. Every process's output goes to
     `log_dir/<id>.log` and, prefixed with its id, to `echo` (None: logs only). Returns when all
-    workers have finished (the chief, whose oracle has saved every result, is then stopped);
-    raises `WorkerError` as soon as one process fails, and stops all of them on any exception,
-    Ctrl-C included.
+    workers have finished (the chief, whose oracle has saved every result, is then stopped).
+
+    A worker that dies costs only its own trial: the others keep running, and the dead worker is
+    started again (up to `restarts` times) under the same tuner id, for which keras-tuner's chief
+    hands out the very trial it was running (`Oracle.create_trial` returns a tuner's ongoing
+    trial). Each death is reported through `echo` and kept in the return value. The chief holds
+    the oracle, so its failure stops everything at once.
+
+    Args:
+        restarts: how many times one worker is started again after dying (default 2).
+        command: the program to run instead of `python -m dlzoo` (tests).
 
     Returns:
-        `{id: exit status}`.
+        `{id: exit status}` of every process, and under `"deaths"` a list of
+        `(id, exit status)`, one per death (empty when none died).
+
+    Raises:
+        WorkerError: the chief failed; or a worker died more than `restarts` times (raised once
+            the other workers have finished, their trials saved), or every worker did. The
+            message names the process and its log, with the log's last lines.
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be a positive integer; received {workers!r}.")
@@ -142,45 +158,79 @@ def launch(dlzoo_args: list[str], *, workers: int, log_dir, ip: str = LOCALHOST,
     log_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port(ip)
     gpus = gpu_ids()
-    base = [sys.executable, "-m", "dlzoo"] + list(dlzoo_args)
-    plan = process_plan(workers, ip, port, gpus)
+    base = list(command or [sys.executable, "-m", "dlzoo"]) + list(dlzoo_args)
+    plan = dict(process_plan(workers, ip, port, gpus))
     procs, pumps = {}, []
+
+    def log_of(name) -> Path:
+        return log_dir / f"{name}.log"
+
+    def start(name):
+        env = plan[name]
+        role = "chief" if name == "chief" else "worker"
+        procs[name] = subprocess.Popen(
+            base + ["--role", role], env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+            # the launcher starts no threads before the first one; the child must die with it
+            preexec_fn=_die_with_parent,  # noqa: PLW1509
+        )
+        pumps.append(_pump(procs[name], name, log_of(name), echo))
+        gpu_note = f", CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']}" if gpus else ""
+        if echo is not None:
+            echo(f"started {name} (pid {procs[name].pid}, oracle {ip}:{port}{gpu_note})")
+
+    def failure(name, code) -> str:
+        return f"{name} exited with status {code} (log {log_of(name)}): {_tail(log_of(name))}"
+
+    def report(line):  # a death is reported even when the logs are not echoed
+        (echo or (lambda m: print(f"dlzoo: {m}", file=sys.stderr)))(line)
+
+    names = [n for n in plan if n != "chief"]
+    left = dict.fromkeys(names, restarts)
+    deaths, lost = [], []
     try:
-        for name, env in plan:
-            role = "chief" if name == "chief" else "worker"
-            log_path = log_dir / f"{name}.log"
-            log_path.write_text("")
-            procs[name] = subprocess.Popen(
-                base + ["--role", role], env=env, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True,
-                # the launcher starts no threads before this; the child must die with it
-                preexec_fn=_die_with_parent,  # noqa: PLW1509
-            )
-            pumps.append(_pump(procs[name], name, log_path, echo))
-            gpu_note = f", CUDA_VISIBLE_DEVICES={env['CUDA_VISIBLE_DEVICES']}" if gpus else ""
-            if echo is not None:
-                echo(f"started {name} (pid {procs[name].pid}, oracle {ip}:{port}{gpu_note})")
-        names = [n for n, _ in plan if n != "chief"]
+        for name in plan:
+            log_of(name).write_text("")
+            start(name)
         while True:
-            for name, proc in procs.items():
-                # The chief ends by itself (status 0) once the last worker has been told to
-                # stop, possibly before that worker has exited.
-                code = proc.poll()
-                if code not in (None, 0):
-                    raise WorkerError(
-                        f"{name} exited with status {code} (log {log_dir / (name + '.log')}): "
-                        f"{_tail(log_dir / (name + '.log'))}"
-                    )
-            if all(procs[w].poll() == 0 for w in names):
+            # The chief ends by itself (status 0) once the last worker has been told to stop,
+            # possibly before that worker has exited.
+            code = procs["chief"].poll()
+            if code not in (None, 0):
+                raise WorkerError(failure("chief", code))
+            for name in names:
+                code = procs[name].poll()
+                if code in (None, 0) or name in lost:
+                    continue
+                deaths.append((name, code))
+                if left[name] > 0:
+                    left[name] -= 1
+                    report(f"{failure(name, code)}; the other workers go on. Starting {name} "
+                           "again: the chief hands it the trial it was running.")
+                    start(name)
+                else:
+                    lost.append(name)
+                    report(f"{failure(name, code)}; died {restarts + 1} times, not started "
+                           "again; the other workers go on.")
+            alive = [w for w in names if w not in lost]
+            if not alive:
+                raise WorkerError("every worker died; " + failure(lost[-1], procs[lost[-1]].returncode))
+            if all(procs[w].poll() == 0 for w in alive):
                 break
             time.sleep(0.5)
+        if lost:
+            raise WorkerError(
+                f"{', '.join(lost)} died {restarts + 1} times; the other workers finished and "
+                "their trials are saved in the search project; the dead worker's last trial is "
+                f"unfinished. Last: {failure(lost[-1], procs[lost[-1]].returncode)}"
+            )
         # Every trial has been ended and saved by the chief's oracle; it only idles now
         # (keras-tuner's chief polls for its exit every 20 s).
         try:
             procs["chief"].wait(timeout=chief_grace)
         except subprocess.TimeoutExpired:
             pass
-        return {name: proc.returncode for name, proc in procs.items()}
+        return {**{name: proc.returncode for name, proc in procs.items()}, "deaths": deaths}
     finally:
         _stop(procs)
         for thread in pumps:
