@@ -248,6 +248,8 @@ def _pillow_again(path, digest, **kw) -> _Read:
 
 # --- the TensorFlow engine -------------------------------------------------------------------------
 
+_DECODE_AHEAD = 16  # decoded images buffered ahead of the cache
+
 
 def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, bar, task):
     """Decodes `rows` of `entries` in tf.data; returns ({row: (h, w)}, cached dataset or None).
@@ -267,10 +269,14 @@ def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, ba
     for route, resize in sorted(set(routes)):  # one straight decoder each: no branching per file
         decode = tf_decode_fn(channels, image_size if keep and resize else None, route=route, **opts)
         mine = [r for r, rt in zip(rows, routes) if rt == (route, resize)]
-        paths = [os.fsencode(entries[r][3]) for r in mine]  # bytes: any name TensorFlow can open
+        # bytes: any name TensorFlow can open (an object array: no per-element type inference)
+        paths = np.array([os.fsencode(entries[r][3]) for r in mine], dtype=object)
         labels = np.array([folder_index[entries[r][1]] for r in mine], np.int32)
         part = tf.data.Dataset.from_tensor_slices((np.asarray(mine, np.int64), paths, labels))
-        parts.append(part.map(_loader(tf, decode), num_parallel_calls=tf.data.AUTOTUNE).ignore_errors())
+        part = part.map(_loader(tf, decode), num_parallel_calls=tf.data.AUTOTUNE)
+        # A buffer between the parallel decode and the cache: without it tf.data's autotuning
+        # starves the decode when a cache follows (measured: the pass took 1.8x the wall time).
+        parts.append(part.prefetch(_DECODE_AHEAD).ignore_errors())
     ds = parts[0]
     for part in parts[1:]:
         ds = ds.concatenate(part)
