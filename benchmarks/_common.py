@@ -61,7 +61,7 @@ def versions() -> dict:
         if m is None:
             try:
                 m = __import__(mod)
-            except Exception:  # an absent optional backend is a fact to record, not an error
+            except Exception:  # noqa: BLE001, S112 - an absent optional backend is a fact to record
                 continue
         out[mod] = getattr(m, "__version__", "?")
     try:
