@@ -33,7 +33,7 @@ import statistics
 import tempfile
 import time
 
-from benchmarks._common import make_photo_folder
+from benchmarks._common import load_average, make_photo_folder
 
 SIZE = (160, 160)  # read at (height, width)
 STORED = {"160x160": (160, 160), "320x240": (240, 320)}  # on disk (height, width)
@@ -84,14 +84,6 @@ def _dlzoo(root):
                                        progress=False)[0])
 
 
-def _load() -> list:
-    try:
-        with open("/proc/loadavg") as f:
-            return f.read().split()[:3]
-    except OSError:
-        return ["?"]
-
-
 def _case(root, n_files, rounds) -> dict:
     contenders = {
         "keras": lambda: _keras(root),
@@ -135,7 +127,7 @@ def _case(root, n_files, rounds) -> dict:
 def run(quick: bool = False) -> dict:
     n_files = 400 if quick else 2000
     rounds = 3 if quick else 7
-    load_before = _load()
+    load_before = load_average()
     cases = {}
     for name, stored in STORED.items():
         root = tempfile.mkdtemp(prefix="dlzoo-bench-pipeline-")
@@ -144,7 +136,7 @@ def run(quick: bool = False) -> dict:
             cases[name] = _case(root, n_files, rounds)
         finally:
             shutil.rmtree(root, ignore_errors=True)
-    load_after = _load()
+    load_after = load_average()
     first = cases["160x160"]
     parts = []
     for name, c in cases.items():
