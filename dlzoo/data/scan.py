@@ -274,9 +274,12 @@ def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, ba
         labels = np.array([folder_index[entries[r][1]] for r in mine], np.int32)
         part = tf.data.Dataset.from_tensor_slices((np.asarray(mine, np.int64), paths, labels))
         part = part.map(_loader(tf, decode), num_parallel_calls=tf.data.AUTOTUNE)
-        # A buffer between the parallel decode and the cache: without it tf.data's autotuning
-        # starves the decode when a cache follows (measured: the pass took 1.8x the wall time).
-        parts.append(part.prefetch(_DECODE_AHEAD).ignore_errors())
+        if keep == "tfcache":
+            # A buffer between the parallel decode and the cache: without it tf.data's autotuning
+            # starves the decode when a cache follows (measured: the pass took 1.8x the wall
+            # time). Only there: these images are at the target size; unkept ones may be huge.
+            part = part.prefetch(_DECODE_AHEAD)
+        parts.append(part.ignore_errors())
     ds = parts[0]
     for part in parts[1:]:
         ds = ds.concatenate(part)
