@@ -248,7 +248,7 @@ def _pillow_again(path, digest, **kw) -> _Read:
 
 # --- the TensorFlow engine -------------------------------------------------------------------------
 
-_DECODE_AHEAD = 16  # decoded images buffered ahead of the cache
+_DECODE_AHEAD = 16  # decoded images buffered ahead of the cache (0: none; benchmarks.pipeline_parts)
 
 
 def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, bar, task):
@@ -274,10 +274,12 @@ def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, ba
         labels = np.array([folder_index[entries[r][1]] for r in mine], np.int32)
         part = tf.data.Dataset.from_tensor_slices((np.asarray(mine, np.int64), paths, labels))
         part = part.map(_loader(tf, decode), num_parallel_calls=tf.data.AUTOTUNE)
-        if keep == "tfcache":
+        if keep == "tfcache" and _DECODE_AHEAD:
             # A buffer between the parallel decode and the cache: without it tf.data's autotuning
-            # starves the decode when a cache follows (measured: the pass took 1.8x the wall
-            # time). Only there: these images are at the target size; unkept ones may be huge.
+            # starved the decode when a cache followed (the scan took 1.4-1.8x the wall time in
+            # three of four runs on a loaded machine, the same in the fourth; benchmarks.
+            # pipeline_parts). Only here: these images are at the target size; unkept ones may
+            # be huge.
             part = part.prefetch(_DECODE_AHEAD)
         parts.append(part.ignore_errors())
     ds = parts[0]
