@@ -34,6 +34,15 @@ def make_photo_folder(root: str, n: int, size: tuple = (160, 160), seed: int = 0
         Image.fromarray(img).save(os.path.join(root, f"class{c}", f"{i:05d}.jpg"), quality=90)
 
 
+def load_average() -> list[str]:
+    """The 1, 5 and 15 minute load averages (strings, as /proc/loadavg gives them), or ["?"]."""
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[:3]
+    except OSError:
+        return ["?"]
+
+
 def machine() -> dict:
     info = {
         "platform": platform.platform(),
@@ -61,7 +70,7 @@ def versions() -> dict:
         if m is None:
             try:
                 m = __import__(mod)
-            except Exception:  # an absent optional backend is a fact to record, not an error
+            except Exception:  # noqa: BLE001, S112 - an absent optional backend is a fact to record
                 continue
         out[mod] = getattr(m, "__version__", "?")
     try:

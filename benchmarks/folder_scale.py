@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchmarks._common import HERE, make_photo_folder
+from benchmarks._common import HERE, load_average, make_photo_folder
 
 SIZES = [1000, 4000, 16000]
 QUICK_SIZES = [500, 1000]
@@ -63,19 +63,12 @@ def _child(tool: str, root: str, budget: str = "default") -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _load() -> str:
-    try:
-        return open("/proc/loadavg").read().split()[:3].__str__()
-    except OSError:
-        return "?"
-
-
 def run(quick: bool = False) -> dict:
     from dlzoo.data.scan import available_memory
 
     sizes = QUICK_SIZES if quick else SIZES
     budget = available_memory() // 4
-    rows, load_before = [], _load()
+    rows, load_before = [], str(load_average())
     base = tempfile.mkdtemp(prefix="dlzoo-bench-scale-")
     try:
         for n in sizes:
@@ -103,7 +96,7 @@ def run(quick: bool = False) -> dict:
             shutil.rmtree(root, ignore_errors=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    load_after = _load()
+    load_after = str(load_average())
     _plot(rows)
     by = {(r["files"], r["pipeline"]): r for r in rows}
     ratios = {n: by[(n, "keras")]["setup + epoch 1 s"] / by[(n, "dlzoo")]["setup + epoch 1 s"]

@@ -174,3 +174,28 @@ def test_a_large_jpeg_is_decoded_at_reduced_scale_the_same_way_everywhere(tmp_pa
     full = tf_resize(reference(tmp_path / "a" / "big.jpg", "rgb"), (24, 32)).numpy()
     assert np.abs(x - full.astype(np.float32)).mean() < 4  # what a full decode + resize gives
     assert info.train_files and (info.counts == {"a": 1, "b": 1})
+
+
+@pytest.mark.parametrize("interpolation", ["bilinear", "nearest", "bicubic", "area", "lanczos3"])
+def test_every_interpolation_resizes_like_tf_image_resize_rounded(tmp_path, interpolation):
+    """Resized pixels are tf.image.resize's, rounded and clipped to whole levels (nearest once
+    crashed: its uint8 result could not be clipped with float bounds)."""
+    from PIL import Image
+
+    from dlzoo.data import image_folder
+
+    rng = np.random.default_rng(1)
+    want = {}
+    for cls, name in (("a", "x.png"), ("b", "x.tif")):  # decoded by TensorFlow, by Pillow
+        os.makedirs(tmp_path / cls)
+        arr = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+        arr[::3] = 255  # sharp edges: bicubic and lanczos overshoot [0, 255] and must be clipped
+        Image.fromarray(arr).save(tmp_path / cls / name)
+        exact = tf.image.resize(tf.cast(arr, tf.float32), (9, 14), method=interpolation)
+        want[f"{cls}/{name}"] = tf.cast(tf.clip_by_value(tf.round(exact), 0, 255), tf.uint8).numpy()
+    train, _, info = image_folder(tmp_path, image_size=(9, 14), validation_split=0, shuffle=False,
+                                  progress=False, interpolation=interpolation)
+    got = np.concatenate([x.numpy() for x, _ in train]).astype(np.uint8)
+    assert info.skipped == [] and sorted(info.train_files) == sorted(want)
+    for i, name in enumerate(info.train_files):
+        np.testing.assert_array_equal(got[i], want[name])

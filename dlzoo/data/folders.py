@@ -337,6 +337,8 @@ def _from_files(tf, paths, labels, routes, *, channels, image_size, opts, batch_
     if shuffle and not cache_path:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    if cache_path:  # a buffer before the cache, or autotuning starves the decode (see scan._tf_pass)
+        ds = ds.prefetch(16)
     # Every file was decoded by the scan; one changed or removed since is dropped, not a crash.
     ds = ds.ignore_errors(log_warning=True)
     if cache_path:

@@ -230,6 +230,9 @@ def diagnose(data: bytes) -> str | None:
 
 # --- TensorFlow --------------------------------------------------------------------------------
 
+# Resize methods whose kernel has negative lobes, so a result can leave [0, 255] (clipped then).
+_OVERSHOOT = frozenset({"bicubic", "lanczos3", "lanczos5", "mitchellcubic", "gaussian"})
+
 
 def tf_resize(img, image_size, *, interpolation="bilinear", crop_to_aspect_ratio=False):
     """uint8 (H, W, C) -> uint8 (h, w, C), like keras' image_dataset_from_directory.
@@ -248,8 +251,10 @@ def tf_resize(img, image_size, *, interpolation="bilinear", crop_to_aspect_ratio
         img = tf.image.crop_to_bounding_box(img, (shape[0] - ch) // 2, (shape[1] - cw) // 2, ch, cw)
 
     def _resize():
-        out = tf.image.resize(img, (th, tw), method=interpolation)
-        return tf.cast(tf.clip_by_value(tf.round(out), 0.0, 255.0), tf.uint8)
+        out = tf.round(tf.image.resize(img, (th, tw), method=interpolation))
+        if interpolation in _OVERSHOOT:  # the others weigh pixels convexly: already in [0, 255]
+            out = tf.clip_by_value(out, 0.0, 255.0)
+        return tf.cast(out, tf.uint8)
 
     same = tf.logical_and(tf.shape(img)[0] == th, tf.shape(img)[1] == tw)
     out = tf.cond(same, lambda: tf.identity(img), _resize)

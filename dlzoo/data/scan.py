@@ -248,6 +248,8 @@ def _pillow_again(path, digest, **kw) -> _Read:
 
 # --- the TensorFlow engine -------------------------------------------------------------------------
 
+_DECODE_AHEAD = 16  # decoded images buffered ahead of the cache (0: none; benchmarks.pipeline_parts)
+
 
 def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, bar, task):
     """Decodes `rows` of `entries` in tf.data; returns ({row: (h, w)}, cached dataset or None).
@@ -267,10 +269,19 @@ def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, ba
     for route, resize in sorted(set(routes)):  # one straight decoder each: no branching per file
         decode = tf_decode_fn(channels, image_size if keep and resize else None, route=route, **opts)
         mine = [r for r, rt in zip(rows, routes) if rt == (route, resize)]
-        paths = [os.fsencode(entries[r][3]) for r in mine]  # bytes: any name TensorFlow can open
+        # bytes: any name TensorFlow can open (an object array: no per-element type inference)
+        paths = np.array([os.fsencode(entries[r][3]) for r in mine], dtype=object)
         labels = np.array([folder_index[entries[r][1]] for r in mine], np.int32)
         part = tf.data.Dataset.from_tensor_slices((np.asarray(mine, np.int64), paths, labels))
-        parts.append(part.map(_loader(tf, decode), num_parallel_calls=tf.data.AUTOTUNE).ignore_errors())
+        part = part.map(_loader(tf, decode), num_parallel_calls=tf.data.AUTOTUNE)
+        if keep == "tfcache" and _DECODE_AHEAD:
+            # A buffer between the parallel decode and the cache: without it tf.data's autotuning
+            # starved the decode when a cache followed (the scan took 1.4-1.8x the wall time in
+            # three of four runs on a loaded machine, the same in the fourth; benchmarks.
+            # pipeline_parts). Only here: these images are at the target size; unkept ones may
+            # be huge.
+            part = part.prefetch(_DECODE_AHEAD)
+        parts.append(part.ignore_errors())
     ds = parts[0]
     for part in parts[1:]:
         ds = ds.concatenate(part)

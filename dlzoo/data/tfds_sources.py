@@ -170,8 +170,8 @@ def load_tfds(name, *, image_size, color_mode, batch_size, validation_split, see
             return None
         ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=training and shuffle)
         ds = ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE)
-        if cache:
-            ds = ds.cache()
+        if cache:  # a buffer first, or autotuning starves the parallel map (see data.scan._tf_pass)
+            ds = ds.prefetch(16).cache()
         if training and shuffle:
             ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
