@@ -1,0 +1,57 @@
+"""Which Keras backend and which optional engines this process has, asked without importing them.
+
+Importing Keras imports its backend (TensorFlow: seconds), so start-up paths (`dlzoo --version`,
+the choice between the tf.data and the backend-neutral input path) ask here instead:
+
+    >>> from dlzoo.backends import backend_name, has_tensorflow
+    >>> backend_name()          # KERAS_BACKEND, else ~/.keras/keras.json, else "tensorflow"
+    'jax'
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import sys
+
+__all__ = ["backend_name", "has_tensorflow", "installed_version"]
+
+
+def backend_name() -> str:
+    """The backend Keras uses (or will use once imported): Keras's own rule, read without
+    importing it: `KERAS_BACKEND`, else `"backend"` in `$KERAS_HOME/keras.json` (default
+    `~/.keras`, `/tmp/.keras` when home is not writable), else `"tensorflow"`."""
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    if "KERAS_HOME" in os.environ:
+        base = os.environ["KERAS_HOME"]
+    else:
+        home = os.path.expanduser("~")
+        base = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.join(os.path.expanduser(base), "keras.json"), encoding="utf-8") as f:
+            return str(json.load(f).get("backend", "tensorflow"))
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+@functools.cache
+def has_tensorflow() -> bool:
+    """True when TensorFlow is installed (found, not imported)."""
+    return "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is not None
+
+
+def installed_version(dist: str) -> str:
+    """The installed version of a distribution from its metadata, or `"not installed"`."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
