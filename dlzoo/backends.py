@@ -16,7 +16,9 @@ import json
 import os
 import sys
 
-__all__ = ["backend_name", "has_tensorflow", "installed_version"]
+__all__ = ["LOADERS", "backend_name", "has_tensorflow", "installed_version", "resolve_loader"]
+
+LOADERS = ("auto", "tf.data", "pydataset")
 
 
 def backend_name() -> str:
@@ -55,3 +57,21 @@ def installed_version(dist: str) -> str:
     except PackageNotFoundError:
         return "not installed"
 
+
+
+def resolve_loader(loader) -> str:
+    """The input path a data loader takes: `"tf.data"` or `"pydataset"` (dlzoo.data.neutral);
+    `"auto"` is tf.data where TensorFlow is installed, else the PyDataset.
+
+    Raises:
+        ValueError: an unknown loader name.
+        ImportError: `"tf.data"` on a host without TensorFlow (one line naming the pip package).
+    """
+    if loader not in LOADERS:
+        raise ValueError(f"loader must be one of {', '.join(LOADERS)}; received {loader!r}.")
+    if loader == "auto":
+        return "tf.data" if has_tensorflow() else "pydataset"
+    if loader == "tf.data" and not has_tensorflow():
+        raise ImportError("loader='tf.data' needs TensorFlow (pip install tensorflow); "
+                          "loader='pydataset' works on every backend without it.")
+    return loader

@@ -1,0 +1,72 @@
+"""Start-up: `dlzoo --help`, `--version`, `list`, `info`, `datasets list`, each timed as a whole
+process (wall seconds, `python -m dlzoo ...`), median of interleaved rounds. Goal: each under 2 s.
+
+With `DLZOO_BASELINE_REPO=/path/to/an/older/checkout` the same commands also run with that
+checkout first on PYTHONPATH, interleaved pair by pair with this one, and the table gains the
+baseline's median and the speed-up (baseline / this, median of the pairs).
+
+    DLZOO_BASELINE_REPO=/work/main python -m benchmarks run startup
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from benchmarks._common import HERE, paired_ratio
+
+COMMANDS = (["--help"], ["--version"], ["list"], ["info", "resnet50"], ["datasets", "list"])
+GOAL_S = 2.0
+
+
+def _timer(repo: str, argv: list):
+    env = dict(os.environ, PYTHONPATH=repo, TF_CPP_MIN_LOG_LEVEL="2")
+    # `python -m` puts the working folder first on sys.path: run in the checkout being timed
+    where = subprocess.run([sys.executable, "-c", "import dlzoo; print(dlzoo.__file__)"], env=env,
+                           cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+    if not os.path.realpath(where).startswith(os.path.realpath(repo) + os.sep):
+        raise RuntimeError(f"{repo}: python imports dlzoo from {where} instead")
+
+    def once() -> float:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "dlzoo", *argv], env=env, cwd=repo, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - t0
+
+    return once
+
+
+def run(quick: bool = False) -> dict:
+    rounds = 3 if quick else 5
+    here = str(HERE.parent)
+    base = os.environ.get("DLZOO_BASELINE_REPO")
+    rows = []
+    for argv in COMMANDS:
+        fns = {"this": _timer(here, argv)}
+        if base:
+            fns["baseline"] = _timer(base, argv)
+        for fn in fns.values():  # warm-up: the file cache, .pyc files
+            fn()
+        times = {k: [] for k in fns}
+        for _ in range(rounds):
+            for k, fn in fns.items():
+                times[k].append(fn())
+        row = {"command": "dlzoo " + " ".join(argv),
+               "seconds (median)": statistics.median(times["this"]),
+               "range": f"{min(times['this']):.2f}-{max(times['this']):.2f}",
+               "under 2 s": "yes" if statistics.median(times["this"]) < GOAL_S else "no"}
+        if base:
+            row["baseline seconds (median)"] = statistics.median(times["baseline"])
+            row["speed-up (median of pairs)"] = paired_ratio(times["baseline"], times["this"])["median"]
+        rows.append(row)
+    worst = max(rows, key=lambda r: r["seconds (median)"])
+    summary = (f"Whole-process wall time, median of {rounds} interleaved rounds after a warm-up. "
+               f"Slowest: `{worst['command']}` at {worst['seconds (median)']:.2f} s (goal < {GOAL_S} s). "
+               f"Load average at the start: {os.getloadavg()[0]:.2f}.")
+    if base:
+        summary += f" Baseline: the checkout at {base}, timed pair by pair with this one."
+    return {"title": "Start-up of the CLI's light commands (whole processes)", "summary": summary,
+            "rows": rows, "backend": os.environ.get("KERAS_BACKEND", "tensorflow (default)")}

@@ -1,0 +1,123 @@
+"""The backend-neutral input path (dlzoo.data.neutral, a keras.utils.PyDataset) gives what the
+tf.data path gives: the same scan and skip list, split, info and manifest hash, the same batches
+(float32 in [0, 255], int32 labels), a seeded reshuffle each epoch; and `fit` takes it. The
+no-TensorFlow CLI runs are in CI's second leg (.ci/run), in a venv without TensorFlow."""
+
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from dlzoo.backends import has_tensorflow, resolve_loader
+from dlzoo.data import image_folder, load
+from dlzoo.data.neutral import Batches
+from tests._imagefolders import make_messy_folder
+
+needs_tf = pytest.mark.skipif(not has_tensorflow(), reason="compares with the tf.data path")
+
+
+def _by_file(batches, files):
+    """{relative path: (image, label)} from an unshuffled side, in `files` order."""
+    xs, ys = [], []
+    for x, y in batches.as_numpy_iterator():
+        xs.append(np.asarray(x))
+        ys.append(np.asarray(y))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    assert x.dtype == np.float32 and y.dtype == np.int32
+    assert len(x) == len(files)
+    return {f: (x[i], int(y[i])) for i, f in enumerate(files)}
+
+
+@needs_tf
+def test_one_folder_through_both_paths_gives_the_same_batches(tmp_path):
+    root = make_messy_folder(tmp_path / "messy", n_good=10)
+    kw = {"image_size": (20, 20), "batch_size": 4, "validation_split": 0.25, "seed": 3, "progress": False,
+              "shuffle": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the empty class: said by both
+        tf_train, tf_val, tf_info = image_folder(root, loader="tf.data", **kw)
+        py_train, py_val, py_info = image_folder(root, loader="pydataset", **kw)
+    assert isinstance(py_train, Batches) and not isinstance(tf_train, Batches)
+    assert py_info.skipped == tf_info.skipped and py_info.skipped
+    assert py_info.manifest_hash == tf_info.manifest_hash
+    assert py_info.class_names == tf_info.class_names
+    for side in ("train", "val"):
+        assert sorted(getattr(py_info, f"{side}_files")) == sorted(getattr(tf_info, f"{side}_files"))
+    for tfb, pyb, info_tf, info_py in ((tf_train, py_train, tf_info.train_files, py_info.train_files),
+                                       (tf_val, py_val, tf_info.val_files, py_info.val_files)):
+        a, b = _by_file(tfb, info_tf), _by_file(pyb, info_py)
+        assert a.keys() == b.keys()
+        for f in a:
+            assert a[f][1] == b[f][1], f
+            np.testing.assert_array_equal(a[f][0], b[f][0], err_msg=f)
+        assert max(float(v[0].max()) for v in b.values()) > 1.0  # [0, 255], not rescaled
+
+
+def test_streaming_from_files_matches_the_in_memory_images(tmp_path):
+    root = make_messy_folder(tmp_path / "messy", n_good=6)
+    # at the files' own size: no resize, whose filters differ between TensorFlow and Pillow
+    kw = {"image_size": (24, 24), "batch_size": 5, "seed": 1, "progress": False, "shuffle": False,
+              "loader": "pydataset"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mem, _, info = image_folder(root, **kw)
+        disk, _, info2 = image_folder(root, cache=False, **kw)
+    assert info.train_files == info2.train_files
+    a, b = _by_file(mem, info.train_files), _by_file(disk, info2.train_files)
+    for f in a:
+        assert a[f][1] == b[f][1]
+        # the scan may decode with TensorFlow, the stream decodes with Pillow
+        assert np.abs(a[f][0] - b[f][0]).mean() < 1.0, f
+
+
+def test_training_side_is_reshuffled_each_epoch_from_the_seed():
+    x = np.arange(20, dtype=np.float32)[:, None]
+    y = np.arange(20)
+    one, two = (Batches(x, y, batch_size=8, shuffle=True, seed=5) for _ in range(2))
+    first = np.concatenate([b[1] for b in one])
+    assert sorted(first) == list(range(20)) and list(first) != list(range(20))
+    assert list(first) == list(np.concatenate([b[1] for b in two]))  # same seed, same order
+    one.on_epoch_end()
+    again = np.concatenate([b[1] for b in one])
+    assert sorted(again) == list(range(20)) and list(again) != list(first)
+    val = Batches(x, y, batch_size=8)
+    assert list(np.concatenate([b[1] for b in val])) == list(range(20))
+    assert val.cardinality() == len(val) == 3
+    with pytest.raises(IndexError):
+        val[3]
+
+
+def test_digits_bundle_on_the_pydataset_path_matches_tf_data_and_fits():
+    import keras
+
+    data = load("digits", image_size=(8, 8), batch_size=64, loader="pydataset", shuffle=False)
+    assert isinstance(data.train, Batches)
+    if has_tensorflow():
+        ref = load("digits", image_size=(8, 8), batch_size=64, loader="tf.data", shuffle=False)
+        assert ref.manifest_hash == data.manifest_hash
+        for (xa, ya), (xb, yb) in zip(ref.train.as_numpy_iterator(), data.train):
+            np.testing.assert_array_equal(xa, xb)
+            np.testing.assert_array_equal(ya, yb)
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    shuffled = load("digits", image_size=(8, 8), batch_size=64, loader="pydataset")
+    hist = model.fit(shuffled.train, validation_data=shuffled.val, epochs=4, verbose=0)
+    assert hist.history["val_accuracy"][-1] > 0.5
+
+
+def test_loader_names_are_checked():
+    with pytest.raises(ValueError, match="loader must be one of"):
+        resolve_loader("grain")
+    with pytest.raises(ValueError, match="tfds dataset"):
+        load("mnist", loader="pydataset")
+    assert resolve_loader("auto") == ("tf.data" if has_tensorflow() else "pydataset")
+
+
+@pytest.mark.skipif(has_tensorflow(), reason="only where TensorFlow is absent")
+def test_without_tensorflow_auto_is_the_pydataset_and_tf_data_says_what_to_install():
+    assert "tensorflow" not in sys.modules
+    with pytest.raises(ImportError, match="pip install tensorflow"):
+        resolve_loader("tf.data")
