@@ -33,7 +33,7 @@ def _by_file(batches, files):
 def test_one_folder_through_both_paths_gives_the_same_batches(tmp_path):
     root = make_messy_folder(tmp_path / "messy", n_good=10)
     kw = {"image_size": (20, 20), "batch_size": 4, "validation_split": 0.25, "seed": 3, "progress": False,
-              "shuffle": False}
+          "shuffle": False}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the empty class: said by both
         tf_train, tf_val, tf_info = image_folder(root, loader="tf.data", **kw)
