@@ -121,3 +121,65 @@ def test_without_tensorflow_auto_is_the_pydataset_and_tf_data_says_what_to_insta
     assert "tensorflow" not in sys.modules
     with pytest.raises(ImportError, match="pip install tensorflow"):
         resolve_loader("tf.data")
+
+
+def test_map_and_the_data_parallel_copies():
+    x = np.arange(10, dtype=np.float32)[:, None]
+    base = Batches(x, np.arange(10), batch_size=4)
+    mapped = base.map(lambda a, b: (a, a / 10))
+    assert len(mapped) == 3 and mapped.cardinality() == 3
+    xa, ta = mapped[2]
+    np.testing.assert_allclose(ta, xa / 10)
+    train = base.divisible(2, drop_remainder=True)
+    assert [len(b[1]) for b in train] == [4, 4]
+    val = Batches(x[:7], np.arange(7), batch_size=4).divisible(2, drop_remainder=False)
+    assert [len(b[1]) for b in val] == [4, 2]
+
+
+# --- saved models move between backends -----------------------------------------------------------
+
+_SAVE = """
+import sys, numpy as np, keras, dlzoo
+from dlzoo.augmentation import augmentation_layers
+from dlzoo.preprocessing import with_preprocessing
+keras.utils.set_random_seed(0)
+net = dlzoo.build("resnet20", depths=(2, 1), widths=(4, 8), input_shape=(16, 16, 3), num_classes=3)
+model = with_preprocessing(net, "unit", augment=augmentation_layers(True), name="moved")
+x = np.random.default_rng(0).uniform(0, 255, (4, 16, 16, 3)).astype("float32")
+dlzoo.save(model, sys.argv[1], {"model": "resnet20", "class_names": ["a", "b", "c"]})
+np.save(sys.argv[1] + ".npy", x)
+np.save(sys.argv[1] + ".pred.npy", np.asarray(model.predict(x, verbose=0)))
+"""
+
+_LOAD = """
+import sys, numpy as np, keras, dlzoo
+from dlzoo.saving import read_card
+model = dlzoo.load(sys.argv[1])
+x = np.load(sys.argv[1] + ".npy")
+np.testing.assert_allclose(model.predict(x, verbose=0), np.load(sys.argv[1] + ".pred.npy"),
+                           rtol=1e-5, atol=1e-5)
+card = read_card(sys.argv[1])
+print(card["versions"]["backend"], "->", keras.backend.backend(), card["class_names"])
+"""
+
+
+def _backend_available(name):
+    import importlib.util
+
+    return importlib.util.find_spec({"tensorflow": "tensorflow", "jax": "jax"}[name]) is not None
+
+
+@pytest.mark.parametrize("saved_on, loaded_on", [("jax", "tensorflow"), ("tensorflow", "jax")])
+def test_a_saved_model_and_its_card_load_on_the_other_backend(saved_on, loaded_on, tmp_path):
+    import os
+    import subprocess
+
+    if not (_backend_available(saved_on) and _backend_available(loaded_on)):
+        pytest.skip(f"needs both {saved_on} and {loaded_on}")
+    folder = str(tmp_path / "moved")
+    for code, backend in ((_SAVE, saved_on), (_LOAD, loaded_on)):
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        out = subprocess.run([sys.executable, "-c", code, folder], env=env, capture_output=True,
+                             text=True, timeout=300, check=False)
+        assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == [saved_on, "->", loaded_on, "['a',", "'b',", "'c']"]

@@ -33,7 +33,7 @@ import warnings
 import keras
 import numpy as np
 
-__all__ = ["Batches", "FileImages", "image_folder"]
+__all__ = ["Batches", "FileImages", "Mapped", "image_folder"]
 
 class FileImages:
     """Images decoded from their files on demand (Pillow), resized to `image_size`; indexable by
@@ -96,6 +96,7 @@ class Batches(keras.utils.PyDataset):
         self.index = np.arange(len(self.labels)) if index is None else np.asarray(index, np.int64)
         self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
         self.epoch = 0
+        self.drop_remainder = False
         self._order = self._epoch_order()
 
     def _epoch_order(self) -> np.ndarray:
@@ -104,6 +105,8 @@ class Batches(keras.utils.PyDataset):
         return np.random.default_rng((self.seed, self.epoch)).permutation(self.index)
 
     def __len__(self):
+        if self.drop_remainder:
+            return len(self.index) // self.batch_size
         return math.ceil(len(self.index) / self.batch_size)
 
     def __getitem__(self, i):
@@ -130,6 +133,50 @@ class Batches(keras.utils.PyDataset):
 
     def as_numpy_iterator(self):
         return iter(self)
+
+    def divisible(self, replicas: int, *, drop_remainder: bool):
+        """A copy for a data-parallel `fit` over `replicas` devices: with `drop_remainder` every
+        batch is full (the training side: a different remainder each epoch, as it reshuffles);
+        without, the last `len % replicas` examples are left out (validation)."""
+        index = self.index
+        if not drop_remainder:
+            index = index[: len(index) - len(index) % replicas]
+        out = Batches(self.images, self.labels, index, batch_size=self.batch_size,
+                      shuffle=self.shuffle, seed=self.seed, workers=self.workers,
+                      max_queue_size=self.max_queue_size)
+        out.drop_remainder = drop_remainder
+        return out
+
+    def map(self, fn) -> Mapped:
+        """Batches passed through `fn(x, y)` (tf.data's `map`, per batch), e.g. an autoencoder's
+        `lambda x, y: (x, x / 255)`."""
+        return Mapped(self, fn)
+
+
+class Mapped(keras.utils.PyDataset):
+    """A `Batches` (or another `Mapped`) whose batches pass through `fn(*batch)`."""
+
+    def __init__(self, base, fn):
+        super().__init__(workers=base.workers, use_multiprocessing=False,
+                         max_queue_size=base.max_queue_size)
+        self.base, self.fn = base, fn
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        return self.fn(*self.base[i])
+
+    def on_epoch_end(self):
+        self.base.on_epoch_end()
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    cardinality = Batches.cardinality
+    as_numpy_iterator = Batches.as_numpy_iterator
+    map = Batches.map
 
 
 def image_folder(path, image_size=(224, 224), batch_size=32, validation_split=0.2, seed=0,
