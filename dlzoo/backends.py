@@ -16,7 +16,8 @@ import json
 import os
 import sys
 
-__all__ = ["LOADERS", "backend_name", "has_tensorflow", "installed_version", "resolve_loader"]
+__all__ = ["LOADERS", "backend_name", "choose_backend", "has_tensorflow", "installed_version",
+           "resolve_loader"]
 
 LOADERS = ("auto", "tf.data", "pydataset")
 
@@ -42,10 +43,36 @@ def backend_name() -> str:
         return "tensorflow"
 
 
+def choose_backend() -> str:
+    """On a host without TensorFlow, makes Keras use JAX (else PyTorch) when nothing chose a
+    backend that is installed; returns the backend Keras will use.
+
+    Keras's default is TensorFlow, and it writes that into keras.json on first use, so a
+    `pip install dlzoo` host without TensorFlow would otherwise fail at `import keras`. An
+    explicit `KERAS_BACKEND`, a Keras already imported, or a configured backend that is
+    installed are left alone. Called when `dlzoo` is imported, before any Keras import.
+    """
+    name = backend_name()
+    if "keras" in sys.modules or os.environ.get("KERAS_BACKEND") or name != "tensorflow":
+        return name
+    if has_tensorflow():
+        return name
+    for other in ("jax", "torch"):
+        if importlib.util.find_spec(other) is not None:
+            os.environ["KERAS_BACKEND"] = other
+            return other
+    return name
+
+
 @functools.cache
 def has_tensorflow() -> bool:
     """True when TensorFlow is installed (found, not imported)."""
-    return "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is not None
+    if sys.modules.get("tensorflow") is not None:
+        return True
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):  # a blocked or broken install counts as absent
+        return False
 
 
 def installed_version(dist: str) -> str:

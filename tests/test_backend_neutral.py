@@ -183,3 +183,31 @@ def test_a_saved_model_and_its_card_load_on_the_other_backend(saved_on, loaded_o
                              text=True, timeout=300, check=False)
         assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == [saved_on, "->", loaded_on, "['a',", "'b',", "'c']"]
+
+
+_NO_TF = """
+import importlib.abc, os, sys
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "tensorflow_datasets"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoTensorFlow())
+os.environ.pop("KERAS_BACKEND", None)
+import dlzoo, keras
+from dlzoo.data import load
+print(keras.backend.backend(), type(load("synthetic:blobs", n=60).train).__name__)
+"""
+
+
+def test_a_host_without_tensorflow_gets_jax_and_the_pydataset_path(tmp_path):
+    import json
+    import os
+    import subprocess
+
+    (tmp_path / "keras.json").write_text(json.dumps({"backend": "tensorflow"}))  # Keras's default
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    env["KERAS_HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-c", _NO_TF], env=env, capture_output=True, text=True,
+                         timeout=120, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["jax", "Batches"]
