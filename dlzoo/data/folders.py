@@ -214,18 +214,27 @@ def image_folder(
         image_size=image_size, opts=opts, keep="tfcache" if cache is True else None,
         max_pixels=max_pixels, cache_budget=cache_budget,
     )
-    report.require_classes()
-    sides = split_sides([(r.path, r.label) for r in report.records], validation_split, seed)
-    order = _split_order(report, kept, sides, validation_split)
-    info = FolderInfo.from_scan(report, order, image_size=image_size, color_mode=color_mode,
-                                validation_split=validation_split, seed=seed)
-    _warn_about_gaps(report, order, validation_split)
+    order, info = split_scan(report, kept, image_size=image_size, color_mode=color_mode,
+                             validation_split=validation_split, seed=seed)
     pipes = {
         group: _pipeline(tf, group, report, kept, info, order, batch_size=batch_size,
                          shuffle=shuffle and group == "train", cache=cache, opts=opts)
         for group in ("train", "val")
     }
     return pipes["train"], pipes["val"], info
+
+
+def split_scan(report, kept, *, image_size, color_mode, validation_split, seed):
+    """`(order, info)` of a scanned folder: each side's record indices in pipeline order and its
+    `FolderInfo`; raises when a class or the training side is empty, warns about the gaps. One
+    split for the tf.data and the PyDataset paths (dlzoo.data.neutral)."""
+    report.require_classes()
+    sides = split_sides([(r.path, r.label) for r in report.records], validation_split, seed)
+    order = _split_order(report, kept, sides, validation_split)
+    info = FolderInfo.from_scan(report, order, image_size=image_size, color_mode=color_mode,
+                                validation_split=validation_split, seed=seed)
+    _warn_about_gaps(report, order, validation_split)
+    return order, info
 
 
 def _split_order(report, kept, sides, validation_split) -> dict[str, list[int]]:

@@ -190,10 +190,10 @@ def image_folder(path, image_size=(224, 224), batch_size=32, validation_split=0.
     a quarter of the available memory), else streams with a warning; False streams from the files
     each epoch. A cache file (a path) is a tf.data feature: TypeError.
     """
-    from dlzoo.data.folders import FolderInfo, _split_order, _warn_about_gaps
+    from dlzoo.data.folders import split_scan
     from dlzoo.data.images import channels_for
     from dlzoo.data.listing import list_files, root_folder
-    from dlzoo.data.scan import available_memory, scan, split_sides
+    from dlzoo.data.scan import available_memory, scan
     from dlzoo.validation import check_data_args
 
     args = check_data_args(
@@ -222,12 +222,8 @@ def image_folder(path, image_size=(224, 224), batch_size=32, validation_split=0.
     report, kept = scan(path, workers=workers, progress=progress, channels=channels,
                         image_size=image_size, opts=opts, keep="arrays" if in_memory else None,
                         max_pixels=max_pixels)
-    report.require_classes()
-    sides = split_sides([(r.path, r.label) for r in report.records], validation_split, seed)
-    order = _split_order(report, None, sides, validation_split)
-    info = FolderInfo.from_scan(report, order, image_size=image_size, color_mode=color_mode,
-                                validation_split=validation_split, seed=seed)
-    _warn_about_gaps(report, order, validation_split)
+    order, info = split_scan(report, None, image_size=image_size, color_mode=color_mode,
+                             validation_split=validation_split, seed=seed)
     label_of = {c: i for i, c in enumerate(report.class_names)}
     labels = np.array([label_of[r.label] for r in report.records], np.int32)
     if in_memory:
