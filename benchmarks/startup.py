@@ -85,5 +85,7 @@ def run(quick: bool = False) -> dict:
                f"Load average at the start: {os.getloadavg()[0]:.2f}.")
     if base:
         summary += f" Baseline: the checkout at {base}, timed pair by pair with this one."
+    if len(pythons) > 1:
+        summary += f" Interpreters: {', '.join(pythons)} (KERAS_BACKEND=jax where TensorFlow is absent)."
     return {"title": "Start-up of the CLI's light commands (whole processes)", "summary": summary,
             "rows": rows, "backend": os.environ.get("KERAS_BACKEND", "tensorflow (default)")}
