@@ -4,7 +4,10 @@ TensorFlow). Reports images/s and model-FLOPs utilisation (forward + backward = 
 image, against the device's dense bf16 peak), and the dlzoo builder against keras.applications'
 ResNet50 side by side (goal: ratio <= 1.03).
 
-Run on a GPU host:
+Then a `dlzoo tune` of the shipped recipe cnn-digits-tune (random search, a fixed number of
+trials, the recipe's own epochs) in a subprocess on the same device: trials per hour.
+
+Run on a GPU host (installed with `pip install ".[test]"` plus jax[cuda12], no TensorFlow):
     KERAS_BACKEND=jax python -m benchmarks run gpu_throughput
 Without a GPU it records that none was available (it does not time a CPU in its place).
 """
@@ -50,6 +53,23 @@ def _throughput(model, batch: int, steps: int) -> float:
     return batch * steps / (time.perf_counter() - t0)
 
 
+def _tune_rate(trials: int) -> dict:
+    """Wall seconds of `dlzoo tune cnn-digits-tune` with `trials` random trials (its retrain of the
+    winner included), as trials per hour."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "dlzoo", "tune", "cnn-digits-tune", "--tuner", "random",
+                        "--max-trials", str(trials), "--output", out, "--quiet"], check=True,
+                       env={**os.environ, "KERAS_BACKEND": "jax"})
+        seconds = time.perf_counter() - t0
+    return {"model": f"dlzoo tune cnn-digits-tune, {trials} random trials + retrain",
+            "seconds": seconds, "trials per hour": trials * 3600 / seconds}
+
+
 def run(quick: bool = False) -> dict:
     import keras
 
@@ -86,11 +106,14 @@ def run(quick: bool = False) -> dict:
             row["MFU"] = best * FLOP_PER_IMAGE / PEAK_BF16[kind]
         rows.append(row)
     ratio = max(rates["keras.applications ResNet50"]) / max(rates["dlzoo resnet50"])
+    tune = _tune_rate(3 if quick else 12)
+    rows.append(tune)
     return {
         "title": "GPU training throughput (ResNet-50, 224 px, bf16, batch 256)",
         "summary": f"{device.device_kind}: dlzoo resnet50 {max(rates['dlzoo resnet50']):.0f} "
                    f"images/s (goal >= 5,000 on one H100); keras.applications / dlzoo time ratio "
-                   f"{ratio:.3f} (goal <= 1.03). JAX {__import__('jax').__version__}, "
+                   f"{ratio:.3f} (goal <= 1.03); `dlzoo tune` {tune['trials per hour']:.0f} trials/hour. "
+                   f"JAX {__import__('jax').__version__}, "
                    f"KERAS_BACKEND={os.environ.get('KERAS_BACKEND')}.",
         "rows": rows,
         "measured": True,

@@ -5,6 +5,10 @@
     >>> model = dlzoo.load("saved_models/lenet5-digits")   # a trained model and its card
 """
 
+from dlzoo.backends import choose_backend
+
+choose_backend()  # JAX (else PyTorch) where TensorFlow is absent and nothing else was chosen
+
 from dlzoo.registry import ModelInfo, build, list_models, model_info, register_model
 from dlzoo.saving import load, save
 from dlzoo.version import __version__

@@ -66,9 +66,9 @@ def _fmt_params(n) -> str:
 def _cmd_list(args) -> int:
     from rich.table import Table
 
-    from dlzoo.registry import list_models, model_info
+    from dlzoo.catalog import entry, list_names  # stored metadata: no backend, no build
 
-    names = list_models(args.pattern, task=args.task, family=args.family)
+    names = list_names(args.pattern, task=args.task, family=args.family)
     if not names:
         raise CLIError(
             f"no model matches pattern={args.pattern!r} task={args.task!r} family={args.family!r}; "
@@ -85,14 +85,14 @@ def _cmd_list(args) -> int:
     for col in ("family", "task", "default input", "params", "weights"):
         table.add_column(col, justify="right" if col == "params" else "left", overflow="fold")
     for n in names:
-        info = model_info(n)
+        info = entry(n)
         table.add_row(
-            info.name,
-            info.family,
-            info.task,
-            "x".join(str(s) for s in info.default_input_shape),
-            _fmt_params(info.params),
-            ", ".join(info.weights) or "-",
+            info["name"],
+            info["family"],
+            info["task"],
+            "x".join(str(s) for s in info["default_input_shape"]),
+            _fmt_params(info["params"]),
+            ", ".join(info["weights"]) or "-",
         )
     console = _console() if sys.stdout.isatty() else Console(width=10_000)
     console.print(table)
@@ -108,9 +108,9 @@ def _add_list(sub):
 
 
 def _cmd_info(args) -> int:
-    from dlzoo.registry import model_info
+    from dlzoo.catalog import entry  # stored metadata: no backend, no build
 
-    info = model_info(args.name).as_dict()
+    info = entry(args.name)
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
@@ -933,11 +933,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _versions() -> str:
-    import keras
+    from dlzoo.backends import backend_name, installed_version
+    from dlzoo.version import __version__
 
-    import dlzoo
-
-    return f"dlzoo {dlzoo.__version__}, keras {keras.__version__}, backend {keras.backend.backend()}"
+    # Read from the installed metadata and Keras's own settings: importing Keras would import
+    # its backend (seconds of TensorFlow or JAX start-up) to print two words.
+    return f"dlzoo {__version__}, keras {installed_version('keras')}, backend {backend_name()}"
 
 
 def main(argv=None) -> int:

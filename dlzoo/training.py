@@ -499,6 +499,13 @@ def divisible_batches(train, val, batch_size: int, *, log=print):
             f"data.batch_size ({batch_size}) must be a multiple of the {replicas} devices "
             "train.strategy data_parallel splits each batch over."
         )
+    if hasattr(train, "divisible"):  # dlzoo.data.neutral.Batches: no tf.data to rebatch
+        count = 0 if val is None else len(val.index)
+        if count % replicas:
+            log(f"note: data_parallel over {replicas} devices leaves out the last "
+                f"{count % replicas} of {count} validation examples")
+        return (train.divisible(replicas, drop_remainder=True),
+                None if val is None else val.divisible(replicas, drop_remainder=False))
     train = train.unbatch().batch(batch_size, drop_remainder=True)
     if val is not None:
         count = sum(1 for _ in val.unbatch())

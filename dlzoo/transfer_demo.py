@@ -77,17 +77,19 @@ def digits_split():
 
 def _fit(model, x, y, epochs: int, lr: float) -> None:
     """`epochs` full-batch steps at `lr`, in one compiled loop."""
-    import tensorflow as tf
+    import numpy as np
 
     from dlzoo.compiling import default_loss, make_optimizer
+    from dlzoo.data.neutral import Batches
 
     if epochs <= 0:
         return
     model.compile(optimizer=make_optimizer("adam", lr),
                   loss=default_loss("image_classification", model.output_shape[-1]),
                   steps_per_execution=epochs)
-    data = tf.data.Dataset.from_tensors((x, y)).repeat()
-    model.fit(data, steps_per_epoch=epochs, epochs=1, verbose=0, shuffle=False)
+    # the whole set as one batch, `epochs` times (a PyDataset: no TensorFlow needed)
+    data = Batches(x, y, np.tile(np.arange(len(x)), epochs), batch_size=len(x))
+    model.fit(data, epochs=1, verbose=0, shuffle=False)
 
 
 def _pretrain_lenet(x, y, epochs, out, seed=0):
@@ -202,10 +204,13 @@ def run_demo(workdir="transfer-demo", *, ks=(2, 5, 10, 25), seeds=(0, 1, 2, 3),
     unknown = [p for p in policies if p not in all_policies]
     if unknown:
         raise ValueError(f"run_demo: unknown policy {unknown[0]!r}; known: {', '.join(POLICIES)}.")
-    import tensorflow as tf
+    from dlzoo.backends import has_tensorflow
 
-    # Each run builds and traces new models on purpose; TF's retracing advice is noise here.
-    tf.get_logger().setLevel("ERROR")
+    if has_tensorflow():
+        import tensorflow as tf
+
+        # Each run builds and traces new models on purpose; TF's retracing advice is noise here.
+        tf.get_logger().setLevel("ERROR")
     start = time.perf_counter()
     work = Path(workdir)
     saved_dir = work / "saved_models" / "lenet5-digits04"

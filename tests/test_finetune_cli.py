@@ -79,6 +79,12 @@ def test_finetune_a_grayscale_saved_model_on_colour_images_then_predict_and_eval
     assert report["split"] == "val" and report["samples"] == m["val_samples"]
     assert report["accuracy"] == pytest.approx(m["val_accuracy"], abs=1e-6)
 
+    from dlzoo.backends import has_tensorflow
+
+    if not has_tensorflow():  # a host without TensorFlow: SavedModel export says what it needs
+        assert main(["export", str(out), "--out", str(tmp_path / "export")]) == 2
+        assert "tensorflow" in capsys.readouterr().err
+        return
     import tensorflow as tf
 
     from dlzoo import load

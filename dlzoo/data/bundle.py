@@ -80,7 +80,7 @@ def require_tensorflow(what: str):
         import tensorflow as tf
     except ImportError:
         raise ImportError(
-            f"{what} builds tf.data pipelines and needs TensorFlow (pip install tensorflow); on a "
-            "host without it use dlzoo.data.load_arrays for digits, synthetic:NAME and folder:PATH."
+            f"{what} builds tf.data pipelines and needs TensorFlow (pip install \"dlzoo[tf]\"); "
+            "without it digits, synthetic:NAME and folder:PATH load with loader='pydataset'."
         ) from None
     return tf

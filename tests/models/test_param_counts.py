@@ -12,7 +12,7 @@ two towers; LeCun et al. 1998 for LeNet-5. Keras counts BatchNormalization's mov
 import keras
 import pytest
 
-from dlzoo import build, list_models, model_info
+from dlzoo import build, catalog, list_models, model_info
 
 PARAMS = {
     "alexnet": 60_965_224,
@@ -70,5 +70,8 @@ def test_parameter_count_at_the_defaults(name):
     model = build(name)
     assert model.count_params() == PARAMS[name]
     assert model_info(name).params == PARAMS[name]
+    stored = catalog.entry(name)["params"] if name in catalog.load() else None
+    assert stored == PARAMS[name], (
+        f"dlzoo/models/catalog.json says {stored} for {name}: run `{catalog.REGENERATE}`")
     del model
     keras.backend.clear_session()

@@ -1,0 +1,104 @@
+"""Which Keras backend and which optional engines this process has, asked without importing them.
+
+Importing Keras imports its backend (TensorFlow: seconds), so start-up paths (`dlzoo --version`,
+the choice between the tf.data and the backend-neutral input path) ask here instead:
+
+    >>> from dlzoo.backends import backend_name, has_tensorflow
+    >>> backend_name()          # KERAS_BACKEND, else ~/.keras/keras.json, else "tensorflow"
+    'jax'
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import os
+import sys
+
+__all__ = ["LOADERS", "backend_name", "choose_backend", "has_tensorflow", "installed_version",
+           "resolve_loader"]
+
+LOADERS = ("auto", "tf.data", "pydataset")
+
+
+def backend_name() -> str:
+    """The backend Keras uses (or will use once imported): Keras's own rule, read without
+    importing it: `KERAS_BACKEND`, else `"backend"` in `$KERAS_HOME/keras.json` (default
+    `~/.keras`, `/tmp/.keras` when home is not writable), else `"tensorflow"`."""
+    keras = sys.modules.get("keras")
+    if keras is not None and hasattr(keras, "backend"):
+        return keras.backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    if "KERAS_HOME" in os.environ:
+        base = os.environ["KERAS_HOME"]
+    else:
+        home = os.path.expanduser("~")
+        base = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
+    try:
+        with open(os.path.join(os.path.expanduser(base), "keras.json"), encoding="utf-8") as f:
+            return str(json.load(f).get("backend", "tensorflow"))
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def choose_backend() -> str:
+    """On a host without TensorFlow, makes Keras use JAX (else PyTorch) when nothing chose a
+    backend that is installed; returns the backend Keras will use.
+
+    Keras's default is TensorFlow, and it writes that into keras.json on first use, so a
+    `pip install dlzoo` host without TensorFlow would otherwise fail at `import keras`. An
+    explicit `KERAS_BACKEND`, a Keras already imported, or a configured backend that is
+    installed are left alone. Called when `dlzoo` is imported, before any Keras import.
+    """
+    name = backend_name()
+    if "keras" in sys.modules or os.environ.get("KERAS_BACKEND") or name != "tensorflow":
+        return name
+    if has_tensorflow():
+        return name
+    for other in ("jax", "torch"):
+        if importlib.util.find_spec(other) is not None:
+            os.environ["KERAS_BACKEND"] = other
+            return other
+    return name
+
+
+@functools.cache
+def has_tensorflow() -> bool:
+    """True when TensorFlow is installed (found, not imported)."""
+    if sys.modules.get("tensorflow") is not None:
+        return True
+    try:
+        return importlib.util.find_spec("tensorflow") is not None
+    except (ImportError, ValueError):  # a blocked or broken install counts as absent
+        return False
+
+
+def installed_version(dist: str) -> str:
+    """The installed version of a distribution from its metadata, or `"not installed"`."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"
+
+
+
+def resolve_loader(loader) -> str:
+    """The input path a data loader takes: `"tf.data"` or `"pydataset"` (dlzoo.data.neutral);
+    `"auto"` is tf.data where TensorFlow is installed, else the PyDataset.
+
+    Raises:
+        ValueError: an unknown loader name.
+        ImportError: `"tf.data"` on a host without TensorFlow (one line naming the pip package).
+    """
+    if loader not in LOADERS:
+        raise ValueError(f"loader must be one of {', '.join(LOADERS)}; received {loader!r}.")
+    if loader == "auto":
+        return "tf.data" if has_tensorflow() else "pydataset"
+    if loader == "tf.data" and not has_tensorflow():
+        raise ImportError("loader='tf.data' needs TensorFlow (pip install tensorflow); "
+                          "loader='pydataset' works on every backend without it.")
+    return loader
