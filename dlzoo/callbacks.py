@@ -37,7 +37,7 @@ from typing import ClassVar
 import keras
 import numpy as np
 
-from dlzoo.files import atomic_path, to_jsonable, write_json
+from dlzoo.files import atomic_path, to_jsonable, write_json, write_weights
 
 __all__ = [
     "LR_SCHEDULES",
@@ -326,11 +326,11 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         if not self._should_save_model(epoch, batch, logs, filepath):
             return
         os.makedirs(os.path.dirname(filepath) or ".", exist_ok=True)
+        if self.save_weights_only:
+            write_weights(self.model, filepath)
+            return
         with atomic_path(filepath) as tmp:
-            if self.save_weights_only:
-                self.model.save_weights(tmp, overwrite=True)
-            else:
-                self.model.save(tmp, overwrite=True)
+            self.model.save(tmp, overwrite=True)
 
 
 # --- the run's backup: weights, optimizer, epoch and random state as one file -------------------
@@ -543,8 +543,6 @@ class RunBackup(keras.callbacks.Callback):
             set_rng_state(meta["rng"], self.model)
 
     def on_epoch_end(self, epoch, logs=None):
-        import h5py
-
         done = epoch + 1
         self.backup_dir.mkdir(parents=True, exist_ok=True)
         optimizer = self.model.optimizer
@@ -554,10 +552,8 @@ class RunBackup(keras.callbacks.Callback):
             int(keras.ops.convert_to_numpy(optimizer.iterations)),
             "rng": rng_state(self.model),
         }
-        with atomic_path(backup_path(self.backup_dir, done)) as tmp:
-            self.model.save_weights(tmp, overwrite=True)
-            with h5py.File(tmp, "a") as f:
-                f.attrs[BACKUP_ATTR] = json.dumps(meta)
+        write_weights(self.model, backup_path(self.backup_dir, done),
+                      attrs={BACKUP_ATTR: json.dumps(meta)})
         for old in sorted(self.backup_dir.glob(BACKUP_GLOB), reverse=True)[self.keep:]:
             old.unlink(missing_ok=True)
 

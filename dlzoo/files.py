@@ -39,8 +39,10 @@ __all__ = [
     "pid_alive",
     "remove_stale_temps",
     "to_jsonable",
+    "weights_bytes",
     "write_json",
     "write_text",
+    "write_weights",
 ]
 
 
@@ -67,6 +69,7 @@ def atomic_path(path):
                 os.fsync(f.fileno())
         except Exception as e:
             if _disk_full(e):
+                _release_hdf5(tmp)
                 full = DiskFullError(
                     f"no space left on the device while writing {target} (the file was left "
                     "as it was); free some space and run again (with --resume for a run)")
@@ -92,6 +95,75 @@ def remove_stale_temps(folder, *, recursive: bool = True) -> list[Path]:
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
     return found
+
+
+def weights_bytes(model, attrs: dict | None = None) -> bytes:
+    """`model.save_weights`'s `.weights.h5` file (weights and optimizer state), made in memory;
+    `attrs` are set on its root (strings, numbers).
+
+    Made in memory because HDF5 cannot recover from a failed write: a full disk during
+    `save_weights` leaves a file HDF5 can neither finish nor close, and the process crashes at
+    exit (SIGSEGV). Written with `write_weights`, a full disk is one clean `DiskFullError`.
+
+    Raises:
+        ImportError: this Keras lacks the in-memory writer `save_weights` uses
+            (`keras.src.saving.saving_lib.H5IOStore`).
+    """
+    import io
+
+    import h5py
+    from keras.src.saving.saving_lib import H5IOStore, _save_state
+
+    if not model.built:
+        raise ValueError("the model is not built; build it before saving its weights")
+    buffer = io.BytesIO()
+    store = H5IOStore(buffer, mode="w")  # what save_weights_only does, on a BytesIO
+    _save_state(model, weights_store=store, assets_store=None, inner_path="",
+                visited_saveables=set())
+    store.close()
+    if attrs:
+        with h5py.File(buffer, "r+") as f:
+            for key, value in attrs.items():
+                f.attrs[key] = value
+    return buffer.getvalue()
+
+
+def write_weights(model, path, *, attrs: dict | None = None) -> Path:
+    """Writes the model's weights (a Keras `.weights.h5` file, `model.load_weights` reads it)
+    to `path` whole or not at all: made in memory (`weights_bytes`), then written by
+    `atomic_path`; a full disk raises `DiskFullError` and leaves `path` as it was."""
+    try:
+        data = weights_bytes(model, attrs)
+    except ImportError:  # another Keras: its own writer, on the temporary file
+        with atomic_path(path) as tmp:
+            model.save_weights(tmp)
+            if attrs:
+                import h5py
+
+                with h5py.File(tmp, "a") as f:
+                    for key, value in attrs.items():
+                        f.attrs[key] = value
+        return Path(path)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+    return Path(path)
+
+
+def _release_hdf5(path: Path) -> None:
+    """Frees the space of an HDF5 file a full disk left open (Keras's `save_weights` through
+    h5py): HDF5 cannot close a file whose last write failed, retries at exit and crashes the
+    process (SIGSEGV). Truncating it lets that close succeed; the file is removed after."""
+    import sys
+
+    h5py = sys.modules.get("h5py")
+    if h5py is None:
+        return
+    with contextlib.suppress(Exception):
+        for fid in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE):
+            name = os.fsdecode(fid.name)
+            if os.path.abspath(name) == os.path.abspath(path):
+                os.ftruncate(fid.get_vfd_handle(), 0)
+                fid.close()
 
 
 def _disk_full(error: BaseException) -> bool:

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task, make_optimizer
-from dlzoo.files import atomic_path
+from dlzoo.files import write_weights
 
 __all__ = [
     "RunInputs",
@@ -641,8 +641,7 @@ def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
     else:
         fit_history = fit(run.model, run.recipe, train_data, run.val, run_dir, verbose=verbose,
                           extra_callbacks=callbacks, log=log).history
-        with atomic_path(final_weights) as tmp:
-            run.model.save_weights(tmp)
+        write_weights(run.model, final_weights)
     history_path = run_dir / "history.csv"
     return read_history(history_path) if history_path.exists() else dict(fit_history)
 
