@@ -347,3 +347,66 @@ def test_a_damaged_feature_cache_is_extracted_again(tmp_path, capsys):
     assert not again.from_cache and "is unreadable" in capsys.readouterr().out
     assert again.train[0].shape == first.train[0].shape  # (the order is reshuffled)
     assert extract_features(ext, data, cache_dir=tmp_path).from_cache
+
+
+# --- dlzoo tune ----------------------------------------------------------------------------------
+
+
+def _search(tmp_path, trials, resume=False):
+    from dlzoo.data.datasets import load_arrays
+    from dlzoo.tuning import get_hypermodel, search
+
+    data = load_arrays("digits", image_size=(8, 8), color_mode="grayscale", seed=0)
+    (x, y), (xv, yv) = data.train, data.val
+    hm = get_hypermodel("cnn", input_shape=x.shape[1:], num_classes=10,
+                        space={"stages": [1, 2], "convs": 1, "filters": [8, 16],
+                               "kernel_size": 3, "fc_units": 16, "dropout": 0.0})
+    return search(hm, (x[:256], y[:256]), (xv[:64], yv[:64]), max_trials=trials, epochs=1,
+                  directory=tmp_path, project_name="p", resume=resume, verbose=0,
+                  log=lambda *a: None)
+
+
+def test_a_search_resumes_from_an_oracle_state_it_cannot_read(tmp_path, capsys):
+    """The known flake of test_tuning_resume (KeyError 'run_times': a kill between
+    keras-tuner's own writes): the previous copy of oracle.json and the trials' own files
+    carry the search on; no completed trial runs again."""
+    from tests._tuning import trial_states
+
+    first = _search(tmp_path, 2)
+    assert first.completed == 2
+    project = tmp_path / "p"
+    records = {p: (project / p / "dlzoo_trial.json").read_text() for p in trial_states(project)}
+    state = json.loads((project / "oracle.json").read_text())
+    del state["run_times"]
+    (project / "oracle.json").write_text(json.dumps(state))
+    resumed = _search(tmp_path, 3, resume=True)
+    assert "oracle.json is unreadable" in capsys.readouterr().out
+    assert resumed.completed == 3
+    for trial_dir, text in records.items():
+        assert (project / trial_dir / "dlzoo_trial.json").read_text() == text, "not run again"
+    oracle = json.loads((project / "oracle.json").read_text())
+    assert sorted(oracle["run_times"].values()) == [1, 1, 1]
+
+
+@pytest.mark.slow
+@strace
+@pytest.mark.parametrize("file,when", [("oracle.json", 3), ("trial.json", 2)])
+def test_kill_9_while_a_search_writes_its_state_then_resume(tmp_path, file, when):
+    from tests._tuning import tiny_recipe as tiny_search
+    from tests._tuning import trial_states
+
+    recipe, out = tiny_search(tmp_path, name="killed", trials=3), tmp_path / "out"
+    project = out / ".tuning" / "killed"
+    stem, suffix = file.split(".")
+    path = (project / f".{stem}.tmp-{ZERO}.{suffix}" if file == "oracle.json"
+            else project / "trial_1" / f".{stem}.tmp-{ZERO}.{suffix}")
+    proc = dlzoo("tune", recipe, "--output", out, "--quiet",
+                 inject=f"write:signal=SIGKILL:when={when}", path=path)
+    assert killed(proc), proc.stdout[-2000:] + proc.stderr[-2000:]
+    done = {k for k, v in trial_states(project).items() if v["status"] == "COMPLETED"}
+    resumed = dlzoo("tune", recipe, "--output", out, "--quiet", "--resume")
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    states = trial_states(project)
+    assert sorted(v["status"] for v in states.values()) == ["COMPLETED"] * 3
+    oracle = json.loads((project / "oracle.json").read_text())
+    assert all(oracle["run_times"][states[k]["trial_id"]] == 1 for k in done)
