@@ -462,16 +462,19 @@ def replay_shuffles(dataset, epochs: int) -> int:
     A pipeline with `shuffle(seed=..., reshuffle_each_iteration=True)` draws each new iterator's
     order from a generator that advances once per iterator, so a resumed run would start over
     with the first epoch's order. Keras 3's `EpochIterator` (fit without `steps_per_epoch`)
-    makes two iterators per epoch when the pipeline's length is known (one to run the epoch,
-    one it makes at the epoch's end and drops), and one in the first epoch when it is not;
-    making (and dropping) as many first gives the order the uninterrupted run had. Anything but
-    a `tf.data.Dataset` (arrays, a PyDataset) is left alone.
+    makes, on TensorFlow, two iterators per epoch when the pipeline's length is known (one to
+    run the epoch, one it makes at the epoch's end and drops) and one in the first epoch when it
+    is not; on JAX its iterators are generators that make the tf.data iterator when first read,
+    so one per epoch. Making (and dropping) as many first gives the order the uninterrupted run
+    had. Anything but a `tf.data.Dataset` (arrays, a PyDataset) is left alone.
     """
     if dataset is None or epochs < 1 or not hasattr(dataset, "cardinality") or (
             type(dataset).__module__.split(".")[0] != "tensorflow"):
         return 0
-    known = int(dataset.cardinality()) >= 0
-    count = 2 * epochs if known else 2 * epochs - 1
+    if keras.backend.backend() == "jax":
+        count = epochs
+    else:
+        count = 2 * epochs if int(dataset.cardinality()) >= 0 else 2 * epochs - 1
     for _ in range(count):
         iterator = iter(dataset)
         del iterator

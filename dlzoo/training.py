@@ -650,6 +650,10 @@ def _load_final(model, path: Path, log) -> bool:
     """Loads the finished run's weights; False (with a note, the file removed) when they are
     unreadable, so the resume continues from the backup instead."""
     try:
+        if model.optimizer is not None and not model.optimizer.built:
+            # its variables must exist, or load_weights skips the optimizer state (step count,
+            # moments) and the saved model starts its next fit from scratch
+            model.optimizer.build(model.trainable_variables)
         model.load_weights(path)
         return True
     except (OSError, ValueError, KeyError) as e:
@@ -778,8 +782,6 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
         output: where the saved model(s) go.
         save: "best" (the best fold's model as `NAME/`) or "all" (`NAME-fold1/` ... `NAME-foldK/`).
     """
-    from dlzoo import saving
-    from dlzoo.crossval import cross_validate
     from dlzoo.registry import model_info
 
     if save not in ("best", "all"):
@@ -789,6 +791,19 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
     if info.task not in CLASSIFICATION_TASKS:
         raise ValueError(f"--folds reports classification accuracy; {info.name} is a "
                          f"{info.task} model.")
+    with run_lock(output, recipe["name"], log=log):  # the folds' run folders are this run's
+        result = _cross_validate(recipe, folds, info, output=output, save=save,
+                                 verbose=verbose, log=log, start=start)
+    with contextlib.suppress(OSError):  # .runs/ once empty (another run may hold a lock there)
+        (Path(output) / ".runs").rmdir()
+    return result
+
+
+def _cross_validate(recipe: dict, folds: int, info, *, output, save: str, verbose: int, log,
+                    start: float) -> CVRunResult:
+    from dlzoo import saving
+    from dlzoo.crossval import cross_validate
+
     bundle = load_array_data(recipe, info, where="--folds")
     run = prepare_run(recipe, build=False, arrays=True, bundle=bundle, log=log)
     parts = [run.train] + ([run.val] if run.val is not None else [])
