@@ -410,3 +410,28 @@ def test_kill_9_while_a_search_writes_its_state_then_resume(tmp_path, file, when
     assert sorted(v["status"] for v in states.values()) == ["COMPLETED"] * 3
     oracle = json.loads((project / "oracle.json").read_text())
     assert all(oracle["run_times"][states[k]["trial_id"]] == 1 for k in done)
+
+
+def test_a_second_search_or_fine_tune_into_the_same_place_is_refused(tmp_path, capsys):
+    """Issue 15, item 3, for the other commands that write a run's state."""
+    from tests._tuning import tiny_recipe as tiny_search
+
+    recipe, out = tiny_search(tmp_path, name="busy"), tmp_path / "out"
+    holder = _hold_lock(out / ".tuning" / "busy.lock")
+    try:
+        assert main(["tune", str(recipe), "--output", str(out)]) == 2
+        assert (f"another search of busy is in progress (pid {holder.pid}"
+                in capsys.readouterr().err)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    images, result = tmp_path / "images", tmp_path / "result"
+    (images / "a").mkdir(parents=True)
+    holder = _hold_lock(tmp_path / ".result.lock")
+    try:
+        assert main(["finetune", str(images), "--model", "lenet5", "--out", str(result)]) == 2
+        assert (f"another fine-tune into {result} is in progress (pid {holder.pid}"
+                in capsys.readouterr().err)
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
