@@ -368,7 +368,8 @@ def _global_seed_generator(create: bool = False):
 def rng_state(model=None) -> dict:
     """The random-number state a resumed run needs to continue the same run: Python's `random`,
     NumPy's global generator, Keras's global `SeedGenerator` and the model's seed generators.
-    (The `tf.data` shuffle order is a function of the epoch; `dlzoo.training.fit` replays it.)"""
+    (A `tf.data` pipeline's shuffle order has no state to save: `RunBackup` replays it, see
+    `replay_shuffles`.)"""
     version, internal, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     gen = _global_seed_generator()
