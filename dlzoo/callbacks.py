@@ -482,6 +482,29 @@ def replay_shuffles(dataset, epochs: int) -> int:
     return count
 
 
+def _data_generators(data) -> list:
+    """The NumPy generators a training-data object draws from: a `PyDataset` such as
+    `dlzoo.robustness.AdversarialBatches` (which examples it attacks) and its base batches."""
+    found = []
+    for obj in (data, getattr(data, "base", None)):
+        rng = getattr(obj, "rng", None)
+        if isinstance(rng, np.random.Generator):
+            found.append(rng)
+    return found
+
+
+def _replay_data(data, epochs: int) -> None:
+    """`replay_shuffles` for the pipeline itself, or for the `tf.data` pipeline under a
+    `PyDataset` that reads it once per epoch (`AdversarialBatches.from_dataset`)."""
+    if replay_shuffles(data, epochs):
+        return
+    inner = getattr(getattr(data, "base", None), "dataset", None)
+    if inner is not None and type(inner).__module__.split(".")[0] == "tensorflow":
+        for _ in range(epochs):  # one pass (one iterator) per epoch
+            iterator = iter(inner)
+            del iterator
+
+
 class RunBackup(keras.callbacks.Callback):
     """Backs up the training state after every epoch and restores it when a run starts again:
     what `keras.callbacks.BackupAndRestore` does, written as one unit.
@@ -501,9 +524,10 @@ class RunBackup(keras.callbacks.Callback):
         backup_dir: folder for the backups (it holds nothing else).
         keep: how many of the newest backups to keep (2).
         log: where "falling back" notes go.
-        replay: the training `tf.data` pipeline, whose shuffle order is moved on to the restored
-            epoch (`replay_shuffles`), so a resumed run sees the batches the uninterrupted one
-            saw.
+        replay: the training data: a `tf.data` pipeline, whose shuffle order is moved on to the
+            restored epoch (`replay_shuffles`), so a resumed run sees the batches the
+            uninterrupted one saw; or a `PyDataset` over one (`AdversarialBatches`), whose
+            NumPy generators are saved and restored too.
     """
 
     def __init__(self, backup_dir, *, keep: int = 2, log=print, replay=None):
@@ -529,7 +553,7 @@ class RunBackup(keras.callbacks.Callback):
                 continue
             self.restored_epoch = epoch
             self.model._initial_epoch = epoch  # what BackupAndRestore sets; fit reads it
-            replay_shuffles(self.replay, epoch)
+            _replay_data(self.replay, epoch)
             return
 
     def _restore(self, path: Path) -> None:
@@ -545,6 +569,8 @@ class RunBackup(keras.callbacks.Callback):
                                  f"says {meta['iterations']}")
         if meta.get("rng"):
             set_rng_state(meta["rng"], self.model)
+            for gen, state in zip(_data_generators(self.replay), meta["rng"].get("data", [])):
+                gen.bit_generator.state = state
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1
@@ -554,7 +580,8 @@ class RunBackup(keras.callbacks.Callback):
             "epoch": done,
             "iterations": None if optimizer is None else
             int(keras.ops.convert_to_numpy(optimizer.iterations)),
-            "rng": rng_state(self.model),
+            "rng": {**rng_state(self.model),
+                    "data": [g.bit_generator.state for g in _data_generators(self.replay)]},
         }
         write_weights(self.model, backup_path(self.backup_dir, done),
                       attrs={BACKUP_ATTR: json.dumps(meta)})
