@@ -15,27 +15,38 @@ Keras's schedules count steps; recipes count epochs, so `learning_rate` converts
 of steps per epoch.
 
 Written here because Keras lacks it: `LearningRateLogger` (the LR of each epoch in the logs and
-the CSV, for any schedule) and `ResumeState` (the counters of early stopping, LR-on-plateau and
+the CSV, for any schedule), `ResumeState` (the counters of early stopping, LR-on-plateau and
 best-checkpoint callbacks, which `BackupAndRestore` does not keep, so a resumed run remembers its
-patience and its best epoch's weights).
+patience and its best epoch's weights) and `RunBackup`, Keras's `BackupAndRestore` made safe
+against kill -9 and a full disk: Keras writes the weights and then, in place, the JSON naming
+their epoch, so a kill between (or during) the two writes resumes the wrong epoch or nothing at
+all; and it keeps no random-number state, so a resumed run is not the run it continues.
+`RunBackup` writes weights, optimizer state, epoch, the optimizer's step count (the witness that
+they belong together) and the random-number state as one file, under a temporary name, renamed
+into place.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+from pathlib import Path
 from typing import ClassVar
 
 import keras
 import numpy as np
 
-from dlzoo.files import atomic_path, to_jsonable, write_json
+from dlzoo.files import atomic_path, to_jsonable, write_json, write_weights
 
 __all__ = [
     "LR_SCHEDULES",
+    "AtomicModelCheckpoint",
     "LearningRateLogger",
     "ResumeState",
+    "RunBackup",
     "check_schedule",
+    "find_backup",
     "learning_rate",
     "standard",
 ]
@@ -239,8 +250,13 @@ class ResumeState(keras.callbacks.Callback):
         self._applied = False
         self._saved = {}
         if os.path.exists(self._path):
-            with open(self._path) as f:
-                self._saved = json.load(f)
+            try:
+                with open(self._path) as f:
+                    self._saved = json.load(f)
+            except (OSError, ValueError) as e:  # written atomically; a damaged disk, then
+                print(f"note: {self._path} is unreadable ({e}); the early-stopping and "
+                      "LR-on-plateau counters start over")
+                self._saved = {}
 
     def on_epoch_begin(self, epoch, logs=None):
         if not self._applied:
@@ -299,6 +315,280 @@ class ResumeState(keras.callbacks.Callback):
         return True
 
 
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`keras.callbacks.ModelCheckpoint` whose file is written under a temporary name and renamed
+    into place, so a kill during the write leaves the previous best file, never a torn one."""
+
+    def _save_model(self, epoch, batch, logs):
+        # Keras's own `_save_model` writes `filepath` in place; the decision (and the update of
+        # `self.best`) stays Keras's.
+        filepath = self._get_file_path(epoch, batch, logs)
+        if not self._should_save_model(epoch, batch, logs, filepath):
+            return
+        os.makedirs(os.path.dirname(filepath) or ".", exist_ok=True)
+        if self.save_weights_only:
+            write_weights(self.model, filepath)
+            return
+        with atomic_path(filepath) as tmp:
+            self.model.save(tmp, overwrite=True)
+
+
+# --- the run's backup: weights, optimizer, epoch and random state as one file -------------------
+
+BACKUP_ATTR = "dlzoo_backup"  # the root attribute of a backup file: its JSON metadata
+BACKUP_GLOB = "epoch-*.weights.h5"
+
+
+def backup_path(backup_dir, epoch: int) -> Path:
+    """The backup file of the state after `epoch` finished epochs."""
+    return Path(backup_dir) / f"epoch-{epoch:05d}.weights.h5"
+
+
+def _seed_variables(model) -> list:
+    """The model's `SeedGenerator` states (dropout, noise, augmentation layers): Keras keeps them
+    out of `save_weights`, so a resumed run would draw other masks than the run it continues."""
+    if model is None:
+        return []
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables
+            if id(v) not in weights and "seed_generator" in getattr(v, "path", "")]
+
+
+def _global_seed_generator(create: bool = False):
+    from keras.src.backend.common import global_state
+
+    gen = global_state.get_global_attribute("global_seed_generator")
+    if gen is None and create:
+        from keras.src.random.seed_generator import global_seed_generator
+
+        gen = global_seed_generator()
+    return gen
+
+
+def rng_state(model=None) -> dict:
+    """The random-number state a resumed run needs to continue the same run: Python's `random`,
+    NumPy's global generator, Keras's global `SeedGenerator` and the model's seed generators.
+    (A `tf.data` pipeline's shuffle order has no state to save: `RunBackup` replays it, see
+    `replay_shuffles`.)"""
+    version, internal, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    gen = _global_seed_generator()
+    return {
+        "python": [version, list(internal), gauss],
+        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "keras_global": None if gen is None else
+        keras.ops.convert_to_numpy(gen.state).tolist(),
+        "seed_generators": [[v.path, keras.ops.convert_to_numpy(v).tolist()]
+                            for v in _seed_variables(model)],
+    }
+
+
+def set_rng_state(state: dict, model=None) -> None:
+    """Puts back what `rng_state` saved (ValueError when the model's seed generators differ)."""
+    seeds = _seed_variables(model)
+    saved = state.get("seed_generators", [])
+    # in order, not by path: Keras numbers seed generators per process (seed_generator_3 ...)
+    if [np.shape(v) for _, v in saved] != [tuple(v.shape) for v in seeds]:
+        raise ValueError("the backup's random state was saved for other layers "
+                         f"({len(saved)} seed generator(s); the model has {len(seeds)})")
+    for v, (_, value) in zip(seeds, saved):
+        v.assign(np.asarray(value, dtype=keras.backend.standardize_dtype(v.dtype)))
+    if state.get("keras_global") is not None:
+        gen = _global_seed_generator(create=True)  # (creating it draws from Python's random)
+        gen.state.assign(np.asarray(state["keras_global"],
+                                    dtype=keras.backend.standardize_dtype(gen.state.dtype)))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+
+
+def read_backup(path) -> dict:
+    """The metadata of a backup file, after checking that the file is whole and that its
+    weights belong to its epoch: the optimizer's step count stored in the weights equals the
+    one recorded beside the epoch.
+
+    Raises:
+        ValueError: the file is unreadable, torn, or its parts disagree (the reason).
+    """
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            meta = json.loads(f.attrs[BACKUP_ATTR])
+            stored = f["optimizer/vars/0"][()] if "optimizer/vars/0" in f else None
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"{Path(path).name} is unreadable ({str(e).splitlines()[0]})") from None
+    epoch = meta.get("epoch") if isinstance(meta, dict) else None
+    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 1:
+        raise ValueError(f"{Path(path).name} names no epoch")
+    if stored is not None and meta.get("iterations") is not None and int(stored) != int(
+            meta["iterations"]):
+        raise ValueError(f"{Path(path).name}: its weights are at optimizer step {int(stored)}, "
+                         f"its record says {meta['iterations']}")
+    return meta
+
+
+def find_backup(backup_dir, *, log=print, remove_bad: bool = True) -> tuple[int, Path | None]:
+    """`(epochs done, file)` of the newest whole backup in `backup_dir` (`(0, None)`: none).
+
+    A newer file that is unreadable or inconsistent (`read_backup`) is reported through `log`
+    ("falling back to epoch N") and removed (when `remove_bad`), so the run continues from the
+    last good state instead of failing on every resume."""
+    backup_dir = Path(backup_dir)
+    files = sorted(backup_dir.glob(BACKUP_GLOB), reverse=True) if backup_dir.is_dir() else []
+    bad = []
+    for path in files:
+        try:
+            meta = read_backup(path)
+        except ValueError as e:
+            bad.append((path, str(e)))
+            continue
+        for b, reason in bad:
+            log(f"note: backup {reason}; falling back to the state after epoch {meta['epoch']}")
+            if remove_bad:
+                b.unlink(missing_ok=True)
+        return meta["epoch"], path
+    for b, reason in bad:
+        log(f"note: backup {reason}; no earlier state is whole, so the epochs start over")
+        if remove_bad:
+            b.unlink(missing_ok=True)
+    return 0, None
+
+
+def replay_shuffles(dataset, epochs: int) -> int:
+    """Moves a `tf.data` pipeline's reshuffling on to where it was after `epochs` epochs of
+    `model.fit`, without reading it; returns the number of iterators made.
+
+    A pipeline with `shuffle(seed=..., reshuffle_each_iteration=True)` draws each new iterator's
+    order from a generator that advances once per iterator, so a resumed run would start over
+    with the first epoch's order. Keras 3's `EpochIterator` (fit without `steps_per_epoch`)
+    makes, on TensorFlow, two iterators per epoch when the pipeline's length is known (one to
+    run the epoch, one it makes at the epoch's end and drops) and one in the first epoch when it
+    is not; on JAX its iterators are generators that make the tf.data iterator when first read,
+    so one per epoch. Making (and dropping) as many first gives the order the uninterrupted run
+    had. Anything but a `tf.data.Dataset` (arrays, a PyDataset) is left alone.
+    """
+    if dataset is None or epochs < 1 or not hasattr(dataset, "cardinality") or (
+            type(dataset).__module__.split(".")[0] != "tensorflow"):
+        return 0
+    if keras.backend.backend() == "jax":
+        count = epochs
+    else:
+        count = 2 * epochs if int(dataset.cardinality()) >= 0 else 2 * epochs - 1
+    for _ in range(count):
+        iterator = iter(dataset)
+        del iterator
+    return count
+
+
+def _data_generators(data) -> list:
+    """The NumPy generators a training-data object draws from: a `PyDataset` such as
+    `dlzoo.robustness.AdversarialBatches` (which examples it attacks) and its base batches."""
+    found = []
+    for obj in (data, getattr(data, "base", None)):
+        rng = getattr(obj, "rng", None)
+        if isinstance(rng, np.random.Generator):
+            found.append(rng)
+    return found
+
+
+def _replay_data(data, epochs: int) -> None:
+    """`replay_shuffles` for the pipeline itself, or for the `tf.data` pipeline under a
+    `PyDataset` that reads it once per epoch (`AdversarialBatches.from_dataset`)."""
+    if replay_shuffles(data, epochs):
+        return
+    inner = getattr(getattr(data, "base", None), "dataset", None)
+    if inner is not None and type(inner).__module__.split(".")[0] == "tensorflow":
+        for _ in range(epochs):  # one pass (one iterator) per epoch
+            iterator = iter(inner)
+            del iterator
+
+
+class RunBackup(keras.callbacks.Callback):
+    """Backs up the training state after every epoch and restores it when a run starts again:
+    what `keras.callbacks.BackupAndRestore` does, written as one unit.
+
+    Each backup is one file, `backup_dir/epoch-NNNNN.weights.h5`: the weights and optimizer
+    state (`model.save_weights`) with a root attribute holding the epoch, the optimizer's step
+    count and the random-number state (`rng_state`). It is written under a temporary name and
+    renamed into place (`dlzoo.files.atomic_path`), so a kill -9 at any moment leaves the
+    previous backups whole; the newest `keep` are kept. On train begin the newest backup that
+    passes `read_backup` is loaded (a torn or inconsistent one is reported and skipped), its
+    step count is checked against the loaded optimizer, and fit continues after its epoch.
+
+    A full disk during a backup raises `dlzoo.files.DiskFullError` and leaves the earlier
+    backups as they were, so `--resume` works once space is back.
+
+    Args:
+        backup_dir: folder for the backups (it holds nothing else).
+        keep: how many of the newest backups to keep (2).
+        log: where "falling back" notes go.
+        replay: the training data: a `tf.data` pipeline, whose shuffle order is moved on to the
+            restored epoch (`replay_shuffles`), so a resumed run sees the batches the
+            uninterrupted one saw; or a `PyDataset` over one (`AdversarialBatches`), whose
+            NumPy generators are saved and restored too.
+    """
+
+    def __init__(self, backup_dir, *, keep: int = 2, log=print, replay=None):
+        super().__init__()
+        self.backup_dir = Path(backup_dir)
+        self.keep = max(1, int(keep))
+        self.log = log
+        self.replay = replay
+        self.restored_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.restored_epoch = 0
+        while True:
+            epoch, path = find_backup(self.backup_dir, log=self.log)
+            if path is None:
+                return
+            try:
+                self._restore(path)
+            except ValueError as e:
+                self.log(f"note: backup {path.name} could not be restored ({e}); trying the "
+                         "one before it")
+                path.unlink(missing_ok=True)
+                continue
+            self.restored_epoch = epoch
+            self.model._initial_epoch = epoch  # what BackupAndRestore sets; fit reads it
+            _replay_data(self.replay, epoch)
+            return
+
+    def _restore(self, path: Path) -> None:
+        meta = read_backup(path)
+        optimizer = self.model.optimizer
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(self.model.trainable_variables)  # its variables must exist to load
+        self.model.load_weights(path)
+        if optimizer is not None and meta.get("iterations") is not None:
+            loaded = int(keras.ops.convert_to_numpy(optimizer.iterations))
+            if loaded != int(meta["iterations"]):
+                raise ValueError(f"the optimizer is at step {loaded} after loading, the backup "
+                                 f"says {meta['iterations']}")
+        if meta.get("rng"):
+            set_rng_state(meta["rng"], self.model)
+            for gen, state in zip(_data_generators(self.replay), meta["rng"].get("data", [])):
+                gen.bit_generator.state = state
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = epoch + 1
+        self.backup_dir.mkdir(parents=True, exist_ok=True)
+        optimizer = self.model.optimizer
+        meta = {
+            "epoch": done,
+            "iterations": None if optimizer is None else
+            int(keras.ops.convert_to_numpy(optimizer.iterations)),
+            "rng": {**rng_state(self.model),
+                    "data": [g.bit_generator.state for g in _data_generators(self.replay)]},
+        }
+        write_weights(self.model, backup_path(self.backup_dir, done),
+                      attrs={BACKUP_ATTR: json.dumps(meta)})
+        for old in sorted(self.backup_dir.glob(BACKUP_GLOB), reverse=True)[self.keep:]:
+            old.unlink(missing_ok=True)
+
+
 # --- the standard set ------------------------------------------------------------------------
 
 
@@ -329,12 +619,14 @@ def standard(
     csv_log: bool | None = None,
     terminate_on_nan: bool = True,
     verbose: int = 0,
+    log=print,
 ) -> list:
     """The callbacks a training run should have, in the order they must run.
 
     Args:
         run_dir: folder for the run's files: `best.weights.h5` (checkpoint of the best epoch),
-            `backup/` (`BackupAndRestore`: weights, optimizer state and epoch after every epoch),
+            `backup/` (`RunBackup`: weights, optimizer state, epoch and random state after
+            every epoch, as one file),
             `state/` (`ResumeState`), `history.csv` (`CSVLogger`, appended, so a resumed run
             continues its log). Without it, no file-writing callback is added.
         monitor: the quantity early stopping, plateau decay and checkpointing watch.
@@ -345,6 +637,7 @@ def standard(
         checkpoint, backup, csv_log: default on when `run_dir` is given.
         terminate_on_nan: stop at the first NaN loss.
         verbose: verbosity passed to the Keras callbacks.
+        log: where the backup's notes go (a damaged backup skipped on resume).
 
     Returns:
         A list of callbacks for `model.fit(callbacks=...)`.
@@ -374,7 +667,7 @@ def standard(
         )
     if checkpoint:
         callbacks.append(
-            keras.callbacks.ModelCheckpoint(
+            AtomicModelCheckpoint(
                 os.path.join(run_dir, "best.weights.h5"),
                 monitor=monitor,
                 save_best_only=True,
@@ -388,9 +681,5 @@ def standard(
         callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True))
     if backup:
         callbacks.append(ResumeState(os.path.join(run_dir, "state"), callbacks))
-        callbacks.append(
-            keras.callbacks.BackupAndRestore(
-                os.path.join(run_dir, "backup"), double_checkpoint=True, delete_checkpoint=False
-            )
-        )
+        callbacks.append(RunBackup(os.path.join(run_dir, "backup"), log=log))
     return callbacks

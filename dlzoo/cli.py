@@ -702,6 +702,7 @@ def _cmd_finetune(args) -> int:
         color_mode=args.color_mode, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed,
         model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None, out=out,
+        overwrite=args.overwrite, keep=args.keep,
         verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
     )
     card = result.card
@@ -718,6 +719,10 @@ def _cmd_finetune(args) -> int:
                       "" if loss is None else f"{loss:.4f}")
     console = _console()
     console.print(table)
+    kept = card["training"].get("kept")
+    if kept:
+        console.print(f"saved: {kept['phase'].replace('phase', 'phase ')}'s weights ("
+                      f"{kept['reason']})", markup=False, highlight=False)
     if result.report is not None:
         console.print(result.report.table(title="held-out split, per class"))
     skipped = card["data"].get("skipped") or []
@@ -793,6 +798,10 @@ def _add_finetune(sub):
                    help="feature cache folder (default .dlzoo-cache/features; '' for none)")
     p.add_argument("--out", default=None,
                    help="where to save (default saved_models/FOLDER-MODEL)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a saved model already at --out (otherwise refused)")
+    p.add_argument("--keep", choices=("best", "last"), default="best",
+                   help="save the phase that scored better on validation (default) or the last")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     _add_find_lr_flags(p, "--head-lr (phase 1)")
     p.set_defaults(func=_cmd_finetune)

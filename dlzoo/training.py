@@ -24,6 +24,7 @@ logged twice. The folder is removed once the model is saved.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -34,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task, make_optimizer
+from dlzoo.files import write_weights
 
 __all__ = [
     "RunInputs",
@@ -258,58 +260,51 @@ def _diff(a, b, prefix=""):
 
 
 def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool, log=print) -> int:
-    """Sets up the run folder; returns the number of finished epochs a resume starts from."""
+    """Sets up the run folder; returns the number of finished epochs a resume starts from.
+
+    A resume starts from the newest whole backup (`dlzoo.callbacks.find_backup`): a torn or
+    inconsistent one, left by a kill or a full disk, is reported and the one before it is used.
+    """
+    from dlzoo.callbacks import find_backup
+    from dlzoo.files import remove_stale_temps, write_text
+
     recipe_file = run_dir / "recipe.json"
     if not resume:
         if run_dir.exists():
             log(f"note: discarding the unfinished run in {run_dir} (use --resume to continue it)")
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True)
-        recipe_file.write_text(json.dumps(recipe, indent=2, default=str))
+        write_text(recipe_file, json.dumps(recipe, indent=2, default=str))
         return 0
-    if not recipe_file.is_file():
+    try:
+        previous = json.loads(recipe_file.read_text())
+    except FileNotFoundError:
         raise FileNotFoundError(
             f"--resume: no unfinished run of {recipe['name']!r} in {run_dir}; "
             "run without --resume to start one."
-        )
-    previous = json.loads(recipe_file.read_text())
+        ) from None
+    except ValueError as e:  # written atomically: only a damaged disk gets here
+        raise ValueError(f"--resume: {recipe_file} is unreadable ({e}); run without --resume "
+                         "to start again.") from None
     if _fingerprint(previous) != _fingerprint(json.loads(json.dumps(recipe, default=str))):
         changed = ", ".join(_diff(previous, json.loads(json.dumps(recipe, default=str))))
         raise ValueError(
             f"--resume: the recipe changed since the run started ({changed}); resume with the "
             "same recipe and --set options, or start again without --resume."
         )
-    done = _repair_backup(run_dir / "backup")
+    remove_stale_temps(run_dir)  # left by a kill during a write; the run's lock is ours
+    done, _ = find_backup(run_dir / "backup", log=log)
     _trim_log(run_dir / "history.csv", done)
     return done
 
 
-def _repair_backup(backup: Path) -> int:
-    """Epochs the backup holds, falling back to Keras's previous copy if a kill left the latest
-    one unreadable (`BackupAndRestore` only falls back on weight files, not its JSON)."""
-    import h5py
+def run_lock(output, name: str, *, log=print):
+    """The exclusive lock of the run `name` in `output` (`OUTPUT/.runs/NAME.lock`): a second
+    run of the same name is refused while the first lives ("another run of NAME is in progress
+    (pid N)"); a lock left by a killed run is taken over. See `dlzoo.files.RunLock`."""
+    from dlzoo.files import RunLock
 
-    weights, meta = backup / "latest.weights.h5", backup / "training_metadata.json"
-
-    def readable() -> int | None:
-        try:
-            with h5py.File(weights, "r"):
-                pass
-            return int(json.loads(meta.read_text())["epoch"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    if not weights.exists() and not meta.exists():
-        return 0
-    epoch = readable()
-    if epoch is None and Path(f"{weights}.bkp").exists() and Path(f"{meta}.bkp").exists():
-        shutil.copy(f"{weights}.bkp", weights)
-        shutil.copy(f"{meta}.bkp", meta)
-        epoch = readable()
-    if epoch is None:  # nothing usable: start the epochs over
-        shutil.rmtree(backup, ignore_errors=True)
-        return 0
-    return epoch
+    return RunLock(Path(output) / ".runs" / f"{name}.lock", f"run of {name}", log=log)
 
 
 def _trim_log(path: Path, epochs_done: int) -> None:
@@ -357,15 +352,16 @@ def _target_scaling(mode: str):
 
 
 def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: int = 2,
-        extra_callbacks=()):
+        extra_callbacks=(), log=print):
     """Fits with the standard callbacks in `run_dir`; returns the Keras `History`.
 
     `train_data` / `val_data` are batched pipelines, or `(x, y)` arrays, which Keras batches
     (`data.batch_size`) and shuffles each epoch. A resumed run needs nothing more:
-    `BackupAndRestore` finds the backup in `run_dir` and restores weights, optimizer state and
-    the epoch to start from.
+    `dlzoo.callbacks.RunBackup` finds the newest whole backup in `run_dir` and restores weights,
+    optimizer state, random-number state, the pipeline's shuffle order and the epoch to start
+    from.
     """
-    from dlzoo.callbacks import standard
+    from dlzoo.callbacks import RunBackup, standard
 
     cb = recipe["callbacks"]
     has_val = val_data is not None
@@ -380,7 +376,11 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
         backup=cb["backup"],
         csv_log=cb["csv_log"],
         terminate_on_nan=cb["terminate_on_nan"],
+        log=log,
     )
+    for c in callbacks:
+        if isinstance(c, RunBackup) and not isinstance(train_data, tuple):
+            c.replay = train_data
     common = {"validation_data": val_data, "epochs": recipe["train"]["epochs"],
               "callbacks": list(callbacks) + list(extra_callbacks), "verbose": verbose}
     if isinstance(train_data, tuple):
@@ -600,24 +600,29 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     from dlzoo import saving
 
     start = time.perf_counter()
-    run = prepare_run(recipe, log=log)
     out = Path(output)
-    run_dir = run_dir_for(out, run.name)
-    done = prepare_run_dir(run_dir, recipe, resume, log=log)
-    if resume:
-        log(f"resuming {run.name} after epoch {done} of {recipe['train']['epochs']} ({run_dir})")
-    history = _train(run, run_dir, resume=resume, verbose=verbose, log=log,
-                     extra_callbacks=extra_callbacks)
-    report, metrics = evaluate_run(run, history)
-    epochs_run = len(next(iter(history.values()), []))
-    seconds = time.perf_counter() - start
-    saved_dir = out / run.name
-    card = run_card(run, metrics, saved_dir, training={
-        "epochs_run": epochs_run, "steps_per_epoch": run.steps,
-        "resumed_from_epoch": done if resume else None, "seconds": round(seconds, 1)})
-    card.extra.update(card_extra or {})
-    saving.save(run.model, saved_dir, card, history=history or None, report=report)
-    _remove_run_dir(run_dir)
+    lock = run_lock(out, recipe["name"], log=log).acquire()  # before anything is read or built
+    try:
+        run = prepare_run(recipe, log=log)
+        run_dir = run_dir_for(out, run.name)
+        done = prepare_run_dir(run_dir, recipe, resume, log=log)
+        if resume:
+            log(f"resuming {run.name} after epoch {done} of {recipe['train']['epochs']} "
+                f"({run_dir})")
+        history = _train(run, run_dir, resume=resume, verbose=verbose, log=log,
+                         extra_callbacks=extra_callbacks)
+        report, metrics = evaluate_run(run, history)
+        epochs_run = len(next(iter(history.values()), []))
+        seconds = time.perf_counter() - start
+        saved_dir = out / run.name
+        card = run_card(run, metrics, saved_dir, training={
+            "epochs_run": epochs_run, "steps_per_epoch": run.steps,
+            "resumed_from_epoch": done if resume else None, "seconds": round(seconds, 1)})
+        card.extra.update(card_extra or {})
+        saving.save(run.model, saved_dir, card, history=history or None, report=report)
+        _remove_run_dir(run_dir, lock)
+    finally:
+        lock.release()
     return RunResult(model=run.model, card=saving.read_card(saved_dir), report=report,
                      history=history, saved_dir=saved_dir, epochs_run=epochs_run,
                      resumed_from=done, seconds=seconds)
@@ -638,14 +643,31 @@ def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
         log(f"adversarial training: FGSM at epsilon {adversarial['epsilon']} on "
             f"{adversarial['ratio']:.0%} of each batch")
     fit_history = {}
-    if resume and final_weights.exists():
-        run.model.load_weights(final_weights)  # training had finished; only saving was lost
+    if resume and final_weights.exists() and _load_final(run.model, final_weights, log):
+        pass  # training had finished; only saving was lost
     else:
         fit_history = fit(run.model, run.recipe, train_data, run.val, run_dir, verbose=verbose,
-                          extra_callbacks=callbacks).history
-        run.model.save_weights(final_weights)
+                          extra_callbacks=callbacks, log=log).history
+        write_weights(run.model, final_weights)
     history_path = run_dir / "history.csv"
     return read_history(history_path) if history_path.exists() else dict(fit_history)
+
+
+def _load_final(model, path: Path, log) -> bool:
+    """Loads the finished run's weights; False (with a note, the file removed) when they are
+    unreadable, so the resume continues from the backup instead."""
+    try:
+        if model.optimizer is not None and not model.optimizer.built:
+            # its variables must exist, or load_weights skips the optimizer state (step count,
+            # moments) and the saved model starts its next fit from scratch
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(path)
+        return True
+    except (OSError, ValueError, KeyError) as e:
+        log(f"note: {path.name} is unreadable ({str(e).splitlines()[0]}); continuing from the "
+            "last epoch backed up")
+        path.unlink(missing_ok=True)
+        return False
 
 
 def evaluate_run(run: RunInputs, history: dict) -> tuple:
@@ -720,12 +742,15 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
     )
 
 
-def _remove_run_dir(run_dir: Path) -> None:
-    """Removes a finished run's state, and `.runs/` once it is empty."""
+def _remove_run_dir(run_dir: Path, lock=None) -> None:
+    """Removes a finished run's state (and releases its lock), and `.runs/` once it is empty."""
     shutil.rmtree(run_dir, ignore_errors=True)
+    if lock is not None:
+        lock.release()
     runs = run_dir.parent
-    if runs.exists() and not any(runs.iterdir()):
-        runs.rmdir()
+    with contextlib.suppress(OSError):  # another run may have just put its lock there
+        if runs.exists() and not any(runs.iterdir()):
+            runs.rmdir()
 
 
 def _bundle_dict(bundle) -> dict:
@@ -764,8 +789,6 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
         output: where the saved model(s) go.
         save: "best" (the best fold's model as `NAME/`) or "all" (`NAME-fold1/` ... `NAME-foldK/`).
     """
-    from dlzoo import saving
-    from dlzoo.crossval import cross_validate
     from dlzoo.registry import model_info
 
     if save not in ("best", "all"):
@@ -775,6 +798,19 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
     if info.task not in CLASSIFICATION_TASKS:
         raise ValueError(f"--folds reports classification accuracy; {info.name} is a "
                          f"{info.task} model.")
+    with run_lock(output, recipe["name"], log=log):  # the folds' run folders are this run's
+        result = _cross_validate(recipe, folds, info, output=output, save=save,
+                                 verbose=verbose, log=log, start=start)
+    with contextlib.suppress(OSError):  # .runs/ once empty (another run may hold a lock there)
+        (Path(output) / ".runs").rmdir()
+    return result
+
+
+def _cross_validate(recipe: dict, folds: int, info, *, output, save: str, verbose: int, log,
+                    start: float) -> CVRunResult:
+    from dlzoo import saving
+    from dlzoo.crossval import cross_validate
+
     bundle = load_array_data(recipe, info, where="--folds")
     run = prepare_run(recipe, build=False, arrays=True, bundle=bundle, log=log)
     parts = [run.train] + ([run.val] if run.val is not None else [])

@@ -186,7 +186,7 @@ def test_standard_order_and_contents(tmp_path):
     kinds = [type(c).__name__ for c in cbs]
     assert kinds == [
         "TerminateOnNaN", "LearningRateLogger", "EarlyStopping", "ReduceLROnPlateau",
-        "ModelCheckpoint", "CSVLogger", "ResumeState", "BackupAndRestore",
+        "AtomicModelCheckpoint", "CSVLogger", "ResumeState", "RunBackup",
     ]
     assert cbs[2].restore_best_weights
     assert isinstance(cbs[1], LearningRateLogger) and isinstance(cbs[6], ResumeState)

@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -355,20 +356,25 @@ def extract_features(extractor, data, cache_dir=None, *, manifest_hash=None,
     key = extractor.cache_key(digest) if digest else None
     path = Path(cache_dir) / f"{key}.npz" if (cache_dir is not None and key) else None
     if path is not None and path.is_file():
-        with np.load(path) as f:
-            loaded = {p: (f[f"{p}_x"], f[f"{p}_y"]) for p in ("train", "val") if f"{p}_x" in f}
-        return Features(train=loaded["train"], val=loaded.get("val"), key=key, path=path,
-                        from_cache=True, seconds=time.perf_counter() - start)
+        try:
+            with np.load(path) as f:
+                loaded = {p: (f[f"{p}_x"], f[f"{p}_y"]) for p in ("train", "val")
+                          if f"{p}_x" in f}
+            return Features(train=loaded["train"], val=loaded.get("val"), key=key, path=path,
+                            from_cache=True, seconds=time.perf_counter() - start)
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            print(f"note: the feature cache {path} is unreadable ({e}); extracting again")
+            path.unlink(missing_ok=True)
     out = {name: _run(extractor.model, part, batch_size) for name, part in parts.items()}
     if out["train"] is None:
         raise ValueError("extract_features: the data has no training examples.")
     if path is not None:
+        from dlzoo.files import atomic_path
+
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a unique temporary name
             np.savez(f, **{f"{p}_{k}": v for p, xy in out.items() if xy is not None
                            for k, v in zip("xy", xy)})
-        os.replace(tmp, path)
     return Features(train=out["train"], val=out.get("val"), key=key, path=path, from_cache=False,
                     seconds=time.perf_counter() - start)
 

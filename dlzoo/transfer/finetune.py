@@ -189,6 +189,9 @@ class FineTuneConfig:
         augment: False, True (`DEFAULT_AUGMENT`) or a dict of flip / rotation / zoom / translate
             / contrast (`dlzoo.augmentation`).
         early_stopping, lr_schedule: as in `dlzoo.callbacks.standard`.
+        keep: whose weights the result holds: "best" (default: phase 1's when they scored
+            better on the validation split than phase 2's, higher val_accuracy then lower
+            val_loss) or "last" (phase 2's). The card's `training.kept` says which, and why.
 
     How the data is read:
         image_size, color_mode, batch_size, validation_split, seed: as `dlzoo.data.load`.
@@ -196,6 +199,9 @@ class FineTuneConfig:
 
     Where it goes:
         out: save the result there (saved_models format, with card, curves, confusion matrix).
+            An existing model there is refused before any training unless `overwrite`.
+        overwrite: replace a saved model already at `out` (default False, as `dlzoo tune` and
+            `dlzoo datasets export`).
         name: the saved model's name (default the folder name of `out`).
         verbose: Keras fit verbosity; log: where progress lines go.
     """
@@ -214,6 +220,7 @@ class FineTuneConfig:
     augment: object = False
     early_stopping: object = True
     lr_schedule: object = "plateau"
+    keep: str = "best"
     image_size: object = None
     color_mode: str | None = None
     batch_size: int = 32
@@ -221,6 +228,7 @@ class FineTuneConfig:
     seed: int = 0
     cache_dir: object = None
     out: object = None
+    overwrite: bool = False
     name: str | None = None
     verbose: int = 2
     log: object = print
@@ -237,6 +245,8 @@ class FineTuneConfig:
         check_data_args(image_size=self.image_size, batch_size=self.batch_size,
                         validation_split=self.validation_split, seed=self.seed,
                         color_mode=self.color_mode)
+        if self.keep not in ("best", "last"):
+            raise ValueError(f"fine_tune: keep must be 'best' or 'last'; received {self.keep!r}.")
         if self.head_epochs == 0 and (self.epochs == 0 or unfreeze_k == 0):
             raise ValueError("fine_tune: nothing to train: head_epochs is 0 and phase 2 is off "
                              "(epochs=0 or unfreeze='none').")
@@ -290,7 +300,6 @@ def fine_tune(source, data, config: FineTuneConfig | None = None, **settings) ->
         ...                    epochs=5, unfreeze="all")
         >>> result.metrics["val_accuracy"]
     """
-    import keras
 
     unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(FineTuneConfig)})
     if unknown:
@@ -298,12 +307,44 @@ def fine_tune(source, data, config: FineTuneConfig | None = None, **settings) ->
     cfg = dataclasses.replace(config or FineTuneConfig(), **settings)
     start = time.perf_counter()
     unfreeze_k = cfg.check()
+    saved = Path(cfg.out) if cfg.out is not None else None
+    lock = _claim_output(saved, cfg)
+    try:
+        return _fine_tune(source, data, cfg, unfreeze_k, saved, start)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _claim_output(saved: Path | None, cfg: FineTuneConfig):
+    """Refuses an existing model at `out` unless `overwrite` (before any training), and locks
+    `out` against a second fine-tune writing it at the same time; returns the lock."""
+    from dlzoo.files import RunLock
+
+    if saved is None:
+        return None
+    if saved.exists() and not cfg.overwrite and (not saved.is_dir() or any(saved.iterdir())):
+        what = "a saved model" if is_saved_model(saved) else "files"
+        raise FileExistsError(
+            f"{saved} already holds {what}; pass --overwrite (overwrite=True) to replace it, "
+            "or choose another --out.")
+    return RunLock(saved.parent / f".{saved.name}.lock", f"fine-tune into {saved}",
+                   log=cfg.log).acquire()
+
+
+def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None,
+               start: float) -> FineTuneResult:
+    import keras
+
     keras.utils.set_random_seed(cfg.seed)
     parts = _assemble(source, data, cfg)
     history: dict = {}
     phase_metrics: dict = {}
     n1, features = _phase1(parts, cfg, history, phase_metrics)
+    after_phase1 = (_snapshot(parts.model) if cfg.keep == "best" and n1
+                    and parts.bundle.val is not None else None)
     n2, unfrozen, groups = _phase2(parts, cfg, unfreeze_k, history, phase_metrics)
+    kept = _keep_better_phase(parts, phase_metrics, after_phase1, cfg.log)
     # The result loads and trains as a normal model; a fresh optimizer, so the file holds no
     # optimizer state shaped by the last phase's trainable set.
     parts.network.trainable = True
@@ -311,8 +352,8 @@ def fine_tune(source, data, config: FineTuneConfig | None = None, **settings) ->
     parts.model.optimizer.build(parts.model.trainable_variables)
     report, metrics = _final_metrics(parts, phase_metrics)
     seconds = time.perf_counter() - start
-    saved = Path(cfg.out) if cfg.out is not None else None
     card = _card(parts, cfg, metrics, features, (n1, n2), unfrozen, groups, seconds, saved)
+    card.training["kept"] = kept
     if saved is not None:
         from dlzoo import saving
 
@@ -467,6 +508,40 @@ def _phase2(parts: _Assembly, cfg: FineTuneConfig, unfreeze_k, history: dict,
     if bundle.val is not None:
         phase_metrics["phase2"] = _val_metrics(parts.model, bundle.val)
     return len(h.get("loss", [])), unfrozen, groups
+
+
+def _snapshot(model) -> list:
+    """(variable, value) of every weight: restored by variable, since `model.weights` changes
+    order when layers change trainability between the phases."""
+    import keras
+
+    return [(v, keras.ops.convert_to_numpy(v).copy()) for v in model.weights]
+
+
+def _better(a: dict, b: dict) -> bool:
+    """Is validation result `a` better than `b`: higher accuracy, then lower loss."""
+    return (a["val_accuracy"], -a["val_loss"]) > (b["val_accuracy"], -b["val_loss"])
+
+
+def _keep_better_phase(parts: _Assembly, phase_metrics: dict, after_phase1, log) -> dict:
+    """Keeps phase 1's weights when they scored better on the validation split than phase
+    2's (higher val_accuracy; on a tie, lower val_loss), as early stopping keeps the best epoch
+    within a phase; returns the card's `training.kept` record (which phase, and why)."""
+    p1, p2 = phase_metrics.get("phase1"), phase_metrics.get("phase2")
+    if p1 is None or p2 is None:
+        only = "phase2" if p2 is not None else "phase1"
+        return {"phase": only, "reason": "the only phase run" + (
+            "" if p1 or p2 else " (no validation split to compare on)")}
+    scores = (f"val_accuracy {p1['val_accuracy']:.4f} / val_loss {p1['val_loss']:.4f} after "
+              f"phase 1, {p2['val_accuracy']:.4f} / {p2['val_loss']:.4f} after phase 2")
+    if after_phase1 is None:
+        return {"phase": "phase2", "reason": f"keep='last': {scores}"}
+    if _better(p1, p2):
+        for variable, value in after_phase1:
+            variable.assign(value)
+        log(f"keeping phase 1's weights: {scores} (phase 2's are discarded)")
+        return {"phase": "phase1", "reason": f"better on validation: {scores}"}
+    return {"phase": "phase2", "reason": f"not worse on validation: {scores}"}
 
 
 def _final_metrics(parts: _Assembly, phase_metrics: dict):

@@ -81,11 +81,26 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
     Raises:
         ValueError: the recipe has no `tune:` section.
     """
-    from dlzoo.training import prepare_run, run_recipe
+    from dlzoo.files import RunLock
 
     if "tune" not in recipe:
         raise ValueError(f"recipe {recipe['name']} has no tune: section; add one (see "
                          "the shipped recipe cnn-digits-tune) or run it with `dlzoo train`")
+    if role is not None:  # a chief or worker of a launch: the launcher holds the project
+        return _tune_recipe(recipe, output=output, resume=resume, overwrite=overwrite,
+                            workers=workers, role=role, verbose=verbose, log=log)
+    project = project_dir_for(output, recipe["name"])
+    # one search per project at a time; a lock left by a killed search is taken over
+    with RunLock(project.parent / f"{project.name}.lock", f"search of {recipe['name']}",
+                 log=log):
+        return _tune_recipe(recipe, output=output, resume=resume, overwrite=overwrite,
+                            workers=workers, role=role, verbose=verbose, log=log)
+
+
+def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers: int,
+                 role: str | None, verbose: int, log):
+    from dlzoo.training import prepare_run, run_recipe
+
     tune = recipe["tune"]
     run = prepare_run(recipe, build=False, log=log)  # the hypermodel builds each trial's model
     info, bundle, train_data, val_data = run.info, run.bundle, run.train, run.val

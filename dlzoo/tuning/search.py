@@ -26,6 +26,7 @@ chief/worker gRPC mode. What it lacks, and this module adds:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -38,7 +39,7 @@ from pathlib import Path
 import keras_tuner as kt
 from keras_tuner.src.engine import trial as trial_module
 
-from dlzoo.files import atomic_path, json_default_or_str, write_json
+from dlzoo.files import atomic_path, json_default_or_str, write_json, write_text
 from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel
 
 __all__ = [
@@ -55,6 +56,8 @@ TUNERS = ("random", "hyperband", "bayesian")
 SEARCH_FILE = "dlzoo_search.json"
 TRIAL_FILE = "dlzoo_trial.json"
 COMPLETED = trial_module.TrialStatus.COMPLETED
+RUNNING = trial_module.TrialStatus.RUNNING
+IDLE = trial_module.TrialStatus.IDLE
 
 
 class StaleProjectError(ValueError):
@@ -92,22 +95,66 @@ class _RecordingOracle:
         super().set_state(state)
         self.trial_workers = dict(state.get("dlzoo_trial_workers", {}))
 
+    _reload_from = None  # while reloading from the previous copy of oracle.json
+
+    def _get_oracle_fname(self):
+        return self._reload_from or super()._get_oracle_fname()
+
     def save(self):
-        write_record(self._get_oracle_fname(), self.get_state())
+        # The state it replaces is kept as oracle.json.prev (both written whole), so a reload
+        # that cannot use oracle.json has the state one save before.
+        fname = self._get_oracle_fname()
+        with contextlib.suppress(OSError):
+            write_text(fname + ".prev", Path(fname).read_text())
+        write_record(fname, self.get_state())
 
     def _save_trial(self, trial):
         write_record(os.path.join(self._get_trial_dir(trial.trial_id), "trial.json"),
                      trial.get_state())
 
     def reload(self):
-        super().reload()
-        # A kill between a trial's trial.json (COMPLETED) and oracle.json leaves the finished
-        # trial among the "ongoing" ones, which keras-tuner's reload sends for a rerun.
+        try:
+            super().reload()
+        except (RuntimeError, ValueError, KeyError, TypeError, OSError) as e:
+            # oracle.json is written whole, but keras-tuner's other files and older dlzoo
+            # versions were not; an oracle state it cannot read falls back one save.
+            fname = self._get_oracle_fname()
+            prev = fname + ".prev"
+            reason = str(e.__cause__ or e).splitlines()[0][:200]
+            if not os.path.exists(prev):
+                raise RuntimeError(
+                    f"{fname} is unreadable ({reason}) and there is no earlier copy; start the "
+                    "search again with --overwrite") from e
+            print(f"note: {fname} is unreadable ({reason}); continuing from its previous copy "
+                  f"({prev}) and the trials' own files")
+            self.trials = {}
+            self._reload_from = prev
+            try:
+                super().reload()
+            finally:
+                self._reload_from = None
+        self._repair_after_reload()
+
+    def _repair_after_reload(self):
+        """Makes the oracle's bookkeeping agree with the trials' own files (trial.json), which
+        are written after each trial and are the record of what finished.
+
+        A kill between a trial's trial.json (COMPLETED) and oracle.json leaves the finished
+        trial among the "ongoing" ones, which keras-tuner's reload sends for a rerun; a state
+        one save old (oracle.json.prev) may also not know a trial at all."""
         for trial_id in list(self._retry_queue):
             if self.trials[trial_id].status == COMPLETED:
                 self._retry_queue.remove(trial_id)
+        for trial_id, trial in self.trials.items():
+            if trial.status == COMPLETED:
                 if trial_id not in self.end_order:
                     self.end_order.append(trial_id)
+                self._run_times[trial_id] = max(self._run_times[trial_id], 1)
+            elif trial.status in (RUNNING, IDLE) and trial_id not in self.end_order and (
+                    trial_id not in self._retry_queue):
+                self._retry_queue.append(trial_id)  # was running at the kill: run it again
+            if trial_id not in self.start_order:
+                self.start_order.append(trial_id)
 
 
 def _oracle_class(base):
