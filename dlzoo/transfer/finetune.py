@@ -11,7 +11,7 @@ from pathlib import Path
 
 from dlzoo.augmentation import DEFAULT_AUGMENT, augmentation_layers, normalize_augment
 from dlzoo.compiling import compile_for_task
-from dlzoo.saving import ModelCard, saved_model_folder
+from dlzoo.saving import ModelCard, is_saved_model, saved_model_folder
 from dlzoo.transfer.extract import (
     Features,
     Source,
