@@ -172,7 +172,9 @@ def test_download_goes_through_get_file_with_keras_applications_url_and_hash(
 def test_imagenet_tables_match_keras_applications():
     from keras.src.applications import inception_v3, resnet, vgg16, vgg19
 
-    from dlzoo.models.applications import KERAS_NAMES  # checked in tests/models/test_applications.py
+    from dlzoo.models.applications import (
+        KERAS_NAMES,  # checked in tests/models/test_applications.py
+    )
 
     offered = [n for n in list_models() if "imagenet" in model_info(n).weights and n not in KERAS_NAMES]
     assert len(offered) == 9

@@ -256,6 +256,9 @@ def name_unnamed_layers(model, groups: str, rename=None) -> None:
     the named layers first.
     """
     regex = re.compile(groups)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            layer.name = "input_layer"  # the zoo's families' name for it
     all_layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     auto = [bool(re.fullmatch(rf"{_snake(type(layer).__name__)}(_\d+)?", layer.name))
             for layer in all_layers]
