@@ -140,6 +140,7 @@ def Application(
     include_top: bool = True,
     pooling: str | None = None,
     classifier_activation="softmax",
+    default_shape=(224, 224, 3),
     **arch_args,
 ) -> keras.Model:
     """keras.applications' `keras_name` network with the zoo's arguments, checks and layer names.
@@ -151,9 +152,11 @@ def Application(
         family: the key of its `FAMILIES` entry.
         name: the model's name (its registry name).
         num_classes: classifier outputs (default 1000).
-        input_shape: (height, width, channels), at least the family's minimum side; default the
-            constructor's own (224x224x3 for most, 299 for Xception and Inception-ResNet v2, 331
-            for NASNet-Large, 240 ... 600 for EfficientNet B1 ... B7).
+        input_shape: (height, width, channels), at least the family's minimum side; default
+            `default_shape`.
+        default_shape: the variant's default input, keras.applications' own default size
+            (224x224x3 for most, 299 for Xception and Inception-ResNet v2, 331 for NASNet-Large,
+            240 ... 600 for EfficientNet B1 ... B7; 224 for MobileNetV3, which keras leaves open).
         include_top: keep the classifier.
         pooling: with include_top=False, None (feature map), "avg" or "max".
         classifier_activation: "softmax", None for logits, or any Keras activation.
@@ -182,8 +185,8 @@ def Application(
     _check_arch_args(arch_args, name=name)
     check_head(include_top=include_top, pooling=pooling)
     check_num_classes(num_classes, include_top=include_top)
-    if input_shape is not None:
-        input_shape = check_image_input(input_shape, name=name, min_size=fam.min_size)
+    input_shape = check_image_input(default_shape if input_shape is None else input_shape,
+                                    name=name, min_size=fam.min_size)
     constructor = getattr(keras.applications, keras_name)
     extra = {"name": name} if family == "convnext" else {}  # ConvNeXt prefixes its layers with it
     model = constructor(
@@ -223,20 +226,22 @@ def _imagenet_stem(model):
     """EfficientNet as keras.applications builds it for ImageNet weights (see the module doc)."""
     from keras import layers
 
+    def call(layer, *args, **kwargs):
+        out = layer(*args, **kwargs)
+        if isinstance(layer, layers.Normalization):
+            scale = [1.0 / math.sqrt(s) for s in IMAGENET_STDDEV_RGB]
+            return layers.Rescaling(scale, name="stem_imagenet_scaling")(out)
+        return out
+
+    # A clone with new layers: reusing them would leave each layer's `.output` in the old graph.
+    model = keras.models.clone_model(model, call_function=call)
     norm = next(layer for layer in model.layers if isinstance(layer, layers.Normalization))
     # The state the ImageNet file holds (keras: "the normalization layer uses square value of
     # STDDEV as the variance"), so a random build standardises as the pretrained one does.
     mean, variance, count = norm.get_weights()
     norm.set_weights([np.asarray(IMAGENET_MEAN_RGB, mean.dtype),
                       np.asarray([s * s for s in IMAGENET_STDDEV_RGB], variance.dtype), count])
-    scale = layers.Rescaling([1.0 / math.sqrt(s) for s in IMAGENET_STDDEV_RGB],
-                             name="stem_imagenet_scaling")
-
-    def call(layer, *args, **kwargs):
-        out = layer(*args, **kwargs)
-        return scale(out) if layer is norm else out
-
-    return keras.models.clone_model(model, clone_function=lambda layer: layer, call_function=call)
+    return model
 
 
 def _snake(class_name: str) -> str:
@@ -826,214 +831,216 @@ LAYOUT = {  # name: (feature layers, unfreeze groups), space-separated
                 description="MobileNet v1 = keras.applications.MobileNet, 224x224x3")
 def mobilenet_v1(**kwargs):
     """MobileNet v1 (keras.applications.MobileNet), 224x224x3; see `Application`."""
-    return Application(keras_name="MobileNet", family="mobilenet", name="mobilenet_v1", **kwargs)
+    return Application(keras_name="MobileNet", family="mobilenet", name="mobilenet_v1", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("mobilenet_v2", "mobilenet_v2", (224, 224, 3)), params=3_538_984,
                 description="MobileNetV2 = keras.applications.MobileNetV2, 224x224x3")
 def mobilenet_v2(**kwargs):
     """MobileNetV2 (keras.applications.MobileNetV2), 224x224x3; see `Application`."""
-    return Application(keras_name="MobileNetV2", family="mobilenet_v2", name="mobilenet_v2", **kwargs)
+    return Application(keras_name="MobileNetV2", family="mobilenet_v2", name="mobilenet_v2", default_shape=(224, 224, 3), **kwargs)
 
 
-@register_model(**_facts("mobilenet_v3", "mobilenet_v3_small", (None, None, 3)), params=2_554_968,
-                description="MobileNetV3-Small = keras.applications.MobileNetV3Small, NonexNonex3")
+@register_model(**_facts("mobilenet_v3", "mobilenet_v3_small", (224, 224, 3)), params=2_554_968,
+                description="MobileNetV3-Small = keras.applications.MobileNetV3Small, 224x224x3")
 def mobilenet_v3_small(**kwargs):
-    """MobileNetV3-Small (keras.applications.MobileNetV3Small), NonexNonex3; see `Application`."""
-    return Application(keras_name="MobileNetV3Small", family="mobilenet_v3", name="mobilenet_v3_small", **kwargs)
+    """MobileNetV3-Small (keras.applications.MobileNetV3Small), 224x224x3; see `Application`."""
+    return Application(keras_name="MobileNetV3Small", family="mobilenet_v3", name="mobilenet_v3_small",
+                       default_shape=(224, 224, 3), **kwargs)
 
 
-@register_model(**_facts("mobilenet_v3", "mobilenet_v3_large", (None, None, 3)), params=5_507_432,
-                description="MobileNetV3-Large = keras.applications.MobileNetV3Large, NonexNonex3")
+@register_model(**_facts("mobilenet_v3", "mobilenet_v3_large", (224, 224, 3)), params=5_507_432,
+                description="MobileNetV3-Large = keras.applications.MobileNetV3Large, 224x224x3")
 def mobilenet_v3_large(**kwargs):
-    """MobileNetV3-Large (keras.applications.MobileNetV3Large), NonexNonex3; see `Application`."""
-    return Application(keras_name="MobileNetV3Large", family="mobilenet_v3", name="mobilenet_v3_large", **kwargs)
+    """MobileNetV3-Large (keras.applications.MobileNetV3Large), 224x224x3; see `Application`."""
+    return Application(keras_name="MobileNetV3Large", family="mobilenet_v3", name="mobilenet_v3_large",
+                       default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet", "efficientnet_b0", (224, 224, 3)), params=5_330_571,
                 description="EfficientNet-B0 = keras.applications.EfficientNetB0, 224x224x3")
 def efficientnet_b0(**kwargs):
     """EfficientNet-B0 (keras.applications.EfficientNetB0), 224x224x3; see `Application`."""
-    return Application(keras_name="EfficientNetB0", family="efficientnet", name="efficientnet_b0", **kwargs)
+    return Application(keras_name="EfficientNetB0", family="efficientnet", name="efficientnet_b0", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet", "efficientnet_b1", (240, 240, 3)), params=7_856_239,
                 description="EfficientNet-B1 = keras.applications.EfficientNetB1, 240x240x3")
 def efficientnet_b1(**kwargs):
     """EfficientNet-B1 (keras.applications.EfficientNetB1), 240x240x3; see `Application`."""
-    return Application(keras_name="EfficientNetB1", family="efficientnet", name="efficientnet_b1", **kwargs)
+    return Application(keras_name="EfficientNetB1", family="efficientnet", name="efficientnet_b1", default_shape=(240, 240, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet", "efficientnet_b2", (260, 260, 3)), params=9_177_569,
                 description="EfficientNet-B2 = keras.applications.EfficientNetB2, 260x260x3")
 def efficientnet_b2(**kwargs):
     """EfficientNet-B2 (keras.applications.EfficientNetB2), 260x260x3; see `Application`."""
-    return Application(keras_name="EfficientNetB2", family="efficientnet", name="efficientnet_b2", **kwargs)
+    return Application(keras_name="EfficientNetB2", family="efficientnet", name="efficientnet_b2", default_shape=(260, 260, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet", "efficientnet_b3", (300, 300, 3)), params=12_320_535,
                 description="EfficientNet-B3 = keras.applications.EfficientNetB3, 300x300x3")
 def efficientnet_b3(**kwargs):
     """EfficientNet-B3 (keras.applications.EfficientNetB3), 300x300x3; see `Application`."""
-    return Application(keras_name="EfficientNetB3", family="efficientnet", name="efficientnet_b3", **kwargs)
+    return Application(keras_name="EfficientNetB3", family="efficientnet", name="efficientnet_b3", default_shape=(300, 300, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet", "efficientnet_b4", (380, 380, 3)), params=19_466_823,
                 description="EfficientNet-B4 = keras.applications.EfficientNetB4, 380x380x3")
 def efficientnet_b4(**kwargs):
     """EfficientNet-B4 (keras.applications.EfficientNetB4), 380x380x3; see `Application`."""
-    return Application(keras_name="EfficientNetB4", family="efficientnet", name="efficientnet_b4", **kwargs)
+    return Application(keras_name="EfficientNetB4", family="efficientnet", name="efficientnet_b4", default_shape=(380, 380, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet", "efficientnet_b5", (456, 456, 3)), params=30_562_527,
                 description="EfficientNet-B5 = keras.applications.EfficientNetB5, 456x456x3")
 def efficientnet_b5(**kwargs):
     """EfficientNet-B5 (keras.applications.EfficientNetB5), 456x456x3; see `Application`."""
-    return Application(keras_name="EfficientNetB5", family="efficientnet", name="efficientnet_b5", **kwargs)
+    return Application(keras_name="EfficientNetB5", family="efficientnet", name="efficientnet_b5", default_shape=(456, 456, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet", "efficientnet_b6", (528, 528, 3)), params=43_265_143,
                 description="EfficientNet-B6 = keras.applications.EfficientNetB6, 528x528x3")
 def efficientnet_b6(**kwargs):
     """EfficientNet-B6 (keras.applications.EfficientNetB6), 528x528x3; see `Application`."""
-    return Application(keras_name="EfficientNetB6", family="efficientnet", name="efficientnet_b6", **kwargs)
+    return Application(keras_name="EfficientNetB6", family="efficientnet", name="efficientnet_b6", default_shape=(528, 528, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet", "efficientnet_b7", (600, 600, 3)), params=66_658_687,
                 description="EfficientNet-B7 = keras.applications.EfficientNetB7, 600x600x3")
 def efficientnet_b7(**kwargs):
     """EfficientNet-B7 (keras.applications.EfficientNetB7), 600x600x3; see `Application`."""
-    return Application(keras_name="EfficientNetB7", family="efficientnet", name="efficientnet_b7", **kwargs)
+    return Application(keras_name="EfficientNetB7", family="efficientnet", name="efficientnet_b7", default_shape=(600, 600, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet_v2", "efficientnet_v2_b0", (224, 224, 3)), params=7_200_312,
                 description="EfficientNetV2-B0 = keras.applications.EfficientNetV2B0, 224x224x3")
 def efficientnet_v2_b0(**kwargs):
     """EfficientNetV2-B0 (keras.applications.EfficientNetV2B0), 224x224x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2B0", family="efficientnet_v2", name="efficientnet_v2_b0", **kwargs)
+    return Application(keras_name="EfficientNetV2B0", family="efficientnet_v2", name="efficientnet_v2_b0", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet_v2", "efficientnet_v2_b1", (240, 240, 3)), params=8_212_124,
                 description="EfficientNetV2-B1 = keras.applications.EfficientNetV2B1, 240x240x3")
 def efficientnet_v2_b1(**kwargs):
     """EfficientNetV2-B1 (keras.applications.EfficientNetV2B1), 240x240x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2B1", family="efficientnet_v2", name="efficientnet_v2_b1", **kwargs)
+    return Application(keras_name="EfficientNetV2B1", family="efficientnet_v2", name="efficientnet_v2_b1", default_shape=(240, 240, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet_v2", "efficientnet_v2_b2", (260, 260, 3)), params=10_178_374,
                 description="EfficientNetV2-B2 = keras.applications.EfficientNetV2B2, 260x260x3")
 def efficientnet_v2_b2(**kwargs):
     """EfficientNetV2-B2 (keras.applications.EfficientNetV2B2), 260x260x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2B2", family="efficientnet_v2", name="efficientnet_v2_b2", **kwargs)
+    return Application(keras_name="EfficientNetV2B2", family="efficientnet_v2", name="efficientnet_v2_b2", default_shape=(260, 260, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet_v2", "efficientnet_v2_b3", (300, 300, 3)), params=14_467_622,
                 description="EfficientNetV2-B3 = keras.applications.EfficientNetV2B3, 300x300x3")
 def efficientnet_v2_b3(**kwargs):
     """EfficientNetV2-B3 (keras.applications.EfficientNetV2B3), 300x300x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2B3", family="efficientnet_v2", name="efficientnet_v2_b3", **kwargs)
+    return Application(keras_name="EfficientNetV2B3", family="efficientnet_v2", name="efficientnet_v2_b3", default_shape=(300, 300, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet_v2", "efficientnet_v2_s", (384, 384, 3)), params=21_612_360,
                 description="EfficientNetV2-S = keras.applications.EfficientNetV2S, 384x384x3")
 def efficientnet_v2_s(**kwargs):
     """EfficientNetV2-S (keras.applications.EfficientNetV2S), 384x384x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2S", family="efficientnet_v2", name="efficientnet_v2_s", **kwargs)
+    return Application(keras_name="EfficientNetV2S", family="efficientnet_v2", name="efficientnet_v2_s", default_shape=(384, 384, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet_v2", "efficientnet_v2_m", (480, 480, 3)), params=54_431_388,
                 description="EfficientNetV2-M = keras.applications.EfficientNetV2M, 480x480x3")
 def efficientnet_v2_m(**kwargs):
     """EfficientNetV2-M (keras.applications.EfficientNetV2M), 480x480x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2M", family="efficientnet_v2", name="efficientnet_v2_m", **kwargs)
+    return Application(keras_name="EfficientNetV2M", family="efficientnet_v2", name="efficientnet_v2_m", default_shape=(480, 480, 3), **kwargs)
 
 
 @register_model(**_facts("efficientnet_v2", "efficientnet_v2_l", (480, 480, 3)), params=119_027_848,
                 description="EfficientNetV2-L = keras.applications.EfficientNetV2L, 480x480x3")
 def efficientnet_v2_l(**kwargs):
     """EfficientNetV2-L (keras.applications.EfficientNetV2L), 480x480x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2L", family="efficientnet_v2", name="efficientnet_v2_l", **kwargs)
+    return Application(keras_name="EfficientNetV2L", family="efficientnet_v2", name="efficientnet_v2_l", default_shape=(480, 480, 3), **kwargs)
 
 
 @register_model(**_facts("convnext", "convnext_tiny", (224, 224, 3)), params=28_589_128,
                 description="ConvNeXt-Tiny = keras.applications.ConvNeXtTiny, 224x224x3")
 def convnext_tiny(**kwargs):
     """ConvNeXt-Tiny (keras.applications.ConvNeXtTiny), 224x224x3; see `Application`."""
-    return Application(keras_name="ConvNeXtTiny", family="convnext", name="convnext_tiny", **kwargs)
+    return Application(keras_name="ConvNeXtTiny", family="convnext", name="convnext_tiny", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("convnext", "convnext_small", (224, 224, 3)), params=50_223_688,
                 description="ConvNeXt-Small = keras.applications.ConvNeXtSmall, 224x224x3")
 def convnext_small(**kwargs):
     """ConvNeXt-Small (keras.applications.ConvNeXtSmall), 224x224x3; see `Application`."""
-    return Application(keras_name="ConvNeXtSmall", family="convnext", name="convnext_small", **kwargs)
+    return Application(keras_name="ConvNeXtSmall", family="convnext", name="convnext_small", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("convnext", "convnext_base", (224, 224, 3)), params=88_591_464,
                 description="ConvNeXt-Base = keras.applications.ConvNeXtBase, 224x224x3")
 def convnext_base(**kwargs):
     """ConvNeXt-Base (keras.applications.ConvNeXtBase), 224x224x3; see `Application`."""
-    return Application(keras_name="ConvNeXtBase", family="convnext", name="convnext_base", **kwargs)
+    return Application(keras_name="ConvNeXtBase", family="convnext", name="convnext_base", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("convnext", "convnext_large", (224, 224, 3)), params=197_767_336,
                 description="ConvNeXt-Large = keras.applications.ConvNeXtLarge, 224x224x3")
 def convnext_large(**kwargs):
     """ConvNeXt-Large (keras.applications.ConvNeXtLarge), 224x224x3; see `Application`."""
-    return Application(keras_name="ConvNeXtLarge", family="convnext", name="convnext_large", **kwargs)
+    return Application(keras_name="ConvNeXtLarge", family="convnext", name="convnext_large", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("convnext", "convnext_xlarge", (224, 224, 3)), params=350_196_968,
                 description="ConvNeXt-XLarge = keras.applications.ConvNeXtXLarge, 224x224x3")
 def convnext_xlarge(**kwargs):
     """ConvNeXt-XLarge (keras.applications.ConvNeXtXLarge), 224x224x3; see `Application`."""
-    return Application(keras_name="ConvNeXtXLarge", family="convnext", name="convnext_xlarge", **kwargs)
+    return Application(keras_name="ConvNeXtXLarge", family="convnext", name="convnext_xlarge", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("densenet", "densenet121", (224, 224, 3)), params=8_062_504,
                 description="DenseNet-121 = keras.applications.DenseNet121, 224x224x3")
 def densenet121(**kwargs):
     """DenseNet-121 (keras.applications.DenseNet121), 224x224x3; see `Application`."""
-    return Application(keras_name="DenseNet121", family="densenet", name="densenet121", **kwargs)
+    return Application(keras_name="DenseNet121", family="densenet", name="densenet121", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("densenet", "densenet169", (224, 224, 3)), params=14_307_880,
                 description="DenseNet-169 = keras.applications.DenseNet169, 224x224x3")
 def densenet169(**kwargs):
     """DenseNet-169 (keras.applications.DenseNet169), 224x224x3; see `Application`."""
-    return Application(keras_name="DenseNet169", family="densenet", name="densenet169", **kwargs)
+    return Application(keras_name="DenseNet169", family="densenet", name="densenet169", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("densenet", "densenet201", (224, 224, 3)), params=20_242_984,
                 description="DenseNet-201 = keras.applications.DenseNet201, 224x224x3")
 def densenet201(**kwargs):
     """DenseNet-201 (keras.applications.DenseNet201), 224x224x3; see `Application`."""
-    return Application(keras_name="DenseNet201", family="densenet", name="densenet201", **kwargs)
+    return Application(keras_name="DenseNet201", family="densenet", name="densenet201", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("xception", "xception", (299, 299, 3)), params=22_910_480,
                 description="Xception = keras.applications.Xception, 299x299x3")
 def xception(**kwargs):
     """Xception (keras.applications.Xception), 299x299x3; see `Application`."""
-    return Application(keras_name="Xception", family="xception", name="xception", **kwargs)
+    return Application(keras_name="Xception", family="xception", name="xception", default_shape=(299, 299, 3), **kwargs)
 
 
 @register_model(**_facts("nasnet", "nasnet_mobile", (224, 224, 3)), params=5_326_716,
                 description="NASNet-A Mobile = keras.applications.NASNetMobile, 224x224x3")
 def nasnet_mobile(**kwargs):
     """NASNet-A Mobile (keras.applications.NASNetMobile), 224x224x3; see `Application`."""
-    return Application(keras_name="NASNetMobile", family="nasnet", name="nasnet_mobile", **kwargs)
+    return Application(keras_name="NASNetMobile", family="nasnet", name="nasnet_mobile", default_shape=(224, 224, 3), **kwargs)
 
 
 @register_model(**_facts("nasnet", "nasnet_large", (331, 331, 3)), params=88_949_818,
                 description="NASNet-A Large = keras.applications.NASNetLarge, 331x331x3")
 def nasnet_large(**kwargs):
     """NASNet-A Large (keras.applications.NASNetLarge), 331x331x3; see `Application`."""
-    return Application(keras_name="NASNetLarge", family="nasnet", name="nasnet_large", **kwargs)
+    return Application(keras_name="NASNetLarge", family="nasnet", name="nasnet_large", default_shape=(331, 331, 3), **kwargs)
 
 
 @register_model(**_facts("inception_resnet_v2", "inception_resnet_v2", (299, 299, 3)), params=55_873_736,
                 description="Inception-ResNet v2 = keras.applications.InceptionResNetV2, 299x299x3")
 def inception_resnet_v2(**kwargs):
     """Inception-ResNet v2 (keras.applications.InceptionResNetV2), 299x299x3; see `Application`."""
-    return Application(keras_name="InceptionResNetV2", family="inception_resnet_v2", name="inception_resnet_v2", **kwargs)
+    return Application(keras_name="InceptionResNetV2", family="inception_resnet_v2", name="inception_resnet_v2", default_shape=(299, 299, 3), **kwargs)
