@@ -66,7 +66,9 @@ class Family:
         paper: the architecture's reference.
         preprocessing: the `Preprocess` mode the zoo puts in front ("none": the network has its own).
         min_size: the smallest input side the family's constructor accepts.
-        groups: regular expression whose first group is a layer's unfreeze group (a prefix).
+        groups: regular expression whose first group is a layer's unfreeze group (a prefix): the
+            blocks of the body, bottom to top; the classifier is never one (as in the zoo's
+            other families), so the groups are the same with and without the top.
         arch_args: the family's own constructor arguments the zoo passes through.
         top1_source: where the published ImageNet top-1 accuracies come from.
     """
@@ -85,37 +87,37 @@ FAMILIES = {
     "mobilenet": Family(
         "mobilenet", "Howard et al. MobileNets: efficient convolutional neural networks for mobile "
         "vision applications. arXiv:1704.04861, 2017.", "tf", 32,
-        r"(conv1|conv_dw_\d+|conv_pw_\d+|conv_preds)", ("alpha", "depth_multiplier", "dropout")),
+        r"(conv1|conv_dw_\d+|conv_pw_\d+)", ("alpha", "depth_multiplier", "dropout")),
     "mobilenet_v2": Family(
         "mobilenet_v2", "Sandler, Howard, Zhu, Zhmoginov, Chen. MobileNetV2: inverted residuals and "
         "linear bottlenecks. CVPR 2018.", "tf", 32,
-        r"(Conv1|bn_Conv1|expanded_conv_|block_\d+_|Conv_1|predictions)", ("alpha",)),
+        r"(Conv1|bn_Conv1|expanded_conv_|block_\d+_|Conv_1)", ("alpha",)),
     "mobilenet_v3": Family(
         "mobilenet_v3", "Howard et al. Searching for MobileNetV3. ICCV 2019.", "none", 32,
-        r"(expanded_conv_(?:\d+_)?|conv_\d+|conv|logits)", ("alpha", "minimalistic", "dropout_rate")),
+        r"(expanded_conv_(?:\d+_)?|conv_1|conv)", ("alpha", "minimalistic", "dropout_rate")),
     "efficientnet": Family(
         "efficientnet", "Tan, Le. EfficientNet: rethinking model scaling for convolutional neural "
-        "networks. ICML 2019.", "none", 32, r"(stem_|block\d+[a-z]_|top_|predictions)"),
+        "networks. ICML 2019.", "none", 32, r"(stem_|block\d+[a-z]_|top_)"),
     "efficientnet_v2": Family(
         "efficientnet_v2", "Tan, Le. EfficientNetV2: smaller models and faster training. ICML 2021.",
-        "none", 32, r"(stem_|block\d+[a-z]_|top_|predictions)"),
+        "none", 32, r"(stem_|block\d+[a-z]_|top_)"),
     "convnext": Family(
         "convnext", "Liu, Mao, Wu, Feichtenhofer, Darrell, Xie. A ConvNet for the 2020s. CVPR 2022.",
-        "none", 32, r"(convnext_[a-z]+_(?:stem|stage_\d+_|downsampling_block_\d+|head_))"),
+        "none", 32, r"(convnext_[a-z]+_(?:stem|stage_\d+_|downsampling_block_\d+))"),
     "densenet": Family(
         "densenet", "Huang, Liu, van der Maaten, Weinberger. Densely connected convolutional "
-        "networks. CVPR 2017.", "torch", 32, r"(conv1_|conv\d+_block\d+_|pool\d+_|bn$|predictions)"),
+        "networks. CVPR 2017.", "torch", 32, r"(conv1_|conv\d+_block\d+_|pool\d+_|bn$)"),
     "xception": Family(
         "xception", "Chollet. Xception: deep learning with depthwise separable convolutions. "
-        "CVPR 2017.", "tf", 71, r"(block\d+_|predictions)"),
+        "CVPR 2017.", "tf", 71, r"(block\d+_)"),
     "nasnet": Family(
         "nasnet", "Zoph, Vasudevan, Shlens, Le. Learning transferable architectures for scalable "
         "image recognition. CVPR 2018.", "tf", 32,
-        r"(stem_|cell_(?:stem_|reduce_)?\d+_|predictions)"),
+        r"(stem_|cell_(?:stem_|reduce_)?\d+_)"),
     "inception_resnet_v2": Family(
         "inception_resnet_v2", "Szegedy, Ioffe, Vanhoucke, Alemi. Inception-v4, Inception-ResNet and "
         "the impact of residual connections on learning. AAAI 2017.", "tf", 75,
-        r"(mixed_\d[a-z]_|block\d+_\d+_|conv_7b|predictions)"),
+        r"(mixed_\d[a-z]_|block\d+_\d+_|conv_7b)"),
 }
 
 
