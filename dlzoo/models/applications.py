@@ -240,6 +240,7 @@ def _imagenet_stem(model):
     mean, variance, count = norm.get_weights()
     norm.set_weights([np.asarray(IMAGENET_MEAN_RGB, mean.dtype),
                       np.asarray([s * s for s in IMAGENET_STDDEV_RGB], variance.dtype), count])
+    norm.finalize_state()  # set_weights leaves the statistics the layer computes with unchanged
     return model
 
 

@@ -224,3 +224,20 @@ def test_finetune_offline_imagenet_fails_fast(monkeypatch, tmp_path, capsys):
     assert code != 0 and time.monotonic() - start < 10
     err = capsys.readouterr().err
     assert "efficientnetb0_notop.h5" in err and "cannot be reached" in err
+
+
+def test_efficientnet_standardises_raw_pixels_as_its_imagenet_weights_expect(tmp_path):
+    """keras.applications adds EfficientNet's ImageNet stem (a Rescaling by 1/sqrt(std) after the
+    Normalization) only when it loads ImageNet weights itself; the zoo always builds it, and a
+    random build starts from ImageNet's statistics, so its input convention never changes."""
+    model = build("efficientnet_b0", input_shape=(32, 32, 3), include_top=False)
+    x = np.full((1, 32, 32, 3), 255.0, "float32")
+
+    def stem(m):
+        return keras.Model(m.input, m.get_layer("stem_imagenet_scaling").output).predict(x, verbose=0)
+
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    np.testing.assert_allclose(stem(model)[0, 0, 0], (1 - mean) / std / np.sqrt(std), rtol=1e-5)
+    model.save(tmp_path / "e.keras")  # the statistics survive a round trip (they are state)
+    np.testing.assert_allclose(stem(keras.saving.load_model(tmp_path / "e.keras")), stem(model),
+                               rtol=1e-6)
