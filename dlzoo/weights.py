@@ -161,7 +161,7 @@ def _build_imagenet(info: ModelInfo, kwargs: dict):
         _load_legacy_h5(model, path, skip_classifier=True)
         warnings.warn(
             f"{info.name}: loaded ImageNet weights into every layer except the classifier "
-            f"'predictions', which has num_classes={num_classes} outputs instead of "
+            f"{classifier_layer(model)!r}, which has num_classes={num_classes} outputs instead of "
             f"{IMAGENET_CLASSES} and starts from random weights: train it before predicting.",
             stacklevel=4,  # the caller of build()
         )
@@ -209,6 +209,8 @@ def fetch(wf: WeightsFile, *, probe_timeout: float = PROBE_TIMEOUT) -> str:
     target = cached_path(wf)
     algorithm = "md5" if len(wf.file_hash) == 32 else "sha256"
     problem = f"{wf.file_name} is not in the Keras cache"
+    if os.path.exists(target) and not wf.file_hash:
+        return target  # published without a hash (MobileNet v1/v2): keras checks none either
     if os.path.exists(target):
         actual = file_hash(target, algorithm)
         if actual == wf.file_hash:
@@ -227,7 +229,7 @@ def fetch(wf: WeightsFile, *, probe_timeout: float = PROBE_TIMEOUT) -> str:
             wf.file_name,
             wf.origin,
             cache_subdir="models",
-            file_hash=wf.file_hash,
+            file_hash=wf.file_hash or None,
             cache_dir=os.path.dirname(os.path.dirname(target)),
         )
     except Exception as e:  # get_file raises a bare Exception on URL errors
@@ -238,8 +240,10 @@ def _offline_message(wf: WeightsFile, target: str, problem: str, reason: str) ->
     return (
         f"Cannot get ImageNet weights: {problem}, and {reason}. Download {wf.file_name} from "
         f"{wf.origin} on a machine with network access and put it at {target} "
-        f"(the Keras cache: $KERAS_HOME/models, by default ~/.keras/models; its md5 must be "
-        f"{wf.file_hash}), then build again; or pass weights=None (--weights none on the command line) "
+        f"(the Keras cache: $KERAS_HOME/models, by default ~/.keras/models"
+        + (f"; its {'md5' if len(wf.file_hash) == 32 else 'sha256'} must be {wf.file_hash}"
+           if wf.file_hash else "")
+        + "), then build again; or pass weights=None (--weights none on the command line) "
         "for random weights."
     )
 
@@ -272,12 +276,19 @@ def _load_legacy_h5(model, path: str, *, skip_classifier: bool = False) -> None:
             skipped.add(found.group(1))
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    if skipped - {"predictions"}:
+    head = {classifier_layer(model)}
+    if skipped - head:
         raise ValueError(
-            f"{name} does not fit {model.name}: the weights of {sorted(skipped - {'predictions'})} "
+            f"{name} does not fit {model.name}: the weights of {sorted(skipped - head)} "
             "have other shapes. With include_top=True the input size must be the one the weights "
             "were trained at for networks that flatten (VGG)."
         )
+
+
+def classifier_layer(model) -> str:
+    """Name of the classifier of a model built with its top: its last layer with weights
+    (`predictions` in most families; `conv_preds` in MobileNet v1, `logits` in MobileNetV3)."""
+    return [layer.name for layer in model.layers if layer.weights][-1]
 
 
 def all_layers(model):

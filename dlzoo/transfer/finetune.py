@@ -63,16 +63,11 @@ def set_trainable(network, trainable_layers, *, train_batchnorm: bool = False) -
     for layer in network.layers:
         layer.trainable = id(layer) in wanted  # a nested model (an encoder): all or nothing
     if not train_batchnorm:
-        for layer in _all_layers(network):
+        from dlzoo.weights import all_layers
+
+        for layer in all_layers(network):
             if isinstance(layer, layers.BatchNormalization):
                 layer.trainable = False
-
-
-def _all_layers(model):
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from _all_layers(layer)
 
 
 @dataclasses.dataclass
