@@ -968,6 +968,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("dlzoo: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `dlzoo list | head`: the reader has all it wants; say nothing more
+        # Python's documented recipe: point stdout at devnull so the flush at exit cannot raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except (CLIError, ValueError, TypeError, ImportError, OSError) as e:  # OSError: files, network
         if args.debug:
             raise

@@ -261,3 +261,14 @@ def test_a_folder_streamed_from_disk_also_has_its_length(tmp_path):
     for _ in range(2):  # two epochs, each all the batches
         labels = np.concatenate([y.numpy() for _, y in train])
         assert len(labels) == len(info.train_files)
+
+
+def test_list_into_a_reader_that_stops_early_ends_quietly():
+    # `dlzoo list | head -1`: the reader closes the pipe; no "Broken pipe" error line, no traceback
+    proc = subprocess.Popen([sys.executable, "-m", "dlzoo", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Broken pipe" not in err and "Traceback" not in err, err
