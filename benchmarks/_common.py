@@ -83,19 +83,22 @@ def versions() -> dict:
 
 
 def interleaved_timings(fns: dict, *, rounds: int, warmup: int = 1) -> dict:
-    """Times each callable in `fns` `rounds` times, A B A B ..., after `warmup` untimed rounds.
+    """Times each callable in `fns` `rounds` times, after `warmup` untimed rounds, in the order
+    A B, then B A, then A B ...
 
-    Interleaving keeps a drifting machine from favouring whichever ran first. Returns, per name, the
-    list of seconds; `ratio_medians(a, b)` pairs them.
+    Interleaving keeps a drifting machine from favouring whichever ran first, and reversing the
+    order every other round keeps whichever runs first in a round from always being the same one.
+    Returns, per name, the list of seconds (round i at index i); `paired_ratio(a, b)` pairs them.
     """
     for _ in range(warmup):
         for fn in fns.values():
             fn()
     times = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, fn in fns.items():
+    for r in range(rounds):
+        order = list(fns) if r % 2 == 0 else list(reversed(fns))
+        for k in order:
             t0 = time.perf_counter()
-            fn()
+            fns[k]()
             times[k].append(time.perf_counter() - t0)
     return times
 

@@ -74,12 +74,7 @@ def run(quick: bool = False) -> dict:
     load_before = os.getloadavg()
     x = np.random.default_rng(0).uniform(0, 255, (BATCH, *SHAPE)).astype("float32")
     fns = {name: (lambda m=m: m.predict_on_batch(x)) for name, m in models.items()}
-    interleaved_timings(fns, rounds=0, warmup=2)
-    times = {name: [] for name in fns}
-    for r in range(3 if quick else 10):
-        order = list(fns) if r % 2 == 0 else list(reversed(fns))
-        for name, t in interleaved_timings({k: fns[k] for k in order}, rounds=1, warmup=0).items():
-            times[name] += t
+    times = interleaved_timings(fns, rounds=3 if quick else 10, warmup=2)
     for name, t in times.items():
         rows[name]["CPU ms/image"] = round(1000 * statistics.median(t) / BATCH, 1)
         rows[name]["fastest ms/image"] = round(1000 * min(t) / BATCH, 1)

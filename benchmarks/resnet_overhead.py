@@ -43,13 +43,7 @@ def run(quick: bool = False) -> dict:
         return fn
 
     fns = {k: stepper(m) for k, m in models.items()}
-    interleaved_timings(fns, rounds=0, warmup=2)
-    # A B, then B A, ...: whichever runs first in a round does not always get the same one.
-    times = {k: [] for k in fns}
-    for r in range(6 if quick else 20):
-        order = list(fns) if r % 2 == 0 else list(reversed(fns))
-        for k, t in interleaved_timings({k: fns[k] for k in order}, rounds=1, warmup=0).items():
-            times[k] += t
+    times = interleaved_timings(fns, rounds=6 if quick else 20, warmup=2)  # A B, B A, ...
     ours, ref = times["dlzoo resnet50"], times["keras.applications ResNet50"]
     ratio = paired_ratio(ours, ref)
     rows = [
