@@ -211,7 +211,7 @@ def _cmd_train(args) -> int:
     if args.folds is not None:
         return _train_folds(recipe, args)
     result = run_recipe(recipe, output=args.output, resume=args.resume,
-                        verbose=0 if args.quiet else 2,
+                        overwrite=args.overwrite, verbose=0 if args.quiet else 2,
                         log=(lambda *a: None) if args.quiet else print,
                         card_extra={"lr_find": found.summary()} if found else None)
     _print_run(result)
@@ -253,6 +253,9 @@ def _add_train(sub):
                    help="continue the unfinished run of this recipe from its last finished epoch")
     p.add_argument("--output", default="saved_models",
                    help="folder for NAME/ and the run state .runs/NAME/ (default saved_models)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a saved model already at OUTPUT/NAME (refused without it, as "
+                        "finetune, tune and export refuse)")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     p.add_argument("--folds", type=int, default=None, metavar="K",
                    help="K-fold cross-validation: K models on stratified folds (forward-chaining "

@@ -584,7 +584,8 @@ def build_and_compile(recipe: dict, bundle, info, steps: int, strategy=None):
 
 
 def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, verbose: int = 2,
-               log=print, extra_callbacks=(), card_extra: dict | None = None) -> RunResult:
+               log=print, extra_callbacks=(), card_extra: dict | None = None,
+               overwrite: bool = True) -> RunResult:
     """Trains, evaluates and saves a validated recipe (see `dlzoo.recipes.load_recipe`).
 
     Args:
@@ -596,6 +597,12 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
         log: where progress lines go (`print`; pass `lambda *a: None` for silence).
         extra_callbacks: more Keras callbacks for `fit`.
         card_extra: more entries for the model card (an architecture search adds `search`).
+        overwrite: replace a saved model already at `output/NAME` (the default, as `dlzoo.save`
+            and `keras.Model.save`); `False` refuses it before anything is built or trained
+            (`dlzoo train` passes its `--overwrite`; a resumed run may replace it).
+
+    Raises:
+        FileExistsError: `output/NAME` holds files, `overwrite` is False and this is no resume.
     """
     from dlzoo import saving
 
@@ -603,6 +610,13 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     out = Path(output)
     lock = run_lock(out, recipe["name"], log=log).acquire()  # before anything is read or built
     try:
+        existing = out / recipe["name"]
+        if not (overwrite or resume) and existing.exists() and (
+                not existing.is_dir() or any(existing.iterdir())):
+            what = "a saved model" if saving.is_saved_model(existing) else "files"
+            raise FileExistsError(
+                f"{existing} already holds {what}; pass --overwrite (overwrite=True) to replace "
+                "it, or --output another folder.")
         run = prepare_run(recipe, log=log)
         run_dir = run_dir_for(out, run.name)
         done = prepare_run_dir(run_dir, recipe, resume, log=log)

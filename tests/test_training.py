@@ -59,6 +59,19 @@ def test_recipe_trains_evaluates_and_saves_a_complete_model(tmp_path):
     assert again.accuracy == pytest.approx(card["metrics"]["val_accuracy"], abs=1e-6)
 
 
+def test_train_refuses_to_replace_an_earlier_result_without_overwrite(tmp_path, capsys):
+    # as finetune, tune and export refuse: an earlier model is replaced only when asked, and the
+    # refusal comes before anything is built or trained
+    earlier = tmp_path / "lenet5-digits"
+    earlier.mkdir()
+    (earlier / "card.json").write_text("{}")
+    assert main(["train", "lenet5-digits", "--output", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds" in err and "--overwrite" in err
+    assert (earlier / "card.json").read_text() == "{}"
+    assert not run_dir_for(tmp_path, "lenet5-digits").exists()
+
+
 def test_resume_refuses_a_changed_recipe_or_a_missing_run(tmp_path, capsys):
     assert main(["train", "lenet5-digits", "--resume", "--output", str(tmp_path)]) == 2
     assert "no unfinished run of 'lenet5-digits'" in capsys.readouterr().err
