@@ -33,15 +33,22 @@ _CHILD = r"""
 import json, os, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 tool, root, budget = sys.argv[1], sys.argv[2], sys.argv[3]
+size = (int(sys.argv[4]), int(sys.argv[5]))
 import tensorflow as tf, keras
 from dlzoo.data import image_folder
+import gc, resource
+gc.collect()  # the collection TensorFlow's import left due, paid before the clock starts, by both
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+c0 = cpu()
 t0 = time.perf_counter()
 if tool == "keras":
-    ds = keras.utils.image_dataset_from_directory(root, image_size=(160, 160), batch_size=32,
+    ds = keras.utils.image_dataset_from_directory(root, image_size=size, batch_size=32,
                                                    verbose=False).prefetch(tf.data.AUTOTUNE)
 else:
     kw = {} if budget == "default" else {"cache_budget": int(budget)}
-    ds, _, info = image_folder(root, image_size=(160, 160), batch_size=32, validation_split=0,
+    ds, _, info = image_folder(root, image_size=size, batch_size=32, validation_split=0,
                                progress=False, **kw)
 t1 = time.perf_counter()
 times = []
@@ -49,16 +56,22 @@ for _ in range(2):
     s = time.perf_counter()
     n = sum(int(y.shape[0]) for _, y in ds)
     times.append(time.perf_counter() - s)
+    if len(times) == 1:
+        cpu1 = cpu() - c0
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the (large) parent process
 with open("/proc/self/status") as f:
     rss = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
-print(json.dumps({"n": n, "setup": t1 - t0, "epoch1": times[0], "epoch2": times[1], "rss": rss}))
+print(json.dumps({"n": n, "setup": t1 - t0, "epoch1": times[0], "epoch2": times[1], "rss": rss,
+                  "cpu1": cpu1}))
 """
 
 
-def _child(tool: str, root: str, budget: str = "default") -> dict:
+def _child(tool: str, root: str, budget: str = "default", size: tuple = READ) -> dict:
+    """One measurement in a fresh process: `tool` ("keras" or "dlzoo") reads `root` at `size`;
+    {n, setup, epoch1, epoch2 (seconds), cpu1 (CPU seconds of setup + epoch 1), rss (MiB)}."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    out = subprocess.run([sys.executable, "-c", _CHILD, tool, root, budget], capture_output=True,
+    out = subprocess.run([sys.executable, "-c", _CHILD, tool, root, budget, str(size[0]), str(size[1])],
+                         capture_output=True,
                          text=True, env=env, check=True, timeout=3600)
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -297,6 +297,7 @@ def _pipeline(tf, group, report, kept, info, order, *, batch_size, shuffle, cach
 
 def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuffle, seed):
     """The scan's filled in-memory cache (plus Pillow's images), one side of it, shuffled, batched."""
+    plain = tf.autograph.experimental.do_not_convert  # no Python control flow to convert
     ds = kept["dataset"]
     extra = kept["fallback"]
     if extra:
@@ -312,7 +313,7 @@ def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuf
         side = np.zeros(max(rows, default=0) + 1, bool)
         side[[rows[i] for i in indices]] = True
         side = tf.constant(side)
-        ds = ds.filter(lambda img, label, row, size: tf.gather(side, row))
+        ds = ds.filter(plain(lambda img, label, row, size: tf.gather(side, row)))
     # The cache holds exactly these rows, but `filter` (and the scan's ignore_errors) leave the
     # count unknown to tf.data, and Keras then finds the end of an epoch by running out of data
     # ("Your input ran out of data; interrupting training"), or, given steps_per_epoch, starts
@@ -332,13 +333,14 @@ def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuf
 
     # Parallel batching: copying images out of the cache is this pipeline's only real work.
     ds = ds.batch(batch_size, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(plain(finish), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def _from_files(tf, paths, labels, routes, *, channels, image_size, opts, batch_size, shuffle,
                 seed, cache_path):
     """Decodes from disk each epoch (or once into a cache file), in parallel."""
+    plain = tf.autograph.experimental.do_not_convert  # no Python control flow to convert
     from dlzoo.data.images import pil_decode, tf_decode_fn, tf_resize
 
     decode = tf_decode_fn(channels, image_size, **opts)
@@ -360,7 +362,7 @@ def _from_files(tf, paths, labels, routes, *, channels, image_size, opts, batch_
     n = len(paths)
     if shuffle and not cache_path:
         ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(plain(load), num_parallel_calls=tf.data.AUTOTUNE)
     if cache_path:  # a buffer before the cache, or autotuning starves the decode (see scan._tf_pass)
         ds = ds.prefetch(16)
     # Every file was decoded by the scan; one changed or removed since is dropped, not a crash.
@@ -375,5 +377,5 @@ def _from_files(tf, paths, labels, routes, *, channels, image_size, opts, batch_
     # made up by the next pass's first image instead of ending the epoch early.
     ds = ds.repeat().take(n)
     ds = ds.batch(batch_size)
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(plain(lambda x, y: (tf.cast(x, tf.float32), y)), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)

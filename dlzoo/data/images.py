@@ -353,13 +353,14 @@ def _tf_decode_fn(channels, image_size, interpolation, crop_to_aspect_ratio, rou
         return img, size
 
     if route is not None:  # route: 0 PNG, 1 + k JPEG at ratio 2**k (see dlzoo.data.sniff)
-        @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+        @tf.function(input_signature=[tf.TensorSpec([], tf.string)], autograph=False)
         def decode_one(contents):
             return finish(png(contents) if route <= 0 else jpeg(contents, 2 ** (route - 1)))
 
         return decode_one
 
-    @tf.function(input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)])
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string), tf.TensorSpec([], tf.int32)],
+                 autograph=False)
     def decode(contents, route):
         branches = [lambda: png(contents)] + [
             (lambda r=r: jpeg(contents, r)) for r in (1, 2, 4, 8)

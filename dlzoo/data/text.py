@@ -47,7 +47,7 @@ def _texts_only(data):
     if isinstance(data, tf.data.Dataset):
         spec = data.element_spec
         if isinstance(spec, tuple):
-            return data.map(lambda *parts: parts[0])
+            return data.map(tf.autograph.experimental.do_not_convert(lambda *parts: parts[0]))
         return data
     if isinstance(data, tuple) and len(data) == 2:
         data = data[0]
@@ -132,7 +132,8 @@ def _dataset(data, vectorizer, *, batch_size, shuffle, seed):
         ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     # vectorise whole batches inside tf.data, in parallel with training
-    ds = ds.map(lambda x, y: (vectorizer(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(tf.autograph.experimental.do_not_convert(lambda x, y: (vectorizer(x), y)),
+                num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

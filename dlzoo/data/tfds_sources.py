@@ -169,7 +169,8 @@ def load_tfds(name, *, image_size, color_mode, batch_size, validation_split, see
         if split is None:
             return None
         ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=training and shuffle)
-        ds = ds.map(prep, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(tf.autograph.experimental.do_not_convert(prep),
+                    num_parallel_calls=tf.data.AUTOTUNE)
         if cache:  # a buffer first, or autotuning starves the parallel map (see data.scan._tf_pass)
             ds = ds.prefetch(16).cache()
         if training and shuffle:
