@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -336,9 +337,16 @@ def training_data(bundle, info):
                          "classifiers only.")
     scaled = _target_scaling(info.preprocessing)
     if info.task == "autoencoder":
-        val = bundle.val.map(lambda x, y: (x, scaled(x))) if bundle.val is not None else None
-        return bundle.train.map(lambda x, y: (x, scaled(x))), val
-    return bundle.train.map(lambda x, y: scaled(x)), None
+        pair = _not_autographed(lambda x, y: (x, scaled(x)))
+        return bundle.train.map(pair), bundle.val.map(pair) if bundle.val is not None else None
+    return bundle.train.map(_not_autographed(lambda x, y: scaled(x))), None
+
+
+def _not_autographed(fn):
+    """`fn`, marked for tf.data not to convert it with AutoGraph (which parses this module's
+    source, about a second); as is where TensorFlow is not loaded (a PyDataset's map)."""
+    tf = sys.modules.get("tensorflow")
+    return fn if tf is None else tf.autograph.experimental.do_not_convert(fn)
 
 
 def _target_scaling(mode: str):

@@ -271,3 +271,38 @@ def test_folder_arrays_without_tensorflow(messy, monkeypatch):
     assert data.class_names == ["a", "b"] and len(data.skipped) == len(BAD_FILES) + 1
     assert data.source == f"folder:{messy}" and data.input_shape == (12, 12, 3)
     assert set(np.unique(np.concatenate([y, yv]))) == {0, 1}
+
+
+def test_no_tf_data_function_of_ours_goes_through_autograph(messy, tmp_path, monkeypatch):
+    """AutoGraph converts a function by parsing its module's source: about 1 s of a fresh
+    process's first scan. Ours branch with tf.cond / switch_case themselves, so every function
+    we hand to tf.data or tf.function is marked not to be converted; none may be."""
+    from tensorflow.python.autograph.impl import api
+
+    from dlzoo.data.sniff import decode_bytes
+    from dlzoo.data.text import text_datasets
+
+    converted = []
+    real = api._convert_actual
+
+    def spy(entity, program_ctx):
+        converted.append(f"{getattr(entity, '__module__', '?')}.{getattr(entity, '__qualname__', entity)}")
+        return real(entity, program_ctx)
+
+    monkeypatch.setattr(api, "_convert_actual", spy)
+    for kw in ({}, {"cache": False}, {"cache": str(tmp_path / "c"), "color_mode": "grayscale",
+                                       "crop_to_aspect_ratio": True, "image_size": (20, 28)}):
+        train, val, _ = image_folder(messy, **{"image_size": (24, 24), "batch_size": 4,
+                                              "validation_split": 0.3, "progress": False, **kw})
+        for ds in (train, val):
+            for _ in ds:
+                pass
+    jpeg = next(r for r in scan_folder(messy, progress=False).records if r.decoder == "tensorflow")
+    with open(os.path.join(messy, jpeg.path), "rb") as f:
+        decode_bytes(f.read(), channels=3, image_size=(16, 16))
+    pairs = (["a b", "c d", "e f", "g h"], [0, 1, 0, 1])
+    for ds in text_datasets(pairs, pairs, max_tokens=20, sequence_length=4, batch_size=2)[:2]:
+        for _ in ds:
+            pass
+    ours = [name for name in converted if name.startswith("dlzoo")]
+    assert not ours, f"converted by AutoGraph: {ours}"
