@@ -1,5 +1,8 @@
 """A tiny offline search (digits at 8x8, small CNNs, one epoch per trial) for the tuning tests."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -33,3 +36,14 @@ def trial_states(project):
 
     return {p.parent.name: json.loads(p.read_text())
             for p in Path(project).glob("trial_*/trial.json")}
+
+
+def start_tune_workers(recipe, out, workers=2) -> subprocess.Popen:
+    """`dlzoo tune RECIPE --workers N --output OUT` in its own process group (kill it with
+    os.killpg(proc.pid, ...)), its output and its workers' as text lines on `proc.stdout`."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "dlzoo", "tune", str(recipe), "--workers", str(workers),
+         "--output", str(out)], cwd=Path(__file__).resolve().parent.parent, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )

@@ -454,19 +454,13 @@ def test_a_worker_killed_mid_trial_loses_no_trial(tmp_path):
     """kill -9 one of two real keras-tuner workers in the middle of its trial: the other keeps
     going, the dead one is started again and finishes the same trial; every trial completes."""
     import signal
-    import subprocess
 
-    from tests._tuning import tiny_recipe, trial_states
+    from tests._tuning import start_tune_workers, tiny_recipe, trial_states
 
     trials = 4
     recipe = tiny_recipe(tmp_path, name="killed", trials=trials, epochs=3)
     out = tmp_path / "out"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dlzoo", "tune", str(recipe), "--workers", "2", "--output",
-         str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
-    )
+    proc = start_tune_workers(recipe, out)
     lines, pid, killed = [], None, False
     try:
         for line in proc.stdout:

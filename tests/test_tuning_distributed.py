@@ -4,9 +4,6 @@ the chief's oracle holds trials run by both workers, and every process's log is 
 import json
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +14,8 @@ from dlzoo.tuning.distributed import (
     process_plan,
     worker_env,
 )
-from tests._tuning import tiny_recipe, trial_states
+from tests._tuning import start_tune_workers, tiny_recipe, trial_states
 
-ROOT = Path(__file__).resolve().parent.parent
 TRIALS = 6
 
 
@@ -28,12 +24,7 @@ def test_chief_and_two_workers_share_one_search(tmp_path):
     # two epochs per trial keep each trial longer than a worker's start-up skew
     recipe = tiny_recipe(tmp_path, name="spread", trials=TRIALS, epochs=2)
     out = tmp_path / "out"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dlzoo", "tune", str(recipe), "--workers", "2", "--output",
-         str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
-    )
+    proc = start_tune_workers(recipe, out)
     try:
         output, _ = proc.communicate(timeout=420)
     finally:
