@@ -343,8 +343,8 @@ class SavedModelEvaluation:
         card_val_accuracy: the card's validation accuracy when this evaluation is on the same
             data and split as training (so the two figures should agree), else None.
         interpretation: report.json's "calibration" (ECE in 15 bins, reliability rows,
-            temperature), "most_confused", "top_losses" and "grad_cam" entries
-            (`dlzoo.interpretation.interpret`).
+            temperature), "most_confused", "top_losses" (with each sample's `file` on an image
+            folder) and "grad_cam" entries (`dlzoo.interpretation.interpret`).
     """
 
     report: Report
@@ -476,9 +476,10 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     same = _same_source(source, trained.get("source"))
     split = split or ("val" if same else "all")
     recipe_data = trained.get("recipe", {})
+    # unshuffled, so that sample i of the evaluation is file i of the folder's lists
     bundle = load(source, **_image_options(card), batch_size=batch_size,
                   validation_split=recipe_data.get("validation_split", 0.2),
-                  seed=recipe_data.get("seed", 0))
+                  seed=recipe_data.get("seed", 0), shuffle=False)
     classes = [str(c) for c in card.get("class_names", [])]
     to_model = _model_labels(bundle.class_names, classes)
     parts = [p for p in {"val": [bundle.val], "train": [bundle.train],
@@ -488,6 +489,10 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
                          "(split='all')")
     from dlzoo.interpretation import interpret, predict_keeping_worst
 
+    files = None
+    if bundle.files is not None:
+        files = {"val": bundle.files["val"], "train": bundle.files["train"],
+                 "all": bundle.files["train"] + bundle.files["val"]}[split]
     keep = top_losses if len(model.input_shape) == 4 else 0
     labels, probs, worst = predict_keeping_worst(model, parts, to_model, keep)
     report = classification_report(labels, probs, classes)
@@ -504,7 +509,7 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
         os.path.join(folder, "confusion_matrix.png"), title=result.title)
     result.interpretation, pngs = interpret(model, labels, probs, worst, report, folder=folder,
                                             title=result.title, model_name=card.get("model"),
-                                            top_k=top_losses)
+                                            top_k=top_losses, files=files)
     result.paths.update(pngs)
     if epsilons is not None:
         result.adversarial, png = _attack(model, bundle.value_range, parts, to_model, classes,

@@ -210,12 +210,16 @@ def top_losses(y_true, probabilities, k: int = 9) -> tuple[np.ndarray, np.ndarra
     return order, losses[order]
 
 
-def top_losses_table(y_true, probabilities, class_names, k: int = 9) -> list[dict]:
+def top_losses_table(y_true, probabilities, class_names, k: int = 9, *, files=None) -> list[dict]:
     """report.json's "top_losses": `index` (in evaluation order), `true`, `predicted`,
-    `probability` (of the predicted class), `true_probability`, `loss`."""
+    `probability` (of the predicted class), `true_probability`, `loss`, and `file` (the sample's
+    path, relative to its folder) when `files` (one per sample, in evaluation order) is given."""
     y, probs = _check(y_true, probabilities)
+    if files is not None and len(files) != len(y):
+        raise ValueError(f"top_losses_table: {len(files)} file names for {len(y)} samples")
     idx, losses = top_losses(y, probs, k)
-    return [{"index": int(i), "true": str(class_names[y[i]]),
+    return [{"index": int(i), **({"file": str(files[i])} if files is not None else {}),
+             "true": str(class_names[y[i]]),
              "predicted": str(class_names[probs[i].argmax()]),
              "probability": round(float(probs[i].max()), 6),
              "true_probability": round(float(probs[i, y[i]]), 6), "loss": round(float(loss), 6)}
@@ -283,9 +287,10 @@ def predict_keeping_worst(model, parts, to_model, keep: int):
 
 
 def interpret(model, labels, probabilities, worst, report, *, folder, title: str,
-              model_name: str | None = None, top_k: int = 9) -> tuple[dict, dict]:
+              model_name: str | None = None, top_k: int = 9, files=None) -> tuple[dict, dict]:
     """What `dlzoo evaluate` adds to report.json and its folder: calibration and
-    reliability.png, the most-confused pairs, the top losses (top_losses.png for image models) and
+    reliability.png, the most-confused pairs, the top losses (top_losses.png for image models;
+    each named by its file when `files`, one per sample in evaluation order, are given) and
     Grad-CAM of the worst few (gradcam_worst.png, for convolutional image models).
 
     Returns:
@@ -296,7 +301,7 @@ def interpret(model, labels, probabilities, worst, report, *, folder, title: str
         "calibration": calibration(labels, probabilities),
         "most_confused": [{"true": t, "predicted": p, "count": c}
                           for t, p, c in most_confused(report.confusion, classes, limit=10)],
-        "top_losses": top_losses_table(labels, probabilities, classes, k=top_k),
+        "top_losses": top_losses_table(labels, probabilities, classes, k=top_k, files=files),
     }
     paths = {"reliability": plot_reliability_diagram(
         labels, probabilities, os.path.join(folder, "reliability.png"), title=title)}

@@ -14,6 +14,7 @@ from dlzoo.evaluation import (
     evaluate,
     evaluate_saved_model,
     plot_history,
+    predict_files,
     top_k,
 )
 
@@ -122,6 +123,15 @@ def test_evaluate_saved_model_matches_classes_by_name(tmp_path):
     assert support["3"] == counts["3"] and support["7"] == counts["7"]
     assert sum(support.values()) == counts["3"] + counts["7"]
     assert result.report.accuracy > 0.9  # a wrong mapping would score about 0
+    # the top losses name their files: each is of its row's true class, and `predict` on that
+    # file alone gives the row's prediction and probability (sample i is file i)
+    rows = result.interpretation["top_losses"]
+    assert len(rows) == 9
+    tops = dict(predict_files(SHIPPED, [str(folder / r["file"]) for r in rows], k=1).rows)
+    for r in rows:
+        assert r["file"].split("/")[0] == r["true"], r
+        (cls, prob), = tops[str(folder / r["file"])]
+        assert cls == r["predicted"] and prob == pytest.approx(r["probability"], abs=1e-4), r
 
     (folder / "x").mkdir()
     Image.new("L", (32, 32)).save(folder / "x" / "blank.png")

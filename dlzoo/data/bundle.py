@@ -66,6 +66,9 @@ class DataBundle(DataInfo):
 
     train: object
     val: object = None
+    # image folders: {"train": [...], "val": [...]} relative paths in the order the unshuffled
+    # pipelines yield them (what `dlzoo evaluate` names its top losses by); not in a card
+    files: dict | None = dataclasses.field(default=None, repr=False)
 
 
 def reject_unexpected(kwargs: dict, source: str) -> None:
