@@ -458,7 +458,7 @@ def test_a_worker_killed_mid_trial_loses_no_trial(tmp_path):
     from tests._tuning import start_tune_workers, tiny_recipe, trial_states
 
     trials = 4
-    recipe = tiny_recipe(tmp_path, name="killed", trials=trials, epochs=3)
+    recipe = tiny_recipe(tmp_path, name="killed", trials=trials, epochs=3, retrain=True)
     out = tmp_path / "out"
     proc = start_tune_workers(recipe, out)
     lines, pid, killed = [], None, False
@@ -483,3 +483,6 @@ def test_a_worker_killed_mid_trial_loses_no_trial(tmp_path):
     states = trial_states(out / ".tuning" / "killed")
     assert len(states) == trials, states.keys()
     assert all(s["status"] == "COMPLETED" for s in states.values()), states
+    card = json.loads((out / "killed" / "card.json").read_text())
+    assert card["search"]["workers"] == 2
+    assert card["search"]["worker_deaths"] == [{"worker": "tuner1", "exit_status": -9}]

@@ -115,11 +115,11 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
         "hyperband_factor": tune["hyperband"]["factor"],
         "hyperband_iterations": tune["hyperband"]["iterations"],
     }
-    launched = 0.0
+    launched, deaths = 0.0, []
     if workers:
         start = time.perf_counter()
-        _launch_workers(recipe, hypermodel, run, project, output=output, workers=workers,
-                        resume=resume, overwrite=overwrite, verbose=verbose, log=log)
+        deaths = _launch_workers(recipe, hypermodel, run, project, output=output, workers=workers,
+                                 resume=resume, overwrite=overwrite, verbose=verbose, log=log)
         launched = time.perf_counter() - start
         resume, guard = True, False  # below: collect the finished project's results
     elif role == "chief":
@@ -155,15 +155,20 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
             "fingerprint": result.fingerprint["sha256"],
         }
     }
+    if workers:  # each death of a worker process, restarted under its tuner id (launch)
+        card_search["search"]["workers"] = workers
+        card_search["search"]["worker_deaths"] = [{"worker": name, "exit_status": code}
+                                                  for name, code in deaths]
     run = run_recipe(retrain, output=output, verbose=0 if verbose < 2 else 2, log=log,
                      card_extra=card_search)
     return result, run
 
 
 def _launch_workers(recipe: dict, hypermodel, run, project: Path, *, output, workers: int,
-                    resume: bool, overwrite: bool, verbose: int, log) -> None:
+                    resume: bool, overwrite: bool, verbose: int, log) -> list[tuple[str, int]]:
     """Checks the project, writes the recipe the processes read, and runs a keras-tuner chief
-    and `workers` workers on this host until the search ends."""
+    and `workers` workers on this host until the search ends; returns the workers' deaths,
+    `(tuner id, exit status)` each (`launch` started each dead worker again)."""
     from dlzoo.tuning.distributed import launch
 
     tune = recipe["tune"]
@@ -178,5 +183,6 @@ def _launch_workers(recipe: dict, hypermodel, run, project: Path, *, output, wor
     recipe_file = project / "recipe.json"
     write_record(recipe_file, recipe)
     log(f"starting a keras-tuner chief and {workers} worker(s); logs in {project / 'logs'}")
-    launch(["tune", str(recipe_file), "--output", str(output)], workers=workers,
-           log_dir=project / "logs", echo=log if verbose else None)
+    statuses = launch(["tune", str(recipe_file), "--output", str(output)], workers=workers,
+                      log_dir=project / "logs", echo=log if verbose else None)
+    return list(statuses["deaths"])
