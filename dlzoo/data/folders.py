@@ -170,7 +170,8 @@ def image_folder(
         progress: bool (True), progress bar on stderr during the scan.
         interpolation: "bilinear" (default), "nearest", "bicubic", "area" or "lanczos3".
         crop_to_aspect_ratio: bool (False), centre-crop to the target aspect ratio before resizing.
-        workers: int or None, threads reading, hashing and decoding what TensorFlow does not.
+        workers: int or None, threads decoding with Pillow what TensorFlow does not (default: up
+            to 4); files are read, hashed and sniffed in one thread (the GIL: threads were slower).
         cache_budget: int or None, bytes the in-memory cache may take (default: a quarter of the
             available memory); a folder needing more streams from disk, with a warning.
         max_pixels: int or None, files declaring more pixels are skipped without being decoded

@@ -2,12 +2,13 @@
 
 Listing (`dlzoo.data.listing`) follows symbolic links with a loop guard and lists what it refuses.
 
-Each file is read once by a thread pool: its sha256 (for the manifest and duplicates) and its header
-(`dlzoo.data.sniff`: format, declared size, EXIF orientation) come from that read. A file over the
-pixel limit, empty, or whose header is not an image's is skipped with the reason before any decode.
-Files TensorFlow decodes exactly (plain JPEG and PNG) are decoded in a parallel tf.data pipeline;
-all others are decoded by Pillow (the reference) from the bytes already read. A file that fails to
-decode is skipped with Pillow's reason.
+Each file is read once, in one thread (Python code under the GIL, which threads only slowed): its
+sha256 (for the manifest and duplicates) and its header (`dlzoo.data.sniff`: format, declared size,
+EXIF orientation) come from that read. A file over the pixel limit, empty, or whose header is not an
+image's is skipped with the reason before any decode. Files TensorFlow decodes exactly (plain JPEG
+and PNG) are decoded in a parallel tf.data pipeline; all others are decoded by Pillow (the
+reference) from the bytes already read, in a thread pool. A file that fails to decode is skipped
+with Pillow's reason.
 
 The scan can keep what it decoded, so checking costs no second pass over the files:
 `keep="arrays"` returns a uint8 numpy array, `keep="tfcache"` leaves the images in a tf.data
@@ -455,7 +456,8 @@ def scan_folder(path, *, workers=None, progress=True, max_pixels=None) -> ScanRe
 
     Args:
         path: str or PathLike, the root folder whose subfolders are the classes.
-        workers: int or None, threads for reading, hashing and Pillow (default: up to 4).
+        workers: int or None, threads decoding with Pillow (default: up to 4); reading, hashing
+            and header checks run in one thread.
         progress: bool (True), show a progress bar on stderr.
         max_pixels: int or None, files declaring more pixels are skipped unread (default
             `dlzoo.data.sniff.MAX_PIXELS`, Pillow's limit).
