@@ -16,11 +16,11 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmarks._common import HERE
+from benchmarks import _common
 
 SIZES = [32, 64, 96, 128, 160, 224]
 DEPTHS = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
-PLOT = HERE / "results" / "cost_growth.png"
+PLOT_NAME = "cost_growth.png"  # in _common.RESULTS_DIR (a test points that elsewhere)
 
 
 def conv_dense_flops(model) -> int:
@@ -133,7 +133,7 @@ def run(quick: bool = False) -> dict:
             "rows": rows,
             "tables": [{"title": "Parameters and forward FLOPs at each model's default input",
                         "rows": registry}],
-            "images": [str(PLOT.relative_to(HERE))], "batch": batch, "rounds": rounds}
+            "images": [f"results/{PLOT_NAME}"], "batch": batch, "rounds": rounds}
 
 
 def _plot(sizes, size_times, depths, depth_times, depth_flops, registry) -> Path:
@@ -161,7 +161,8 @@ def _plot(sizes, size_times, depths, depth_times, depth_flops, registry) -> Path
     ax.set(xscale="log", yscale="log", xlabel="parameters (M)",
            ylabel="forward GFLOPs at default input", title="Registry")
     fig.tight_layout()
-    PLOT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(PLOT, dpi=90)
+    plot = _common.RESULTS_DIR / PLOT_NAME
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(plot, dpi=90)
     plt.close(fig)
-    return PLOT
+    return plot

@@ -20,14 +20,15 @@ import subprocess
 import sys
 import tempfile
 
-from benchmarks._common import HERE, load_average, make_photo_folder
+from benchmarks import _common
+from benchmarks._common import load_average, make_photo_folder
 
 SIZES = [1000, 4000, 16000]
 QUICK_SIZES = [500, 1000]
 STORED = (240, 320)  # height, width on disk
 READ = (160, 160)
 BATCH = 32
-PLOT = HERE / "results" / "folder_scale.png"
+PLOT_NAME = "folder_scale.png"  # in _common.RESULTS_DIR (a test points that elsewhere)
 
 _CHILD = r"""
 import json, os, sys, time
@@ -127,7 +128,7 @@ def run(quick: bool = False) -> dict:
         "title": "Image-folder cost growth: scan + two epochs, wall time and peak memory",
         "summary": summary,
         "rows": rows,
-        "images": ["results/folder_scale.png"],
+        "images": [f"results/{PLOT_NAME}"],
         "budget_mib": budget / 2**20,
         "load": {"before": load_before, "after": load_after},
         "goals_met": {"peak_rss_under_budget": peak * 2**20 < budget},
@@ -153,6 +154,7 @@ def _plot(rows) -> None:
         ax.set_title(title)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    PLOT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(PLOT, dpi=90)
+    plot = _common.RESULTS_DIR / PLOT_NAME
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(plot, dpi=90)
     plt.close(fig)

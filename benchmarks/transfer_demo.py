@@ -10,6 +10,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from benchmarks import _common
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -22,7 +24,7 @@ def run(quick: bool = False) -> dict:
                      seeds=(0, 1) if quick else (0, 1, 2, 3),
                      policies=QUICK_POLICIES if quick else POLICIES)
         if quick:
-            png = ROOT / "benchmarks" / "results" / "transfer_curves_quick.png"
+            png = _common.RESULTS_DIR / "transfer_curves_quick.png"  # a test points it elsewhere
             png.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(r["plot"], png)
             image = "results/" + png.name

@@ -54,6 +54,9 @@ def test_quick_suite_runs_every_benchmark(tmp_path, monkeypatch):
     monkeypatch.setattr(_common, "RESULTS_MD", tmp_path / "RESULTS.md")
     from benchmarks.__main__ import available, main
 
+    shipped = {p: p.stat().st_mtime_ns for p in (_common.HERE / "results").iterdir()}
     assert main(["run", "--quick"]) == 0
     written = sorted(p.stem for p in (tmp_path / "results").glob("*.json"))
     assert written == available()
+    # the tracked results (JSON and plots) are left as they were: a quick run writes only under tmp
+    assert {p: p.stat().st_mtime_ns for p in (_common.HERE / "results").iterdir()} == shipped
