@@ -14,6 +14,9 @@ of the folder_scale benchmark, issue 12 section 4), both read at 160x160.
 * cached epoch: the second pass over the same pipeline. Keras as its docs use it (no cache, it
   decodes again), and Keras with `.cache()` added: the floor of any pipeline that keeps the decoded
   images for fast later epochs (its cold epoch / Keras's is reported).
+* a sketch of the other design, decoding during the first epoch instead of before it (files read,
+  hashed and sniffed first as dlzoo does, then decoded into a cache as epoch 1 streams, 256-image
+  shuffle buffer): the cost such a loader could reach, without its Pillow route or skip list.
 * fresh processes: the cold epoch again, each in its own process (folder_scale's child), Keras and
   dlzoo alternating: what a command pays, function tracing included.
 
@@ -92,12 +95,56 @@ def _dlzoo(root):
                                        progress=False)[0])
 
 
-def _case(root, n_files, rounds) -> dict:
+def _decode_in_epoch_one(root):
+    """The other design, reduced to its cost (a sketch, not a loader: no Pillow route, no resize,
+    no skip list): each file read, sha256'd and sniffed in Python first, as dlzoo's scan does, then
+    decoded by tf.data during the first epoch into a cache (shuffled file order, a 256-image shuffle
+    buffer after the cache), so epoch 1 streams and checks as it goes."""
+    import os
+
+    import numpy as np
+    import tensorflow as tf
+
+    from dlzoo.data.images import tf_decode_fn
+    from dlzoo.data.manifest import content_digest
+    from dlzoo.data.sniff import TF_JPEG, sniff
+
+    decode = tf_decode_fn(3, None, route=TF_JPEG)
+    plain = tf.autograph.experimental.do_not_convert
+
+    def build():
+        classes = sorted(os.listdir(root))
+        paths, labels = [], []
+        for label, c in enumerate(classes):
+            for name in sorted(os.listdir(os.path.join(root, c))):
+                path = os.path.join(root, c, name)
+                with open(path, "rb") as f:
+                    data = f.read()
+                sniff(data)
+                content_digest(data)
+                paths.append(os.fsencode(path))
+                labels.append(label)
+        order = np.random.default_rng(0).permutation(len(paths))
+        ds = tf.data.Dataset.from_tensor_slices(
+            (np.array(paths, dtype=object)[order], np.array(labels, np.int32)[order]))
+        ds = ds.map(plain(lambda p, y: (decode(tf.io.read_file(p))[0], y)),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.ignore_errors().cache().shuffle(256, seed=0)
+        ds = ds.batch(BATCH, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(plain(lambda x, y: (tf.cast(x, tf.float32), y)), num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    return _timed(build)
+
+
+def _case(root, n_files, rounds, stored) -> dict:
     contenders = {
         "keras": lambda: _keras(root),
         "keras+cache": lambda: _keras(root, cache=True),
         "dlzoo": lambda: _dlzoo(root),
     }
+    if stored == SIZE:  # the sketch does not resize
+        contenders["sketch: decode in epoch 1"] = lambda: _decode_in_epoch_one(root)
     for fn in contenders.values():  # warm-up: page cache, tf.function tracing
         fn()
     got = {k: [] for k in contenders}
@@ -131,6 +178,9 @@ def _case(root, n_files, rounds) -> dict:
         # the floor of any pipeline that keeps decoded images: Keras's own, with .cache() added
         "keras_cache_vs_keras": statistics.median(
             k["cold"] / c["cold"] for k, c in zip(got["keras"], got["keras+cache"])),
+        "sketch_vs_keras": statistics.median(
+            k["cold"] / c["cold"] for k, c in zip(got["keras"], got["sketch: decode in epoch 1"]))
+        if "sketch: decode in epoch 1" in got else None,
         "raw": got,
     }
 
@@ -169,7 +219,7 @@ def run(quick: bool = False) -> dict:
         root = tempfile.mkdtemp(prefix="dlzoo-bench-pipeline-")
         try:
             make_photo_folder(root, n_files, stored)
-            cases[name] = _case(root, n_files, rounds)
+            cases[name] = _case(root, n_files, rounds, stored)
             cases[name]["fresh"] = _fresh(root, n_files, pairs)
         finally:
             shutil.rmtree(root, ignore_errors=True)
@@ -185,6 +235,8 @@ def run(quick: bool = False) -> dict:
             f"{c['keras_cache_vs_keras']:.2f}x Keras; in fresh processes dlzoo "
             f"{c['fresh']['cold_ratio_vs_keras']['median']:.2f}x Keras (CPU "
             f"{c['fresh']['cpu_ratio_vs_keras']:.2f})"
+            + (f"; the sketch of the other design (decode during epoch 1) "
+               f"{c['sketch_vs_keras']:.2f}x Keras" if c["sketch_vs_keras"] is not None else "")
         )
     summary = (
         f"{n_files} photo-like JPEGs read at 160x160, batch {BATCH}, {rounds} interleaved rounds "
