@@ -197,9 +197,11 @@ class GAN(keras.Model):
             return self._tf_train_step(*args)
         if backend == "jax":
             return self._jax_train_step(*args)
+        if backend == "torch":
+            return self._torch_train_step(*args)
         raise NotImplementedError(
-            f"GAN.train_step supports the TensorFlow and JAX backends; this is {backend!r}. "
-            "Set KERAS_BACKEND=tensorflow or jax."
+            f"GAN.train_step supports the TensorFlow, JAX and PyTorch backends; this is "
+            f"{backend!r}. Set KERAS_BACKEND=tensorflow, jax or torch."
         )
 
     def test_step(self, *args):
@@ -249,6 +251,36 @@ class GAN(keras.Model):
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _torch_train_step(self, data):
+        # PyTorch: autograd on the variables' tensors (Keras's guide "Customizing fit() with
+        # PyTorch"): clear the gradients, backward, read each variable's .grad, apply without
+        # recording. The fakes are detached for the discriminator's step (its gradient only).
+        import torch
+
+        real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        batch = ops.shape(real)[0]
+        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        d_vars = self.discriminator.trainable_variables
+        fake = ops.stop_gradient(self.generator(z, training=True))
+        d_loss = self._d_loss(self.discriminator(real, training=True),
+                              self.discriminator(fake, training=True))
+        self.zero_grad()
+        d_loss.backward()
+        with torch.no_grad():
+            self.d_optimizer.apply([v.value.grad for v in d_vars], d_vars)
+
+        z = keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+        g_vars = self.generator.trainable_variables
+        g_loss = self._g_loss(self.discriminator(self.generator(z, training=True), training=True))
+        self.zero_grad()
+        g_loss.backward()
+        with torch.no_grad():
+            self.g_optimizer.apply([v.value.grad for v in g_vars], g_vars)
+
+        self.d_loss_tracker.update_state(ops.stop_gradient(d_loss))
+        self.g_loss_tracker.update_state(ops.stop_gradient(g_loss))
         return {m.name: m.result() for m in self.metrics}
 
     def _jax_train_step(self, state, data):
