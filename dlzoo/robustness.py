@@ -36,17 +36,31 @@ SUPPORTED_BACKENDS = ("tensorflow", "jax", "torch")
 
 
 def _loss_fn(model):
-    """Sparse cross-entropy on the model's output; logits when the head has no softmax/sigmoid."""
-    from_logits = not _outputs_probabilities(model)
+    """Sparse cross-entropy on the model's output; logits when the head has no softmax/sigmoid.
+
+    A softmax head's probabilities are turned back into logits, `log(p)`: Keras's cross-entropy on
+    probabilities clips them at 1e-7 (on TensorFlow too, for a model called directly), so a sample
+    the model is sure of (p = 1.0 in float32) had no gradient at all and FGSM left it unchanged.
+    `log(p)` differs from the logits by a constant per sample, which softmax cross-entropy
+    ignores; the other classes' tiny probabilities keep the gradient's sign.
+    """
+    probabilities = _outputs_probabilities(model)
+    recover = probabilities
 
     def loss(y_true, y_pred):
         if y_pred.shape[-1] == 1:
             return ops.mean(keras.losses.binary_crossentropy(
-                ops.cast(ops.reshape(y_true, (-1, 1)), y_pred.dtype), y_pred, from_logits=from_logits))
+                ops.cast(ops.reshape(y_true, (-1, 1)), y_pred.dtype), y_pred,
+                from_logits=not probabilities))
+        if recover:
+            y_pred = ops.log(ops.maximum(y_pred, _FLOAT32_TINY))
         return ops.mean(keras.losses.sparse_categorical_crossentropy(
-            y_true, y_pred, from_logits=from_logits))
+            y_true, y_pred, from_logits=not probabilities or recover))
 
     return loss
+
+
+_FLOAT32_TINY = 1.1754944e-38  # the smallest normal float32: log() of it is finite
 
 
 def _outputs_probabilities(model) -> bool:

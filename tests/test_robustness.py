@@ -117,3 +117,17 @@ def test_one_sigmoid_unit_confidence_is_that_of_the_predicted_class():
     clean = accuracy_under_attack(model, x, y, [0.0], value_range=(-4, 4))[0]
     assert clean["accuracy"] == 1.0
     assert clean["mean_confidence"] == pytest.approx(np.mean(np.maximum(p, 1 - p)), rel=1e-5)
+
+
+def test_fgsm_moves_a_sample_the_model_is_sure_of():
+    """p = 1.0 in float32 (logit gap 40): Keras's cross-entropy clips probabilities at 1e-7, which
+    left such a sample with no gradient, and FGSM did not move it (on TensorFlow, JAX and PyTorch
+    alike); the step must still be taken."""
+    inputs = keras.Input((4,))
+    dense = keras.layers.Dense(3, activation="softmax")
+    model = keras.Model(inputs, dense(inputs))
+    dense.set_weights([np.array([[10.0, 0.0, 0.0]] * 4, "float32"), np.zeros(3, "float32")])
+    x = np.ones((1, 4), "float32")
+    assert float(model.predict(x, verbose=0)[0, 0]) == 1.0  # sure, to float32 precision
+    x_adv = fgsm(model, x, np.array([0]), epsilon=0.1, value_range=(0.0, 10.0))
+    np.testing.assert_allclose(x_adv, x - 1.0)  # every input moved against class 0, by 0.1 * 10
