@@ -253,8 +253,8 @@ def grad_cam(model, images, class_index=None, layer: str | None = None, *,
             idx = given[start:start + batch_size]
         onehot = np.eye(num_classes, dtype="float32")[idx]
 
-        def score_fn(a, onehot=onehot):
-            return ops.sum(scores_of(a) * onehot)
+        def score_fn(a, onehot=ops.convert_to_tensor(onehot)):  # a tensor: torch's scores
+            return ops.sum(scores_of(a) * onehot)  # require grad, and NumPy would convert them
 
         grads = _gradient(score_fn, acts)
         weights = grads.mean(axis=(1, 2), keepdims=True)  # alpha_k^c: global-average-pooled
