@@ -52,8 +52,8 @@ def _loss_fn(model):
             return ops.mean(keras.losses.binary_crossentropy(
                 ops.cast(ops.reshape(y_true, (-1, 1)), y_pred.dtype), y_pred,
                 from_logits=not probabilities))
-        if recover:
-            y_pred = ops.log(ops.maximum(y_pred, _FLOAT32_TINY))
+        if recover:  # in float32: a float16 head would round the floor to 0 and log(0) to -inf
+            y_pred = ops.log(ops.maximum(ops.cast(y_pred, "float32"), _FLOAT32_TINY))
         return ops.mean(keras.losses.sparse_categorical_crossentropy(
             y_true, y_pred, from_logits=not probabilities or recover))
 
