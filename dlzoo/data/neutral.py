@@ -75,8 +75,8 @@ class FileImages:
 
 
 class Batches(keras.utils.PyDataset):
-    """Batches `(x float32, y int32)` of `images[index]` for `fit`/`evaluate`/`predict` on any
-    backend.
+    """Batches `(x, y int32)` of `images[index]` for `fit`/`evaluate`/`predict` on any backend: x
+    is uint8 when the images are (cast to float32 by the model, on the device), float32 otherwise.
 
     Args:
         images: a numpy array (N, ...) (uint8 or float32) or a `FileImages`.
@@ -120,7 +120,9 @@ class Batches(keras.utils.PyDataset):
             x, rows = self.images.take(rows)
         else:
             x = self.images[rows]
-        return x.astype(np.float32, copy=False), self.labels[rows]
+        # uint8 images travel as uint8, a quarter of float32's bytes: the model's input layer
+        # casts them to float32 on the device (benchmarks/input_rate.py)
+        return (x if x.dtype == np.uint8 else x.astype(np.float32, copy=False)), self.labels[rows]
 
     def on_epoch_end(self):
         self.epoch += 1
