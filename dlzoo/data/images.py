@@ -62,11 +62,73 @@ class UnusableImage(Exception):
 # --- Pillow ------------------------------------------------------------------------------------
 
 
+# ISO base media files (HEIF, AVIF): bytes 4-8 are "ftyp", then the major brand, then the
+# compatible brands; a phone photo's brands say which codec its pictures need.
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1",
+                b"msf1", b"mif2")
+_AVIF_BRANDS = (b"avif", b"avis")
+HEIF_INSTALL = "pip install pillow-heif"
+AVIF_INSTALL = "pip install -U 'pillow>=11.3' (or pip install pillow-avif-plugin)"
+
+
+def _brands(data: bytes) -> set[bytes]:
+    """The major and compatible brands of an ISO base media file (empty for anything else)."""
+    if data[4:8] != b"ftyp" or len(data) < 16:
+        return set()
+    size = min(int.from_bytes(data[:4], "big"), len(data), 256)
+    return {data[8:12]} | {data[i:i + 4] for i in range(16, size - 3, 4)}
+
+
+def phone_format(data: bytes) -> str | None:
+    """"AVIF" or "HEIF" when `data` is such a file (by its brands), else None."""
+    brands = _brands(data)
+    if brands & set(_AVIF_BRANDS):
+        return "AVIF"
+    if brands & set(_HEIF_BRANDS):
+        return "HEIF"
+    return None
+
+
+def ensure_plugins(data: bytes = b"") -> None:
+    """Registers the Pillow plugins for phone photos the first time a HEIF/AVIF file is opened:
+    `pillow-heif` (HEIC/HEIF) and, where this Pillow was built without AVIF, `pillow-avif-plugin`.
+    A plugin that is not installed is not an error here: the file is then skipped, by name, with
+    the line that installs it (`open_reason`)."""
+    if data and data[4:8] != b"ftyp":
+        return
+    _register_plugins()
+
+
+@functools.lru_cache(maxsize=1)
+def _register_plugins() -> None:
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        pass
+    else:
+        register_heif_opener()
+    if not _pillow_has_avif():
+        try:
+            import pillow_avif  # noqa: F401 - registers AVIF with Pillow on import
+        except ImportError:
+            pass
+
+
+def _pillow_has_avif() -> bool:
+    from PIL import features
+
+    try:
+        return bool(features.check("avif"))
+    except ValueError:  # a Pillow older than 11.2 has no "avif" feature at all
+        return False
+
+
 def _open_pil(data: bytes):
     from PIL import Image, UnidentifiedImageError
 
     if not data:
         raise UnusableImage("empty file (0 bytes)")
+    ensure_plugins(data)
     try:
         img = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -88,7 +150,8 @@ def _open_pil(data: bytes):
 
 
 def _transposed(img):
-    """The image as a viewer shows it: its EXIF orientation applied (JPEG, PNG, WebP, TIFF)."""
+    """The image as a viewer shows it: its EXIF orientation applied (JPEG, PNG, WebP, TIFF, AVIF;
+    pillow-heif applies a HEIF's own rotation and mirroring when it opens the file)."""
     from PIL import ImageOps
 
     try:
@@ -124,7 +187,7 @@ def _guess_format(data: bytes) -> str | None:
             return fmt
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
-    return None
+    return phone_format(data)
 
 
 def _reason(fmt: str | None, error: Exception) -> str:
@@ -135,6 +198,10 @@ def _reason(fmt: str | None, error: Exception) -> str:
 
 def _not_an_image(data: bytes) -> str:
     fmt = _guess_format(data)
+    if fmt == "HEIF" and not _module_found("pillow_heif"):
+        return f"HEIC/HEIF photo, which this install cannot read: {HEIF_INSTALL}"
+    if fmt == "AVIF" and not (_pillow_has_avif() or _module_found("pillow_avif")):
+        return f"AVIF image, which this Pillow cannot read: {AVIF_INSTALL}"
     if fmt:
         return f"corrupt {fmt}: starts like one but its header cannot be read"
     head = data[:512]
@@ -145,6 +212,15 @@ def _not_an_image(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
     return "not an image (unknown file format)"
+
+
+def _module_found(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _pil_to_array(img, channels: int) -> np.ndarray:

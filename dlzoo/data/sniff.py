@@ -13,7 +13,8 @@ not safe; each file is routed by its header instead:
                  PNG, 8 bits per sample, gray / gray+alpha / RGB / RGBA, no palette, no tRNS
                  colour key, not animated (APNG), no EXIF
     Pillow       everything else: CMYK/YCCK JPEG, rotated photos, palettes, 16-bit, GIF, WebP,
-                 TIFF, BMP, animations (their first frame), ...
+                 TIFF, BMP, animations (their first frame), phone photos (HEIC/HEIF through
+                 pillow-heif, AVIF through Pillow's own plugin), ...
 
 The declared size in pixels is read here too, so a file over the pixel limit is skipped with its
 reason before any decoder allocates its pixels.
@@ -72,6 +73,9 @@ def sniff(data: bytes, *, max_pixels: int | None = None) -> Header:
         return quick
     from PIL import Image
 
+    from dlzoo.data.images import ensure_plugins
+
+    ensure_plugins(data)  # HEIC/HEIF (pillow-heif), AVIF where this Pillow lacks it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DecompressionBombWarning: the limit is checked below
         try:
@@ -87,7 +91,7 @@ def sniff(data: bytes, *, max_pixels: int | None = None) -> Header:
         raise UnusableImage(f"{img.format or 'image'} with no pixels ({width}x{height})")
     _check_pixels(width, height, limit)
     fmt = img.format or "image"
-    orientation = _orientation(img) if fmt in ("JPEG", "MPO", "WEBP", "TIFF") else 1
+    orientation = _orientation(img) if fmt in ("JPEG", "MPO", "WEBP", "TIFF", "AVIF", "HEIF") else 1
     route = PILLOW
     if fmt == "JPEG" and img.mode in ("L", "RGB") and orientation in (0, 1):
         route = TF_JPEG
