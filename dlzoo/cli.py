@@ -864,7 +864,6 @@ def _add_export(sub):
 
 def _cmd_tune(args) -> int:
     from dlzoo.recipes import load_recipe
-    from dlzoo.tuning.runner import tune_recipe
 
     overrides = list(args.set or [])
     if args.tuner is not None:
@@ -877,6 +876,7 @@ def _cmd_tune(args) -> int:
     if args.role is not None and args.workers:
         raise CLIError("--role is set by `dlzoo tune --workers` for the processes it starts")
     from dlzoo.tuning.distributed import WorkerError
+    from dlzoo.tuning.runner import tune_recipe  # keras-tuner: imports Keras, after the recipe
 
     try:
         result, run = tune_recipe(
