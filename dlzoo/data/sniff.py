@@ -228,9 +228,10 @@ def decode_bytes(data: bytes, *, channels: int, image_size=None, opts=None, max_
     resized exactly as the folder pipeline does it (`UnusableImage` says why not).
 
     Files routed to TensorFlow go through the same tf.function as the pipeline; the others are
-    decoded by Pillow and resized with `tf.image.resize` (Pillow's resize without TensorFlow).
+    decoded by Pillow. Either way the resize is `dlzoo.data.images.resize_array` (Pillow's), so
+    a host with TensorFlow and one without give the same pixels.
     """
-    from dlzoo.data.images import pil_decode_sized, tf_decode_fn, tf_resize
+    from dlzoo.data.images import pil_decode_sized, tf_decode_fn
 
     opts = opts or {"interpolation": "bilinear", "crop_to_aspect_ratio": False}
     header = sniff(data, max_pixels=max_pixels)
@@ -246,12 +247,7 @@ def decode_bytes(data: bytes, *, channels: int, image_size=None, opts=None, max_
             return img.numpy(), (header.height, header.width)
         except (tf.errors.OpError, ValueError):
             pass  # a file TensorFlow refuses after all: Pillow decides, and says why
-    # with TensorFlow, Pillow only decodes: the crop and resize are tf.image's, as in the pipeline
-    img, hw = pil_decode_sized(data, channels=channels, image_size=None if use_tf else image_size,
-                               **opts)
-    if use_tf and image_size is not None:
-        img = tf_resize(img, image_size, **opts).numpy()
-    return img, hw
+    return pil_decode_sized(data, channels=channels, image_size=image_size, **opts)
 
 
 def _tf_available() -> bool:
