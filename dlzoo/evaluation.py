@@ -227,8 +227,8 @@ def read_images(paths, input_shape) -> tuple[np.ndarray, list, list]:
     """Reads image files as a model's raw input: `(H, W, C)` from `input_shape`, values 0-255.
 
     Decodes and resizes exactly as the folder pipeline does (`dlzoo.data.sniff.decode_bytes`:
-    the same header routing, EXIF orientation, Pillow reference, TensorFlow decoder and
-    `tf.image.resize`), so a file predicts as it would have trained.
+    the same header routing, EXIF orientation, Pillow reference, TensorFlow decoder and the one
+    resize, Pillow's), so a file predicts as it would have trained, on any host.
 
     Returns:
         `(images float32 (N, H, W, C), the paths read, [(path, reason)] for the files skipped)`.
