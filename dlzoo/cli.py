@@ -20,6 +20,17 @@ class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+# Exit statuses (README "Train, evaluate, predict", and `dlzoo --help`).
+EXIT_SKIPPED = 3  # done, but some of the inputs were skipped (each named on stderr with why)
+EXIT_STATUSES = """exit status:
+  0    done
+  1    a fault nobody foresaw (the line says so; --debug shows the traceback)
+  2    an error: bad arguments or inputs, nothing done (one line says what to do)
+  3    done, but some input files were skipped, each named on stderr with the reason
+       (predict, explain, evaluate: the files given, or the folder's files, that could not be read)
+  130  interrupted (Ctrl-C)"""
+
+
 def _parse_shape(text: str) -> tuple:
     try:
         shape = tuple(int(t) for t in text.replace("x", ",").split(",") if t.strip())
@@ -362,7 +373,7 @@ def _cmd_evaluate(args) -> int:
     if result.adversarial is not None:
         _print_adversarial(result, console)
     console.print(f"report, confusion matrix, reliability diagram and top losses in {result.out}/")
-    return 0
+    return EXIT_SKIPPED if result.skipped else 0
 
 
 def _print_interpretation(entries: dict, console) -> None:
@@ -393,7 +404,8 @@ def _print_adversarial(result, console) -> None:
 
 
 def _add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
+    p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix",
+                       epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("data", help="a folder of class subfolders, or a source (digits, mnist, ...)")
     p.add_argument("--split", choices=("val", "train", "all"), default=None,
@@ -423,8 +435,10 @@ def _cmd_predict(args) -> int:
     found = predict_files(args.model_dir, args.files, k=args.top_k)
     for path, reason in found.skipped:
         print(f"{path}: skipped: {reason}", file=sys.stderr)
+    total = len(found.rows) + len(found.skipped)
     if not found.rows:
-        raise CLIError("none of the files could be read as an image")
+        raise CLIError(f"none of the {total} file(s) could be read as an image (each named above)"
+                       if total else f"no files found in {' '.join(args.files)}")
     if args.json:
         print(json.dumps([{"file": f, "top": [{"class": c, "probability": round(p, 6)}
                                                for c, p in row]}
@@ -432,11 +446,14 @@ def _cmd_predict(args) -> int:
     else:
         for f, row in found.rows:
             print(f"{f}: " + ", ".join(f"{c} {p:.3f}" for c, p in row))
-    return 1 if found.skipped else 0
+    print(f"read {len(found.rows)} of {total} file(s); {len(found.skipped)} could not be read"
+          + (" (named above)" if found.skipped else ""), file=sys.stderr)
+    return EXIT_SKIPPED if found.skipped else 0
 
 
 def _add_predict(sub):
-    p = sub.add_parser("predict", help="top-k classes for image files or folders")
+    p = sub.add_parser("predict", help="top-k classes for image files or folders",
+                       epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("files", nargs="+",
                    help="image files, or folders (their image files, recursively)")
@@ -473,11 +490,12 @@ def _cmd_explain(args) -> int:
     if not done:
         raise CLIError("none of the files could be read as an image")
     print(f"Grad-CAM on layer {layer}")
-    return 1 if skipped else 0
+    return EXIT_SKIPPED if skipped else 0
 
 
 def _add_explain(sub):
-    p = sub.add_parser("explain", help="Grad-CAM heatmaps, first-layer filters, feature maps")
+    p = sub.add_parser("explain", help="Grad-CAM heatmaps, first-layer filters, feature maps",
+                       epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("images", nargs="*", help="image files")
     p.add_argument("--class", dest="class_name", default=None, metavar="NAME",
@@ -886,7 +904,6 @@ def _add_export(sub):
 
 def _cmd_tune(args) -> int:
     from dlzoo.recipes import load_recipe
-    from dlzoo.tuning.runner import tune_recipe
 
     overrides = list(args.set or [])
     if args.tuner is not None:
@@ -899,6 +916,7 @@ def _cmd_tune(args) -> int:
     if args.role is not None and args.workers:
         raise CLIError("--role is set by `dlzoo tune --workers` for the processes it starts")
     from dlzoo.tuning.distributed import WorkerError
+    from dlzoo.tuning.runner import tune_recipe  # keras-tuner: imports Keras, after the recipe
 
     try:
         result, run = tune_recipe(
@@ -973,7 +991,8 @@ SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _ad
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dlzoo", description="Keras 3 model zoo and transfer-learning toolkit."
+        prog="dlzoo", description="Keras 3 model zoo and transfer-learning toolkit.",
+        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("--version", action="store_true", help="print versions and exit")
