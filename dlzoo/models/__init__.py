@@ -10,6 +10,7 @@ from dlzoo.models import (  # noqa: F401
     autoencoder,
     gan,
     inception,
+    language_model,
     lenet,
     mlp,
     resnet,
