@@ -407,6 +407,45 @@ def _add_predict(sub):
     p.set_defaults(func=_cmd_predict)
 
 
+# --- dlzoo generate -----------------------------------------------------------------------------
+
+
+def _cmd_generate(args) -> int:
+    from dlzoo.generation import generate
+
+    sentences = generate(args.model_dir, start=args.start, n=args.n, temperature=args.temperature,
+                         top_k=args.top_k, greedy=args.greedy, max_words=args.max_words,
+                         seed=args.seed)
+    if args.json:
+        print(json.dumps([s.to_dict() for s in sentences], indent=2))
+        return 0
+    for s in sentences:
+        print(s.text + ("" if s.stopped else " ..."))
+    if args.seed is None:
+        print(f"(seed {sentences[0].seed}: add --seed {sentences[0].seed} to draw these again)",
+              file=sys.stderr)
+    return 0
+
+
+def _add_generate(sub):
+    p = sub.add_parser("generate", help="write sentences with a language model (task "
+                                        "text_generation)")
+    p.add_argument("model_dir", help="a saved language model (saved_models/NAME)")
+    p.add_argument("--start", default="", help='first words the sentences continue, e.g. "a dog"')
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="> 0; below 1 more conservative, above 1 more adventurous (default 1)")
+    p.add_argument("--top-k", type=int, default=None, metavar="K",
+                   help="draw from the K most probable words only (default: all)")
+    p.add_argument("--greedy", action="store_true", help="always the most probable word")
+    p.add_argument("--max-words", type=int, default=None, metavar="N",
+                   help="most words drawn after the start (default: the model's context)")
+    p.add_argument("--n", type=int, default=1, help="sentences to write (default 1)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the draws; the same seed writes the same sentences")
+    p.add_argument("--json", action="store_true", help="print JSON (text, tokens, log_prob)")
+    p.set_defaults(func=_cmd_generate)
+
+
 # --- dlzoo explain ------------------------------------------------------------------------------
 
 
@@ -926,7 +965,7 @@ def _add_tune(sub):
 # --- parser and entry point --------------------------------------------------------------------
 
 SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _add_train,
-               _add_evaluate, _add_predict, _add_explain, _add_quickstart,
+               _add_evaluate, _add_predict, _add_generate, _add_explain, _add_quickstart,
                _add_finetune, _add_export, _add_tune]
 
 
@@ -1012,6 +1051,8 @@ CONFLICTS = {
     "quickstart": [(dest, "transfer", "the transfer demonstration has its own epochs and output")
                    for dest in ("epochs", "quiet")],
     "doctor": [("json", "limit", "--json prints every row; --limit shortens the table")],
+    "generate": [("temperature", "greedy", "--greedy takes the most probable word; it draws "
+                  "nothing to reshape"), ("top_k", "greedy", "--greedy keeps only the top word")],
 }
 # Flags that only mean something with another one: (flag, needs).
 REQUIRES = {
@@ -1032,6 +1073,8 @@ LIMITS = {
     "train": {"folds": (2, 100)},
     "evaluate": {"batch_size": _BATCH, "max_samples": (0, 10_000_000)},
     "predict": {"top_k": (1, 1000)},
+    "generate": {"n": (1, 100_000), "max_words": (1, 100_000), "top_k": (1, 10_000_000),
+                 "seed": _SEED},
     "quickstart": {"epochs": (1, 100_000)},
     "doctor": {"seed": _SEED, "workers": (1, 256), "limit": (0, 10**9),
                "validation_split": (0.0, 0.95)},

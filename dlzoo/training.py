@@ -256,10 +256,13 @@ def compile_model(model, recipe: dict, info, steps: int):
         epochs=train["epochs"],
         steps_per_epoch=steps,
     )
+    loss = train["loss"]
+    if loss is None and info.task == "text_generation":  # a softmax over the vocabulary per step
+        loss = "sparse_categorical_crossentropy"
     return compile_for_task(model, info.task,
                             optimizer=make_optimizer(train["optimizer"], lr,
                                                      **train["optimizer_args"]),
-                            loss=train["loss"], metrics=train["metrics"])
+                            loss=loss, metrics=train["metrics"])
 
 
 # --- 4. fit ------------------------------------------------------------------------------------

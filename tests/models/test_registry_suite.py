@@ -37,8 +37,11 @@ def sample_targets(model, x, batch=2, seed=1, task=None):
     out_shape = tuple(info_out.shape[1:])
     if task == "autoencoder":
         return x, "mse"
-    if task == "sequence_regression":
+    if task in ("sequence_regression", "rating_prediction"):
         return rng.normal(size=(batch,) + out_shape).astype("float32"), "mse"
+    if task == "text_generation":  # the next token at every step
+        return (rng.integers(0, out_shape[-1], size=(batch,) + out_shape[:-1]),
+                "sparse_categorical_crossentropy")
     if len(out_shape) == 1 and out_shape[0] > 1:
         return rng.integers(0, out_shape[0], size=(batch,)), "sparse_categorical_crossentropy"
     if out_shape == (1,):
@@ -55,7 +58,8 @@ def test_forward_shape_and_finite(name):
     assert tuple(y.shape[1:]) == tuple(model.outputs[0].shape[1:])
     assert np.all(np.isfinite(y))
     info = model_info(name)
-    if info.task.endswith("classification") and model.outputs[0].shape[-1] > 1:
+    if (info.task.endswith("classification") or info.task == "text_generation") and \
+            model.outputs[0].shape[-1] > 1:
         # softmax rows sum to one
         np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-4)
 
