@@ -305,8 +305,31 @@ def _parse_epsilons(text: str) -> list[float]:
     return values
 
 
+def _saved_task(model_dir):
+    """The task a saved model's card names, or None (no readable card: the command's own
+    checks say what is wrong)."""
+    try:
+        with open(os.path.join(model_dir, "card.json"), encoding="utf-8") as f:
+            return json.load(f).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _evaluate_ratings(args) -> int:
+    from dlzoo.recommendation import evaluate_ratings
+
+    r = evaluate_ratings(args.model_dir, args.data, split=args.split)
+    floor = (f", noise floor {r['noise_floor_rmse']:.4f}" if "noise_floor_rmse" in r else "")
+    print(f"{args.data} ({r['split']}, {r['samples']} ratings): RMSE {r['rmse']:.4f}, MAE "
+          f"{r['mae']:.4f}; predicting the mean: RMSE {r['mean_baseline_rmse']:.4f}{floor}")
+    return 0
+
+
 def _cmd_evaluate(args) -> int:
     from dlzoo.evaluation import evaluate_saved_model
+
+    if _saved_task(args.model_dir) == "rating_prediction":  # (user, item) pairs, not images
+        return _evaluate_ratings(args)
 
     epsilons = _parse_epsilons(args.epsilon) if args.adversarial else ()
     result = evaluate_saved_model(
@@ -382,6 +405,18 @@ def _add_evaluate(sub):
 def _cmd_predict(args) -> int:
     from dlzoo.evaluation import predict_files
 
+    if _saved_task(args.model_dir) == "rating_prediction":  # USER,ITEM pairs, not files
+        from dlzoo.recommendation import predict_ratings
+
+        rows = predict_ratings(args.model_dir, args.files)
+        if args.json:
+            print(json.dumps([{"user": u, "item": i, "rating": round(r, 6)} for u, i, r in rows],
+                             indent=2))
+        else:
+            for u, i, r in rows:
+                print(f"user {u}, item {i}: {r:.3f}")
+        return 0
+
     found = predict_files(args.model_dir, args.files, k=args.top_k)
     for path, reason in found.skipped:
         print(f"{path}: skipped: {reason}", file=sys.stderr)
@@ -401,7 +436,8 @@ def _add_predict(sub):
     p = sub.add_parser("predict", help="top-k classes for image files or folders")
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("files", nargs="+",
-                   help="image files, or folders (their image files, recursively)")
+                   help="image files, or folders (their image files, recursively); for a "
+                        "recommender, USER,ITEM pairs such as 3,7")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_predict)

@@ -13,6 +13,7 @@ from dlzoo.models import (  # noqa: F401
     language_model,
     lenet,
     mlp,
+    recommender,
     resnet,
     text_rnn,
     transformer,
