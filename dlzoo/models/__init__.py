@@ -5,6 +5,7 @@ variant (timm's layout); registration happens in the module, which is listed her
 """
 
 from dlzoo.models import (  # noqa: F401
+    adaline,
     alexnet,
     applications,
     autoencoder,

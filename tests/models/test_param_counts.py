@@ -17,6 +17,7 @@ import pytest
 from dlzoo import build, catalog, list_models, model_info
 
 PARAMS = {
+    "adaline": 3,
     "alexnet": 60_965_224,
     "conv_dae": 74_497,
     "convnext_base": 88_591_464,
@@ -32,6 +33,7 @@ PARAMS = {
     "densenet169": 14_307_880,
     "densenet201": 20_242_984,
     "efficientnet_b0": 5_330_571,
+    "embedding_recommender": 34_002,
     "efficientnet_b1": 7_856_239,
     "efficientnet_b2": 9_177_569,
     "efficientnet_b3": 12_320_535,
