@@ -205,7 +205,7 @@ _LM = {
 _RNN_GROUPS = prefixes_matching(r"(token_embedding|(?:lstm|gru)\d+$|logits|tie_projection)")
 
 
-@register_model(**_LM, params=4_779_552, paper=PAPER_RNN_LM,
+@register_model(**_LM, params=4_769_552, paper=PAPER_RNN_LM,
                 unfreeze_groups=("token_embedding", "lstm1", "lstm2", "logits"),
                 unfreeze_rule=_RNN_GROUPS,
                 smoke_overrides={"vocab_size": 16, "input_shape": (6,), "embedding_dim": 8,
@@ -217,7 +217,7 @@ def lm_lstm(**kwargs):
     return LanguageRNN(cell="lstm", **kwargs)
 
 
-@register_model(**_LM, params=4_551_200, paper=PAPER_RNN_LM,
+@register_model(**_LM, params=4_541_200, paper=PAPER_RNN_LM,
                 unfreeze_groups=("token_embedding", "gru1", "gru2", "logits"),
                 unfreeze_rule=_RNN_GROUPS,
                 smoke_overrides={"vocab_size": 16, "input_shape": (6,), "embedding_dim": 8,
