@@ -44,8 +44,10 @@ def sample_targets(model, x, batch=2, seed=1, task=None):
                 "sparse_categorical_crossentropy")
     if len(out_shape) == 1 and out_shape[0] > 1:
         return rng.integers(0, out_shape[0], size=(batch,)), "sparse_categorical_crossentropy"
-    if out_shape == (1,):
-        return rng.integers(0, 2, size=(batch, 1)).astype("float32"), "binary_crossentropy"
+    if out_shape == (1,):  # a sigmoid unit, or a linear one (ADALINE) trained on squared error
+        linear = getattr(model.layers[-1], "activation", None) is keras.activations.linear
+        return (rng.integers(0, 2, size=(batch, 1)).astype("float32"),
+                "mse" if linear else "binary_crossentropy")
     return rng.normal(size=(batch,) + out_shape).astype("float32"), "mse"
 
 
