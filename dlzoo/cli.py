@@ -328,8 +328,20 @@ def _evaluate_ratings(args) -> int:
 def _cmd_evaluate(args) -> int:
     from dlzoo.evaluation import evaluate_saved_model
 
-    if _saved_task(args.model_dir) == "rating_prediction":  # (user, item) pairs, not images
+    task = _saved_task(args.model_dir)
+    if task == "rating_prediction":  # (user, item) pairs, not images
         return _evaluate_ratings(args)
+    if task == "text_generation":  # perplexity on a corpus
+        from dlzoo.generation import evaluate_language_model
+
+        r = evaluate_language_model(args.model_dir, args.data, split=args.split)
+        names = {"val_unigram_perplexity": "unigram model", "grammar_perplexity_floor":
+                 "grammar's floor", "val_oracle_perplexity": "grammar's own",
+                 "grammatical_share": "grammatical samples"}
+        print(f"{args.data} ({r['split']}, {r['sentences']} sentences, {r['val_tokens']} tokens): "
+              f"perplexity {r['val_perplexity']:.4f}" + "".join(
+                  f"; {label} {r[k]:.4f}" for k, label in names.items() if k in r))
+        return 0
 
     epsilons = _parse_epsilons(args.epsilon) if args.adversarial else ()
     result = evaluate_saved_model(
@@ -405,6 +417,9 @@ def _add_evaluate(sub):
 def _cmd_predict(args) -> int:
     from dlzoo.evaluation import predict_files
 
+    if _saved_task(args.model_dir) == "text_generation":
+        raise CLIError(f"{args.model_dir} is a language model: write sentences with `dlzoo "
+                       f"generate {args.model_dir} --start \"...\"`")
     if _saved_task(args.model_dir) == "rating_prediction":  # USER,ITEM pairs, not files
         from dlzoo.recommendation import predict_ratings
 

@@ -27,7 +27,8 @@ import numpy as np
 
 from dlzoo.data.corpus import LECTURE_GRAMMAR, SPECIALS, Vocabulary, detokenize, tokenize
 
-__all__ = ["Sentence", "generate", "language_model_metrics", "perplexity", "unigram_perplexity"]
+__all__ = ["Sentence", "evaluate_language_model", "generate", "language_model_metrics", "perplexity",
+           "unigram_perplexity"]
 
 PAD_ID, UNK_ID, START_ID, STOP_ID = range(4)
 
@@ -269,4 +270,43 @@ def language_model_metrics(model, bundle, *, samples: int = 200, seed: int = 0) 
                  for s in drawn)
         out["grammatical_share"] = round(ok / samples, 4)
         out["grammatical_samples"] = {"n": samples, "temperature": 1.0, "seed": seed}
+    return out
+
+
+def evaluate_language_model(model_dir, data, *, split: str | None = None) -> dict:
+    """A saved language model's figures (`language_model_metrics`) on a corpus, encoded with the
+    model's own vocabulary and context: "grammar" or "text:PATH". On the corpus it was trained
+    on (the same source, the card's options) the validation sentences are used, elsewhere every
+    sentence (`split` "val", "train" or "all" chooses).
+
+    Raises:
+        ValueError: not a language model, an unknown source, an empty corpus, a bad split.
+    """
+    import dataclasses
+
+    from dlzoo.data.corpus import load_corpus
+
+    model, vocab = _load(model_dir, None)
+    from dlzoo.saving import read_card
+
+    trained = read_card(model_dir).get("data") or {}
+    same = data == trained.get("source")
+    options = {k: v for k, v in (trained.get("recipe") or {}).items()
+               if k not in ("source", "batch_size", "loader", "level", "lowercase", "min_count",
+                            "max_vocab", "max_length")} if same else {}
+    split = split or ("val" if same else "all")
+    if split not in ("val", "train", "all"):
+        raise ValueError(f"split must be val, train or all; received {split!r}.")
+    bundle = load_corpus(data, vocabulary=vocab, max_length=int(model.input_shape[1]),
+                         **options)
+    parts = [p for p in {"val": [bundle.val], "train": [bundle.train],
+                         "all": [bundle.train, bundle.val]}[split] if p is not None]
+    if not parts:
+        raise ValueError(f"{data}: no {split} sentences.")
+    joined = tuple(np.concatenate([p[i] for p in parts]) for i in (0, 1))
+    bundle = dataclasses.replace(bundle, val=joined)
+    out = language_model_metrics(model, bundle)
+    if not same:  # a unigram model of this corpus's own training side means nothing here
+        out.pop("val_unigram_perplexity")
+    out.update(split=split, sentences=int(len(joined[0])))
     return out

@@ -205,3 +205,20 @@ def test_empty_text_corpus_in_a_recipe_is_one_line_from_the_cli(tmp_path):
     lines = [line for line in r.stderr.splitlines() if line.startswith("dlzoo: error")]
     assert r.returncode == 2 and len(lines) == 1, r.stderr[-600:]
     assert "corpus is empty" in lines[0] and "one sentence per line" in lines[0]
+
+
+def test_evaluate_reports_perplexity_and_predict_points_to_generate(lstm, tmp_path, capsys):
+    from dlzoo.cli import main
+    from dlzoo.generation import evaluate_language_model
+
+    folder = str(lstm.saved_dir)
+    r = evaluate_language_model(folder, "grammar")
+    assert r["split"] == "val" and r["val_perplexity"] == lstm.card["metrics"]["val_perplexity"]
+    (tmp_path / "mine.txt").write_text("a dog plays with a ball\nthe zebra sleeps\n")
+    other = evaluate_language_model(folder, f"text:{tmp_path / 'mine.txt'}")
+    assert other["split"] == "all" and other["sentences"] == 2 and other["val_tokens"] == 11
+    assert main(["evaluate", folder, "grammar"]) == 0
+    assert f"perplexity {r['val_perplexity']:.4f}" in capsys.readouterr().out
+    assert main(["predict", folder, "a.png"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "dlzoo generate" in err[0], err

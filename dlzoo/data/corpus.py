@@ -283,7 +283,7 @@ def _split(n: int, validation_split: float, seed: int) -> tuple[np.ndarray, np.n
 
 def load_corpus(source: str = "grammar", *, validation_split=0.2, seed=0, level="word",
                 lowercase=True, min_count=1, max_vocab=20000, max_length=None, n=2000,
-                data_seed=0, **kwargs) -> DataBundle:
+                data_seed=0, vocabulary: Vocabulary | None = None, **kwargs) -> DataBundle:
     """A corpus as `(x, y)` int32 arrays of next-token prediction, split into train/validation.
 
     Args:
@@ -296,6 +296,8 @@ def load_corpus(source: str = "grammar", *, validation_split=0.2, seed=0, level=
         max_length: tokens per sequence (START + words, or words + STOP); default the longest
             sentence's length + 1, at most 256 (longer sentences are cut, and counted).
         n: sentences drawn from the grammar (2000); data_seed: their seed (0).
+        vocabulary: encode with this `Vocabulary` (a trained model's) instead of fitting one;
+            its level and lower-casing are used.
 
     Returns:
         A `DataBundle` with `train`/`val` = `(x, y)` int32 `(sentences, max_length)`,
@@ -307,6 +309,8 @@ def load_corpus(source: str = "grammar", *, validation_split=0.2, seed=0, level=
         ValueError: an unknown source or level, an empty corpus, a bad number.
     """
     reject_unexpected(kwargs, source)
+    if vocabulary is not None:
+        level, lowercase = vocabulary.level, vocabulary.lowercase
     if level not in LEVELS:
         raise ValueError(f"{source}: level must be 'word' or 'char'; received {level!r}.")
     for key, value, low in (("min_count", min_count, 1), ("max_vocab", max_vocab, 5),
@@ -344,8 +348,8 @@ def load_corpus(source: str = "grammar", *, validation_split=0.2, seed=0, level=
                          "file or a folder of them).")
     tr, va = _split(len(sentences), validation_split, seed)
     train_sents = [sentences[i] for i in tr]
-    vocab = Vocabulary.fit(train_sents, level=level, lowercase=lowercase, min_count=min_count,
-                           max_vocab=max_vocab)
+    vocab = vocabulary or Vocabulary.fit(train_sents, level=level, lowercase=lowercase,
+                                         min_count=min_count, max_vocab=max_vocab)
     if len(vocab) == len(SPECIALS):
         raise ValueError(f"{source}: the training sentences leave no token with min_count="
                          f"{min_count}; lower min_count or give more text.")
