@@ -257,7 +257,8 @@ def language_model_metrics(model, bundle, *, samples: int = 200, seed: int = 0) 
            "val_tokens": count}
     if bundle.details.get("grammar") == "LECTURE_GRAMMAR":
         if vocab.level == "word":
-            out["grammar_perplexity_floor"] = round(math.exp(LECTURE_GRAMMAR.entropy_per_token()), 4)
+            floor = math.exp(LECTURE_GRAMMAR.entropy_per_token())
+            out["grammar_perplexity_floor"] = round(floor, 4)
             probs = LECTURE_GRAMMAR.sentences()
             logp, tokens = 0.0, 0
             for row in y_val:

@@ -5,7 +5,6 @@ errors for bad requests."""
 
 import json
 import math
-import os
 import subprocess
 import sys
 
@@ -35,7 +34,7 @@ def lstm(tmp_path_factory):
     return _train("lm_lstm", tmp_path_factory.mktemp("lm"))
 
 
-# --- the grammar and the corpora -------------------------------------------------------------------
+# --- the grammar and the corpora -----------------------------------------------------------------
 
 
 def test_grammar_distribution_and_entropy_are_consistent():
@@ -96,7 +95,7 @@ def test_empty_corpus_is_one_clear_error(tmp_path, make):
     assert "\n" not in msg and str(tmp_path) in msg and (".txt" in msg or "empty" in msg)
 
 
-# --- learning ----------------------------------------------------------------------------------------
+# --- learning ------------------------------------------------------------------------------------
 
 
 def test_lstm_learns_the_grammar(lstm):
@@ -126,7 +125,7 @@ def test_shipped_recipes_reach_their_expected_figures(name, tmp_path):
     assert m["grammatical_share"] >= 0.9, m
 
 
-# --- generation ----------------------------------------------------------------------------------------
+# --- generation ----------------------------------------------------------------------------------
 
 
 def test_generation_is_reproducible_with_a_seed(lstm):
@@ -195,15 +194,16 @@ def test_vocabulary_from_card_rejects_a_classifier_card():
         Vocabulary.from_card({"class_names": ["cat", "dog"]})
 
 
-def test_empty_text_corpus_in_a_recipe_is_one_line_from_the_cli(tmp_path):
+def test_empty_text_corpus_in_a_recipe_is_one_line_from_the_cli(tmp_path, capsys):
+    from dlzoo.cli import main
+
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / "empty.txt").write_text("")
-    env = {**os.environ}
-    r = subprocess.run([sys.executable, "-m", "dlzoo", "train", "lm_lstm-grammar", "--set",
-                        f"data.source=text:{tmp_path / 'corpus'}", "--output", str(tmp_path / "o")],
-                       capture_output=True, text=True, timeout=300, check=False, env=env)
-    lines = [line for line in r.stderr.splitlines() if line.startswith("dlzoo: error")]
-    assert r.returncode == 2 and len(lines) == 1, r.stderr[-600:]
+    rc = main(["train", "lm_lstm-grammar", "--set", f"data.source=text:{tmp_path / 'corpus'}",
+               "--output", str(tmp_path / "o")])
+    lines = [line for line in capsys.readouterr().err.splitlines()
+             if line.startswith("dlzoo: error")]
+    assert rc == 2 and len(lines) == 1, lines
     assert "corpus is empty" in lines[0] and "one sentence per line" in lines[0]
 
 
@@ -222,3 +222,16 @@ def test_evaluate_reports_perplexity_and_predict_points_to_generate(lstm, tmp_pa
     assert main(["predict", folder, "a.png"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "dlzoo generate" in err[0], err
+
+
+@pytest.mark.slow  # 11 CPU-seconds; the character corpus itself is checked in the default run
+def test_character_level_model_trains_and_writes_characters(tmp_path):
+    recipe = load_recipe("lm_lstm-grammar", ["data.level=char", "data.n=200", "train.epochs=1",
+                                             "model_args.units=16", "model_args.depth=1",
+                                             "callbacks.backup=false"])
+    result = run_recipe(recipe, output=tmp_path, verbose=0, log=lambda *a: None)
+    assert result.card["data"]["level"] == "char"
+    assert set(result.card["class_names"][4:]) <= set("abcdefghijklmnopqrstuvwxyz ")
+    assert "grammatical_share" in result.card["metrics"]  # sampled text split into words
+    s = generate(result.saved_dir, start="a d", n=2, seed=0)
+    assert all(x.text.startswith("a d") for x in s) and all(len(t) == 1 for t in s[0].tokens)

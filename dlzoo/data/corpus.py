@@ -260,7 +260,7 @@ def _index(tokens: tuple) -> dict:
     return _INDEX_CACHE[key][1]
 
 
-def encode_sentences(sentences, vocab: Vocabulary, max_length: int) -> tuple[np.ndarray, np.ndarray, int]:
+def encode_sentences(sentences, vocab: Vocabulary, max_length: int) -> tuple:
     """`(x, y, truncated)`: int32 `(n, max_length)` inputs `[START] w1 ...` and targets
     `w1 ... [STOP]`, padded with 0; a sentence longer than `max_length - 1` tokens is cut
     (no STOP), and `truncated` counts them."""
