@@ -194,6 +194,9 @@ def _print_run(result, console=None) -> None:
         + (f" (resumed after epoch {resumed})" if resumed else "")
         + f", {result.seconds:.0f} s. Saved to {result.saved_dir}/"
     )
+    if card.get("task") == "text_generation":
+        follow = _shell("dlzoo", "generate", result.saved_dir, "--n", 3)
+        console.print(f"write sentences with it: {follow}", markup=False, highlight=False)
 
 
 def _cmd_train(args) -> int:
