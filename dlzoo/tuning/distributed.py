@@ -168,8 +168,7 @@ def _check_can_listen(ip: str, port: int) -> None:
                        socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((ip, port))
-            s.listen(1)
+            s.bind((ip, port))  # not listen(): a waiting worker would connect to this socket
         except OSError as e:
             busy = listening(ip, port)
             raise ValueError(
@@ -197,7 +196,17 @@ class _PatientStub:
         import grpc
 
         method = getattr(self._stub, name)
-        retry = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+        def cut_off(e) -> bool:  # the chief is away, or died while answering
+            code = e.code()
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                        grpc.StatusCode.CANCELLED):
+                return True
+            # a dying server's stream ends as UNKNOWN/INTERNAL ("Stream removed", "RST_STREAM");
+            # an exception in the chief's oracle is UNKNOWN too, and is not sent again
+            details = (e.details() if hasattr(e, "details") else "") or ""
+            return code in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL) and (
+                "Exception calling application" not in details)
 
         def call(request, **kwargs):
             deadline = time.monotonic() + self._timeout
@@ -207,8 +216,12 @@ class _PatientStub:
                     response = method(request, **{**kwargs, "wait_for_ready": True,
                                                   "timeout": max(0.1, min(left, ATTEMPT_SECONDS))})
                 except grpc.RpcError as e:
-                    if e.code() not in retry:
-                        raise
+                    if not cut_off(e):
+                        details = (e.details() if hasattr(e, "details") else "") or ""
+                        raise WorkerError(
+                            f"the keras-tuner chief at {self._address} refused {name} "
+                            f"({e.code()}: {details.strip().splitlines()[-1][:200] if details else ''}"
+                            "); its log says why") from None
                     if deadline - time.monotonic() <= 0:
                         raise ChiefUnreachableError(
                             f"no keras-tuner chief answered at {self._address} for "
@@ -238,9 +251,19 @@ def patient_oracle_client(tuner, timeout=None, *, log=print) -> bool:
     client = getattr(tuner, "oracle", None)
     if type(client).__name__ != "OracleClient" or not hasattr(client, "stub"):
         return False
+    import grpc
+    from keras_tuner.src import protos
+
     address = (f"{os.environ.get('KERASTUNER_ORACLE_IP')}:"
                f"{os.environ.get('KERASTUNER_ORACLE_PORT')}")
-    client.stub = _PatientStub(client.stub, oracle_timeout(timeout), address, log)
+    # keras-tuner's channel has gRPC's default reconnection backoff, which grows to 2 minutes
+    # while the chief is away: a worker started early, or one whose chief restarted, would
+    # notice the chief that late. This channel tries again every 2 s at most.
+    channel = grpc.insecure_channel(address, options=[
+        ("grpc.initial_reconnect_backoff_ms", 500), ("grpc.min_reconnect_backoff_ms", 500),
+        ("grpc.max_reconnect_backoff_ms", 2000)])
+    client.stub = _PatientStub(protos.get_service_grpc().OracleStub(channel),
+                               oracle_timeout(timeout), address, log)
     return True
 
 
