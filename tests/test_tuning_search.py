@@ -251,3 +251,31 @@ def test_nan_losses_fail_trials_until_keras_tuners_limit_stops_the_search(digits
     # every trial's state was saved (keras-tuner raised before saving the last one)
     states = [json.loads(p.read_text()) for p in (tmp_path / "p").glob("trial_*/trial.json")]
     assert len(states) == 3 and {s["status"] for s in states} == {"FAILED"}
+
+
+@pytest.mark.slow
+def test_a_hyperband_tune_continues_trials_without_optimizer_warnings(tmp_path):
+    # The CLI as a user runs it, with its own environment (its own TF_CPP_MIN_LOG_LEVEL), on
+    # JAX: there (and in `search()` on TensorFlow, tested above) Keras printed "Skipping variable
+    # loading for optimizer" for every continued trial.
+    import importlib.util
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed")
+    recipe = tiny_recipe(tmp_path, name="hb", tuner="hyperband", epochs=2,
+                         hyperband={"factor": 2, "iterations": 1})
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env["KERAS_BACKEND"] = "jax"
+    proc = subprocess.run(
+        [sys.executable, "-m", "dlzoo", "tune", str(recipe), "--output", str(tmp_path / "out")],
+        cwd=Path(__file__).resolve().parent.parent, env=env, capture_output=True, text=True,
+        timeout=600)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    trials = read_trials(tmp_path / "out" / ".tuning" / "hb")
+    assert any(t["hyperparameters"].get("tuner/trial_id") for t in trials)  # some continued
+    assert "Skipping variable loading" not in output and "UserWarning" not in output
