@@ -251,6 +251,10 @@ def test_nan_losses_fail_trials_until_keras_tuners_limit_stops_the_search(digits
     # every trial's state was saved (keras-tuner raised before saving the last one)
     states = [json.loads(p.read_text()) for p in (tmp_path / "p").glob("trial_*/trial.json")]
     assert len(states) == 3 and {s["status"] for s in states} == {"FAILED"}
+    # the cause fixed, --resume goes on (keras-tuner counted the old failures again and stopped
+    # at the first trial that ended)
+    resumed = run(digits, tmp_path, max_trials=5, resume=True)
+    assert [t["status"] for t in resumed.trials] == ["FAILED"] * 3 + ["COMPLETED"] * 2
 
 
 @pytest.mark.slow
