@@ -1010,14 +1010,19 @@ def _cmd_tune(args) -> int:
         raise CLIError("--role is set by `dlzoo tune --workers` for the processes it starts")
     from dlzoo.tuning.distributed import WorkerError
     from dlzoo.tuning.runner import tune_recipe  # keras-tuner: imports Keras, after the recipe
+    from dlzoo.tuning.search import SearchFailedError
 
     try:
         result, run = tune_recipe(
             recipe, output=args.output, resume=args.resume, overwrite=args.overwrite,
             workers=args.workers or 0, role=args.role, verbose=0 if args.quiet else 2,
-            log=(lambda *a: None) if args.quiet else print,
+            log=(lambda *a: None) if args.quiet else print, oracle_timeout=args.oracle_timeout,
         )
     except WorkerError as e:
+        raise CLIError(str(e)) from None
+    except SearchFailedError as e:  # every trial so far, the failed ones with their reasons
+        if e.result is not None and args.role is None:
+            _print_search(e.result, recipe["name"], _console())
         raise CLIError(str(e)) from None
     if args.role is not None:
         return 0
@@ -1036,8 +1041,9 @@ def _print_search(result, name: str, console) -> None:
 
     from dlzoo.tuning.search import trials_table
 
-    table = Table(title=f"{name}: {len(result.trials)} trial(s), "
-                        f"{result.completed} completed, {result.seconds:.0f} s")
+    failed = result.failed
+    table = Table(title=f"{name}: {len(result.trials)} trial(s), {result.completed} completed, "
+                        f"{f'{len(failed)} failed, ' if failed else ''}{result.seconds:.0f} s")
     columns, rows = trials_table(result.trials)
     for col in ("trial", "status", "score", "epochs", "seconds", "worker", "hyperparameters"):
         table.add_column(col, justify="right" if col in ("score", "epochs", "seconds") else "left",
@@ -1049,6 +1055,8 @@ def _print_search(result, name: str, console) -> None:
                  for i, c in enumerate(row[:6])]
         table.add_row(*cells, hps, style="bold green" if row[0] == result.best_trial_id else None)
     console.print(table)
+    for trial in failed:
+        console.print(f"trial {trial['trial_id']} failed: {trial['reason']}", markup=False)
     console.print(f"every trial: {result.csv_path}")
 
 
@@ -1070,7 +1078,12 @@ def _add_tune(sub):
     p.add_argument("--output", default="saved_models",
                    help="folder for NAME/ and the search project .tuning/NAME/ (default saved_models)")
     p.add_argument("--quiet", action="store_true", help="no per-trial output")
-    p.add_argument("--role", choices=("chief", "worker"), default=None, help=argparse.SUPPRESS)
+    p.add_argument("--role", choices=("chief", "worker"), default=None,
+                   help="one process of a search on several hosts (README, 'Several workers'): "
+                        "the keras-tuner chief, or a worker (KERASTUNER_TUNER_ID names it)")
+    p.add_argument("--oracle-timeout", type=float, default=None, metavar="SECONDS",
+                   help="how long a worker's request waits for its chief, which may be starting "
+                        "or restarting (default: DLZOO_ORACLE_TIMEOUT, else 3600)")
     _add_run_flags(p, "each trial and the retrained model")
     p.set_defaults(func=_cmd_tune)
 
@@ -1195,7 +1208,7 @@ LIMITS = {
     "finetune": {"head_epochs": _EPOCHS, "epochs": _EPOCHS, "batch_size": _BATCH,
                  "seed": _SEED, "validation_split": (0.0, 0.95), "head_lr": (1e-12, 10.0),
                  "lr": (1e-12, 10.0)},
-    "tune": {"max_trials": (1, 100_000), "workers": (1, 256)},
+    "tune": {"max_trials": (1, 100_000), "workers": (1, 256), "oracle_timeout": (1, 604_800)},
 }
 # Image sizes and shapes (tuples): each side at most this (dlzoo.recipes.MAX_IMAGE_SIDE).
 MAX_SIDE = 16_384

@@ -144,3 +144,26 @@ def test_a_combination_that_slips_through_fails_the_trial_without_training():
     hp.values["stages"] = 5  # not in the space: as if an old project held it
     with pytest.raises(kt.errors.FailedTrialError, match="5 stages"):
         hm.build(hp)
+
+
+def test_a_continued_trial_restores_its_optimizer_from_the_checkpoint(tmp_path):
+    # hyperband continues a trial from an earlier one's checkpoint (weights and optimizer state);
+    # the optimizer of a freshly built trial model must take that state, not skip it
+    import warnings
+
+    import numpy as np
+
+    hm = get_hypermodel("cnn", input_shape=(8, 8, 1), num_classes=3,
+                        space={"stages": 1, "convs": 1, "filters": 4, "fc_units": 8})
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 255, (16, 8, 8, 1)).astype("float32"), rng.integers(0, 3, 16)
+    first = hm.build(kt.HyperParameters())
+    first.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    first.save_weights(tmp_path / "checkpoint.weights.h5")
+    continued = hm.build(kt.HyperParameters())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Skipping variable loading for optimizer" fails here
+        continued.load_weights(tmp_path / "checkpoint.weights.h5")
+    assert int(continued.optimizer.iterations) == int(first.optimizer.iterations) == 2
+    for a, b in zip(continued.optimizer.variables, first.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

@@ -372,9 +372,17 @@ class ZooHyperModel(keras_tuner.HyperModel):
         except (ValueError, TypeError) as e:
             # Fail the trial at once, without retries: the values cannot make a model.
             raise keras_tuner.errors.FailedTrialError(f"{self.where}: {e}") from None
-        return compile_for_task(model, self.info.task, optimizer=spec.optimizer,
-                                learning_rate=spec.learning_rate, loss=self.loss,
-                                metrics=self.metrics)
+        model = compile_for_task(model, self.info.task, optimizer=spec.optimizer,
+                                 learning_rate=spec.learning_rate, loss=self.loss,
+                                 metrics=self.metrics)
+        # A trial that continues another (hyperband) loads that trial's checkpoint, which holds
+        # the optimizer's state too. An optimizer without its variables yet cannot take it:
+        # Keras warns "Skipping variable loading for optimizer" and the continued trial would
+        # start again with fresh moments and step count. Its variables are made now (fit would
+        # make the same ones first thing).
+        if model.built and model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        return model
 
     def _network(self, spec: TrialSpec):
         from dlzoo.augmentation import augmentation_layers

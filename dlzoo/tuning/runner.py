@@ -21,6 +21,7 @@ from dlzoo.tuning.search import (
     resolve_objective,
     search,
     search_fingerprint,
+    verify_objective,
     write_record,
 )
 
@@ -66,39 +67,48 @@ def trial_recipe(recipe: dict, spec: TrialSpec) -> dict:
 
 def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
                 overwrite: bool = False, workers: int = 0, role: str | None = None,
-                verbose: int = 1, log=print):
+                verbose: int = 1, log=print, oracle_timeout: float | None = None):
     """Runs a recipe's `tune:` search and retrains the best configuration into `OUTPUT/NAME`.
 
     With `workers=N` the trials run in N worker processes under a keras-tuner chief on this
     host (`dlzoo.tuning.distributed.launch`); this process checks the project first and
     retrains the winner at the end. `role` is "chief" or "worker" inside such a launch, or on other
     hosts (search only, no retraining; a chief checks and records the fingerprint, a worker
-    leaves that to it).
+    leaves that to it). The keras-tuner variables are checked first
+    (`dlzoo.tuning.distributed.role_environment`): without a role they are ignored, so the
+    collect step after a search on several hosts runs in the shell the workers ran in.
+    `oracle_timeout`: seconds a worker waits for its chief (`DLZOO_ORACLE_TIMEOUT`, 3600).
 
     Returns:
         `(SearchResult, RunResult or None)`; `SearchResult.best_trial_id` names the winner.
 
     Raises:
-        ValueError: the recipe has no `tune:` section.
+        ValueError: the recipe has no `tune:` section; the role's variables are missing or
+            wrong; `ObjectiveError` (a ValueError): `tune.objective` is not logged.
+        SearchFailedError: too many trials failed in a row (`dlzoo.tuning.search.search`).
     """
     from dlzoo.files import RunLock
+    from dlzoo.tuning.distributed import oracle_timeout as check_timeout
+    from dlzoo.tuning.distributed import role_environment
 
     if "tune" not in recipe:
         raise ValueError(f"recipe {recipe['name']} has no tune: section; add one (see "
                          "the shipped recipe cnn-digits-tune) or run it with `dlzoo train`")
+    timeout = check_timeout(oracle_timeout)
+    role_environment(role, log=log)
+    args = {"output": output, "resume": resume, "overwrite": overwrite, "workers": workers,
+            "role": role, "verbose": verbose, "log": log, "oracle_timeout": timeout}
     if role is not None:  # a chief or worker of a launch: the launcher holds the project
-        return _tune_recipe(recipe, output=output, resume=resume, overwrite=overwrite,
-                            workers=workers, role=role, verbose=verbose, log=log)
+        return _tune_recipe(recipe, **args)
     project = project_dir_for(output, recipe["name"])
     # one search per project at a time; a lock left by a killed search is taken over
     with RunLock(project.parent / f"{project.name}.lock", f"search of {recipe['name']}",
                  log=log):
-        return _tune_recipe(recipe, output=output, resume=resume, overwrite=overwrite,
-                            workers=workers, role=role, verbose=verbose, log=log)
+        return _tune_recipe(recipe, **args)
 
 
 def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers: int,
-                 role: str | None, verbose: int, log):
+                 role: str | None, verbose: int, log, oracle_timeout: float):
     from dlzoo.training import prepare_run, run_recipe
 
     tune = recipe["tune"]
@@ -106,6 +116,9 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
     info, bundle, train_data, val_data = run.info, run.bundle, run.train, run.val
     hypermodel = recipe_hypermodel(recipe, bundle, info)
     project = project_dir_for(output, recipe["name"])
+    # before anything trains: keras-tuner finds a misspelt objective only after each trial
+    verify_objective(resolve_objective(tune["objective"], hypermodel, val_data is not None),
+                     hypermodel, train_data, val_data, where="tune.objective")
     log(f"search: {tune['tuner']} over the {hypermodel.name} hypermodel ({info.name}), "
         f"{tune['max_trials'] if tune['tuner'] != 'hyperband' else 'hyperband'} trials x "
         f"{tune['epochs']} epochs, project {project}")
@@ -119,7 +132,8 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
     if workers:
         start = time.perf_counter()
         deaths = _launch_workers(recipe, hypermodel, run, project, output=output, workers=workers,
-                                 resume=resume, overwrite=overwrite, verbose=verbose, log=log)
+                                 resume=resume, overwrite=overwrite, verbose=verbose, log=log,
+                                 oracle_timeout=oracle_timeout)
         launched = time.perf_counter() - start
         resume, guard = True, False  # below: collect the finished project's results
     elif role == "chief":
@@ -134,6 +148,8 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
         project_name=project.name, seed=tune["seed"], resume=resume, overwrite=overwrite,
         data_fingerprint=bundle.manifest_hash, distribution_strategy=run.strategy,
         target=tune["target"], guard=guard, verbose=verbose, log=log,
+        check_objective=False, run_trials=not workers,  # with workers, they ran every trial
+        oracle_timeout=oracle_timeout,
     )
     if launched:  # the trials ran in the workers; `search` above only collected them
         result = dataclasses.replace(result, seconds=result.seconds + launched)
@@ -165,7 +181,8 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
 
 
 def _launch_workers(recipe: dict, hypermodel, run, project: Path, *, output, workers: int,
-                    resume: bool, overwrite: bool, verbose: int, log) -> list[tuple[str, int]]:
+                    resume: bool, overwrite: bool, verbose: int, log,
+                    oracle_timeout: float) -> list[tuple[str, int]]:
     """Checks the project, writes the recipe the processes read, and runs a keras-tuner chief
     and `workers` workers on this host until the search ends; returns the workers' deaths,
     `(tuner id, exit status)` each (`launch` started each dead worker again)."""
@@ -183,6 +200,7 @@ def _launch_workers(recipe: dict, hypermodel, run, project: Path, *, output, wor
     recipe_file = project / "recipe.json"
     write_record(recipe_file, recipe)
     log(f"starting a keras-tuner chief and {workers} worker(s); logs in {project / 'logs'}")
-    statuses = launch(["tune", str(recipe_file), "--output", str(output)], workers=workers,
+    statuses = launch(["tune", str(recipe_file), "--output", str(output),
+                       "--oracle-timeout", f"{oracle_timeout:g}"], workers=workers,
                       log_dir=project / "logs", echo=log if verbose else None)
     return list(statuses["deaths"])

@@ -21,7 +21,18 @@ chief/worker gRPC mode. What it lacks, and this module adds:
   space, the tuner, the budget per trial and the data; resuming with a different one is an error
   naming what changed, unless `overwrite=True` starts again.
 * **Bookkeeping.** Which worker ran each trial (kept in the oracle's state), epochs run and
-  seconds per trial, a results table and `trials.csv`.
+  seconds per trial, a results table and `trials.csv`; a failed trial's reason (one line, not
+  keras-tuner's traceback).
+* **An objective checked before anything trains** (`verify_objective`): keras-tuner only finds a
+  misspelt one (`val_acc`) after each trial has trained, and then gives up after three.
+* **Failures that end a search cleanly.** A trial that fails (NaN loss, out of memory, any
+  exception) is recorded as FAILED with its reason and the search goes on; after keras-tuner's
+  limit of consecutive failures (`max_consecutive_failed_trials`, 3) the oracle hands out no more
+  trials (keras-tuner raises in the middle of saving instead, leaving the last trial unrecorded
+  and, with a chief, the workers without an answer) and `search` raises `SearchFailedError`.
+* **Continued trials restore their optimizer.** Hyperband continues a trial from an earlier one's
+  checkpoint, which holds the optimizer's state; the hypermodel builds the optimizer's variables
+  first, so the state is restored (Keras otherwise skips it with a warning).
 """
 
 from __future__ import annotations
@@ -29,9 +40,11 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import difflib
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -44,12 +57,17 @@ from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel
 
 __all__ = [
     "TUNERS",
+    "ObjectiveError",
+    "SearchFailedError",
     "SearchResult",
     "StaleProjectError",
+    "failure_reason",
+    "logged_metrics",
     "read_trials",
     "search",
     "search_fingerprint",
     "trials_table",
+    "verify_objective",
 ]
 
 TUNERS = ("random", "hyperband", "bayesian")
@@ -58,10 +76,35 @@ TRIAL_FILE = "dlzoo_trial.json"
 COMPLETED = trial_module.TrialStatus.COMPLETED
 RUNNING = trial_module.TrialStatus.RUNNING
 IDLE = trial_module.TrialStatus.IDLE
+FAILED = trial_module.TrialStatus.FAILED
+STOPPED = trial_module.TrialStatus.STOPPED
 
 
 class StaleProjectError(ValueError):
     """A search project was made for another search space or other data."""
+
+
+class ObjectiveError(ValueError):
+    """The objective is not a metric the model logs (checked before the first trial)."""
+
+
+class SearchFailedError(RuntimeError):
+    """keras-tuner's limit of consecutive failed trials stopped the search; `result` holds
+    every trial recorded (`SearchResult`), the failed ones with their reasons."""
+
+    def __init__(self, message, result=None):
+        super().__init__(message)
+        self.result = result
+
+
+def failure_reason(message) -> str | None:
+    """One line out of keras-tuner's record of a failed trial (a traceback): its last line,
+    without the exception's module path (`FailedTrialError: ...`, `KeyError: 'val_acc'`)."""
+    lines = [line.strip() for line in str(message or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    last = re.sub(r"^(?:[A-Za-z_][\w]*\.)+(?=\w+(?::|$))", "", lines[-1])
+    return last[:300]
 
 
 def write_record(path, data) -> None:
@@ -79,21 +122,69 @@ class _RecordingOracle:
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.trial_workers = {}
+        # Set when the limit of consecutive failures stopped the search: the failed trials and
+        # the last reason (kept in oracle.json, so the process that collects the results knows).
+        self.stopped_by_failures = None
+        self._stop_handing_out = False  # in this session: every request gets STOPPED
+        self._session_start = 0  # trials ended before this index ended in an earlier session
+        self._ongoing_at_reload = {}
 
     @kt.synchronized
     def create_trial(self, tuner_id):
+        if self._stop_handing_out and tuner_id not in self.ongoing_trials:
+            # as keras-tuner does when the budget is spent: the tuner is told to stop and forgotten
+            self.tuner_ids.discard(tuner_id)
+            return trial_module.Trial(self.get_space(), status=STOPPED)
         trial = super().create_trial(tuner_id)
         if trial.status == trial_module.TrialStatus.RUNNING:
             self.trial_workers[trial.trial_id] = tuner_id
             self.save()
         return trial
 
+    @kt.synchronized
+    def end_trial(self, trial):
+        known = self.trials.get(trial.trial_id)
+        if known is not None and trial.trial_id in self.end_order and (
+                known.status in (COMPLETED, FAILED)):
+            # Reported again: a worker whose first report reached a chief that then died before
+            # answering. The first report is the record; only the bookkeeping is cleared.
+            for tuner_id, ongoing in list(self.ongoing_trials.items()):
+                if ongoing.trial_id == trial.trial_id:
+                    self.ongoing_trials.pop(tuner_id)
+            return
+        if trial.trial_id in self._retry_queue:  # a restarted chief queued it; a worker ended it
+            self._retry_queue.remove(trial.trial_id)
+        super().end_trial(trial)
+
+    def _check_consecutive_failures(self):
+        # keras-tuner's own check raises in the middle of end_trial (before the trial and the
+        # oracle are saved) and counts the whole history, so a resumed search that once had
+        # three failures in a row could never end another trial. Here: the failures in a row at
+        # the end of this session's trials; at the limit, no more trials are handed out.
+        ended = self.end_order[self._session_start:]
+        run = []
+        for trial_id in reversed(ended):
+            if self.trials[trial_id].status != FAILED:
+                break
+            run.append(trial_id)
+        limit = self.max_consecutive_failed_trials
+        if limit and len(run) >= limit:
+            self._stop_handing_out = True
+            self.stopped_by_failures = {
+                "limit": limit, "trials": run[::-1],
+                "reason": failure_reason(self.trials[run[0]].message)}
+        elif ended:
+            self.stopped_by_failures = None
+
     def get_state(self):
-        return {**super().get_state(), "dlzoo_trial_workers": dict(self.trial_workers)}
+        return {**super().get_state(), "dlzoo_trial_workers": dict(self.trial_workers),
+                "dlzoo_stopped_by_failures": self.stopped_by_failures}
 
     def set_state(self, state):
         super().set_state(state)
         self.trial_workers = dict(state.get("dlzoo_trial_workers", {}))
+        self.stopped_by_failures = state.get("dlzoo_stopped_by_failures")
+        self._ongoing_at_reload = dict(state.get("ongoing_trials", {}))
 
     _reload_from = None  # while reloading from the previous copy of oracle.json
 
@@ -155,6 +246,25 @@ class _RecordingOracle:
                 self._retry_queue.append(trial_id)  # was running at the kill: run it again
             if trial_id not in self.start_order:
                 self.start_order.append(trial_id)
+        from keras_tuner.src.distribute import utils as dist_utils
+
+        if dist_utils.is_chief_oracle():
+            # A chief started again: its workers may still be running the trials it had handed
+            # out and will report them (their gRPC calls wait for it). keras-tuner would queue
+            # those trials for a retry, so another worker ran them a second time; they stay with
+            # the worker that has them (a worker that died gets its trial back when started
+            # again under its id, as with one chief).
+            for tuner_id, trial_id in self._ongoing_at_reload.items():
+                trial = self.trials.get(trial_id)
+                if trial is None or trial.status in (COMPLETED, FAILED):
+                    continue
+                if trial_id in self._retry_queue:
+                    self._retry_queue.remove(trial_id)
+                trial.status = RUNNING
+                self.ongoing_trials[tuner_id] = trial
+                self.tuner_ids.add(tuner_id)
+        self._ongoing_at_reload = {}
+        self._session_start = len(self.end_order)
 
 
 def _oracle_class(base):
@@ -201,6 +311,7 @@ class _ZooTuner:
                 "trial_id": trial.trial_id,
                 "worker": self.tuner_id,
                 "status": trial.status,
+                "reason": None if trial.status == COMPLETED else failure_reason(trial.message),
                 "epochs_run": len(record["history"]),
                 "seconds": round(time.time() - record["start"], 3),
                 "history": record["history"],
@@ -346,9 +457,12 @@ def read_trials(project_dir) -> list[dict]:
             values = [o["value"][0] for o in data.get("observations", []) if o.get("value")]
             if values:
                 best[name] = max(values) if data.get("direction") == "max" else min(values)
+        failed = state["status"] not in (COMPLETED, RUNNING, IDLE)
         rows.append({
             "trial_id": state["trial_id"],
             "status": state["status"],
+            "reason": (record.get("reason") or failure_reason(state.get("message"))) if failed
+            else None,
             "score": state.get("score"),
             "best_step": state.get("best_step"),
             "hyperparameters": state["hyperparameters"]["values"],
@@ -375,13 +489,19 @@ def trials_table(rows: list[dict]) -> tuple[list[str], list[list]]:
 
 
 def write_csv(rows: list[dict], path) -> Path:
+    """`trials.csv`: the results table and, last, why each failed trial failed."""
     columns, table = trials_table(rows)
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(columns)
-        writer.writerows(table)
+        writer.writerow([*columns, "reason"])
+        writer.writerows([*line, row.get("reason") or ""] for line, row in zip(table, rows))
     return path
+
+
+def failed_trials(rows: list[dict]) -> list[dict]:
+    """The trials of `rows` (`read_trials`) that failed, each with its `reason`."""
+    return [r for r in rows if r["status"] not in (COMPLETED, RUNNING, IDLE)]
 
 
 @dataclasses.dataclass
@@ -404,6 +524,11 @@ class SearchResult:
     def completed(self) -> int:
         return sum(1 for t in self.trials if t["status"] == COMPLETED)
 
+    @property
+    def failed(self) -> list[dict]:
+        """The trials that failed, each with its `reason` (one line)."""
+        return failed_trials(self.trials)
+
 
 # --- search -----------------------------------------------------------------------------------------
 
@@ -420,6 +545,61 @@ def resolve_objective(objective, hypermodel, has_val: bool):
     direction = "max" if any(k in objective for k in ("acc", "auc", "precision", "recall",
                                                       "f1")) else "min"
     return kt.Objective(objective, direction)
+
+
+def _first_examples(data, n: int = 2):
+    """`n` examples of `data` (`(x, y)` arrays, a `tf.data.Dataset` or a `PyDataset` of
+    batches) as NumPy `(x, y)`."""
+    import keras
+    import numpy as np
+
+    if isinstance(data, tuple):
+        x, y = data[0], data[1]
+    else:
+        batch = next(iter(data.take(1))) if hasattr(data, "element_spec") else data[0]
+        x, y = batch[0], batch[1]
+    return keras.tree.map_structure(lambda a: np.asarray(a)[:n], (x, y))
+
+
+def logged_metrics(hypermodel: ZooHyperModel, train_data, val_data=None) -> list[str] | None:
+    """The names `fit` logs for the trials of `hypermodel` (`loss`, `accuracy`, ... and their
+    `val_` twins when there is validation data), read off its default configuration, built and
+    compiled as every trial is, after one forward pass on two examples of `train_data` (so every
+    compiled metric, whatever adds it, has its name). None when that cannot be done (a model with
+    its own `train_step`): keras-tuner's check after each trial is then all there is."""
+    try:
+        model = hypermodel.build(kt.HyperParameters())
+        x, y = _first_examples(train_data)
+        y_pred = model(x, training=False)
+        with contextlib.suppress(Exception):  # builds per-output losses' trackers, if any
+            model.compute_loss(x=x, y=y, y_pred=y_pred)
+        names = list(model.compute_metrics(x, y, y_pred, sample_weight=None))
+    except Exception:  # noqa: BLE001 - a check that cannot be made is left to keras-tuner
+        return None
+    if "loss" not in names:
+        names.insert(0, "loss")
+    return names + ([f"val_{n}" for n in names] if val_data is not None else [])
+
+
+def verify_objective(objective, hypermodel: ZooHyperModel, train_data, val_data=None, *,
+                     where: str = "objective") -> None:
+    """Raises `ObjectiveError`, naming the closest logged names, when `objective` (a name or a
+    `keras_tuner.Objective`) is not among the metrics the trials will log (`logged_metrics`).
+    `where` names the setting in the message (`tune.objective` for a recipe)."""
+    name = getattr(objective, "name", objective)
+    names = logged_metrics(hypermodel, train_data, val_data)
+    if names is None or name in names:
+        return
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+    if not close and val_data is not None and f"val_{name}" in names:
+        close = [f"val_{name}"]
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    no_val = (" (there is no validation data, so no val_ metric is logged)"
+              if val_data is None and name.startswith("val_") else "")
+    raise ObjectiveError(
+        f"{where} {name!r} is not a metric this search logs{no_val}; {hint}The trials log: "
+        f"{', '.join(names)}."
+    )
 
 
 def _check_budget(tuner, max_trials, epochs, executions_per_trial):
@@ -456,6 +636,9 @@ def search(
     callbacks=(),
     verbose: int = 1,
     log=print,
+    check_objective: bool = True,
+    run_trials: bool = True,
+    oracle_timeout: float | None = None,
 ) -> SearchResult:
     """Searches `hypermodel`'s space with a keras-tuner oracle; resumable after kill -9.
 
@@ -487,15 +670,33 @@ def search(
         callbacks: more Keras callbacks for every trial (they must be deep-copyable).
         verbose: keras-tuner / fit verbosity.
         log: where dlzoo's own progress lines go.
+        check_objective: check `objective` against the metrics the model logs before the first
+            trial (`verify_objective`); off where the caller has already checked it.
+        run_trials: False only collects an existing project's results (no trial runs).
+        oracle_timeout: in a keras-tuner worker (`KERASTUNER_TUNER_ID` and the chief's address
+            set): how long, in seconds, each request waits for the chief, which may be starting
+            or restarting (default: `DLZOO_ORACLE_TIMEOUT`, else keras-tuner's 3600).
 
     Returns:
-        A `SearchResult`; `trials.csv` in the project holds every trial.
+        A `SearchResult`; `trials.csv` in the project holds every trial (a failed one with its
+        reason). A trial that fails (NaN loss, out of memory, an exception) is recorded as
+        FAILED and the search goes on.
+
+    Raises:
+        ObjectiveError: `objective` is not a metric the trials log (before anything trains).
+        SearchFailedError: keras-tuner's limit of consecutive failed trials (3) stopped the
+            search; its `result` holds the trials.
+        StaleProjectError, FileExistsError: see `resume` and `overwrite`.
+        dlzoo.tuning.distributed.ChiefUnreachableError: a worker's chief did not answer within
+            `oracle_timeout`.
     """
     import keras
 
     _check_budget(tuner, max_trials, epochs, executions_per_trial)
     start = time.perf_counter()
     objective = resolve_objective(objective, hypermodel, val_data is not None)
+    if check_objective:
+        verify_objective(objective, hypermodel, train_data, val_data)
     project_dir = Path(directory) / project_name
     fingerprint = search_fingerprint(
         hypermodel, tuner=tuner, objective=objective.name, epochs=epochs,
@@ -516,22 +717,38 @@ def search(
         hyperband_factor=hyperband_factor, hyperband_iterations=hyperband_iterations,
         target=target, directory=directory, project_name=project_name,
         executions_per_trial=executions_per_trial, distribution_strategy=distribution_strategy)
-    fit_callbacks = list(callbacks)
+    from dlzoo.tuning.distributed import patient_oracle_client
+
+    patient_oracle_client(tuner_obj, oracle_timeout, log=log)  # a worker: waits for its chief
+    # A NaN loss fails the trial with that reason (Keras's TerminateOnNaN only stops the fit,
+    # and the trial would then be scored on its diverged weights).
+    fit_callbacks = [*callbacks, keras.callbacks.TerminateOnNaN(raise_error=True)]
     if early_stopping is not None:
         fit_callbacks.append(keras.callbacks.EarlyStopping(
             monitor=objective.name, mode=objective.direction, patience=early_stopping))
     # (x, y) arrays are fit's first two arguments; a dataset or PyDataset is its only one
     arrays = isinstance(train_data, tuple)
     fit_args = tuple(train_data) if arrays else (train_data,)
-    tuner_obj.search(*fit_args, validation_data=val_data, epochs=epochs,
-                     callbacks=fit_callbacks, verbose=verbose,
-                     **({} if arrays else {"shuffle": False}))  # pipelines shuffle themselves
+    if run_trials:
+        tuner_obj.search(*fit_args, validation_data=val_data, epochs=epochs,
+                         callbacks=fit_callbacks, verbose=verbose,
+                         **({} if arrays else {"shuffle": False}))  # pipelines shuffle themselves
 
     rows = read_trials(project_dir)
     csv_path = write_csv(rows, project_dir / "trials.csv")
-    return SearchResult(project_dir=project_dir, tuner=tuner_obj, trials=rows, csv_path=csv_path,
-                        fingerprint=fingerprint, seconds=time.perf_counter() - start,
-                        **best_trial(rows, objective.direction, hypermodel))
+    result = SearchResult(project_dir=project_dir, tuner=tuner_obj, trials=rows,
+                          csv_path=csv_path, fingerprint=fingerprint,
+                          seconds=time.perf_counter() - start,
+                          **best_trial(rows, objective.direction, hypermodel))
+    stopped = getattr(tuner_obj.oracle, "stopped_by_failures", None)  # None on a worker
+    if stopped:
+        raise SearchFailedError(
+            f"the search stopped: trials {', '.join(stopped['trials'])} failed one after the "
+            f"other, keras-tuner's limit of {stopped['limit']} (max_consecutive_failed_trials); "
+            f"the last: {stopped['reason']}. {result.completed} trial(s) completed; every trial "
+            f"and why it failed: {csv_path}. Fix the cause, then continue with --resume "
+            "(resume=True; completed trials are kept).", result)
+    return result
 
 
 def _make_tuner(tuner, hypermodel, objective, *, max_trials, epochs, seed, hyperband_factor,
