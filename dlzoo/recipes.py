@@ -62,6 +62,7 @@ DEFAULTS = {
         "adversarial": None,  # {method: fgsm, epsilon: 0.1, ratio: 0.5}: see dlzoo.robustness
         "seed": None,  # None: data.seed
         "strategy": None,  # mirrored | multi_worker (TensorFlow) | data_parallel (JAX)
+        "class_weight": None,  # balanced: weigh each class n / (k * n_c) in the loss
     },
     "callbacks": {
         "monitor": "val_loss",
@@ -310,6 +311,7 @@ def validate(recipe, where: str = "recipe") -> dict:
     if recipe.get("tune") is not None:
         out["tune"] = _validate_tune(_mapping(recipe["tune"], where, "tune"), where,
                                      out["train"]["seed"])
+    _log_monitored_metrics(out)
     return out
 
 
@@ -375,7 +377,23 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
         out["seed"] = data_seed
     _int(out["seed"], where, "train.seed", minimum=0, maximum=MAX_SEED)
     _validate_strategy(out["strategy"], where)
+    if out["class_weight"] not in (None, "balanced"):
+        _fail(where, "train.class_weight", "balanced or null", out["class_weight"])
     return out
+
+
+# Metrics dlzoo adds to Keras's names (dlzoo.metrics.METRICS), logged as NAME and val_NAME.
+DLZOO_METRICS = ("balanced_accuracy", "macro_f1")
+
+
+def _log_monitored_metrics(out: dict) -> None:
+    """A dlzoo metric named by `callbacks.monitor` or `tune.objective` (val_balanced_accuracy,
+    macro_f1, ...) is added to `train.metrics`, so the compiled model logs it."""
+    wanted = [out["callbacks"].get("monitor"), (out.get("tune") or {}).get("objective")]
+    names = [w.removeprefix("val_") for w in wanted if isinstance(w, str)]
+    missing = [n for n in DLZOO_METRICS if n in names and n not in (out["train"]["metrics"] or [])]
+    if missing:
+        out["train"]["metrics"] = list(out["train"]["metrics"] or ["accuracy"]) + missing
 
 
 STRATEGIES = ("mirrored", "multi_worker", "data_parallel")

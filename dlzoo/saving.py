@@ -145,6 +145,19 @@ class ModelCard:
         return default if value is None else value
 
 
+def training_files_record(bundle) -> dict | None:
+    """What identifies the files a model trained on, for its card's `data.training_files`:
+    their count and the sorted sha256 of each file's bytes (an image folder's scan hashes every
+    file; `dlzoo evaluate` recognises them by content wherever they are later). None for data
+    that is not files (digits, tfds, synthetic)."""
+    files = getattr(bundle, "files", None) or {}
+    digests = files.get("sha256")
+    if not digests or files.get("train") is None:
+        return None
+    seen = sorted({digests[f] for f in files["train"] if f in digests})
+    return {"count": len(files["train"]), "sha256": seen}
+
+
 def sha256(path) -> str:
     """Hex sha256 of a file."""
     digest = hashlib.sha256()
@@ -574,8 +587,15 @@ def render_readme(card: ModelCard | dict) -> str:
         ("classes", ", ".join(map(str, card.get("class_names", []))) or None),
         ("data", card.get("data", {}).get("source")),
         ("data manifest sha256", card.get("data", {}).get("manifest_hash")),
+        ("training files", f"{card['data']['training_files']['count']} (the sha256 of each in "
+         "card.json: `dlzoo evaluate` leaves them out)"
+         if (card.get("data") or {}).get("training_files") else None),
         ("seed", card.get("seed")),
         ("epochs run", card.get("training", {}).get("epochs_run")),
+        ("class weights", "{} ({})".format((card.get("training") or {})["class_weight"]["mode"],
+                                           ", ".join(f"{c} {w:.3g}" for c, w in (card.get(
+                                               "training") or {})["class_weight"]["weights"].items()))
+         if (card.get("training") or {}).get("class_weight") else None),
         ("training time", f"{card['training']['seconds']:.0f} s"
          if card.get("training", {}).get("seconds") is not None else None),
         ("model.keras sha256", card.get("sha256")),
