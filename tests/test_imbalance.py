@@ -207,3 +207,27 @@ def test_offline_imagenet_message_says_first_where_to_put_the_file(tmp_path, mon
     put = err.index(f"put the file {wf.file_name} at {target}")
     assert put < err.index("--weights none") and put < err.index("is needed because")
     assert "trained from scratch" in err
+
+
+def test_a_tune_objective_naming_balanced_accuracy_is_logged_by_every_trial_model():
+    """`tune.objective: val_balanced_accuracy` puts the metric in the trials' compile, so Keras
+    logs it during fit (what keras-tuner reads the objective from)."""
+    from types import SimpleNamespace
+
+    import keras_tuner as kt
+
+    from dlzoo.recipes import validate
+    from dlzoo.tuning.runner import recipe_hypermodel
+
+    recipe = validate({"name": "t", "model": "plain_cnn", "data": {"source": "synthetic:shapes"},
+                       "tune": {"hypermodel": "cnn", "objective": "val_balanced_accuracy"}})
+    assert recipe["train"]["metrics"] == ["accuracy", "balanced_accuracy"]
+    bundle = SimpleNamespace(input_shape=(16, 16, 1), num_classes=3, details={},
+                             value_range="0-255")
+    from dlzoo.registry import model_info
+
+    model = recipe_hypermodel(recipe, bundle, model_info("plain_cnn")).build(kt.HyperParameters())
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 256, (12, 16, 16, 1)).astype("float32"), rng.integers(0, 3, 12)
+    history = model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0).history
+    assert 0 <= history["val_balanced_accuracy"][0] <= 1
