@@ -565,6 +565,14 @@ def check_loadable(model, custom_objects: dict | None = None) -> None:
 
 
 
+def _class_weights_text(record: dict | None) -> str | None:
+    """The card's `training.class_weight` in words: "balanced (ok 0.55, defect 5.33)"."""
+    if not record:
+        return None
+    weights = ", ".join(f"{c} {w:.3g}" for c, w in record["weights"].items())
+    return f"{record['mode']} ({weights})"
+
+
 def render_readme(card: ModelCard | dict) -> str:
     """The card as Markdown for people."""
     if isinstance(card, ModelCard):
@@ -592,10 +600,7 @@ def render_readme(card: ModelCard | dict) -> str:
          if (card.get("data") or {}).get("training_files") else None),
         ("seed", card.get("seed")),
         ("epochs run", card.get("training", {}).get("epochs_run")),
-        ("class weights", "{} ({})".format((card.get("training") or {})["class_weight"]["mode"],
-                                           ", ".join(f"{c} {w:.3g}" for c, w in (card.get(
-                                               "training") or {})["class_weight"]["weights"].items()))
-         if (card.get("training") or {}).get("class_weight") else None),
+        ("class weights", _class_weights_text((card.get("training") or {}).get("class_weight"))),
         ("training time", f"{card['training']['seconds']:.0f} s"
          if card.get("training", {}).get("seconds") is not None else None),
         ("model.keras sha256", card.get("sha256")),
