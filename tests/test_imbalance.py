@@ -130,13 +130,22 @@ def test_evaluate_leaves_out_the_training_files_wherever_they_are(plain, capsys)
     assert json.loads((work / "ev_all" / "report.json").read_text())["samples"] == total
 
     # a folder of training files only: one line, nothing scored
-    only = work / "only-training"
-    for path in (work / "parts").rglob("*.png"):
-        from dlzoo.data.manifest import content_digest
+    from dlzoo.data.manifest import content_digest
 
+    only, held_out = work / "only-training", []
+    for path in sorted((work / "elsewhere" / "copy").rglob("*.png")):
         if content_digest(path.read_bytes()) in set(seen["sha256"]):
             (only / path.parent.name).mkdir(parents=True, exist_ok=True)
             shutil.copy(path, only / path.parent.name / path.name)
+        else:
+            held_out.append(path)
+    # explain marks the training files, wherever they are
+    trained = sorted(only.rglob("*.png"))[0]
+    assert main(["explain", str(work / "plain"), str(trained), str(held_out[0]), "--out",
+                 str(work / "explained")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line for line in lines if "[a file the model was trained on]" in line]
+    assert len(marked) == 1 and marked[0].startswith(str(trained))
     code = main(["evaluate", str(work / "plain"), str(only), "--out", str(work / "ev_none")])
     err = capsys.readouterr().err
     assert code != 0
