@@ -211,7 +211,7 @@ def _cmd_train(args) -> int:
     from dlzoo.recipes import load_recipe
     from dlzoo.training import run_recipe
 
-    recipe = load_recipe(args.recipe, overrides=(args.set or []) + (
+    recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + (
         [f"train.class_weight={args.class_weight}"] if args.class_weight else []))
     found = None
     if args.use_found_lr and not args.find_lr:
@@ -245,7 +245,7 @@ def _find_lr_recipe(recipe, args):
         return recipe, None
     from dlzoo.recipes import load_recipe
 
-    return load_recipe(args.recipe, overrides=(args.set or []) + [
+    return load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + [
         f"train.learning_rate={found.suggestion:.2g}"]), found
 
 
@@ -254,6 +254,43 @@ def _print_lr_find(found, out) -> None:
           f"{found.suggestion:.2g} (lowest smoothed loss at {found.min_loss_lr:.2g}, steepest "
           f"descent at {found.steepest:.2g}); curve in {found.png}, figures in "
           f"{os.path.join(out, 'lr_find.json')}")
+
+
+def _parse_devices(text: str):
+    """--devices: N or all."""
+    if text == "all":
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a positive integer or all; received {text!r}")
+
+
+def _add_run_flags(p, what: str, recipe: bool = True) -> None:
+    """--precision and --devices, the same words for train, finetune and tune."""
+    from dlzoo.precision import PRECISIONS
+
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help=f"numeric precision of {what}: auto (bfloat16 mixed on GPUs of compute "
+                        "capability 8+ and TPUs, float32 elsewhere), float32, bfloat16 or "
+                        "float16 (mixed, with loss scaling)"
+                        + ("; the recipe's train.precision, default auto" if recipe else
+                           "; default auto"))
+    p.add_argument("--devices", type=_parse_devices, default=None, metavar="N|all",
+                   help=f"train {what} data parallel over N local devices (or all): "
+                        "keras.distribution.DataParallel on JAX, MirroredStrategy on TensorFlow; "
+                        "the batch size stays the global batch, split evenly over them"
+                        + ("; the recipe's train.devices, default 1" if recipe else
+                           "; default 1"))
+
+
+def _run_overrides(args) -> list[str]:
+    """--precision / --devices as the recipe keys they set (train.precision, train.devices)."""
+    out = []
+    if getattr(args, "precision", None):
+        out.append(f"train.precision={args.precision}")
+    if getattr(args, "devices", None) is not None:
+        out.append(f"train.devices={args.devices}")
+    return out
 
 
 def _add_train(sub):
@@ -278,6 +315,7 @@ def _add_train(sub):
                    help="balanced: weigh each class by n / (classes x its count) in the loss, "
                         "for unequal classes (as --set train.class_weight=balanced)")
     _add_find_lr_flags(p, "train.learning_rate")
+    _add_run_flags(p, "the run")
     p.set_defaults(func=_cmd_train)
 
 
@@ -750,6 +788,7 @@ def _cmd_finetune(args) -> int:
         validation_split=args.validation_split, seed=args.seed,
         model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None, out=out,
         overwrite=args.overwrite, keep=args.keep,
+        precision=args.precision or "auto", devices=args.devices or 1,
         verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
     )
     card = result.card
@@ -855,6 +894,7 @@ def _add_finetune(sub):
                    help="save the phase that scored better on validation (default) or the last")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     _add_find_lr_flags(p, "--head-lr (phase 1)")
+    _add_run_flags(p, "both phases", recipe=False)
     p.set_defaults(func=_cmd_finetune)
 
 
@@ -901,7 +941,7 @@ def _cmd_tune(args) -> int:
         overrides.append(f"tune.tuner={args.tuner}")
     if args.max_trials is not None:
         overrides.append(f"tune.max_trials={args.max_trials}")
-    recipe = load_recipe(args.recipe, overrides=overrides)
+    recipe = load_recipe(args.recipe, overrides=overrides + _run_overrides(args))
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be at least 1; received {args.workers}")
     if args.role is not None and args.workers:
@@ -968,6 +1008,7 @@ def _add_tune(sub):
                    help="folder for NAME/ and the search project .tuning/NAME/ (default saved_models)")
     p.add_argument("--quiet", action="store_true", help="no per-trial output")
     p.add_argument("--role", choices=("chief", "worker"), default=None, help=argparse.SUPPRESS)
+    _add_run_flags(p, "each trial and the retrained model")
     p.set_defaults(func=_cmd_tune)
 
 

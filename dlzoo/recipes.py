@@ -62,6 +62,8 @@ DEFAULTS = {
         "adversarial": None,  # {method: fgsm, epsilon: 0.1, ratio: 0.5}: see dlzoo.robustness
         "seed": None,  # None: data.seed
         "strategy": None,  # mirrored | multi_worker (TensorFlow) | data_parallel (JAX)
+        "precision": "auto",  # auto | float32 | bfloat16 | float16 (dlzoo.precision)
+        "devices": 1,  # N or "all": data parallel over this many local devices
         "class_weight": None,  # balanced: weigh each class n / (k * n_c) in the loss
     },
     "callbacks": {
@@ -377,9 +379,25 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
         out["seed"] = data_seed
     _int(out["seed"], where, "train.seed", minimum=0, maximum=MAX_SEED)
     _validate_strategy(out["strategy"], where)
+    from dlzoo.precision import PRECISIONS
+
+    if out["precision"] not in PRECISIONS:
+        _fail(where, "train.precision", f"one of {', '.join(PRECISIONS)}", out["precision"])
+    out["devices"] = _validate_devices(out["devices"], where)
     if out["class_weight"] not in (None, "balanced"):
         _fail(where, "train.class_weight", "balanced or null", out["class_weight"])
     return out
+
+
+def _validate_devices(devices, where: str):
+    """`train.devices`: a positive integer or "all"."""
+    if devices == "all":
+        return devices
+    if isinstance(devices, str) and devices.strip().isdigit():
+        devices = int(devices)
+    if isinstance(devices, bool) or not isinstance(devices, int) or not 1 <= devices <= 4096:
+        _fail(where, "train.devices", "a positive integer or all", devices)
+    return devices
 
 
 # Metrics dlzoo adds to Keras's names (dlzoo.metrics.METRICS), logged as NAME and val_NAME.
