@@ -208,13 +208,25 @@ def _print_run(result, console=None) -> None:
     if card.get("task") == "text_generation":
         follow = _shell("dlzoo", "generate", result.saved_dir, "--n", 3)
         console.print(f"write sentences with it: {follow}", markup=False, highlight=False)
+    _print_baseline(card.get("metrics", {}), console)
+
+
+def _print_baseline(metrics: dict, console) -> None:
+    """Validation accuracy beside the majority-class baseline; last, a warning when the model
+    does not beat it."""
+    from dlzoo.evaluation import baseline_line, baseline_warning
+
+    for line, style in ((baseline_line(metrics), None), (baseline_warning(metrics), "bold red")):
+        if line:
+            console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
 
 
 def _cmd_train(args) -> int:
     from dlzoo.recipes import load_recipe
     from dlzoo.training import run_recipe
 
-    recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args))
+    recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + (
+        [f"train.class_weight={args.class_weight}"] if args.class_weight else []))
     found = None
     if args.use_found_lr and not args.find_lr:
         raise CLIError("--use-found-lr goes with --find-lr")
@@ -313,6 +325,9 @@ def _add_train(sub):
                         "for sequences); prints mean and std of val_accuracy")
     p.add_argument("--save-folds", choices=("best", "all"), default="best",
                    help="with --folds: save the best fold's model (default) or every fold's")
+    p.add_argument("--class-weight", choices=("balanced",), default=None,
+                   help="balanced: weigh each class by n / (classes x its count) in the loss, "
+                        "for unequal classes (as --set train.class_weight=balanced)")
     _add_find_lr_flags(p, "train.learning_rate")
     _add_run_flags(p, "the run")
     p.set_defaults(func=_cmd_train)
@@ -340,6 +355,10 @@ def _train_folds(recipe, args) -> int:
     else:
         print("saved every fold: " + ", ".join(f"{d}/" for d in result.saved_dirs))
     print(f"{result.seconds:.0f} s")
+    from dlzoo.saving import read_card
+
+    for folder in result.saved_dirs:
+        _print_baseline(read_card(folder).get("metrics", {}), _console())
     return 0
 
 
@@ -399,10 +418,26 @@ def _cmd_evaluate(args) -> int:
     result = evaluate_saved_model(
         args.model_dir, args.data, split=args.split, batch_size=args.batch_size, out=args.out,
         adversarial=args.adversarial, epsilons=epsilons, max_samples=args.max_samples,
-        top_losses=args.top_losses,
+        top_losses=args.top_losses, include_training_files=args.include_training_files,
     )
     console = _console()
+    if result.training_files_left_out:
+        console.print(f"left out {result.training_files_left_out} of the "
+                      f"{result.samples_in_split} images: files {result.model_name} was trained "
+                      "on (recognised by their content); scoring the "
+                      f"{result.samples_in_split - result.training_files_left_out} held-out ones "
+                      "(--include-training-files scores them too)", markup=False, highlight=False,
+                      soft_wrap=True)
+    if result.training_files_included:
+        console.print(f"note: {result.training_files_included} of the {result.samples_in_split} "
+                      f"images scored are files {result.model_name} was trained on "
+                      "(--include-training-files): the figures flatter it", markup=False,
+                      highlight=False, soft_wrap=True)
     console.print(result.report.table(title=result.title))
+    from dlzoo.evaluation import baseline_line, summary_metrics
+
+    console.print(baseline_line(summary_metrics(result.report)).replace("validation ", ""),
+                  markup=False, highlight=False, soft_wrap=True)
     _print_interpretation(result.interpretation, console)
     if result.card_val_accuracy is not None:
         console.print(f"card's validation accuracy: {result.card_val_accuracy:.4f}")
@@ -458,6 +493,9 @@ def _add_evaluate(sub):
                    help="attack strengths as fractions of the input range (default 0.01,0.03,0.1)")
     p.add_argument("--max-samples", type=int, default=2000,
                    help="attack at most this many samples (default 2000)")
+    p.add_argument("--include-training-files", action="store_true",
+                   help="also score the files the model was trained on (recognised by content "
+                        "from its card; left out by default)")
     p.add_argument("--top-losses", type=int, default=9, metavar="K",
                    help="list and draw the K highest-loss samples, Grad-CAM for the worst six "
                         "(default 9; 0 for none)")
@@ -576,9 +614,14 @@ def _cmd_explain(args) -> int:
                                          class_name=args.class_name, layer=args.layer)
     for path, reason in skipped:
         print(f"{path}: skipped: {reason}", file=sys.stderr)
+    from dlzoo.evaluation import is_training_file, training_digests
+    from dlzoo.saving import read_card
+
+    seen = training_digests(read_card(args.model_dir))
     for e in done:
         print(f"{e.path}: {e.class_name} {e.probability:.3f}"
               + (f" (predicted {e.predicted})" if e.predicted != e.class_name else "")
+              + (" [a file the model was trained on]" if is_training_file(e.path, seen) else "")
               + f" -> {e.png}")
     if not done:
         raise CLIError("none of the files could be read as an image")
@@ -850,6 +893,7 @@ def _cmd_finetune(args) -> int:
         head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
         head_learning_rate=args.head_lr, learning_rate=args.lr,
         train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
+        class_weight=args.class_weight,
         image_size=args.image_size,
         color_mode=args.color_mode, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed,
@@ -889,6 +933,7 @@ def _cmd_finetune(args) -> int:
                   f"  {_shell('dlzoo', 'predict', out, 'IMAGE...')}\n"
                   f"  {_shell('dlzoo', 'export', out, '--format', 'savedmodel')}",
                   soft_wrap=True, markup=False, highlight=False)
+    _print_baseline(metrics, console)
     return 0
 
 
@@ -940,6 +985,9 @@ def _add_finetune(sub):
                         "then runs the frozen network instead of the feature cache")
     p.add_argument("--train-batchnorm", action="store_true",
                    help="let BatchNorm update its statistics in phase 2 (default: frozen)")
+    p.add_argument("--class-weight", choices=("balanced",), default=None,
+                   help="balanced: weigh each class by n / (classes x its count) in the loss, "
+                        "for unequal classes")
     p.add_argument("--layer", default=None, help="feature layer (default: the model's, by name)")
     p.add_argument("--pooling", choices=("avg", "max", "flatten"), default="avg")
     p.add_argument("--batch-size", type=int, default=32)

@@ -119,7 +119,8 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
         optimizer: an optimizer name or instance.
         learning_rate: a float or schedule, used when `optimizer` is a name.
         optimizer_args: more arguments for a named optimizer.
-        loss, metrics: None for the task's defaults (`default_loss`, `default_metrics`).
+        loss, metrics: None for the task's defaults (`default_loss`, `default_metrics`);
+            metric names include dlzoo's `balanced_accuracy` and `macro_f1` (`dlzoo.metrics`).
     """
     if isinstance(optimizer, str):
         optimizer = make_optimizer(optimizer, learning_rate, **(optimizer_args or {}))
@@ -131,5 +132,8 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
         loss = default_loss(task, model.output_shape[-1])
     if metrics is None:
         metrics = default_metrics(task)
+    from dlzoo.metrics import resolve_metrics
+
+    metrics = resolve_metrics(metrics)
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model

@@ -28,7 +28,10 @@ __all__ = [
     "FilePredictions",
     "Report",
     "SavedModelEvaluation",
+    "baseline_line",
+    "baseline_warning",
     "classification_report",
+    "is_training_file",
     "evaluate",
     "evaluate_saved_model",
     "plot_confusion_matrix",
@@ -37,7 +40,9 @@ __all__ = [
     "predict_files",
     "read_history",
     "read_images",
+    "summary_metrics",
     "top_k",
+    "training_digests",
 ]
 
 
@@ -67,6 +72,27 @@ class Report:
     def num_samples(self) -> int:
         return int(sum(self.support))
 
+    @property
+    def balanced_accuracy(self) -> float:
+        """Mean recall over the classes present (scikit-learn's `balanced_accuracy_score`)."""
+        present = [r for r, s in zip(self.recall, self.support) if s > 0]
+        return float(np.mean(present)) if present else float("nan")
+
+    @property
+    def majority_class(self) -> str | None:
+        """The most frequent class among the samples (the first of equals)."""
+        return str(self.class_names[int(np.argmax(self.support))]) if self.num_samples else None
+
+    @property
+    def majority_baseline(self) -> float:
+        """The accuracy of always answering `majority_class`: what a model must beat."""
+        return max(self.support) / self.num_samples if self.num_samples else float("nan")
+
+    @property
+    def beats_baseline(self) -> bool:
+        """Whether accuracy is above `majority_baseline` (a tie is not beating it)."""
+        return self.accuracy > self.majority_baseline + 1e-9
+
     def to_dict(self) -> dict:
         """JSON-ready: the summary figures and a per-class table."""
         per_class = {
@@ -86,6 +112,9 @@ class Report:
             "macro_precision": round(float(np.mean(self.precision)), 6),
             "macro_recall": round(float(np.mean(self.recall)), 6),
             "macro_f1": round(float(np.mean(self.f1)), 6),
+            "balanced_accuracy": round(self.balanced_accuracy, 6),
+            "majority_baseline": round(self.majority_baseline, 6),
+            "majority_class": self.majority_class,
             "samples": self.num_samples,
             "per_class": per_class,
             "confusion_matrix": self.confusion.tolist(),
@@ -210,6 +239,46 @@ def evaluate(model, data, class_names=None) -> Report:
     """
     y_true, probs = predict_dataset(model, data)
     return classification_report(y_true, probs, class_names)
+
+
+def summary_metrics(report: Report, prefix: str = "val_") -> dict:
+    """The figures a card's `metrics` keeps from a `Report`: accuracy, loss, balanced accuracy,
+    macro-F1, the majority-class baseline (and its class), whether the model beats it, the sample
+    count, each named `prefix + name`; then `per_class` and `confusion_matrix`."""
+    d = report.to_dict()
+    out = {f"{prefix}{k}": d[k] for k in ("accuracy", "loss", "balanced_accuracy", "macro_f1",
+                                          "majority_baseline", "majority_class")}
+    out[f"{prefix}beats_majority_baseline"] = report.beats_baseline
+    out[f"{prefix}samples"] = d["samples"]
+    out.update(per_class=d["per_class"], confusion_matrix=d["confusion_matrix"])
+    return out
+
+
+def baseline_line(metrics: dict, prefix: str = "val_") -> str | None:
+    """One line setting validation accuracy beside the majority-class baseline, balanced
+    accuracy and macro-F1 (None when `metrics` has no baseline, e.g. an older card)."""
+    base = metrics.get(f"{prefix}majority_baseline")
+    if base is None or metrics.get(f"{prefix}accuracy") is None:
+        return None
+    return (f"validation accuracy {metrics[f'{prefix}accuracy']:.4f} against a majority-class "
+            f"baseline of {base:.4f} (always {metrics.get(f'{prefix}majority_class')!r}); "
+            f"balanced accuracy {metrics.get(f'{prefix}balanced_accuracy', float('nan')):.4f}, "
+            f"macro-F1 {metrics.get(f'{prefix}macro_f1', float('nan')):.4f}")
+
+
+def baseline_warning(metrics: dict, prefix: str = "val_") -> str | None:
+    """The warning for a model that does not beat the majority-class baseline on validation
+    (None when it does, or when `metrics` has no baseline)."""
+    if metrics.get(f"{prefix}beats_majority_baseline", True):
+        return None
+    acc, base = metrics[f"{prefix}accuracy"], metrics[f"{prefix}majority_baseline"]
+    return (f"warning: the model does not beat the majority-class baseline: validation accuracy "
+            f"{acc:.4f} <= {base:.4f}, what always answering "
+            f"{metrics.get(f'{prefix}majority_class')!r} scores (balanced accuracy "
+            f"{metrics.get(f'{prefix}balanced_accuracy', float('nan')):.4f}): no better than "
+            "ignoring the images. Try --class-weight balanced (train.class_weight: balanced in a "
+            "recipe) for unequal classes, more epochs or data, pretrained weights, or another "
+            "learning rate.")
 
 
 def top_k(probabilities, class_names, k: int = 3) -> list[list[tuple[str, float]]]:
@@ -345,6 +414,13 @@ class SavedModelEvaluation:
         interpretation: report.json's "calibration" (ECE in 15 bins, reliability rows,
             temperature), "most_confused", "top_losses" (with each sample's `file` on an image
             folder) and "grad_cam" entries (`dlzoo.interpretation.interpret`).
+        samples_in_split: the images of the split before any was left out.
+        training_files_left_out: the images left out because the model trained on them
+            (recognised by content, `training_files`); 0 when none or `include_training_files`.
+        training_files_included: the images scored although the model trained on them (only
+            with `include_training_files`).
+        knows_training_files: whether the card names its training files (cards from before
+            dlzoo recorded them do not, and nothing can be left out).
     """
 
     report: Report
@@ -358,6 +434,10 @@ class SavedModelEvaluation:
     skipped: list = dataclasses.field(default_factory=list)
     card_val_accuracy: float | None = None
     interpretation: dict = dataclasses.field(default_factory=dict)
+    samples_in_split: int = 0
+    training_files_left_out: int = 0
+    training_files_included: int = 0
+    knows_training_files: bool = False
 
     @property
     def title(self) -> str:
@@ -367,6 +447,10 @@ class SavedModelEvaluation:
         """The content of report.json."""
         out = {"model": self.model_name, "data": self.source, "split": self.split,
                "manifest_hash": self.manifest_hash, **self.report.to_dict()}
+        if self.knows_training_files:
+            out["training_files"] = {"left_out": self.training_files_left_out,
+                                     "included": self.training_files_included,
+                                     "samples_in_split": self.samples_in_split}
         out.update(self.interpretation)
         if self.adversarial is not None:
             out["adversarial"] = self.adversarial
@@ -383,6 +467,45 @@ def _same_source(a: str | None, b: str | None) -> bool:
     if a and b and a.startswith("folder:") and b.startswith("folder:"):
         return os.path.realpath(a[7:]) == os.path.realpath(b[7:])
     return a == b
+
+
+def training_digests(card: dict) -> set:
+    """The sha256 of each file the card's model trained on (`data.training_files`; empty for
+    data that is not files and for cards written before dlzoo recorded them)."""
+    return set(((card.get("data") or {}).get("training_files") or {}).get("sha256") or ())
+
+
+def is_training_file(path, digests: set) -> bool:
+    """Whether the file at `path` has the bytes of one the model trained on (False when it
+    cannot be read)."""
+    from dlzoo.data.manifest import content_digest
+
+    if not digests:
+        return False
+    try:
+        with open(path, "rb") as f:
+            return content_digest(f.read()) in digests
+    except OSError:
+        return False
+
+
+class _Kept:
+    """The labelled batches of `parts` (in order) with only the samples where `keep` is True;
+    iterable any number of times, as `predicted_batches` and the attack iterate."""
+
+    def __init__(self, parts, keep: np.ndarray):
+        self.parts, self.keep = parts, keep
+
+    def __iter__(self):
+        offset = 0
+        for part in self.parts:
+            batches = part.as_numpy_iterator() if hasattr(part, "as_numpy_iterator") else part
+            for batch in batches:
+                x, y = np.asarray(batch[0]), np.asarray(batch[1])
+                mask = self.keep[offset:offset + len(y)]
+                offset += len(y)
+                if mask.any():
+                    yield x[mask], y[mask]
 
 
 def _image_options(card: dict) -> dict:
@@ -428,13 +551,19 @@ def _check_options(split, adversarial, epsilons, max_samples) -> list | None:
 def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_size: int = 64,
                          out=None, adversarial: str | None = None,
                          epsilons=(0.01, 0.03, 0.1), max_samples: int | None = 2000,
-                         top_losses: int = 9) -> SavedModelEvaluation:
+                         top_losses: int = 9,
+                         include_training_files: bool = False) -> SavedModelEvaluation:
     """Evaluates the saved model at `model_dir` on `data` and writes its report: what
     `dlzoo evaluate` does.
 
     The data is read as the model was trained (its card's image size and colour mode, its
     recipe's validation split and seed), and its classes are matched to the model's by name, so a
     folder holding some of the model's classes, in any order, is evaluated correctly.
+
+    Files the model was trained on are recognised by their content (the card's
+    `data.training_files`, the sha256 of each), wherever they are now (a copy of the training
+    folder, a folder mixing old and new images), and left out unless `include_training_files`:
+    the figures are then those of images the model has not seen.
 
     Args:
         model_dir: a dlzoo saved model (`saved_models/NAME`).
@@ -450,13 +579,17 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
         max_samples: attack at most this many samples (a fixed random subset); 0 or None for all.
         top_losses: how many of the highest-loss samples to list and draw (0: none); Grad-CAM
             is drawn for the worst six of them.
+        include_training_files: score the files the model was trained on too (default False:
+            they are left out and counted in `training_files_left_out`).
 
     Returns:
         `SavedModelEvaluation`; report.json holds `to_dict()`, written once.
 
     Raises:
         FileNotFoundError: `model_dir` is not a saved model.
-        ValueError: the data has classes the model does not know, or no such split; a bad option.
+        ValueError: the data has classes the model does not know, or no such split; every
+            image is a file the model was trained on (without `include_training_files`); a bad
+            option.
 
     Example:
         >>> result = evaluate_saved_model("saved_models/lenet5-digits", "digits", out="ev")
@@ -493,6 +626,24 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     if bundle.files is not None:
         files = {"val": bundle.files["val"], "train": bundle.files["train"],
                  "all": bundle.files["train"] + bundle.files["val"]}[split]
+    seen, digests = training_digests(card), ((bundle.files or {}).get("sha256") or {})
+    known = bool(seen and digests and files is not None)
+    left_out = included = total = 0
+    if known:
+        trained_on = np.array([digests.get(f) in seen for f in files], bool)
+        total = len(files)
+        if include_training_files:
+            included = int(trained_on.sum())
+        elif trained_on.all():
+            raise ValueError(
+                f"{os.fspath(data)}: all {total} images of the {split!r} split are files "
+                f"{card.get('name')} was trained on (recognised by their content), so none is "
+                "held out to score; give images it has not seen, or pass "
+                "--include-training-files (include_training_files=True) to score them anyway")
+        elif trained_on.any():
+            left_out = int(trained_on.sum())
+            parts = [_Kept(parts, ~trained_on)]
+            files = [f for f, t in zip(files, trained_on) if not t]
     keep = top_losses if len(model.input_shape) == 4 else 0
     labels, probs, worst = predict_keeping_worst(model, parts, to_model, keep)
     report = classification_report(labels, probs, classes)
@@ -503,7 +654,9 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
         report=report, model_name=card.get("name"), source=source, split=split,
         manifest_hash=bundle.manifest_hash, out=folder, paths={}, skipped=list(bundle.skipped),
         card_val_accuracy=(card.get("metrics", {}).get("val_accuracy")
-                           if same and split == "val" else None),
+                           if same and split == "val" and not left_out else None),
+        samples_in_split=total, training_files_left_out=left_out,
+        training_files_included=included, knows_training_files=known,
     )
     result.paths["confusion_matrix"] = report.plot_confusion_matrix(
         os.path.join(folder, "confusion_matrix.png"), title=result.title)

@@ -64,6 +64,7 @@ DEFAULTS = {
         "strategy": None,  # mirrored | multi_worker (TensorFlow) | data_parallel (JAX)
         "precision": "auto",  # auto | float32 | bfloat16 | float16 (dlzoo.precision)
         "devices": 1,  # N or "all": data parallel over this many local devices
+        "class_weight": None,  # balanced: weigh each class n / (k * n_c) in the loss
     },
     "callbacks": {
         "monitor": "val_loss",
@@ -314,6 +315,7 @@ def validate(recipe, where: str = "recipe") -> dict:
     if recipe.get("tune") is not None:
         out["tune"] = _validate_tune(_mapping(recipe["tune"], where, "tune"), where,
                                      out["train"]["seed"])
+    _log_monitored_metrics(out)
     # Last, once everything a recipe says was checked without a backend: the optimizer's name and
     # arguments need Keras (its optimizer classes), which imports TensorFlow or JAX.
     _check_optimizer(out["train"]["optimizer"], out["train"]["optimizer_args"], where)
@@ -392,6 +394,8 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
     if out["precision"] not in PRECISIONS:
         _fail(where, "train.precision", f"one of {', '.join(PRECISIONS)}", out["precision"])
     out["devices"] = _validate_devices(out["devices"], where)
+    if out["class_weight"] not in (None, "balanced"):
+        _fail(where, "train.class_weight", "balanced or null", out["class_weight"])
     return out
 
 
@@ -404,6 +408,20 @@ def _validate_devices(devices, where: str):
     if isinstance(devices, bool) or not isinstance(devices, int) or not 1 <= devices <= 4096:
         _fail(where, "train.devices", "a positive integer or all", devices)
     return devices
+
+
+# Metrics dlzoo adds to Keras's names (dlzoo.metrics.METRICS), logged as NAME and val_NAME.
+DLZOO_METRICS = ("balanced_accuracy", "macro_f1")
+
+
+def _log_monitored_metrics(out: dict) -> None:
+    """A dlzoo metric named by `callbacks.monitor` or `tune.objective` (val_balanced_accuracy,
+    macro_f1, ...) is added to `train.metrics`, so the compiled model logs it."""
+    wanted = [out["callbacks"].get("monitor"), (out.get("tune") or {}).get("objective")]
+    names = [w.removeprefix("val_") for w in wanted if isinstance(w, str)]
+    missing = [n for n in DLZOO_METRICS if n in names and n not in (out["train"]["metrics"] or [])]
+    if missing:
+        out["train"]["metrics"] = list(out["train"]["metrics"] or ["accuracy"]) + missing
 
 
 STRATEGIES = ("mirrored", "multi_worker", "data_parallel")

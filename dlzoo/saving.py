@@ -146,6 +146,19 @@ class ModelCard:
         return default if value is None else value
 
 
+def training_files_record(bundle) -> dict | None:
+    """What identifies the files a model trained on, for its card's `data.training_files`:
+    their count and the sorted sha256 of each file's bytes (an image folder's scan hashes every
+    file; `dlzoo evaluate` recognises them by content wherever they are later). None for data
+    that is not files (digits, tfds, synthetic)."""
+    files = getattr(bundle, "files", None) or {}
+    digests = files.get("sha256")
+    if not digests or files.get("train") is None:
+        return None
+    seen = sorted({digests[f] for f in files["train"] if f in digests})
+    return {"count": len(files["train"]), "sha256": seen}
+
+
 def sha256(path) -> str:
     """Hex sha256 of a file."""
     digest = hashlib.sha256()
@@ -560,6 +573,14 @@ def check_loadable(model, custom_objects: dict | None = None) -> None:
 
 
 
+def _class_weights_text(record: dict | None) -> str | None:
+    """The card's `training.class_weight` in words: "balanced (ok 0.55, defect 5.33)"."""
+    if not record:
+        return None
+    weights = ", ".join(f"{c} {w:.3g}" for c, w in record["weights"].items())
+    return f"{record['mode']} ({weights})"
+
+
 def render_readme(card: ModelCard | dict) -> str:
     """The card as Markdown for people."""
     if isinstance(card, ModelCard):
@@ -582,8 +603,12 @@ def render_readme(card: ModelCard | dict) -> str:
         ("classes", ", ".join(map(str, card.get("class_names", []))) or None),
         ("data", card.get("data", {}).get("source")),
         ("data manifest sha256", card.get("data", {}).get("manifest_hash")),
+        ("training files", f"{card['data']['training_files']['count']} (the sha256 of each in "
+         "card.json: `dlzoo evaluate` leaves them out)"
+         if (card.get("data") or {}).get("training_files") else None),
         ("seed", card.get("seed")),
         ("epochs run", card.get("training", {}).get("epochs_run")),
+        ("class weights", _class_weights_text((card.get("training") or {}).get("class_weight"))),
         ("training time", f"{card['training']['seconds']:.0f} s"
          if card.get("training", {}).get("seconds") is not None else None),
         ("model.keras sha256", card.get("sha256")),

@@ -88,6 +88,7 @@ class RunInputs:
     model: object | None = None
     precision: str = "float32"  # resolved `train.precision` (dlzoo.precision)
     replicas: int = 1  # devices each batch is split over
+    class_weight: dict | None = None  # {label: weight} for fit (train.class_weight)
 
     @property
     def name(self) -> str:
@@ -385,14 +386,14 @@ def _target_scaling(mode: str):
 
 
 def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: int = 2,
-        extra_callbacks=(), log=print):
+        extra_callbacks=(), log=print, class_weight: dict | None = None):
     """Fits with the standard callbacks in `run_dir`; returns the Keras `History`.
 
     `train_data` / `val_data` are batched pipelines, or `(x, y)` arrays, which Keras batches
     (`data.batch_size`) and shuffles each epoch. A resumed run needs nothing more:
     `dlzoo.callbacks.RunBackup` finds the newest whole backup in `run_dir` and restores weights,
     optimizer state, random-number state, the pipeline's shuffle order and the epoch to start
-    from.
+    from. `class_weight` (`{label: weight}`, see `run_class_weights`) goes to Keras's `fit`.
     """
     from dlzoo.callbacks import RunBackup, standard
 
@@ -415,7 +416,8 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
         if isinstance(c, RunBackup) and not isinstance(train_data, tuple):
             c.replay = train_data
     common = {"validation_data": val_data, "epochs": recipe["train"]["epochs"],
-              "callbacks": list(callbacks) + list(extra_callbacks), "verbose": verbose}
+              "callbacks": list(callbacks) + list(extra_callbacks), "verbose": verbose,
+              "class_weight": class_weight}
     if isinstance(train_data, tuple):
         x, y = train_data
         return model.fit(x, y, batch_size=recipe["data"]["batch_size"], shuffle=True, **common)
@@ -643,9 +645,30 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
     inputs = RunInputs(recipe=recipe, info=info, bundle=bundle, train=train, val=val,
                        strategy=strategy, steps=steps, batch_size=batch_size,
                        precision=precision, replicas=replica_count(strategy))
+    if recipe["train"].get("class_weight") and info.task in CLASSIFICATION_TASKS:
+        inputs.class_weight = run_class_weights(recipe["train"]["class_weight"], bundle, train,
+                                                log=log)
     if build:
         inputs.model = build_and_compile(recipe, bundle, info, steps, strategy)
     return inputs
+
+
+def run_class_weights(mode: str, bundle, train, *, log=print) -> dict[int, float]:
+    """`train.class_weight` as Keras's `fit(class_weight=...)`: "balanced" weighs each class
+    `n / (k * n_c)` (`dlzoo.metrics.class_weights`); logs the weights in one line."""
+    from dlzoo.metrics import class_counts, class_weights
+
+    weights = class_weights(class_counts(bundle, train), mode)
+    log(f"class weights ({mode}): " + ", ".join(
+        f"{c} {weights[i]:.3g}" for i, c in enumerate(bundle.class_names)))
+    return weights
+
+
+def class_weight_record(mode: str | None, weights: dict | None, class_names) -> dict | None:
+    """The card's `training.class_weight`: the mode and each class's weight, by name."""
+    if not weights:
+        return None
+    return {"mode": mode, "weights": {str(c): weights[i] for i, c in enumerate(class_names)}}
 
 
 def replica_count(strategy=None) -> int:
@@ -752,7 +775,8 @@ def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
         pass  # training had finished; only saving was lost
     else:
         fit_history = fit(run.model, run.recipe, train_data, run.val, run_dir, verbose=verbose,
-                          extra_callbacks=callbacks, log=log).history
+                          extra_callbacks=callbacks, log=log,
+                          class_weight=run.class_weight).history
         write_weights(run.model, final_weights)
     history_path = run_dir / "history.csv"
     return read_history(history_path) if history_path.exists() else dict(fit_history)
@@ -779,22 +803,14 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
     """`(report, metrics)` of the trained model on the validation data: the classification
     report (classifiers), Keras's metrics otherwise, accuracy under FGSM after adversarial
     training, and the best epoch of the monitored metric."""
-    from dlzoo.evaluation import evaluate
+    from dlzoo.evaluation import evaluate, summary_metrics
 
     model, val, recipe = run.model, run.val, run.recipe
     classifier = run.info.task in CLASSIFICATION_TASKS
     report, metrics = None, {}
     if classifier and val is not None:
         report = evaluate(model, val, class_names=run.bundle.class_names)
-        summary = report.to_dict()
-        metrics = {
-            "val_accuracy": summary["accuracy"],
-            "val_loss": summary["loss"],
-            "val_macro_f1": summary["macro_f1"],
-            "val_samples": summary["samples"],
-            "per_class": summary["per_class"],
-            "confusion_matrix": summary["confusion_matrix"],
-        }
+        metrics = summary_metrics(report)
     elif val is not None:
         values = model.evaluate(val, verbose=0, return_dict=True)
         metrics = {f"val_{k}": round(float(v), 6) for k, v in values.items()}
@@ -807,7 +823,7 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
     monitor = recipe["callbacks"]["monitor"]
     if history.get(monitor):
         series = history[monitor]
-        pick = max if "acc" in monitor else min
+        pick = max if "acc" in monitor or "f1" in monitor else min
         metrics["best_epoch"] = int(series.index(pick(series))) + 1
     return report, metrics
 
@@ -840,10 +856,13 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
         name: the saved model's name (default the recipe's).
     """
     from dlzoo.preprocessing import applied_mode
-    from dlzoo.saving import ModelCard
+    from dlzoo.saving import ModelCard, training_files_record
 
     recipe, info = run.recipe, run.info
     train = recipe["train"]
+    weights = class_weight_record(train.get("class_weight"), run.class_weight,
+                                  run.bundle.class_names)
+    seen = training_files_record(run.bundle)
     return ModelCard(
         name=name or recipe["name"],
         description=recipe["description"],
@@ -856,11 +875,13 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
         class_names=[str(c) for c in run.bundle.class_names],
         metrics=metrics,
         expect=recipe["expect"],
-        data={**_bundle_dict(run.bundle), "recipe": recipe["data"], **(data or {})},
+        data={**_bundle_dict(run.bundle), "recipe": recipe["data"], **(data or {}),
+              **({"training_files": seen} if seen and not (data or {}).get("folds") else {})},
         training={"optimizer": train["optimizer"], "learning_rate": train["learning_rate"],
                   "epochs": train["epochs"], "precision": run.precision,
                   "devices": run.replicas, "global_batch_size": run.batch_size,
-                  **training, "callbacks": recipe["callbacks"]},
+                  **training, "callbacks": recipe["callbacks"],
+                  **({"class_weight": weights} if weights else {})},
         seed=train["seed"],
         recipe=recipe,
         path=saved_dir.as_posix(),
@@ -935,6 +956,7 @@ def _cross_validate(recipe: dict, folds: int, info, *, output, save: str, verbos
                     start: float) -> CVRunResult:
     from dlzoo import saving
     from dlzoo.crossval import cross_validate
+    from dlzoo.evaluation import summary_metrics
 
     bundle = load_array_data(recipe, info, where="--folds")
     run = prepare_run(recipe, build=False, arrays=True, bundle=bundle, log=log)
@@ -959,8 +981,8 @@ def _cross_validate(recipe: dict, folds: int, info, *, output, save: str, verbos
         target = out / (f"{run.name}-fold{i + 1}" if save == "all" else run.name)
         run.model = model
         card = run_card(
-            run, {"val_accuracy": float(report.accuracy), "val_loss": float(report.loss),
-                  "fold": i + 1, "cross_validation": cv.to_dict()}, target, name=target.name,
+            run, {**summary_metrics(report), "fold": i + 1, "cross_validation": cv.to_dict()},
+            target, name=target.name,
             data={"folds": folds, "fold_kind": cv.kind},
             training={"saved": "all folds" if save == "all" else f"best fold ({i + 1})"})
         saving.save(model, target, card, report=report)
@@ -981,7 +1003,13 @@ def _train_fold(run: RunInputs, i: int, train, val, out: Path, verbose: int):
     model = build_and_compile(recipe, run.bundle, run.info, steps, run.strategy)
     run_dir = run_dir_for(out, f"{run.name}-fold{i + 1}")
     prepare_run_dir(run_dir, recipe, resume=False, log=lambda *a: None)
-    fit(model, recipe, train, val, run_dir, verbose=verbose)
+    weights = None
+    if recipe["train"].get("class_weight"):
+        from dlzoo.metrics import class_counts, class_weights
+
+        weights = class_weights(class_counts(run.bundle, train),
+                                recipe["train"]["class_weight"])
+    fit(model, recipe, train, val, run_dir, verbose=verbose, class_weight=weights)
     report = evaluate(model, val, class_names=run.bundle.class_names)
     _remove_run_dir(run_dir)
     return model, report

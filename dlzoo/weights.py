@@ -237,14 +237,18 @@ def fetch(wf: WeightsFile, *, probe_timeout: float = PROBE_TIMEOUT) -> str:
 
 
 def _offline_message(wf: WeightsFile, target: str, problem: str, reason: str) -> str:
+    """How to put the weights file in place first (file name, folder, URL, hash), then why it
+    is needed now, then what training without it (`--weights none`) means."""
+    check = (f"; its {'md5' if len(wf.file_hash) == 32 else 'sha256'} must be {wf.file_hash}"
+             if wf.file_hash else "")
     return (
-        f"Cannot get ImageNet weights: {problem}, and {reason}. Download {wf.file_name} from "
-        f"{wf.origin} on a machine with network access and put it at {target} "
-        f"(the Keras cache: $KERAS_HOME/models, by default ~/.keras/models"
-        + (f"; its {'md5' if len(wf.file_hash) == 32 else 'sha256'} must be {wf.file_hash}"
-           if wf.file_hash else "")
-        + "), then build again; or pass weights=None (--weights none on the command line) "
-        "for random weights."
+        f"ImageNet weights: put the file {wf.file_name} at {target} (download it from "
+        f"{wf.origin} on a machine with network access and copy it into "
+        f"{os.path.dirname(target)}, the Keras cache: $KERAS_HOME/models, by default "
+        f"~/.keras/models{check}), then run the same command again. It is needed because "
+        f"{problem}, and {reason}. Otherwise --weights none (weights=None) starts from random "
+        "weights: nothing is pretrained, so the whole network is trained from scratch, which "
+        "needs far more images and epochs than fine-tuning."
     )
 
 

@@ -240,15 +240,6 @@ def test_register_model_refuses_a_builder_that_returns_nothing():
         unregister_model("sourceless")
 
 
-def test_finetune_from_random_weights_warns(tmp_path):
-    from dlzoo.transfer.finetune import FineTuneConfig, _assemble
-
-    _noise_folder(tmp_path, 5, 16)
-    cfg = FineTuneConfig(image_size=(16, 16), log=lambda *a: None, cache_dir=None)
-    with pytest.warns(UserWarning, match="frozen, untrained network"):
-        _assemble("plain_cnn", str(tmp_path), cfg)
-
-
 def test_a_folder_streamed_from_disk_also_has_its_length(tmp_path):
     """The same when the images are decoded from disk each epoch (cache=False): an epoch is the
     scanned files, even when one of them is spoilt after the scan."""

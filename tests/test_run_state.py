@@ -285,10 +285,15 @@ def test_finetune_refuses_an_existing_result_before_training(tmp_path, capsys):
 def test_finetune_keeps_the_phase_that_scored_better_and_says_so(tmp_path):
     from dlzoo.transfer import fine_tune
 
+    from dlzoo import build
+
     data = _shapes()
     notes = []
+    # a network given as a keras.Model is taken as pretrained (random weights from a registry
+    # name would train from scratch, in one phase)
+    net = build("lenet5", activation="relu", input_shape=(32, 32, 3))
     # phase 2 at a learning rate that wrecks the network: phase 1's weights must be kept
-    result = fine_tune("lenet5", data, model_args={"activation": "relu"}, head_epochs=3,
+    result = fine_tune(net, data, head_epochs=3,
                        epochs=1, unfreeze="all", learning_rate=5.0, early_stopping=False,
                        verbose=0, log=notes.append, out=tmp_path / "kept")
     m = result.card["metrics"]

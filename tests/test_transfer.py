@@ -161,12 +161,16 @@ def test_fine_tune_replaces_the_head_when_classes_differ_and_keeps_it_when_they_
     assert first.card["transfer"]["head"] == "new"
     assert first.model.output_shape == (None, data.num_classes)
     assert first.card["class_names"] == [str(c) for c in data.class_names]
-    assert first.card["metrics"]["phase1_val_accuracy"] is not None
-    assert first.card["training"]["phase1"]["on"] == "cached features"
+    # random weights: trained from scratch, the head's epochs included, in one phase
+    assert first.card["training"]["from_scratch"] is True
+    assert first.card["metrics"]["phase2_val_accuracy"] is not None
+    assert first.card["training"]["phase1"]["epochs_run"] == 0
     # Same classes again: the saved model's own predictions layer is kept and trained on.
     again = fine_tune(tmp_path / "shapes", _shapes(n=40, size=32), head_epochs=1, epochs=0,
                       verbose=0, log=lambda *a: None)
     assert again.card["transfer"]["head"] == "kept"
+    assert again.card["metrics"]["phase1_val_accuracy"] is not None
+    assert again.card["training"]["phase1"]["on"] == "cached features"
     # Other classes: the head is replaced.
     digits = fine_tune(str(tmp_path / "shapes"), "digits", color_mode="rgb", head_epochs=1,
                        epochs=0, verbose=0, log=lambda *a: None)

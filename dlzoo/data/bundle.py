@@ -67,7 +67,8 @@ class DataBundle(DataInfo):
     train: object
     val: object = None
     # image folders: {"train": [...], "val": [...]} relative paths in the order the unshuffled
-    # pipelines yield them (what `dlzoo evaluate` names its top losses by); not in a card
+    # pipelines yield them (what `dlzoo evaluate` names its top losses by), and "sha256":
+    # {relative path: content sha256}; not in a card
     files: dict | None = dataclasses.field(default=None, repr=False)
 
 

@@ -322,7 +322,8 @@ def load(source: str, *, image_size=None, color_mode=None, batch_size=32, valida
             validation_split=validation_split, seed=seed, color_mode=color_mode or "rgb",
             loader=path, **kwargs,
         )
-        return DataBundle(train=train, val=val, files={"train": info.train_files, "val": info.val_files},
+        return DataBundle(train=train, val=val, files={"train": info.train_files, "val": info.val_files,
+                                                       "sha256": info.digests},
                           **info.metadata())
     if kind == "tfds":
         from dlzoo.data.tfds_sources import load_tfds

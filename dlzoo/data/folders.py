@@ -75,6 +75,9 @@ class FolderInfo(DataInfo):
     seed: int = 0
     train_labels: list[int] = dataclasses.field(default_factory=list)
     val_labels: list[int] = dataclasses.field(default_factory=list)
+    # relative path -> sha256 of the file's bytes, from the scan (not in a card: what a card
+    # keeps of the training files is dlzoo.saving.training_files_record)
+    digests: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
     def from_scan(cls, report: ScanReport, order: dict[str, list[int]], *, image_size, color_mode,
@@ -106,6 +109,7 @@ class FolderInfo(DataInfo):
             seed=seed,
             train_labels=labels["train"],
             val_labels=labels["val"],
+            digests={r.path: r.sha256 for r in report.records},
         )
 
     def to_dict(self) -> dict:

@@ -7,13 +7,12 @@ import contextlib
 import dataclasses
 import os
 import time
-import warnings
 from pathlib import Path
 
 from dlzoo.augmentation import DEFAULT_AUGMENT, augmentation_layers, normalize_augment
 from dlzoo.compiling import compile_for_task
 from dlzoo.precision import float32_outputs
-from dlzoo.saving import ModelCard, is_saved_model, saved_model_folder
+from dlzoo.saving import ModelCard, is_saved_model, saved_model_folder, training_files_record
 from dlzoo.transfer.extract import (
     Features,
     Source,
@@ -183,6 +182,8 @@ class FineTuneConfig:
             keeping the top frozen or tuning it at a tenth of the rate left a pretrained start
             behind training from scratch; unfreezing everything at the head's rate did not.
         train_batchnorm: let BatchNormalization update its statistics in phase 2 (default False).
+        class_weight: None (default) or "balanced": weigh each class `n / (k * n_c)` in the
+            loss of both phases (Keras's `fit(class_weight=...)`), for unequal classes.
         augment: False, True (`DEFAULT_AUGMENT`) or a dict of flip / rotation / zoom / translate
             / contrast (`dlzoo.augmentation`).
         early_stopping, lr_schedule: as in `dlzoo.callbacks.standard`.
@@ -221,6 +222,7 @@ class FineTuneConfig:
     head_learning_rate: float = 1e-3
     learning_rate: float | None = None
     train_batchnorm: bool = False
+    class_weight: str | None = None
     augment: object = False
     early_stopping: object = True
     lr_schedule: object = "plateau"
@@ -251,6 +253,9 @@ class FineTuneConfig:
         check_data_args(image_size=self.image_size, batch_size=self.batch_size,
                         validation_split=self.validation_split, seed=self.seed,
                         color_mode=self.color_mode)
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError("fine_tune: class_weight must be 'balanced' or None; received "
+                             f"{self.class_weight!r}.")
         if self.keep not in ("best", "last"):
             raise ValueError(f"fine_tune: keep must be 'best' or 'last'; received {self.keep!r}.")
         from dlzoo.precision import check_precision
@@ -280,6 +285,7 @@ class _Assembly:
     keep_head: bool
     layer: str
     learning_rate: float  # of phase 2
+    class_weight: dict | None = None  # {label: weight} for fit
 
 
 def fine_tune(source, data, config: FineTuneConfig | None = None, **settings) -> FineTuneResult:
@@ -292,6 +298,11 @@ def fine_tune(source, data, config: FineTuneConfig | None = None, **settings) ->
     block groups `unfreeze` names and trains on the images at `learning_rate`, BatchNormalization
     in inference mode unless `train_batchnorm`. Both phases use the standard callbacks (early
     stopping that restores the best epoch, LR on plateau).
+
+    A registry name with random weights (`weights=None`, `--weights none`) has nothing to
+    transfer: it is trained from scratch, all layers from the first epoch with BatchNormalization
+    in training mode, for `head_epochs + epochs` epochs at phase 2's rate (a frozen random
+    network gives every image nearly the same features: nothing for a head to learn).
 
     Args:
         source: registry name (with `weights`), `keras.Model`, or a dlzoo saved-model folder.
@@ -375,6 +386,14 @@ def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None
 
     keras.utils.set_random_seed(cfg.seed)
     parts = _assemble(source, data, cfg)
+    scratch = parts.src.weights is None and parts.src.card is None
+    if scratch:  # nothing pretrained to keep: the whole network trains, BatchNorm included
+        cfg = dataclasses.replace(cfg, head_epochs=0, epochs=cfg.head_epochs + cfg.epochs,
+                                  unfreeze="all", train_batchnorm=True)
+        unfreeze_k = "all"
+        cfg.log(f"from scratch: {parts.src.name} has random weights (--weights none), so every "
+                f"layer trains from the first epoch with BatchNorm in training mode, "
+                f"{cfg.epochs} epochs at {parts.learning_rate:g} (no frozen head phase)")
     history: dict = {}
     phase_metrics: dict = {}
     n1, features = _phase1(parts, cfg, history, phase_metrics)
@@ -391,6 +410,8 @@ def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None
     seconds = time.perf_counter() - start
     card = _card(parts, cfg, metrics, features, (n1, n2), unfrozen, groups, seconds, saved)
     card.training["kept"] = kept
+    if scratch:
+        card.training["from_scratch"] = True
     if saved is not None:
         from dlzoo import saving
 
@@ -427,20 +448,21 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
     model = with_preprocessing(network, src.preprocessing, augment=augment_layers(cfg.augment),
                                name=(cfg.name or "finetuned").replace("-", "_").replace(".", "_"))
     float32_outputs(model)  # the softmax in float32 under a mixed precision
-    if src.weights is None and cfg.head_epochs:
-        warnings.warn(
-            f"{src.name} has random weights (no weights given): phase 1 trains a head on the "
-            "features of a frozen, untrained network, which say little about the images. Give "
-            "pretrained weights (--weights imagenet, a weights file or a saved model; "
-            "weights=... in Python), or train it whole from scratch with `dlzoo train`.",
-            UserWarning, stacklevel=3)
+    weights = None
+    if cfg.class_weight:
+        from dlzoo.metrics import class_counts, class_weights
+
+        weights = class_weights(class_counts(bundle, bundle.train), cfg.class_weight)
+        log(f"class weights ({cfg.class_weight}): "
+            + ", ".join(f"{c} {weights[i]:.3g}" for i, c in enumerate(classes)))
     log(f"model: {src.name} ({src.weights or 'random weights'}), features from "
         f"{extractor.layer!r} ({'kept head' if keep_head else 'new head'}), preprocessing "
         f"{src.preprocessing!r}")
     return _Assembly(
         src=src, bundle=bundle, classes=classes, extractor=extractor, network=network,
         head_layers=head_layers, model=model, keep_head=keep_head, layer=extractor.layer,
-        learning_rate=phase2_learning_rate(src, cfg.learning_rate, cfg.head_learning_rate))
+        learning_rate=phase2_learning_rate(src, cfg.learning_rate, cfg.head_learning_rate),
+        class_weight=weights)
 
 
 def _split_evenly(bundle, cfg: FineTuneConfig):
@@ -499,7 +521,8 @@ def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics:
         h = parts.model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.head_epochs,
                             callbacks=_callbacks(bundle.val is not None, cfg.early_stopping,
                                                  cfg.lr_schedule),
-                            verbose=cfg.verbose, shuffle=False).history
+                            verbose=cfg.verbose, shuffle=False,
+                            class_weight=parts.class_weight).history
     else:
         features = extract_features(parts.extractor, bundle, cache_dir=cfg.cache_dir)
         cfg.log(f"{where}, on features "
@@ -511,7 +534,8 @@ def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics:
         h = head.fit(*features.train, validation_data=features.val, epochs=cfg.head_epochs,
                      batch_size=cfg.batch_size, shuffle=True,
                      callbacks=_callbacks(features.val is not None, cfg.early_stopping,
-                                          cfg.lr_schedule), verbose=cfg.verbose).history
+                                          cfg.lr_schedule), verbose=cfg.verbose,
+                     class_weight=parts.class_weight).history
     _append(history, h)
     if bundle.val is not None:
         phase_metrics["phase1"] = _val_metrics(parts.model, bundle.val)
@@ -553,7 +577,8 @@ def _phase2(parts: _Assembly, cfg: FineTuneConfig, unfreeze_k, history: dict,
     h = parts.model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.epochs,
                         callbacks=_callbacks(bundle.val is not None, cfg.early_stopping,
                                              cfg.lr_schedule),
-                        verbose=cfg.verbose, shuffle=False).history
+                        verbose=cfg.verbose, shuffle=False,
+                        class_weight=parts.class_weight).history
     _append(history, h)
     if bundle.val is not None:
         phase_metrics["phase2"] = _val_metrics(parts.model, bundle.val)
@@ -596,14 +621,13 @@ def _keep_better_phase(parts: _Assembly, phase_metrics: dict, after_phase1, log)
 
 def _final_metrics(parts: _Assembly, phase_metrics: dict):
     """(report, metrics) of the fine-tuned model on the validation split, with each phase's."""
-    from dlzoo.evaluation import evaluate
+    from dlzoo.evaluation import evaluate, summary_metrics
 
     if parts.bundle.val is None:
         return None, {}
     report = evaluate(parts.model, parts.bundle.val, class_names=parts.classes)
-    summary = report.to_dict()
-    metrics = {"val_accuracy": summary["accuracy"], "val_loss": summary["loss"],
-               "val_macro_f1": summary["macro_f1"], "val_samples": summary["samples"]}
+    summary = summary_metrics(report)
+    metrics = {k: v for k, v in summary.items() if k not in ("per_class", "confusion_matrix")}
     for phase, m in phase_metrics.items():
         metrics.update({f"{phase}_{k}": v for k, v in m.items()})
     metrics.update(per_class=summary["per_class"], confusion_matrix=summary["confusion_matrix"])
@@ -615,6 +639,7 @@ def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features, phase_epochs
     """The fine-tuned model's `ModelCard` (its `transfer` section records how it was made)."""
     src, bundle, classes = parts.src, parts.bundle, parts.classes
     n1, n2 = phase_epochs
+    seen = training_files_record(bundle)
     transfer = {
         "source": src.weights if src.card else src.name,
         "weights": src.weights,
@@ -643,7 +668,8 @@ def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features, phase_epochs
         class_names=classes,
         metrics=metrics,
         data={**bundle.to_dict(), "recipe": {"validation_split": cfg.validation_split,
-                                             "seed": cfg.seed, "batch_size": cfg.batch_size}},
+                                             "seed": cfg.seed, "batch_size": cfg.batch_size},
+              **({"training_files": seen} if seen else {})},
         extra={"transfer": transfer},
         training={
             "phase1": {"epochs": cfg.head_epochs, "epochs_run": n1,
@@ -655,6 +681,9 @@ def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features, phase_epochs
             "precision": cfg.precision,
             "devices": cfg.devices,
             "optimizer": "adam",
+            **({"class_weight": {"mode": cfg.class_weight, "weights": {
+                c: parts.class_weight[i] for i, c in enumerate(classes)}}}
+               if parts.class_weight else {}),
             "seconds": round(seconds, 1),
         },
         seed=cfg.seed,

@@ -50,6 +50,7 @@ def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
         space=tune["space"], model=recipe["model"], model_args=fixed,
         preprocessing=getattr(bundle, "value_range", "0-255") == "0-255",
         augment=recipe["train"]["augment"], precision=recipe["train"].get("precision", "auto"),
+        loss=recipe["train"]["loss"], metrics=recipe["train"]["metrics"],  # what trials log
     )
 
 
