@@ -200,3 +200,25 @@ def test_a_tune_trial_with_augmentation_builds_a_compiled_step():
     hypermodel = recipe_hypermodel(recipe, _fake_bundle(recipe, info), info)
     model = hypermodel.build(keras_tuner.HyperParameters())
     _assert_compiled(model, "a trial of cnn-digits-tune with augmentation")
+
+
+def test_jax_processes_keep_their_compiled_steps_across_runs(tmp_path):
+    """JAX's persistent compilation cache is on for dlzoo's JAX processes (so a second command
+    reuses the jitted steps), in the user's folder when set, off with DLZOO_JAX_CACHE=0."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import dlzoo, jax; print(jax.config.jax_compilation_cache_dir)"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_", "DLZOO_JAX"))}
+    base.update(KERAS_BACKEND="jax", XDG_CACHE_HOME=str(tmp_path / "xdg"))
+
+    def folder(**env):
+        out = subprocess.run([sys.executable, "-c", code], env={**base, **env},
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-1000:]
+        return out.stdout.strip().splitlines()[-1]
+
+    assert folder() == str(tmp_path / "xdg" / "dlzoo" / "jax")
+    assert folder(JAX_COMPILATION_CACHE_DIR=str(tmp_path / "mine")) == str(tmp_path / "mine")
+    assert folder(DLZOO_JAX_CACHE="0") == "None"
