@@ -957,6 +957,11 @@ def main(argv=None) -> int:
     from dlzoo.quiet import quiet_tensorflow_import
 
     quiet_tensorflow_import()  # TensorFlow's absl/CUDA start-up lines, as TF_CPP_MIN_LOG_LEVEL says
+    import warnings
+
+    if warnings.formatwarning is not _warning_line:
+        _PYTHON_FORMAT.append(warnings.formatwarning)
+        warnings.formatwarning = _warning_line
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -986,6 +991,18 @@ def main(argv=None) -> int:
             raise
         print(f"dlzoo: error: {unexpected_error_line(e)}", file=sys.stderr)
         return 1
+
+
+_PYTHON_FORMAT = []  # warnings.formatwarning as it was before main() replaced it
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """dlzoo's own warnings as one line, "dlzoo: warning: ...", without Python's file path and
+    source line; other packages' warnings as Python writes them (they are theirs to word)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    if os.path.abspath(filename).startswith(package + os.sep) or not _PYTHON_FORMAT:
+        return f"dlzoo: warning: {message}\n"
+    return _PYTHON_FORMAT[0](message, category, filename, lineno, line)
 
 
 def unexpected_error_line(e: BaseException) -> str:
