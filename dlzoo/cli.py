@@ -624,7 +624,8 @@ def _add_datasets(sub):
     p.add_argument("action", choices=["list", "export"])
     p.add_argument("name", nargs="?", default=None, help="for export: digits")
     p.add_argument("directory", nargs="?", default=None, help="for export: folder to write")
-    p.add_argument("--image-size", type=_parse_shape, default=(32, 32), help="e.g. 32,32")
+    p.add_argument("--image-size", type=_parse_image_size, default=(32, 32),
+                   help="N or HxW (default 32x32)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
     p.set_defaults(func=_cmd_datasets)
 
@@ -633,7 +634,11 @@ def _add_datasets(sub):
 
 
 def _parse_image_size(text: str) -> tuple:
-    size = _parse_shape(text)
+    """--image-size: N (square) or HxW (also H,W)."""
+    try:
+        size = _parse_shape(text)
+    except argparse.ArgumentTypeError:
+        size = ()
     if len(size) == 1:
         return (size[0], size[0])
     if len(size) != 2:
@@ -930,8 +935,16 @@ SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _ad
                _add_finetune, _add_export, _add_tune]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser whose errors are one line, as dlzoo's own are: what was wrong and where
+    to read the options, instead of the whole usage block above the one line that matters."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dlzoo", description="Keras 3 model zoo and transfer-learning toolkit."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import os
 import re
 from pathlib import Path
 
@@ -136,11 +137,19 @@ def find_recipe(name_or_path) -> Path:
     for candidate in (RECIPES_DIR / f"{name_or_path}.yaml", RECIPES_DIR / str(name_or_path)):
         if candidate.is_file():
             return candidate
-    known = ", ".join(list_recipes()) or "none"
+    import difflib
+
+    names = list_recipes()
+    text = str(name_or_path)
+    if os.sep in text or text.endswith((".yaml", ".yml")):  # meant as a file
+        raise FileNotFoundError(f"recipe {text}: no such file; give a recipe file or the name of "
+                                "a shipped recipe")
+    close = difflib.get_close_matches(text.lower(), names, n=3, cutoff=0.5)
+    hint = (f"closest: {', '.join(close)}" if close
+            else f"shipped recipes: {', '.join(names) or 'none'}")
     raise FileNotFoundError(
-        f"recipe {name_or_path!r} not found: not a file, and not a name in {RECIPES_DIR}. "
-        f"Shipped recipes: {known}."
-    )
+        f"recipe {text!r} not found: no such file here, and no shipped recipe of that name "
+        f"({hint}); give a recipe file or a shipped name")
 
 
 def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> dict:

@@ -76,3 +76,51 @@ def test_doctor_and_predict_print_only_dlzoo_lines_on_damaged_jpegs(damaged_fold
     predict = dlzoo("predict", SHIPPED, damaged_folder)
     assert "short.jpg: skipped" in predict.stderr and "img0.jpg" in predict.stdout
     assert foreign_lines(predict.stderr) == [], predict.stderr
+
+
+# --- 3. wrong paths and words get dlzoo's words, with the closest valid one -------------------
+
+
+def _error(run) -> str:
+    """The one error line of a failed command (exit 2), with no usage block or traceback."""
+    assert run.returncode == 2, (run.returncode, run.stdout, run.stderr)
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, run.stderr
+    return lines[0]
+
+
+def test_a_misspelt_builder_argument_gets_the_closest_and_the_accepted_ones():
+    line = _error(dlzoo("build", "lenet5", "--set", "activaton=relu"))
+    assert "unexpected keyword" not in line and "LeNet()" not in line
+    assert "'activaton' (closest: activation)" in line and "subsampling" in line, line
+
+
+@pytest.mark.parametrize("name", ["lenet5", "resnet50", "vgg16", "text_gru", "mobilenet_v2",
+                                  "transformer_encoder"])
+def test_every_family_names_the_closest_argument(name):
+    """build() reads the accepted arguments from the builder's signature, following a variant's
+    **kwargs to its family builder (LeNet, ResNet, VGG, ...); keras.applications families check
+    their own with the same message."""
+    from dlzoo import build
+
+    with pytest.raises(TypeError, match=r"does not take argument 'num_clases' \(closest: "
+                                        r"num_classes\)\. Accepted: .*input_shape"):
+        build(name, num_clases=3)
+
+
+def test_a_misspelt_recipe_gets_the_closest_shipped_name():
+    line = _error(dlzoo("train", "lenet5-digit"))
+    assert "closest: lenet5-digits" in line and "site-packages" not in line, line
+    assert str(ROOT) not in line and "perceptron-xor" not in line, line
+
+
+def test_image_size_errors_match_the_help_in_one_line():
+    line = _error(dlzoo("finetune", ROOT, "--model", "lenet5", "--image-size", "abc"))
+    assert "N or HxW" in line and "64,64,3" not in line and "usage:" not in line, line
+
+
+def test_a_mistyped_folder_is_called_a_missing_folder(tmp_path):
+    line = _error(dlzoo("evaluate", SHIPPED, "./photoss", cwd=tmp_path))
+    assert "Parsing builder name" not in line and "./photoss: no such folder" in line, line
+    line = _error(dlzoo("evaluate", SHIPPED, "photoss", cwd=tmp_path))
+    assert "No folder named 'photoss'" in line, line
