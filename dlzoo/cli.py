@@ -741,10 +741,43 @@ def _cmd_finetune(args) -> int:
     console.print(f"saved to {out}/ (model.keras, card.json, README.md, curves.png"
                   + (", confusion_matrix.png" if result.report is not None else "") + ")\n"
                   f"  {_shell('dlzoo', 'evaluate', out, args.directory)}\n"
-                  f"  {_shell('dlzoo', 'predict', out, 'IMAGE...')}\n"
-                  f"  {_shell('dlzoo', 'export', out, '--format', 'savedmodel')}",
+                  f"  {_shell('dlzoo', 'predict', out, _an_image(args.directory, card))}\n"
+                  f"  {_export_hint(out)}",
                   soft_wrap=True, markup=False, highlight=False)
     return 0
+
+
+def _an_image(directory, card) -> str:
+    """A file of the folder the model read (the first of its first class), for a `predict` line
+    that runs as printed; the folder itself when none is found."""
+    skipped = {os.path.normpath(str(s[0])) for s in card["data"].get("skipped") or []}
+    for name in card["data"].get("class_names") or []:
+        folder = os.path.join(directory, name)
+        try:
+            files = sorted(f for f in os.listdir(folder) if not f.startswith("."))
+        except OSError:
+            continue
+        for f in files:
+            path = os.path.join(folder, f)
+            if os.path.isfile(path) and os.path.normpath(path) not in skipped and not (
+                    os.path.normpath(os.path.join(name, f)) in skipped):
+                return path
+    return directory
+
+
+def _export_hint(model_dir) -> str:
+    """The export line for this host: as it is under the TensorFlow backend; with
+    KERAS_BACKEND=tensorflow in front where TensorFlow is installed but another backend runs;
+    where TensorFlow is absent, what export needs instead of a command that would fail."""
+    from dlzoo.backends import backend_name, has_tensorflow
+
+    line = _shell("dlzoo", "export", model_dir, "--format", "savedmodel")
+    if backend_name() == "tensorflow":
+        return line
+    if has_tensorflow():
+        return "KERAS_BACKEND=tensorflow " + line
+    return ("(export to SavedModel, ONNX or LiteRT needs TensorFlow, not installed here: "
+            "pip install \"dlzoo[tf]\", or export on a host with it)")
 
 
 def _find_lr_finetune(source, out, args) -> bool:
@@ -822,7 +855,12 @@ def _cmd_export(args) -> int:
     from dlzoo.export import export, labels_path, usage_path
     from dlzoo.saving import read_card
 
-    path = export(args.model_dir, args.format, out=args.out, dynamic_size=args.dynamic_size)
+    path = export(args.model_dir, args.format, out=args.out, dynamic_size=args.dynamic_size,
+                  overwrite=args.overwrite, command=_shell(
+                      "dlzoo", "export", args.model_dir, "--format", args.format,
+                      *(["--out", args.out] if args.out else []),
+                      *(["--dynamic-size"] if args.dynamic_size else []),
+                      *(["--overwrite"] if args.overwrite else [])))
     shape = read_card(args.model_dir).get("input_shape", [])
     fixed = args.format == "litert" and not args.dynamic_size and len(shape) == 3
     size = (f"declared 1x{shape[0]}x{shape[1]}x{shape[2]} (resize_tensor_input for any other)"
@@ -843,6 +881,8 @@ def _add_export(sub):
     p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT)")
     p.add_argument("--dynamic-size", action="store_true",
                    help="litert: declare height and width unknown instead of the model's size")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an export already at --out (otherwise refused)")
     p.set_defaults(func=_cmd_export)
 
 

@@ -124,3 +124,77 @@ def test_a_mistyped_folder_is_called_a_missing_folder(tmp_path):
     assert "Parsing builder name" not in line and "./photoss: no such folder" in line, line
     line = _error(dlzoo("evaluate", SHIPPED, "photoss", cwd=tmp_path))
     assert "No folder named 'photoss'" in line, line
+
+
+# --- 4. every follow-up command dlzoo prints works where it is printed -------------------------
+
+
+def printed_commands(text: str) -> list[tuple[dict, list[str]]]:
+    """The command lines in dlzoo's output ("  dlzoo ...", "  KERAS_BACKEND=x dlzoo ..."), as
+    (environment assignments, argv after `dlzoo`)."""
+    import shlex
+
+    out = []
+    for line in text.splitlines():
+        words = shlex.split(line.split("     (")[0]) if "dlzoo " in line else []
+        env = {}
+        while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+            key, _, value = words.pop(0).partition("=")
+            env[key] = value
+        if words[:1] == ["dlzoo"]:
+            out.append((env, words[1:]))
+    return out
+
+
+def run_printed(env: dict, argv: list[str], cwd):
+    return dlzoo(*argv, cwd=cwd, **env)
+
+
+@pytest.fixture(scope="module")
+def finetuned(tmp_path_factory):
+    """A tiny fine-tune (lenet5 on 2 classes of small images, one head epoch) and its output."""
+    from tests._imagefolders import write_good
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("ft")
+    rng = np.random.default_rng(1)
+    for cls, label in (("cats", 0), ("dogs", 1)):
+        for i in range(6):
+            write_good(str(root / "my photos"), cls, f"{i}.jpg", rng, label)
+    run = dlzoo("finetune", "my photos", "--model", "lenet5", "--image-size", "32",
+                "--head-epochs", "1", "--epochs", "0", "--cache-dir", "", "--quiet",
+                "--out", "out model", cwd=root)
+    assert run.returncode == 0, run.stderr
+    return root, run
+
+
+def test_finetunes_closing_hints_run_as_printed(finetuned):
+    """evaluate, predict (a real file, not IMAGE...) and export: each exits 0 here. Without
+    TensorFlow (the JAX leg) the export line says what it needs instead of a failing command."""
+    root, run = finetuned
+    commands = printed_commands(run.stdout)
+    verbs = [argv[0] for _, argv in commands]
+    assert verbs[:2] == ["evaluate", "predict"], run.stdout
+    from dlzoo.backends import has_tensorflow
+
+    assert ("export" in verbs) == has_tensorflow(), run.stdout
+    for env, argv in commands:
+        done = run_printed(env, argv, root)
+        assert done.returncode == 0, (argv, done.stderr)
+
+
+def test_exports_advice_runs_where_it_is_printed(tmp_path):
+    """Export under a backend that is not TensorFlow: where TensorFlow is installed, the error
+    gives the command again with KERAS_BACKEND=tensorflow, and it works; where it is not, the
+    error does not send the user to a backend that cannot load."""
+    from dlzoo.backends import has_tensorflow
+
+    line = _error(dlzoo("export", SHIPPED, "--out", tmp_path / "sm", cwd=tmp_path,
+                        KERAS_BACKEND="jax"))
+    if not has_tensorflow():
+        assert "KERAS_BACKEND=tensorflow" not in line and "not installed here" in line, line
+        return
+    [(env, argv)] = printed_commands(line.split("run it again as: ", 1)[1])
+    assert env == {"KERAS_BACKEND": "tensorflow"}, line
+    done = run_printed(env, argv, tmp_path)
+    assert done.returncode == 0 and (tmp_path / "sm" / "saved_model.pb").is_file(), done.stderr
