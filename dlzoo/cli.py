@@ -1023,11 +1023,14 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    stop = _Interrupt(args, sys.argv[1:] if argv is None else list(argv))
     try:
         _refuse_conflicts(args)
-        return int(args.func(args) or 0)
+        with stop:
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("dlzoo: interrupted", file=sys.stderr)
+        stop.handled = True
+        print(f"dlzoo: interrupted; {stop.closing_line()}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `dlzoo list | head`: the reader has all it wants; say nothing more
         # Python's documented recipe: point stdout at devnull so the flush at exit cannot raise again
@@ -1044,6 +1047,110 @@ def main(argv=None) -> int:
             raise
         print(f"dlzoo: error: {unexpected_error_line(e)}", file=sys.stderr)
         return 1
+
+
+class _Interrupt:
+    """One Ctrl-C stops every command within seconds, and says how to go on.
+
+    Python raises KeyboardInterrupt wherever the main thread is; where that is a callback run by
+    the garbage collector (JAX's `_xla_gc_callback`), Python prints "Exception ignored in ..." and
+    the program goes on, so a search needed three presses. Here the first SIGINT raises it as
+    Python would, and a watchdog raises it again each second until the command has stopped; after
+    `GRACE` seconds (or at a second Ctrl-C) the process ends at once with the same closing line.
+    Training and searches keep their state on disk as they go (a kill -9 is resumable), so
+    ending there leaves the run resumable."""
+
+    GRACE = 10.0
+
+    def __init__(self, args, argv):
+        self.args, self.argv = args, argv
+        self.handled, self.pressed, self.repeating, self.previous = False, False, False, None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._on_sigint)
+            self.previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            sys.unraisablehook = self.previous_hook
+        self.handled = True
+        return False
+
+    def _on_sigint(self, signum, frame):
+        import threading
+
+        if self.repeating:  # the watchdog's own: raise it again
+            self.repeating = False
+            raise KeyboardInterrupt
+        if self.pressed:  # a second Ctrl-C: now
+            self._end_now()
+        self.pressed = True
+        threading.Thread(target=self._watch, daemon=True).start()
+        raise KeyboardInterrupt
+
+    def _watch(self):
+        import _thread
+        import time
+
+        start = time.monotonic()
+        while time.monotonic() - start < self.GRACE:
+            time.sleep(1.0)
+            if self.handled:
+                return
+            self.repeating = True
+            _thread.interrupt_main()  # the first one was swallowed (a gc callback): again
+        if not self.handled:
+            self._end_now()
+
+    def _end_now(self):
+        try:
+            sys.stderr.write(f"dlzoo: interrupted; {self.closing_line()}\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(130)
+
+    def _unraisable(self, unraisable):
+        if self.pressed and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            return  # the swallowed Ctrl-C: the watchdog raises it again where it counts
+        self.previous_hook(unraisable)
+
+    def closing_line(self) -> str:
+        """How to go on: the exact command that resumes, where there is something to resume."""
+        try:
+            command = self._resume_command()
+        except Exception:  # noqa: BLE001 (a closing line must not fail)
+            command = None
+        if command:
+            return f"resume with: {command}"
+        if self.args.command in ("train", "tune"):
+            return "nothing to resume yet (the run had not started); run the same command again"
+        if self.args.command in ("finetune", "quickstart", "export"):
+            return "nothing was saved; run the same command again"
+        return "run the same command again"
+
+    def _resume_command(self) -> str | None:
+        args = self.args
+        if args.command not in ("train", "tune") or getattr(args, "folds", None) is not None \
+                or getattr(args, "find_lr", False) or getattr(args, "role", None):
+            return None
+        from dlzoo.recipes import load_recipe
+
+        name = load_recipe(args.recipe, overrides=args.set or [], check_registry=False)["name"]
+        state = os.path.join(args.output, ".runs" if args.command == "train" else ".tuning", name)
+        if not os.path.isdir(state):
+            return None
+        words = [w for w in self.argv if w != "--overwrite"]
+        if "--resume" not in words:
+            words.append("--resume")
+        return _shell("dlzoo", *words)
 
 
 _PYTHON_FORMAT = []  # warnings.formatwarning as it was before main() replaced it

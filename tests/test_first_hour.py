@@ -198,3 +198,87 @@ def test_exports_advice_runs_where_it_is_printed(tmp_path):
     assert env == {"KERAS_BACKEND": "tensorflow"}, line
     done = run_printed(env, argv, tmp_path)
     assert done.returncode == 0 and (tmp_path / "sm" / "saved_model.pb").is_file(), done.stderr
+
+
+# --- 2. one Ctrl-C stops every command within seconds and says how to resume -----------------
+
+
+def interrupted(argv, cwd, *, when: str | None, python=sys.executable, limit=25.0):
+    """Starts `dlzoo ARGV`, sends it one SIGINT once `when` is in its output (None: at once,
+    during start-up), and returns (exit status, seconds it took to stop, stdout, stderr)."""
+    import signal
+    import time
+
+    out, err = Path(cwd) / "stdout.txt", Path(cwd) / "stderr.txt"
+    with open(out, "w") as fo, open(err, "w") as fe:
+        proc = subprocess.Popen([python, "-m", "dlzoo", *map(str, argv)], stdout=fo, stderr=fe,
+                                env=user_env(), cwd=cwd)
+        deadline = time.monotonic() + 600
+        while when is not None and when not in out.read_text() and proc.poll() is None:
+            assert time.monotonic() < deadline, out.read_text()
+            time.sleep(0.2)
+        if when is None:
+            time.sleep(3)
+        assert proc.poll() is None, (out.read_text(), err.read_text())  # still running
+        proc.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        try:
+            code = proc.wait(timeout=limit + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        seconds = time.monotonic() - start
+    return code, seconds, out.read_text(), err.read_text()
+
+
+def resume_command(stderr: str):
+    """The command the closing line gives, as (env, argv)."""
+    line = [x for x in stderr.splitlines() if x.startswith("dlzoo: interrupted")][-1]
+    assert "resume with: " in line, line
+    [(env, argv)] = printed_commands(line.split("resume with: ", 1)[1])
+    return env, argv
+
+
+TRAIN = ["train", "lenet5-digits", "--set", "train.epochs=2", "--output", "runs"]
+
+
+def test_one_ctrl_c_stops_train_and_says_how_to_resume(tmp_path):
+    """SIGINT during the first epoch: `dlzoo train` ends within seconds (exit 130) with one line
+    naming the exact command that resumes it, and that run's state is on disk."""
+    code, seconds, _, err = interrupted(TRAIN, tmp_path, when="Epoch 1/")
+    assert code == 130 and seconds < 20, (code, seconds, err)
+    env, argv = resume_command(err)
+    assert argv[:2] == ["train", "lenet5-digits"] and argv[-1] == "--resume", argv
+    assert (tmp_path / "runs" / ".runs" / "lenet5-digits" / "recipe.json").is_file()
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", [None, "Epoch 1/", "Epoch 2/"])
+def test_ctrl_c_at_several_moments_of_train_then_resume(tmp_path, when):
+    """Start-up (nothing to resume yet: it says so), the first and the second epoch: each stops
+    within seconds; the printed resume command then finishes the run."""
+    code, seconds, _, err = interrupted(TRAIN, tmp_path, when=when)
+    assert code == 130 and seconds < 20, (code, seconds, err)
+    if when is None and "nothing to resume yet" in err:
+        return
+    env, argv = resume_command(err)
+    done = run_printed(env, argv, tmp_path)
+    assert done.returncode == 0 and "Saved to runs/lenet5-digits/" in done.stdout, done.stderr
+
+
+TUNE = ["tune", "cnn-digits-tune", "--tuner", "random", "--max-trials", "2", "--set",
+        "tune.epochs=2", "--set", "train.epochs=1", "--output", "runs"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["search: ", "Epoch 1/"])
+def test_one_ctrl_c_stops_tune_then_resume(tmp_path, when):
+    """`dlzoo tune`: one SIGINT (JAX's gc callback used to swallow the first) ends the search
+    within seconds; the printed command resumes it to the end."""
+    code, seconds, _, err = interrupted(TUNE, tmp_path, when=when)
+    assert code == 130 and seconds < 20, (code, seconds, err)
+    assert "Exception ignored" not in err, err
+    env, argv = resume_command(err)
+    done = run_printed(env, argv, tmp_path)
+    assert done.returncode == 0 and "Saved to runs/cnn-digits-tune/" in done.stdout, done.stderr
