@@ -42,7 +42,8 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
     exported = export_digits(digits, image_size=(32, 32), overwrite=True)
     console.print(f"    {exported['count']} images in {len(exported['counts'])} classes")
 
-    overrides = [f"data.source=folder:{digits.as_posix()}"]
+    # the recipe's own name and expected figure: the folder holds the recipe's digits
+    overrides = [f"data.source=folder:{digits.as_posix()}", "name=lenet5-digits"]
     if epochs is not None:
         overrides.append(f"train.epochs={epochs}")
     recipe = load_recipe("lenet5-digits", overrides=overrides)

@@ -166,11 +166,34 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
         raw = parse_yaml(read_text(path, max_bytes=RECIPE_MAX_BYTES, what="recipe"))
     except yaml.YAMLError as e:
         raise RecipeError(f"recipe {path.name}: not valid YAML: {e}") from None
-    raw = apply_overrides(raw, overrides, where=path.name)
+    raw = _another_source(raw, apply_overrides(raw, overrides, where=path.name), overrides)
     recipe = validate(raw, where=path.name)
     if check_registry:
         check_model(recipe, where=path.name)
     return recipe
+
+
+def _another_source(before, after, overrides) -> dict:
+    """A recipe run on another data source (`--set data.source=folder:photos`) is another run:
+    named NAME-SOURCE (so it neither resumes nor replaces the recipe's own model) and without
+    the recipe's expected figure, which was measured on its own data. `--set name=...` keeps
+    the expectation: the user says it is the same job."""
+    def source(r):
+        data = r.get("data") if isinstance(r, dict) else None
+        return data.get("source") if isinstance(data, dict) else None
+
+    keys = {str(o).split("=", 1)[0].strip() for o in overrides or ()}
+    if source(after) == source(before) or "name" in keys or not isinstance(after, dict):
+        return after
+    new = str(source(after))
+    kind, _, arg = new.partition(":")
+    tag = os.path.basename(os.path.normpath(arg)) if kind == "folder" else (arg or kind)
+    tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", tag).strip("-.") or "data"
+    out = dict(after)
+    out["name"] = f"{after.get('name')}-{tag}"
+    if not any(k == "expect" or k.startswith("expect.") for k in keys):
+        out.pop("expect", None)
+    return out
 
 
 def apply_overrides(recipe, overrides, where: str = "recipe") -> dict:

@@ -282,3 +282,118 @@ def test_one_ctrl_c_stops_tune_then_resume(tmp_path, when):
     env, argv = resume_command(err)
     done = run_printed(env, argv, tmp_path)
     assert done.returncode == 0 and "Saved to runs/cnn-digits-tune/" in done.stdout, done.stderr
+
+
+# --- 7. small things a newcomer trips on ------------------------------------------------------
+
+
+@pytest.mark.parametrize("command, options", [
+    ("list", ["--task", "--family"]), ("build", ["--num-classes"]), ("predict", ["--top-k"]),
+    ("finetune", ["--batch-size", "--seed", "--validation-split", "--pooling"]),
+    ("doctor", ["--seed", "--workers"]), ("evaluate", ["--batch-size"]),
+])
+def test_every_option_has_a_help_line(command, options):
+    run = dlzoo(command, "--help")
+    assert run.returncode == 0, run.stderr
+    for option in options:
+        # the option, its metavar, then its description (same line or the next), not the next option
+        assert re.search(re.escape(option) + r"(?: [A-Z_{},a-z]+)?\s+[^-\s]", run.stdout), \
+            (option, run.stdout)
+
+
+def test_info_shows_what_a_user_can_use():
+    run = dlzoo("info", "resnet50")
+    assert run.returncode == 0, run.stderr
+    assert "smoke_overrides" not in run.stdout
+    assert not re.search(r"min_input_size\s+1\s*$", run.stdout, re.M), run.stdout
+    assert re.search(r"min_input_size\s+any size", run.stdout), run.stdout
+
+
+def test_explain_takes_a_folder_as_predict_does(damaged_folder, tmp_path):
+    run = dlzoo("explain", SHIPPED, damaged_folder, "--out", tmp_path / "x")
+    assert run.returncode in (0, 1), run.stderr  # 1: some files skipped (named on stderr)
+    pngs = sorted(p.name for p in (tmp_path / "x").glob("*.gradcam.png"))
+    assert "img0.gradcam.png" in pngs and len(pngs) >= 8, (pngs, run.stdout, run.stderr)
+
+
+def test_a_recipe_on_another_source_is_another_run(finetuned):
+    """`--set data.source=folder:...` on lenet5-digits: saved under its own name, and the
+    digits' expected figure is not shown against a figure measured on other data."""
+    root, _ = finetuned
+    run = dlzoo("train", "lenet5-digits", "--set", "data.source=folder:my photos",
+                "--set", "train.epochs=1", "--quiet", cwd=root)
+    assert run.returncode == 0, run.stderr
+    assert "Saved to saved_models/lenet5-digits-my-photos/" in run.stdout, run.stdout
+    assert "0.98" not in run.stdout.split("expected", 1)[-1].split("epoch(s)")[0], run.stdout
+    assert not (root / "saved_models" / "lenet5-digits").exists()
+
+
+def test_a_second_export_is_refused_and_usage_has_no_absolute_path(tmp_path):
+    from dlzoo.backends import has_tensorflow
+
+    if not has_tensorflow():
+        pytest.skip("export needs TensorFlow (the other leg checks its message)")
+    first = dlzoo("export", SHIPPED, "--out", "exp", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    usage = (tmp_path / "exp" / "USAGE.md").read_text()
+    assert str(tmp_path) not in usage and "EXIF" in usage, usage
+    line = _error(dlzoo("export", SHIPPED, "--out", "exp", cwd=tmp_path))
+    assert "already holds an export" in line and "--overwrite" in line, line
+
+
+def _figures(monkeypatch):
+    """The matplotlib figures dlzoo saves in this test (their objects, to read what is drawn)."""
+    from matplotlib.figure import Figure
+
+    saved = []
+    original = Figure.savefig
+
+    def savefig(self, *args, **kwargs):
+        saved.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    return saved
+
+
+def test_fine_tune_curves_mark_phase_two(tmp_path, monkeypatch):
+    from dlzoo.plots import phase_marks, plot_history
+
+    saved = _figures(monkeypatch)
+    card = {"training": {"phase1": {"epochs_run": 3}, "phase2": {"epochs_run": 2}}}
+    history = {"loss": [1.0, 0.8, 0.7, 0.5, 0.4], "val_loss": [1.1, 0.9, 0.8, 0.6, 0.5]}
+    plot_history(history, tmp_path / "c.png", marks=phase_marks(card))
+    ax = saved[0].axes[0]
+    assert "phase 2: unfrozen" in ax.get_legend_handles_labels()[1]
+    assert any(list(line.get_xdata()) == [3.5, 3.5] for line in ax.lines)
+
+
+def test_top_loss_titles_say_what_the_numbers_are(tmp_path, monkeypatch):
+    import numpy as np
+
+    from dlzoo.interpretation import plot_top_losses, top_losses_table
+
+    saved = _figures(monkeypatch)
+    probs = np.array([[1.0, 0.0], [0.3, 0.7]])
+    rows = top_losses_table([0, 0], probs, ["cat", "dog"], k=2)
+    plot_top_losses(np.zeros((2, 8, 8, 1)), rows, tmp_path / "t.png")
+    titles = [ax.get_title() for ax in saved[0].axes]
+    assert not any("-0.00" in t for t in titles), titles
+    assert "predicted dog (0.70)" in titles[0] and "loss 1.20" in titles[0], titles
+    assert "loss = -log p(true)" in saved[0]._suptitle.get_text()
+
+
+def test_grad_cam_captions_fit_the_picture(tmp_path, monkeypatch):
+    import numpy as np
+
+    from dlzoo.explain import plot_grad_cam
+
+    saved = _figures(monkeypatch)
+    title = ("a_very_long_class_name_for_a_photo_of_something (0.41); "
+             "predicted another_quite_long_class_name (0.52)")
+    plot_grad_cam(np.zeros((16, 16, 3)), np.zeros((16, 16)), tmp_path / "g.png", title=title)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = saved[0]
+    box = fig._suptitle.get_window_extent(FigureCanvasAgg(fig).get_renderer())
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height, (box, fig.bbox)
