@@ -20,6 +20,17 @@ class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
 
 
+# Exit statuses (README "Train, evaluate, predict", and `dlzoo --help`).
+EXIT_SKIPPED = 3  # done, but some of the inputs were skipped (each named on stderr with why)
+EXIT_STATUSES = """exit status:
+  0    done
+  1    a fault nobody foresaw (the line says so; --debug shows the traceback)
+  2    an error: bad arguments or inputs, nothing done (one line says what to do)
+  3    done, but some input files were skipped, each named on stderr with the reason
+       (predict, explain, evaluate: the files given, or the folder's files, that could not be read)
+  130  interrupted (Ctrl-C)"""
+
+
 def _parse_shape(text: str) -> tuple:
     try:
         shape = tuple(int(t) for t in text.replace("x", ",").split(",") if t.strip())
@@ -205,7 +216,7 @@ def _cmd_train(args) -> int:
     from dlzoo.recipes import load_recipe
     from dlzoo.training import run_recipe
 
-    recipe = load_recipe(args.recipe, overrides=args.set or [])
+    recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args))
     found = None
     if args.use_found_lr and not args.find_lr:
         raise CLIError("--use-found-lr goes with --find-lr")
@@ -238,7 +249,7 @@ def _find_lr_recipe(recipe, args):
         return recipe, None
     from dlzoo.recipes import load_recipe
 
-    return load_recipe(args.recipe, overrides=(args.set or []) + [
+    return load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + [
         f"train.learning_rate={found.suggestion:.2g}"]), found
 
 
@@ -247,6 +258,43 @@ def _print_lr_find(found, out) -> None:
           f"{found.suggestion:.2g} (lowest smoothed loss at {found.min_loss_lr:.2g}, steepest "
           f"descent at {found.steepest:.2g}); curve in {found.png}, figures in "
           f"{os.path.join(out, 'lr_find.json')}")
+
+
+def _parse_devices(text: str):
+    """--devices: N or all."""
+    if text == "all":
+        return text
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    raise argparse.ArgumentTypeError(f"expected a positive integer or all; received {text!r}")
+
+
+def _add_run_flags(p, what: str, recipe: bool = True) -> None:
+    """--precision and --devices, the same words for train, finetune and tune."""
+    from dlzoo.precision import PRECISIONS
+
+    p.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help=f"numeric precision of {what}: auto (bfloat16 mixed on GPUs of compute "
+                        "capability 8+ and TPUs, float32 elsewhere), float32, bfloat16 or "
+                        "float16 (mixed, with loss scaling)"
+                        + ("; the recipe's train.precision, default auto" if recipe else
+                           "; default auto"))
+    p.add_argument("--devices", type=_parse_devices, default=None, metavar="N|all",
+                   help=f"train {what} data parallel over N local devices (or all): "
+                        "keras.distribution.DataParallel on JAX, MirroredStrategy on TensorFlow; "
+                        "the batch size stays the global batch, split evenly over them"
+                        + ("; the recipe's train.devices, default 1" if recipe else
+                           "; default 1"))
+
+
+def _run_overrides(args) -> list[str]:
+    """--precision / --devices as the recipe keys they set (train.precision, train.devices)."""
+    out = []
+    if getattr(args, "precision", None):
+        out.append(f"train.precision={args.precision}")
+    if getattr(args, "devices", None) is not None:
+        out.append(f"train.devices={args.devices}")
+    return out
 
 
 def _add_train(sub):
@@ -268,6 +316,7 @@ def _add_train(sub):
     p.add_argument("--save-folds", choices=("best", "all"), default="best",
                    help="with --folds: save the best fold's model (default) or every fold's")
     _add_find_lr_flags(p, "train.learning_rate")
+    _add_run_flags(p, "the run")
     p.set_defaults(func=_cmd_train)
 
 
@@ -329,7 +378,7 @@ def _cmd_evaluate(args) -> int:
     if result.adversarial is not None:
         _print_adversarial(result, console)
     console.print(f"report, confusion matrix, reliability diagram and top losses in {result.out}/")
-    return 0
+    return EXIT_SKIPPED if result.skipped else 0
 
 
 def _print_interpretation(entries: dict, console) -> None:
@@ -360,7 +409,8 @@ def _print_adversarial(result, console) -> None:
 
 
 def _add_evaluate(sub):
-    p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix")
+    p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix",
+                       epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("data", help="a folder of class subfolders, or a source (digits, mnist, ...)")
     p.add_argument("--split", choices=("val", "train", "all"), default=None,
@@ -390,8 +440,10 @@ def _cmd_predict(args) -> int:
     found = predict_files(args.model_dir, args.files, k=args.top_k)
     for path, reason in found.skipped:
         print(f"{path}: skipped: {reason}", file=sys.stderr)
+    total = len(found.rows) + len(found.skipped)
     if not found.rows:
-        raise CLIError("none of the files could be read as an image")
+        raise CLIError(f"none of the {total} file(s) could be read as an image (each named above)"
+                       if total else f"no files found in {' '.join(args.files)}")
     if args.json:
         print(json.dumps([{"file": f, "top": [{"class": c, "probability": round(p, 6)}
                                                for c, p in row]}
@@ -399,11 +451,14 @@ def _cmd_predict(args) -> int:
     else:
         for f, row in found.rows:
             print(f"{f}: " + ", ".join(f"{c} {p:.3f}" for c, p in row))
-    return 1 if found.skipped else 0
+    print(f"read {len(found.rows)} of {total} file(s); {len(found.skipped)} could not be read"
+          + (" (named above)" if found.skipped else ""), file=sys.stderr)
+    return EXIT_SKIPPED if found.skipped else 0
 
 
 def _add_predict(sub):
-    p = sub.add_parser("predict", help="top-k classes for image files or folders")
+    p = sub.add_parser("predict", help="top-k classes for image files or folders",
+                       epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("files", nargs="+",
                    help="image files, or folders (their image files, recursively)")
@@ -445,11 +500,12 @@ def _cmd_explain(args) -> int:
     if not done:
         raise CLIError("none of the files could be read as an image")
     print(f"Grad-CAM on layer {layer}")
-    return 1 if skipped else 0
+    return EXIT_SKIPPED if skipped else 0
 
 
 def _add_explain(sub):
-    p = sub.add_parser("explain", help="Grad-CAM heatmaps, first-layer filters, feature maps")
+    p = sub.add_parser("explain", help="Grad-CAM heatmaps, first-layer filters, feature maps",
+                       epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("images", nargs="*",
                    help="image files, or folders (their image files, recursively)")
@@ -724,6 +780,7 @@ def _cmd_finetune(args) -> int:
         validation_split=args.validation_split, seed=args.seed,
         model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None, out=out,
         overwrite=args.overwrite, keep=args.keep,
+        precision=args.precision or "auto", devices=args.devices or 1,
         verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
     )
     card = result.card
@@ -861,6 +918,7 @@ def _add_finetune(sub):
                    help="save the phase that scored better on validation (default) or the last")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     _add_find_lr_flags(p, "--head-lr (phase 1)")
+    _add_run_flags(p, "both phases", recipe=False)
     p.set_defaults(func=_cmd_finetune)
 
 
@@ -907,19 +965,19 @@ def _add_export(sub):
 
 def _cmd_tune(args) -> int:
     from dlzoo.recipes import load_recipe
-    from dlzoo.tuning.runner import tune_recipe
 
     overrides = list(args.set or [])
     if args.tuner is not None:
         overrides.append(f"tune.tuner={args.tuner}")
     if args.max_trials is not None:
         overrides.append(f"tune.max_trials={args.max_trials}")
-    recipe = load_recipe(args.recipe, overrides=overrides)
+    recipe = load_recipe(args.recipe, overrides=overrides + _run_overrides(args))
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be at least 1; received {args.workers}")
     if args.role is not None and args.workers:
         raise CLIError("--role is set by `dlzoo tune --workers` for the processes it starts")
     from dlzoo.tuning.distributed import WorkerError
+    from dlzoo.tuning.runner import tune_recipe  # keras-tuner: imports Keras, after the recipe
 
     try:
         result, run = tune_recipe(
@@ -981,6 +1039,7 @@ def _add_tune(sub):
                    help="folder for NAME/ and the search project .tuning/NAME/ (default saved_models)")
     p.add_argument("--quiet", action="store_true", help="no per-trial output")
     p.add_argument("--role", choices=("chief", "worker"), default=None, help=argparse.SUPPRESS)
+    _add_run_flags(p, "each trial and the retrained model")
     p.set_defaults(func=_cmd_tune)
 
 
@@ -1001,7 +1060,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="dlzoo", description="Keras 3 model zoo and transfer-learning toolkit."
+        prog="dlzoo", description="Keras 3 model zoo and transfer-learning toolkit.",
+        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     parser.add_argument("--version", action="store_true", help="print versions and exit")

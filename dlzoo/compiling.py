@@ -11,6 +11,8 @@ from __future__ import annotations
 
 __all__ = [
     "CLASSIFICATION_TASKS",
+    "JAX_TRACEABLE_AUGMENTATION",
+    "allow_jit",
     "compile_for_task",
     "default_loss",
     "default_metrics",
@@ -59,6 +61,53 @@ def make_optimizer(name: str, learning_rate=1e-3, **kwargs):
     return type(keras.optimizers.get(name))(learning_rate=learning_rate, **kwargs)
 
 
+# Keras marks its geometric image-augmentation layers `supports_jit = False`, a limit of
+# TensorFlow's XLA (ImageProjectiveTransformV3 has no XLA kernel), and `Model.compile` then runs
+# the *whole* model uncompiled on every backend: on JAX, op-by-op dispatch (7x slower for LeNet-5
+# on 2 CPU cores). On JAX these layers are plain `keras.ops` (the affine warp is
+# `jax.scipy.ndimage.map_coordinates`, the randomness a `SeedGenerator` whose state the JAX
+# trainer threads through the jitted step), so they trace. Checked by
+# tests/test_compiled_step.py for each class below: compiled, and still random per sample and
+# per step. (RandomCrop is left out: its training-mode shape differs from its inference shape.)
+JAX_TRACEABLE_AUGMENTATION = (
+    "RandomTranslation",
+    "RandomZoom",
+    "RandomRotation",
+    "RandomPerspective",
+    "RandomShear",
+)
+
+
+def allow_jit(model):
+    """On the JAX backend, marks `model`'s Keras augmentation layers that trace under `jax.jit`
+    (`JAX_TRACEABLE_AUGMENTATION`) as jit-compatible, so that `compile(jit_compile="auto")`
+    compiles the training, evaluation and prediction steps; and re-enables jit on a model that
+    was compiled before (a model loaded with `compile=True`). On TensorFlow and PyTorch nothing
+    changes (TensorFlow still traces a `tf.function` graph, without XLA for these layers).
+
+    Returns:
+        `model`, changed in place.
+    """
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return model
+    # `_flatten_layers` is what Keras's own `model_supports_jit` walks: nested models and the
+    # sublayers of custom layers included.
+    layers = list(model._flatten_layers(include_self=True))
+    for layer in layers:
+        if (type(layer).__name__ in JAX_TRACEABLE_AUGMENTATION
+                and type(layer).__module__.startswith("keras.")):
+            layer.supports_jit = True
+    # A compiled model keeps the value compile() resolved, and a saved model the value of the
+    # host it was trained on (False on a CPU-only TensorFlow host): recompute it for JAX.
+    if (getattr(model, "compiled", False) and not model.run_eagerly and not model.jit_compile
+            and all(layer.supports_jit for layer in layers)):
+        model.jit_compile = True
+        model.train_function = model.test_function = model.predict_function = None
+    return model
+
+
 def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
                      optimizer_args: dict | None = None, loss=None, metrics=None):
     """Compiles `model` for `task` and returns it.
@@ -74,6 +123,7 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
     """
     if isinstance(optimizer, str):
         optimizer = make_optimizer(optimizer, learning_rate, **(optimizer_args or {}))
+    allow_jit(model)
     if task == "generative":
         model.compile(optimizer=optimizer)
         return model

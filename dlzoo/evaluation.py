@@ -227,8 +227,8 @@ def read_images(paths, input_shape) -> tuple[np.ndarray, list, list]:
     """Reads image files as a model's raw input: `(H, W, C)` from `input_shape`, values 0-255.
 
     Decodes and resizes exactly as the folder pipeline does (`dlzoo.data.sniff.decode_bytes`:
-    the same header routing, EXIF orientation, Pillow reference, TensorFlow decoder and
-    `tf.image.resize`), so a file predicts as it would have trained.
+    the same header routing, EXIF orientation, Pillow reference, TensorFlow decoder and the one
+    resize, Pillow's), so a file predicts as it would have trained, on any host.
 
     Returns:
         `(images float32 (N, H, W, C), the paths read, [(path, reason)] for the files skipped)`.
@@ -277,14 +277,14 @@ class FilePredictions:
     skipped: list
 
 
-# What a folder given to `predict` contributes (Keras's image_dataset_from_directory allowlist,
-# plus TIFF, which Pillow reads); a file named explicitly is always tried.
-IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
-
-
 def image_paths(paths) -> list[str]:
-    """`paths` with each folder replaced by the image files under it, recursively (sorted; hidden
-    entries and files with other suffixes left out; symbolic links to folders not followed)."""
+    """`paths` with each folder replaced by the files under it, recursively (sorted; hidden
+    entries left out; symbolic links to folders not followed).
+
+    Every file is listed whatever its name: `read_images` tells an image by its header, so a
+    phone's `IMG_0001.HEIC` or a JPEG saved as `photo.jpeg.bak` is read, and a file that is not
+    an image is skipped by name with the reason, never silently passed over.
+    """
     out = []
     for path in map(os.fspath, paths):
         if not os.path.isdir(path):
@@ -293,8 +293,7 @@ def image_paths(paths) -> list[str]:
         found = []
         for folder, dirs, files in os.walk(path):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
-            found += [os.path.join(folder, f) for f in files
-                      if not f.startswith(".") and f.lower().endswith(IMAGE_SUFFIXES)]
+            found += [os.path.join(folder, f) for f in files if not f.startswith(".")]
         out += sorted(found)
     return out
 
@@ -304,7 +303,8 @@ def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64) -> File
     (what `dlzoo predict` prints).
 
     Files are read as `read_images` reads them; a file that is not an image is skipped and named.
-    A folder stands for the image files under it, recursively (`image_paths`).
+    A folder stands for every file under it, recursively (`image_paths`): the ones that are not
+    images are skipped by name, with the reason.
 
     Returns:
         `FilePredictions`: `rows` `[(path, [(class name, probability), ...])]` for the files read,

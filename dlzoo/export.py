@@ -7,8 +7,8 @@ The exported artifact does its own resizing and preprocessing, so a serving syst
 TFLite / LiteRT, ONNX Runtime) needs no dlzoo and no knowledge of the weights' convention:
 
     uint8 (batch, any height, any width, 1-4 channels) -> RawImageInput (to the model's channels
-    and size, exactly as dlzoo's folder pipeline does: Pillow's grayscale/RGB/RGBA conversion,
-    bilinear resize rounded to whole pixel values) -> the saved model (whose first layer is its
+    and size as dlzoo's folder pipeline does: Pillow's grayscale/RGB/RGBA conversion, Pillow's
+    antialiased resampling written in Keras ops, within one level) -> the saved model (whose first layer is its
     Preprocess) -> probabilities (batch, classes)
 
 Formats are Keras's own `model.export`: `savedmodel` (`format="tf_saved_model"`, TensorFlow),
@@ -79,13 +79,15 @@ def _channel_tables(channels: int):
 class RawImageInput(keras.layers.Layer):
     """uint8 images of any size and 1-4 channels -> float32 [0, 255] at (height, width, channels),
     converted and resized as dlzoo's `image_folder` does (grayscale, RGB, RGBA as Pillow converts
-    them; then bilinear, rounded and clipped to whole pixel values), so an exported model sees the
-    pixels it was trained on, whatever the channels of the photo it is given.
+    them; then Pillow's resampling, `dlzoo.layers.preprocessing.pillow_resize`, within one level
+    of it), so an exported model sees the pixels it was trained on, whatever the photo's size
+    and channels.
 
     Args:
         height, width: the model's input size.
         channels: the model's channels (1, 3 or 4); None (default) keeps the input's own.
-        interpolation: "bilinear" (default) or any `keras.ops.image.resize` method.
+        interpolation: "bilinear" (default), "nearest", "bicubic", "area" or "lanczos3" (the
+            Pillow filter of the same name; see `dlzoo.data.images.INTERPOLATIONS`).
 
     An image of 0 or more than 4 channels fails at run time (an index out of range in the
     conversion table), with the check `serving_model` adds for TensorFlow.
@@ -108,8 +110,12 @@ class RawImageInput(keras.layers.Layer):
             x4 = ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, 4]])[..., :4]
             x = ops.matmul(x4, ops.take(ops.convert_to_tensor(weights), k, axis=0))
             x = ops.floor((x + ops.take(ops.convert_to_tensor(bias), k, axis=0)) / _ONE)
-        x = ops.image.resize(x, (self.height, self.width), interpolation=self.interpolation)
-        return ops.clip(ops.round(x), 0.0, 255.0)
+        from dlzoo.layers.preprocessing import pillow_resize
+
+        if tuple(x.shape[1:3]) == (self.height, self.width):  # declared at the size (LiteRT)
+            return x
+        # Pillow's resampling, within one level (at the model's size its weights are the identity)
+        return pillow_resize(x, self.height, self.width, self.interpolation)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.height, self.width, self.channels or input_shape[-1])
@@ -296,10 +302,24 @@ interpreter = Interpreter(model_path={path})
 interpreter.allocate_tensors()
 
 
+def _fit(images, h, w):
+    \"\"\"A fixed-size model's input: other sizes resized with Pillow's bilinear filter, as
+    dlzoo resizes (its graph was built for this size only).\"\"\"
+    from PIL import Image  # pip install pillow
+
+    if h <= 0 or images.shape[1:3] == (h, w):
+        return images
+    mode = {{1: "L", 2: "La", 3: "RGB", 4: "RGBa"}}[images.shape[-1]]  # bands resampled as they are
+    out = [Image.frombytes(mode, im.shape[1::-1], im.tobytes()).resize((w, h), Image.BILINEAR)
+           for im in images]
+    return np.stack([np.frombuffer(o.tobytes(), np.uint8).reshape(h, w, -1) for o in out])
+
+
 def classify(images):
     \"\"\"uint8 (batch, height, width, channels) -> probabilities (batch, classes).\"\"\"
     images = np.asarray(images, np.uint8)
     index = interpreter.get_input_details()[0]["index"]
+    images = _fit(images, *interpreter.get_input_details()[0]["shape_signature"][1:3])
     if tuple(interpreter.get_input_details()[0]["shape"]) != images.shape:
         interpreter.resize_tensor_input(index, images.shape)  # another size, batch or channels
         interpreter.allocate_tensors()
@@ -324,8 +344,9 @@ def classify(images):
 _SHAPES = {
     "savedmodel": "any batch and size",
     "onnx": "any batch and size",
-    "litert": "declared (1, {h}, {w}, {c}); `classify` resizes the input tensor for any other "
-              "batch, size or channel count",
+    "litert": "declared (1, {h}, {w}, {c}); its graph is built for {h}x{w}, so `classify` "
+              "resizes images of another size with Pillow first (as dlzoo does; `--dynamic-size` "
+              "resizes inside instead), and the input tensor for another batch or channel count",
     "litert-dynamic": "height and width declared unknown; `classify` sets the shape of each batch",
 }
 

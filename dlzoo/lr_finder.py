@@ -115,6 +115,9 @@ def _probe(model):
     config = model.optimizer.get_config()
     config["learning_rate"] = 1e-7
     optimizer = type(model.optimizer).from_config(config)
+    from dlzoo.compiling import allow_jit
+
+    allow_jit(probe)  # a clone's augmentation layers are new instances
     probe.compile(optimizer=optimizer, loss=model.loss)
     return probe
 

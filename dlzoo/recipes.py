@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from dlzoo.augmentation import normalize_augment
-from dlzoo.callbacks import EARLY_STOPPING_DEFAULTS, check_schedule
+from dlzoo.schedules import EARLY_STOPPING_DEFAULTS, check_schedule
 from dlzoo.userfiles import RECIPE_MAX_BYTES, read_text
 
 __all__ = [
@@ -63,6 +63,8 @@ DEFAULTS = {
         "adversarial": None,  # {method: fgsm, epsilon: 0.1, ratio: 0.5}: see dlzoo.robustness
         "seed": None,  # None: data.seed
         "strategy": None,  # mirrored | multi_worker (TensorFlow) | data_parallel (JAX)
+        "precision": "auto",  # auto | float32 | bfloat16 | float16 (dlzoo.precision)
+        "devices": 1,  # N or "all": data parallel over this many local devices
     },
     "callbacks": {
         "monitor": "val_loss",
@@ -167,6 +169,8 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
     except yaml.YAMLError as e:
         raise RecipeError(f"recipe {path.name}: not valid YAML: {e}") from None
     raw = _another_source(raw, apply_overrides(raw, overrides, where=path.name), overrides)
+    if check_registry and isinstance(raw, dict):  # before validate's last, Keras-bound checks
+        check_model_name(raw.get("model"), where=path.name)
     recipe = validate(raw, where=path.name)
     if check_registry:
         check_model(recipe, where=path.name)
@@ -342,6 +346,9 @@ def validate(recipe, where: str = "recipe") -> dict:
     if recipe.get("tune") is not None:
         out["tune"] = _validate_tune(_mapping(recipe["tune"], where, "tune"), where,
                                      out["train"]["seed"])
+    # Last, once everything a recipe says was checked without a backend: the optimizer's name and
+    # arguments need Keras (its optimizer classes), which imports TensorFlow or JAX.
+    _check_optimizer(out["train"]["optimizer"], out["train"]["optimizer_args"], where)
     return out
 
 
@@ -349,6 +356,12 @@ def _validate_data(data: dict, where: str) -> dict:
     named, more = data_keys()
     if not more:
         _unknown(data, named, where, "data.")
+    else:  # the source's own options, where they can be told without a backend
+        from dlzoo.data.datasets import source_options
+
+        extra = source_options(data.get("source"))
+        if extra is not None:
+            _unknown(data, (*named, *extra), where, "data.")
     out = {**DEFAULTS["data"], **data}
     for key, value in out.items():
         _plain(value, where, f"data.{key}")
@@ -386,8 +399,7 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
     _number(out["learning_rate"], where, "train.learning_rate", lambda v: 0 < v <= 10,
             "a positive number of at most 10")
     out["learning_rate"] = float(out["learning_rate"])
-    _check_optimizer(out["optimizer"], _mapping(out["optimizer_args"], where,
-                                                "train.optimizer_args"), where)
+    _mapping(out["optimizer_args"], where, "train.optimizer_args")  # its keys: _check_optimizer
     out["optimizer_args"] = dict(_plain(out["optimizer_args"] or {}, where,
                                         "train.optimizer_args"))
     if out["loss"] is not None and not isinstance(out["loss"], str):
@@ -407,7 +419,23 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
         out["seed"] = data_seed
     _int(out["seed"], where, "train.seed", minimum=0, maximum=MAX_SEED)
     _validate_strategy(out["strategy"], where)
+    from dlzoo.precision import PRECISIONS
+
+    if out["precision"] not in PRECISIONS:
+        _fail(where, "train.precision", f"one of {', '.join(PRECISIONS)}", out["precision"])
+    out["devices"] = _validate_devices(out["devices"], where)
     return out
+
+
+def _validate_devices(devices, where: str):
+    """`train.devices`: a positive integer or "all"."""
+    if devices == "all":
+        return devices
+    if isinstance(devices, str) and devices.strip().isdigit():
+        devices = int(devices)
+    if isinstance(devices, bool) or not isinstance(devices, int) or not 1 <= devices <= 4096:
+        _fail(where, "train.devices", "a positive integer or all", devices)
+    return devices
 
 
 STRATEGIES = ("mirrored", "multi_worker", "data_parallel")
@@ -555,10 +583,28 @@ def _validate_expect(expect: dict, where: str) -> dict:
     return dict(expect)
 
 
+def check_model_name(model, where: str = "recipe") -> None:
+    """Refuses a model name that is neither in the stored catalog (`dlzoo.catalog`) nor registered
+    in this process, naming the closest ones, without importing Keras or a backend."""
+    from dlzoo import catalog
+    from dlzoo.registry import _REGISTRY, normalize_name
+
+    if not isinstance(model, str) or normalize_name(model) in _REGISTRY:
+        return  # a non-string is validate's to refuse; a model registered by user code is known
+    try:
+        catalog.entry(model)
+    except ValueError as e:
+        raise RecipeError(f"recipe {where}: model: {e}") from None
+
+
 def check_model(recipe: dict, where: str = "recipe") -> None:
-    """Checks that the recipe's model is registered and accepts its `model_args`."""
+    """Checks that the recipe's model is registered and accepts its `model_args`.
+
+    The name is checked first (`check_model_name`: no backend); only the argument names need
+    the builder itself (its module imports Keras)."""
     from dlzoo.registry import check_model_args
 
+    check_model_name(recipe["model"], where)
     args = {k: v for k, v in recipe["model_args"].items() if k != "weights"}
     if "input_shape" in args:
         args["input_shape"] = tuple(args["input_shape"])

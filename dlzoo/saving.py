@@ -31,6 +31,7 @@ import os
 import shlex
 import shutil
 import uuid
+import warnings
 from pathlib import Path
 
 from dlzoo.files import json_default
@@ -464,8 +465,12 @@ def load_model_file(path, *, compile: bool = False, custom_objects: dict | None 
         raise ValueError(f"{path} is not a Keras model archive (.keras is a zip file); it is "
                          "damaged or another kind of file. Restore it or save the model again.")
     try:
-        return keras.saving.load_model(path, compile=compile, safe_mode=True,
-                                       custom_objects=custom_objects)
+        with warnings.catch_warnings():
+            # a model trained with jit on JAX recompiles here before `allow_jit` (below) has
+            # marked its augmentation layers: Keras warns, and jit is turned back on below
+            warnings.filterwarnings("ignore", message="Model doesn't support `jit_compile=True`")
+            model = keras.saving.load_model(path, compile=compile, safe_mode=True,
+                                            custom_objects=custom_objects)
     except Exception as e:  # Keras raises TypeError/ValueError/KeyError/BadZipFile/OSError here
         unknown = unknown_classes(path, custom_objects)
         if unknown:
@@ -477,6 +482,9 @@ def load_model_file(path, *, compile: bool = False, custom_objects: dict | None 
             ) from e
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ValueError(f"{path} could not be loaded: {type(e).__name__}: {first[:300]}") from e
+    from dlzoo.compiling import allow_jit
+
+    return allow_jit(model)  # models saved with augmentation layers run jitted on JAX too
 
 
 def unknown_classes(path, custom_objects: dict | None = None) -> list[tuple[str, str]]:

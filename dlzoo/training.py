@@ -84,8 +84,10 @@ class RunInputs:
     val: object | None
     strategy: object | None  # tf.distribute.Strategy, or None
     steps: int  # training batches per epoch
-    batch_size: int
+    batch_size: int  # the global batch: split over `replicas` devices
     model: object | None = None
+    precision: str = "float32"  # resolved `train.precision` (dlzoo.precision)
+    replicas: int = 1  # devices each batch is split over
 
     @property
     def name(self) -> str:
@@ -441,23 +443,50 @@ STRATEGIES = ("mirrored", "multi_worker", "data_parallel")
 _STRATEGIES_MADE: dict = {}
 
 
-def strategy_for(name: str | None, *, log=print):
-    """The scale-out a recipe's `train.strategy` asks for, made ready for use.
+def select_devices(devices, available: list, *, where: str = "train.devices") -> list:
+    """The first `devices` of `available` (all of them for "all"); ValueError when there are
+    fewer than asked for."""
+    if devices in (None, "all"):
+        return list(available)
+    if devices > len(available):
+        raise ValueError(
+            f"{where} is {devices} but this host has {len(available)} device(s) "
+            f"({', '.join(map(str, available[:8]))}); ask for at most {len(available)} "
+            "or 'all'.")
+    return list(available[:devices])
+
+
+def strategy_for(name: str | None, *, devices=1, log=print):
+    """The scale-out a recipe's `train.strategy` and `train.devices` ask for, made ready for use.
 
     * `mirrored`: `tf.distribute.MirroredStrategy` over this host's GPUs (or its CPU devices);
     * `multi_worker`: `tf.distribute.MultiWorkerMirroredStrategy`, one process per host, the
       cluster described by the `TF_CONFIG` variable;
-    * `data_parallel` (JAX): `keras.distribution.DataParallel` over every local device, set as
+    * `data_parallel` (JAX): `keras.distribution.DataParallel` over the local devices, set as
       Keras's global distribution.
+
+    With no strategy, `devices` (an integer or "all") above one picks the backend's data
+    parallelism: `data_parallel` on JAX, `mirrored` on TensorFlow; `devices` also limits how
+    many devices `data_parallel` and `mirrored` use. `data.batch_size` stays the global batch
+    (split evenly over the devices) and the learning rate is the one for that batch, so a
+    recipe trains the same on one device or several.
 
     Returns the `tf.distribute.Strategy` (None for `data_parallel` and for no strategy): what
     `strategy_scope` builds under, and what keras-tuner's `distribution_strategy` takes.
+
+    Raises:
+        ValueError: the backend lacks the strategy, or the host has fewer devices.
     """
-    if name is None:
-        return None
     import keras
 
     backend = keras.backend.backend()
+    if name is None and devices not in (1, None):
+        if backend not in ("jax", "tensorflow"):
+            raise ValueError(f"train.devices {devices!r} needs KERAS_BACKEND=jax or tensorflow "
+                             f"(the backend is {backend}); use train.devices: 1.")
+        name = "data_parallel" if backend == "jax" else "mirrored"
+    if name is None:
+        return None
     if name in ("mirrored", "multi_worker"):
         if backend != "tensorflow":
             raise ValueError(
@@ -468,10 +497,17 @@ def strategy_for(name: str | None, *, log=print):
 
         # One strategy per process: a second MirroredStrategy over the same devices reuses
         # collective instance keys and fails ("Shape mismatch in the collective instance").
-        if name not in _STRATEGIES_MADE:
-            _STRATEGIES_MADE[name] = (tf.distribute.MirroredStrategy() if name == "mirrored"
-                                      else tf.distribute.MultiWorkerMirroredStrategy())
-        strategy = _STRATEGIES_MADE[name]
+        key = (name, devices)
+        if key not in _STRATEGIES_MADE:
+            if name == "mirrored":
+                local = (tf.config.list_logical_devices("GPU")
+                         or tf.config.list_logical_devices("CPU"))
+                chosen = None if devices in (1, None, "all") else [
+                    d.name for d in select_devices(devices, local)]
+                _STRATEGIES_MADE[key] = tf.distribute.MirroredStrategy(devices=chosen)
+            else:
+                _STRATEGIES_MADE[key] = tf.distribute.MultiWorkerMirroredStrategy()
+        strategy = _STRATEGIES_MADE[key]
         log(f"strategy: {name}, {strategy.num_replicas_in_sync} replica(s)")
         return strategy
     if name == "data_parallel":
@@ -480,9 +516,10 @@ def strategy_for(name: str | None, *, log=print):
                 "train.strategy 'data_parallel' uses keras.distribution, which needs "
                 f"KERAS_BACKEND=jax (the backend is {backend}); on TensorFlow use mirrored."
             )
-        devices = keras.distribution.list_devices()
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
-        log(f"strategy: data_parallel over {len(devices)} device(s)")
+        chosen = select_devices(None if devices == 1 else devices,
+                                keras.distribution.list_devices())
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen))
+        log(f"strategy: data_parallel over {len(chosen)} device(s)")
         return None
     raise ValueError(f"train.strategy must be one of {', '.join(STRATEGIES)} or null; "
                      f"received {name!r}.")
@@ -570,20 +607,43 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
                 "arrays")
         steps = -(-len(train[0]) // batch_size)
     else:
-        strategy = strategy_for(recipe["train"].get("strategy"), log=log)
+        strategy = strategy_for(recipe["train"].get("strategy"),
+                                devices=recipe["train"].get("devices", 1), log=log)
         train, val = divisible_batches(train, val, batch_size, log=log)
         steps = steps_per_epoch(train)
+    from dlzoo.precision import resolve_precision
+
+    precision = resolve_precision(recipe["train"].get("precision", "auto"))
+    if precision != "float32":
+        log(f"precision: {precision} mixed (train.precision "
+            f"{recipe['train'].get('precision', 'auto')})")
     inputs = RunInputs(recipe=recipe, info=info, bundle=bundle, train=train, val=val,
-                       strategy=strategy, steps=steps, batch_size=batch_size)
+                       strategy=strategy, steps=steps, batch_size=batch_size,
+                       precision=precision, replicas=replica_count(strategy))
     if build:
         inputs.model = build_and_compile(recipe, bundle, info, steps, strategy)
     return inputs
 
 
+def replica_count(strategy=None) -> int:
+    """How many devices each batch is split over: the strategy's replicas, or the devices of
+    Keras's data-parallel distribution (JAX), else 1."""
+    if strategy is not None:
+        return int(strategy.num_replicas_in_sync)
+    import keras
+
+    dist = keras.distribution.distribution() if hasattr(keras, "distribution") else None
+    mesh = getattr(dist, "device_mesh", None)
+    return int(mesh.devices.size) if mesh is not None else 1
+
+
 def build_and_compile(recipe: dict, bundle, info, steps: int, strategy=None):
-    """`build_model` then `compile_model`, under `strategy`'s scope."""
-    with strategy_scope(strategy):
-        model = build_model(recipe, bundle, info)
+    """`build_model` then `compile_model`, under `strategy`'s scope and `train.precision`'s
+    dtype policy (the output layer in float32: `dlzoo.precision.float32_outputs`)."""
+    from dlzoo.precision import float32_outputs, precision_scope
+
+    with strategy_scope(strategy), precision_scope(recipe["train"].get("precision", "auto")):
+        model = float32_outputs(build_model(recipe, bundle, info))
         compile_model(model, recipe, info, steps)
     return model
 
@@ -757,7 +817,9 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
         expect=recipe["expect"],
         data={**_bundle_dict(run.bundle), "recipe": recipe["data"], **(data or {})},
         training={"optimizer": train["optimizer"], "learning_rate": train["learning_rate"],
-                  "epochs": train["epochs"], **training, "callbacks": recipe["callbacks"]},
+                  "epochs": train["epochs"], "precision": run.precision,
+                  "devices": run.replicas, "global_batch_size": run.batch_size,
+                  **training, "callbacks": recipe["callbacks"]},
         seed=train["seed"],
         recipe=recipe,
         path=saved_dir.as_posix(),

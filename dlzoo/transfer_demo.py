@@ -79,11 +79,12 @@ def _fit(model, x, y, epochs: int, lr: float) -> None:
     """`epochs` full-batch steps at `lr`, in one compiled loop."""
     import numpy as np
 
-    from dlzoo.compiling import default_loss, make_optimizer
+    from dlzoo.compiling import allow_jit, default_loss, make_optimizer
     from dlzoo.data.neutral import Batches
 
     if epochs <= 0:
         return
+    allow_jit(model)
     model.compile(optimizer=make_optimizer("adam", lr),
                   loss=default_loss("image_classification", model.output_shape[-1]),
                   steps_per_execution=epochs)

@@ -24,9 +24,10 @@ def _by_file(batches, files):
         xs.append(np.asarray(x))
         ys.append(np.asarray(y))
     x, y = np.concatenate(xs), np.concatenate(ys)
-    assert x.dtype == np.float32 and y.dtype == np.int32
+    # decoded images travel as uint8 (the model casts them on the device), tf.data's as float32
+    assert x.dtype in (np.uint8, np.float32) and y.dtype == np.int32
     assert len(x) == len(files)
-    return {f: (x[i], int(y[i])) for i, f in enumerate(files)}
+    return {f: (x[i].astype(np.float32), int(y[i])) for i, f in enumerate(files)}
 
 
 @needs_tf
@@ -227,3 +228,177 @@ def test_autoencoder_targets_on_the_pydataset_path_are_scaled_as_the_model_input
     inputs, targets = (keras.ops.convert_to_numpy(t) for t in train[0])  # torch: a tensor
     assert val is None and float(np.max(inputs)) == 255.0
     assert (float(np.min(targets)), float(np.max(targets))) == pytest.approx((-1.0, 1.0))
+
+
+def test_uint8_images_travel_as_uint8_and_train_as_float32_would():
+    """A quarter of the bytes per batch (benchmarks/input_rate.py): uint8 batches, cast by the
+    model's input on the device, give the losses the float32 batches gave."""
+    import keras
+
+    from dlzoo.data.neutral import Batches
+
+    images = np.random.default_rng(0).integers(0, 256, (32, 8, 8, 1), dtype=np.uint8)
+    labels = np.arange(32) % 2
+    assert Batches(images, labels, batch_size=8)[0][0].dtype == np.uint8
+    assert Batches(images.astype(np.float32), labels, batch_size=8)[0][0].dtype == np.float32
+    losses = []
+    for source in (images, images.astype(np.float32)):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 255),
+                                  keras.layers.Flatten(), keras.layers.Dense(2, "softmax")])
+        model.compile("adam", "sparse_categorical_crossentropy")
+        losses.append(model.fit(Batches(source, labels, batch_size=8), epochs=2,
+                                verbose=0).history["loss"])
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+
+
+# --- one resize: the same pixels on a host with TensorFlow and on one without ----------------------
+
+
+def _host_files(root):
+    """Files that take every route: a 128-px JPEG of 1-pixel stripes (decoded at 1/4 scale, then
+    nothing left to resize), a 200x150 PNG (TensorFlow's decoder, downscaled), a 20x20 PNG
+    (upscaled), one at the size, an EXIF-rotated JPEG and a palette GIF (Pillow's decoder)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:150, 0:200]
+    photo = np.stack([xx * 255 // 200, yy * 255 // 150, (xx + yy) % 256], -1).astype(np.uint8)
+    photo = np.clip(photo + rng.integers(-25, 26, photo.shape), 0, 255).astype(np.uint8)
+    stripes = np.clip(photo[:128, :128] // 2 + (np.indices((128, 128))[1] % 2)[..., None] * 90,
+                      0, 255).astype(np.uint8)
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    Image.fromarray(stripes).save(root / "a" / "stripes_128.jpg", quality=97)
+    Image.fromarray(photo).save(root / "a" / "photo_200x150.png")
+    Image.fromarray(photo[:20, :20]).save(root / "a" / "small_20.png")
+    Image.fromarray(photo[:32, 40:72]).save(root / "b" / "native_32.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(photo[:90, :60]).save(root / "b" / "rotated.jpg", quality=95, exif=exif)
+    Image.fromarray(photo[30:100, 50:150]).convert("P", palette=Image.ADAPTIVE).save(
+        root / "b" / "palette.gif")
+    return sorted(str(p) for p in root.rglob("*.*"))
+
+
+def _reference_pixels(path, size, channels):
+    """What every host must feed a model, written from the definition: Pillow decodes (a plain
+    upright JPEG at least twice the target at libjpeg's 1/2, 1/4 or 1/8 scale, the largest not
+    below the target, as tf.io.decode_jpeg's `ratio` does), the orientation is applied, the
+    channels converted, then Pillow's antialiased bilinear resize."""
+    from PIL import Image, ImageOps
+
+    th, tw = size
+    img = Image.open(path)
+    if img.format == "JPEG" and img.mode in ("L", "RGB") and img.getexif().get(0x0112, 1) == 1:
+        k = max(k for k in (1, 2, 4, 8) if -(-img.height // k) >= th and -(-img.width // k) >= tw)
+        img.draft(img.mode, (img.width // k, img.height // k))
+    img = ImageOps.exif_transpose(img).convert({1: "L", 3: "RGB"}[channels])
+    if img.size != (tw, th):
+        img = img.resize((tw, th), Image.BILINEAR)
+    return np.asarray(img, np.float32).reshape(th, tw, channels)
+
+
+@pytest.fixture(scope="module")
+def host_files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hosts")
+    return root, _host_files(root)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_every_reader_on_this_host_gives_the_reference_pixels(host_files, channels):
+    """predict/evaluate/explain's reader and training's loaders (tf.data where TensorFlow is,
+    the PyDataset path everywhere) give exactly the reference pixels: so do the other CI leg's."""
+    from dlzoo.evaluation import read_images
+
+    root, paths = host_files
+    size = (32, 32) if channels == 1 else (24, 40)
+    want = {p: _reference_pixels(p, size, channels) for p in paths}
+    got, kept, skipped = read_images(paths, (*size, channels))
+    assert skipped == [] and kept == paths
+    for p, x in zip(kept, got):
+        np.testing.assert_array_equal(x, want[p], err_msg=p)
+    loaders = ["pydataset"] + (["tf.data"] if has_tensorflow() else [])
+    for loader in loaders:
+        for cache in (True, False):
+            train, _, info = image_folder(root, image_size=size, validation_split=0, shuffle=False,
+                                          progress=False, loader=loader, cache=cache,
+                                          color_mode={1: "grayscale", 3: "rgb"}[channels])
+            for rel, (x, _) in _by_file(train, info.train_files).items():
+                np.testing.assert_array_equal(x, want[str(root / rel)], err_msg=f"{loader} {rel}")
+
+
+_OTHER_HOST = """
+import importlib.abc, json, sys
+if sys.argv[1] == "no-tf":  # a host without TensorFlow: JAX
+    class NoTensorFlow(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("tensorflow", "tensorflow_datasets"):
+                raise ModuleNotFoundError(f"No module named {name!r}")
+    sys.meta_path.insert(0, NoTensorFlow())
+import keras
+from dlzoo.evaluation import predict_files, read_images
+paths = sys.argv[3:]
+x, kept, _ = read_images(paths, (32, 32, 1))
+rows = predict_files(sys.argv[2], paths, k=10).rows
+print(json.dumps({"backend": keras.backend.backend(), "pixels": x.tolist(),
+                  "probabilities": [dict(top) for _, top in rows]}))
+"""
+
+
+def _tensorflow_python():
+    """A Python with TensorFlow for the other host: this one, or on the no-TensorFlow leg the
+    repository's TensorFlow venv where CI made one (.venv) or DLZOO_TF_PYTHON names one."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    if has_tensorflow():
+        return sys.executable
+    root = Path(__file__).resolve().parents[1]
+    for python in (os.environ.get("DLZOO_TF_PYTHON"), str(root / ".venv" / "bin" / "python")):
+        if python and os.path.exists(python) and subprocess.run(
+                [python, "-c", "import tensorflow"], capture_output=True, check=False).returncode == 0:
+            return python
+    return None
+
+
+def test_a_jax_host_and_a_tensorflow_host_feed_the_model_the_same_pixels(host_files):
+    """The shipped model, the same files: a host without TensorFlow (JAX) and a TensorFlow host
+    read the same pixels (within 1 level) and predict the same probabilities (within 1e-5)."""
+    import json
+    import os
+    import subprocess
+    from pathlib import Path
+
+    tf_python = _tensorflow_python()
+    if tf_python is None:
+        pytest.skip("no Python with TensorFlow here to be the other host (DLZOO_TF_PYTHON)")
+    root = Path(__file__).resolve().parents[1]
+    shipped = str(root / "saved_models" / "lenet5-digits")
+    _, paths = host_files
+    out = {}
+    hosts = [("no-tf", sys.executable, "jax")]
+    import keras
+
+    if tf_python == sys.executable and keras.backend.backend() == "tensorflow":  # this process
+        from dlzoo.evaluation import predict_files, read_images
+
+        x, _, _ = read_images(paths, (32, 32, 1))
+        out["tensorflow"] = {"backend": "tensorflow", "pixels": x.tolist(), "probabilities": [
+            dict(top) for _, top in predict_files(shipped, paths, k=10).rows]}
+    else:
+        hosts.append(("tensorflow", tf_python, "tensorflow"))
+    for host, python, backend in hosts:
+        env = {**os.environ, "KERAS_BACKEND": backend, "PYTHONPATH": str(root)}
+        run = subprocess.run([python, "-c", _OTHER_HOST, host, shipped, *paths], env=env,
+                             capture_output=True, text=True, timeout=300, check=False)
+        assert run.returncode == 0, run.stderr[-2000:]
+        out[host] = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["tensorflow"]["backend"] == "tensorflow" and out["no-tf"]["backend"] == "jax"
+    a, b = (np.asarray(out[h]["pixels"]) for h in ("tensorflow", "no-tf"))
+    assert a.shape == b.shape == (len(paths), 32, 32, 1)
+    assert np.abs(a - b).max() <= 1
+    for pa, pb in zip(out["tensorflow"]["probabilities"], out["no-tf"]["probabilities"]):
+        assert set(pa) == set(pb)
+        assert max(abs(pa[c] - pb[c]) for c in pa) <= 1e-5

@@ -190,9 +190,13 @@ def test_predict_takes_a_folder_recursively(tmp_path, capsys):
         Image.fromarray(rng.integers(0, 255, (20, 20), np.uint8)).save(tmp_path / rel)
     (tmp_path / "sub" / "notes.txt").write_text("not an image")
     shipped = ROOT / "saved_models" / "lenet5-digits"
-    assert main(["predict", str(shipped), str(tmp_path), "--json", "--top-k", "1"]) == 0
-    files = [row["file"] for row in json.loads(capsys.readouterr().out)]
+    # every file is tried (by its header, not its suffix): the text file is skipped by name, exit 3
+    assert main(["predict", str(shipped), str(tmp_path), "--json", "--top-k", "1"]) == 3
+    captured = capsys.readouterr()
+    files = [row["file"] for row in json.loads(captured.out)]
     assert files == [str(tmp_path / rel) for rel in ("a.png", "sub/b.jpg", "sub/deeper/c.png")]
+    assert f"{tmp_path / 'sub' / 'notes.txt'}: skipped: not an image (text file)" in captured.err
+    assert "read 3 of 4 file(s); 1 could not be read (named above)" in captured.err
 
 
 def test_follow_up_commands_paste_into_a_shell(tmp_path, monkeypatch, capsys):

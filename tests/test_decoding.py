@@ -172,17 +172,20 @@ def test_a_large_jpeg_is_decoded_at_reduced_scale_the_same_way_everywhere(tmp_pa
                                       shuffle=False, progress=False, cache=False)
     np.testing.assert_array_equal(next(iter(streamed))[0].numpy()[info2.train_files.index("a/big.jpg")], x)
     full = tf_resize(reference(tmp_path / "a" / "big.jpg", "rgb"), (24, 32)).numpy()
-    assert np.abs(x - full.astype(np.float32)).mean() < 4  # what a full decode + resize gives
+    # what a full decode + resize gives (Pillow's antialiased bilinear spans 8 source pixels
+    # at 1/4, libjpeg's scaled IDCT one 8x8 block's 2x2: they part at the blocks' edges)
+    assert np.abs(x - full.astype(np.float32)).mean() < 5
     assert info.train_files and (info.counts == {"a": 1, "b": 1})
 
 
 @pytest.mark.parametrize("interpolation", ["bilinear", "nearest", "bicubic", "area", "lanczos3"])
-def test_every_interpolation_resizes_like_tf_image_resize_rounded(tmp_path, interpolation):
-    """Resized pixels are tf.image.resize's, rounded and clipped to whole levels (nearest once
-    crashed: its uint8 result could not be clipped with float bounds)."""
+def test_every_interpolation_resizes_like_pillow_on_every_route(tmp_path, interpolation):
+    """Resized pixels are Pillow's own `Image.resize` with the matching filter, whether
+    TensorFlow (PNG) or Pillow (TIFF) decoded the file: one resize on every path."""
     from PIL import Image
 
     from dlzoo.data import image_folder
+    from dlzoo.data.images import INTERPOLATIONS
 
     rng = np.random.default_rng(1)
     want = {}
@@ -191,8 +194,8 @@ def test_every_interpolation_resizes_like_tf_image_resize_rounded(tmp_path, inte
         arr = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
         arr[::3] = 255  # sharp edges: bicubic and lanczos overshoot [0, 255] and must be clipped
         Image.fromarray(arr).save(tmp_path / cls / name)
-        exact = tf.image.resize(tf.cast(arr, tf.float32), (9, 14), method=interpolation)
-        want[f"{cls}/{name}"] = tf.cast(tf.clip_by_value(tf.round(exact), 0, 255), tf.uint8).numpy()
+        filt = getattr(Image.Resampling, INTERPOLATIONS[interpolation])
+        want[f"{cls}/{name}"] = np.asarray(Image.fromarray(arr).resize((14, 9), filt))
     train, _, info = image_folder(tmp_path, image_size=(9, 14), validation_split=0, shuffle=False,
                                   progress=False, interpolation=interpolation)
     got = np.concatenate([x.numpy() for x, _ in train]).astype(np.uint8)

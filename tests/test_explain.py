@@ -103,7 +103,7 @@ def test_cli_explain_writes_overlays_filters_and_feature_maps(tmp_path, capsys):
     code = main(["explain", str(SHIPPED), *files, str(tmp_path / "junk.png"), "--filters",
                  "--feature-maps", "c3", "--out", str(out)])
     captured = capsys.readouterr()
-    assert code == 1 and "junk.png: skipped" in captured.err  # a file skipped: named, exit 1
+    assert code == 3 and "junk.png: skipped" in captured.err  # a file skipped: named, exit 3
     assert f"{files[0]}: 0 " in captured.out and f"{files[1]}: 3 " in captured.out
     assert "Grad-CAM on layer s4" in captured.out
     for name in ("d0.gradcam.png", "d3.gradcam.png", "filters.png", "c3.feature_maps.png"):

@@ -21,15 +21,15 @@ MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 def _as_the_pipeline_reads(images, shape):
     """What dlzoo's folder pipeline gives the model for these decoded photos: Pillow's channel
-    conversion to the model's mode, then its resize (bilinear, rounded)."""
-    from dlzoo.data.images import tf_resize
+    conversion to the model's mode, then its resize (Pillow's, `resize_array`)."""
+    from dlzoo.data.images import resize_array
 
     h, w, c = shape
     out = []
     for im in images:
         pil = Image.fromarray(im[..., 0] if im.shape[-1] == 1 else im, MODES[im.shape[-1]])
         arr = np.asarray(pil.convert(MODES[c])).reshape(*im.shape[:2], c)
-        out.append(tf_resize(tf.constant(arr), (h, w)).numpy())
+        out.append(resize_array(arr, (h, w)))
     return np.stack(out).astype("float32")
 
 
@@ -55,14 +55,26 @@ def _classify_as_usage_says(artifact):
     return namespace
 
 
+# An export resizes in its graph with Pillow's algorithm in Keras ops (float32), dlzoo's hosts
+# with Pillow itself: a pixel may differ by one level (measured here: up to a quarter of the
+# pixels of a 45x37 photo at 32x32, never more than one level), which moves lenet5-digits'
+# probabilities by up to 5e-3; hence the pixels are checked to one level and the probabilities
+# to 1e-2 (at the model's own size the export is exact: see the first test).
+
+
 def _check_every_channel_count(artifact, model_dir):
+    from dlzoo.export import RawImageInput
+
     usage = _classify_as_usage_says(artifact)
     model = dlzoo.load(model_dir)
     shape = model.input_shape[1:]
     for channels, seed in ((3, 0), (1, 1), (4, 2)):  # RGB, grayscale, RGBA photos
         photos = _photos(seed, channels)
-        expected = model.predict(_as_the_pipeline_reads(photos, shape), verbose=0)
-        np.testing.assert_allclose(usage["classify"](photos), expected, rtol=1e-4, atol=2e-5,
+        pixels = _as_the_pipeline_reads(photos, shape)
+        inside = np.asarray(RawImageInput(*shape)(photos))  # what the exported graph computes
+        assert np.abs(inside - pixels).max() <= 1, f"{channels}-channel photos"
+        expected = model.predict(pixels, verbose=0)
+        np.testing.assert_allclose(usage["classify"](photos), expected, atol=1e-2,
                                    err_msg=f"{channels}-channel photos")
 
 
@@ -115,7 +127,7 @@ def test_litert_dynamic_size_on_request(tmp_path):
     np.testing.assert_allclose(
         usage["classify"](photos),
         dlzoo.load(SHIPPED).predict(_as_the_pipeline_reads(photos, (32, 32, 1)), verbose=0),
-        rtol=1e-4, atol=2e-5)
+        atol=1e-2)  # see _check_every_channel_count
     with pytest.raises(ValueError, match="litert only"):
         export(SHIPPED, "onnx", tmp_path / "x", dynamic_size=True)
 

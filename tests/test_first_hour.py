@@ -314,7 +314,7 @@ def test_info_shows_what_a_user_can_use():
 
 def test_explain_takes_a_folder_as_predict_does(damaged_folder, tmp_path):
     run = dlzoo("explain", SHIPPED, damaged_folder, "--out", tmp_path / "x")
-    assert run.returncode in (0, 1), run.stderr  # 1: some files skipped (named on stderr)
+    assert run.returncode in (0, 1, 3), run.stderr  # some files skipped, named on stderr
     pngs = sorted(p.name for p in (tmp_path / "x").glob("*.gradcam.png"))
     assert "img0.gradcam.png" in pngs and len(pngs) >= 8, (pngs, run.stdout, run.stderr)
 

@@ -70,7 +70,7 @@ def test_cli_predict_top_k_on_held_out_files_and_a_bad_file(tmp_path, capsys):
     bad = tmp_path / "notes.png"
     bad.write_text("not an image")
     assert main(["predict", str(SHIPPED), *map(str, held_out), str(bad), "--top-k", "2",
-                 "--json"]) == 1  # one file skipped
+                 "--json"]) == 3  # one file skipped: exit status 3
     captured = capsys.readouterr()
     rows = json.loads(captured.out)
     assert [r["top"][0]["class"] for r in rows] == ["0", "4", "7"]

@@ -83,6 +83,31 @@ def _not_a_folder(source: str) -> Exception:
                              "datasets list`)")
 
 
+def source_options(source) -> tuple[str, ...] | None:
+    """The source-specific keyword arguments `load(source, ...)` takes beyond its named ones,
+    read without importing a backend (so a recipe's misspelt `data:` key is refused before
+    TensorFlow or JAX loads); None when only the loader itself can tell (synthetic tasks)."""
+    import inspect
+
+    try:
+        kind, _ = _split_source(source)
+    except (ValueError, OSError):  # OSError: a path that is no folder (said when it loads)
+        return None
+
+    def named(*fns):
+        return {p.name for fn in fns for p in inspect.signature(fn).parameters.values()
+                if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+
+    if kind == "digits":
+        return ()
+    if kind == "folder":  # image_folder passes them on to the backend-neutral loader too
+        return tuple(sorted(named(image_folder) - {"path", "loader"}))
+    if kind == "tfds":
+        from dlzoo.data.tfds_sources import load_tfds
+
+        return tuple(sorted(named(load_tfds) - {"name"}))
+    return None
+
 
 # --- arrays: digits, synthetic, folders ----------------------------------------------------------
 

@@ -342,19 +342,18 @@ def _from_files(tf, paths, labels, routes, *, channels, image_size, opts, batch_
                 seed, cache_path):
     """Decodes from disk each epoch (or once into a cache file), in parallel."""
     plain = tf.autograph.experimental.do_not_convert  # no Python control flow to convert
-    from dlzoo.data.images import pil_decode, tf_decode_fn, tf_resize
+    from dlzoo.data.images import pil_decode, tf_decode_fn
 
     decode = tf_decode_fn(channels, image_size, **opts)
 
     def pillow(path):
         with open(path, "rb") as f:  # bytes path: any file name
-            return pil_decode(f.read(), channels=channels, image_size=None, resize=False)
+            return pil_decode(f.read(), channels=channels, image_size=image_size, **opts)
 
     def load(path, label, route):
         def with_pillow():
             img = tf.numpy_function(pillow, [path], tf.uint8, stateful=False)
-            img = tf.ensure_shape(img, (None, None, channels))
-            return tf_resize(img, image_size, **opts)
+            return tf.ensure_shape(img, (*image_size, channels))
 
         img = tf.cond(route < 0, with_pillow, lambda: decode(tf.io.read_file(path), route)[0])
         return img, label

@@ -6,6 +6,10 @@ whatever TensorFlow refuses but is still an image (CMYK JPEG to grayscale, TIFF,
 and, when neither can read a file, says why in words (`diagnose`). Both convert to `channels`
 (1 grayscale, 3 RGB, 4 RGBA) the same way: alpha dropped or made opaque, 16-bit scaled to 8-bit,
 grayscale by ITU-R 601 luma.
+
+One resize: `resize_array` (Pillow's resampling, antialiased), on every path and every host; the
+tf.data pipeline calls it through `tf.numpy_function` (`tf_resize`), and exports do the same
+arithmetic in Keras ops (`dlzoo.layers.preprocessing.pillow_resize`).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ __all__ = [
     "open_reason",
     "pil_decode",
     "tf_decode_fn",
+    "resize_array",
     "tf_resize",
     "tf_to_channels",
 ]
@@ -45,7 +50,7 @@ def channels_for(color_mode: str) -> int:
                          f"received {color_mode!r}.")
     return COLOR_MODES[color_mode]
 
-# tf.image.resize method -> the Pillow filter used when TensorFlow is absent.
+# dlzoo's interpolation names (Keras's) -> the Pillow filter that does the resize (`resize_array`).
 INTERPOLATIONS = {
     "bilinear": "BILINEAR",
     "nearest": "NEAREST",
@@ -62,13 +67,78 @@ class UnusableImage(Exception):
 # --- Pillow ------------------------------------------------------------------------------------
 
 
-def _open_pil(data: bytes):
+# ISO base media files (HEIF, AVIF): bytes 4-8 are "ftyp", then the major brand, then the
+# compatible brands; a phone photo's brands say which codec its pictures need.
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1",
+                b"msf1", b"mif2")
+_AVIF_BRANDS = (b"avif", b"avis")
+HEIF_INSTALL = "pip install pillow-heif"
+AVIF_INSTALL = "pip install -U 'pillow>=11.3' (or pip install pillow-avif-plugin)"
+
+
+def _brands(data: bytes) -> set[bytes]:
+    """The major and compatible brands of an ISO base media file (empty for anything else)."""
+    if data[4:8] != b"ftyp" or len(data) < 16:
+        return set()
+    size = min(int.from_bytes(data[:4], "big"), len(data), 256)
+    return {data[8:12]} | {data[i:i + 4] for i in range(16, size - 3, 4)}
+
+
+def phone_format(data: bytes) -> str | None:
+    """"AVIF" or "HEIF" when `data` is such a file (by its brands), else None."""
+    brands = _brands(data)
+    if brands & set(_AVIF_BRANDS):
+        return "AVIF"
+    if brands & set(_HEIF_BRANDS):
+        return "HEIF"
+    return None
+
+
+def ensure_plugins(data: bytes = b"") -> None:
+    """Registers the Pillow plugins for phone photos the first time a HEIF/AVIF file is opened:
+    `pillow-heif` (HEIC/HEIF) and, where this Pillow was built without AVIF, `pillow-avif-plugin`.
+    A plugin that is not installed is not an error here: the file is then skipped, by name, with
+    the line that installs it (`open_reason`)."""
+    if data and data[4:8] != b"ftyp":
+        return
+    _register_plugins()
+
+
+@functools.lru_cache(maxsize=1)
+def _register_plugins() -> None:
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        pass
+    else:
+        register_heif_opener()
+    if not _pillow_has_avif():
+        try:
+            import pillow_avif  # noqa: F401 - registers AVIF with Pillow on import
+        except ImportError:
+            pass
+
+
+def _pillow_has_avif() -> bool:
+    from PIL import features
+
+    try:
+        return bool(features.check("avif"))
+    except ValueError:  # a Pillow older than 11.2 has no "avif" feature at all
+        return False
+
+
+def _open_pil(data: bytes, draft_scale: int = 1):
     from PIL import Image, UnidentifiedImageError
 
     if not data:
         raise UnusableImage("empty file (0 bytes)")
+    ensure_plugins(data)
     try:
         img = Image.open(io.BytesIO(data))
+        if draft_scale > 1:  # libjpeg's DCT scaling, 1/2, 1/4 or 1/8: what tf.io.decode_jpeg(ratio=)
+            # gives, pixel for pixel (the size asked makes Pillow pick exactly this scale)
+            img.draft(img.mode, (img.width // draft_scale, img.height // draft_scale))
     except UnidentifiedImageError:
         raise UnusableImage(_not_an_image(data)) from None
     except Image.DecompressionBombError as e:
@@ -88,7 +158,8 @@ def _open_pil(data: bytes):
 
 
 def _transposed(img):
-    """The image as a viewer shows it: its EXIF orientation applied (JPEG, PNG, WebP, TIFF)."""
+    """The image as a viewer shows it: its EXIF orientation applied (JPEG, PNG, WebP, TIFF, AVIF;
+    pillow-heif applies a HEIF's own rotation and mirroring when it opens the file)."""
     from PIL import ImageOps
 
     try:
@@ -124,7 +195,7 @@ def _guess_format(data: bytes) -> str | None:
             return fmt
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
-    return None
+    return phone_format(data)
 
 
 def _reason(fmt: str | None, error: Exception) -> str:
@@ -135,6 +206,10 @@ def _reason(fmt: str | None, error: Exception) -> str:
 
 def _not_an_image(data: bytes) -> str:
     fmt = _guess_format(data)
+    if fmt == "HEIF" and not _module_found("pillow_heif"):
+        return f"HEIC/HEIF photo, which this install cannot read: {HEIF_INSTALL}"
+    if fmt == "AVIF" and not (_pillow_has_avif() or _module_found("pillow_avif")):
+        return f"AVIF image, which this Pillow cannot read: {AVIF_INSTALL}"
     if fmt:
         return f"corrupt {fmt}: starts like one but its header cannot be read"
     head = data[:512]
@@ -145,6 +220,15 @@ def _not_an_image(data: bytes) -> str:
     except UnicodeDecodeError:
         pass
     return "not an image (unknown file format)"
+
+
+def _module_found(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _pil_to_array(img, channels: int) -> np.ndarray:
@@ -203,20 +287,61 @@ def pil_decode(
 
 def pil_decode_sized(data, *, channels=3, image_size=None, interpolation="bilinear",
                      crop_to_aspect_ratio=False, resize=True) -> tuple[np.ndarray, tuple[int, int]]:
-    """`pil_decode`, and the image's original (height, width)."""
-    img = _open_pil(data)
-    size = (img.height, img.width)
-    if crop_to_aspect_ratio and image_size is not None:
-        top, left, ch, cw = _crop_box(img.height, img.width, *image_size)
-        img = img.crop((left, top, left + cw, top + ch))
-    if resize and image_size is not None and (img.height, img.width) != tuple(image_size):
-        from PIL import Image
+    """`pil_decode`, and the image's original (height, width).
 
-        if img.mode not in ("1", "L", "LA", "RGB", "RGBA", "I", "F", "I;16"):
-            img = img.convert("RGBA" if "A" in img.mode else "RGB")
-        filt = getattr(Image.Resampling, INTERPOLATIONS[interpolation])
-        img = img.resize((image_size[1], image_size[0]), filt)
-    return _pil_to_array(img, channels), size
+    A plain JPEG (the files TensorFlow decodes, `dlzoo.data.sniff`) at least twice the target
+    size is decoded at the reduced scale the TensorFlow path uses (`sniff.plan`), so both give
+    the same pixels; the image is converted to `channels`, then resized by `resize_array`.
+    """
+    scale = 1
+    if resize and image_size is not None and not crop_to_aspect_ratio and data[:3] == b"\xff\xd8\xff":
+        from dlzoo.data.sniff import TF_JPEG, _quick_jpeg, plan
+
+        header = _quick_jpeg(data)
+        if header is not None:
+            scale = 2 ** (plan(header, image_size)[0] - TF_JPEG)
+    img = _open_pil(data, scale)
+    size = (img.height, img.width) if scale == 1 else _shown_size(data)
+    out = _pil_to_array(img, channels)
+    if resize and image_size is not None:
+        out = resize_array(out, image_size, interpolation=interpolation,
+                           crop_to_aspect_ratio=crop_to_aspect_ratio)
+    return out, size
+
+
+def _shown_size(data: bytes) -> tuple[int, int]:
+    from dlzoo.data.sniff import _quick_jpeg
+
+    header = _quick_jpeg(data)
+    return header.height, header.width
+
+
+def resize_array(img: np.ndarray, image_size, *, interpolation: str = "bilinear",
+                 crop_to_aspect_ratio: bool = False) -> np.ndarray:
+    """uint8 `(H, W, C)` (C 1, 3 or 4) -> uint8 `(height, width, C)`: THE resize of every image
+    dlzoo reads, on every host and every path (the tf.data pipeline calls it too, `tf_resize`).
+
+    Pillow's resampling (`Image.resize`; "bilinear" is its antialiased bilinear: a triangle
+    filter widened by the reduction factor, so a downscale averages every source pixel instead
+    of sampling a few), each channel on its own (alpha not premultiplied). With
+    `crop_to_aspect_ratio`, the largest centred window of the target's aspect ratio is cut out
+    first. An image already at the size is returned as it is.
+    """
+    from PIL import Image
+
+    th, tw = int(image_size[0]), int(image_size[1])
+    if crop_to_aspect_ratio:
+        top, left, ch, cw = _crop_box(img.shape[0], img.shape[1], th, tw)
+        img = img[top:top + ch, left:left + cw]
+    if img.shape[:2] == (th, tw):
+        return np.ascontiguousarray(img)
+    c = img.shape[-1]
+    mode = {1: "L", 3: "RGB", 4: "RGBa"}[c]  # RGBa: Pillow resamples the 4 bands as they are
+    pil = Image.frombytes(mode, (img.shape[1], img.shape[0]),
+                          np.ascontiguousarray(img[..., 0] if c == 1 else img).tobytes())
+    out = pil.resize((tw, th), getattr(Image.Resampling, INTERPOLATIONS[interpolation]))
+    a = np.frombuffer(out.tobytes(), np.uint8).reshape(th, tw, c)
+    return a.copy()
 
 
 def diagnose(data: bytes) -> str | None:
@@ -230,31 +355,21 @@ def diagnose(data: bytes) -> str | None:
 
 # --- TensorFlow --------------------------------------------------------------------------------
 
-# Resize methods whose kernel has negative lobes, so a result can leave [0, 255] (clipped then).
-_OVERSHOOT = frozenset({"bicubic", "lanczos3", "lanczos5", "mitchellcubic", "gaussian"})
-
-
 def tf_resize(img, image_size, *, interpolation="bilinear", crop_to_aspect_ratio=False):
-    """uint8 (H, W, C) -> uint8 (h, w, C), like keras' image_dataset_from_directory.
-
-    Skips the resize when the image already has the size (common in prepared datasets).
+    """uint8 (H, W, C) tensor -> uint8 (h, w, C), inside tf.data: `resize_array` (Pillow's
+    resampling) through `tf.numpy_function`, so the TensorFlow path resizes exactly as a host
+    without TensorFlow does. Pillow releases the GIL while it resamples, so parallel map calls
+    still resize in parallel. An image already at the size (after the crop) is passed through.
     """
     import tensorflow as tf
 
     th, tw = int(image_size[0]), int(image_size[1])
-    if crop_to_aspect_ratio:
-        shape = tf.shape(img)
-        h, w = tf.cast(shape[0], tf.float64), tf.cast(shape[1], tf.float64)
-        cw = tf.minimum(w, tf.round(h * tw / th))
-        ch = tf.minimum(h, tf.round(w * th / tw))
-        ch, cw = tf.maximum(tf.cast(ch, tf.int32), 1), tf.maximum(tf.cast(cw, tf.int32), 1)
-        img = tf.image.crop_to_bounding_box(img, (shape[0] - ch) // 2, (shape[1] - cw) // 2, ch, cw)
+    opts = {"interpolation": interpolation, "crop_to_aspect_ratio": bool(crop_to_aspect_ratio)}
 
     def _resize():
-        out = tf.round(tf.image.resize(img, (th, tw), method=interpolation))
-        if interpolation in _OVERSHOOT:  # the others weigh pixels convexly: already in [0, 255]
-            out = tf.clip_by_value(out, 0.0, 255.0)
-        return tf.cast(out, tf.uint8)
+        out = tf.numpy_function(lambda a: resize_array(a, (th, tw), **opts), [img], tf.uint8,
+                                stateful=False)
+        return tf.ensure_shape(out, (th, tw, img.shape[-1]))
 
     same = tf.logical_and(tf.shape(img)[0] == th, tf.shape(img)[1] == tw)
     out = tf.cond(same, lambda: tf.identity(img), _resize)

@@ -12,9 +12,9 @@ Images are kept decoded in memory (uint8) while they fit `cache_budget` (a quart
 available memory by default); past it, or with `cache=False`, each batch is decoded from its files
 (Pillow) in the worker threads, and a file that can no longer be read is left out of its batch
 with a warning, as tf.data's `ignore_errors` does. Without TensorFlow the scan decodes with Pillow
-(with it, with TensorFlow's decoders, as the tf.data path does, so both paths give the same
-pixels), and streaming always decodes with Pillow: pixels can differ by a few levels between the
-decoders, mostly where the resize filters differ.
+(with it, with TensorFlow's decoders where they give Pillow's pixels, as the tf.data path does),
+and every path resizes with Pillow (`dlzoo.data.images.resize_array`): the same pixels on every
+host.
 
 Why PyDataset rather than grain: measured (`python -m benchmarks run neutral_loader`, 1,000
 160-px JPEGs, 2 worker threads, 2 shared cores, benchmarks/RESULTS.md): an epoch decoded from
@@ -75,8 +75,8 @@ class FileImages:
 
 
 class Batches(keras.utils.PyDataset):
-    """Batches `(x float32, y int32)` of `images[index]` for `fit`/`evaluate`/`predict` on any
-    backend.
+    """Batches `(x, y int32)` of `images[index]` for `fit`/`evaluate`/`predict` on any backend: x
+    is uint8 when the images are (cast to float32 by the model, on the device), float32 otherwise.
 
     Args:
         images: a numpy array (N, ...) (uint8 or float32) or a `FileImages`.
@@ -120,7 +120,9 @@ class Batches(keras.utils.PyDataset):
             x, rows = self.images.take(rows)
         else:
             x = self.images[rows]
-        return x.astype(np.float32, copy=False), self.labels[rows]
+        # uint8 images travel as uint8, a quarter of float32's bytes: the model's input layer
+        # casts them to float32 on the device (benchmarks/input_rate.py)
+        return (x if x.dtype == np.uint8 else x.astype(np.float32, copy=False)), self.labels[rows]
 
     def on_epoch_end(self):
         self.epoch += 1

@@ -220,19 +220,12 @@ def _read_one(path, *, use_tf, image_size, opts, max_pixels) -> tuple[_Read, byt
 
 
 def _pillow(data, digest, *, channels, image_size, opts, use_tf, keep) -> _Read:
-    try:
-        img, hw = pil_decode_sized(data, channels=channels,
-                                   image_size=None if use_tf else image_size,
-                                   resize=bool(keep) and not use_tf, **opts)
+    try:  # resized (when kept) as every path resizes: dlzoo.data.images.resize_array
+        img, hw = pil_decode_sized(data, channels=channels, image_size=image_size,
+                                   resize=bool(keep), **opts)
     except UnusableImage as e:
         return _Read(str(e))
-    if not keep:
-        img = None
-    elif use_tf and image_size is not None:
-        from dlzoo.data.images import tf_resize
-
-        img = tf_resize(img, image_size, **opts).numpy()
-    return _Read(digest=digest, image=img, hw=hw)
+    return _Read(digest=digest, image=img if keep else None, hw=hw)
 
 
 def _pillow_again(path, digest, **kw) -> _Read:

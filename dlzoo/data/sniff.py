@@ -13,7 +13,8 @@ not safe; each file is routed by its header instead:
                  PNG, 8 bits per sample, gray / gray+alpha / RGB / RGBA, no palette, no tRNS
                  colour key, not animated (APNG), no EXIF
     Pillow       everything else: CMYK/YCCK JPEG, rotated photos, palettes, 16-bit, GIF, WebP,
-                 TIFF, BMP, animations (their first frame), ...
+                 TIFF, BMP, animations (their first frame), phone photos (HEIC/HEIF through
+                 pillow-heif, AVIF through Pillow's own plugin), ...
 
 The declared size in pixels is read here too, so a file over the pixel limit is skipped with its
 reason before any decoder allocates its pixels.
@@ -72,6 +73,9 @@ def sniff(data: bytes, *, max_pixels: int | None = None) -> Header:
         return quick
     from PIL import Image
 
+    from dlzoo.data.images import ensure_plugins
+
+    ensure_plugins(data)  # HEIC/HEIF (pillow-heif), AVIF where this Pillow lacks it
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # DecompressionBombWarning: the limit is checked below
         try:
@@ -87,7 +91,7 @@ def sniff(data: bytes, *, max_pixels: int | None = None) -> Header:
         raise UnusableImage(f"{img.format or 'image'} with no pixels ({width}x{height})")
     _check_pixels(width, height, limit)
     fmt = img.format or "image"
-    orientation = _orientation(img) if fmt in ("JPEG", "MPO", "WEBP", "TIFF") else 1
+    orientation = _orientation(img) if fmt in ("JPEG", "MPO", "WEBP", "TIFF", "AVIF", "HEIF") else 1
     route = PILLOW
     if fmt == "JPEG" and img.mode in ("L", "RGB") and orientation in (0, 1):
         route = TF_JPEG
@@ -224,9 +228,10 @@ def decode_bytes(data: bytes, *, channels: int, image_size=None, opts=None, max_
     resized exactly as the folder pipeline does it (`UnusableImage` says why not).
 
     Files routed to TensorFlow go through the same tf.function as the pipeline; the others are
-    decoded by Pillow and resized with `tf.image.resize` (Pillow's resize without TensorFlow).
+    decoded by Pillow. Either way the resize is `dlzoo.data.images.resize_array` (Pillow's), so
+    a host with TensorFlow and one without give the same pixels.
     """
-    from dlzoo.data.images import pil_decode_sized, tf_decode_fn, tf_resize
+    from dlzoo.data.images import pil_decode_sized, tf_decode_fn
 
     opts = opts or {"interpolation": "bilinear", "crop_to_aspect_ratio": False}
     header = sniff(data, max_pixels=max_pixels)
@@ -242,12 +247,7 @@ def decode_bytes(data: bytes, *, channels: int, image_size=None, opts=None, max_
             return img.numpy(), (header.height, header.width)
         except (tf.errors.OpError, ValueError):
             pass  # a file TensorFlow refuses after all: Pillow decides, and says why
-    # with TensorFlow, Pillow only decodes: the crop and resize are tf.image's, as in the pipeline
-    img, hw = pil_decode_sized(data, channels=channels, image_size=None if use_tf else image_size,
-                               **opts)
-    if use_tf and image_size is not None:
-        img = tf_resize(img, image_size, **opts).numpy()
-    return img, hw
+    return pil_decode_sized(data, channels=channels, image_size=image_size, **opts)
 
 
 def _tf_available() -> bool:

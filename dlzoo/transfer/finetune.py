@@ -3,6 +3,7 @@ source calls for, BatchNormalization in inference mode unless asked otherwise.""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from dlzoo.augmentation import DEFAULT_AUGMENT, augmentation_layers, normalize_augment
 from dlzoo.compiling import compile_for_task
+from dlzoo.precision import float32_outputs
 from dlzoo.saving import ModelCard, is_saved_model, saved_model_folder
 from dlzoo.transfer.extract import (
     Features,
@@ -199,6 +201,13 @@ class FineTuneConfig:
             `dlzoo datasets export`).
         name: the saved model's name (default the folder name of `out`).
         verbose: Keras fit verbosity; log: where progress lines go.
+
+    How it runs:
+        precision: "auto" (default: bfloat16 mixed on GPUs that compute it natively, float32
+            elsewhere), "float32", "bfloat16" or "float16" (`dlzoo.precision`).
+        devices: 1 (default), N or "all": data parallel over this host's devices
+            (`keras.distribution.DataParallel` on JAX, `MirroredStrategy` on TensorFlow);
+            `batch_size` is the global batch, split evenly over them.
     """
 
     weights: object = None
@@ -227,6 +236,8 @@ class FineTuneConfig:
     name: str | None = None
     verbose: int = 2
     log: object = print
+    precision: str = "auto"
+    devices: object = 1
 
     def check(self) -> object:
         """Checks the settings (ValueError/TypeError naming the argument); returns the parsed
@@ -242,6 +253,13 @@ class FineTuneConfig:
                         color_mode=self.color_mode)
         if self.keep not in ("best", "last"):
             raise ValueError(f"fine_tune: keep must be 'best' or 'last'; received {self.keep!r}.")
+        from dlzoo.precision import check_precision
+
+        check_precision(self.precision, "fine_tune: precision")
+        if self.devices != "all" and (isinstance(self.devices, bool)
+                                      or not isinstance(self.devices, int) or self.devices < 1):
+            raise ValueError("fine_tune: devices must be a positive integer or 'all'; received "
+                             f"{self.devices!r}.")
         if self.head_epochs == 0 and (self.epochs == 0 or unfreeze_k == 0):
             raise ValueError("fine_tune: nothing to train: head_epochs is 0 and phase 2 is off "
                              "(epochs=0 or unfreeze='none').")
@@ -305,10 +323,34 @@ def fine_tune(source, data, config: FineTuneConfig | None = None, **settings) ->
     saved = Path(cfg.out) if cfg.out is not None else None
     lock = _claim_output(saved, cfg)
     try:
-        return _fine_tune(source, data, cfg, unfreeze_k, saved, start)
+        with _devices_and_precision(cfg) as cfg:
+            return _fine_tune(source, data, cfg, unfreeze_k, saved, start)
     finally:
         if lock is not None:
             lock.release()
+
+
+@contextlib.contextmanager
+def _devices_and_precision(cfg: FineTuneConfig):
+    """Runs the fine-tune under `cfg.devices`' data parallelism and `cfg.precision`'s dtype
+    policy (the same rules as `dlzoo train`: `dlzoo.training.strategy_for`,
+    `dlzoo.precision`); yields the config with the precision resolved, for the card. Keras's
+    global distribution and dtype policy are restored afterwards."""
+    import keras
+
+    from dlzoo.precision import precision_scope
+    from dlzoo.training import strategy_for, strategy_scope
+
+    previous = keras.distribution.distribution() if hasattr(keras, "distribution") else None
+    strategy = strategy_for(None, devices=cfg.devices, log=cfg.log)
+    try:
+        with strategy_scope(strategy), precision_scope(cfg.precision) as resolved:
+            if resolved != "float32":
+                cfg.log(f"precision: {resolved} mixed (precision {cfg.precision})")
+            yield dataclasses.replace(cfg, precision=resolved)
+    finally:
+        if hasattr(keras, "distribution"):
+            keras.distribution.set_distribution(previous)
 
 
 def _claim_output(saved: Path | None, cfg: FineTuneConfig):
@@ -368,6 +410,7 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
 
     log = cfg.log
     src, bundle = _source_and_data(source, data, cfg)
+    bundle = _split_evenly(bundle, cfg)
     classes = [str(c) for c in bundle.class_names]
     log(f"data: {bundle.source}: {len(classes)} classes, "
         f"{bundle.details.get('num_train', '?')} train / {bundle.details.get('num_val', '?')} "
@@ -383,6 +426,7 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
         keep_head=keep_head)
     model = with_preprocessing(network, src.preprocessing, augment=augment_layers(cfg.augment),
                                name=(cfg.name or "finetuned").replace("-", "_").replace(".", "_"))
+    float32_outputs(model)  # the softmax in float32 under a mixed precision
     if src.weights is None and cfg.head_epochs:
         warnings.warn(
             f"{src.name} has random weights (no weights given): phase 1 trains a head on the "
@@ -397,6 +441,17 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
         src=src, bundle=bundle, classes=classes, extractor=extractor, network=network,
         head_layers=head_layers, model=model, keep_head=keep_head, layer=extractor.layer,
         learning_rate=phase2_learning_rate(src, cfg.learning_rate, cfg.head_learning_rate))
+
+
+def _split_evenly(bundle, cfg: FineTuneConfig):
+    """The bundle with batches that split evenly over a data-parallel distribution's devices
+    (`dlzoo.training.divisible_batches`); as it is on one device."""
+    from dlzoo.training import divisible_batches
+
+    train, val = divisible_batches(bundle.train, bundle.val, cfg.batch_size, log=cfg.log)
+    if train is bundle.train and val is bundle.val:
+        return bundle
+    return dataclasses.replace(bundle, train=train, val=val)
 
 
 def _source_and_data(source, data, cfg: FineTuneConfig):
@@ -597,6 +652,8 @@ def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features, phase_epochs
             "phase2": {"epochs": cfg.epochs, "epochs_run": n2,
                        "learning_rate": parts.learning_rate},
             "epochs_run": n1 + n2,
+            "precision": cfg.precision,
+            "devices": cfg.devices,
             "optimizer": "adam",
             "seconds": round(seconds, 1),
         },

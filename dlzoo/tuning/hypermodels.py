@@ -273,6 +273,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
         augment: the recipe's `train.augment` mapping (random flips, shifts...) for images.
         loss, metrics: override the task's defaults (sparse categorical cross-entropy and
             accuracy for classifiers, mean squared error otherwise).
+        precision: `auto`, `float32`, `bfloat16` or `float16` (`dlzoo.precision`): the dtype
+            policy each trial's model is built under.
     """
 
     name = "zoo"
@@ -280,8 +282,12 @@ class ZooHyperModel(keras_tuner.HyperModel):
     PARAMS: ClassVar[dict] = {}
 
     def __init__(self, *, input_shape, num_classes, space=None, model=None, model_args=None,
-                 preprocessing: bool = True, augment=None, loss=None, metrics=None):
+                 preprocessing: bool = True, augment=None, loss=None, metrics=None,
+                 precision: str = "auto"):
         super().__init__(name=self.name)
+        from dlzoo.precision import check_precision
+
+        self.precision = check_precision(precision, f"{self.name} hypermodel: precision")
         from dlzoo.registry import model_info
 
         self.info = model_info(model or self.DEFAULT_MODEL)
@@ -357,10 +363,12 @@ class ZooHyperModel(keras_tuner.HyperModel):
 
     def build(self, hp):
         from dlzoo.compiling import compile_for_task
+        from dlzoo.precision import float32_outputs, precision_scope
 
         try:
             spec = self.spec(hp)
-            model = self._network(spec)
+            with precision_scope(self.precision):
+                model = float32_outputs(self._network(spec))
         except (ValueError, TypeError) as e:
             # Fail the trial at once, without retries: the values cannot make a model.
             raise keras_tuner.errors.FailedTrialError(f"{self.where}: {e}") from None

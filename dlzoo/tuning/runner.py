@@ -48,7 +48,7 @@ def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
         tune["hypermodel"], input_shape=bundle.input_shape, num_classes=bundle.num_classes,
         space=tune["space"], model=recipe["model"], model_args=fixed,
         preprocessing=getattr(bundle, "value_range", "0-255") == "0-255",
-        augment=recipe["train"]["augment"],
+        augment=recipe["train"]["augment"], precision=recipe["train"].get("precision", "auto"),
     )
 
 
