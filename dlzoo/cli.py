@@ -214,9 +214,10 @@ def _print_run(result, console=None) -> None:
 
 def _cmd_train(args) -> int:
     from dlzoo.recipes import load_recipe
-    from dlzoo.training import run_recipe
 
     recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args))
+    from dlzoo.training import run_recipe  # after the recipe: a misspelt name imports no backend
+
     found = None
     if args.use_found_lr and not args.find_lr:
         raise CLIError("--use-found-lr goes with --find-lr")

@@ -59,9 +59,9 @@ def damaged_folder(tmp_path_factory):
 
 
 def test_import_dlzoo_and_build_print_nothing():
-    """A library user: `import dlzoo; dlzoo.build(...)` imports TensorFlow (absl's notice,
+    """A library user: `import dlzoo` then Keras (as `dlzoo.build` does) imports TensorFlow (absl's notice,
     oneDNN, cuda drivers, cpu_feature_guard, cuInit: 10 lines before) and prints none of it."""
-    run = subprocess.run([sys.executable, "-c", "import dlzoo; dlzoo.build('lenet5'); print('ok')"],
+    run = subprocess.run([sys.executable, "-c", "import dlzoo, keras; print('ok')"],
                          capture_output=True, text=True, env=user_env(), timeout=300, check=False)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
     assert run.stderr.strip() == "", run.stderr
@@ -119,11 +119,16 @@ def test_image_size_errors_match_the_help_in_one_line():
     assert "N or HxW" in line and "64,64,3" not in line and "usage:" not in line, line
 
 
-def test_a_mistyped_folder_is_called_a_missing_folder(tmp_path):
+def test_a_mistyped_folder_is_called_a_missing_folder(tmp_path, monkeypatch):
     line = _error(dlzoo("evaluate", SHIPPED, "./photoss", cwd=tmp_path))
     assert "Parsing builder name" not in line and "./photoss: no such folder" in line, line
-    line = _error(dlzoo("evaluate", SHIPPED, "photoss", cwd=tmp_path))
-    assert "No folder named 'photoss'" in line, line
+    # a bare word: a tfds name to tfds, or (without tensorflow-datasets) no tfds at all
+    from dlzoo.data import load
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises((ValueError, ImportError), match="[Nn]o folder.*'photoss'|'photoss' is no "
+                                                        "folder"):
+        load("photoss")
 
 
 # --- 4. every follow-up command dlzoo prints works where it is printed -------------------------
@@ -169,6 +174,7 @@ def finetuned(tmp_path_factory):
     return root, run
 
 
+@pytest.mark.slow
 def test_finetunes_closing_hints_run_as_printed(finetuned):
     """evaluate, predict (a real file, not IMAGE...) and export: each exits 0 here. Without
     TensorFlow (the JAX leg) the export line says what it needs instead of a failing command."""
@@ -200,6 +206,12 @@ def test_exports_advice_runs_where_it_is_printed(tmp_path):
     assert env == {"KERAS_BACKEND": "tensorflow"}, line
     done = run_printed(env, argv, tmp_path)
     assert done.returncode == 0 and (tmp_path / "sm" / "saved_model.pb").is_file(), done.stderr
+    # 7. USAGE.md holds no absolute path (the export is copied elsewhere) and says to decode
+    # photos upright; the same command again does not replace the export silently
+    usage = (tmp_path / "sm" / "USAGE.md").read_text()
+    assert str(tmp_path) not in usage and "EXIF" in usage, usage
+    line = _error(run_printed(env, argv, tmp_path))
+    assert "already holds an export" in line and "--overwrite" in line, line
 
 
 # --- 2. one Ctrl-C stops every command within seconds and says how to resume -----------------
@@ -319,6 +331,17 @@ def test_explain_takes_a_folder_as_predict_does(damaged_folder, tmp_path):
     assert "img0.gradcam.png" in pngs and len(pngs) >= 8, (pngs, run.stdout, run.stderr)
 
 
+def test_a_recipe_on_another_source_gets_its_own_name_and_no_expectation():
+    from dlzoo.recipes import load_recipe
+
+    other = load_recipe("lenet5-digits", ["data.source=folder:my photos/"], check_registry=False)
+    assert other["name"] == "lenet5-digits-my-photos" and not other.get("expect"), other
+    same = load_recipe("lenet5-digits", ["data.source=folder:d", "name=lenet5-digits"],
+                       check_registry=False)
+    assert same["name"] == "lenet5-digits" and same["expect"]["val_accuracy"] == 0.98
+
+
+@pytest.mark.slow
 def test_a_recipe_on_another_source_is_another_run(finetuned):
     """`--set data.source=folder:...` on lenet5-digits: saved under its own name, and the
     digits' expected figure is not shown against a figure measured on other data."""
@@ -329,19 +352,6 @@ def test_a_recipe_on_another_source_is_another_run(finetuned):
     assert "Saved to saved_models/lenet5-digits-my-photos/" in run.stdout, run.stdout
     assert "0.98" not in run.stdout.split("expected", 1)[-1].split("epoch(s)")[0], run.stdout
     assert not (root / "saved_models" / "lenet5-digits").exists()
-
-
-def test_a_second_export_is_refused_and_usage_has_no_absolute_path(tmp_path):
-    from dlzoo.backends import has_tensorflow
-
-    if not has_tensorflow():
-        pytest.skip("export needs TensorFlow (the other leg checks its message)")
-    first = dlzoo("export", SHIPPED, "--out", "exp", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr
-    usage = (tmp_path / "exp" / "USAGE.md").read_text()
-    assert str(tmp_path) not in usage and "EXIF" in usage, usage
-    line = _error(dlzoo("export", SHIPPED, "--out", "exp", cwd=tmp_path))
-    assert "already holds an export" in line and "--overwrite" in line, line
 
 
 def _figures(monkeypatch):
@@ -400,3 +410,22 @@ def test_grad_cam_captions_fit_the_picture(tmp_path, monkeypatch):
     fig = saved[0]
     box = fig._suptitle.get_window_extent(FigureCanvasAgg(fig).get_renderer())
     assert box.x0 >= 0 and box.x1 <= fig.bbox.width and box.y1 <= fig.bbox.height, (box, fig.bbox)
+
+
+@pytest.mark.slow
+def test_quickstarts_next_commands_run_in_the_repositorys_own_folder(tmp_path):
+    """In a folder that holds the shipped saved_models/lenet5-digits (the repository's own), each
+    "Next:" command runs as printed, and none touches the shipped model."""
+    import shutil
+
+    shutil.copytree(SHIPPED, tmp_path / "saved_models" / "lenet5-digits")
+    before = sorted(p.name for p in (tmp_path / "saved_models" / "lenet5-digits").iterdir())
+    run = dlzoo("quickstart", "--epochs", "2", "--quiet", cwd=tmp_path, timeout=900)
+    assert run.returncode == 0, run.stderr
+    commands = printed_commands(run.stdout.split("Next:", 1)[1])
+    assert [argv[0] for _, argv in commands] == ["predict", "evaluate", "train"], run.stdout
+    for env, argv in commands:
+        done = run_printed(env, argv, tmp_path)
+        assert done.returncode == 0, (argv, done.stderr)
+    after = sorted(p.name for p in (tmp_path / "saved_models" / "lenet5-digits").iterdir())
+    assert after == before
