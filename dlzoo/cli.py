@@ -210,6 +210,9 @@ def _print_run(result, console=None) -> None:
         + (f" (resumed after epoch {resumed})" if resumed else "")
         + f", {result.seconds:.0f} s. Saved to {result.saved_dir}/"
     )
+    if card.get("task") == "text_generation":
+        follow = _shell("dlzoo", "generate", result.saved_dir, "--n", 3)
+        console.print(f"write sentences with it: {follow}", markup=False, highlight=False)
 
 
 def _cmd_train(args) -> int:
@@ -360,8 +363,43 @@ def _parse_epsilons(text: str) -> list[float]:
     return values
 
 
+def _saved_task(model_dir):
+    """The task a saved model's card names, or None (no readable card: the command's own
+    checks say what is wrong)."""
+    try:
+        with open(os.path.join(model_dir, "card.json"), encoding="utf-8") as f:
+            return json.load(f).get("task")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _evaluate_ratings(args) -> int:
+    from dlzoo.recommendation import evaluate_ratings
+
+    r = evaluate_ratings(args.model_dir, args.data, split=args.split)
+    floor = (f", noise floor {r['noise_floor_rmse']:.4f}" if "noise_floor_rmse" in r else "")
+    print(f"{args.data} ({r['split']}, {r['samples']} ratings): RMSE {r['rmse']:.4f}, MAE "
+          f"{r['mae']:.4f}; predicting the mean: RMSE {r['mean_baseline_rmse']:.4f}{floor}")
+    return 0
+
+
 def _cmd_evaluate(args) -> int:
     from dlzoo.evaluation import evaluate_saved_model
+
+    task = _saved_task(args.model_dir)
+    if task == "rating_prediction":  # (user, item) pairs, not images
+        return _evaluate_ratings(args)
+    if task == "text_generation":  # perplexity on a corpus
+        from dlzoo.generation import evaluate_language_model
+
+        r = evaluate_language_model(args.model_dir, args.data, split=args.split)
+        names = {"val_unigram_perplexity": "unigram model", "grammar_perplexity_floor":
+                 "grammar's floor", "val_oracle_perplexity": "grammar's own",
+                 "grammatical_share": "grammatical samples"}
+        print(f"{args.data} ({r['split']}, {r['sentences']} sentences, {r['val_tokens']} tokens): "
+              f"perplexity {r['val_perplexity']:.4f}" + "".join(
+                  f"; {label} {r[k]:.4f}" for k, label in names.items() if k in r))
+        return 0
 
     epsilons = _parse_epsilons(args.epsilon) if args.adversarial else ()
     result = evaluate_saved_model(
@@ -438,6 +476,21 @@ def _add_evaluate(sub):
 def _cmd_predict(args) -> int:
     from dlzoo.evaluation import predict_files
 
+    if _saved_task(args.model_dir) == "text_generation":
+        raise CLIError(f"{args.model_dir} is a language model: write sentences with `dlzoo "
+                       f"generate {args.model_dir} --start \"...\"`")
+    if _saved_task(args.model_dir) == "rating_prediction":  # USER,ITEM pairs, not files
+        from dlzoo.recommendation import predict_ratings
+
+        rows = predict_ratings(args.model_dir, args.files)
+        if args.json:
+            print(json.dumps([{"user": u, "item": i, "rating": round(r, 6)} for u, i, r in rows],
+                             indent=2))
+        else:
+            for u, i, r in rows:
+                print(f"user {u}, item {i}: {r:.3f}")
+        return 0
+
     found = predict_files(args.model_dir, args.files, k=args.top_k)
     for path, reason in found.skipped:
         print(f"{path}: skipped: {reason}", file=sys.stderr)
@@ -462,10 +515,50 @@ def _add_predict(sub):
                        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("files", nargs="+",
-                   help="image files, or folders (their image files, recursively)")
+                   help="image files, or folders (their image files, recursively); for a "
+                        "recommender, USER,ITEM pairs such as 3,7")
     p.add_argument("--top-k", type=int, default=3, help="classes shown per file (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_predict)
+
+
+# --- dlzoo generate -----------------------------------------------------------------------------
+
+
+def _cmd_generate(args) -> int:
+    from dlzoo.generation import generate
+
+    sentences = generate(args.model_dir, start=args.start, n=args.n, temperature=args.temperature,
+                         top_k=args.top_k, greedy=args.greedy, max_words=args.max_words,
+                         seed=args.seed)
+    if args.json:
+        print(json.dumps([s.to_dict() for s in sentences], indent=2))
+        return 0
+    for s in sentences:
+        print(s.text + ("" if s.stopped else " ..."))
+    if args.seed is None:
+        print(f"(seed {sentences[0].seed}: add --seed {sentences[0].seed} to draw these again)",
+              file=sys.stderr)
+    return 0
+
+
+def _add_generate(sub):
+    p = sub.add_parser("generate", help="write sentences with a language model (task "
+                                        "text_generation)")
+    p.add_argument("model_dir", help="a saved language model (saved_models/NAME)")
+    p.add_argument("--start", default="", help='first words the sentences continue, e.g. "a dog"')
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="> 0; below 1 more conservative, above 1 more adventurous (default 1)")
+    p.add_argument("--top-k", type=int, default=None, metavar="K",
+                   help="draw from the K most probable words only (default: all)")
+    p.add_argument("--greedy", action="store_true", help="always the most probable word")
+    p.add_argument("--max-words", type=int, default=None, metavar="N",
+                   help="most words drawn after the start (default: the model's context)")
+    p.add_argument("--n", type=int, default=1, help="sentences to write (default 1)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the draws; the same seed writes the same sentences")
+    p.add_argument("--json", action="store_true", help="print JSON (text, tokens, log_prob)")
+    p.set_defaults(func=_cmd_generate)
 
 
 # --- dlzoo explain ------------------------------------------------------------------------------
@@ -1047,7 +1140,7 @@ def _add_tune(sub):
 # --- parser and entry point --------------------------------------------------------------------
 
 SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _add_train,
-               _add_evaluate, _add_predict, _add_explain, _add_quickstart,
+               _add_evaluate, _add_predict, _add_generate, _add_explain, _add_quickstart,
                _add_finetune, _add_export, _add_tune]
 
 
@@ -1266,6 +1359,8 @@ CONFLICTS = {
     "quickstart": [(dest, "transfer", "the transfer demonstration has its own epochs and output")
                    for dest in ("epochs", "quiet")],
     "doctor": [("json", "limit", "--json prints every row; --limit shortens the table")],
+    "generate": [("temperature", "greedy", "--greedy takes the most probable word; it draws "
+                  "nothing to reshape"), ("top_k", "greedy", "--greedy keeps only the top word")],
 }
 # Flags that only mean something with another one: (flag, needs).
 REQUIRES = {
@@ -1286,6 +1381,8 @@ LIMITS = {
     "train": {"folds": (2, 100)},
     "evaluate": {"batch_size": _BATCH, "max_samples": (0, 10_000_000)},
     "predict": {"top_k": (1, 1000)},
+    "generate": {"n": (1, 100_000), "max_words": (1, 100_000), "top_k": (1, 10_000_000),
+                 "seed": _SEED},
     "quickstart": {"epochs": (1, 100_000)},
     "doctor": {"seed": _SEED, "workers": (1, 256), "limit": (0, 10**9),
                "validation_split": (0.0, 0.95)},

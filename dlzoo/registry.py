@@ -43,8 +43,10 @@ TASKS = (
     "sequence_regression",
     "autoencoder",
     "generative",
+    "text_generation",  # next-token language models (dlzoo.generation writes with them)
+    "rating_prediction",  # (user, item) id pairs -> a rating
 )
-INPUT_KINDS = ("image", "flat", "tokens", "sequence", "latent")
+INPUT_KINDS = ("image", "flat", "tokens", "sequence", "latent", "pairs")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -129,7 +129,24 @@ def load_data(recipe: dict, info=None):
     from dlzoo.data.datasets import load
 
     source, kwargs = data_arguments(recipe, info)
+    own = _task_source(source)
+    if own is not None:  # corpora and ratings: arrays of the task's own (inputs, targets)
+        from dlzoo.data.batching import batch_bundle
+
+        options = {k: kwargs.pop(k) for k in ("batch_size", "loader") if k in kwargs}
+        return batch_bundle(own(source, **kwargs), seed=kwargs.get("seed", 0), **options)
     return load(source, **kwargs)
+
+
+def _task_source(source):
+    """The loader of a source whose examples are not images or labelled vectors: a text corpus
+    (`grammar`, `text:PATH`; dlzoo.data.corpus) or ratings (`ratings:...`; dlzoo.data.ratings)."""
+    from dlzoo.data.corpus import is_corpus_source, load_corpus
+    from dlzoo.data.ratings import is_ratings_source, load_ratings
+
+    if is_corpus_source(source):
+        return load_corpus
+    return load_ratings if is_ratings_source(source) else None
 
 
 def load_array_data(recipe: dict, info=None, *, where: str = "this run"):
@@ -185,6 +202,8 @@ def _model_args(recipe: dict, bundle, info) -> dict:
         vocab = getattr(bundle, "details", {}).get("vocab_size")
         if vocab:  # the vectoriser's vocabulary sizes the embedding
             args["vocab_size"] = vocab
+    for key, value in getattr(bundle, "details", {}).get("model_args", {}).items():
+        args.setdefault(key, value)  # sizes only the data knows (a recommender's user count)
     return args
 
 
@@ -239,10 +258,13 @@ def compile_model(model, recipe: dict, info, steps: int):
         epochs=train["epochs"],
         steps_per_epoch=steps,
     )
+    loss = train["loss"]
+    if loss is None and info.task == "text_generation":  # a softmax over the vocabulary per step
+        loss = "sparse_categorical_crossentropy"
     return compile_for_task(model, info.task,
                             optimizer=make_optimizer(train["optimizer"], lr,
                                                      **train["optimizer_args"]),
-                            loss=train["loss"], metrics=train["metrics"])
+                            loss=loss, metrics=train["metrics"])
 
 
 # --- 4. fit ------------------------------------------------------------------------------------
@@ -332,7 +354,8 @@ def training_data(bundle, info):
     for autoencoders (scaled as the model's preprocessing scales its input, since the targets
     do not pass through it), images alone for generative models. A `tf.data` pipeline in, a
     pipeline out; `(x, y)` arrays (from `load_array_data`) are for classifiers only."""
-    if info.task in CLASSIFICATION_TASKS or info.task.startswith("sequence"):
+    if info.task in CLASSIFICATION_TASKS or info.task.startswith("sequence") or info.task in (
+            "text_generation", "rating_prediction"):  # inputs and targets as the data has them
         return bundle.train, bundle.val
     if isinstance(bundle.train, tuple):
         raise TypeError(f"{info.name} is a {info.task} model; in-memory arrays are read for "
@@ -775,6 +798,9 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
     elif val is not None:
         values = model.evaluate(val, verbose=0, return_dict=True)
         metrics = {f"val_{k}": round(float(v), 6) for k, v in values.items()}
+    task_metrics = _task_metrics(run.info.task)
+    if task_metrics is not None and val is not None:
+        metrics.update(task_metrics(model, run.bundle))
     adversarial = recipe["train"].get("adversarial")
     if adversarial and val is not None and classifier:
         metrics["adversarial"] = robustness_metrics(model, val, run.bundle, adversarial)
@@ -784,6 +810,21 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
         pick = max if "acc" in monitor else min
         metrics["best_epoch"] = int(series.index(pick(series))) + 1
     return report, metrics
+
+
+def _task_metrics(task: str):
+    """`fn(model, bundle) -> dict` of the figures a task's card reports beyond Keras's: a
+    language model's perplexity against its baselines (dlzoo.generation), a recommender's error
+    against the noise floor (dlzoo.recommendation)."""
+    if task == "text_generation":
+        from dlzoo.generation import language_model_metrics
+
+        return language_model_metrics
+    if task == "rating_prediction":
+        from dlzoo.recommendation import rating_metrics
+
+        return rating_metrics
+    return None
 
 
 def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,

@@ -18,6 +18,7 @@ def transformer_encoder_block(
     activation: str = "relu",
     epsilon: float = 1e-6,
     padding_mask=None,
+    causal: bool = False,
     name: str,
 ):
     """Multi-head self-attention then a position-wise feed-forward network, each with a residual.
@@ -46,6 +47,8 @@ def transformer_encoder_block(
         epsilon: LayerNormalization epsilon.
         padding_mask: boolean `(batch, length)` tensor, False at padding; None when nothing is
             padded.
+        causal: position i attends to positions <= i only (a decoder, as in GPT): no step sees
+            the tokens after it, so the block can predict the next token.
         name: prefix of every layer's name.
     """
     dim = x.shape[-1]
@@ -64,7 +67,7 @@ def transformer_encoder_block(
     def attention(h):
         return layers.MultiHeadAttention(
             num_heads, key_dim=dim // num_heads, dropout=attention_dropout, name=f"{name}_attention"
-        )(h, h, value_mask=padding_mask)
+        )(h, h, value_mask=padding_mask, use_causal_mask=causal)
 
     def feed_forward(h):
         h = layers.Dense(ff_dim, activation=activation, name=f"{name}_ffn1")(h)

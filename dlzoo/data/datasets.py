@@ -89,6 +89,11 @@ def source_options(source) -> tuple[str, ...] | None:
     TensorFlow or JAX loads); None when only the loader itself can tell (synthetic tasks)."""
     import inspect
 
+    from dlzoo.data.corpus import is_corpus_source
+    from dlzoo.data.ratings import is_ratings_source
+
+    if isinstance(source, str) and (is_corpus_source(source) or is_ratings_source(source)):
+        return None  # text corpora and ratings: their loaders check their own options
     try:
         kind, _ = _split_source(source)
     except (ValueError, OSError):  # OSError: a path that is no folder (said when it loads)

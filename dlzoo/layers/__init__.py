@@ -5,6 +5,7 @@ from dlzoo.layers.noise import MaskingNoise, SaltAndPepperNoise
 from dlzoo.layers.normalization import LocalResponseNormalization
 from dlzoo.layers.padding import ChannelPadding
 from dlzoo.layers.preprocessing import Preprocess
+from dlzoo.layers.tied import TiedEmbedding
 
 __all__ = [
     "ChannelPadding",
@@ -13,4 +14,5 @@ __all__ = [
     "PositionalEmbedding",
     "Preprocess",
     "SaltAndPepperNoise",
+    "TiedEmbedding",
 ]

@@ -5,13 +5,16 @@ variant (timm's layout); registration happens in the module, which is listed her
 """
 
 from dlzoo.models import (  # noqa: F401
+    adaline,
     alexnet,
     applications,
     autoencoder,
     gan,
     inception,
+    language_model,
     lenet,
     mlp,
+    recommender,
     resnet,
     text_rnn,
     transformer,

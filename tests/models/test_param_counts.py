@@ -9,6 +9,11 @@ for the CIFAR ResNets (within 3%, tests/test_resnet.py); keras.applications for 
 dlzoo.models.applications (mobilenet_v1 ... inception_resnet_v2: counted with weights=None, e.g.
 EfficientNetB0 5,330,571, MobileNetV2 3,538,984, ConvNeXtTiny 28,589,128, DenseNet121 8,062,504); Krizhevsky et al. 2012 for AlexNet's
 two towers; LeCun et al. 1998 for LeNet-5. Keras counts BatchNormalization's moving statistics.
+Language models, counted by hand at vocab 10,000: lm_lstm = embedding 10000x128 + LSTM
+4*256*(128+256+1) + LSTM 4*256*(256+256+1) + softmax 256*10000+10000; lm_gru the same with GRU's
+3*256*(in+256+2); lm_transformer = tied embedding 10000x128 + 10000 output biases + 32x128
+positions + 2 blocks of 198,272 (attention 66,048, FFN 131,712, two LayerNorms) + a LayerNorm.
+embedding_recommender: (1000 + 1000) x (16 + 1) + the affine output's 2; adaline: 2 weights + bias.
 """
 
 import keras
@@ -17,6 +22,7 @@ import pytest
 from dlzoo import build, catalog, list_models, model_info
 
 PARAMS = {
+    "adaline": 3,
     "alexnet": 60_965_224,
     "conv_dae": 74_497,
     "convnext_base": 88_591_464,
@@ -32,6 +38,7 @@ PARAMS = {
     "densenet169": 14_307_880,
     "densenet201": 20_242_984,
     "efficientnet_b0": 5_330_571,
+    "embedding_recommender": 34_002,
     "efficientnet_b1": 7_856_239,
     "efficientnet_b2": 9_177_569,
     "efficientnet_b3": 12_320_535,
@@ -50,6 +57,9 @@ PARAMS = {
     "inception_resnet_v2": 55_873_736,
     "inception_v3": 23_851_784,
     "lenet5": 61_706,
+    "lm_gru": 4_541_200,
+    "lm_lstm": 4_769_552,
+    "lm_transformer": 1_690_896,
     "mlp": 235_146,
     "mlp_gan": 34_435,
     "mobilenet_v1": 4_253_864,

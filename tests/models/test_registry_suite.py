@@ -37,12 +37,17 @@ def sample_targets(model, x, batch=2, seed=1, task=None):
     out_shape = tuple(info_out.shape[1:])
     if task == "autoencoder":
         return x, "mse"
-    if task == "sequence_regression":
+    if task in ("sequence_regression", "rating_prediction"):
         return rng.normal(size=(batch,) + out_shape).astype("float32"), "mse"
+    if task == "text_generation":  # the next token at every step
+        return (rng.integers(0, out_shape[-1], size=(batch,) + out_shape[:-1]),
+                "sparse_categorical_crossentropy")
     if len(out_shape) == 1 and out_shape[0] > 1:
         return rng.integers(0, out_shape[0], size=(batch,)), "sparse_categorical_crossentropy"
-    if out_shape == (1,):
-        return rng.integers(0, 2, size=(batch, 1)).astype("float32"), "binary_crossentropy"
+    if out_shape == (1,):  # a sigmoid unit, or a linear one (ADALINE) trained on squared error
+        linear = getattr(model.layers[-1], "activation", None) is keras.activations.linear
+        return (rng.integers(0, 2, size=(batch, 1)).astype("float32"),
+                "mse" if linear else "binary_crossentropy")
     return rng.normal(size=(batch,) + out_shape).astype("float32"), "mse"
 
 
@@ -55,7 +60,8 @@ def test_forward_shape_and_finite(name):
     assert tuple(y.shape[1:]) == tuple(model.outputs[0].shape[1:])
     assert np.all(np.isfinite(y))
     info = model_info(name)
-    if info.task.endswith("classification") and model.outputs[0].shape[-1] > 1:
+    if (info.task.endswith("classification") or info.task == "text_generation") and \
+            model.outputs[0].shape[-1] > 1:
         # softmax rows sum to one
         np.testing.assert_allclose(y.sum(axis=-1), 1.0, rtol=1e-4)
 
