@@ -28,11 +28,18 @@ def dlzoo(*args, cwd=None, python=sys.executable, timeout=300, **env):
                           env=user_env(**env), cwd=cwd, timeout=timeout, check=False)
 
 
+# Lines other programs write: absl's (TensorFlow, XLA: "E0000 00:00:... jpeg_mem.cc:331] ..."),
+# absl's InitializeLog notice and cpu_feature_guard's second line, libjpeg's and libpng's own,
+# Python's warnings with their file:line, and tracebacks.
+FOREIGN = re.compile(
+    r"^([IWEF]\d{4} \S+\s+\d+ \S+:\d+\]|WARNING: All log messages before absl|To enable the "
+    r"following instructions|Corrupt JPEG|Premature end of JPEG|Unsupported marker|Improper call "
+    r"to JPEG|Invalid JPEG|Not a JPEG|libpng |Traceback |Exception ignored)|\.py:\d+: \w*Warning")
+
+
 def foreign_lines(stderr: str) -> list[str]:
-    """Lines on stderr that are not dlzoo's own: its messages start with "dlzoo", or name a file
-    it skipped ("PATH: skipped: REASON")."""
-    return [line for line in stderr.splitlines() if line.strip()
-            and not line.startswith("dlzoo") and ": skipped: " not in line]
+    """Lines on stderr that are not dlzoo's own but another program's."""
+    return [line for line in stderr.splitlines() if FOREIGN.search(line)]
 
 
 # --- 5. nothing but dlzoo's own words on screen -----------------------------------------------
