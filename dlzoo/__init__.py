@@ -6,7 +6,11 @@
 """
 
 from dlzoo.backends import choose_backend
+from dlzoo.quiet import quiet_tensorflow_import
 
+# TensorFlow's native start-up lines (absl's notice, oneDNN, CUDA probes) at the CLI's level, 2,
+# unless TF_CPP_MIN_LOG_LEVEL says otherwise: `import dlzoo; dlzoo.build(...)` prints none of them
+quiet_tensorflow_import(default_level=2)
 choose_backend()  # JAX (else PyTorch) where TensorFlow is absent and nothing else was chosen
 
 from dlzoo.registry import ModelInfo, build, list_models, model_info, register_model

@@ -113,8 +113,9 @@ def _cmd_list(args) -> int:
 def _add_list(sub):
     p = sub.add_parser("list", help="table of models with parameters and weights")
     p.add_argument("pattern", nargs="?", default="*", help="fnmatch pattern, e.g. 'resnet*'")
-    p.add_argument("--task", default=None)
-    p.add_argument("--family", default=None)
+    p.add_argument("--task", default=None,
+                   help="only models of this task (image_classification, text_classification, ...)")
+    p.add_argument("--family", default=None, help="only models of this family (resnet, vgg, ...)")
     p.set_defaults(func=_cmd_list)
 
 
@@ -122,9 +123,12 @@ def _cmd_info(args) -> int:
     from dlzoo.catalog import entry  # stored metadata: no backend, no build
 
     info = entry(args.name)
+    info.pop("smoke_overrides", None)  # the test suite's small build, not the user's business
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
+    if info.get("min_input_size") == 1:  # "1" read as a fault: padded convolutions take any size
+        info["min_input_size"] = "any size (every convolution and pool pads)"
     width = max(len(k) for k in info)
     for key, value in info.items():
         if isinstance(value, (list, tuple)):
@@ -139,7 +143,7 @@ def _cmd_info(args) -> int:
 
 def _add_info(sub):
     p = sub.add_parser("info", help="everything the registry knows about a model")
-    p.add_argument("name")
+    p.add_argument("name", help="a registry name (see `dlzoo list`)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_info)
 
@@ -166,9 +170,10 @@ def _cmd_build(args) -> int:
 
 def _add_build(sub):
     p = sub.add_parser("build", help="build a model and print its shapes (and summary)")
-    p.add_argument("name")
+    p.add_argument("name", help="a registry name (see `dlzoo list`)")
     p.add_argument("--input-shape", type=_parse_shape, default=None, help="e.g. 64,64,3")
-    p.add_argument("--num-classes", type=int, default=None)
+    p.add_argument("--num-classes", type=int, default=None,
+                   help="classifier outputs (default: the model's own, as `dlzoo info` shows)")
     p.add_argument("--weights", type=_parse_weights, default=None,
                    help="imagenet, a weights file, a saved model, or none (random; the default)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -223,10 +228,11 @@ def _print_baseline(metrics: dict, console) -> None:
 
 def _cmd_train(args) -> int:
     from dlzoo.recipes import load_recipe
-    from dlzoo.training import run_recipe
 
     recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + (
         [f"train.class_weight={args.class_weight}"] if args.class_weight else []))
+    from dlzoo.training import run_recipe  # after the recipe: a misspelt name imports no backend
+
     found = None
     if args.use_found_lr and not args.find_lr:
         raise CLIError("--use-found-lr goes with --find-lr")
@@ -483,7 +489,7 @@ def _add_evaluate(sub):
     p.add_argument("data", help="a folder of class subfolders, or a source (digits, mnist, ...)")
     p.add_argument("--split", choices=("val", "train", "all"), default=None,
                    help="default: val for the data the model was trained on, else all")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
     p.add_argument("--out", default=None,
                    help="folder for report.json and confusion_matrix.png "
                         "(default evaluations/NAME)")
@@ -549,7 +555,7 @@ def _add_predict(sub):
     p.add_argument("files", nargs="+",
                    help="image files, or folders (their image files, recursively); for a "
                         "recommender, USER,ITEM pairs such as 3,7")
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--top-k", type=int, default=3, help="classes shown per file (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_predict)
 
@@ -597,8 +603,13 @@ def _add_generate(sub):
 
 
 def _cmd_explain(args) -> int:
+    from dlzoo.evaluation import image_paths
     from dlzoo.explain import explain_files, explain_layers
 
+    given = args.images
+    args.images = image_paths(args.images)  # a folder: its image files, as predict takes them
+    if given and not args.images:
+        raise CLIError(f"no image files in {', '.join(given)}")
     if not (args.images or args.filters):
         raise CLIError("give image files to explain, or --filters")
     if args.feature_maps and not args.images:
@@ -633,7 +644,8 @@ def _add_explain(sub):
     p = sub.add_parser("explain", help="Grad-CAM heatmaps, first-layer filters, feature maps",
                        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
-    p.add_argument("images", nargs="*", help="image files")
+    p.add_argument("images", nargs="*",
+                   help="image files, or folders (their image files, recursively)")
     p.add_argument("--class", dest="class_name", default=None, metavar="NAME",
                    help="explain this class (default: each image's predicted class)")
     p.add_argument("--layer", default=None,
@@ -765,8 +777,9 @@ def _add_doctor(sub):
     p.add_argument("directory", help="folder of class subfolders")
     p.add_argument("--validation-split", type=float, default=0.2,
                    help="split to check duplicates against (default 0.2, as training uses)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0, help="seed of the split checked (default 0)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="threads decoding files with Pillow (default: up to 4)")
     p.add_argument("--limit", type=int, default=50, help="rows shown per list (default 50)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.add_argument("--show-batch", type=int, nargs="?", const=16, default=None, metavar="N",
@@ -813,10 +826,12 @@ def _cmd_datasets(args) -> int:
 
 def _add_datasets(sub):
     p = sub.add_parser("datasets", help="list data sources; export digits as a folder of PNGs")
-    p.add_argument("action", choices=["list", "export"])
+    p.add_argument("action", choices=["list", "export"],
+                   help="list the sources, or export one as a folder of PNGs")
     p.add_argument("name", nargs="?", default=None, help="for export: digits")
     p.add_argument("directory", nargs="?", default=None, help="for export: folder to write")
-    p.add_argument("--image-size", type=_parse_shape, default=(32, 32), help="e.g. 32,32")
+    p.add_argument("--image-size", type=_parse_image_size, default=(32, 32),
+                   help="N or HxW (default 32x32)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty folder")
     p.set_defaults(func=_cmd_datasets)
 
@@ -825,7 +840,11 @@ def _add_datasets(sub):
 
 
 def _parse_image_size(text: str) -> tuple:
-    size = _parse_shape(text)
+    """--image-size: N (square) or HxW (also H,W)."""
+    try:
+        size = _parse_shape(text)
+    except argparse.ArgumentTypeError:
+        size = ()
     if len(size) == 1:
         return (size[0], size[0])
     if len(size) != 2:
@@ -930,11 +949,44 @@ def _cmd_finetune(args) -> int:
     console.print(f"saved to {out}/ (model.keras, card.json, README.md, curves.png"
                   + (", confusion_matrix.png" if result.report is not None else "") + ")\n"
                   f"  {_shell('dlzoo', 'evaluate', out, args.directory)}\n"
-                  f"  {_shell('dlzoo', 'predict', out, 'IMAGE...')}\n"
-                  f"  {_shell('dlzoo', 'export', out, '--format', 'savedmodel')}",
+                  f"  {_shell('dlzoo', 'predict', out, _an_image(args.directory, card))}\n"
+                  f"  {_export_hint(out)}",
                   soft_wrap=True, markup=False, highlight=False)
     _print_baseline(metrics, console)
     return 0
+
+
+def _an_image(directory, card) -> str:
+    """A file of the folder the model read (the first of its first class), for a `predict` line
+    that runs as printed; the folder itself when none is found."""
+    skipped = {os.path.normpath(str(s[0])) for s in card["data"].get("skipped") or []}
+    for name in card["data"].get("class_names") or []:
+        folder = os.path.join(directory, name)
+        try:
+            files = sorted(f for f in os.listdir(folder) if not f.startswith("."))
+        except OSError:
+            continue
+        for f in files:
+            path = os.path.join(folder, f)
+            if os.path.isfile(path) and os.path.normpath(path) not in skipped and not (
+                    os.path.normpath(os.path.join(name, f)) in skipped):
+                return path
+    return directory
+
+
+def _export_hint(model_dir) -> str:
+    """The export line for this host: as it is under the TensorFlow backend; with
+    KERAS_BACKEND=tensorflow in front where TensorFlow is installed but another backend runs;
+    where TensorFlow is absent, what export needs instead of a command that would fail."""
+    from dlzoo.backends import backend_name, has_tensorflow
+
+    line = _shell("dlzoo", "export", model_dir, "--format", "savedmodel")
+    if backend_name() == "tensorflow":
+        return line
+    if has_tensorflow():
+        return "KERAS_BACKEND=tensorflow " + line
+    return ("(export to SavedModel, ONNX or LiteRT needs TensorFlow, not installed here: "
+            "pip install \"dlzoo[tf]\", or export on a host with it)")
 
 
 def _find_lr_finetune(source, out, args) -> bool:
@@ -989,10 +1041,13 @@ def _add_finetune(sub):
                    help="balanced: weigh each class by n / (classes x its count) in the loss, "
                         "for unequal classes")
     p.add_argument("--layer", default=None, help="feature layer (default: the model's, by name)")
-    p.add_argument("--pooling", choices=("avg", "max", "flatten"), default="avg")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--validation-split", type=float, default=0.2)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pooling", choices=("avg", "max", "flatten"), default="avg",
+                   help="how the feature map becomes the head's input (default avg)")
+    p.add_argument("--batch-size", type=int, default=32, help="images per step (default 32)")
+    p.add_argument("--validation-split", type=float, default=0.2,
+                   help="fraction of each class held out for validation (default 0.2)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the split, the head's weights and the shuffling (default 0)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="builder argument for a registry name (e.g. activation=relu); repeatable")
     p.add_argument("--cache-dir", default=os.path.join(".dlzoo-cache", "features"),
@@ -1016,7 +1071,12 @@ def _cmd_export(args) -> int:
     from dlzoo.export import export, labels_path, usage_path
     from dlzoo.saving import read_card
 
-    path = export(args.model_dir, args.format, out=args.out, dynamic_size=args.dynamic_size)
+    path = export(args.model_dir, args.format, out=args.out, dynamic_size=args.dynamic_size,
+                  overwrite=args.overwrite, command=_shell(
+                      "dlzoo", "export", args.model_dir, "--format", args.format,
+                      *(["--out", args.out] if args.out else []),
+                      *(["--dynamic-size"] if args.dynamic_size else []),
+                      *(["--overwrite"] if args.overwrite else [])))
     shape = read_card(args.model_dir).get("input_shape", [])
     fixed = args.format == "litert" and not args.dynamic_size and len(shape) == 3
     size = (f"declared 1x{shape[0]}x{shape[1]}x{shape[2]} (resize_tensor_input for any other)"
@@ -1037,6 +1097,8 @@ def _add_export(sub):
     p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT)")
     p.add_argument("--dynamic-size", action="store_true",
                    help="litert: declare height and width unknown instead of the model's size")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an export already at --out (otherwise refused)")
     p.set_defaults(func=_cmd_export)
 
 
@@ -1143,8 +1205,16 @@ SUBCOMMANDS = [_add_list, _add_info, _add_build, _add_doctor, _add_datasets, _ad
                _add_finetune, _add_export, _add_tune]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser whose errors are one line, as dlzoo's own are: what was wrong and where
+    to read the options, instead of the whole usage block above the one line that matters."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dlzoo", description="Keras 3 model zoo and transfer-learning toolkit.",
         epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -1171,6 +1241,11 @@ def main(argv=None) -> int:
     from dlzoo.quiet import quiet_tensorflow_import
 
     quiet_tensorflow_import()  # TensorFlow's absl/CUDA start-up lines, as TF_CPP_MIN_LOG_LEVEL says
+    import warnings
+
+    if warnings.formatwarning is not _warning_line:
+        _PYTHON_FORMAT.append(warnings.formatwarning)
+        warnings.formatwarning = _warning_line
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -1179,11 +1254,14 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    stop = _Interrupt(args, sys.argv[1:] if argv is None else list(argv))
     try:
         _refuse_conflicts(args)
-        return int(args.func(args) or 0)
+        with stop:
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
-        print("dlzoo: interrupted", file=sys.stderr)
+        stop.handled = True
+        print(f"dlzoo: interrupted; {stop.closing_line()}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `dlzoo list | head`: the reader has all it wants; say nothing more
         # Python's documented recipe: point stdout at devnull so the flush at exit cannot raise again
@@ -1200,6 +1278,122 @@ def main(argv=None) -> int:
             raise
         print(f"dlzoo: error: {unexpected_error_line(e)}", file=sys.stderr)
         return 1
+
+
+class _Interrupt:
+    """One Ctrl-C stops every command within seconds, and says how to go on.
+
+    Python raises KeyboardInterrupt wherever the main thread is; where that is a callback run by
+    the garbage collector (JAX's `_xla_gc_callback`), Python prints "Exception ignored in ..." and
+    the program goes on, so a search needed three presses. Here the first SIGINT raises it as
+    Python would, and a watchdog raises it again each second until the command has stopped; after
+    `GRACE` seconds (or at a second Ctrl-C) the process ends at once with the same closing line.
+    Training and searches keep their state on disk as they go (a kill -9 is resumable), so
+    ending there leaves the run resumable."""
+
+    GRACE = 10.0
+
+    def __init__(self, args, argv):
+        self.args, self.argv = args, argv
+        self.handled, self.pressed, self.repeating, self.previous = False, False, False, None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGINT, self._on_sigint)
+            self.previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+            sys.unraisablehook = self.previous_hook
+        self.handled = True
+        return False
+
+    def _on_sigint(self, signum, frame):
+        import threading
+
+        if self.repeating:  # the watchdog's own: raise it again
+            self.repeating = False
+            raise KeyboardInterrupt
+        if self.pressed:  # a second Ctrl-C: now
+            self._end_now()
+        self.pressed = True
+        threading.Thread(target=self._watch, daemon=True).start()
+        raise KeyboardInterrupt
+
+    def _watch(self):
+        import _thread
+        import time
+
+        start = time.monotonic()
+        while time.monotonic() - start < self.GRACE:
+            time.sleep(1.0)
+            if self.handled:
+                return
+            self.repeating = True
+            _thread.interrupt_main()  # the first one was swallowed (a gc callback): again
+        if not self.handled:
+            self._end_now()
+
+    def _end_now(self):
+        try:
+            sys.stderr.write(f"dlzoo: interrupted; {self.closing_line()}\n")
+            sys.stderr.flush()
+        finally:
+            os._exit(130)
+
+    def _unraisable(self, unraisable):
+        if self.pressed and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            return  # the swallowed Ctrl-C: the watchdog raises it again where it counts
+        self.previous_hook(unraisable)
+
+    def closing_line(self) -> str:
+        """How to go on: the exact command that resumes, where there is something to resume."""
+        try:
+            command = self._resume_command()
+        except Exception:  # noqa: BLE001 (a closing line must not fail)
+            command = None
+        if command:
+            return f"resume with: {command}"
+        if self.args.command in ("train", "tune"):
+            return "nothing to resume yet (the run had not started); run the same command again"
+        if self.args.command in ("finetune", "quickstart", "export"):
+            return "nothing was saved; run the same command again"
+        return "run the same command again"
+
+    def _resume_command(self) -> str | None:
+        args = self.args
+        if args.command not in ("train", "tune") or getattr(args, "folds", None) is not None \
+                or getattr(args, "find_lr", False) or getattr(args, "role", None):
+            return None
+        from dlzoo.recipes import load_recipe
+
+        name = load_recipe(args.recipe, overrides=args.set or [], check_registry=False)["name"]
+        state = os.path.join(args.output, ".runs" if args.command == "train" else ".tuning", name)
+        if not os.path.isdir(state):
+            return None
+        words = [w for w in self.argv if w != "--overwrite"]
+        if "--resume" not in words:
+            words.append("--resume")
+        return _shell("dlzoo", *words)
+
+
+_PYTHON_FORMAT = []  # warnings.formatwarning as it was before main() replaced it
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    """dlzoo's own warnings as one line, "dlzoo: warning: ...", without Python's file path and
+    source line; other packages' warnings as Python writes them (they are theirs to word)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    if os.path.abspath(filename).startswith(package + os.sep) or not _PYTHON_FORMAT:
+        return f"dlzoo: warning: {message}\n"
+    return _PYTHON_FORMAT[0](message, category, filename, lineno, line)
 
 
 def unexpected_error_line(e: BaseException) -> str:

@@ -302,6 +302,14 @@ def read_images(paths, input_shape) -> tuple[np.ndarray, list, list]:
     Returns:
         `(images float32 (N, H, W, C), the paths read, [(path, reason)] for the files skipped)`.
     """
+    from dlzoo.quiet import decoder_message, native_stderr_filtered
+
+    # libjpeg's own lines about a damaged file: the file is reported by name in the skipped list
+    with native_stderr_filtered(decoder_message):
+        return _read_images(paths, input_shape)
+
+
+def _read_images(paths, input_shape):
     from dlzoo.data.images import UnusableImage
     from dlzoo.data.sniff import decode_bytes
     from dlzoo.userfiles import IMAGE_MAX_BYTES, read_bytes

@@ -311,9 +311,14 @@ def _grid(n: int, cols: int | None = None):
 
 def plot_grad_cam(image, heatmap, path, title: str = "") -> str:
     """Writes the image and its Grad-CAM overlay side by side as a PNG; returns path."""
+    import textwrap
+
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(5.2, 2.9))
+    # A long class name or "...; predicted ..." ran past the figure's edges: wrapped to the
+    # figure's width (about 9 characters an inch at 10 pt), the figure taller for each line.
+    lines = textwrap.wrap(title, width=44) or [""]
+    fig = Figure(figsize=(5.2, 2.7 + 0.2 * len(lines)))
     for i, (pic, label) in enumerate(((_display(image), "image"),
                                       (overlay(image, heatmap), "Grad-CAM"))):
         ax = fig.add_subplot(1, 2, i + 1)
@@ -321,7 +326,7 @@ def plot_grad_cam(image, heatmap, path, title: str = "") -> str:
         ax.set_xlabel(label, fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle("\n".join(lines), fontsize=10)
     fig.tight_layout()
     fig.savefig(os.fspath(path), dpi=80)
     return os.fspath(path)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -158,18 +159,28 @@ def serving_model(model_dir):
     # training=False in the graph: Keras's augmentation layers default to training mode when
     # called without it, and an export traces the model without a training flag.
     outputs = model(x, training=False)
-    name = str(card.get("name", model.name)).replace("-", "_").replace(".", "_")
+    # a TensorFlow scope name: letters, digits and _ only (a card named "my model" is fine)
+    name = re.sub(r"[^A-Za-z0-9_]", "_", str(card.get("name", model.name)))
     return keras.Model(inputs, outputs, name=f"{name}_serving"), card
 
 
-def check_format(fmt: str) -> str:
-    """`fmt` if dlzoo can export to it here; else a one-line error saying what to install."""
+def check_format(fmt: str, command: str | None = None) -> str:
+    """`fmt` if dlzoo can export to it here; else a one-line error saying what to install, or
+    the `command` to run again under the TensorFlow backend where TensorFlow is installed."""
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}; received {fmt!r}.")
     if keras.backend.backend() != "tensorflow":
+        from dlzoo.backends import has_tensorflow
+
+        if not has_tensorflow():  # KERAS_BACKEND=tensorflow would fail too: say what works
+            raise ImportError(
+                f"export to {fmt} goes through TensorFlow, which is not installed here (the "
+                f"backend is {keras.backend.backend()}): pip install \"dlzoo[tf]\" on this host, "
+                "or copy the saved model folder to a host with TensorFlow and export it there.")
+        again = f"KERAS_BACKEND=tensorflow {command}" if command else "KERAS_BACKEND=tensorflow"
         raise ValueError(
-            f"export to {fmt} goes through TensorFlow; run it with KERAS_BACKEND=tensorflow "
-            f"(the backend now is {keras.backend.backend()})."
+            f"export to {fmt} goes through TensorFlow (the backend now is "
+            f"{keras.backend.backend()}); run it again as: {again}"
         )
     missing = [m for m in _NEEDS.get(fmt, ()) if importlib.util.find_spec(m) is None]
     if missing:
@@ -187,7 +198,7 @@ def check_format(fmt: str) -> str:
 
 
 def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool = False,
-           verbose: bool = False) -> Path:
+           overwrite: bool = False, verbose: bool = False, command: str | None = None) -> Path:
     """Exports the saved model at `model_dir` to `fmt`; returns the artifact's path.
 
     The artifact takes uint8 images `(batch, height, width, channels)`, 1-4 channels, and gives
@@ -203,27 +214,45 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
             itself for savedmodel, `model.onnx` / `model.tflite` in it otherwise, with
             `labels.txt` and `USAGE.md` (how to load and call it, without dlzoo).
         dynamic_size: LiteRT only: declare height and width unknown (`-1`) instead of fixed.
+        overwrite: replace an export already in `out` (otherwise FileExistsError).
         verbose: let Keras print its export summary.
+        command: the command line that called this, named in the error that asks to run it
+            again under the TensorFlow backend.
 
     Raises:
         ValueError: an unknown format, a model that is not a fixed-size 1/3/4-channel image
             model, or `dynamic_size` with a format other than litert.
         ImportError: a package the format needs is missing (the message says what to install).
+        FileExistsError: `out` already holds an export and `overwrite` is False.
 
     Example:
         >>> path = export("saved_models/lenet5-digits", "savedmodel")
         >>> served = tf.saved_model.load(str(path)); served.serve(uint8_batch)
     """
-    check_format(fmt)
+    check_format(fmt, command)
     if dynamic_size and fmt != "litert":
         raise ValueError(f"dynamic_size applies to litert only; {fmt} always takes any size.")
-    model, card = serving_model(model_dir)
     keras_format, filename = FORMATS[fmt]
     from dlzoo.saving import folder_name
 
     folder = Path(out) if out is not None else Path("exports") / folder_name(model_dir) / fmt
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder if filename is None else folder / filename
+    if filename is None:  # a SavedModel is a folder: refuse one with anything in it
+        taken = target.is_dir() and any(target.iterdir())
+        if taken and overwrite and not (target / "saved_model.pb").is_file():
+            raise FileExistsError(f"{target} is a folder with files that are no SavedModel; "
+                                  "give --out a new or empty folder")
+    else:  # beside the file: its USAGE.md and labels.txt, which another format's would replace
+        taken = target.exists() or usage_path(target).exists()
+    if taken and not overwrite:
+        raise FileExistsError(f"{folder} already holds an export; pass --overwrite to replace it "
+                              "(overwrite=True in Python), or --out for another folder")
+    model, card = serving_model(model_dir)
+    if taken and filename is None:
+        import shutil
+
+        shutil.rmtree(target)  # the old SavedModel: no file of it left beside the new one
+    folder.mkdir(parents=True, exist_ok=True)
     raw = model.get_layer(_RAW_INPUT)
     h, w, c = raw.height, raw.width, raw.channels
     import tensorflow as tf
@@ -258,7 +287,7 @@ _LOAD = {
 import numpy as np
 import tensorflow as tf
 
-model = tf.saved_model.load({path!r})
+model = tf.saved_model.load({path})
 
 
 def classify(images):
@@ -269,7 +298,7 @@ def classify(images):
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter  # pip install ai-edge-litert
 
-interpreter = Interpreter(model_path={path!r})
+interpreter = Interpreter(model_path={path})
 interpreter.allocate_tensors()
 
 
@@ -302,7 +331,7 @@ def classify(images):
 import numpy as np
 import onnxruntime as ort  # pip install onnxruntime
 
-session = ort.InferenceSession({path!r}, providers=["CPUExecutionProvider"])
+session = ort.InferenceSession({path}, providers=["CPUExecutionProvider"])
 name = session.get_inputs()[0].name
 
 
@@ -328,16 +357,25 @@ def usage_text(fmt: str, artifact, shape, *, dynamic_size: bool = False,
     that loads it and defines `classify(images) -> probabilities` (the tests run that block)."""
     h, w, c = shape
     key = "litert-dynamic" if fmt == "litert" and dynamic_size else fmt
-    artifact = Path(artifact).resolve()  # the snippet runs from any folder
-    code = _LOAD[fmt].format(path=os.fspath(artifact))
+    artifact = Path(artifact)
+    # Paths relative to this file's folder, not absolute: the export is copied to a server or
+    # a phone, where the folder it was written in does not exist.
+    inside = FORMATS[fmt][1] is None  # a SavedModel folder holds its USAGE.md
+    code = ("from pathlib import Path\n\n"
+            "HERE = Path(\".\")  # the folder of this USAGE.md: run from it, or put its path here\n"
+            + _LOAD[fmt].format(path="str(HERE)" if inside else f"str(HERE / {artifact.name!r})"))
     if labels:
-        code += f"\n\nlabels = open({os.fspath(labels_path(artifact))!r}).read().splitlines()\n"
+        code += f"\n\nlabels = (HERE / {LABELS_FILE!r}).read_text().splitlines()\n"
     return (
         f"# {artifact.name} ({fmt})\n\n"
         f"Input: uint8 images `(batch, height, width, channels)`, {_SHAPES[key].format(h=h, w=w, c=c)}. "
         "1 channel (grayscale), 2 (grayscale, alpha), 3 (RGB) or 4 (RGBA): converted to the "
         f"model's {c} channel(s) and resized to {h}x{w} inside, exactly as dlzoo's training pipeline "
         "does, so give it the decoded image as it is.\n"
+        "Decode photos upright: dlzoo applied each file's EXIF orientation in training (as a "
+        "photo viewer shows it); TensorFlow's decoders do not (`tf.io.decode_jpeg`, "
+        "`tf.io.decode_image`). With Pillow: "
+        "`np.asarray(PIL.ImageOps.exif_transpose(PIL.Image.open(path)))`.\n"
         "Output: class probabilities `(batch, classes)`"
         + (f", in the order of `{LABELS_FILE}`" if labels else "") + ".\n\n"
         f"```python\n{code}```\n"

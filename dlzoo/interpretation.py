@@ -205,7 +205,7 @@ def top_losses(y_true, probabilities, k: int = 9) -> tuple[np.ndarray, np.ndarra
     """The `k` samples with the highest cross-entropy `-log p(true class)`:
     `(indices, losses)`, highest first (probabilities clipped at 1e-7, as Keras does)."""
     y, probs = _check(y_true, probabilities)
-    losses = -np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))
+    losses = 0.0 - np.log(np.clip(probs[np.arange(len(y)), y], 1e-7, 1.0))  # 0.0, not -0.0
     order = np.argsort(-losses, kind="stable")[:max(0, int(k))]
     return order, losses[order]
 
@@ -243,10 +243,11 @@ def plot_top_losses(images, rows: list[dict], path, *, heatmaps=None,
         ax = fig.add_subplot(grid_rows, cols, i + 1)
         pic = overlay(image, heatmaps[i]) if heatmaps is not None else _display(image)
         ax.imshow(pic, interpolation="nearest")
-        ax.set_title(f"{row['predicted']} / {row['true']}\n{row['loss']:.2f} / "
-                     f"{row['probability']:.2f}", fontsize=7)
+        ax.set_title(f"predicted {row['predicted']} ({row['probability']:.2f})\n"
+                     f"true {row['true']}, loss {abs(row['loss']):.2f}", fontsize=7)
         ax.axis("off")
-    fig.suptitle(title or "prediction / true, loss / probability", fontsize=9)
+    fig.suptitle((title + "\n" if title else "") + "each: predicted class (its probability); "
+                 "true class, loss = -log p(true)", fontsize=8)
     fig.tight_layout()
     fig.savefig(os.fspath(path), dpi=80)
     return os.fspath(path)

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-__all__ = ["plot_confusion_matrix", "plot_history", "read_history"]
+__all__ = ["phase_marks", "plot_confusion_matrix", "plot_history", "read_history"]
 
 
 def plot_confusion_matrix(confusion, class_names, path, title: str | None = None) -> str:
@@ -66,11 +66,24 @@ def read_history(path) -> dict:
     return out
 
 
-def plot_history(history: dict, path, title: str | None = None) -> str:
+def phase_marks(card: dict) -> dict:
+    """`{first epoch (1-based): label}` of each phase after the first in a run's card (a
+    fine-tune's phase 2 starts after phase 1's epochs), for `plot_history(marks=...)`."""
+    training = (card or {}).get("training") or {}
+    first = (training.get("phase1") or {}).get("epochs_run") if isinstance(training, dict) else None
+    second = (training.get("phase2") or {}).get("epochs_run") if isinstance(training, dict) else None
+    if isinstance(first, int) and isinstance(second, int) and first > 0 and second > 0:
+        return {first + 1: "phase 2: unfrozen"}
+    return {}
+
+
+def plot_history(history: dict, path, title: str | None = None, marks: dict | None = None) -> str:
     """Draws loss, the other metrics and the learning rate per epoch; returns path.
 
     `history` is `{name: [value per epoch]}` as in `keras.callbacks.History.history` or
-    `read_history`; `val_*` series are drawn with their training series.
+    `read_history`; `val_*` series are drawn with their training series. `marks`
+    (`{epoch: label}`, epochs 1-based as drawn) draws a dashed line before each such epoch,
+    labelled: where a fine-tune's phase 2 starts (`phase_marks(card)`).
     """
     from matplotlib.figure import Figure
 
@@ -88,7 +101,10 @@ def plot_history(history: dict, path, title: str | None = None) -> str:
         ax.plot(xs, series[name], marker=".", label="train" if name != "learning_rate" else None)
         if f"val_{name}" in series:
             ax.plot(xs, series[f"val_{name}"], marker=".", label="validation")
-            ax.legend()
+        for epoch, label in (marks or {}).items():
+            ax.axvline(epoch - 0.5, color="grey", linestyle="--", linewidth=1, label=label)
+        if f"val_{name}" in series or marks:
+            ax.legend(fontsize=8)
         if name == "learning_rate" and min(series[name]) > 0:
             ax.set_yscale("log")
         ax.set_title(name.replace("_", " "))

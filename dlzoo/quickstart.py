@@ -42,7 +42,8 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
     exported = export_digits(digits, image_size=(32, 32), overwrite=True)
     console.print(f"    {exported['count']} images in {len(exported['counts'])} classes")
 
-    overrides = [f"data.source=folder:{digits.as_posix()}"]
+    # the recipe's own name and expected figure: the folder holds the recipe's digits
+    overrides = [f"data.source=folder:{digits.as_posix()}", "name=lenet5-digits"]
     if epochs is not None:
         overrides.append(f"train.epochs={epochs}")
     recipe = load_recipe("lenet5-digits", overrides=overrides)
@@ -77,7 +78,7 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
         # shell-quoted, so they paste as they are when a path has spaces (markup-escaped: rich)
         f"  {escape(shlex.join(['dlzoo', 'predict', str(saved), str(kept[0])]))}\n"
         f"  {escape(shlex.join(['dlzoo', 'evaluate', str(saved), str(digits)]))}\n"
-        "  dlzoo train lenet5-digits --set train.epochs=10     (any shipped recipe, or a file)",
+        f"  {escape(shlex.join(_train_hint(work)))}     (any shipped recipe, or a file)",
         soft_wrap=True,
     )
     return {
@@ -88,6 +89,18 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
         "epochs_run": result.epochs_run,
         "seconds": seconds,
     }
+
+
+def _train_hint(work: Path) -> list[str]:
+    """`dlzoo train lenet5-digits ...` into a folder of the workdir that holds no lenet5-digits
+    yet: it runs as printed, wherever it is printed (./saved_models/lenet5-digits is the model
+    the repository ships, which a plain `dlzoo train lenet5-digits` would refuse to replace)."""
+    output, n = work / "runs", 1
+    while (output / "lenet5-digits").exists() or (output / ".runs" / "lenet5-digits").exists():
+        n += 1
+        output = work / f"runs{n}"
+    return ["dlzoo", "train", "lenet5-digits", "--set", "train.epochs=10", "--output",
+            output.as_posix()]
 
 
 def _predict_held_out(saved_dir, card: dict, digits: Path, data: dict, console) -> list:

@@ -31,20 +31,23 @@ __all__ = ["decoder_message", "native_stderr_filtered", "noise", "quiet_tensorfl
 # thread id, file:line]
 _ABSL = re.compile(r"^([IWEF])\d{4} [\d:.]+\s+\d+ [^ \]]+:\d+\] ")
 _NOTICE = "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
+_CPU_FEATURES = "To enable the following instructions: "
 _LEVELS = {"I": 1, "W": 2, "E": 3}  # dropped at TF_CPP_MIN_LOG_LEVEL >= this
 
 
-def _level() -> int:
+def _level(default: int = 0) -> int:
     try:
-        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0"))
+        return int(os.environ.get("TF_CPP_MIN_LOG_LEVEL", str(default)))
     except ValueError:
-        return 0
+        return default
 
 
 def noise(line: str, level: int | None = None) -> bool:
     """Whether TensorFlow's native `line` is dropped at `level` (default: TF_CPP_MIN_LOG_LEVEL)."""
     level = _level() if level is None else level
     if line.startswith(_NOTICE):
+        return level >= 1
+    if line.startswith(_CPU_FEATURES):  # the second line of cpu_feature_guard's INFO message
         return level >= 1
     m = _ABSL.match(line)
     if not m:
@@ -57,7 +60,7 @@ def noise(line: str, level: int | None = None) -> bool:
 # What libjpeg and libpng print to stderr about a damaged file, which the scan then hands to
 # Pillow and, failing that, reports by name with its reason: the lines say nothing more.
 _DECODER = re.compile(
-    r"^(libpng (warning|error): |Corrupt JPEG data|Premature end of JPEG file|"
+    r"^(libpng (warning|error): |Corrupt JPEG data|Premature end of JPEG (file|data)|"
     r"Unsupported marker type|Improper call to JPEG library|Invalid JPEG file structure|"
     r"Not a JPEG file|Bogus |Warning: unknown JFIF revision|Invalid SOS parameters|"
     r"Empty JPEG image|Unsupported JPEG process|Huffman table|Quantization table|"
@@ -65,8 +68,18 @@ _DECODER = re.compile(
 )
 
 
+# TensorFlow's decoders pass libjpeg's/libpng's/giflib's messages on as absl lines of their own,
+# ERROR lines that TF_CPP_MIN_LOG_LEVEL=2 keeps ("E0000 ... jpeg_mem.cc:331] Premature end of
+# JPEG data. Stopped at line 14/24"): the sources that say nothing but that a file is damaged.
+_DECODER_SOURCES = ("jpeg_mem.cc", "jpeg_handle.cc", "png_io.cc", "gif_io.cc")
+
+
 def decoder_message(line: str) -> bool:
-    """Whether `line` is libjpeg's or libpng's own message about a file it could not read."""
+    """Whether `line` is libjpeg's or libpng's own message about a file it could not read,
+    as the library prints it or as TensorFlow's decoders log it, or `noise`."""
+    m = _ABSL.match(line)
+    if m and m.group(0).rstrip("] ").rsplit(" ", 1)[-1].split(":")[0] in _DECODER_SOURCES:
+        return True
     return bool(_DECODER.match(line)) or noise(line)
 
 
@@ -115,25 +128,33 @@ def native_stderr_filtered(drop=noise):
 class _Finder(importlib.abc.MetaPathFinder):
     """Finds `tensorflow` as the other finders do, and loads it inside `native_stderr_filtered`."""
 
+    def __init__(self, default_level: int = 0):
+        self.default_level = default_level
+
     def find_spec(self, name, path=None, target=None):
         if name != "tensorflow":
             return None
-        sys.meta_path.remove(self)  # once: only the first import prints
+        # Stays until TensorFlow is imported: `importlib.util.find_spec("tensorflow")` (asking
+        # whether it is installed, as dlzoo.backends does) comes here too and imports nothing.
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
+            spec.loader = _Loader(spec.loader, self.default_level)
         return spec
 
 
 class _Loader(importlib.abc.Loader):
-    def __init__(self, loader):
+    def __init__(self, loader, default_level: int = 0):
         self.loader = loader
+        self.default_level = default_level
 
     def create_module(self, spec):
         return self.loader.create_module(spec)
 
     def exec_module(self, module):
-        with native_stderr_filtered():
+        for finder in [f for f in sys.meta_path if isinstance(f, _Finder)]:
+            sys.meta_path.remove(finder)  # once: only the first import prints
+        level = _level(self.default_level)
+        with native_stderr_filtered(lambda line: noise(line, level)):
             self.loader.exec_module(module)
             # The platforms are probed on first use, with "failed call to cuInit" on a host
             # without a GPU driver (an ERROR line, which level 2 keeps): probe them here.
@@ -143,9 +164,11 @@ class _Loader(importlib.abc.Loader):
         return getattr(self.loader, name)
 
 
-def quiet_tensorflow_import() -> None:
-    """Makes the first `import tensorflow` (by Keras or anyone) filter its native lines; does
-    nothing once TensorFlow is imported, or when it is not installed."""
+def quiet_tensorflow_import(default_level: int = 0) -> None:
+    """Makes the first `import tensorflow` (by Keras or anyone) filter its native lines at
+    TF_CPP_MIN_LOG_LEVEL, or at `default_level` where that is not set (`import dlzoo` passes 2,
+    the CLI's level: a library user sees no start-up lines either); does nothing once TensorFlow
+    is imported, or when it is not installed. The environment is left as it is."""
     if "tensorflow" in sys.modules or any(isinstance(f, _Finder) for f in sys.meta_path):
         return
-    sys.meta_path.insert(0, _Finder())
+    sys.meta_path.insert(0, _Finder(default_level))

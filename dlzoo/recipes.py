@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import os
 import re
 from pathlib import Path
 
@@ -139,11 +140,19 @@ def find_recipe(name_or_path) -> Path:
     for candidate in (RECIPES_DIR / f"{name_or_path}.yaml", RECIPES_DIR / str(name_or_path)):
         if candidate.is_file():
             return candidate
-    known = ", ".join(list_recipes()) or "none"
+    import difflib
+
+    names = list_recipes()
+    text = str(name_or_path)
+    if os.sep in text or text.endswith((".yaml", ".yml")):  # meant as a file
+        raise FileNotFoundError(f"recipe {text}: no such file; give a recipe file or the name of "
+                                "a shipped recipe")
+    close = difflib.get_close_matches(text.lower(), names, n=3, cutoff=0.5)
+    hint = (f"closest: {', '.join(close)}" if close
+            else f"shipped recipes: {', '.join(names) or 'none'}")
     raise FileNotFoundError(
-        f"recipe {name_or_path!r} not found: not a file, and not a name in {RECIPES_DIR}. "
-        f"Shipped recipes: {known}."
-    )
+        f"recipe {text!r} not found: no such file here, and no shipped recipe of that name "
+        f"({hint}); give a recipe file or a shipped name")
 
 
 def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> dict:
@@ -160,13 +169,36 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
         raw = parse_yaml(read_text(path, max_bytes=RECIPE_MAX_BYTES, what="recipe"))
     except yaml.YAMLError as e:
         raise RecipeError(f"recipe {path.name}: not valid YAML: {e}") from None
-    raw = apply_overrides(raw, overrides, where=path.name)
+    raw = _another_source(raw, apply_overrides(raw, overrides, where=path.name), overrides)
     if check_registry and isinstance(raw, dict):  # before validate's last, Keras-bound checks
         check_model_name(raw.get("model"), where=path.name)
     recipe = validate(raw, where=path.name)
     if check_registry:
         check_model(recipe, where=path.name)
     return recipe
+
+
+def _another_source(before, after, overrides) -> dict:
+    """A recipe run on another data source (`--set data.source=folder:photos`) is another run:
+    named NAME-SOURCE (so it neither resumes nor replaces the recipe's own model) and without
+    the recipe's expected figure, which was measured on its own data. `--set name=...` keeps
+    the expectation: the user says it is the same job."""
+    def source(r):
+        data = r.get("data") if isinstance(r, dict) else None
+        return data.get("source") if isinstance(data, dict) else None
+
+    keys = {str(o).split("=", 1)[0].strip() for o in overrides or ()}
+    if source(after) == source(before) or "name" in keys or not isinstance(after, dict):
+        return after
+    new = str(source(after))
+    kind, _, arg = new.partition(":")
+    tag = os.path.basename(os.path.normpath(arg)) if kind == "folder" else (arg or kind)
+    tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", tag).strip("-.") or "data"
+    out = dict(after)
+    out["name"] = f"{after.get('name')}-{tag}"
+    if not any(k == "expect" or k.startswith("expect.") for k in keys):
+        out.pop("expect", None)
+    return out
 
 
 def apply_overrides(recipe, overrides, where: str = "recipe") -> dict:

@@ -21,6 +21,7 @@ from typing import Any
 __all__ = [
     "ModelInfo",
     "build",
+    "builder_arguments",
     "check_model_args",
     "feature_layers",
     "last_per_stage",
@@ -373,15 +374,78 @@ def build(
 
 
 def _check_overrides(info: ModelInfo, kwargs: dict) -> None:
-    sig = inspect.signature(info.builder)
-    if any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
+    accepted = builder_arguments(info)
+    if accepted is None:  # open: the builder checks its own (Application does)
         return
-    unknown = sorted(set(kwargs) - set(sig.parameters))
+    unknown = set(kwargs) - set(accepted)
     if unknown:
-        allowed = ", ".join(sorted(sig.parameters))
-        raise TypeError(
-            f"{info.name} does not take argument(s) {', '.join(unknown)}. Allowed: {allowed}."
-        )
+        from dlzoo.validation import unknown_arguments
+
+        raise unknown_arguments(info.name, unknown, accepted)
+
+
+def builder_arguments(info_or_name) -> tuple | None:
+    """The keyword arguments a model's builder takes, read from its signature; where a variant
+    forwards `**kwargs` to its family's builder (`def lenet5(**kwargs): return LeNet(**kwargs)`),
+    from that builder's signature too. None when the chain ends in a `**kwargs` it cannot follow
+    (the builder then checks its arguments itself).
+
+    Example:
+        >>> "activation" in builder_arguments("lenet5")
+        True
+    """
+    info = _info(info_or_name)
+    return _arguments(info.builder, depth=0)
+
+
+def _arguments(fn, depth: int) -> tuple | None:
+    fn = inspect.unwrap(fn)
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    var_kw = [p.name for p in params if p.kind == p.VAR_KEYWORD]
+    if not var_kw:
+        return tuple(named)
+    callees = _forwarded_to(fn, var_kw[0]) if depth < 4 else None
+    if not callees:
+        return None
+    out = set(named)
+    for callee in callees:
+        more = _arguments(callee, depth + 1)
+        if more is None:
+            return None
+        out.update(more)
+    return tuple(sorted(out))
+
+
+def _forwarded_to(fn, kwargs_name: str) -> list | None:
+    """The functions `fn` passes its `**kwargs_name` on to (`f(**kw)`, `f(**{..., **kw})`),
+    looked up in its module; None when one is not a plain module-level function."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+    def forwards(value) -> bool:
+        if isinstance(value, ast.Name):
+            return value.id == kwargs_name
+        return isinstance(value, ast.Dict) and any(
+            k is None and isinstance(v, ast.Name) and v.id == kwargs_name
+            for k, v in zip(value.keys, value.values))
+
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and any(kw.arg is None and forwards(kw.value)
+                                              for kw in node.keywords):
+            if not isinstance(node.func, ast.Name):
+                return None
+            callee = getattr(fn, "__globals__", {}).get(node.func.id)
+            if not inspect.isfunction(callee):
+                return None
+            out.append(callee)
+    return out or None
 
 
 def check_model_args(name: str, kwargs: dict) -> ModelInfo:

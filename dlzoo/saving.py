@@ -215,7 +215,7 @@ def save(model, directory, card: ModelCard | dict | None = None, *, history=None
         ValueError: `load` could not read the model back (a `Lambda` layer, an unregistered
             custom layer, a layer whose config does not rebuild it); nothing is written.
     """
-    from dlzoo.plots import plot_history, read_history
+    from dlzoo.plots import phase_marks, plot_history, read_history
     from dlzoo.preprocessing import applied_mode
 
     target = Path(directory)
@@ -259,7 +259,8 @@ def save(model, directory, card: ModelCard | dict | None = None, *, history=None
             hist = read_history(history) if isinstance(history, (str, os.PathLike)) else history
             if hist and any(len(v) for v in hist.values()):
                 _write_history(hist, tmp / "history.csv")
-                plot_history(hist, tmp / "curves.png", title=card.get("name"))
+                plot_history(hist, tmp / "curves.png", title=card.get("name"),
+                             marks=phase_marks(card))
                 files += ["history.csv", "curves.png"]
         if report is not None:
             report.plot_confusion_matrix(

@@ -22,6 +22,7 @@ __all__ = [
     "check_sequence_input",
     "check_token_input",
     "head_activation",
+    "unknown_arguments",
     "min_spatial_size",
 ]
 
@@ -189,6 +190,25 @@ def check_sequence_input(input_shape, *, name: str) -> tuple:
     if features is None or features < 1:
         raise ValueError(f"{name}: features must be an integer >= 1; received {input_shape[1]!r}.")
     return (steps, features)
+
+
+def unknown_arguments(name: str, unknown, allowed) -> TypeError:
+    """The TypeError for builder arguments `name` does not take: each unknown one with the
+    closest accepted name, then every accepted one (as unknown model names get their closest).
+
+    >>> raise unknown_arguments("lenet5", ["activaton"], ["activation", "num_classes"])
+    TypeError: lenet5 does not take argument 'activaton' (closest: activation). Accepted: ...
+    """
+    import difflib
+
+    allowed = sorted(allowed)
+    parts = []
+    for arg in sorted(unknown):
+        close = difflib.get_close_matches(str(arg), allowed, n=1, cutoff=0.5)
+        parts.append(f"{arg!r}" + (f" (closest: {close[0]})" if close else ""))
+    what = "argument" if len(parts) == 1 else "arguments"
+    return TypeError(f"{name} does not take {what} {', '.join(parts)}. "
+                     f"Accepted: {', '.join(allowed)}.")
 
 
 def check_int(value, *, arg: str, name: str, minimum: int = 1) -> int:

@@ -3,6 +3,7 @@ the Keras model's probabilities, with no dlzoo at serving time; each format is l
 USAGE.md beside it says."""
 
 import importlib.util
+import os
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,12 @@ def _classify_as_usage_says(artifact):
     text = usage_path(artifact).read_text()
     code = text.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict = {}
-    exec(compile(code, str(usage_path(artifact)), "exec"), namespace)  # noqa: S102 (our own file)
+    here = os.getcwd()
+    os.chdir(usage_path(artifact).parent)  # as USAGE.md says: run from its folder
+    try:
+        exec(compile(code, str(usage_path(artifact)), "exec"), namespace)  # noqa: S102 (our file)
+    finally:
+        os.chdir(here)
     return namespace
 
 

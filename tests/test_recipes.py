@@ -107,7 +107,7 @@ def test_defaults_are_filled_in_and_recorded():
     assert r["callbacks"]["lr_schedule"] == {"type": "cosine", "warmup_epochs": 0, "alpha": 0.0}
     assert r["train"]["seed"] == r["data"]["seed"] == 0
     assert r["callbacks"]["backup"] is True
-    with pytest.raises(FileNotFoundError, match="Shipped recipes: .*lenet5-digits"):
+    with pytest.raises(FileNotFoundError, match="shipped recipes: .*lenet5-digits"):
         load_recipe("no-such-recipe")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import re
 
 import numpy as np
 
@@ -58,12 +59,28 @@ def _split_source(source: str) -> tuple[str, str]:
         return kind, arg
     if kind == "digits" and not arg:
         return "digits", ""
-    if ":" in source and kind not in ("folder", "synthetic", "tfds"):
-        raise ValueError(
-            f"unknown source kind {kind!r} in {source!r}; use folder:PATH, synthetic:NAME, "
-            "tfds:NAME, digits or a tfds name."
-        )
+    if not _TFDS_NAME.match(source):  # a path, not a name tfds could parse
+        raise _not_a_folder(source)
     return "tfds", source
+
+
+# What tfds parses as a dataset name: name[/config][:version] (`imdb_reviews/plain_text:1.0.0`);
+# anything else given as a source ("./photoss", "~/photos", "My Photos") was meant as a folder.
+_TFDS_NAME = re.compile(r"^[a-z][a-z0-9_]*(/[a-zA-Z0-9_.+-]+)?(:[0-9.*]+)?$")
+
+
+def _not_a_folder(source: str) -> Exception:
+    """The error for a source that reads as a path: what is there instead of a folder."""
+    if os.path.isfile(source):
+        return ValueError(f"{source} is a file, not a folder; give a folder with one subfolder "
+                          "of images per class (or a source name: digits, mnist, ...)")
+    kind = source.partition(":")[0]
+    if ":" in source and os.sep not in kind and kind.isidentifier():
+        return ValueError(f"unknown source kind {kind!r} in {source!r}; use folder:PATH, "
+                          "synthetic:NAME, tfds:NAME, digits or a tfds name.")
+    return FileNotFoundError(f"{source}: no such folder (in {os.getcwd()}); give a folder with "
+                             "one subfolder of images per class, or a source name (`dlzoo "
+                             "datasets list`)")
 
 
 def source_options(source) -> tuple[str, ...] | None:
@@ -79,7 +96,7 @@ def source_options(source) -> tuple[str, ...] | None:
         return None  # text corpora and ratings: their loaders check their own options
     try:
         kind, _ = _split_source(source)
-    except ValueError:
+    except (ValueError, OSError):  # OSError: a path that is no folder (said when it loads)
         return None
 
     def named(*fns):

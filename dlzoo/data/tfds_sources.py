@@ -48,8 +48,9 @@ def _tfds_builder(name, data_dir):
         import tensorflow_datasets as tfds
     except ImportError:
         raise ImportError(
-            f"loading {name!r} needs tensorflow-datasets (pip install tensorflow-datasets); "
-            "'digits', 'synthetic:NAME' and 'folder:PATH' work without it."
+            f"{name!r} is no folder in {os.getcwd()}, and loading it as a tfds dataset needs "
+            "tensorflow-datasets (pip install tensorflow-datasets); 'digits', 'synthetic:NAME' "
+            "and 'folder:PATH' work without it."
         ) from None
     try:
         return tfds.builder(name, data_dir=data_dir)
@@ -60,7 +61,7 @@ def _tfds_builder(name, data_dir):
         hint = f" Close matches: {', '.join(close)}." if close else ""
         raise ValueError(
             f"unknown dataset {name!r}: not a tfds name, nor digits, synthetic:NAME or folder:PATH."
-            f"{hint}"
+            f"{hint} No folder named {name!r} in {os.getcwd()} either."
         ) from None
 
 
@@ -124,7 +125,7 @@ def _tfds_split_names(builder, name, validation_split, override):
 def load_tfds(name, *, image_size, color_mode, batch_size, validation_split, seed, data_dir,
                splits=None, shuffle=True, cache=False, **kwargs):
     reject_unexpected(kwargs, name)
-    tf = require_tensorflow(f"dlzoo.data.load({name!r})")
+    tf = require_tensorflow(f"{name!r} is no folder in {os.getcwd()}, and as a tfds dataset it")
 
     builder = _tfds_builder(name, data_dir)
     _ensure_prepared(builder, name, data_dir)

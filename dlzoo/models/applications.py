@@ -46,6 +46,7 @@ from dlzoo.validation import (
     check_num_classes,
     check_rate,
     head_activation,
+    unknown_arguments,
 )
 
 __all__ = ["FAMILIES", "IMAGENET_WEIGHTS", "KERAS_NAMES", "Application", "name_unnamed_layers"]
@@ -178,9 +179,8 @@ def Application(
     fam = FAMILIES[family]
     unknown = sorted(set(arch_args) - set(fam.arch_args))
     if unknown:
-        allowed = ", ".join(("num_classes", "input_shape", "include_top", "pooling",
-                             "classifier_activation") + fam.arch_args)
-        raise TypeError(f"{name} does not take argument(s) {', '.join(unknown)}. Allowed: {allowed}.")
+        raise unknown_arguments(name, unknown, ("num_classes", "input_shape", "include_top",
+                                                "pooling", "classifier_activation") + fam.arch_args)
     _check_arch_args(arch_args, name=name)
     check_head(include_top=include_top, pooling=pooling)
     check_num_classes(num_classes, include_top=include_top)
