@@ -83,7 +83,7 @@ def test_finetune_a_grayscale_saved_model_on_colour_images_then_predict_and_eval
 
     if not has_tensorflow():  # a host without TensorFlow: SavedModel export says what it needs
         assert main(["export", str(out), "--out", str(tmp_path / "export")]) == 2
-        assert "tensorflow" in capsys.readouterr().err
+        assert "dlzoo[tf]" in capsys.readouterr().err  # what to install, named
         return
     import tensorflow as tf
 

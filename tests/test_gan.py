@@ -18,7 +18,7 @@ def test_mlp_gan_covers_the_modes_of_a_ring_of_gaussians():
     points, centres = ring_of_gaussians(256 * 50, modes=8, radius=2.0, std=STD, seed=0)
     gan = build("mlp_gan", seed=0)
     gan.compile(optimizer=keras.optimizers.Adam(2e-3, beta_1=0.5))
-    history = gan.fit(points, epochs=16, batch_size=256, verbose=0)  # 800 steps
+    history = gan.fit(points, epochs=24, batch_size=256, verbose=0)  # 1,200 steps
     assert set(history.history) == {"d_loss", "g_loss"}
 
     z = np.random.default_rng(1).normal(size=(2000, gan.latent_dim)).astype("float32")
