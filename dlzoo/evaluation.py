@@ -618,8 +618,10 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     split = split or ("val" if same else "all")
     recipe_data = trained.get("recipe", {})
     # unshuffled, so that sample i of the evaluation is file i of the folder's lists
+    # split "all" reads the whole folder as one side (no split to warn about)
     bundle = load(source, **_image_options(card), batch_size=batch_size,
-                  validation_split=recipe_data.get("validation_split", 0.2),
+                  validation_split=0.0 if split == "all" else recipe_data.get(
+                      "validation_split", 0.2),
                   seed=recipe_data.get("seed", 0), shuffle=False)
     classes = [str(c) for c in card.get("class_names", [])]
     to_model = _model_labels(bundle.class_names, classes)

@@ -136,7 +136,13 @@ class _Finder(importlib.abc.MetaPathFinder):
             return None
         # Stays until TensorFlow is imported: `importlib.util.find_spec("tensorflow")` (asking
         # whether it is installed, as dlzoo.backends does) comes here too and imports nothing.
-        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        spec = None
+        for finder in list(sys.meta_path):  # the others, in their order: a finder placed before
+            if isinstance(finder, _Finder) or not hasattr(finder, "find_spec"):  # us still rules
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                break
         if spec is not None and spec.loader is not None:
             spec.loader = _Loader(spec.loader, self.default_level)
         return spec

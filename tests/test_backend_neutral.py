@@ -170,7 +170,9 @@ def _backend_available(name):
     return importlib.util.find_spec({"tensorflow": "tensorflow", "jax": "jax"}[name]) is not None
 
 
-@pytest.mark.parametrize("saved_on, loaded_on", [("jax", "tensorflow"), ("tensorflow", "jax")])
+@pytest.mark.parametrize("saved_on, loaded_on", [
+    ("jax", "tensorflow"),
+    pytest.param("tensorflow", "jax", marks=pytest.mark.slow)])  # one direction by default
 def test_a_saved_model_and_its_card_load_on_the_other_backend(saved_on, loaded_on, tmp_path):
     import os
     import subprocess

@@ -27,7 +27,7 @@ def test_runner_writes_json_and_results_md(tmp_path, monkeypatch):
     assert data["machine"]["cpus"] >= 1 and "keras" in data["versions"]
     assert data["measured"] is False and data["rows"] == []
     md = (tmp_path / "RESULTS.md").read_text()
-    assert "## GPU training throughput" in md and "Not measured: no GPU visible to JAX" in md
+    assert "## GPU figures" in md and "Not measured: no GPU visible to JAX" in md
 
 
 def test_interleaved_ratio():

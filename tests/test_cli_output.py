@@ -40,6 +40,7 @@ def _noise_folder(root, per_class: int, side: int):
 # --- noise -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # test_first_hour's doctor+predict check covers it by default
 def test_tensorflow_and_libjpeg_lines_do_not_reach_the_user(tmp_path):
     """`doctor` on a folder with a damaged JPEG: TensorFlow is imported (absl's InitializeLog
     notice, oneDNN, "Could not find cuda drivers", "failed call to cuInit") and libjpeg meets the

@@ -21,6 +21,7 @@ from dlzoo.recipes import list_recipes, load_recipe
 from dlzoo.registry import model_info
 
 BACKEND = keras.backend.backend()
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
 jax_only = pytest.mark.skipif(BACKEND != "jax", reason="the jitted step is JAX's")
 
 
@@ -149,9 +150,11 @@ def test_finetune_with_augmentation_compiles_both_phases(tmp_path):
 
     keras.Model.fit = fit
     try:
-        fine_tune("lenet5", str(tmp_path / "data"), augment=True, head_epochs=1, epochs=1,
-                  unfreeze="all", image_size=(32, 32), batch_size=4, cache_dir=None,
-                  verbose=0)
+        # a pretrained source (the shipped model), so both phases run: from random weights a
+        # fine-tune trains from scratch in one phase
+        fine_tune(str(ROOT / "saved_models" / "lenet5-digits"), str(tmp_path / "data"),
+                  augment=True, head_epochs=1, epochs=1, unfreeze="all", batch_size=4,
+                  cache_dir=None, verbose=0, log=lambda *a: None)
     finally:
         keras.Model.fit = original
     assert seen == [True, True], f"fine_tune's phases ran with jit_compile {seen}"

@@ -109,6 +109,7 @@ def test_declared_size_is_checked_before_decoding(tmp_path):
         decode_bytes(data, channels=1, max_pixels=1_000_000)
 
 
+@pytest.mark.slow  # the corpus in subprocesses: 7 CPU-s
 def test_no_corpus_file_can_end_the_process(corpus):
     """Every reader on every file, in every mode, in a child process that must exit normally."""
     root, _ = corpus

@@ -42,6 +42,7 @@ def random_v3():
     return ref, x, ref.predict(x, verbose=0)
 
 
+@pytest.mark.slow  # resnet50's parity test keeps the kind in the default run
 def test_inception_v3_weight_parity(random_v3, tmp_path):
     ref, x, expected = random_v3
     path = tmp_path / "v3.weights.h5"

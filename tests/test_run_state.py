@@ -102,6 +102,7 @@ def check_resumed(out, name, epochs, proc):
 # --- dlzoo train ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # 22 CPU-s: the slow leg runs the resume and fault tests first
 @strace
 def test_kill_9_in_the_middle_of_a_backup_write_resumes_from_the_one_before(tmp_path):
     recipe, out = tiny_recipe(tmp_path), tmp_path / "out"

@@ -9,6 +9,7 @@ from dlzoo.cli import main
 from dlzoo.transfer_demo import POLICIES, run_demo
 
 
+@pytest.mark.slow
 def test_tiny_demo_records_figures_in_the_card_and_plots_the_curves(tmp_path):
     policies = ("scratch", "pretrained, dlzoo defaults")
     result = run_demo(tmp_path, ks=(2,), seeds=(0,), policies=policies, pretrain_epochs=1,

@@ -25,7 +25,7 @@ REPRESENTATIVES = {
     "densenet121": "densenet", "xception": "xception", "nasnet_mobile": "nasnet",
     "inception_resnet_v2": "inception_resnet_v2",
 }
-DEFAULT_PREPROCESSING = {"efficientnet_b0", "mobilenet_v2"}  # inside the network / "tf" in front
+DEFAULT_PREPROCESSING = {"mobilenet_v2"}  # efficientnet_b0 in the slow leg (8 CPU-s)  # inside the network / "tf" in front
 DONE_WHEN = ("mobilenet_v3_small", "efficientnet_b0", "convnext_tiny", "densenet121")
 
 
