@@ -74,12 +74,7 @@ def perceptron_rule(x, y, *, epochs: int = 100, lr: float = 1.0, seed: int = 0) 
 
     Stops at the first epoch without a mistake (convergence), else after `epochs`.
     """
-    x = np.asarray(x, dtype="float64")
-    y = np.asarray(y).reshape(-1)
-    if x.ndim != 2 or len(x) != len(y):
-        raise ValueError(f"x must be (samples, features) matching y; received x {x.shape}, y {y.shape}.")
-    if not set(np.unique(y)) <= {0, 1}:
-        raise ValueError(f"the perceptron rule is for labels 0/1; received {sorted(set(np.unique(y)))}.")
+    x, y = _check_xy(x, y, "the perceptron rule")
     rng = np.random.default_rng(seed)
     w = np.zeros(x.shape[1])
     b = 0.0
