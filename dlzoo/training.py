@@ -476,7 +476,8 @@ def select_devices(devices, available: list, *, where: str = "train.devices") ->
     if devices > len(available):
         raise ValueError(
             f"{where} is {devices} but this host has {len(available)} device(s) "
-            f"({', '.join(map(str, available[:8]))}); ask for at most {len(available)} "
+            f"({', '.join(str(getattr(d, 'name', d)) for d in available[:8])}); ask for at "
+            f"most {len(available)} "
             "or 'all'.")
     return list(available[:devices])
 

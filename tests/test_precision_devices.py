@@ -160,3 +160,12 @@ def test_finetune_on_two_devices_gives_the_losses_of_one(tmp_path):
         losses[devices] = _losses(out / "history.csv")
     assert len(losses["1"]) == 4
     np.testing.assert_allclose(losses["2"], losses["1"], rtol=1e-3)
+
+
+@pytest.mark.skipif(keras.backend.backend() not in ("jax", "tensorflow"), reason="data parallel")
+def test_more_devices_than_the_host_has_is_one_clear_error():
+    from dlzoo.training import strategy_for
+
+    with pytest.raises(ValueError, match=r"train.devices is 4096 but this host has \d+ device\(s\) "
+                                         r"\(.*\); ask for at most \d+ or 'all'"):
+        strategy_for(None, devices=4096, log=lambda *a: None)
