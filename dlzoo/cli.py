@@ -1258,7 +1258,10 @@ def main(argv=None) -> int:
     try:
         _refuse_conflicts(args)
         with stop:
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+        if not stop.pressed:
+            return code
+        raise KeyboardInterrupt  # a Ctrl-C that some library took for a failure and went on
     except KeyboardInterrupt:
         stop.handled = True
         print(f"dlzoo: interrupted; {stop.closing_line()}", file=sys.stderr)
@@ -1274,6 +1277,10 @@ def main(argv=None) -> int:
         print(f"dlzoo: error: {msg}", file=sys.stderr)
         return 2
     except Exception as e:  # any other fault still ends in one line, not a traceback
+        if stop.pressed:  # the Ctrl-C, raised inside C code as SystemError ("bad argument ...")
+            stop.handled = True
+            print(f"dlzoo: interrupted; {stop.closing_line()}", file=sys.stderr)
+            return 130
         if args.debug:
             raise
         print(f"dlzoo: error: {unexpected_error_line(e)}", file=sys.stderr)
@@ -1323,7 +1330,10 @@ class _Interrupt:
             raise KeyboardInterrupt
         if self.pressed:  # a second Ctrl-C: now
             self._end_now()
+        from dlzoo.interrupts import mark_pressed
+
         self.pressed = True
+        mark_pressed()
         threading.Thread(target=self._watch, daemon=True).start()
         raise KeyboardInterrupt
 

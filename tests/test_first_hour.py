@@ -293,7 +293,7 @@ TUNE = ["tune", "cnn-digits-tune", "--tuner", "random", "--max-trials", "2", "--
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("when", ["search: ", "Epoch 1/"])
+@pytest.mark.parametrize("when", ["search: ", "Epoch 1/"], ids=["at-search", "in-epoch-1"])
 def test_one_ctrl_c_stops_tune_then_resume(tmp_path, when):
     """`dlzoo tune`: one SIGINT (JAX's gc callback used to swallow the first) ends the search
     within seconds; the printed command resumes it to the end."""
@@ -303,6 +303,63 @@ def test_one_ctrl_c_stops_tune_then_resume(tmp_path, when):
     env, argv = resume_command(err)
     done = run_printed(env, argv, tmp_path)
     assert done.returncode == 0 and "Saved to runs/cnn-digits-tune/" in done.stdout, done.stderr
+
+
+@pytest.fixture
+def ctrl_c_state():
+    import dlzoo.interrupts
+
+    yield dlzoo.interrupts
+    dlzoo.interrupts._PRESSED.clear()  # the flag never clears in a real process; here it must
+
+
+@pytest.mark.parametrize("after", ["returns", "raises-SystemError"])
+def test_a_ctrl_c_taken_for_a_failure_still_ends_the_command(monkeypatch, ctrl_c_state, after):
+    """A Ctrl-C raised inside C code comes out as SystemError ("listobject.c: bad argument to
+    internal function"), which keras-tuner records as a failed trial and goes on: the command
+    then returned 0 with a traceback (CI, stop 29). Whatever a command does with it, exit 130."""
+    import signal
+
+    from dlzoo import cli
+
+    def command(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(100):  # the handler runs between bytecodes
+                pass
+        except KeyboardInterrupt as e:
+            if after == "raises-SystemError":
+                raise SystemError("bad argument to internal function") from e
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_list", command)
+    assert cli.main(["list"]) == 130
+    assert ctrl_c_state.pressed()
+
+
+def test_a_trial_stopped_by_ctrl_c_is_not_recorded_as_failed(tmp_path, ctrl_c_state):
+    """The tuner lets the interrupt through (the trial stays unfinished, to run on resume)
+    instead of keras-tuner's FAILED-and-go-on."""
+    import keras
+    import keras_tuner as kt
+
+    from dlzoo.tuning.search import ORACLES, TUNER_CLASSES
+
+    class Interrupted(kt.HyperModel):
+        def build(self, hp):
+            hp.Int("units", 1, 2)
+            return keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+
+        def fit(self, hp, model, *args, **kwargs):
+            ctrl_c_state.mark_pressed()
+            raise SystemError("Objects/listobject.c:338: bad argument to internal function")
+
+    oracle = ORACLES["random"](objective="loss", max_trials=1, seed=0)
+    tuner = TUNER_CLASSES["random"](oracle, Interrupted(), directory=str(tmp_path),
+                                    project_name="p")
+    with pytest.raises(KeyboardInterrupt):
+        tuner.search()
+    assert [t.status for t in oracle.trials.values()] == ["RUNNING"]
 
 
 # --- 7. small things a newcomer trips on ------------------------------------------------------

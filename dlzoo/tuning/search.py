@@ -53,6 +53,7 @@ import keras_tuner as kt
 from keras_tuner.src.engine import trial as trial_module
 
 from dlzoo.files import atomic_path, json_default_or_str, write_json, write_text
+from dlzoo.interrupts import reraise_if_pressed
 from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel
 
 __all__ = [
@@ -295,7 +296,11 @@ class _ZooTuner:
 
     def run_trial(self, trial, *args, **kwargs):
         self._records[trial.trial_id] = {"start": time.time(), "history": []}
-        return super().run_trial(trial, *args, **kwargs)
+        try:
+            return super().run_trial(trial, *args, **kwargs)
+        except Exception as e:  # keras-tuner would record it FAILED and go on
+            reraise_if_pressed(e)  # a Ctrl-C: the trial stays unfinished, to be run on resume
+            raise
 
     def on_epoch_end(self, trial, model, epoch, logs=None):
         record = self._records.get(trial.trial_id)
