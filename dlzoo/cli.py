@@ -236,6 +236,10 @@ def _cmd_train(args) -> int:
     found = None
     if args.use_found_lr and not args.find_lr:
         raise CLIError("--use-found-lr goes with --find-lr")
+    if recipe.get("phases") and (args.find_lr or args.folds is not None):
+        raise CLIError(f"{'--find-lr' if args.find_lr else '--folds'} does not apply to a "
+                       "recipe with phases (a fine-tune) yet; for the head's rate run "
+                       "dlzoo finetune FOLDER --model MODEL --find-lr")
     if args.find_lr:
         recipe, found = _find_lr_recipe(recipe, args)
         if found is None:
@@ -917,7 +921,7 @@ def _cmd_finetune(args) -> int:
         color_mode=args.color_mode, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed,
         model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None, out=out,
-        overwrite=args.overwrite, keep=args.keep,
+        overwrite=args.overwrite, keep=args.keep, resume=args.resume,
         precision=args.precision or "auto", devices=args.devices or 1,
         verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
     )
@@ -1058,6 +1062,9 @@ def _add_finetune(sub):
                    help="replace a saved model already at --out (otherwise refused)")
     p.add_argument("--keep", choices=("best", "last"), default="best",
                    help="save the phase that scored better on validation (default) or the last")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the unfinished fine-tune into --out (killed, stopped, "
+                        "preempted) in the phase and epoch it reached; the same flags")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     _add_find_lr_flags(p, "--head-lr (phase 1)")
     _add_run_flags(p, "both phases", recipe=False)
@@ -1371,14 +1378,16 @@ class _Interrupt:
             command = None
         if command:
             return f"resume with: {command}"
-        if self.args.command in ("train", "tune"):
+        if self.args.command in ("train", "tune", "finetune"):
             return "nothing to resume yet (the run had not started); run the same command again"
-        if self.args.command in ("finetune", "quickstart", "export"):
+        if self.args.command in ("quickstart", "export"):
             return "nothing was saved; run the same command again"
         return "run the same command again"
 
     def _resume_command(self) -> str | None:
         args = self.args
+        if args.command == "finetune" and not getattr(args, "find_lr", False):
+            return self._finetune_resume_command()
         if args.command not in ("train", "tune") or getattr(args, "folds", None) is not None \
                 or getattr(args, "find_lr", False) or getattr(args, "role", None):
             return None
@@ -1387,6 +1396,21 @@ class _Interrupt:
         name = load_recipe(args.recipe, overrides=args.set or [], check_registry=False)["name"]
         state = os.path.join(args.output, ".runs" if args.command == "train" else ".tuning", name)
         if not os.path.isdir(state):
+            return None
+        words = [w for w in self.argv if w != "--overwrite"]
+        if "--resume" not in words:
+            words.append("--resume")
+        return _shell("dlzoo", *words)
+
+
+    def _finetune_resume_command(self) -> str | None:
+        from dlzoo.saving import default_finetune_out, saved_model_folder
+        from dlzoo.transfer.finetune import run_folder
+
+        args = self.args
+        out = args.out or default_finetune_out(
+            args.directory, os.fspath(saved_model_folder(args.model) or args.model))
+        if not (run_folder(out) / "recipe.json").exists():
             return None
         words = [w for w in self.argv if w != "--overwrite"]
         if "--resume" not in words:
@@ -1426,7 +1450,9 @@ CONFLICTS = {
     "tune": [("resume", "overwrite", "--resume keeps the trials, --overwrite discards them")],
     "finetune": [(dest, "epochs=0", "--epochs 0 skips phase 2, which that flag configures")
                  for dest in ("lr", "unfreeze", "train_batchnorm")]
-                + [("augment", "cache_dir", "--augment runs phase 1 without the feature cache")],
+                + [("augment", "cache_dir", "--augment runs phase 1 without the feature cache"),
+                   ("resume", "find_lr", "--find-lr runs a range test, which has nothing to "
+                    "resume")],
     "quickstart": [(dest, "transfer", "the transfer demonstration has its own epochs and output")
                    for dest in ("epochs", "quiet")],
     "doctor": [("json", "limit", "--json prints every row; --limit shortens the table")],
