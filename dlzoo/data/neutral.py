@@ -128,6 +128,16 @@ class Batches(keras.utils.PyDataset):
         self.epoch += 1
         self._order = self._epoch_order()
 
+    def set_epoch(self, epoch: int) -> None:
+        """Draws the order of epoch `epoch` (0-based), as PyTorch's `sampler.set_epoch`.
+
+        Counting `on_epoch_end` calls does not give Keras's epoch: Keras also ends an "epoch"
+        when it resets its iterator after reading a first batch to build the metrics, which a
+        fit resumed from a backup does not do. `dlzoo.callbacks.RunBackup` calls this at the
+        start of each of Keras's epochs, so epoch e of a run, resumed or not, reads order e."""
+        self.epoch = int(epoch)
+        self._order = self._epoch_order()
+
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]

@@ -867,6 +867,16 @@ def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features: dict | None,
             "phase2": {"epochs": cfg.epochs, "epochs_run": n2,
                        "learning_rate": parts.learning_rate},
             "epochs_run": n1 + n2,
+            # the same record as a `dlzoo train` card's: one entry per phase run
+            "phases": [p for p in (
+                {"train": "head", "epochs": cfg.head_epochs, "epochs_run": n1,
+                 "learning_rate": cfg.head_learning_rate,
+                 "on": "cached features" if features is not None else "images"}
+                if cfg.head_epochs else None,
+                {"train": str(cfg.unfreeze), "epochs": cfg.epochs, "epochs_run": n2,
+                 "learning_rate": parts.learning_rate,
+                 "batchnorm": "train" if cfg.train_batchnorm else "frozen"}
+                if cfg.epochs and n2 else None) if p is not None],
             "precision": cfg.precision,
             "devices": cfg.devices,
             "optimizer": "adam",
