@@ -1181,7 +1181,8 @@ def _add_export(sub):
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("--format", choices=("savedmodel", "onnx", "litert"), default="savedmodel",
                    help="savedmodel (TensorFlow), onnx (needs tf2onnx and onnx) or litert (.tflite)")
-    p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT)")
+    p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT, "
+                   "or exports/NAME/FORMAT-QUANTIZE)")
     p.add_argument("--dynamic-size", action="store_true",
                    help="litert: declare height and width unknown instead of the model's size")
     p.add_argument("--quantize", choices=("int8", "float16"), default=None,

@@ -304,6 +304,9 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
 
     if quantize is None:
         convert(target)
+        from dlzoo.quantization import REPORT_FILE
+
+        (folder / REPORT_FILE).unlink(missing_ok=True)  # a quantised export's, now replaced
     else:
         import tempfile
 

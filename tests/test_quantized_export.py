@@ -106,6 +106,11 @@ def test_litert_float16_halves_the_weights(tmp_path, capsys):
     probs = np.concatenate([_classify(out / "model.tflite")(image[None]) for image in x])
     reference = dlzoo.load(SHIPPED).predict(x.astype("float32"), verbose=0)
     np.testing.assert_allclose(probs, reference, atol=1e-2)
+    # replaced by a float export: no figures of the quantised one are left beside it
+    assert main(["export", str(SHIPPED), "--format", "litert", "--out", str(out),
+                 "--overwrite"]) == 0
+    assert not (out / "quantization.json").exists()
+    assert "Quantisation" not in usage_path(out / "model.tflite").read_text()
 
 
 def test_quantize_flags_that_cannot_apply_are_one_line(tmp_path, capsys):

@@ -143,3 +143,49 @@ def test_video_flags_are_checked_before_anything_is_read(tmp_path):
     done = _dlzoo("predict", SHIPPED, "--video", clip)
     assert done.returncode == 2 and "OpenCV cannot read a frame" in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.avi"]
+
+
+def _interrupt_at(monkeypatch, frame_index):
+    """Ctrl-C (KeyboardInterrupt) as the frame `frame_index` is about to be written."""
+    from dlzoo import video
+
+    write = video._Sinks.write
+
+    def interrupted(self, index, *args, **kwargs):
+        if index == frame_index:
+            raise KeyboardInterrupt
+        return write(self, index, *args, **kwargs)
+
+    monkeypatch.setattr(video._Sinks, "write", interrupted)
+
+
+def test_a_camera_stream_is_recorded_with_out_and_kept_at_ctrl_c(run, tmp_path, monkeypatch):
+    """The live loop, with the test's video standing in for camera 0 (no camera here)."""
+    from dlzoo import video
+
+    monkeypatch.setattr(video, "open_camera", lambda cv2, index: (
+        lambda c: (c, c.read()[1]))(cv2.VideoCapture(str(run["video"]))))
+    out, table = tmp_path / "live.avi", tmp_path / "live.csv"
+    result = video.predict_camera(SHIPPED, 0, out=out, csv_path=table, max_frames=4)
+    assert result.frames == 4 and result.stopped == "end"
+    assert len(_frames(out)) == 4
+    with open(table, newline="") as f:
+        rows = list(csv.DictReader(f))
+    seconds = [float(r["seconds"]) for r in rows]  # the stream's clock, from its start
+    assert len(rows) == 4 and seconds == sorted(seconds) and seconds[0] < 60
+    assert [r["class_1"] for r in rows] == [r["class_1"] for r in run["rows"][:4]]
+    # Ctrl-C is how a recording ends: what was recorded is kept, whole
+    _interrupt_at(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        video.predict_camera(SHIPPED, 0, out=out, csv_path=table)
+    assert len(_frames(out)) == 3 and len(table.read_text().splitlines()) == 1 + 3
+
+
+def test_a_video_interrupted_halfway_leaves_no_file(run, tmp_path, monkeypatch):
+    from dlzoo import video
+
+    _interrupt_at(monkeypatch, 3)
+    with pytest.raises(KeyboardInterrupt):
+        video.predict_video(SHIPPED, run["video"], out=tmp_path / "a.mp4",
+                            csv_path=tmp_path / "a.csv")
+    assert list(tmp_path.iterdir()) == []
