@@ -516,11 +516,16 @@ def _add_evaluate(sub):
 
 
 def _cmd_predict(args) -> int:
+    if _stream_flags(args):  # --video / --camera: dlzoo.video
+        return _predict_stream(args)
     from dlzoo.evaluation import predict_files
 
     if _saved_task(args.model_dir) == "text_generation":
         raise CLIError(f"{args.model_dir} is a language model: write sentences with `dlzoo "
                        f"generate {args.model_dir} --start \"...\"`")
+    if not args.files:  # (optional since --video and --camera take none)
+        raise CLIError("give what to predict: image files or folders (dlzoo predict MODEL "
+                       "FILE...), USER,ITEM pairs for a recommender, --video FILE or --camera N")
     if _saved_task(args.model_dir) == "rating_prediction":  # USER,ITEM pairs, not files
         from dlzoo.recommendation import predict_ratings
 
@@ -556,12 +561,73 @@ def _add_predict(sub):
     p = sub.add_parser("predict", help="top-k classes for image files or folders",
                        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
-    p.add_argument("files", nargs="+",
+    p.add_argument("files", nargs="*",
                    help="image files, or folders (their image files, recursively); for a "
                         "recommender, USER,ITEM pairs such as 3,7")
     p.add_argument("--top-k", type=int, default=3, help="classes shown per file (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_stream_flags(p)
     p.set_defaults(func=_cmd_predict)
+
+
+# predict --video / --camera (dlzoo.video)
+_STREAM_FLAGS = ("video", "camera", "out", "csv", "max_frames")
+
+
+def _add_stream_flags(p):
+    g = p.add_argument_group("video and camera (OpenCV: pip install opencv-python-headless)")
+    g.add_argument("--video", metavar="FILE", default=None,
+                   help="classify every frame of a video: writes an annotated copy (top-1 class "
+                        "and probability on each frame; --out) and a CSV of each frame's top-k "
+                        "with its time in seconds (--csv)")
+    g.add_argument("--camera", metavar="N", type=int, default=None,
+                   help="classify camera N (0 is the first) live in a window, with frames per "
+                        "second; q or Esc stops. Without a display, --out writes it instead")
+    g.add_argument("--out", metavar="FILE", default=None,
+                   help="the annotated video (.mp4, .m4v, .mov, .avi or .mkv); for --video, "
+                        "default VIDEO_STEM.annotated.mp4 beside it")
+    g.add_argument("--csv", metavar="FILE", default=None,
+                   help="the per-frame CSV (frame,seconds,class_1,probability_1,...); for "
+                        "--video, default VIDEO_STEM.predictions.csv beside it")
+    g.add_argument("--max-frames", metavar="N", type=int, default=None,
+                   help="stop after N frames (default: the whole video, or until stopped)")
+
+
+def _stream_flags(args) -> list:
+    return [f for f in _STREAM_FLAGS if getattr(args, f, None) is not None]
+
+
+def _predict_stream(args) -> int:
+    given = _stream_flags(args)
+    if args.video is not None and args.camera is not None:
+        raise CLIError("--video and --camera contradict each other: give one")
+    if args.video is None and args.camera is None:
+        raise CLIError(f"--{given[0].replace('_', '-')} only applies with --video or --camera; "
+                       "add one or drop it")
+    source = f"--video {args.video}" if args.video is not None else f"--camera {args.camera}"
+    if args.files:
+        raise CLIError(f"{source} classifies frames; give image files to a separate "
+                       f"`dlzoo predict MODEL FILE...` (received {' '.join(args.files)})")
+    if args.json:
+        raise CLIError(f"--json does not apply to {source}: the per-frame rows go to the CSV "
+                       "(--csv)")
+    if _saved_task(args.model_dir) in ("text_generation", "rating_prediction"):
+        raise CLIError(f"{args.model_dir} is not an image classifier ({_saved_task(args.model_dir)}"
+                       f"); {source} takes one")
+    from dlzoo import video
+
+    if args.video is not None:
+        result = video.predict_video(args.model_dir, args.video, out=args.out, csv_path=args.csv,
+                                     k=args.top_k, max_frames=args.max_frames)
+    else:
+        result = video.predict_camera(args.model_dir, args.camera, out=args.out,
+                                      csv_path=args.csv, k=args.top_k,
+                                      max_frames=args.max_frames)
+    written = " and ".join(str(p) for p in (result.video, result.csv) if p is not None)
+    rate = result.frames / result.seconds if result.seconds > 0 else 0.0
+    print(f"classified {result.frames} frame(s) of {source.split(' ', 1)[1]} "
+          f"({rate:.1f} frames per second)" + (f"; wrote {written}" if written else ""))
+    return 0
 
 
 # --- dlzoo generate -----------------------------------------------------------------------------
@@ -1079,10 +1145,14 @@ def _cmd_export(args) -> int:
     from dlzoo.saving import read_card
 
     path = export(args.model_dir, args.format, out=args.out, dynamic_size=args.dynamic_size,
-                  overwrite=args.overwrite, command=_shell(
+                  overwrite=args.overwrite, quantize=args.quantize,
+                  representative=args.representative, command=_shell(
                       "dlzoo", "export", args.model_dir, "--format", args.format,
                       *(["--out", args.out] if args.out else []),
                       *(["--dynamic-size"] if args.dynamic_size else []),
+                      *(["--quantize", args.quantize] if args.quantize else []),
+                      *(["--representative", args.representative] if args.representative
+                        else []),
                       *(["--overwrite"] if args.overwrite else [])))
     shape = read_card(args.model_dir).get("input_shape", [])
     fixed = args.format == "litert" and not args.dynamic_size and len(shape) == 3
@@ -1093,7 +1163,24 @@ def _cmd_export(args) -> int:
           f"{'x'.join(map(str, shape))} and preprocessed inside\n"
           f"  output: class probabilities; class names in {labels_path(path)}\n"
           f"  how to load it: {usage_path(path)}")
+    if args.quantize:
+        _print_quantization(path)
     return 0
+
+
+def _print_quantization(path) -> None:
+    from dlzoo.quantization import REPORT_FILE
+
+    r = json.loads((path.parent / REPORT_FILE).read_text())
+    kind = {"int8": "int8", "float16": "float16 weights"}[r["quantize"]]
+    print(f"  {kind}: {r['bytes'] / 1e6:.3f} MB, float32 "
+          f"{r['float_bytes'] / 1e6:.3f} MB ({r['size_ratio']:.2f}x)")
+    if "samples" in r:
+        print(f"  held-out accuracy {r['quantized_accuracy']:.4f}, float model "
+              f"{r['float_accuracy']:.4f} ({r['accuracy_change']:+.4f}); top-1 agrees on "
+              f"{r['top1_agreement']:.2%} ({r['held_out']})")
+    else:
+        print(f"  accuracy {r['held_out']}")
 
 
 def _add_export(sub):
@@ -1101,9 +1188,16 @@ def _add_export(sub):
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("--format", choices=("savedmodel", "onnx", "litert"), default="savedmodel",
                    help="savedmodel (TensorFlow), onnx (needs tf2onnx and onnx) or litert (.tflite)")
-    p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT)")
+    p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT, "
+                   "or exports/NAME/FORMAT-QUANTIZE)")
     p.add_argument("--dynamic-size", action="store_true",
                    help="litert: declare height and width unknown instead of the model's size")
+    p.add_argument("--quantize", choices=("int8", "float16"), default=None,
+                   help="litert: int8 (weights and activations) or float16 (weights); onnx: "
+                        "int8. Size and held-out accuracy change go in USAGE.md")
+    p.add_argument("--representative", metavar="FOLDER", default=None,
+                   help="--quantize int8: images to calibrate on (default: drawn from the "
+                        "training split of the data the card names)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an export already at --out (otherwise refused)")
     p.set_defaults(func=_cmd_export)
@@ -1477,7 +1571,7 @@ LIMITS = {
     "build": {"num_classes": (1, 1_000_000)},
     "train": {"folds": (2, 100)},
     "evaluate": {"batch_size": _BATCH, "max_samples": (0, 10_000_000)},
-    "predict": {"top_k": (1, 1000)},
+    "predict": {"top_k": (1, 1000), "camera": (0, 10_000), "max_frames": (1, 10**9)},
     "generate": {"n": (1, 100_000), "max_words": (1, 100_000), "top_k": (1, 10_000_000),
                  "seed": _SEED},
     "quickstart": {"epochs": (1, 100_000)},
