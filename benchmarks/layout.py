@@ -104,7 +104,8 @@ def import_graph(root: Path) -> tuple[dict, list[dict]]:
             for target in _targets(node, name, path.name == "__init__.py", known):
                 if target != name:
                     edges.append({"importer": name, "imported": target, "where": where,
-                                  "line": node.lineno, "statement": id(node)})
+                                  "line": node.lineno,
+                                  "statement": (name, node.lineno, node.col_offset)})
     return known, edges
 
 
