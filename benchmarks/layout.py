@@ -150,8 +150,11 @@ def two_cycles(edges) -> list[tuple[str, str]]:
     return sorted((a, b) for a, b in pairs if a < b and (b, a) in pairs)
 
 
+LAYER_NAMES = ("commands", "engines", "core")  # pyproject.toml's three layers, top first
+
+
 def layers_from_contract(root: Path) -> list[tuple[str, list[str]]]:
-    """The layers contract in root's pyproject.toml, top layer first: (layer, [module prefixes])."""
+    """The layers contract in root's pyproject.toml, top layer first: (name, [module names])."""
     import tomllib
 
     path = root / "pyproject.toml"
@@ -159,30 +162,33 @@ def layers_from_contract(root: Path) -> list[tuple[str, list[str]]]:
         return []
     conf = tomllib.loads(path.read_text()).get("tool", {}).get("importlinter", {})
     for contract in conf.get("contracts", []):
-        if contract.get("type") == "layers" and contract.get("id", "") == "three-layers":
-            out = []
-            for layer in contract["layers"]:
-                names = [n.strip() for n in layer.replace(":", "|").split("|")]
-                out.append((names[0].split(".")[-1] if len(names) == 1 else names[0], names))
-            return out
+        if contract.get("type") != "layers":
+            continue
+        containers = contract.get("containers") or [""]
+        names = LAYER_NAMES if len(contract["layers"]) == len(LAYER_NAMES) else [
+            f"layer {i + 1}" for i in range(len(contract["layers"]))]
+        out = []
+        for name, layer in zip(names, contract["layers"]):
+            tails = [t.strip() for t in layer.replace("|", ":").split(":") if t.strip()]
+            out.append((name, [f"{c}.{t}" if c else t for c in containers for t in tails]))
+        return out
     return []
 
 
 def per_layer(root: Path, known: dict) -> dict[str, int]:
-    """Modules per layer (a package counts with every module inside it); the rest as 'unlayered'."""
+    """Modules per layer (a package counts with every module inside it); the rest, the package
+    itself, as not in a layer."""
     layers = layers_from_contract(root)
     if not layers:
         return {"(no layers contract)": len(known)}
     counts = {}
     placed = set()
-    for _label, members in layers:
-        label = ", ".join(m.split(".", 1)[1] if "." in m else m for m in members)
-        n = 0
+    for name, members in layers:
+        counts[name] = 0
         for mod in known:
             if mod not in placed and any(mod == m or mod.startswith(m + ".") for m in members):
                 placed.add(mod)
-                n += 1
-        counts[label] = n
+                counts[name] += 1
     counts["not in a layer (dlzoo, its __init__)"] = len(set(known) - placed)
     return counts
 
