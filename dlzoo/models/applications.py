@@ -39,7 +39,13 @@ import keras
 import numpy as np
 
 from dlzoo.models.applications_tables import IMAGENET_WEIGHTS, LAYOUT, PARAMS
-from dlzoo.registry import last_per_stage, prefixes_matching, register_model
+from dlzoo.registry import (
+    feature_layers,
+    last_per_stage,
+    prefixes_matching,
+    register_model,
+    unfreeze_groups,
+)
 from dlzoo.validation import (
     check_choice,
     check_head,
@@ -364,8 +370,6 @@ def _names(spec: str) -> tuple:
 
 def layout_of(name: str, model) -> tuple:
     """(feature layers, unfreeze groups) of `model`, built by the registered variant `name`."""
-    from dlzoo.registry import feature_layers, unfreeze_groups
-
     return tuple(feature_layers(name, model)), tuple(unfreeze_groups(name, model))
 
 
@@ -373,7 +377,7 @@ def _facts(family: str, name: str, default_shape: tuple) -> dict:
     fam = FAMILIES[family]
     small = fam.min_size
     smoke = {"input_shape": (small, small, 3), "num_classes": 3}
-    features, groups = LAYOUT[name]
+    features, groups = LAYOUT.get(name, ("", ""))  # a new variant: read off its build
     return {
         "family": family,
         "default_input_shape": default_shape,
@@ -417,7 +421,7 @@ def _application(keras_name: str, size: int = 224):
         title = (inspect.getdoc(fn) or name).split("\n")[0].rstrip(".")
         KERAS_NAMES[name] = keras_name
         return register_model(
-            **_facts(family, name, (size, size, 3)), params=PARAMS[name],
+            **_facts(family, name, (size, size, 3)), params=PARAMS.get(name),
             description=f"{title} = keras.applications.{keras_name}, {size}x{size}x3")(builder)
 
     return register
