@@ -36,7 +36,6 @@ from pathlib import Path
 
 from dlzoo.compiling import allow_jit
 from dlzoo.files import json_default
-from dlzoo.plots import phase_marks, plot_history, read_history
 from dlzoo.registry import ensure_loaded, list_models
 from dlzoo.userfiles import CARD_MAX_BYTES, read_text
 from dlzoo.version import __version__
@@ -219,7 +218,10 @@ def save(model, directory, card: ModelCard | dict | None = None, *, history=None
         ValueError: `load` could not read the model back (a `Lambda` layer, an unregistered
             custom layer, a layer whose config does not rebuild it); nothing is written.
     """
-    from dlzoo.preprocessing import applied_mode  # imports Keras
+    # Imported here, not at the top: `dlzoo list` imports this module (dlzoo.load) and needs
+    # neither NumPy (dlzoo.plots: about 90 modules, a third of its start-up) nor Keras.
+    from dlzoo.plots import phase_marks, plot_history, read_history
+    from dlzoo.preprocessing import applied_mode
 
     target = Path(directory)
     check_loadable(model, custom_objects)

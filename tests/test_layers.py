@@ -73,3 +73,15 @@ def test_layout_figures_count_no_cycle_but_the_ones_the_contract_names():
     assert layers.pop("not in a layer (dlzoo, its __init__)") == 1  # the container itself
     assert sum(layers.values()) == figures["modules"] - 1
     assert all(n > 0 for n in layers.values()), layers
+
+
+def test_dlzoo_list_imports_no_backend_and_no_numpy():
+    """The core modules `dlzoo list` imports (the registry, saving, weights, catalog) keep what
+    imports Keras or NumPy inside the functions that need it: start-up stays a fraction of a second."""
+    probe = ("import sys; from dlzoo.cli import main; main(['list']); "
+             "print('LOADED=' + ','.join(m for m in ('keras', 'tensorflow', 'jax', 'torch', 'numpy') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60, check=False, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.rstrip().endswith("LOADED="), out.stdout[-300:]
