@@ -149,7 +149,7 @@ def _add_info(sub):
 
 
 def _cmd_build(args) -> int:
-    from dlzoo.registry import build
+    from dlzoo.weights import build
 
     kwargs = _parse_model_args(args.set)
     for key in ("input_shape", "num_classes", "weights"):

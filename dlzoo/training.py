@@ -216,7 +216,7 @@ def build_model(recipe: dict, bundle, info):
     """
     from dlzoo.augmentation import augmentation_layers
     from dlzoo.preprocessing import with_preprocessing
-    from dlzoo.registry import build
+    from dlzoo.weights import build
 
     network = build(recipe["model"], **_model_args(recipe, bundle, info))
     wrap = info.input_kind == "image" and info.task != "generative" and (
