@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import json
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -36,7 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task, make_optimizer
+from dlzoo.distribution import divisible_batches, replica_count, strategy_for, strategy_scope
 from dlzoo.files import write_weights
+from dlzoo.runs import prepare_run_dir, remove_run_dir, run_dir_for, run_lock
 
 __all__ = [
     "RunInputs",
@@ -93,11 +92,6 @@ class RunInputs:
     @property
     def name(self) -> str:
         return self.recipe["name"]
-
-
-def run_dir_for(output, name: str) -> Path:
-    """Where a run keeps its resumable state: `OUTPUT/.runs/NAME`."""
-    return Path(output) / ".runs" / name
 
 
 # --- 1. data -----------------------------------------------------------------------------------
@@ -271,88 +265,6 @@ def compile_model(model, recipe: dict, info, steps: int):
 # --- 4. fit ------------------------------------------------------------------------------------
 
 
-def _fingerprint(recipe: dict) -> str:
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _diff(a, b, prefix=""):
-    keys = sorted(set(a) | set(b)) if isinstance(a, dict) and isinstance(b, dict) else None
-    if keys is None:
-        return [prefix.rstrip(".")] if a != b else []
-    out = []
-    for k in keys:
-        out += _diff(a.get(k), b.get(k), f"{prefix}{k}.")
-    return out
-
-
-def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool, log=print, *,
-                    same: str = "the same recipe and --set options") -> int:
-    """Sets up the run folder; returns the number of finished epochs a resume starts from.
-
-    A resume starts from the newest whole backup (`dlzoo.callbacks.find_backup`): a torn or
-    inconsistent one, left by a kill or a full disk, is reported and the one before it is used.
-    `recipe` is what the run was started with (a fine-tune's settings, too); a resume with
-    another is refused, naming what changed and asking for `same`.
-    """
-    from dlzoo.callbacks import find_backup
-    from dlzoo.files import remove_stale_temps, write_text
-
-    recipe_file = run_dir / "recipe.json"
-    if not resume:
-        if run_dir.exists():
-            log(f"note: discarding the unfinished run in {run_dir} (use --resume to continue it)")
-            shutil.rmtree(run_dir)
-        run_dir.mkdir(parents=True)
-        write_text(recipe_file, json.dumps(recipe, indent=2, default=str))
-        return 0
-    try:
-        previous = json.loads(recipe_file.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"--resume: no unfinished run of {recipe['name']!r} in {run_dir}; "
-            "run without --resume to start one."
-        ) from None
-    except ValueError as e:  # written atomically: only a damaged disk gets here
-        raise ValueError(f"--resume: {recipe_file} is unreadable ({e}); run without --resume "
-                         "to start again.") from None
-    if _fingerprint(previous) != _fingerprint(json.loads(json.dumps(recipe, default=str))):
-        changed = ", ".join(_diff(previous, json.loads(json.dumps(recipe, default=str))))
-        raise ValueError(
-            f"--resume: the {'recipe' if 'recipe' in same else 'settings'} changed since the run "
-            f"started ({changed}); resume with {same}, or start again without --resume."
-        )
-    remove_stale_temps(run_dir)  # left by a kill during a write; the run's lock is ours
-    done, _ = find_backup(run_dir / "backup", log=log)
-    trim_log(run_dir / "history.csv", done)
-    return done
-
-
-def run_lock(output, name: str, *, log=print):
-    """The exclusive lock of the run `name` in `output` (`OUTPUT/.runs/NAME.lock`): a second
-    run of the same name is refused while the first lives ("another run of NAME is in progress
-    (pid N)"); a lock left by a killed run is taken over. See `dlzoo.files.RunLock`."""
-    from dlzoo.files import RunLock
-
-    return RunLock(Path(output) / ".runs" / f"{name}.lock", f"run of {name}", log=log)
-
-
-def trim_log(path: Path, epochs_done: int) -> None:
-    """Keeps the header and the rows of the epochs the backup holds."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    if not lines:
-        return
-    keep = [lines[0]]
-    for line in lines[1:]:
-        first = line.split(",", 1)[0].strip()
-        if first.isdigit() and int(first) < epochs_done and line.endswith("\n"):
-            keep.append(line)
-    from dlzoo.files import write_text
-
-    write_text(path, "".join(keep))
-
-
 def training_data(bundle, info):
     """The (inputs, targets) the task trains on: labels for classifiers, the images themselves
     for autoencoders (scaled as the model's preprocessing scales its input, since the targets
@@ -465,141 +377,6 @@ def robustness_metrics(model, val_data, bundle, adversarial: dict) -> dict:
             "val_accuracy_under_attack": rows[1]["accuracy"], "attack": f"FGSM epsilon={eps}"}
 
 
-# --- distribution strategies (train.strategy) ---------------------------------------------------
-
-STRATEGIES = ("mirrored", "multi_worker", "data_parallel")
-_STRATEGIES_MADE: dict = {}
-
-
-def select_devices(devices, available: list, *, where: str = "train.devices") -> list:
-    """The first `devices` of `available` (all of them for "all"); ValueError when there are
-    fewer than asked for."""
-    if devices in (None, "all"):
-        return list(available)
-    if devices > len(available):
-        raise ValueError(
-            f"{where} is {devices} but this host has {len(available)} device(s) "
-            f"({', '.join(str(getattr(d, 'name', d)) for d in available[:8])}); ask for at "
-            f"most {len(available)} "
-            "or 'all'.")
-    return list(available[:devices])
-
-
-def strategy_for(name: str | None, *, devices=1, log=print):
-    """The scale-out a recipe's `train.strategy` and `train.devices` ask for, made ready for use.
-
-    * `mirrored`: `tf.distribute.MirroredStrategy` over this host's GPUs (or its CPU devices);
-    * `multi_worker`: `tf.distribute.MultiWorkerMirroredStrategy`, one process per host, the
-      cluster described by the `TF_CONFIG` variable;
-    * `data_parallel` (JAX): `keras.distribution.DataParallel` over the local devices, set as
-      Keras's global distribution.
-
-    With no strategy, `devices` (an integer or "all") above one picks the backend's data
-    parallelism: `data_parallel` on JAX, `mirrored` on TensorFlow; `devices` also limits how
-    many devices `data_parallel` and `mirrored` use. `data.batch_size` stays the global batch
-    (split evenly over the devices) and the learning rate is the one for that batch, so a
-    recipe trains the same on one device or several.
-
-    Returns the `tf.distribute.Strategy` (None for `data_parallel` and for no strategy): what
-    `strategy_scope` builds under, and what keras-tuner's `distribution_strategy` takes.
-
-    Raises:
-        ValueError: the backend lacks the strategy, or the host has fewer devices.
-    """
-    import keras
-
-    backend = keras.backend.backend()
-    if name is None and devices not in (1, None):
-        if backend not in ("jax", "tensorflow"):
-            raise ValueError(f"train.devices {devices!r} needs KERAS_BACKEND=jax or tensorflow "
-                             f"(the backend is {backend}); use train.devices: 1.")
-        name = "data_parallel" if backend == "jax" else "mirrored"
-    if name is None:
-        return None
-    if name in ("mirrored", "multi_worker"):
-        if backend != "tensorflow":
-            raise ValueError(
-                f"train.strategy {name!r} is tf.distribute, which needs KERAS_BACKEND=tensorflow "
-                f"(the backend is {backend}); on JAX use train.strategy: data_parallel."
-            )
-        import tensorflow as tf
-
-        # One strategy per process: a second MirroredStrategy over the same devices reuses
-        # collective instance keys and fails ("Shape mismatch in the collective instance").
-        key = (name, devices)
-        if key not in _STRATEGIES_MADE:
-            if name == "mirrored":
-                local = (tf.config.list_logical_devices("GPU")
-                         or tf.config.list_logical_devices("CPU"))
-                chosen = None if devices in (1, None, "all") else [
-                    d.name for d in select_devices(devices, local)]
-                _STRATEGIES_MADE[key] = tf.distribute.MirroredStrategy(devices=chosen)
-            else:
-                _STRATEGIES_MADE[key] = tf.distribute.MultiWorkerMirroredStrategy()
-        strategy = _STRATEGIES_MADE[key]
-        log(f"strategy: {name}, {strategy.num_replicas_in_sync} replica(s)")
-        return strategy
-    if name == "data_parallel":
-        if backend != "jax":
-            raise ValueError(
-                "train.strategy 'data_parallel' uses keras.distribution, which needs "
-                f"KERAS_BACKEND=jax (the backend is {backend}); on TensorFlow use mirrored."
-            )
-        chosen = select_devices(None if devices == 1 else devices,
-                                keras.distribution.list_devices())
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen))
-        log(f"strategy: data_parallel over {len(chosen)} device(s)")
-        return None
-    raise ValueError(f"train.strategy must be one of {', '.join(STRATEGIES)} or null; "
-                     f"received {name!r}.")
-
-
-def divisible_batches(train, val, batch_size: int, *, log=print):
-    """Under `keras.distribution.DataParallel` (JAX) every batch must split evenly over the
-    devices, and Keras does not pad: the training set drops its last, partial batch (a
-    different remainder each epoch, as it is reshuffled) and the validation set leaves out its
-    last `len % devices` examples (fewer than the device count). Without a data-parallel
-    distribution the datasets are returned as they are."""
-    import keras
-
-    dist = keras.distribution.distribution() if hasattr(keras, "distribution") else None
-    if not isinstance(dist, getattr(keras.distribution, "DataParallel", ())):
-        return train, val
-    replicas = int(dist.device_mesh.devices.size)
-    if replicas == 1:
-        return train, val
-    if batch_size % replicas:
-        raise ValueError(
-            f"data.batch_size ({batch_size}) must be a multiple of the {replicas} devices "
-            "train.strategy data_parallel splits each batch over."
-        )
-    if hasattr(train, "divisible"):  # dlzoo.data.neutral.Batches: no tf.data to rebatch
-        count = 0 if val is None else len(val.index)
-        if count % replicas:
-            log(f"note: data_parallel over {replicas} devices leaves out the last "
-                f"{count % replicas} of {count} validation examples")
-        return (train.divisible(replicas, drop_remainder=True),
-                None if val is None else val.divisible(replicas, drop_remainder=False))
-    train = train.unbatch().batch(batch_size, drop_remainder=True)
-    if val is not None:
-        count = sum(1 for _ in val.unbatch())
-        if count % replicas:
-            log(f"note: data_parallel over {replicas} devices leaves out the last "
-                f"{count % replicas} of {count} validation examples")
-        val = val.unbatch().take(count - count % replicas).batch(batch_size)
-    return train, val
-
-
-def strategy_scope(strategy):
-    """`strategy.scope()`, or a do-nothing context without a strategy."""
-    import contextlib
-
-    return strategy.scope() if strategy is not None else contextlib.nullcontext()
-
-
-# --- one run: a recipe's inputs ------------------------------------------------------------------
-
-
 def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundle=None,
                 log=print) -> RunInputs:
     """Turns a validated recipe into the inputs of its run: what `run_recipe`,
@@ -675,18 +452,6 @@ def class_weight_record(mode: str | None, weights: dict | None, class_names) -> 
     return {"mode": mode, "weights": {str(c): weights[i] for i, c in enumerate(class_names)}}
 
 
-def replica_count(strategy=None) -> int:
-    """How many devices each batch is split over: the strategy's replicas, or the devices of
-    Keras's data-parallel distribution (JAX), else 1."""
-    if strategy is not None:
-        return int(strategy.num_replicas_in_sync)
-    import keras
-
-    dist = keras.distribution.distribution() if hasattr(keras, "distribution") else None
-    mesh = getattr(dist, "device_mesh", None)
-    return int(mesh.devices.size) if mesh is not None else 1
-
-
 def build_and_compile(recipe: dict, bundle, info, steps: int, strategy=None):
     """`build_model` then `compile_model`, under `strategy`'s scope and `train.precision`'s
     dtype policy (the output layer in float32: `dlzoo.precision.float32_outputs`)."""
@@ -757,7 +522,7 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
             "resumed_from_epoch": done if resume else None, "seconds": round(seconds, 1)})
         card.extra.update(card_extra or {})
         saving.save(run.model, saved_dir, card, history=history or None, report=report)
-        _remove_run_dir(run_dir, lock)
+        remove_run_dir(run_dir, lock)
     finally:
         lock.release()
     return RunResult(model=run.model, card=saving.read_card(saved_dir), report=report,
@@ -916,17 +681,6 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
     )
 
 
-def _remove_run_dir(run_dir: Path, lock=None) -> None:
-    """Removes a finished run's state (and releases its lock), and `.runs/` once it is empty."""
-    shutil.rmtree(run_dir, ignore_errors=True)
-    if lock is not None:
-        lock.release()
-    runs = run_dir.parent
-    with contextlib.suppress(OSError):  # another run may have just put its lock there
-        if runs.exists() and not any(runs.iterdir()):
-            runs.rmdir()
-
-
 def _bundle_dict(bundle) -> dict:
     d = bundle.to_dict() if hasattr(bundle, "to_dict") else {}
     d.setdefault("source", bundle.source)
@@ -1039,5 +793,5 @@ def _train_fold(run: RunInputs, i: int, train, val, out: Path, verbose: int):
                                 recipe["train"]["class_weight"])
     fit(model, recipe, train, val, run_dir, verbose=verbose, class_weight=weights)
     report = evaluate(model, val, class_names=run.bundle.class_names)
-    _remove_run_dir(run_dir)
+    remove_run_dir(run_dir)
     return model, report

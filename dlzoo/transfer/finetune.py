@@ -13,7 +13,9 @@ from pathlib import Path
 
 from dlzoo.augmentation import DEFAULT_AUGMENT, augmentation_layers, normalize_augment
 from dlzoo.compiling import compile_for_task
+from dlzoo.distribution import divisible_batches, strategy_for, strategy_scope
 from dlzoo.precision import float32_outputs
+from dlzoo.runs import prepare_run_dir, trim_log
 from dlzoo.saving import ModelCard, is_saved_model, saved_model_folder, training_files_record
 from dlzoo.transfer.extract import (
     Features,
@@ -364,13 +366,12 @@ def fine_tune(source, data, config: FineTuneConfig | None = None, **settings) ->
 @contextlib.contextmanager
 def _devices_and_precision(cfg: FineTuneConfig):
     """Runs the fine-tune under `cfg.devices`' data parallelism and `cfg.precision`'s dtype
-    policy (the same rules as `dlzoo train`: `dlzoo.training.strategy_for`,
+    policy (the same rules as `dlzoo train`: `dlzoo.distribution.strategy_for`,
     `dlzoo.precision`); yields the config with the precision resolved, for the card. Keras's
     global distribution and dtype policy are restored afterwards."""
     import keras
 
     from dlzoo.precision import precision_scope
-    from dlzoo.training import strategy_for, strategy_scope
 
     previous = keras.distribution.distribution() if hasattr(keras, "distribution") else None
     strategy = strategy_for(None, devices=cfg.devices, log=cfg.log)
@@ -473,9 +474,7 @@ def run_folder(saved) -> Path:
 
 def _run_folder(source, data, cfg: FineTuneConfig, saved: Path | None) -> Path | None:
     """Prepares the run folder (`run_folder`): a fresh one, or, with `cfg.resume`, the
-    unfinished run's, whose settings must be these (`dlzoo.training.prepare_run_dir`)."""
-    from dlzoo.training import prepare_run_dir
-
+    unfinished run's, whose settings must be these (`dlzoo.runs.prepare_run_dir`)."""
     if saved is None:
         return None
     skip = {"log", "verbose", "out", "overwrite", "resume", "cache_dir", "name"}
@@ -520,7 +519,6 @@ def _fit_phase(model, cfg: FineTuneConfig, phase_dir: Path | None, x, y=None, *,
     the restart."""
     from dlzoo.callbacks import RunBackup, find_backup, standard
     from dlzoo.plots import read_history
-    from dlzoo.training import trim_log
 
     monitor = "val_loss" if val is not None else "loss"
     if phase_dir is None:
@@ -634,9 +632,7 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
 
 def _split_evenly(bundle, cfg: FineTuneConfig):
     """The bundle with batches that split evenly over a data-parallel distribution's devices
-    (`dlzoo.training.divisible_batches`); as it is on one device."""
-    from dlzoo.training import divisible_batches
-
+    (`dlzoo.distribution.divisible_batches`); as it is on one device."""
     train, val = divisible_batches(bundle.train, bundle.val, cfg.batch_size, log=cfg.log)
     if train is bundle.train and val is bundle.val:
         return bundle
