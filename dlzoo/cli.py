@@ -425,6 +425,7 @@ def _cmd_evaluate(args) -> int:
         args.model_dir, args.data, split=args.split, batch_size=args.batch_size, out=args.out,
         adversarial=args.adversarial, epsilons=epsilons, max_samples=args.max_samples,
         top_losses=args.top_losses, include_training_files=args.include_training_files,
+        labels=args.labels,
     )
     console = _console()
     if result.training_files_left_out:
@@ -486,7 +487,11 @@ def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix",
                        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
-    p.add_argument("data", help="a folder of class subfolders, or a source (digits, mnist, ...)")
+    p.add_argument("data", help="a folder of class subfolders, a CSV of file,label rows, or a "
+                                "source (digits, mnist, ...)")
+    p.add_argument("--labels", default=None, metavar="CSV",
+                   help="label the images under the folder DATA by this CSV of file,label rows "
+                        "(paths relative to DATA)")
     p.add_argument("--split", choices=("val", "train", "all"), default=None,
                    help="default: val for the data the model was trained on, else all")
     p.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
@@ -892,8 +897,7 @@ def _cmd_finetune(args) -> int:
     )
     from dlzoo.transfer import fine_tune
 
-    if not os.path.isdir(args.directory):
-        raise CLIError(f"{args.directory} is not a folder; give a folder with one subfolder per class")
+    data, images_root, data_words = _finetune_data(args)
     source = os.fspath(saved_model_folder(args.model) or args.model)  # FOLDER/model.keras: FOLDER
     saved = is_saved_model(source)
     if os.path.isdir(source) and not saved:
@@ -903,12 +907,12 @@ def _cmd_finetune(args) -> int:
     if saved and args.set:
         raise CLIError(f"--set builds a registry model with other arguments; --model {source} is a "
                        "saved model, built already. Drop --set, or give a registry name")
-    out = args.out or os.fspath(default_finetune_out(args.directory, source))
+    out = args.out or os.fspath(default_finetune_out(images_root, source))
     quiet = args.quiet
     if args.find_lr and _find_lr_finetune(source, out, args):
         return 0
     result = fine_tune(
-        source, args.directory, weights=args.weights, layer=args.layer, pooling=args.pooling,
+        source, data, weights=args.weights, layer=args.layer, pooling=args.pooling,
         head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
         head_learning_rate=args.head_lr, learning_rate=args.lr,
         train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
@@ -948,18 +952,54 @@ def _cmd_finetune(args) -> int:
             console.print(f"  {path}: {reason}", markup=False, highlight=False)
     console.print(f"saved to {out}/ (model.keras, card.json, README.md, curves.png"
                   + (", confusion_matrix.png" if result.report is not None else "") + ")\n"
-                  f"  {_shell('dlzoo', 'evaluate', out, args.directory)}\n"
-                  f"  {_shell('dlzoo', 'predict', out, _an_image(args.directory, card))}\n"
+                  f"  {_shell('dlzoo', 'evaluate', out, *data_words)}\n"
+                  f"  {_shell('dlzoo', 'predict', out, _an_image(images_root, card))}\n"
                   f"  {_export_hint(out)}",
                   soft_wrap=True, markup=False, highlight=False)
     _print_baseline(metrics, console)
     return 0
 
 
+def _finetune_data(args) -> tuple[str, str, list[str]]:
+    """`(data for fine_tune, the images' folder, the data words of a follow-up command)` of
+    `finetune DIRECTORY [--labels CSV]`: a folder of class subfolders, a label file (CSV of
+    file,label rows, paths relative to its folder), or a folder with --labels."""
+    from dlzoo.data.labelfile import csv_source, is_label_file
+
+    given = args.directory
+    labels = getattr(args, "labels", None)
+    if labels is not None:
+        if not os.path.isfile(labels):
+            raise CLIError(f"--labels {labels}: no such file; give a CSV of file,label rows")
+        if not os.path.isdir(given):
+            raise CLIError(f"{given} is not a folder; with --labels give the folder the CSV's "
+                           "paths are relative to")
+        return csv_source(labels, given), given, [given, "--labels", labels]
+    if is_label_file(given):
+        return csv_source(given), os.path.dirname(os.path.abspath(given)), [given]
+    if not os.path.isdir(given):
+        raise CLIError(f"{given} is not a folder; give a folder with one subfolder per class, or "
+                       "a CSV of file,label rows (labels.csv)")
+    return given, given, [given]
+
+
 def _an_image(directory, card) -> str:
-    """A file of the folder the model read (the first of its first class), for a `predict` line
-    that runs as printed; the folder itself when none is found."""
+    """A file of the folder the model read (the first of its first class; with a label file,
+    its first usable row), for a `predict` line that runs as printed; the folder itself when
+    none is found."""
     skipped = {os.path.normpath(str(s[0])) for s in card["data"].get("skipped") or []}
+    labels_file = card["data"].get("labels_file")
+    if labels_file:
+        from dlzoo.data.labelfile import read_labels
+
+        try:
+            table = read_labels(labels_file, card["data"].get("images_root"))
+        except (OSError, ValueError):
+            return directory
+        for rel, _, _, path in table.entries:
+            if os.path.normpath(rel) not in skipped:
+                return os.path.relpath(path) if not os.path.isabs(directory) else path
+        return directory
     for name in card["data"].get("class_names") or []:
         folder = os.path.join(directory, name)
         try:
@@ -996,7 +1036,7 @@ def _find_lr_finetune(source, out, args) -> bool:
 
     lr_out = os.path.join("lr_find", os.path.basename(os.path.normpath(out)))
     found = find_lr_for_finetune(
-        source, args.directory, out=lr_out, weights=args.weights, layer=args.layer,
+        source, _finetune_data(args)[0], out=lr_out, weights=args.weights, layer=args.layer,
         pooling=args.pooling, head_learning_rate=args.head_lr,
         augment=_parse_augment(args.augment), image_size=args.image_size,
         color_mode=args.color_mode, batch_size=args.batch_size,
@@ -1013,7 +1053,11 @@ def _find_lr_finetune(source, out, args) -> bool:
 
 def _add_finetune(sub):
     p = sub.add_parser("finetune", help="transfer learning on a folder of class subfolders")
-    p.add_argument("directory", help="folder with one subfolder of images per class")
+    p.add_argument("directory", help="folder with one subfolder of images per class, or a CSV of "
+                                     "file,label rows (paths relative to the CSV's folder)")
+    p.add_argument("--labels", default=None, metavar="CSV",
+                   help="label the images under DIRECTORY by this CSV of file,label rows (paths "
+                        "relative to DIRECTORY) instead of by class subfolder")
     p.add_argument("--model", required=True,
                    help="a registry name (resnet50, vgg16, lenet5, ...) or a saved model folder")
     p.add_argument("--weights", type=_parse_weights, default=None,

@@ -465,15 +465,30 @@ class SavedModelEvaluation:
         return out
 
 
-def _source_of(data) -> str:
-    """A folder path is the source "folder:PATH"; anything else is a source name as it is."""
+def _source_of(data, labels=None) -> str:
+    """A folder path is the source "folder:PATH", a CSV file (or a folder with `labels`, a CSV
+    whose paths are relative to it) "csv:LABELS[?root=FOLDER]"; anything else is a source name as
+    it is."""
+    from dlzoo.data.labelfile import csv_source, is_label_file
+
     text = os.fspath(data)
+    if labels is not None:
+        return csv_source(labels, text)
+    if is_label_file(text):
+        return csv_source(text)
     return f"folder:{text}" if os.path.isdir(text) else text
 
 
 def _same_source(a: str | None, b: str | None) -> bool:
+    from dlzoo.data.labelfile import parse_csv_source
+
     if a and b and a.startswith("folder:") and b.startswith("folder:"):
         return os.path.realpath(a[7:]) == os.path.realpath(b[7:])
+    if a and b and a.startswith("csv:") and b.startswith("csv:"):
+        (la, ra), (lb, rb) = parse_csv_source(a[4:]), parse_csv_source(b[4:])
+        return (os.path.realpath(la) == os.path.realpath(lb)
+                and os.path.realpath(ra or os.path.dirname(la))
+                == os.path.realpath(rb or os.path.dirname(lb)))
     return a == b
 
 
@@ -560,7 +575,8 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
                          out=None, adversarial: str | None = None,
                          epsilons=(0.01, 0.03, 0.1), max_samples: int | None = 2000,
                          top_losses: int = 9,
-                         include_training_files: bool = False) -> SavedModelEvaluation:
+                         include_training_files: bool = False,
+                         labels=None) -> SavedModelEvaluation:
     """Evaluates the saved model at `model_dir` on `data` and writes its report: what
     `dlzoo evaluate` does.
 
@@ -575,7 +591,8 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
 
     Args:
         model_dir: a dlzoo saved model (`saved_models/NAME`).
-        data: a folder of class subfolders, or a source name ("digits", "folder:PATH", "mnist").
+        data: a folder of class subfolders, a label file (CSV of file,label rows, paths relative
+            to its folder), or a source name ("digits", "folder:PATH", "csv:LABELS", "mnist").
         split: "val", "train" or "all"; default "val" for the data the model was trained on,
             else "all".
         batch_size: batch size for reading and predicting.
@@ -589,6 +606,8 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
             is drawn for the worst six of them.
         include_training_files: score the files the model was trained on too (default False:
             they are left out and counted in `training_files_left_out`).
+        labels: a label file (CSV) labelling the images under the folder `data`, instead of
+            class subfolders (default None).
 
     Returns:
         `SavedModelEvaluation`; report.json holds `to_dict()`, written once.
@@ -612,7 +631,7 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
         raise ValueError(f"top_losses must be a count, 0 or more; received {top_losses!r}")
     card = read_card(model_dir)
     model = load_model(model_dir, compile=False)
-    source = _source_of(data)
+    source = _source_of(data, labels)
     trained = card.get("data", {})
     same = _same_source(source, trained.get("source"))
     split = split or ("val" if same else "all")

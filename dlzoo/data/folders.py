@@ -91,12 +91,14 @@ class FolderInfo(DataInfo):
             class_names=report.class_names,
             num_classes=len(report.class_names),
             input_shape=(*image_size, channels),
-            source=f"folder:{report.root}",
+            source=report.source,
             manifest_hash=report.manifest_hash,
             skipped=list(report.skipped),
             value_range="0-255",
             details={"num_train": len(files["train"]), "num_val": len(files["val"]),
-                     "empty_classes": report.empty_classes, "color_mode": color_mode},
+                     "empty_classes": report.empty_classes, "color_mode": color_mode,
+                     **({"labels_file": report.labels_file, "images_root": report.root}
+                        if report.labels_file else {})},
             root=report.root,
             counts={c: n for c, n in report.counts.items() if n > 0},
             train_files=files["train"],
@@ -149,8 +151,10 @@ def image_folder(
     cache_budget=None,
     max_pixels=None,
     loader="auto",
+    labels=None,
 ):
-    """Train and validation `tf.data` pipelines over a folder of class subfolders.
+    """Train and validation `tf.data` pipelines over a folder of class subfolders (or of images
+    labelled by a CSV file, `labels`).
 
     Every file is checked first (see `scan_folder`); unusable ones are skipped and listed in
     `info.skipped` with the reason, so training never stops on one. Grayscale, RGBA, palette,
@@ -183,6 +187,9 @@ def image_folder(
         loader: "auto" (default: tf.data where TensorFlow is installed, else "pydataset"),
             "tf.data" or "pydataset" (`dlzoo.data.neutral`: a `keras.utils.PyDataset` any
             backend's `fit` takes, the same split, batches and info).
+        labels: str or None, a label file: a CSV of `file,label` rows (`dlzoo.data.labelfile`)
+            read instead of class subfolders; its paths are relative to `path` (None: the CSV's
+            own folder). Rows whose file is missing or unusable are skipped by name.
 
     Returns:
         `(train, val, info)`: `tf.data.Dataset`s (`dlzoo.data.neutral.Batches` with the
@@ -203,7 +210,7 @@ def image_folder(
             path, image_size, batch_size, validation_split, seed, color_mode, shuffle=shuffle,
             cache=cache, progress=progress, interpolation=interpolation,
             crop_to_aspect_ratio=crop_to_aspect_ratio, workers=workers, cache_budget=cache_budget,
-            max_pixels=max_pixels)
+            max_pixels=max_pixels, labels=labels)
     args = check_data_args(
         image_size=image_size, batch_size=batch_size, validation_split=validation_split, seed=seed,
         color_mode=color_mode, interpolation=interpolation, allow_no_image_size=False,
@@ -217,7 +224,7 @@ def image_folder(
     report, kept = scan(
         path, workers=workers, progress=progress, channels=channels_for(color_mode),
         image_size=image_size, opts=opts, keep="tfcache" if cache is True else None,
-        max_pixels=max_pixels, cache_budget=cache_budget,
+        max_pixels=max_pixels, cache_budget=cache_budget, labels=labels,
     )
     order, info = split_scan(report, kept, image_size=image_size, color_mode=color_mode,
                              validation_split=validation_split, seed=seed)
@@ -269,14 +276,15 @@ def require_training_images(root, class_names, train_labels) -> None:
 
 def _warn_about_gaps(report, order, validation_split) -> None:
     """Warns about class folders left out and an empty validation side."""
+    where = report.labels_file or report.root
     if report.empty_classes:
         warnings.warn(
-            f"{report.root}: class folder(s) with no usable image left out: "
-            f"{', '.join(report.empty_classes)}", stacklevel=3,
+            f"{where}: {'label' if report.labels_file else 'class folder'}(s) with no usable "
+            f"image left out: {', '.join(report.empty_classes)}", stacklevel=3,
         )
     if validation_split > 0 and not order["val"]:
         warnings.warn(
-            f"{report.root}: no file fell in the validation split ({validation_split}); val is None",
+            f"{where}: no file fell in the validation split ({validation_split}); val is None",
             stacklevel=3,
         )
 
