@@ -43,6 +43,28 @@ def _parse_shape(text: str) -> tuple:
     return shape
 
 
+def _tta_from(args):
+    """The `dlzoo.tta.TTA` of --tta / --tta-crops N (None without either)."""
+    from dlzoo.tta import TTA
+
+    crops = args.tta_crops
+    if crops is None:
+        return TTA() if args.tta else None
+    if not 1 <= crops <= 5:
+        raise CLIError(f"--tta-crops takes 1 to 5 (the centre, then the four corners); "
+                       f"received {crops}")
+    return TTA(flip=True, crops=crops)
+
+
+def _add_tta_flags(p, what: str) -> None:
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: also average the probabilities over the image "
+                        f"and its mirror image (left-right); {what}")
+    p.add_argument("--tta-crops", type=int, default=None, metavar="N",
+                   help="with --tta (implied): also N crops of 0.875 of the image (1-5: the "
+                        "centre, then the corners), each mirrored too: 2 x (1 + N) views")
+
+
 def _parse_weights(text: str):
     """--weights: "none" is None (random weights), as `weights=None` in Python."""
     return None if text.lower() == "none" and not os.path.exists(text) else text
@@ -425,7 +447,7 @@ def _cmd_evaluate(args) -> int:
         args.model_dir, args.data, split=args.split, batch_size=args.batch_size, out=args.out,
         adversarial=args.adversarial, epsilons=epsilons, max_samples=args.max_samples,
         top_losses=args.top_losses, include_training_files=args.include_training_files,
-        labels=args.labels,
+        labels=args.labels, tta=_tta_from(args),
     )
     console = _console()
     if result.training_files_left_out:
@@ -445,6 +467,8 @@ def _cmd_evaluate(args) -> int:
 
     console.print(baseline_line(summary_metrics(result.report)).replace("validation ", ""),
                   markup=False, highlight=False, soft_wrap=True)
+    if result.tta is not None:
+        _print_tta(result, console)
     _print_interpretation(result.interpretation, console)
     if result.card_val_accuracy is not None:
         console.print(f"card's validation accuracy: {result.card_val_accuracy:.4f}")
@@ -454,6 +478,18 @@ def _cmd_evaluate(args) -> int:
         _print_adversarial(result, console)
     console.print(f"report, confusion matrix, reliability diagram and top losses in {result.out}/")
     return EXIT_SKIPPED if result.skipped else 0
+
+
+def _print_tta(result, console) -> None:
+    """The figures with test-time augmentation beside the plain ones, one line."""
+    from dlzoo.tta import TTA
+
+    t, plain = result.tta, result.report.to_dict()
+    spec = TTA(flip=t["flip"], crops=t["crops"], crop_fraction=t["crop_fraction"])
+    console.print(f"with test-time augmentation, {spec.describe()}: accuracy {t['accuracy']:.4f} "
+                  f"(plain {plain['accuracy']:.4f}), loss {t['loss']:.4f} (plain "
+                  f"{plain['loss']:.4f}), macro-F1 {t['macro_f1']:.4f} (plain "
+                  f"{plain['macro_f1']:.4f})", markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_interpretation(entries: dict, console) -> None:
@@ -507,6 +543,7 @@ def _add_evaluate(sub):
     p.add_argument("--include-training-files", action="store_true",
                    help="also score the files the model was trained on (recognised by content "
                         "from its card; left out by default)")
+    _add_tta_flags(p, "the figures reported beside the plain ones")
     p.add_argument("--top-losses", type=int, default=9, metavar="K",
                    help="list and draw the K highest-loss samples, Grad-CAM for the worst six "
                         "(default 9; 0 for none)")
@@ -534,23 +571,43 @@ def _cmd_predict(args) -> int:
                 print(f"user {u}, item {i}: {r:.3f}")
         return 0
 
-    found = predict_files(args.model_dir, args.files, k=args.top_k)
+    found = predict_files(args.model_dir, args.files, k=args.top_k, tta=_tta_from(args))
     for path, reason in found.skipped:
         print(f"{path}: skipped: {reason}", file=sys.stderr)
     total = len(found.rows) + len(found.skipped)
     if not found.rows:
         raise CLIError(f"none of the {total} file(s) could be read as an image (each named above)"
                        if total else f"no files found in {' '.join(args.files)}")
-    if args.json:
-        print(json.dumps([{"file": f, "top": [{"class": c, "probability": round(p, 6)}
-                                               for c, p in row]}
-                          for f, row in found.rows], indent=2))
-    else:
-        for f, row in found.rows:
-            print(f"{f}: " + ", ".join(f"{c} {p:.3f}" for c, p in row))
+    _print_predictions(found, as_json=args.json)
     print(f"read {len(found.rows)} of {total} file(s); {len(found.skipped)} could not be read"
           + (" (named above)" if found.skipped else ""), file=sys.stderr)
     return EXIT_SKIPPED if found.skipped else 0
+
+
+def _print_predictions(found, *, as_json: bool) -> None:
+    """predict's rows: each file's top-k; with --tta, the averaged views' figures and the plain
+    ones beside them."""
+    def top(row):
+        return [{"class": c, "probability": round(p, 6)} for c, p in row]
+
+    plain = dict(found.plain or ())
+    if as_json:
+        out = []
+        for f, row in found.rows:
+            item = {"file": f, "top": top(row)}
+            if found.tta is not None:
+                item.update(plain_top=top(plain[f]), tta=found.tta.to_dict())
+            out.append(item)
+        print(json.dumps(out, indent=2))
+        return
+    if found.tta is not None:
+        print(f"with test-time augmentation, {found.tta.describe()}; plain figures in brackets",
+              file=sys.stderr)
+    for f, row in found.rows:
+        line = f"{f}: " + ", ".join(f"{c} {p:.3f}" for c, p in row)
+        if found.tta is not None:
+            line += " (plain: " + ", ".join(f"{c} {p:.3f}" for c, p in plain[f]) + ")"
+        print(line)
 
 
 def _add_predict(sub):
@@ -562,6 +619,7 @@ def _add_predict(sub):
                         "recommender, USER,ITEM pairs such as 3,7")
     p.add_argument("--top-k", type=int, default=3, help="classes shown per file (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_tta_flags(p, "the plain figures shown beside them")
     p.set_defaults(func=_cmd_predict)
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "summary_metrics",
     "top_k",
     "training_digests",
+    "tta_report",
 ]
 
 
@@ -340,10 +341,13 @@ def _read_images(paths, input_shape):
 @dataclasses.dataclass
 class FilePredictions:
     """What `predict_files` found: `rows` `[(path, [(class, probability)])]`, `skipped`
-    `[(path, reason)]`."""
+    `[(path, reason)]`; with test-time augmentation `rows` are the averaged views' figures,
+    `plain` the same rows without it and `tta` the `dlzoo.tta.TTA` used (else None)."""
 
     rows: list
     skipped: list
+    plain: list | None = None
+    tta: object = None
 
 
 def image_paths(paths) -> list[str]:
@@ -367,13 +371,18 @@ def image_paths(paths) -> list[str]:
     return out
 
 
-def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64) -> FilePredictions:
+def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64,
+                  tta=None) -> FilePredictions:
     """The `k` most likely classes of each image file, by the saved model at `model_dir`
     (what `dlzoo predict` prints).
 
     Files are read as `read_images` reads them; a file that is not an image is skipped and named.
     A folder stands for every file under it, recursively (`image_paths`): the ones that are not
     images are skipped by name, with the reason.
+
+    tta: a `dlzoo.tta.TTA` (or its `--tta` words, "flip,crops=5") to average the model's
+        probabilities over flipped and cropped views of each image (default None: the image
+        alone); `plain` then holds the figures without it.
 
     Returns:
         `FilePredictions`: `rows` `[(path, [(class name, probability), ...])]` for the files read,
@@ -385,14 +394,58 @@ def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64) -> File
     """
     from dlzoo.saving import load, read_card
 
+    tta = _tta_spec(tta)
     card = read_card(model_dir)
     model = load(model_dir, compile=False)
+    _require_images(card, tta)
     images, kept, skipped = read_images(image_paths(paths), card["input_shape"])
     if not kept:
-        return FilePredictions(rows=[], skipped=skipped)
+        return FilePredictions(rows=[], skipped=skipped, tta=tta)
     probs = model.predict(images, verbose=0, batch_size=batch_size)
-    return FilePredictions(rows=list(zip(kept, top_k(probs, card["class_names"], k=k))),
-                           skipped=skipped)
+    rows = list(zip(kept, top_k(probs, card["class_names"], k=k)))
+    if tta is None:
+        return FilePredictions(rows=rows, skipped=skipped)
+    from dlzoo.tta import tta_probabilities
+
+    averaged = tta_probabilities(model, images, tta, batch_size=batch_size)
+    return FilePredictions(rows=list(zip(kept, top_k(averaged, card["class_names"], k=k))),
+                           skipped=skipped, plain=rows, tta=tta)
+
+
+def _tta_spec(tta):
+    """A `dlzoo.tta.TTA` from one or its `--tta` words; None stays None."""
+    from dlzoo.tta import TTA
+
+    if tta is None or isinstance(tta, TTA):
+        return tta
+    if isinstance(tta, str):
+        return TTA.parse(tta)
+    raise TypeError(f"tta must be a dlzoo.tta.TTA, words such as 'flip,crops=5', or None; "
+                    f"received {type(tta).__name__}")
+
+
+def _require_images(card: dict, tta) -> None:
+    """ValueError when test-time augmentation is asked of a model that does not take images."""
+    if tta is not None and len(card.get("input_shape") or ()) != 3:
+        raise ValueError(f"--tta flips and crops images; {card.get('name')} takes inputs of shape "
+                         f"{card.get('input_shape')}, not images. Drop --tta.")
+
+
+def tta_report(model, parts, to_model, classes, tta, *, batch_size=None) -> Report:
+    """The `Report` of `model` on the labelled batches of `parts` (labels mapped to the model's
+    classes by `to_model`) with its probabilities averaged over `tta`'s views (`dlzoo.tta`)."""
+    from dlzoo.tta import tta_probabilities
+
+    labels, probs = [], []
+    for part in parts:
+        batches = part.as_numpy_iterator() if hasattr(part, "as_numpy_iterator") else part
+        for batch in batches:
+            x, y = np.asarray(batch[0]), np.asarray(batch[1]).reshape(-1)
+            labels.append(to_model[y.astype("int64")])
+            probs.append(_as_probabilities(tta_probabilities(model, x, tta, batch_size=batch_size)))
+    if not labels:
+        raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
+    return classification_report(np.concatenate(labels), np.concatenate(probs), classes)
 
 
 # --- a saved model on a data source: `dlzoo evaluate` ----------------------------------------------
@@ -429,6 +482,9 @@ class SavedModelEvaluation:
             with `include_training_files`).
         knows_training_files: whether the card names its training files (cards from before
             dlzoo recorded them do not, and nothing can be left out).
+        tta: with test-time augmentation, report.json's "tta" entry: the views (`dlzoo.tta.TTA`
+            `to_dict()`) and the figures with them (accuracy, loss, balanced_accuracy,
+            macro_f1), beside the plain ones at the top of the report; else None.
     """
 
     report: Report
@@ -446,6 +502,7 @@ class SavedModelEvaluation:
     training_files_left_out: int = 0
     training_files_included: int = 0
     knows_training_files: bool = False
+    tta: dict | None = None
 
     @property
     def title(self) -> str:
@@ -460,6 +517,8 @@ class SavedModelEvaluation:
                                      "included": self.training_files_included,
                                      "samples_in_split": self.samples_in_split}
         out.update(self.interpretation)
+        if self.tta is not None:
+            out["tta"] = self.tta
         if self.adversarial is not None:
             out["adversarial"] = self.adversarial
         return out
@@ -576,7 +635,7 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
                          epsilons=(0.01, 0.03, 0.1), max_samples: int | None = 2000,
                          top_losses: int = 9,
                          include_training_files: bool = False,
-                         labels=None) -> SavedModelEvaluation:
+                         labels=None, tta=None) -> SavedModelEvaluation:
     """Evaluates the saved model at `model_dir` on `data` and writes its report: what
     `dlzoo evaluate` does.
 
@@ -608,6 +667,9 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
             they are left out and counted in `training_files_left_out`).
         labels: a label file (CSV) labelling the images under the folder `data`, instead of
             class subfolders (default None).
+        tta: a `dlzoo.tta.TTA` (or its words, "flip,crops=5"): also score the model with its
+            probabilities averaged over flipped and cropped views of each image, reported beside
+            the plain figures (report.json's "tta"); None (default) not to.
 
     Returns:
         `SavedModelEvaluation`; report.json holds `to_dict()`, written once.
@@ -629,7 +691,9 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     epsilons = _check_options(split, adversarial, epsilons, max_samples)
     if isinstance(top_losses, bool) or not isinstance(top_losses, int) or top_losses < 0:
         raise ValueError(f"top_losses must be a count, 0 or more; received {top_losses!r}")
+    tta = _tta_spec(tta)
     card = read_card(model_dir)
+    _require_images(card, tta)
     model = load_model(model_dir, compile=False)
     source = _source_of(data, labels)
     trained = card.get("data", {})
@@ -693,6 +757,10 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
                                             title=result.title, model_name=card.get("model"),
                                             top_k=top_losses, files=files)
     result.paths.update(pngs)
+    if tta is not None:
+        with_tta = tta_report(model, parts, to_model, classes, tta, batch_size=batch_size).to_dict()
+        result.tta = {**tta.to_dict(), **{k: with_tta[k] for k in (
+            "accuracy", "loss", "balanced_accuracy", "macro_f1", "samples")}}
     if epsilons is not None:
         result.adversarial, png = _attack(model, bundle.value_range, parts, to_model, classes,
                                           epsilons, max_samples, folder)
