@@ -177,3 +177,17 @@ def test_evaluate_and_train_on_a_label_file(finetuned_on_csv, tmp_path):
     assert run.returncode == 0, run.stderr
     trained = json.loads((root / "saved_models" / "lenet5-digits-labels" / "card.json").read_text())
     assert trained["data"]["source"] == f"csv:{root / 'labels.csv'}"
+
+
+def test_relabelling_a_file_changes_the_manifest(messy, tmp_path):
+    """A folder's paths carry the class, a CSV's do not: the labels are in its manifest hash, so a
+    feature cache or a card never takes relabelled data for the same data."""
+    from dlzoo.data.scan import scan
+
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    one.write_text("file,label\nimgs/002.jpg,cat\nimgs/003.jpg,dog\n")
+    two.write_text("file,label\nimgs/002.jpg,dog\nimgs/003.jpg,cat\n")
+    first = scan(messy, labels=one, progress=False)[0]
+    again = scan(messy, labels=one, progress=False)[0]
+    other = scan(messy, labels=two, progress=False)[0]
+    assert first.manifest_hash == again.manifest_hash != other.manifest_hash

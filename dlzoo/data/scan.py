@@ -96,6 +96,11 @@ class ScanReport:
 
     @property
     def manifest_hash(self) -> str:
+        if self.labels_file is not None:
+            # a folder's paths hold each file's class; a label file's do not: its labels are
+            # hashed too, so relabelling a file is other data (feature caches, cards)
+            return manifest_hash((f"{r.path}\tlabel={r.label}", r.size, r.sha256)
+                                 for r in self.records)
         return manifest_hash((r.path, r.size, r.sha256) for r in self.records)
 
     def duplicates(self) -> list[list[ImageRecord]]:
