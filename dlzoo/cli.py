@@ -465,18 +465,22 @@ def _cmd_evaluate(args) -> int:
     console.print(result.report.table(title=result.title))
     from dlzoo.evaluation import baseline_line, summary_metrics
 
-    console.print(baseline_line(summary_metrics(result.report)).replace("validation ", ""),
-                  markup=False, highlight=False, soft_wrap=True)
+    line = baseline_line(summary_metrics(result.report))  # None for multi-label (no majority)
+    if line is not None:
+        console.print(line.replace("validation ", ""), markup=False, highlight=False,
+                      soft_wrap=True)
     if result.tta is not None:
         _print_tta(result, console)
-    _print_interpretation(result.interpretation, console)
+    if result.interpretation:
+        _print_interpretation(result.interpretation, console)
     if result.card_val_accuracy is not None:
         console.print(f"card's validation accuracy: {result.card_val_accuracy:.4f}")
     if result.skipped:
         console.print(f"{len(result.skipped)} file(s) skipped, e.g. {result.skipped[0]}")
     if result.adversarial is not None:
         _print_adversarial(result, console)
-    console.print(f"report, confusion matrix, reliability diagram and top losses in {result.out}/")
+    console.print(f"report, confusion matrix, reliability diagram and top losses in {result.out}/"
+                  if result.interpretation else f"report and confusion matrix in {result.out}/")
     return EXIT_SKIPPED if result.skipped else 0
 
 
@@ -486,10 +490,12 @@ def _print_tta(result, console) -> None:
 
     t, plain = result.tta, result.report.to_dict()
     spec = TTA(flip=t["flip"], crops=t["crops"], crop_fraction=t["crop_fraction"])
-    console.print(f"with test-time augmentation, {spec.describe()}: accuracy {t['accuracy']:.4f} "
-                  f"(plain {plain['accuracy']:.4f}), loss {t['loss']:.4f} (plain "
-                  f"{plain['loss']:.4f}), macro-F1 {t['macro_f1']:.4f} (plain "
-                  f"{plain['macro_f1']:.4f})", markup=False, highlight=False, soft_wrap=True)
+    names = ([("mean_average_precision", "mAP")] if "mean_average_precision" in t else []) + [
+        ("accuracy", "exact match" if "mean_average_precision" in t else "accuracy"),
+        ("loss", "loss"), ("macro_f1", "macro-F1")]
+    console.print(f"with test-time augmentation, {spec.describe()}: " + ", ".join(
+        f"{label} {t[k]:.4f} (plain {plain[k]:.4f})" for k, label in names),
+        markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_interpretation(entries: dict, console) -> None:
@@ -591,22 +597,26 @@ def _print_predictions(found, *, as_json: bool) -> None:
         return [{"class": c, "probability": round(p, 6)} for c, p in row]
 
     plain = dict(found.plain or ())
+    key = "labels" if found.multi_label else "top"  # multi-label: each label above its threshold
     if as_json:
         out = []
         for f, row in found.rows:
-            item = {"file": f, "top": top(row)}
+            item = {"file": f, key: top(row)}
             if found.tta is not None:
-                item.update(plain_top=top(plain[f]), tta=found.tta.to_dict())
+                item.update({f"plain_{key}": top(plain[f]), "tta": found.tta.to_dict()})
             out.append(item)
         print(json.dumps(out, indent=2))
         return
     if found.tta is not None:
         print(f"with test-time augmentation, {found.tta.describe()}; plain figures in brackets",
               file=sys.stderr)
+    def shown(row):  # a multi-label file may have no label above its threshold
+        return ", ".join(f"{c} {p:.3f}" for c, p in row) or "no label above its threshold"
+
     for f, row in found.rows:
-        line = f"{f}: " + ", ".join(f"{c} {p:.3f}" for c, p in row)
+        line = f"{f}: " + shown(row)
         if found.tta is not None:
-            line += " (plain: " + ", ".join(f"{c} {p:.3f}" for c, p in plain[f]) + ")"
+            line += f" (plain: {shown(plain[f])})"
         print(line)
 
 

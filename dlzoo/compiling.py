@@ -9,6 +9,8 @@ compile through `compile_for_task`, so a task's defaults are written once.
 
 from __future__ import annotations
 
+from dlzoo.multilabel import MULTI_LABEL_TASK, has_sigmoid_head
+
 __all__ = [
     "CLASSIFICATION_TASKS",
     "JAX_TRACEABLE_AUGMENTATION",
@@ -127,6 +129,17 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
     allow_jit(model)
     if task == "generative":
         model.compile(optimizer=optimizer)
+        return model
+    # --- multi-label (dlzoo.multilabel): one sigmoid a label, binary cross-entropy. A classifier
+    # whose head was made a sigmoid of several units (multi-label data) is one, whatever task
+    # its caller names.
+    if task == MULTI_LABEL_TASK or (is_classification(task) and has_sigmoid_head(model)):
+        import keras
+
+        # named "accuracy" (the share of right label decisions at 0.5), so the callbacks'
+        # val_accuracy monitors find it
+        model.compile(optimizer=optimizer, loss=loss or "binary_crossentropy",
+                      metrics=metrics or [keras.metrics.BinaryAccuracy(name="accuracy")])
         return model
     if loss is None:
         loss = default_loss(task, model.output_shape[-1])

@@ -21,6 +21,13 @@ import os
 
 import numpy as np
 
+from dlzoo.multilabel import (
+    card_thresholds,
+    is_multi_label_task,
+    labels_above,
+    multilabel_report,
+)
+
 # The plots live in dlzoo.plots; imported here too, where saving and training have found them.
 from dlzoo.plots import plot_confusion_matrix, plot_history, read_history
 
@@ -159,7 +166,7 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
     """
     if isinstance(data, tuple) and len(data) == 2:
         x, y = data
-        return np.asarray(y).reshape(-1), _as_probabilities(model.predict(x, verbose=0))
+        return _labels(y), _as_probabilities(model.predict(x, verbose=0))
     labels, probs = [], []
     for _, yb, pb in predicted_batches(model, data):
         labels.append(yb)
@@ -184,7 +191,13 @@ def predicted_batches(model, data):
         xb, yb = batch[0], batch[1]
         # A direct call, not predict_on_batch: no tf.function to retrace for the last, smaller
         # batch (and no retracing warnings when a process evaluates several models).
-        yield xb, np.asarray(yb).reshape(-1), keras.ops.convert_to_numpy(model(xb, training=False))
+        yield xb, _labels(yb), keras.ops.convert_to_numpy(model(xb, training=False))
+
+
+def _labels(y) -> np.ndarray:
+    """Class indices `(N,)`, or multi-hot rows `(N, labels)` as they are (multi-label data)."""
+    y = np.asarray(y)
+    return y if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)
 
 
 def classification_report(y_true, probabilities, class_names=None) -> Report:
@@ -231,14 +244,21 @@ def classification_report(y_true, probabilities, class_names=None) -> Report:
     )
 
 
-def evaluate(model, data, class_names=None) -> Report:
+def evaluate(model, data, class_names=None, thresholds=None) -> Report:
     """Evaluates a classifier on labelled data (see `predict_dataset`) and returns a `Report`.
+
+    Multi-label data (multi-hot label rows) gives a `dlzoo.multilabel.MultiLabelReport` instead,
+    at `thresholds` per label (default: chosen on this data to maximise each label's F1).
 
     Example:
         >>> report = evaluate(model, (x_val, y_val), class_names=["cat", "dog"])
         >>> print(report.accuracy)
     """
     y_true, probs = predict_dataset(model, data)
+    if y_true.ndim == 2:
+        from dlzoo.multilabel import multilabel_report
+
+        return multilabel_report(y_true, probs, class_names, thresholds)
     return classification_report(y_true, probs, class_names)
 
 
@@ -247,6 +267,11 @@ def summary_metrics(report: Report, prefix: str = "val_") -> dict:
     macro-F1, the majority-class baseline (and its class), whether the model beats it, the sample
     count, each named `prefix + name`; then `per_class` and `confusion_matrix`."""
     d = report.to_dict()
+    if d.get("task") == "multi_label_classification":  # dlzoo.multilabel.MultiLabelReport
+        out = {f"{prefix}{k}": d[k] for k in ("accuracy", "loss", "mean_average_precision",
+                                              "macro_f1", "micro_f1", "samples")}
+        out.update(per_class=d["per_class"], confusion_matrix=d["confusion_matrix"])
+        return out
     out = {f"{prefix}{k}": d[k] for k in ("accuracy", "loss", "balanced_accuracy", "macro_f1",
                                           "majority_baseline", "majority_class")}
     out[f"{prefix}beats_majority_baseline"] = report.beats_baseline
@@ -348,6 +373,7 @@ class FilePredictions:
     skipped: list
     plain: list | None = None
     tta: object = None
+    multi_label: bool = False  # rows hold every label at or above its threshold, not the top k
 
 
 def image_paths(paths) -> list[str]:
@@ -380,6 +406,10 @@ def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64,
     A folder stands for every file under it, recursively (`image_paths`): the ones that are not
     images are skipped by name, with the reason.
 
+    A multi-label model (its card's task "multi_label_classification") gives every label whose
+    probability is at or above the label's threshold in the card, most likely first (`k` does not
+    apply; a file may get none).
+
     tta: a `dlzoo.tta.TTA` (or its `--tta` words, "flip,crops=5") to average the model's
         probabilities over flipped and cropped views of each image (default None: the image
         alone); `plain` then holds the figures without it.
@@ -400,16 +430,26 @@ def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64,
     _require_images(card, tta)
     images, kept, skipped = read_images(image_paths(paths), card["input_shape"])
     if not kept:
-        return FilePredictions(rows=[], skipped=skipped, tta=tta)
+        return FilePredictions(rows=[], skipped=skipped, tta=tta,
+                               multi_label=is_multi_label_task(card.get("task")))
+    if is_multi_label_task(card.get("task")):  # every label at or above its card threshold
+        thresholds = card_thresholds(card)
+
+        def pick(p):
+            return labels_above(p, card["class_names"], thresholds)
+    else:
+        def pick(p):
+            return top_k(p, card["class_names"], k=k)
     probs = model.predict(images, verbose=0, batch_size=batch_size)
-    rows = list(zip(kept, top_k(probs, card["class_names"], k=k)))
+    rows = list(zip(kept, pick(probs)))
+    multi = is_multi_label_task(card.get("task"))
     if tta is None:
-        return FilePredictions(rows=rows, skipped=skipped)
+        return FilePredictions(rows=rows, skipped=skipped, multi_label=multi)
     from dlzoo.tta import tta_probabilities
 
     averaged = tta_probabilities(model, images, tta, batch_size=batch_size)
-    return FilePredictions(rows=list(zip(kept, top_k(averaged, card["class_names"], k=k))),
-                           skipped=skipped, plain=rows, tta=tta)
+    return FilePredictions(rows=list(zip(kept, pick(averaged))), skipped=skipped, plain=rows,
+                           tta=tta, multi_label=multi)
 
 
 def _tta_spec(tta):
@@ -431,20 +471,25 @@ def _require_images(card: dict, tta) -> None:
                          f"{card.get('input_shape')}, not images. Drop --tta.")
 
 
-def tta_report(model, parts, to_model, classes, tta, *, batch_size=None) -> Report:
+def tta_report(model, parts, to_model, classes, tta, *, batch_size=None, thresholds=None):
     """The `Report` of `model` on the labelled batches of `parts` (labels mapped to the model's
-    classes by `to_model`) with its probabilities averaged over `tta`'s views (`dlzoo.tta`)."""
+    classes by `to_model`) with its probabilities averaged over `tta`'s views (`dlzoo.tta`);
+    for multi-label data a `MultiLabelReport` at `thresholds`."""
     from dlzoo.tta import tta_probabilities
 
     labels, probs = [], []
     for part in parts:
         batches = part.as_numpy_iterator() if hasattr(part, "as_numpy_iterator") else part
         for batch in batches:
-            x, y = np.asarray(batch[0]), np.asarray(batch[1]).reshape(-1)
-            labels.append(to_model[y.astype("int64")])
+            x, y = np.asarray(batch[0]), _labels(batch[1])
+            labels.append(_to_model_columns(y, to_model, len(classes)) if y.ndim == 2
+                          else to_model[y.astype("int64")])
             probs.append(_as_probabilities(tta_probabilities(model, x, tta, batch_size=batch_size)))
     if not labels:
         raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
+    if labels[0].ndim == 2:
+        return multilabel_report(np.concatenate(labels), np.concatenate(probs), classes,
+                                 thresholds)
     return classification_report(np.concatenate(labels), np.concatenate(probs), classes)
 
 
@@ -737,11 +782,28 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
             left_out = int(trained_on.sum())
             parts = [_Kept(parts, ~trained_on)]
             files = [f for f, t in zip(files, trained_on) if not t]
+    folder = os.fspath(out) if out is not None else os.path.join(
+        "evaluations", folder_name(model_dir))
+    if is_multi_label_task(card.get("task")):  # --- several labels a file (dlzoo.multilabel)
+        if epsilons is not None:
+            raise ValueError("--adversarial measures a single-label classifier's accuracy; "
+                             f"{card.get('name')} is multi-label. Drop --adversarial.")
+        if not bundle.details.get("multi_label"):
+            raise ValueError(
+                f"{card.get('name')} is multi-label (several labels a file) but {os.fspath(data)} "
+                "gives one class a file; evaluate it on a label file with a 'labels' column")
+        report = multilabel_report(*_multi_hot_pass(model, parts, to_model, len(classes)),
+                                   classes, card_thresholds(card))
+        os.makedirs(folder, exist_ok=True)
+        result = SavedModelEvaluation(
+            report=report, model_name=card.get("name"), source=source, split=split,
+            manifest_hash=bundle.manifest_hash, out=folder, paths={},
+            skipped=list(bundle.skipped), samples_in_split=total, training_files_left_out=left_out,
+            training_files_included=included, knows_training_files=known)
+        return _write_report(result, model, parts, to_model, classes, tta, batch_size)
     keep = top_losses if len(model.input_shape) == 4 else 0
     labels, probs, worst = predict_keeping_worst(model, parts, to_model, keep)
     report = classification_report(labels, probs, classes)
-    folder = os.fspath(out) if out is not None else os.path.join(
-        "evaluations", folder_name(model_dir))
     os.makedirs(folder, exist_ok=True)
     result = SavedModelEvaluation(
         report=report, model_name=card.get("name"), source=source, split=split,
@@ -757,19 +819,52 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
                                             title=result.title, model_name=card.get("model"),
                                             top_k=top_losses, files=files)
     result.paths.update(pngs)
-    if tta is not None:
-        with_tta = tta_report(model, parts, to_model, classes, tta, batch_size=batch_size).to_dict()
-        result.tta = {**tta.to_dict(), **{k: with_tta[k] for k in (
-            "accuracy", "loss", "balanced_accuracy", "macro_f1", "samples")}}
     if epsilons is not None:
         result.adversarial, png = _attack(model, bundle.value_range, parts, to_model, classes,
                                           epsilons, max_samples, folder)
         if png is not None:
             result.paths["adversarial"] = png
-    result.paths["report"] = os.path.join(folder, "report.json")
+    return _write_report(result, model, parts, to_model, classes, tta, batch_size)
+
+
+def _write_report(result, model, parts, to_model, classes, tta, batch_size):
+    """Adds the figures with test-time augmentation (when asked) and writes report.json."""
+    if tta is not None:
+        thresholds = getattr(result.report, "thresholds", None)  # multi-label: the card's
+        with_tta = tta_report(model, parts, to_model, classes, tta, batch_size=batch_size,
+                              thresholds=thresholds).to_dict()
+        keys = ("accuracy", "loss", "macro_f1", "samples") + (
+            ("mean_average_precision", "micro_f1") if thresholds is not None
+            else ("balanced_accuracy",))
+        result.tta = {**tta.to_dict(), **{k: with_tta[k] for k in keys}}
+    if "confusion_matrix" not in result.paths:
+        result.paths["confusion_matrix"] = result.report.plot_confusion_matrix(
+            os.path.join(result.out, "confusion_matrix.png"), title=result.title)
+    result.paths["report"] = os.path.join(result.out, "report.json")
     with open(result.paths["report"], "w") as f:
         json.dump(result.to_dict(), f, indent=2)
     return result
+
+
+def _multi_hot_pass(model, parts, to_model, n) -> tuple[np.ndarray, np.ndarray]:
+    """`(multi-hot labels in the model's label order, probabilities)` over `parts`' batches."""
+    labels, probs = [], []
+    for part in parts:
+        for _, yb, pb in predicted_batches(model, part):
+            labels.append(_to_model_columns(yb, to_model, n))
+            probs.append(np.asarray(pb, np.float64))
+    if not labels:
+        raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
+    return np.concatenate(labels), np.concatenate(probs)
+
+
+def _to_model_columns(y, to_model, n) -> np.ndarray:
+    """Multi-hot rows in the data's label order as rows in the model's (`to_model[i]`: the
+    model's index of the data's label i)."""
+    y = np.asarray(y).reshape(len(y), -1)
+    out = np.zeros((len(y), n), np.float32)
+    out[:, to_model] = y
+    return out
 
 
 def _attack(model, value_range, parts, to_model, classes, epsilons, max_samples, folder

@@ -194,8 +194,9 @@ def _another_source(before, after, overrides) -> dict:
     new = str(source(after))
     kind, _, arg = new.partition(":")
     tag = os.path.basename(os.path.normpath(arg)) if kind == "folder" else (arg or kind)
-    if kind == "csv":  # a label file: its name without the extension (and any ?root=)
-        tag = os.path.splitext(os.path.basename(arg.rpartition("?root=")[0] or arg))[0]
+    if kind == "csv" or new.lower().endswith(".csv"):  # a label file: its name, no extension
+        path = arg if kind == "csv" else new
+        tag = os.path.splitext(os.path.basename(path.rpartition("?root=")[0] or path))[0]
     tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", tag).strip("-.") or "data"
     out = dict(after)
     out["name"] = f"{after.get('name')}-{tag}"

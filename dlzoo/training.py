@@ -219,6 +219,11 @@ def build_model(recipe: dict, bundle, info):
     from dlzoo.registry import build
 
     network = build(recipe["model"], **_model_args(recipe, bundle, info))
+    if getattr(bundle, "details", {}).get("multi_label"):  # --- multi-label data ---
+        from dlzoo.multilabel import check_options, sigmoid_head
+
+        check_options(class_weight=recipe["train"].get("class_weight"))
+        sigmoid_head(network)  # one sigmoid a label; compile_for_task gives it binary CE
     wrap = info.input_kind == "image" and info.task != "generative" and (
         getattr(bundle, "value_range", "0-255") == "0-255"
     )
@@ -748,6 +753,10 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
             "epochs_run": epochs_run, "steps_per_epoch": run.steps,
             "resumed_from_epoch": done if resume else None, "seconds": round(seconds, 1)})
         card.extra.update(card_extra or {})
+        if run.bundle.details.get("multi_label"):  # --- multi-label: task, thresholds ---
+            from dlzoo.multilabel import finish_card
+
+            finish_card(card, report, [str(c) for c in run.bundle.class_names])
         saving.save(run.model, saved_dir, card, history=history or None, report=report)
         _remove_run_dir(run_dir, lock)
     finally:

@@ -215,13 +215,16 @@ def _array_bundle(x, y, names, meta, validation_split, seed) -> DataBundle:
     if meta["value_range"] == "0-255":
         x = _convert_channels(x, channels_for(meta["color_mode"]))
     if meta.get("stratified"):  # a folder: the same per-class split as image_folder
-        sides = split_sides([(n, int(c)) for n, c in zip(names, y)], validation_split, seed)
+        keys = meta.get("split_keys") or [int(c) for c in y]
+        sides = split_sides(list(zip(names, keys)), validation_split, seed)
         is_val = np.array([sides[n] == "val" for n in names], bool)
     else:
         is_val = np.array([in_validation(n, validation_split, seed) for n in names], bool)
     tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     if meta.get("stratified"):
         require_training_images(meta["source"], meta["class_names"],
+                                [c for i in tr for c in meta["labels_of"][i]]
+                                if "labels_of" in meta else
                                 [meta["class_names"][int(c)] for c in y[tr]])
     return DataBundle(
         train=(x[tr], y[tr]),
@@ -234,7 +237,8 @@ def _array_bundle(x, y, names, meta, validation_split, seed) -> DataBundle:
         skipped=meta["skipped"],
         value_range=meta["value_range"],
         details={"num_train": len(tr), "num_val": len(va),
-                 "color_mode": meta["color_mode"], "image_size": meta["image_size"]},
+                 "color_mode": meta["color_mode"], "image_size": meta["image_size"],
+                 **({"multi_label": True} if "labels_of" in meta else {})},
     )
 
 
@@ -295,14 +299,16 @@ def _folder_arrays(path, labels, image_size, color_mode, kwargs):
     report, images = scan(path, channels=channels_for(color_mode), image_size=image_size,
                           opts=opts, keep="arrays", labels=labels, **scan_kw)
     report.require_classes()
-    label_of = {c: i for i, c in enumerate(report.class_names)}
-    y = np.array([label_of[r.label] for r in report.records], np.int32)
+    y = report.targets(range(len(report.records)), report.class_names)
     meta = {
         "source": report.source, "class_names": report.class_names,
         "value_range": "0-255", "manifest_hash": report.manifest_hash,
         "skipped": list(report.skipped), "color_mode": color_mode, "image_size": image_size,
         "stratified": True,
     }
+    if report.multi_label:  # stratified by each file's rarest label (ScanReport.split_key)
+        meta["split_keys"] = [report.split_key(r) for r in report.records]
+        meta["labels_of"] = [report.labels_of(r) for r in report.records]
     return images.astype(np.float32), y, [r.path for r in report.records], meta
 
 

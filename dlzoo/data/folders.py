@@ -85,7 +85,10 @@ class FolderInfo(DataInfo):
         """The info of a scanned folder; `order[group]` are record indices in pipeline order."""
         label_of = {c: i for i, c in enumerate(report.class_names)}
         files = {g: [report.records[i].path for i in order[g]] for g in ("train", "val")}
-        labels = {g: [label_of[report.records[i].label] for i in order[g]] for g in ("train", "val")}
+        # a class index per file; a multi-label file's list of them
+        labels = {g: [label_of[report.records[i].label] if not report.multi_label else
+                      [label_of[c] for c in report.labels_of(report.records[i])]
+                      for i in order[g]] for g in ("train", "val")}
         channels = channels_for(color_mode)
         return cls(
             class_names=report.class_names,
@@ -98,7 +101,8 @@ class FolderInfo(DataInfo):
             details={"num_train": len(files["train"]), "num_val": len(files["val"]),
                      "empty_classes": report.empty_classes, "color_mode": color_mode,
                      **({"labels_file": report.labels_file, "images_root": report.root}
-                        if report.labels_file else {})},
+                        if report.labels_file else {}),
+                     **({"multi_label": True} if report.multi_label else {})},
             root=report.root,
             counts={c: n for c, n in report.counts.items() if n > 0},
             train_files=files["train"],
@@ -241,7 +245,8 @@ def split_scan(report, kept, *, image_size, color_mode, validation_split, seed):
     `FolderInfo`; raises when a class or the training side is empty, warns about the gaps. One
     split for the tf.data and the PyDataset paths (dlzoo.data.neutral)."""
     report.require_classes()
-    sides = split_sides([(r.path, r.label) for r in report.records], validation_split, seed)
+    sides = split_sides([(r.path, report.split_key(r)) for r in report.records],
+                        validation_split, seed)
     order = _split_order(report, kept, sides, validation_split)
     info = FolderInfo.from_scan(report, order, image_size=image_size, color_mode=color_mode,
                                 validation_split=validation_split, seed=seed)
@@ -258,8 +263,9 @@ def _split_order(report, kept, sides, validation_split) -> dict[str, list[int]]:
             f"{report.root}: every usable file fell in the validation split "
             f"(validation_split={validation_split}); lower validation_split or add images."
         )
-    require_training_images(report.root, report.class_names,
-                            [report.records[i].label for i in order["train"]])
+    require_training_images(report.labels_file or report.root, report.class_names,
+                            [c for i in order["train"]
+                             for c in report.labels_of(report.records[i])])
     return order
 
 
@@ -296,11 +302,11 @@ def _pipeline(tf, group, report, kept, info, order, *, batch_size, shuffle, cach
         return None
     if kept is not None:
         return _from_cache(tf, kept, order[group], info.class_names, info.input_shape,
-                           batch_size=batch_size, shuffle=shuffle, seed=info.seed)
-    labels = info.train_labels if group == "train" else info.val_labels
+                           batch_size=batch_size, shuffle=shuffle, seed=info.seed,
+                           report=report)
     records = [report.records[i] for i in order[group]]
     return _from_files(
-        tf, [os.fsencode(r.fs_path) for r in records], np.array(labels, np.int32),
+        tf, [os.fsencode(r.fs_path) for r in records], report.targets(order[group], info.class_names),
         [r.route for r in records], channels=info.channels,
         image_size=info.image_size, opts=opts, batch_size=batch_size, shuffle=shuffle,
         seed=info.seed,
@@ -308,7 +314,8 @@ def _pipeline(tf, group, report, kept, info, order, *, batch_size, shuffle, cach
     )
 
 
-def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuffle, seed):
+def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuffle, seed,
+                report=None):
     """The scan's filled in-memory cache (plus Pillow's images), one side of it, shuffled, batched."""
     plain = tf.autograph.experimental.do_not_convert  # no Python control flow to convert
     ds = kept["dataset"]
@@ -338,6 +345,12 @@ def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuf
     folders = sorted(kept["folder_index"], key=kept["folder_index"].get)
     table = np.array([class_names.index(f) if f in class_names else -1 for f in folders], np.int32)
     identity = np.array_equal(table, np.arange(len(table)))
+    if report is not None and report.multi_label:  # "a|b" -> its multi-hot row
+        index = {c: i for i, c in enumerate(class_names)}
+        table = np.zeros((len(folders), len(class_names)), np.float32)
+        for row, joined in enumerate(folders):
+            table[row, [index[c] for c in joined.split("|") if c in index]] = 1.0
+        identity = False
     table = tf.constant(table)
 
     def finish(img, label, row, size):  # per batch, not per image: fewer steps per element

@@ -80,7 +80,7 @@ class Batches(keras.utils.PyDataset):
 
     Args:
         images: a numpy array (N, ...) (uint8 or float32) or a `FileImages`.
-        labels: int array (N,) aligned with `images`.
+        labels: int array (N,) aligned with `images`, or float (N, classes) multi-hot rows.
         index: positions into `images` that this side uses, in unshuffled order (default: all).
         batch_size: int (32).
         shuffle: bool (False); True reshuffles `index` every epoch from `(seed, epoch)`.
@@ -95,7 +95,8 @@ class Batches(keras.utils.PyDataset):
                  workers=1, max_queue_size=10):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
         self.images = images
-        self.labels = np.asarray(labels, np.int32)
+        labels = np.asarray(labels)  # class indices, or multi-hot rows (multi-label data)
+        self.labels = labels.astype(np.float32 if labels.ndim == 2 else np.int32, copy=False)
         self.index = np.arange(len(self.labels)) if index is None else np.asarray(index, np.int64)
         self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
         self.epoch = 0
@@ -228,8 +229,7 @@ def image_folder(path, image_size=(224, 224), batch_size=32, validation_split=0.
                         max_pixels=max_pixels, labels=labels)
     order, info = split_scan(report, None, image_size=image_size, color_mode=color_mode,
                              validation_split=validation_split, seed=seed)
-    label_of = {c: i for i, c in enumerate(report.class_names)}
-    targets = np.array([label_of[r.label] for r in report.records], np.int32)
+    targets = report.targets(range(len(report.records)), report.class_names)
     if in_memory:
         images = kept
     else:

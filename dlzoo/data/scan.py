@@ -79,6 +79,30 @@ class ScanReport:
                 out[label] += 1
         return out
 
+    @property
+    def multi_label(self) -> bool:
+        """Whether each file has a set of labels (a label file's `labels` column)."""
+        return self.multi_labels is not None
+
+    def split_key(self, record) -> str:
+        """The class a file is stratified by in the split: its class; for a multi-label file its
+        rarest label (then the first by name), so a rare label gets files on both sides."""
+        if self.multi_labels is None:
+            return record.label
+        counts = self.counts
+        return min(self.labels_of(record), key=lambda c: (counts[c], c), default="")
+
+    def targets(self, indices, class_names) -> np.ndarray:
+        """The training targets of `records[indices]`: int32 class indices, or for multi-label
+        data a float32 multi-hot matrix `(len(indices), len(class_names))`."""
+        index = {c: i for i, c in enumerate(class_names)}
+        if self.multi_labels is None:
+            return np.array([index[self.records[i].label] for i in indices], np.int32)
+        out = np.zeros((len(indices), len(class_names)), np.float32)
+        for row, i in enumerate(indices):
+            out[row, [index[c] for c in self.labels_of(self.records[i])]] = 1.0
+        return out
+
     def labels_of(self, record) -> tuple[str, ...]:
         """A record's labels: its class (folder or CSV label), or a multi-label row's labels."""
         if self.multi_labels is None:
