@@ -629,6 +629,11 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
     if bundle is None:
         bundle = load_array_data(recipe, info) if arrays else load_data(recipe, info)
     log(describe_data(bundle))
+    if not build and (getattr(bundle, "details", None) or {}).get("multi_label"):  # multi-label
+        raise ValueError(
+            f"recipe {recipe['name']}: {bundle.source} has several labels a file (multi-label); "
+            "`dlzoo train` and `dlzoo finetune` train on it, `tune` and `--folds` take "
+            "single-label data (a label file with a 'label' column, or class subfolders).")
     batch_size = recipe["data"]["batch_size"]
     train, val = training_data(bundle, info)
     strategy = None

@@ -306,8 +306,8 @@ def _folder_arrays(path, labels, image_size, color_mode, kwargs):
         "skipped": list(report.skipped), "color_mode": color_mode, "image_size": image_size,
         "stratified": True,
     }
-    if report.multi_label:  # stratified by each file's rarest label (ScanReport.split_key)
-        meta["split_keys"] = [report.split_key(r) for r in report.records]
+    if report.multi_label:  # stratified by each file's rarest label (ScanReport.split_keys)
+        meta["split_keys"] = report.split_keys()
         meta["labels_of"] = [report.labels_of(r) for r in report.records]
     return images.astype(np.float32), y, [r.path for r in report.records], meta
 

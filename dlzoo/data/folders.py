@@ -245,7 +245,7 @@ def split_scan(report, kept, *, image_size, color_mode, validation_split, seed):
     `FolderInfo`; raises when a class or the training side is empty, warns about the gaps. One
     split for the tf.data and the PyDataset paths (dlzoo.data.neutral)."""
     report.require_classes()
-    sides = split_sides([(r.path, report.split_key(r)) for r in report.records],
+    sides = split_sides([(r.path, key) for r, key in zip(report.records, report.split_keys())],
                         validation_split, seed)
     order = _split_order(report, kept, sides, validation_split)
     info = FolderInfo.from_scan(report, order, image_size=image_size, color_mode=color_mode,

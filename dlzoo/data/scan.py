@@ -84,13 +84,15 @@ class ScanReport:
         """Whether each file has a set of labels (a label file's `labels` column)."""
         return self.multi_labels is not None
 
-    def split_key(self, record) -> str:
-        """The class a file is stratified by in the split: its class; for a multi-label file its
-        rarest label (then the first by name), so a rare label gets files on both sides."""
+    def split_keys(self) -> list[str]:
+        """The class each record is stratified by in the split: its class; for a multi-label
+        file its rarest label (then the first by name), so a rare label gets files on both
+        sides of the split (a file with no label: "")."""
         if self.multi_labels is None:
-            return record.label
+            return [r.label for r in self.records]
         counts = self.counts
-        return min(self.labels_of(record), key=lambda c: (counts[c], c), default="")
+        return [min(self.labels_of(r), key=lambda c: (counts[c], c), default="")
+                for r in self.records]
 
     def targets(self, indices, class_names) -> np.ndarray:
         """The training targets of `records[indices]`: int32 class indices, or for multi-label
