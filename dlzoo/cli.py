@@ -56,6 +56,14 @@ def _tta_from(args):
     return TTA(flip=True, crops=crops)
 
 
+def _refuse_tta(args, task) -> None:
+    """--tta flips and crops images: one line for a model that reads something else."""
+    if (args.tta or args.tta_crops is not None) and task in ("rating_prediction",
+                                                             "text_generation"):
+        raise CLIError(f"--tta flips and crops images; {args.model_dir} is a {task} model. "
+                       "Drop --tta.")
+
+
 def _add_tta_flags(p, what: str) -> None:
     p.add_argument("--tta", action="store_true",
                    help="test-time augmentation: also average the probabilities over the image "
@@ -428,6 +436,7 @@ def _cmd_evaluate(args) -> int:
     from dlzoo.evaluation import evaluate_saved_model
 
     task = _saved_task(args.model_dir)
+    _refuse_tta(args, task)
     if task == "rating_prediction":  # (user, item) pairs, not images
         return _evaluate_ratings(args)
     if task == "text_generation":  # perplexity on a corpus
@@ -562,6 +571,7 @@ def _add_evaluate(sub):
 def _cmd_predict(args) -> int:
     from dlzoo.evaluation import predict_files
 
+    _refuse_tta(args, _saved_task(args.model_dir))
     if _saved_task(args.model_dir) == "text_generation":
         raise CLIError(f"{args.model_dir} is a language model: write sentences with `dlzoo "
                        f"generate {args.model_dir} --start \"...\"`")
@@ -766,9 +776,10 @@ def _add_quickstart(sub):
 def _cmd_doctor(args) -> int:
     from dlzoo.data.doctor import diagnose_folder
 
+    folder, labels = _doctor_data(args)
     report = diagnose_folder(
-        args.directory, validation_split=args.validation_split, seed=args.seed,
-        workers=args.workers, progress=not args.json,
+        folder, validation_split=args.validation_split, seed=args.seed,
+        workers=args.workers, progress=not args.json, labels=labels,
     )
     if args.json:
         print(json.dumps(report, indent=2, default=str))
@@ -779,6 +790,18 @@ def _cmd_doctor(args) -> int:
     if not report["usable_for_training"]:
         raise CLIError(f"{report['root']}: " + "; ".join(report["problems"]))
     return 0
+
+
+def _doctor_data(args) -> tuple[str | None, str | None]:
+    """`(image folder, label file)` of `doctor DIRECTORY [--labels CSV]` (DIRECTORY may be the
+    label file itself: paths relative to its folder)."""
+    from dlzoo.data.labelfile import is_label_file
+
+    if args.labels is not None:
+        return args.directory, args.labels
+    if is_label_file(args.directory):
+        return None, args.directory
+    return args.directory, None
 
 
 def _print_doctor(r: dict, *, limit: int) -> None:
@@ -835,10 +858,11 @@ def _show_batch(args) -> None:
     out = args.out or os.path.join(
         "doctor", os.path.basename(os.path.normpath(args.directory)), "show_batch.png")
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    shown = show_batch(args.directory, out, model=args.model, image_size=args.image_size,
+    folder, labels = _doctor_data(args)
+    shown = show_batch(folder, out, model=args.model, image_size=args.image_size,
                        color_mode=args.color_mode, augment=_parse_augment(args.augment),
                        count=args.show_batch, validation_split=args.validation_split,
-                       seed=args.seed)
+                       seed=args.seed, labels=labels)
     print(f"{shown['images']} training images as the model receives them "
           f"({'x'.join(map(str, shown['image_size']))} {shown['color_mode']}, "
           f"{', '.join(shown['augmentation']) or 'no augmentation'}; from {shown['from']}): "
@@ -847,7 +871,10 @@ def _show_batch(args) -> None:
 
 def _add_doctor(sub):
     p = sub.add_parser("doctor", help="check an image folder: bad files, classes, balance, duplicates")
-    p.add_argument("directory", help="folder of class subfolders")
+    p.add_argument("directory", help="folder of class subfolders, or a CSV of file,label rows")
+    p.add_argument("--labels", default=None, metavar="CSV",
+                   help="label the images under DIRECTORY by this CSV of file,label rows (paths "
+                        "relative to DIRECTORY)")
     p.add_argument("--validation-split", type=float, default=0.2,
                    help="split to check duplicates against (default 0.2, as training uses)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split checked (default 0)")

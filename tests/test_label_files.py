@@ -191,3 +191,21 @@ def test_relabelling_a_file_changes_the_manifest(messy, tmp_path):
     again = scan(messy, labels=one, progress=False)[0]
     other = scan(messy, labels=two, progress=False)[0]
     assert first.manifest_hash == again.manifest_hash != other.manifest_hash
+
+
+def test_doctor_checks_a_label_file(messy):
+    """`dlzoo doctor labels.csv`: the rows skipped by name, and per label the train/validation
+    counts of the split training makes (exit 0: usable)."""
+    from dlzoo.data import load
+
+    run = _dlzoo("doctor", "labels.csv", "--json", cwd=messy)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["labels_file"] == str(messy / "labels.csv")
+    assert {s["file"] for s in report["skipped"]} >= {"imgs/missing.jpg", "imgs/000.jpg"}
+    data = load(f"csv:{messy / 'labels.csv'}", image_size=(8, 8), loader="pydataset",
+                progress=False, shuffle=False)
+    for side in ("train", "val"):
+        labels = [int(y) for _, yb in getattr(data, side) for y in np.asarray(yb)]
+        for i, name in enumerate(data.class_names):
+            assert report["classes"][name][side] == labels.count(i)
