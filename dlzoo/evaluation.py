@@ -23,6 +23,7 @@ import numpy as np
 
 from dlzoo.multilabel import (
     card_thresholds,
+    has_sigmoid_head,
     is_multi_label_task,
     labels_above,
     multilabel_report,
@@ -247,18 +248,19 @@ def classification_report(y_true, probabilities, class_names=None) -> Report:
 def evaluate(model, data, class_names=None, thresholds=None) -> Report:
     """Evaluates a classifier on labelled data (see `predict_dataset`) and returns a `Report`.
 
-    Multi-label data (multi-hot label rows) gives a `dlzoo.multilabel.MultiLabelReport` instead,
-    at `thresholds` per label (default: chosen on this data to maximise each label's F1).
+    A multi-label model (a sigmoid `predictions` head) on multi-hot label rows gives a
+    `dlzoo.multilabel.MultiLabelReport` instead, at `thresholds` per label (default: chosen on
+    this data to maximise each label's F1); one-hot rows for a softmax model are their classes.
 
     Example:
         >>> report = evaluate(model, (x_val, y_val), class_names=["cat", "dog"])
         >>> print(report.accuracy)
     """
     y_true, probs = predict_dataset(model, data)
-    if y_true.ndim == 2:
-        from dlzoo.multilabel import multilabel_report
-
+    if y_true.ndim == 2 and has_sigmoid_head(model):
         return multilabel_report(y_true, probs, class_names, thresholds)
+    if y_true.ndim == 2:  # one-hot (or mixed, soft) labels of a single-label model: the class
+        y_true = y_true.argmax(axis=1)
     return classification_report(y_true, probs, class_names)
 
 

@@ -200,3 +200,18 @@ def test_finetune_evaluate_predict_on_a_multi_label_csv(tmp_path):
         card["metrics"]["val_mean_average_precision"], abs=1e-5)
     assert report["thresholds"] == card["thresholds"]
     assert "mAP" in run.stdout
+
+
+def test_one_hot_labels_of_a_softmax_model_are_single_label():
+    """Rows of labels are multi-label only for a sigmoid head: a softmax model's one-hot labels
+    (as label smoothing or MixUp give) are scored as the classes they mark."""
+    import keras
+
+    from dlzoo.evaluation import Report, evaluate
+
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax", name="predictions")(inp))
+    x = np.random.default_rng(0).normal(size=(12, 4)).astype("float32")
+    y = np.eye(3, dtype="float32")[np.arange(12) % 3]
+    report = evaluate(model, (x, y))
+    assert isinstance(report, Report) and report.support == [4, 4, 4]
