@@ -1149,7 +1149,8 @@ def _find_lr_finetune(source, out, args) -> bool:
 def _add_finetune(sub):
     p = sub.add_parser("finetune", help="transfer learning on a folder of class subfolders")
     p.add_argument("directory", help="folder with one subfolder of images per class, or a CSV of "
-                                     "file,label rows (paths relative to the CSV's folder)")
+                                     "file,label rows (paths relative to the CSV's folder; a "
+                                     "'labels' column, a|b, trains a multi-label model)")
     p.add_argument("--labels", default=None, metavar="CSV",
                    help="label the images under DIRECTORY by this CSV of file,label rows (paths "
                         "relative to DIRECTORY) instead of by class subfolder")
