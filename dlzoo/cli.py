@@ -43,6 +43,36 @@ def _parse_shape(text: str) -> tuple:
     return shape
 
 
+def _tta_from(args):
+    """The `dlzoo.tta.TTA` of --tta / --tta-crops N (None without either)."""
+    from dlzoo.tta import TTA
+
+    crops = args.tta_crops
+    if crops is None:
+        return TTA() if args.tta else None
+    if not 1 <= crops <= 5:
+        raise CLIError(f"--tta-crops takes 1 to 5 (the centre, then the four corners); "
+                       f"received {crops}")
+    return TTA(flip=True, crops=crops)
+
+
+def _refuse_tta(args, task) -> None:
+    """--tta flips and crops images: one line for a model that reads something else."""
+    if (args.tta or args.tta_crops is not None) and task in ("rating_prediction",
+                                                             "text_generation"):
+        raise CLIError(f"--tta flips and crops images; {args.model_dir} is a {task} model. "
+                       "Drop --tta.")
+
+
+def _add_tta_flags(p, what: str) -> None:
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: also average the probabilities over the image "
+                        f"and its mirror image (left-right); {what}")
+    p.add_argument("--tta-crops", type=int, default=None, metavar="N",
+                   help="with --tta (implied): also N crops of 0.875 of the image (1-5: the "
+                        "centre, then the corners), each mirrored too: 2 x (1 + N) views")
+
+
 def _parse_weights(text: str):
     """--weights: "none" is None (random weights), as `weights=None` in Python."""
     return None if text.lower() == "none" and not os.path.exists(text) else text
@@ -410,6 +440,7 @@ def _cmd_evaluate(args) -> int:
     from dlzoo.evaluation import evaluate_saved_model
 
     task = _saved_task(args.model_dir)
+    _refuse_tta(args, task)
     if task == "rating_prediction":  # (user, item) pairs, not images
         return _evaluate_ratings(args)
     if task == "text_generation":  # perplexity on a corpus
@@ -429,6 +460,7 @@ def _cmd_evaluate(args) -> int:
         args.model_dir, args.data, split=args.split, batch_size=args.batch_size, out=args.out,
         adversarial=args.adversarial, epsilons=epsilons, max_samples=args.max_samples,
         top_losses=args.top_losses, include_training_files=args.include_training_files,
+        labels=args.labels, tta=_tta_from(args),
     )
     console = _console()
     if result.training_files_left_out:
@@ -446,17 +478,37 @@ def _cmd_evaluate(args) -> int:
     console.print(result.report.table(title=result.title))
     from dlzoo.evaluation import baseline_line, summary_metrics
 
-    console.print(baseline_line(summary_metrics(result.report)).replace("validation ", ""),
-                  markup=False, highlight=False, soft_wrap=True)
-    _print_interpretation(result.interpretation, console)
+    line = baseline_line(summary_metrics(result.report))  # None for multi-label (no majority)
+    if line is not None:
+        console.print(line.replace("validation ", ""), markup=False, highlight=False,
+                      soft_wrap=True)
+    if result.tta is not None:
+        _print_tta(result, console)
+    if result.interpretation:
+        _print_interpretation(result.interpretation, console)
     if result.card_val_accuracy is not None:
         console.print(f"card's validation accuracy: {result.card_val_accuracy:.4f}")
     if result.skipped:
         console.print(f"{len(result.skipped)} file(s) skipped, e.g. {result.skipped[0]}")
     if result.adversarial is not None:
         _print_adversarial(result, console)
-    console.print(f"report, confusion matrix, reliability diagram and top losses in {result.out}/")
+    console.print(f"report, confusion matrix, reliability diagram and top losses in {result.out}/"
+                  if result.interpretation else f"report and confusion matrix in {result.out}/")
     return EXIT_SKIPPED if result.skipped else 0
+
+
+def _print_tta(result, console) -> None:
+    """The figures with test-time augmentation beside the plain ones, one line."""
+    from dlzoo.tta import TTA
+
+    t, plain = result.tta, result.report.to_dict()
+    spec = TTA(flip=t["flip"], crops=t["crops"], crop_fraction=t["crop_fraction"])
+    names = ([("mean_average_precision", "mAP")] if "mean_average_precision" in t else []) + [
+        ("accuracy", "exact match" if "mean_average_precision" in t else "accuracy"),
+        ("loss", "loss"), ("macro_f1", "macro-F1")]
+    console.print(f"with test-time augmentation, {spec.describe()}: " + ", ".join(
+        f"{label} {t[k]:.4f} (plain {plain[k]:.4f})" for k, label in names),
+        markup=False, highlight=False, soft_wrap=True)
 
 
 def _print_interpretation(entries: dict, console) -> None:
@@ -490,7 +542,11 @@ def _add_evaluate(sub):
     p = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix",
                        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
-    p.add_argument("data", help="a folder of class subfolders, or a source (digits, mnist, ...)")
+    p.add_argument("data", help="a folder of class subfolders, a CSV of file,label rows, or a "
+                                "source (digits, mnist, ...)")
+    p.add_argument("--labels", default=None, metavar="CSV",
+                   help="label the images under the folder DATA by this CSV of file,label rows "
+                        "(paths relative to DATA)")
     p.add_argument("--split", choices=("val", "train", "all"), default=None,
                    help="default: val for the data the model was trained on, else all")
     p.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
@@ -506,6 +562,7 @@ def _add_evaluate(sub):
     p.add_argument("--include-training-files", action="store_true",
                    help="also score the files the model was trained on (recognised by content "
                         "from its card; left out by default)")
+    _add_tta_flags(p, "the figures reported beside the plain ones")
     p.add_argument("--top-losses", type=int, default=9, metavar="K",
                    help="list and draw the K highest-loss samples, Grad-CAM for the worst six "
                         "(default 9; 0 for none)")
@@ -520,6 +577,7 @@ def _cmd_predict(args) -> int:
         return _predict_stream(args)
     from dlzoo.evaluation import predict_files
 
+    _refuse_tta(args, _saved_task(args.model_dir))
     if _saved_task(args.model_dir) == "text_generation":
         raise CLIError(f"{args.model_dir} is a language model: write sentences with `dlzoo "
                        f"generate {args.model_dir} --start \"...\"`")
@@ -538,23 +596,47 @@ def _cmd_predict(args) -> int:
                 print(f"user {u}, item {i}: {r:.3f}")
         return 0
 
-    found = predict_files(args.model_dir, args.files, k=args.top_k)
+    found = predict_files(args.model_dir, args.files, k=args.top_k, tta=_tta_from(args))
     for path, reason in found.skipped:
         print(f"{path}: skipped: {reason}", file=sys.stderr)
     total = len(found.rows) + len(found.skipped)
     if not found.rows:
         raise CLIError(f"none of the {total} file(s) could be read as an image (each named above)"
                        if total else f"no files found in {' '.join(args.files)}")
-    if args.json:
-        print(json.dumps([{"file": f, "top": [{"class": c, "probability": round(p, 6)}
-                                               for c, p in row]}
-                          for f, row in found.rows], indent=2))
-    else:
-        for f, row in found.rows:
-            print(f"{f}: " + ", ".join(f"{c} {p:.3f}" for c, p in row))
+    _print_predictions(found, as_json=args.json)
     print(f"read {len(found.rows)} of {total} file(s); {len(found.skipped)} could not be read"
           + (" (named above)" if found.skipped else ""), file=sys.stderr)
     return EXIT_SKIPPED if found.skipped else 0
+
+
+def _print_predictions(found, *, as_json: bool) -> None:
+    """predict's rows: each file's top-k; with --tta, the averaged views' figures and the plain
+    ones beside them."""
+    def top(row):
+        return [{"class": c, "probability": round(p, 6)} for c, p in row]
+
+    plain = dict(found.plain or ())
+    key = "labels" if found.multi_label else "top"  # multi-label: each label above its threshold
+    if as_json:
+        out = []
+        for f, row in found.rows:
+            item = {"file": f, key: top(row)}
+            if found.tta is not None:
+                item.update({f"plain_{key}": top(plain[f]), "tta": found.tta.to_dict()})
+            out.append(item)
+        print(json.dumps(out, indent=2))
+        return
+    if found.tta is not None:
+        print(f"with test-time augmentation, {found.tta.describe()}; plain figures in brackets",
+              file=sys.stderr)
+    def shown(row):  # a multi-label file may have no label above its threshold
+        return ", ".join(f"{c} {p:.3f}" for c, p in row) or "no label above its threshold"
+
+    for f, row in found.rows:
+        line = f"{f}: " + shown(row)
+        if found.tta is not None:
+            line += f" (plain: {shown(plain[f])})"
+        print(line)
 
 
 def _add_predict(sub):
@@ -567,6 +649,7 @@ def _add_predict(sub):
     p.add_argument("--top-k", type=int, default=3, help="classes shown per file (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
     _add_stream_flags(p)
+    _add_tta_flags(p, "the plain figures shown beside them")
     p.set_defaults(func=_cmd_predict)
 
 
@@ -763,9 +846,10 @@ def _add_quickstart(sub):
 def _cmd_doctor(args) -> int:
     from dlzoo.data.doctor import diagnose_folder
 
+    folder, labels = _doctor_data(args)
     report = diagnose_folder(
-        args.directory, validation_split=args.validation_split, seed=args.seed,
-        workers=args.workers, progress=not args.json,
+        folder, validation_split=args.validation_split, seed=args.seed,
+        workers=args.workers, progress=not args.json, labels=labels,
     )
     if args.json:
         print(json.dumps(report, indent=2, default=str))
@@ -776,6 +860,18 @@ def _cmd_doctor(args) -> int:
     if not report["usable_for_training"]:
         raise CLIError(f"{report['root']}: " + "; ".join(report["problems"]))
     return 0
+
+
+def _doctor_data(args) -> tuple[str | None, str | None]:
+    """`(image folder, label file)` of `doctor DIRECTORY [--labels CSV]` (DIRECTORY may be the
+    label file itself: paths relative to its folder)."""
+    from dlzoo.data.labelfile import is_label_file
+
+    if args.labels is not None:
+        return args.directory, args.labels
+    if is_label_file(args.directory):
+        return None, args.directory
+    return args.directory, None
 
 
 def _print_doctor(r: dict, *, limit: int) -> None:
@@ -832,10 +928,11 @@ def _show_batch(args) -> None:
     out = args.out or os.path.join(
         "doctor", os.path.basename(os.path.normpath(args.directory)), "show_batch.png")
     os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-    shown = show_batch(args.directory, out, model=args.model, image_size=args.image_size,
+    folder, labels = _doctor_data(args)
+    shown = show_batch(folder, out, model=args.model, image_size=args.image_size,
                        color_mode=args.color_mode, augment=_parse_augment(args.augment),
                        count=args.show_batch, validation_split=args.validation_split,
-                       seed=args.seed)
+                       seed=args.seed, labels=labels)
     print(f"{shown['images']} training images as the model receives them "
           f"({'x'.join(map(str, shown['image_size']))} {shown['color_mode']}, "
           f"{', '.join(shown['augmentation']) or 'no augmentation'}; from {shown['from']}): "
@@ -844,7 +941,10 @@ def _show_batch(args) -> None:
 
 def _add_doctor(sub):
     p = sub.add_parser("doctor", help="check an image folder: bad files, classes, balance, duplicates")
-    p.add_argument("directory", help="folder of class subfolders")
+    p.add_argument("directory", help="folder of class subfolders, or a CSV of file,label rows")
+    p.add_argument("--labels", default=None, metavar="CSV",
+                   help="label the images under DIRECTORY by this CSV of file,label rows (paths "
+                        "relative to DIRECTORY)")
     p.add_argument("--validation-split", type=float, default=0.2,
                    help="split to check duplicates against (default 0.2, as training uses)")
     p.add_argument("--seed", type=int, default=0, help="seed of the split checked (default 0)")
@@ -962,8 +1062,7 @@ def _cmd_finetune(args) -> int:
     )
     from dlzoo.transfer import fine_tune
 
-    if not os.path.isdir(args.directory):
-        raise CLIError(f"{args.directory} is not a folder; give a folder with one subfolder per class")
+    data, images_root, data_words = _finetune_data(args)
     source = os.fspath(saved_model_folder(args.model) or args.model)  # FOLDER/model.keras: FOLDER
     saved = is_saved_model(source)
     if os.path.isdir(source) and not saved:
@@ -973,12 +1072,12 @@ def _cmd_finetune(args) -> int:
     if saved and args.set:
         raise CLIError(f"--set builds a registry model with other arguments; --model {source} is a "
                        "saved model, built already. Drop --set, or give a registry name")
-    out = args.out or os.fspath(default_finetune_out(args.directory, source))
+    out = args.out or os.fspath(default_finetune_out(images_root, source))
     quiet = args.quiet
     if args.find_lr and _find_lr_finetune(source, out, args):
         return 0
     result = fine_tune(
-        source, args.directory, weights=args.weights, layer=args.layer, pooling=args.pooling,
+        source, data, weights=args.weights, layer=args.layer, pooling=args.pooling,
         head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
         head_learning_rate=args.head_lr, learning_rate=args.lr,
         train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
@@ -1018,18 +1117,54 @@ def _cmd_finetune(args) -> int:
             console.print(f"  {path}: {reason}", markup=False, highlight=False)
     console.print(f"saved to {out}/ (model.keras, card.json, README.md, curves.png"
                   + (", confusion_matrix.png" if result.report is not None else "") + ")\n"
-                  f"  {_shell('dlzoo', 'evaluate', out, args.directory)}\n"
-                  f"  {_shell('dlzoo', 'predict', out, _an_image(args.directory, card))}\n"
+                  f"  {_shell('dlzoo', 'evaluate', out, *data_words)}\n"
+                  f"  {_shell('dlzoo', 'predict', out, _an_image(images_root, card))}\n"
                   f"  {_export_hint(out)}",
                   soft_wrap=True, markup=False, highlight=False)
     _print_baseline(metrics, console)
     return 0
 
 
+def _finetune_data(args) -> tuple[str, str, list[str]]:
+    """`(data for fine_tune, the images' folder, the data words of a follow-up command)` of
+    `finetune DIRECTORY [--labels CSV]`: a folder of class subfolders, a label file (CSV of
+    file,label rows, paths relative to its folder), or a folder with --labels."""
+    from dlzoo.data.labelfile import csv_source, is_label_file
+
+    given = args.directory
+    labels = getattr(args, "labels", None)
+    if labels is not None:
+        if not os.path.isfile(labels):
+            raise CLIError(f"--labels {labels}: no such file; give a CSV of file,label rows")
+        if not os.path.isdir(given):
+            raise CLIError(f"{given} is not a folder; with --labels give the folder the CSV's "
+                           "paths are relative to")
+        return csv_source(labels, given), given, [given, "--labels", labels]
+    if is_label_file(given):
+        return csv_source(given), os.path.dirname(os.path.abspath(given)), [given]
+    if not os.path.isdir(given):
+        raise CLIError(f"{given} is not a folder; give a folder with one subfolder per class, or "
+                       "a CSV of file,label rows (labels.csv)")
+    return given, given, [given]
+
+
 def _an_image(directory, card) -> str:
-    """A file of the folder the model read (the first of its first class), for a `predict` line
-    that runs as printed; the folder itself when none is found."""
+    """A file of the folder the model read (the first of its first class; with a label file,
+    its first usable row), for a `predict` line that runs as printed; the folder itself when
+    none is found."""
     skipped = {os.path.normpath(str(s[0])) for s in card["data"].get("skipped") or []}
+    labels_file = card["data"].get("labels_file")
+    if labels_file:
+        from dlzoo.data.labelfile import read_labels
+
+        try:
+            table = read_labels(labels_file, card["data"].get("images_root"))
+        except (OSError, ValueError):
+            return directory
+        for rel, _, _, path in table.entries:
+            if os.path.normpath(rel) not in skipped:
+                return os.path.relpath(path) if not os.path.isabs(directory) else path
+        return directory
     for name in card["data"].get("class_names") or []:
         folder = os.path.join(directory, name)
         try:
@@ -1066,7 +1201,7 @@ def _find_lr_finetune(source, out, args) -> bool:
 
     lr_out = os.path.join("lr_find", os.path.basename(os.path.normpath(out)))
     found = find_lr_for_finetune(
-        source, args.directory, out=lr_out, weights=args.weights, layer=args.layer,
+        source, _finetune_data(args)[0], out=lr_out, weights=args.weights, layer=args.layer,
         pooling=args.pooling, head_learning_rate=args.head_lr,
         augment=_parse_augment(args.augment), image_size=args.image_size,
         color_mode=args.color_mode, batch_size=args.batch_size,
@@ -1083,7 +1218,12 @@ def _find_lr_finetune(source, out, args) -> bool:
 
 def _add_finetune(sub):
     p = sub.add_parser("finetune", help="transfer learning on a folder of class subfolders")
-    p.add_argument("directory", help="folder with one subfolder of images per class")
+    p.add_argument("directory", help="folder with one subfolder of images per class, or a CSV of "
+                                     "file,label rows (paths relative to the CSV's folder; a "
+                                     "'labels' column, a|b, trains a multi-label model)")
+    p.add_argument("--labels", default=None, metavar="CSV",
+                   help="label the images under DIRECTORY by this CSV of file,label rows (paths "
+                        "relative to DIRECTORY) instead of by class subfolder")
     p.add_argument("--model", required=True,
                    help="a registry name (resnet50, vgg16, lenet5, ...) or a saved model folder")
     p.add_argument("--weights", type=_parse_weights, default=None,

@@ -9,6 +9,7 @@ compile through `compile_for_task`, so a task's defaults are written once.
 
 from __future__ import annotations
 
+
 __all__ = [
     "CLASSIFICATION_TASKS",
     "JAX_TRACEABLE_AUGMENTATION",
@@ -25,6 +26,30 @@ CLASSIFICATION_TASKS = (
     "text_classification",
     "sequence_classification",
 )
+
+
+MULTI_LABEL_TASK = "multi_label_classification"  # a sigmoid head, binary cross-entropy
+
+
+def has_sigmoid_head(model) -> bool:
+    """Whether `model` ends in a Dense `predictions` layer of several sigmoid units."""
+    import keras
+
+    layer = _predictions(model)
+    return (isinstance(layer, keras.layers.Dense) and int(layer.units) > 1
+            and getattr(layer.activation, "__name__", None) == "sigmoid")
+
+
+def _predictions(model):
+    """The `predictions` layer of `model` or of a model inside it (a preprocessing wrapper)."""
+    for layer in getattr(model, "layers", ()):
+        if layer.name == "predictions":
+            return layer
+    for layer in getattr(model, "layers", ()):
+        found = _predictions(layer) if hasattr(layer, "layers") else None
+        if found is not None:
+            return found
+    return None
 
 
 def is_classification(task: str) -> bool:
@@ -127,6 +152,17 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
     allow_jit(model)
     if task == "generative":
         model.compile(optimizer=optimizer)
+        return model
+    # --- multi-label (dlzoo.multilabel): one sigmoid a label, binary cross-entropy. A classifier
+    # whose head was made a sigmoid of several units (multi-label data) is one, whatever task
+    # its caller names.
+    if task == MULTI_LABEL_TASK or (is_classification(task) and has_sigmoid_head(model)):
+        import keras
+
+        # named "accuracy" (the share of right label decisions at 0.5), so the callbacks'
+        # val_accuracy monitors find it
+        model.compile(optimizer=optimizer, loss=loss or "binary_crossentropy",
+                      metrics=metrics or [keras.metrics.BinaryAccuracy(name="accuracy")])
         return model
     if loss is None:
         loss = default_loss(task, model.output_shape[-1])

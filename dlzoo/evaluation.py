@@ -21,10 +21,19 @@ import os
 
 import numpy as np
 
+from dlzoo.multilabel import (
+    card_thresholds,
+    has_sigmoid_head,
+    is_multi_label_task,
+    labels_above,
+    multilabel_report,
+)
+
 # The plots live in dlzoo.plots; imported here too, where saving and training have found them.
 from dlzoo.plots import plot_confusion_matrix, plot_history, read_history
 # Running a model over inputs, shared with dlzoo.explain and dlzoo.interpretation (public here too)
 from dlzoo.predicting import as_probabilities as _as_probabilities
+from dlzoo.predicting import labels_of as _labels
 from dlzoo.predicting import predicted_batches, read_images
 
 __all__ = [
@@ -46,6 +55,7 @@ __all__ = [
     "summary_metrics",
     "top_k",
     "training_digests",
+    "tta_report",
 ]
 
 
@@ -154,7 +164,7 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
     """
     if isinstance(data, tuple) and len(data) == 2:
         x, y = data
-        return np.asarray(y).reshape(-1), _as_probabilities(model.predict(x, verbose=0))
+        return _labels(y), _as_probabilities(model.predict(x, verbose=0))
     labels, probs = [], []
     for _, yb, pb in predicted_batches(model, data):
         labels.append(yb)
@@ -208,14 +218,22 @@ def classification_report(y_true, probabilities, class_names=None) -> Report:
     )
 
 
-def evaluate(model, data, class_names=None) -> Report:
+def evaluate(model, data, class_names=None, thresholds=None) -> Report:
     """Evaluates a classifier on labelled data (see `predict_dataset`) and returns a `Report`.
+
+    A multi-label model (a sigmoid `predictions` head) on multi-hot label rows gives a
+    `dlzoo.multilabel.MultiLabelReport` instead, at `thresholds` per label (default: chosen on
+    this data to maximise each label's F1); one-hot rows for a softmax model are their classes.
 
     Example:
         >>> report = evaluate(model, (x_val, y_val), class_names=["cat", "dog"])
         >>> print(report.accuracy)
     """
     y_true, probs = predict_dataset(model, data)
+    if y_true.ndim == 2 and has_sigmoid_head(model):
+        return multilabel_report(y_true, probs, class_names, thresholds)
+    if y_true.ndim == 2:  # one-hot (or mixed, soft) labels of a single-label model: the class
+        y_true = y_true.argmax(axis=1)
     return classification_report(y_true, probs, class_names)
 
 
@@ -224,6 +242,11 @@ def summary_metrics(report: Report, prefix: str = "val_") -> dict:
     macro-F1, the majority-class baseline (and its class), whether the model beats it, the sample
     count, each named `prefix + name`; then `per_class` and `confusion_matrix`."""
     d = report.to_dict()
+    if d.get("task") == "multi_label_classification":  # dlzoo.multilabel.MultiLabelReport
+        out = {f"{prefix}{k}": d[k] for k in ("accuracy", "loss", "mean_average_precision",
+                                              "macro_f1", "micro_f1", "samples")}
+        out.update(per_class=d["per_class"], confusion_matrix=d["confusion_matrix"])
+        return out
     out = {f"{prefix}{k}": d[k] for k in ("accuracy", "loss", "balanced_accuracy", "macro_f1",
                                           "majority_baseline", "majority_class")}
     out[f"{prefix}beats_majority_baseline"] = report.beats_baseline
@@ -273,10 +296,14 @@ def top_k(probabilities, class_names, k: int = 3) -> list[list[tuple[str, float]
 @dataclasses.dataclass
 class FilePredictions:
     """What `predict_files` found: `rows` `[(path, [(class, probability)])]`, `skipped`
-    `[(path, reason)]`."""
+    `[(path, reason)]`; with test-time augmentation `rows` are the averaged views' figures,
+    `plain` the same rows without it and `tta` the `dlzoo.tta.TTA` used (else None)."""
 
     rows: list
     skipped: list
+    plain: list | None = None
+    tta: object = None
+    multi_label: bool = False  # rows hold every label at or above its threshold, not the top k
 
 
 def image_paths(paths) -> list[str]:
@@ -300,13 +327,22 @@ def image_paths(paths) -> list[str]:
     return out
 
 
-def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64) -> FilePredictions:
+def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64,
+                  tta=None) -> FilePredictions:
     """The `k` most likely classes of each image file, by the saved model at `model_dir`
     (what `dlzoo predict` prints).
 
     Files are read as `read_images` reads them; a file that is not an image is skipped and named.
     A folder stands for every file under it, recursively (`image_paths`): the ones that are not
     images are skipped by name, with the reason.
+
+    A multi-label model (its card's task "multi_label_classification") gives every label whose
+    probability is at or above the label's threshold in the card, most likely first (`k` does not
+    apply; a file may get none).
+
+    tta: a `dlzoo.tta.TTA` (or its `--tta` words, "flip,crops=5") to average the model's
+        probabilities over flipped and cropped views of each image (default None: the image
+        alone); `plain` then holds the figures without it.
 
     Returns:
         `FilePredictions`: `rows` `[(path, [(class name, probability), ...])]` for the files read,
@@ -318,14 +354,73 @@ def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64) -> File
     """
     from dlzoo.saving import load, read_card
 
+    tta = _tta_spec(tta)
     card = read_card(model_dir)
     model = load(model_dir, compile=False)
+    _require_images(card, tta)
     images, kept, skipped = read_images(image_paths(paths), card["input_shape"])
     if not kept:
-        return FilePredictions(rows=[], skipped=skipped)
+        return FilePredictions(rows=[], skipped=skipped, tta=tta,
+                               multi_label=is_multi_label_task(card.get("task")))
+    if is_multi_label_task(card.get("task")):  # every label at or above its card threshold
+        thresholds = card_thresholds(card)
+
+        def pick(p):
+            return labels_above(p, card["class_names"], thresholds)
+    else:
+        def pick(p):
+            return top_k(p, card["class_names"], k=k)
     probs = model.predict(images, verbose=0, batch_size=batch_size)
-    return FilePredictions(rows=list(zip(kept, top_k(probs, card["class_names"], k=k))),
-                           skipped=skipped)
+    rows = list(zip(kept, pick(probs)))
+    multi = is_multi_label_task(card.get("task"))
+    if tta is None:
+        return FilePredictions(rows=rows, skipped=skipped, multi_label=multi)
+    from dlzoo.tta import tta_probabilities
+
+    averaged = tta_probabilities(model, images, tta, batch_size=batch_size)
+    return FilePredictions(rows=list(zip(kept, pick(averaged))), skipped=skipped, plain=rows,
+                           tta=tta, multi_label=multi)
+
+
+def _tta_spec(tta):
+    """A `dlzoo.tta.TTA` from one or its `--tta` words; None stays None."""
+    from dlzoo.tta import TTA
+
+    if tta is None or isinstance(tta, TTA):
+        return tta
+    if isinstance(tta, str):
+        return TTA.parse(tta)
+    raise TypeError(f"tta must be a dlzoo.tta.TTA, words such as 'flip,crops=5', or None; "
+                    f"received {type(tta).__name__}")
+
+
+def _require_images(card: dict, tta) -> None:
+    """ValueError when test-time augmentation is asked of a model that does not take images."""
+    if tta is not None and len(card.get("input_shape") or ()) != 3:
+        raise ValueError(f"--tta flips and crops images; {card.get('name')} takes inputs of shape "
+                         f"{card.get('input_shape')}, not images. Drop --tta.")
+
+
+def tta_report(model, parts, to_model, classes, tta, *, batch_size=None, thresholds=None):
+    """The `Report` of `model` on the labelled batches of `parts` (labels mapped to the model's
+    classes by `to_model`) with its probabilities averaged over `tta`'s views (`dlzoo.tta`);
+    for multi-label data a `MultiLabelReport` at `thresholds`."""
+    from dlzoo.tta import tta_probabilities
+
+    labels, probs = [], []
+    for part in parts:
+        batches = part.as_numpy_iterator() if hasattr(part, "as_numpy_iterator") else part
+        for batch in batches:
+            x, y = np.asarray(batch[0]), _labels(batch[1])
+            labels.append(_to_model_columns(y, to_model, len(classes)) if y.ndim == 2
+                          else to_model[y.astype("int64")])
+            probs.append(_as_probabilities(tta_probabilities(model, x, tta, batch_size=batch_size)))
+    if not labels:
+        raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
+    if labels[0].ndim == 2:
+        return multilabel_report(np.concatenate(labels), np.concatenate(probs), classes,
+                                 thresholds)
+    return classification_report(np.concatenate(labels), np.concatenate(probs), classes)
 
 
 # --- a saved model on a data source: `dlzoo evaluate` ----------------------------------------------
@@ -362,6 +457,9 @@ class SavedModelEvaluation:
             with `include_training_files`).
         knows_training_files: whether the card names its training files (cards from before
             dlzoo recorded them do not, and nothing can be left out).
+        tta: with test-time augmentation, report.json's "tta" entry: the views (`dlzoo.tta.TTA`
+            `to_dict()`) and the figures with them (accuracy, loss, balanced_accuracy,
+            macro_f1), beside the plain ones at the top of the report; else None.
     """
 
     report: Report
@@ -379,6 +477,7 @@ class SavedModelEvaluation:
     training_files_left_out: int = 0
     training_files_included: int = 0
     knows_training_files: bool = False
+    tta: dict | None = None
 
     @property
     def title(self) -> str:
@@ -393,20 +492,37 @@ class SavedModelEvaluation:
                                      "included": self.training_files_included,
                                      "samples_in_split": self.samples_in_split}
         out.update(self.interpretation)
+        if self.tta is not None:
+            out["tta"] = self.tta
         if self.adversarial is not None:
             out["adversarial"] = self.adversarial
         return out
 
 
-def _source_of(data) -> str:
-    """A folder path is the source "folder:PATH"; anything else is a source name as it is."""
+def _source_of(data, labels=None) -> str:
+    """A folder path is the source "folder:PATH", a CSV file (or a folder with `labels`, a CSV
+    whose paths are relative to it) "csv:LABELS[?root=FOLDER]"; anything else is a source name as
+    it is."""
+    from dlzoo.data.labelfile import csv_source, is_label_file
+
     text = os.fspath(data)
+    if labels is not None:
+        return csv_source(labels, text)
+    if is_label_file(text):
+        return csv_source(text)
     return f"folder:{text}" if os.path.isdir(text) else text
 
 
 def _same_source(a: str | None, b: str | None) -> bool:
+    from dlzoo.data.labelfile import parse_csv_source
+
     if a and b and a.startswith("folder:") and b.startswith("folder:"):
         return os.path.realpath(a[7:]) == os.path.realpath(b[7:])
+    if a and b and a.startswith("csv:") and b.startswith("csv:"):
+        (la, ra), (lb, rb) = parse_csv_source(a[4:]), parse_csv_source(b[4:])
+        return (os.path.realpath(la) == os.path.realpath(lb)
+                and os.path.realpath(ra or os.path.dirname(la))
+                == os.path.realpath(rb or os.path.dirname(lb)))
     return a == b
 
 
@@ -493,7 +609,8 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
                          out=None, adversarial: str | None = None,
                          epsilons=(0.01, 0.03, 0.1), max_samples: int | None = 2000,
                          top_losses: int = 9,
-                         include_training_files: bool = False) -> SavedModelEvaluation:
+                         include_training_files: bool = False,
+                         labels=None, tta=None) -> SavedModelEvaluation:
     """Evaluates the saved model at `model_dir` on `data` and writes its report: what
     `dlzoo evaluate` does.
 
@@ -508,7 +625,8 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
 
     Args:
         model_dir: a dlzoo saved model (`saved_models/NAME`).
-        data: a folder of class subfolders, or a source name ("digits", "folder:PATH", "mnist").
+        data: a folder of class subfolders, a label file (CSV of file,label rows, paths relative
+            to its folder), or a source name ("digits", "folder:PATH", "csv:LABELS", "mnist").
         split: "val", "train" or "all"; default "val" for the data the model was trained on,
             else "all".
         batch_size: batch size for reading and predicting.
@@ -522,6 +640,11 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
             is drawn for the worst six of them.
         include_training_files: score the files the model was trained on too (default False:
             they are left out and counted in `training_files_left_out`).
+        labels: a label file (CSV) labelling the images under the folder `data`, instead of
+            class subfolders (default None).
+        tta: a `dlzoo.tta.TTA` (or its words, "flip,crops=5"): also score the model with its
+            probabilities averaged over flipped and cropped views of each image, reported beside
+            the plain figures (report.json's "tta"); None (default) not to.
 
     Returns:
         `SavedModelEvaluation`; report.json holds `to_dict()`, written once.
@@ -543,9 +666,11 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     epsilons = _check_options(split, adversarial, epsilons, max_samples)
     if isinstance(top_losses, bool) or not isinstance(top_losses, int) or top_losses < 0:
         raise ValueError(f"top_losses must be a count, 0 or more; received {top_losses!r}")
+    tta = _tta_spec(tta)
     card = read_card(model_dir)
+    _require_images(card, tta)
     model = load_model(model_dir, compile=False)
-    source = _source_of(data)
+    source = _source_of(data, labels)
     trained = card.get("data", {})
     same = _same_source(source, trained.get("source"))
     split = split or ("val" if same else "all")
@@ -587,11 +712,28 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
             left_out = int(trained_on.sum())
             parts = [_Kept(parts, ~trained_on)]
             files = [f for f, t in zip(files, trained_on) if not t]
+    folder = os.fspath(out) if out is not None else os.path.join(
+        "evaluations", folder_name(model_dir))
+    if is_multi_label_task(card.get("task")):  # --- several labels a file (dlzoo.multilabel)
+        if epsilons is not None:
+            raise ValueError("--adversarial measures a single-label classifier's accuracy; "
+                             f"{card.get('name')} is multi-label. Drop --adversarial.")
+        if not bundle.details.get("multi_label"):
+            raise ValueError(
+                f"{card.get('name')} is multi-label (several labels a file) but {os.fspath(data)} "
+                "gives one class a file; evaluate it on a label file with a 'labels' column")
+        report = multilabel_report(*_multi_hot_pass(model, parts, to_model, len(classes)),
+                                   classes, card_thresholds(card))
+        os.makedirs(folder, exist_ok=True)
+        result = SavedModelEvaluation(
+            report=report, model_name=card.get("name"), source=source, split=split,
+            manifest_hash=bundle.manifest_hash, out=folder, paths={},
+            skipped=list(bundle.skipped), samples_in_split=total, training_files_left_out=left_out,
+            training_files_included=included, knows_training_files=known)
+        return _write_report(result, model, parts, to_model, classes, tta, batch_size)
     keep = top_losses if len(model.input_shape) == 4 else 0
     labels, probs, worst = predict_keeping_worst(model, parts, to_model, keep)
     report = classification_report(labels, probs, classes)
-    folder = os.fspath(out) if out is not None else os.path.join(
-        "evaluations", folder_name(model_dir))
     os.makedirs(folder, exist_ok=True)
     result = SavedModelEvaluation(
         report=report, model_name=card.get("name"), source=source, split=split,
@@ -612,10 +754,47 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
                                           epsilons, max_samples, folder)
         if png is not None:
             result.paths["adversarial"] = png
-    result.paths["report"] = os.path.join(folder, "report.json")
+    return _write_report(result, model, parts, to_model, classes, tta, batch_size)
+
+
+def _write_report(result, model, parts, to_model, classes, tta, batch_size):
+    """Adds the figures with test-time augmentation (when asked) and writes report.json."""
+    if tta is not None:
+        thresholds = getattr(result.report, "thresholds", None)  # multi-label: the card's
+        with_tta = tta_report(model, parts, to_model, classes, tta, batch_size=batch_size,
+                              thresholds=thresholds).to_dict()
+        keys = ("accuracy", "loss", "macro_f1", "samples") + (
+            ("mean_average_precision", "micro_f1") if thresholds is not None
+            else ("balanced_accuracy",))
+        result.tta = {**tta.to_dict(), **{k: with_tta[k] for k in keys}}
+    if "confusion_matrix" not in result.paths:
+        result.paths["confusion_matrix"] = result.report.plot_confusion_matrix(
+            os.path.join(result.out, "confusion_matrix.png"), title=result.title)
+    result.paths["report"] = os.path.join(result.out, "report.json")
     with open(result.paths["report"], "w") as f:
         json.dump(result.to_dict(), f, indent=2)
     return result
+
+
+def _multi_hot_pass(model, parts, to_model, n) -> tuple[np.ndarray, np.ndarray]:
+    """`(multi-hot labels in the model's label order, probabilities)` over `parts`' batches."""
+    labels, probs = [], []
+    for part in parts:
+        for _, yb, pb in predicted_batches(model, part):
+            labels.append(_to_model_columns(yb, to_model, n))
+            probs.append(np.asarray(pb, np.float64))
+    if not labels:
+        raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
+    return np.concatenate(labels), np.concatenate(probs)
+
+
+def _to_model_columns(y, to_model, n) -> np.ndarray:
+    """Multi-hot rows in the data's label order as rows in the model's (`to_model[i]`: the
+    model's index of the data's label i)."""
+    y = np.asarray(y).reshape(len(y), -1)
+    out = np.zeros((len(y), n), np.float32)
+    out[:, to_model] = y
+    return out
 
 
 def _attack(model, value_range, parts, to_model, classes, epsilons, max_samples, folder

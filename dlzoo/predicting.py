@@ -21,7 +21,7 @@ from dlzoo.data.sniff import decode_bytes
 from dlzoo.quiet import decoder_message, native_stderr_filtered
 from dlzoo.userfiles import IMAGE_MAX_BYTES, read_bytes
 
-__all__ = ["as_probabilities", "predicted_batches", "read_images"]
+__all__ = ["as_probabilities", "labels_of", "predicted_batches", "read_images"]
 
 
 def as_probabilities(outputs) -> np.ndarray:
@@ -31,6 +31,12 @@ def as_probabilities(outputs) -> np.ndarray:
     if outputs.ndim == 2 and outputs.shape[1] == 1:  # one sigmoid unit: P(class 1)
         outputs = np.concatenate([1.0 - outputs, outputs], axis=1)
     return outputs
+
+
+def labels_of(y) -> np.ndarray:
+    """Class indices `(N,)`, or multi-hot rows `(N, labels)` as they are (multi-label data)."""
+    y = np.asarray(y)
+    return y if y.ndim == 2 and y.shape[1] > 1 else y.reshape(-1)
 
 
 def predicted_batches(model, data):
@@ -52,7 +58,7 @@ def predicted_batches(model, data):
         xb, yb = batch[0], batch[1]
         # A direct call, not predict_on_batch: no tf.function to retrace for the last, smaller
         # batch (and no retracing warnings when a process evaluates several models).
-        yield xb, np.asarray(yb).reshape(-1), keras.ops.convert_to_numpy(model(xb, training=False))
+        yield xb, labels_of(yb), keras.ops.convert_to_numpy(model(xb, training=False))
 
 
 def read_images(paths, input_shape) -> tuple[np.ndarray, list, list]:

@@ -89,7 +89,8 @@ PHASED_TRAIN_KEYS = ("augment", "seed", "precision", "devices", "class_weight")
 # The arguments `dlzoo.data.datasets.load` takes, when that module cannot be imported.
 _DATA_KEYS = ("source", "image_size", "color_mode", "batch_size", "validation_split", "seed",
               "data_dir")
-SOURCE_FORMS = "a tfds name (mnist, cifar10, ...), digits, folder:PATH or synthetic:NAME"
+SOURCE_FORMS = ("a tfds name (mnist, cifar10, ...), digits, folder:PATH, csv:LABELS.csv or "
+                "synthetic:NAME")
 
 
 class RecipeError(ValueError):
@@ -203,6 +204,9 @@ def _another_source(before, after, overrides) -> dict:
     new = str(source(after))
     kind, _, arg = new.partition(":")
     tag = os.path.basename(os.path.normpath(arg)) if kind == "folder" else (arg or kind)
+    if kind == "csv" or new.lower().endswith(".csv"):  # a label file: its name, no extension
+        path = arg if kind == "csv" else new
+        tag = os.path.splitext(os.path.basename(path.rpartition("?root=")[0] or path))[0]
     tag = re.sub(r"[^A-Za-z0-9_.-]+", "-", tag).strip("-.") or "data"
     out = dict(after)
     out["name"] = f"{after.get('name')}-{tag}"
@@ -449,7 +453,7 @@ def _validate_data(data: dict, where: str) -> dict:
     source = out.get("source")
     if not isinstance(source, str) or not source.strip():
         _fail(where, "data.source", SOURCE_FORMS, source)
-    for prefix in ("folder:", "synthetic:"):
+    for prefix in ("folder:", "synthetic:", "csv:"):
         if source.startswith(prefix) and not source[len(prefix):].strip():
             _fail(where, "data.source", f"{prefix}NAME with a name after the colon", source)
     _int(out["batch_size"], where, "data.batch_size", maximum=MAX_BATCH_SIZE)

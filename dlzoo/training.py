@@ -213,6 +213,11 @@ def build_model(recipe: dict, bundle, info):
     from dlzoo.weights import build
 
     network = build(recipe["model"], **_model_args(recipe, bundle, info))
+    if getattr(bundle, "details", {}).get("multi_label"):  # --- multi-label data ---
+        from dlzoo.multilabel import check_options, sigmoid_head
+
+        check_options(class_weight=recipe["train"].get("class_weight"))
+        sigmoid_head(network)  # one sigmoid a label; compile_for_task gives it binary CE
     wrap = info.input_kind == "image" and info.task != "generative" and (
         getattr(bundle, "value_range", "0-255") == "0-255"
     )
@@ -404,6 +409,11 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
     if bundle is None:
         bundle = load_array_data(recipe, info) if arrays else load_data(recipe, info)
     log(describe_data(bundle))
+    if not build and (getattr(bundle, "details", None) or {}).get("multi_label"):  # multi-label
+        raise ValueError(
+            f"recipe {recipe['name']}: {bundle.source} has several labels a file (multi-label); "
+            "`dlzoo train` and `dlzoo finetune` train on it, `tune` and `--folds` take "
+            "single-label data (a label file with a 'label' column, or class subfolders).")
     batch_size = recipe["data"]["batch_size"]
     train, val = training_data(bundle, info)
     strategy = None
@@ -521,6 +531,10 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
             "epochs_run": epochs_run, "steps_per_epoch": run.steps,
             "resumed_from_epoch": done if resume else None, "seconds": round(seconds, 1)})
         card.extra.update(card_extra or {})
+        if run.bundle.details.get("multi_label"):  # --- multi-label: task, thresholds ---
+            from dlzoo.multilabel import finish_card
+
+            finish_card(card, report, [str(c) for c in run.bundle.class_names])
         saving.save(run.model, saved_dir, card, history=history or None, report=report)
         remove_run_dir(run_dir, lock)
     finally:

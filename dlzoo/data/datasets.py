@@ -4,7 +4,10 @@
     "digits"          scikit-learn's 1,797 bundled 8x8 handwritten digits,        nothing (offline)
                       resized (default 32x32, grayscale, 0-255)
     "synthetic:NAME"  generated tasks: shapes, stripes (images), blobs (vectors)  nothing
-    "folder:PATH"     a folder of class subfolders (dlzoo.data.image_folder)      TensorFlow
+    "folder:PATH"     a folder of class subfolders (dlzoo.data.image_folder)      nothing
+    "csv:LABELS.csv"  images labelled by a CSV of file,label rows, paths          nothing
+                      relative to its folder (or "csv:LABELS.csv?root=FOLDER";
+                      dlzoo.data.labelfile); a path to a .csv file is the same
     "mnist", "cifar10", "tf_flowers", "imdb_reviews", ... (any tfds name)        prepared tfds data
                                                                                   or the network
 
@@ -34,6 +37,7 @@ from dlzoo.data.folders import (
     split_sides,
 )
 from dlzoo.data.images import channels_for
+from dlzoo.data.labelfile import is_label_file, parse_csv_source
 from dlzoo.data.manifest import array_hash, manifest_hash
 from dlzoo.validation import check_data_args
 
@@ -45,6 +49,8 @@ def sources() -> dict[str, str]:
     out = {"digits": "scikit-learn's 8x8 handwritten digits (1,797), resized; offline"}
     out.update({f"synthetic:{k}": v for k, v in synthetic.describe().items()})
     out["folder:PATH"] = "a folder of class subfolders of images"
+    out["csv:LABELS.csv"] = ("images labelled by a CSV of file,label rows (paths relative to "
+                             "its folder, or csv:LABELS.csv?root=FOLDER)")
     return out
 
 
@@ -55,8 +61,10 @@ def _split_source(source: str) -> tuple[str, str]:
             f"'synthetic:shapes'; received {source!r}."
         )
     kind, _, arg = source.partition(":")
-    if kind in ("folder", "synthetic", "tfds") and arg:
+    if kind in ("folder", "synthetic", "tfds", "csv") and arg:
         return kind, arg
+    if is_label_file(source):  # a CSV given where a folder may be: its labels
+        return "csv", source
     if kind == "digits" and not arg:
         return "digits", ""
     if not _TFDS_NAME.match(source):  # a path, not a name tfds could parse
@@ -77,7 +85,7 @@ def _not_a_folder(source: str) -> Exception:
     kind = source.partition(":")[0]
     if ":" in source and os.sep not in kind and kind.isidentifier():
         return ValueError(f"unknown source kind {kind!r} in {source!r}; use folder:PATH, "
-                          "synthetic:NAME, tfds:NAME, digits or a tfds name.")
+                          "csv:LABELS.csv, synthetic:NAME, tfds:NAME, digits or a tfds name.")
     return FileNotFoundError(f"{source}: no such folder (in {os.getcwd()}); give a folder with "
                              "one subfolder of images per class, or a source name (`dlzoo "
                              "datasets list`)")
@@ -105,8 +113,8 @@ def source_options(source) -> tuple[str, ...] | None:
 
     if kind == "digits":
         return ()
-    if kind == "folder":  # image_folder passes them on to the backend-neutral loader too
-        return tuple(sorted(named(image_folder) - {"path", "loader"}))
+    if kind in ("folder", "csv"):  # image_folder passes them on to the backend-neutral loader too
+        return tuple(sorted(named(image_folder) - {"path", "loader", "labels"}))
     if kind == "tfds":
         from dlzoo.data.tfds_sources import load_tfds
 
@@ -190,12 +198,13 @@ def load_arrays(source, *, image_size=None, color_mode=None, validation_split=0.
         x, y, names, meta = _digits_arrays(image_size or (32, 32), color_mode or "grayscale")
     elif kind == "synthetic":
         x, y, names, meta = _synthetic_arrays(source, arg, image_size, color_mode, kwargs)
-    elif kind == "folder":
-        x, y, names, meta = _folder_arrays(arg, image_size or (224, 224), color_mode or "rgb",
-                                           kwargs)
+    elif kind in ("folder", "csv"):
+        x, y, names, meta = _folder_arrays(*_images_and_labels(kind, arg),
+                                           image_size or (224, 224), color_mode or "rgb", kwargs)
     else:
         raise ValueError(
-            f"load_arrays handles digits, synthetic:NAME and folder:PATH; received {source!r}. "
+            f"load_arrays handles digits, synthetic:NAME, folder:PATH and csv:LABELS.csv; "
+            f"received {source!r}. "
             "Use dlzoo.data.load for tfds datasets (it streams them with tf.data)."
         )
     return _array_bundle(x, y, names, meta, args["validation_split"], seed)
@@ -206,13 +215,16 @@ def _array_bundle(x, y, names, meta, validation_split, seed) -> DataBundle:
     if meta["value_range"] == "0-255":
         x = _convert_channels(x, channels_for(meta["color_mode"]))
     if meta.get("stratified"):  # a folder: the same per-class split as image_folder
-        sides = split_sides([(n, int(c)) for n, c in zip(names, y)], validation_split, seed)
+        keys = meta.get("split_keys") or [int(c) for c in y]
+        sides = split_sides(list(zip(names, keys)), validation_split, seed)
         is_val = np.array([sides[n] == "val" for n in names], bool)
     else:
         is_val = np.array([in_validation(n, validation_split, seed) for n in names], bool)
     tr, va = np.flatnonzero(~is_val), np.flatnonzero(is_val)
     if meta.get("stratified"):
         require_training_images(meta["source"], meta["class_names"],
+                                [c for i in tr for c in meta["labels_of"][i]]
+                                if "labels_of" in meta else
                                 [meta["class_names"][int(c)] for c in y[tr]])
     return DataBundle(
         train=(x[tr], y[tr]),
@@ -225,7 +237,8 @@ def _array_bundle(x, y, names, meta, validation_split, seed) -> DataBundle:
         skipped=meta["skipped"],
         value_range=meta["value_range"],
         details={"num_train": len(tr), "num_val": len(va),
-                 "color_mode": meta["color_mode"], "image_size": meta["image_size"]},
+                 "color_mode": meta["color_mode"], "image_size": meta["image_size"],
+                 **({"multi_label": True} if "labels_of" in meta else {})},
     )
 
 
@@ -265,26 +278,37 @@ def _synthetic_arrays(source, task, image_size, color_mode, kwargs):
     return x, y, [f"{int(label)}/{i:05d}" for i, label in enumerate(y)], meta
 
 
-def _folder_arrays(path, image_size, color_mode, kwargs):
-    """(x, y, relative paths, meta) of every usable image under `path`, decoded once (the scan)."""
+def _images_and_labels(kind, arg) -> tuple[str | None, str | None]:
+    """`(image folder, label file)` of a `folder:` or `csv:` source's argument."""
+    if kind == "folder":
+        return arg, None
+    labels, root = parse_csv_source(arg)
+    return root, labels
+
+
+def _folder_arrays(path, labels, image_size, color_mode, kwargs):
+    """(x, y, relative paths, meta) of every usable image under `path` (labelled by its class
+    folder, or by the label file `labels`), decoded once (the scan)."""
     from dlzoo.data.scan import scan
 
     opts = {k: kwargs.pop(k) for k in ("interpolation", "crop_to_aspect_ratio") if k in kwargs}
     opts.setdefault("interpolation", "bilinear")
     opts.setdefault("crop_to_aspect_ratio", False)
     scan_kw = {k: kwargs.pop(k) for k in ("workers", "progress") if k in kwargs}
-    reject_unexpected(kwargs, f"folder:{path}")
+    reject_unexpected(kwargs, f"folder:{path}" if labels is None else f"csv:{labels}")
     report, images = scan(path, channels=channels_for(color_mode), image_size=image_size,
-                          opts=opts, keep="arrays", **scan_kw)
+                          opts=opts, keep="arrays", labels=labels, **scan_kw)
     report.require_classes()
-    label_of = {c: i for i, c in enumerate(report.class_names)}
-    y = np.array([label_of[r.label] for r in report.records], np.int32)
+    y = report.targets(range(len(report.records)), report.class_names)
     meta = {
-        "source": f"folder:{report.root}", "class_names": report.class_names,
+        "source": report.source, "class_names": report.class_names,
         "value_range": "0-255", "manifest_hash": report.manifest_hash,
         "skipped": list(report.skipped), "color_mode": color_mode, "image_size": image_size,
         "stratified": True,
     }
+    if report.multi_label:  # stratified by each file's rarest label (ScanReport.split_keys)
+        meta["split_keys"] = report.split_keys()
+        meta["labels_of"] = [report.labels_of(r) for r in report.records]
     return images.astype(np.float32), y, [r.path for r in report.records], meta
 
 
@@ -333,9 +357,10 @@ def load(source: str, *, image_size=None, color_mode=None, batch_size=32, valida
     check_data_args(image_size=image_size, batch_size=batch_size, validation_split=validation_split,
                     seed=seed, color_mode=color_mode)
     path = resolve_loader(loader)
-    if kind == "folder":
+    if kind in ("folder", "csv"):
+        folder, labels = _images_and_labels(kind, arg)
         train, val, info = image_folder(
-            arg, image_size=image_size or (224, 224), batch_size=batch_size,
+            folder, labels=labels, image_size=image_size or (224, 224), batch_size=batch_size,
             validation_split=validation_split, seed=seed, color_mode=color_mode or "rgb",
             loader=path, **kwargs,
         )

@@ -1,4 +1,4 @@
-"""`dlzoo doctor DIR`: what is wrong with an image folder before a model ever sees it.
+"""`dlzoo doctor DIR` (or a label file): what is wrong with an image folder before a model sees it.
 
 The report holds counts per class (train/validation under the same stratified split `image_folder`
 uses; a class with no training or no validation image is a problem), class imbalance, every skipped file with its reason, exact duplicates (same bytes) and in
@@ -20,12 +20,15 @@ IMBALANCE_WARN = 3.0  # largest / smallest class above this is flagged
 
 def report_dict(report: ScanReport, *, validation_split: float = 0.2, seed: int = 0) -> dict:
     """The doctor's findings as a JSON-able dict."""
-    side = split_sides([(r.path, r.label) for r in report.records], validation_split, seed)
+    # the split image_folder makes (a multi-label file stratified by its rarest label)
+    side = split_sides([(r.path, key) for r, key in zip(report.records, report.split_keys())],
+                       validation_split, seed)
     classes = {}
     for c in report.class_folders:
         classes[c] = {"train": 0, "val": 0}
     for r in report.records:
-        classes[r.label][side[r.path]] += 1
+        for label in report.labels_of(r):  # a multi-label file counts under each of its labels
+            classes[label][side[r.path]] += 1
     counts = {c: v["train"] + v["val"] for c, v in classes.items()}
     usable = [n for n in counts.values() if n > 0]
     imbalance = (max(usable) / min(usable)) if usable else None
@@ -54,6 +57,8 @@ def report_dict(report: ScanReport, *, validation_split: float = 0.2, seed: int 
                             "its validation accuracy cannot be measured")
     return {
         "root": report.root,
+        **({"labels_file": report.labels_file, "multi_label": report.multi_label}
+           if report.labels_file else {}),
         "validation_split": validation_split,
         "seed": seed,
         "usable": len(report.records),
@@ -84,9 +89,10 @@ def _spread(heights, widths) -> dict:
 
 
 def diagnose_folder(path, *, validation_split: float = 0.2, seed: int = 0, workers=None,
-                    progress: bool = True) -> dict:
-    """Scans `path` and returns `report_dict` of it."""
-    report = scan_folder(path, workers=workers, progress=progress)
+                    progress: bool = True, labels=None) -> dict:
+    """Scans `path` and returns `report_dict` of it; with `labels` (a label file, CSV of
+    file,label rows) the files it lists relative to `path` (None: the CSV's folder)."""
+    report = scan_folder(path, workers=workers, progress=progress, labels=labels)
     return report_dict(report, validation_split=validation_split, seed=seed)
 
 
@@ -130,7 +136,7 @@ def _batch_settings(model, image_size, color_mode, augment):
 
 
 def training_batch(path, *, model=None, image_size=None, color_mode=None, augment=False,
-                   count: int = 16, validation_split: float = 0.2, seed: int = 0):
+                   count: int = 16, validation_split: float = 0.2, seed: int = 0, labels=None):
     """The first training batch of a folder exactly as a model receives it: scanned, decoded,
     resized and colour-converted by the data pipeline (`dlzoo.data.datasets.load`), then through
     the augmentation layers in training mode; before the model's preprocessing.
@@ -145,9 +151,11 @@ def training_batch(path, *, model=None, image_size=None, color_mode=None, augmen
             saved model's own augmentation.
         count: batch size (1..256); the batch is shuffled as training shuffles.
         validation_split, seed: as training splits the folder.
+        labels: a label file (CSV) labelling the images under `path` instead of subfolders.
 
     Returns:
-        `(images float32 (count, H, W, C) in [0, 255], labels (count,), class names, settings)`,
+        `(images float32 (count, H, W, C) in [0, 255], labels (count,) (multi-label data:
+        multi-hot rows), class names, settings)`,
         settings `{"image_size", "color_mode", "augmentation" (layer names), "from"}`.
     """
     import keras
@@ -158,7 +166,10 @@ def training_batch(path, *, model=None, image_size=None, color_mode=None, augmen
         raise ValueError(f"count must be an integer in 1..256; received {count!r}")
     image_size, color_mode, layers, where = _batch_settings(model, image_size, color_mode,
                                                             augment)
-    bundle = load(f"folder:{path}", image_size=image_size, color_mode=color_mode,
+    from dlzoo.data.labelfile import csv_source
+
+    source = f"folder:{path}" if labels is None else csv_source(labels, path)
+    bundle = load(source, image_size=image_size, color_mode=color_mode,
                   batch_size=count, validation_split=validation_split, seed=seed, progress=False)
     train = bundle.train
     x, y = next(iter(train.as_numpy_iterator() if hasattr(train, "as_numpy_iterator") else train))
@@ -186,7 +197,9 @@ def show_batch(path, out, **options) -> dict:
         ax.imshow(img[..., 0] if img.shape[-1] == 1 else img[..., :3],
                   cmap="gray" if img.shape[-1] == 1 else None, vmin=0, vmax=255,
                   interpolation="nearest")
-        ax.set_title(str(classes[int(y[i])]), fontsize=7)
+        names = ([classes[j] for j in np.flatnonzero(y[i])] if np.ndim(y[i])  # multi-label
+                 else [classes[int(y[i])]])
+        ax.set_title("|".join(map(str, names)) or "(none)", fontsize=7)
         ax.axis("off")
     h, w = settings["image_size"]
     aug = ", ".join(settings["augmentation"]) or "no augmentation"

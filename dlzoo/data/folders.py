@@ -72,8 +72,10 @@ def image_folder(
     cache_budget=None,
     max_pixels=None,
     loader="auto",
+    labels=None,
 ):
-    """Train and validation `tf.data` pipelines over a folder of class subfolders.
+    """Train and validation `tf.data` pipelines over a folder of class subfolders (or of images
+    labelled by a CSV file, `labels`).
 
     Every file is checked first (see `scan_folder`); unusable ones are skipped and listed in
     `info.skipped` with the reason, so training never stops on one. Grayscale, RGBA, palette,
@@ -106,6 +108,9 @@ def image_folder(
         loader: "auto" (default: tf.data where TensorFlow is installed, else "pydataset"),
             "tf.data" or "pydataset" (`dlzoo.data.neutral`: a `keras.utils.PyDataset` any
             backend's `fit` takes, the same split, batches and info).
+        labels: str or None, a label file: a CSV of `file,label` rows (`dlzoo.data.labelfile`)
+            read instead of class subfolders; its paths are relative to `path` (None: the CSV's
+            own folder). Rows whose file is missing or unusable are skipped by name.
 
     Returns:
         `(train, val, info)`: `tf.data.Dataset`s (`dlzoo.data.neutral.Batches` with the
@@ -124,7 +129,7 @@ def image_folder(
             path, image_size, batch_size, validation_split, seed, color_mode, shuffle=shuffle,
             cache=cache, progress=progress, interpolation=interpolation,
             crop_to_aspect_ratio=crop_to_aspect_ratio, workers=workers, cache_budget=cache_budget,
-            max_pixels=max_pixels)
+            max_pixels=max_pixels, labels=labels)
     args = check_data_args(
         image_size=image_size, batch_size=batch_size, validation_split=validation_split, seed=seed,
         color_mode=color_mode, interpolation=interpolation, allow_no_image_size=False,
@@ -138,7 +143,7 @@ def image_folder(
     report, kept = scan(
         path, workers=workers, progress=progress, channels=channels_for(color_mode),
         image_size=image_size, opts=opts, keep="tfcache" if cache is True else None,
-        max_pixels=max_pixels, cache_budget=cache_budget,
+        max_pixels=max_pixels, cache_budget=cache_budget, labels=labels,
     )
     order, info = split_scan(report, kept, image_size=image_size, color_mode=color_mode,
                              validation_split=validation_split, seed=seed)
@@ -157,11 +162,11 @@ def _pipeline(tf, group, report, kept, info, order, *, batch_size, shuffle, cach
         return None
     if kept is not None:
         return _from_cache(tf, kept, order[group], info.class_names, info.input_shape,
-                           batch_size=batch_size, shuffle=shuffle, seed=info.seed)
-    labels = info.train_labels if group == "train" else info.val_labels
+                           batch_size=batch_size, shuffle=shuffle, seed=info.seed,
+                           report=report)
     records = [report.records[i] for i in order[group]]
     return _from_files(
-        tf, [os.fsencode(r.fs_path) for r in records], np.array(labels, np.int32),
+        tf, [os.fsencode(r.fs_path) for r in records], report.targets(order[group], info.class_names),
         [r.route for r in records], channels=info.channels,
         image_size=info.image_size, opts=opts, batch_size=batch_size, shuffle=shuffle,
         seed=info.seed,
@@ -169,7 +174,8 @@ def _pipeline(tf, group, report, kept, info, order, *, batch_size, shuffle, cach
     )
 
 
-def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuffle, seed):
+def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuffle, seed,
+                report=None):
     """The scan's filled in-memory cache (plus Pillow's images), one side of it, shuffled, batched."""
     plain = tf.autograph.experimental.do_not_convert  # no Python control flow to convert
     ds = kept["dataset"]
@@ -199,6 +205,12 @@ def _from_cache(tf, kept, indices, class_names, input_shape, *, batch_size, shuf
     folders = sorted(kept["folder_index"], key=kept["folder_index"].get)
     table = np.array([class_names.index(f) if f in class_names else -1 for f in folders], np.int32)
     identity = np.array_equal(table, np.arange(len(table)))
+    if report is not None and report.multi_label:  # "a|b" -> its multi-hot row
+        index = {c: i for i, c in enumerate(class_names)}
+        table = np.zeros((len(folders), len(class_names)), np.float32)
+        for row, joined in enumerate(folders):
+            table[row, [index[c] for c in joined.split("|") if c in index]] = 1.0
+        identity = False
     table = tf.constant(table)
 
     def finish(img, label, row, size):  # per batch, not per image: fewer steps per element

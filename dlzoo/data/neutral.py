@@ -36,8 +36,7 @@ import keras
 import numpy as np
 
 from dlzoo.data.images import UnusableImage, channels_for, pil_decode
-from dlzoo.data.listing import list_files, root_folder
-from dlzoo.data.scan import available_memory, scan
+from dlzoo.data.scan import available_memory, listing, scan
 from dlzoo.data.split import split_scan
 from dlzoo.validation import check_data_args
 
@@ -84,7 +83,7 @@ class Batches(keras.utils.PyDataset):
 
     Args:
         images: a numpy array (N, ...) (uint8 or float32) or a `FileImages`.
-        labels: int array (N,) aligned with `images`.
+        labels: int array (N,) aligned with `images`, or float (N, classes) multi-hot rows.
         index: positions into `images` that this side uses, in unshuffled order (default: all).
         batch_size: int (32).
         shuffle: bool (False); True reshuffles `index` every epoch from `(seed, epoch)`.
@@ -99,7 +98,8 @@ class Batches(keras.utils.PyDataset):
                  workers=1, max_queue_size=10):
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
         self.images = images
-        self.labels = np.asarray(labels, np.int32)
+        labels = np.asarray(labels)  # class indices, or multi-hot rows (multi-label data)
+        self.labels = labels.astype(np.float32 if labels.ndim == 2 else np.int32, copy=False)
         self.index = np.arange(len(self.labels)) if index is None else np.asarray(index, np.int64)
         self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
         self.epoch = 0
@@ -201,7 +201,7 @@ class Mapped(keras.utils.PyDataset):
 def image_folder(path, image_size=(224, 224), batch_size=32, validation_split=0.2, seed=0,
                  color_mode="rgb", *, shuffle=True, cache=True, progress=True,
                  interpolation="bilinear", crop_to_aspect_ratio=False, workers=None,
-                 cache_budget=None, max_pixels=None):
+                 cache_budget=None, max_pixels=None, labels=None):
     """`dlzoo.data.image_folder` on the backend-neutral path: `(train, val, FolderInfo)` with
     `Batches` in place of `tf.data.Dataset`s (same arguments, same split, same info).
 
@@ -222,7 +222,7 @@ def image_folder(path, image_size=(224, 224), batch_size=32, validation_split=0.
     opts = {"interpolation": interpolation, "crop_to_aspect_ratio": bool(crop_to_aspect_ratio)}
     in_memory = cache
     if cache:
-        files = len(list_files(root_folder(path))[1])
+        files = len(listing(path, labels)[2])
         need = files * image_size[0] * image_size[1] * channels
         budget = available_memory() // 4 if cache_budget is None else int(cache_budget)
         if need > budget:
@@ -234,11 +234,10 @@ def image_folder(path, image_size=(224, 224), batch_size=32, validation_split=0.
                 stacklevel=2)
     report, kept = scan(path, workers=workers, progress=progress, channels=channels,
                         image_size=image_size, opts=opts, keep="arrays" if in_memory else None,
-                        max_pixels=max_pixels)
+                        max_pixels=max_pixels, labels=labels)
     order, info = split_scan(report, None, image_size=image_size, color_mode=color_mode,
                              validation_split=validation_split, seed=seed)
-    label_of = {c: i for i, c in enumerate(report.class_names)}
-    labels = np.array([label_of[r.label] for r in report.records], np.int32)
+    targets = report.targets(range(len(report.records)), report.class_names)
     if in_memory:
         images = kept
     else:
@@ -246,7 +245,7 @@ def image_folder(path, image_size=(224, 224), batch_size=32, validation_split=0.
                             image_size=image_size, opts=opts)
     threads = workers or (1 if in_memory else min(4, os.cpu_count() or 1))
     sides_out = {
-        g: Batches(images, labels, order[g], batch_size=batch_size, shuffle=shuffle and g == "train",
+        g: Batches(images, targets, order[g], batch_size=batch_size, shuffle=shuffle and g == "train",
                    seed=seed, workers=threads) if order[g] else None
         for g in ("train", "val")
     }

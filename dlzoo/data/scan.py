@@ -56,13 +56,60 @@ class ScanReport:
     class_folders: list[str]  # every non-hidden subfolder, sorted
     records: list[ImageRecord]  # usable files, sorted by path
     skipped: list[tuple[str, str]]  # (relative path, reason), sorted
+    # a label file's path (dlzoo.data.labelfile) when the labels came from a CSV, not subfolders;
+    # class_folders are then the labels it names
+    labels_file: str | None = None
+    # a multi-label table's labels per record path (record.label is them joined by "|")
+    multi_labels: dict[str, tuple[str, ...]] | None = None
+
+    @property
+    def source(self) -> str:
+        """The source name that reads these files again: `folder:ROOT` or `csv:LABELS[?root=ROOT]`."""
+        if self.labels_file is None:
+            return f"folder:{self.root}"
+        from dlzoo.data.labelfile import csv_source
+
+        return csv_source(self.labels_file, self.root)
 
     @property
     def counts(self) -> dict[str, int]:
         out = {c: 0 for c in self.class_folders}
         for r in self.records:
-            out[r.label] += 1
+            for label in self.labels_of(r):
+                out[label] += 1
         return out
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether each file has a set of labels (a label file's `labels` column)."""
+        return self.multi_labels is not None
+
+    def split_keys(self) -> list[str]:
+        """The class each record is stratified by in the split: its class; for a multi-label
+        file its rarest label (then the first by name), so a rare label gets files on both
+        sides of the split (a file with no label: "")."""
+        if self.multi_labels is None:
+            return [r.label for r in self.records]
+        counts = self.counts
+        return [min(self.labels_of(r), key=lambda c: (counts[c], c), default="")
+                for r in self.records]
+
+    def targets(self, indices, class_names) -> np.ndarray:
+        """The training targets of `records[indices]`: int32 class indices, or for multi-label
+        data a float32 multi-hot matrix `(len(indices), len(class_names))`."""
+        index = {c: i for i, c in enumerate(class_names)}
+        if self.multi_labels is None:
+            return np.array([index[self.records[i].label] for i in indices], np.int32)
+        out = np.zeros((len(indices), len(class_names)), np.float32)
+        for row, i in enumerate(indices):
+            out[row, [index[c] for c in self.labels_of(self.records[i])]] = 1.0
+        return out
+
+    def labels_of(self, record) -> tuple[str, ...]:
+        """A record's labels: its class (folder or CSV label), or a multi-label row's labels."""
+        if self.multi_labels is None:
+            return (record.label,)
+        return self.multi_labels[record.path]
 
     @property
     def class_names(self) -> list[str]:
@@ -75,6 +122,11 @@ class ScanReport:
 
     @property
     def manifest_hash(self) -> str:
+        if self.labels_file is not None:
+            # a folder's paths hold each file's class; a label file's do not: its labels are
+            # hashed too, so relabelling a file is other data (feature caches, cards)
+            return manifest_hash((f"{r.path}\tlabel={r.label}", r.size, r.sha256)
+                                 for r in self.records)
         return manifest_hash((r.path, r.size, r.sha256) for r in self.records)
 
     def duplicates(self) -> list[list[ImageRecord]]:
@@ -89,6 +141,11 @@ class ScanReport:
         if len(self.class_names) >= 2:
             return
         found = ", ".join(f"{c!r} ({n})" for c, n in self.counts.items()) or "no subfolders"
+        if self.labels_file is not None:
+            raise ValueError(
+                f"{self.labels_file}: a label file needs at least two labels with usable images; "
+                f"found {found.replace('no subfolders', 'no labelled row')}, "
+                f"{len(self.skipped)} file(s) skipped (paths are read relative to {self.root}).")
         raise ValueError(
             f"{self.root}: an image folder needs at least two class subfolders with usable images; "
             f"found {found}, {len(self.skipped)} file(s) skipped. Put each class's images in its "
@@ -316,9 +373,25 @@ def _folder_index(entries) -> dict[str, int]:
 # --- the scan ----------------------------------------------------------------------------------------
 
 
+def listing(path, labels=None):
+    """`(root, class folders, entries, skipped)`: the files under the folder `path` by class
+    subfolder (`dlzoo.data.listing`), or, with `labels` (a CSV, `dlzoo.data.labelfile`), the
+    files it lists relative to `path` (None: the CSV's folder), labelled by it; plus the table."""
+    if labels is None:
+        root = root_folder(path)
+        return (root, *list_files(root), None)
+    from dlzoo.data.labelfile import read_labels
+
+    table = read_labels(labels, path)
+    return table.root, list(table.class_names), table.entries, list(table.skipped), table
+
+
 def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts=None, keep=None,
-         engine="auto", max_pixels=None, cache_budget=None):
+         engine="auto", max_pixels=None, cache_budget=None, labels=None):
     """Scans `path`; returns `(report, kept)`.
+
+    labels: a label file (CSV of file,label rows, `dlzoo.data.labelfile`) to read instead of
+    class subfolders; its paths are relative to `path` (None: the CSV's own folder).
 
     keep: None (check only), "arrays" (kept = uint8 array aligned with report.records, resized to
     image_size) or "tfcache" (kept = {"dataset": cached tf.data dataset or None, "fallback":
@@ -329,9 +402,8 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
     is kept (kept is None), and a one-line warning says the pipeline will stream from disk.
     max_pixels: files declaring more pixels are skipped unread (default `sniff.MAX_PIXELS`).
     """
-    root = root_folder(path)
     opts = opts or {"interpolation": "bilinear", "crop_to_aspect_ratio": False}
-    class_folders, entries, skipped = list_files(root)
+    root, class_folders, entries, skipped, table = listing(path, labels)
     use_tf = engine == "tensorflow" or (engine == "auto" and _tf_available())
     if keep == "tfcache" and not use_tf:
         raise ImportError("keep='tfcache' needs TensorFlow")
@@ -404,7 +476,10 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
                for r in todo if r in decoder]
     kept_rows = [r for r in todo if r in decoder]
     skipped.sort()
-    report = ScanReport(root, class_folders, records, skipped)
+    report = ScanReport(root, class_folders, records, skipped,
+                        labels_file=None if table is None else table.path,
+                        multi_labels=table.labels if table is not None and table.multi_label
+                        else None)
     if keep == "arrays":
         return report, _compact(out, kept_rows)
     if keep == "tfcache":
@@ -440,7 +515,7 @@ def _compact(arr: np.ndarray, keep: list[int]) -> np.ndarray:
     return arr[: len(keep)]
 
 
-def scan_folder(path, *, workers=None, progress=True, max_pixels=None) -> ScanReport:
+def scan_folder(path, *, workers=None, progress=True, max_pixels=None, labels=None) -> ScanReport:
     """Checks every file under `path` (class subfolders) and reports what is usable.
 
     Every file is read once and decoded in parallel (tf.data for plain JPEG/PNG, Pillow for the
@@ -454,6 +529,8 @@ def scan_folder(path, *, workers=None, progress=True, max_pixels=None) -> ScanRe
         progress: bool (True), show a progress bar on stderr.
         max_pixels: int or None, files declaring more pixels are skipped unread (default
             `dlzoo.data.sniff.MAX_PIXELS`, Pillow's limit).
+        labels: str or None, a label file (CSV of file,label rows) read instead of class
+            subfolders, its paths relative to `path` (None: the CSV's folder).
 
     Returns:
         A `ScanReport`: `records` (usable files with size, sha256, size in pixels), `skipped`
@@ -463,5 +540,5 @@ def scan_folder(path, *, workers=None, progress=True, max_pixels=None) -> ScanRe
         >>> report = scan_folder("photos/")
         >>> report.counts, report.skipped[:3]
     """
-    report, _ = scan(path, workers=workers, progress=progress, max_pixels=max_pixels)
+    report, _ = scan(path, workers=workers, progress=progress, max_pixels=max_pixels, labels=labels)
     return report

@@ -48,18 +48,24 @@ class FolderInfo(DataInfo):
         """The info of a scanned folder; `order[group]` are record indices in pipeline order."""
         label_of = {c: i for i, c in enumerate(report.class_names)}
         files = {g: [report.records[i].path for i in order[g]] for g in ("train", "val")}
-        labels = {g: [label_of[report.records[i].label] for i in order[g]] for g in ("train", "val")}
+        # a class index per file; a multi-label file's list of them
+        labels = {g: [label_of[report.records[i].label] if not report.multi_label else
+                      [label_of[c] for c in report.labels_of(report.records[i])]
+                      for i in order[g]] for g in ("train", "val")}
         channels = channels_for(color_mode)
         return cls(
             class_names=report.class_names,
             num_classes=len(report.class_names),
             input_shape=(*image_size, channels),
-            source=f"folder:{report.root}",
+            source=report.source,
             manifest_hash=report.manifest_hash,
             skipped=list(report.skipped),
             value_range="0-255",
             details={"num_train": len(files["train"]), "num_val": len(files["val"]),
-                     "empty_classes": report.empty_classes, "color_mode": color_mode},
+                     "empty_classes": report.empty_classes, "color_mode": color_mode,
+                     **({"labels_file": report.labels_file, "images_root": report.root}
+                        if report.labels_file else {}),
+                     **({"multi_label": True} if report.multi_label else {})},
             root=report.root,
             counts={c: n for c, n in report.counts.items() if n > 0},
             train_files=files["train"],
@@ -95,12 +101,15 @@ class FolderInfo(DataInfo):
         }
 
 
+
+
 def split_scan(report, kept, *, image_size, color_mode, validation_split, seed):
     """`(order, info)` of a scanned folder: each side's record indices in pipeline order and its
     `FolderInfo`; raises when a class or the training side is empty, warns about the gaps. One
     split for the tf.data and the PyDataset paths (dlzoo.data.neutral)."""
     report.require_classes()
-    sides = split_sides([(r.path, r.label) for r in report.records], validation_split, seed)
+    sides = split_sides([(r.path, key) for r, key in zip(report.records, report.split_keys())],
+                        validation_split, seed)
     order = _split_order(report, kept, sides, validation_split)
     info = FolderInfo.from_scan(report, order, image_size=image_size, color_mode=color_mode,
                                 validation_split=validation_split, seed=seed)
@@ -117,8 +126,9 @@ def _split_order(report, kept, sides, validation_split) -> dict[str, list[int]]:
             f"{report.root}: every usable file fell in the validation split "
             f"(validation_split={validation_split}); lower validation_split or add images."
         )
-    require_training_images(report.root, report.class_names,
-                            [report.records[i].label for i in order["train"]])
+    require_training_images(report.labels_file or report.root, report.class_names,
+                            [c for i in order["train"]
+                             for c in report.labels_of(report.records[i])])
     return order
 
 
@@ -135,13 +145,16 @@ def require_training_images(root, class_names, train_labels) -> None:
 
 def _warn_about_gaps(report, order, validation_split) -> None:
     """Warns about class folders left out and an empty validation side."""
+    where = report.labels_file or report.root
     if report.empty_classes:
         warnings.warn(
-            f"{report.root}: class folder(s) with no usable image left out: "
-            f"{', '.join(report.empty_classes)}", stacklevel=3,
+            f"{where}: {'label' if report.labels_file else 'class folder'}(s) with no usable "
+            f"image left out: {', '.join(report.empty_classes)}", stacklevel=3,
         )
     if validation_split > 0 and not order["val"]:
         warnings.warn(
-            f"{report.root}: no file fell in the validation split ({validation_split}); val is None",
+            f"{where}: no file fell in the validation split ({validation_split}); val is None",
             stacklevel=3,
         )
+
+

@@ -323,7 +323,8 @@ def _run(model, part, batch_size):
     # One pass that keeps each batch's labels with its features, whatever the shuffling.
     for xb, yb in part.as_numpy_iterator() if hasattr(part, "as_numpy_iterator") else part:
         feats.append(np.asarray(model.predict_on_batch(xb)))
-        labels.append(np.asarray(yb).reshape(-1))
+        yb = np.asarray(yb)  # class indices, or multi-hot rows (multi-label data) as they are
+        labels.append(yb if yb.ndim == 2 and yb.shape[1] > 1 else yb.reshape(-1))
     if not feats:
         return None
     return np.concatenate(feats), np.concatenate(labels)

@@ -444,6 +444,10 @@ def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None
     card = _card(parts, cfg, metrics, feature_record, (n1, n2), unfrozen, groups, seconds,
                  saved)
     card.training["kept"] = kept
+    if parts.bundle.details.get("multi_label"):  # --- multi-label: task, thresholds in the card
+        from dlzoo.multilabel import finish_card
+
+        finish_card(card, report, parts.classes)
     if scratch:
         card.training["from_scratch"] = True
     if cfg.resume:
@@ -610,6 +614,11 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
     extractor, network, head_layers = classifier(
         src, len(classes), layer=cfg.layer, pooling=cfg.pooling, dropout=cfg.dropout,
         keep_head=keep_head)
+    if bundle.details.get("multi_label"):  # --- multi-label data (dlzoo.multilabel) ---
+        from dlzoo.multilabel import check_options, sigmoid_head
+
+        check_options(class_weight=cfg.class_weight)
+        sigmoid_head(network)  # one sigmoid a label; compile_for_task gives it binary CE
     model = with_preprocessing(network, src.preprocessing, augment=augment_layers(cfg.augment),
                                name=(cfg.name or "finetuned").replace("-", "_").replace(".", "_"))
     float32_outputs(model)  # the softmax in float32 under a mixed precision
