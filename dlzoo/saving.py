@@ -37,7 +37,8 @@ from pathlib import Path
 from dlzoo.compiling import allow_jit
 from dlzoo.files import json_default
 from dlzoo.registry import ensure_loaded, list_models
-from dlzoo.userfiles import CARD_MAX_BYTES, read_text
+from dlzoo import userfiles
+from dlzoo.userfiles import read_text
 from dlzoo.version import __version__
 
 __all__ = [
@@ -398,7 +399,7 @@ def read_card(directory) -> dict:
             "Train one with `dlzoo train RECIPE` or `dlzoo quickstart`."
         )
     try:
-        card = json.loads(read_text(path, max_bytes=CARD_MAX_BYTES, what="card"))
+        card = json.loads(read_text(path, max_bytes=userfiles.CARD_MAX_BYTES, what="card"))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON ({e}); the card is damaged.") from None
     if not isinstance(card, dict):

@@ -47,22 +47,22 @@ def check_finished(out: Path, proc):
     return card
 
 
-def test_resume_refuses_a_missing_run_and_changed_flags(shapes, tmp_path):
+def test_resume_refuses_a_missing_run_and_changed_flags(shapes, tmp_path, capsys):
+    from dlzoo.cli import main
+
     out = tmp_path / "result"
-    missing = dlzoo(*finetune_args(shapes, out, "--resume"))
-    assert missing.returncode == 2, missing.stderr
-    assert "no unfinished run of 'result'" in missing.stderr and "without --resume" in (
-        missing.stderr)
+    assert main(list(map(str, finetune_args(shapes, out, "--resume")))) == 2
+    err = capsys.readouterr().err
+    assert "no unfinished run of 'result'" in err and "without --resume" in err, err
     run = tmp_path / ".runs" / "result"
     run.mkdir(parents=True)
     (run / "recipe.json").write_text(json.dumps({
         "name": "result", "kind": "finetune", "source": str(SHIPPED), "data": str(shapes),
         "config": {"epochs": 4}}))
-    changed = dlzoo(*finetune_args(shapes, out, "--resume"))
-    assert changed.returncode == 2
-    assert "the settings changed since the run started" in changed.stderr, changed.stderr
-    assert "config.epochs" in changed.stderr and "the same model, folder and flags" in (
-        changed.stderr)
+    assert main(list(map(str, finetune_args(shapes, out, "--resume")))) == 2
+    err = capsys.readouterr().err
+    assert "the settings changed since the run started" in err, err
+    assert "config.epochs" in err and "the same model, folder and flags" in err
 
 
 # Every file a fine-tune writes while it runs: (path under the output's parent, which write).
@@ -151,17 +151,17 @@ def test_a_phased_recipe_is_checked_before_anything_runs(tmp_path, change, messa
     assert message in str(e.value), str(e.value)
 
 
-def test_the_shipped_finetune_recipe_names_what_to_train_first(tmp_path):
+def test_the_shipped_finetune_recipe_names_what_to_train_first(tmp_path, capsys):
     """`run:lenet5-digits`: the model that recipe saves in the same --output; absent, one line
     with the command that makes it (exit 2, before any data is read)."""
+    from dlzoo.cli import main
     from dlzoo.recipes import load_recipe
 
     recipe = load_recipe("lenet5-shapes-finetune")
     assert [p["train"] for p in recipe["phases"]] == ["head", "all"]
-    run = dlzoo("train", "lenet5-shapes-finetune", "--output", tmp_path / "models")
-    assert run.returncode == 2
-    assert f"train it first: dlzoo train lenet5-digits --output {tmp_path / 'models'}" in (
-        run.stderr), run.stderr
+    assert main(["train", "lenet5-shapes-finetune", "--output", str(tmp_path / "models")]) == 2
+    err = capsys.readouterr().err
+    assert f"train it first: dlzoo train lenet5-digits --output {tmp_path / 'models'}" in err, err
 
 
 @pytest.mark.slow
