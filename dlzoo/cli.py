@@ -230,7 +230,8 @@ def _cmd_train(args) -> int:
     from dlzoo.recipes import load_recipe
 
     recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + (
-        [f"train.class_weight={args.class_weight}"] if args.class_weight else []))
+        [f"train.class_weight={args.class_weight}"] if args.class_weight else [])
+        + _switch_overrides(args))
     from dlzoo.training import run_recipe  # after the recipe: a misspelt name imports no backend
 
     found = None
@@ -265,7 +266,8 @@ def _find_lr_recipe(recipe, args):
         return recipe, None
     from dlzoo.recipes import load_recipe
 
-    return load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + [
+    return load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args)
+                       + _switch_overrides(args) + [
         f"train.learning_rate={found.suggestion:.2g}"]), found
 
 
@@ -313,6 +315,79 @@ def _run_overrides(args) -> list[str]:
     return out
 
 
+def _add_switch_flags(p, recipe: bool = True) -> None:
+    """The training switches (dlzoo.switches), the same words for train, finetune and tune."""
+    from dlzoo.schedules import LR_SCHEDULES
+
+    key = (lambda k: f" (train.{k})") if recipe else (lambda k: "")
+    g = p.add_argument_group("training switches")
+    g.add_argument("--optimizer", default=None, metavar="NAME",
+                   help="Keras optimizer: adam (default), adamw, sgd, rmsprop, nadam..."
+                        + key("optimizer"))
+    g.add_argument("--lr-schedule", choices=tuple(LR_SCHEDULES), default=None,
+                   help="learning-rate schedule: plateau (default), cosine, one_cycle, step, "
+                        "exponential, constant" + (" (callbacks.lr_schedule)" if recipe else ""))
+    g.add_argument("--warmup-epochs", type=int, default=None, metavar="N",
+                   help="with --lr-schedule cosine or one_cycle: epochs of linear warm-up "
+                        "(one_cycle's default: 30%% of the run)")
+    g.add_argument("--label-smoothing", type=float, default=None, metavar="EPS",
+                   help="cross-entropy against labels smoothed by EPS, e.g. 0.1"
+                        + key("label_smoothing"))
+    g.add_argument("--ema", nargs="?", type=float, const=0.99, default=None, metavar="MOMENTUM",
+                   help="keep an exponential moving average of the weights (momentum 0.99, or "
+                        "the one given); validation, early stopping and the saved model use it"
+                        + key("ema"))
+    g.add_argument("--weight-decay", type=float, default=None, metavar="RATE",
+                   help="decoupled weight decay (AdamW-style; not on biases and normalisation), "
+                        "e.g. 0.05" + key("weight_decay"))
+    g.add_argument("--grad-accum", type=int, default=None, metavar="N",
+                   help="one update per N batches: an N times larger effective batch on a small "
+                        "device" + key("gradient_accumulation"))
+
+
+def _lr_schedule_flag(args):
+    """--lr-schedule / --warmup-epochs as a schedule spec (None when neither is given)."""
+    kind, warmup = getattr(args, "lr_schedule", None), getattr(args, "warmup_epochs", None)
+    if warmup is None:
+        return kind
+    if kind not in ("cosine", "one_cycle"):
+        raise CLIError(f"--warmup-epochs goes with --lr-schedule cosine or one_cycle; received "
+                       f"--lr-schedule {kind or '(none)'}")
+    if warmup < 0:
+        raise CLIError(f"--warmup-epochs must be 0 or more; received {warmup}")
+    return {"type": kind, "warmup_epochs": warmup}
+
+
+def _switch_overrides(args) -> list[str]:
+    """The training-switch flags as the recipe keys they set."""
+    out = []
+    for flag, key in (("optimizer", "optimizer"), ("label_smoothing", "label_smoothing"),
+                      ("ema", "ema"), ("weight_decay", "weight_decay"),
+                      ("grad_accum", "gradient_accumulation")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            out.append(f"train.{key}={value}")
+    schedule = _lr_schedule_flag(args)
+    if isinstance(schedule, dict):
+        out.append("callbacks.lr_schedule={" + ", ".join(
+            f"{k}: {v}" for k, v in schedule.items()) + "}")
+    elif schedule is not None:
+        out.append(f"callbacks.lr_schedule={schedule}")
+    return out
+
+
+def _switch_settings(args) -> dict:
+    """The training-switch flags as `fine_tune` keywords (only those given)."""
+    out = {k: getattr(args, flag) for flag, k in (
+        ("optimizer", "optimizer"), ("label_smoothing", "label_smoothing"), ("ema", "ema"),
+        ("weight_decay", "weight_decay"), ("grad_accum", "gradient_accumulation"))
+        if getattr(args, flag, None) is not None}
+    schedule = _lr_schedule_flag(args)
+    if schedule is not None:
+        out["lr_schedule"] = schedule
+    return out
+
+
 def _add_train(sub):
     p = sub.add_parser("train", help="run a recipe: train, evaluate, save saved_models/NAME")
     p.add_argument("recipe", help="a recipe file, or the name of a shipped one (lenet5-digits)")
@@ -336,6 +411,7 @@ def _add_train(sub):
                         "for unequal classes (as --set train.class_weight=balanced)")
     _add_find_lr_flags(p, "train.learning_rate")
     _add_run_flags(p, "the run")
+    _add_switch_flags(p)
     p.set_defaults(func=_cmd_train)
 
 
@@ -920,6 +996,7 @@ def _cmd_finetune(args) -> int:
         overwrite=args.overwrite, keep=args.keep,
         precision=args.precision or "auto", devices=args.devices or 1,
         verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
+        **_switch_settings(args),
     )
     card = result.card
     metrics = card.get("metrics", {})
@@ -1061,6 +1138,7 @@ def _add_finetune(sub):
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     _add_find_lr_flags(p, "--head-lr (phase 1)")
     _add_run_flags(p, "both phases", recipe=False)
+    _add_switch_flags(p, recipe=False)
     p.set_defaults(func=_cmd_finetune)
 
 
@@ -1113,7 +1191,8 @@ def _cmd_tune(args) -> int:
         overrides.append(f"tune.tuner={args.tuner}")
     if args.max_trials is not None:
         overrides.append(f"tune.max_trials={args.max_trials}")
-    recipe = load_recipe(args.recipe, overrides=overrides + _run_overrides(args))
+    recipe = load_recipe(args.recipe, overrides=overrides + _run_overrides(args)
+                         + _switch_overrides(args))
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be at least 1; received {args.workers}")
     if args.role is not None and args.workers:
@@ -1195,6 +1274,7 @@ def _add_tune(sub):
                    help="how long a worker's request waits for its chief, which may be starting "
                         "or restarting (default: DLZOO_ORACLE_TIMEOUT, else 3600)")
     _add_run_flags(p, "each trial and the retrained model")
+    _add_switch_flags(p)
     p.set_defaults(func=_cmd_tune)
 
 

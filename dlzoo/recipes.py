@@ -66,6 +66,12 @@ DEFAULTS = {
         "precision": "auto",  # auto | float32 | bfloat16 | float16 (dlzoo.precision)
         "devices": 1,  # N or "all": data parallel over this many local devices
         "class_weight": None,  # balanced: weigh each class n / (k * n_c) in the loss
+        # training switches (dlzoo.switches): 0.1 | true or the EMA momentum | a decay rate |
+        # batches per update
+        "label_smoothing": 0.0,
+        "ema": None,
+        "weight_decay": None,
+        "gradient_accumulation": 1,
     },
     "callbacks": {
         "monitor": "val_loss",
@@ -428,6 +434,13 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
     out["devices"] = _validate_devices(out["devices"], where)
     if out["class_weight"] not in (None, "balanced"):
         _fail(where, "train.class_weight", "balanced or null", out["class_weight"])
+    from dlzoo.switches import check_switches, optimizer_arguments
+
+    try:
+        out.update(check_switches(out, f"recipe {where}: train."))
+        optimizer_arguments(out, out["optimizer_args"], f"recipe {where}: train.optimizer_args")
+    except ValueError as e:
+        raise RecipeError(str(e)) from None
     return out
 
 

@@ -471,7 +471,8 @@ def load_model_file(path, *, compile: bool = False, custom_objects: dict | None 
     import keras
 
     import dlzoo.layers
-    import dlzoo.models  # noqa: F401  (registers the zoo's layers and the families' own)
+    import dlzoo.losses
+    import dlzoo.models  # noqa: F401  (registers the zoo's layers, losses and the families' own)
 
     path = Path(path)
     if not zipfile.is_zipfile(path):

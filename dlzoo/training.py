@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task, make_optimizer
+from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task
 from dlzoo.files import write_weights
 
 __all__ = [
@@ -262,10 +262,9 @@ def compile_model(model, recipe: dict, info, steps: int):
     loss = train["loss"]
     if loss is None and info.task == "text_generation":  # a softmax over the vocabulary per step
         loss = "sparse_categorical_crossentropy"
-    return compile_for_task(model, info.task,
-                            optimizer=make_optimizer(train["optimizer"], lr,
-                                                     **train["optimizer_args"]),
-                            loss=loss, metrics=train["metrics"])
+    return compile_for_task(model, info.task, optimizer=train["optimizer"], learning_rate=lr,
+                            optimizer_args=train["optimizer_args"], loss=loss,
+                            metrics=train["metrics"], switches=train)
 
 
 # --- 4. fit ------------------------------------------------------------------------------------
@@ -858,6 +857,7 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
     """
     from dlzoo.preprocessing import applied_mode
     from dlzoo.saving import ModelCard, training_files_record
+    from dlzoo.switches import card_record
 
     recipe, info = run.recipe, run.info
     train = recipe["train"]
@@ -881,6 +881,7 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
         training={"optimizer": train["optimizer"], "learning_rate": train["learning_rate"],
                   "epochs": train["epochs"], "precision": run.precision,
                   "devices": run.replicas, "global_batch_size": run.batch_size,
+                  **card_record(train, batch_size=run.batch_size),
                   **training, "callbacks": recipe["callbacks"],
                   **({"class_weight": weights} if weights else {})},
         seed=train["seed"],

@@ -86,8 +86,37 @@ class FineTuneResult:
     seconds: float
 
 
-def _compile(model, lr):
-    compile_for_task(model, "image_classification", optimizer="adam", learning_rate=lr)
+def _compile(model, lr, cfg=None, *, epochs: int = 1, data=None):
+    """Compiles for a phase of `epochs` epochs over `data` (its batches, or `(x, y)` arrays
+    batched by `cfg.batch_size`): `cfg.optimizer` at `lr` under `cfg.lr_schedule` (the
+    step-based schedules need the phase's length), with the training switches."""
+    from dlzoo.callbacks import learning_rate
+
+    cfg = cfg or FineTuneConfig()
+    rate = learning_rate(cfg.lr_schedule, learning_rate=lr, epochs=max(1, epochs),
+                         steps_per_epoch=_steps(data, cfg.batch_size))
+    compile_for_task(model, "image_classification", optimizer=cfg.optimizer, learning_rate=rate,
+                     switches=_switches(cfg))
+
+
+def _switches(cfg) -> dict:
+    """`cfg`'s training switches, checked (`dlzoo.switches.check_switches`)."""
+    from dlzoo.switches import SWITCH_DEFAULTS, check_switches
+
+    return check_switches({k: getattr(cfg, k) for k in SWITCH_DEFAULTS}, "fine_tune: ")
+
+
+def _steps(data, batch_size: int) -> int:
+    """Batches per epoch of a phase's training data (1 when unknown)."""
+    if data is None:
+        return 1
+    if isinstance(data, tuple):
+        return max(1, -(-len(data[0]) // batch_size))
+    if hasattr(data, "cardinality"):
+        from dlzoo.training import steps_per_epoch
+
+        return steps_per_epoch(data)
+    return max(1, len(data))
 
 
 def _callbacks(has_val, early_stopping, lr_schedule):
@@ -204,6 +233,18 @@ class FineTuneConfig:
         verbose: Keras fit verbosity; log: where progress lines go.
 
     How it runs:
+    Training switches (`dlzoo.switches`; recorded in the card's `training`):
+        optimizer: a Keras optimizer name for both phases ("adam", default; "adamw", "sgd"...).
+        label_smoothing: 0 (default) to below 1: cross-entropy against smoothed labels.
+        ema: None (default), True (momentum 0.99) or the momentum: keep an exponential moving
+            average of the weights; validation, early stopping and the saved model use it.
+        weight_decay: None (default) or a rate: decoupled weight decay (AdamW-style), not on
+            biases and normalisation parameters.
+        gradient_accumulation: 1 (default) or N: one update per N batches (effective batch
+            N x batch_size).
+        lr_schedule also takes "cosine" / "one_cycle" (mappings with `warmup_epochs`), applied
+            over each phase's steps.
+
         precision: "auto" (default: bfloat16 mixed on GPUs that compute it natively, float32
             elsewhere), "float32", "bfloat16" or "float16" (`dlzoo.precision`).
         devices: 1 (default), N or "all": data parallel over this host's devices
@@ -240,6 +281,11 @@ class FineTuneConfig:
     log: object = print
     precision: str = "auto"
     devices: object = 1
+    optimizer: str = "adam"
+    label_smoothing: float = 0.0
+    ema: object = None
+    weight_decay: float | None = None
+    gradient_accumulation: int = 1
 
     def check(self) -> object:
         """Checks the settings (ValueError/TypeError naming the argument); returns the parsed
@@ -265,10 +311,28 @@ class FineTuneConfig:
                                       or not isinstance(self.devices, int) or self.devices < 1):
             raise ValueError("fine_tune: devices must be a positive integer or 'all'; received "
                              f"{self.devices!r}.")
+        from dlzoo.schedules import check_schedule
+        from dlzoo.switches import optimizer_arguments
+
+        check_schedule(self.lr_schedule, "fine_tune: lr_schedule")
+        optimizer_arguments(_switches(self))
+        _check_optimizer_name(self.optimizer)
         if self.head_epochs == 0 and (self.epochs == 0 or unfreeze_k == 0):
             raise ValueError("fine_tune: nothing to train: head_epochs is 0 and phase 2 is off "
                              "(epochs=0 or unfreeze='none').")
         return unfreeze_k
+
+
+def _check_optimizer_name(name) -> None:
+    import keras
+
+    try:
+        if not isinstance(name, str):
+            raise ValueError
+        keras.optimizers.get(name)
+    except ValueError:
+        raise ValueError("fine_tune: optimizer must be a Keras optimizer name (adam, adamw, sgd, "
+                         f"rmsprop, nadam, ...); received {name!r}.") from None
 
 
 @dataclasses.dataclass
@@ -404,7 +468,7 @@ def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None
     # The result loads and trains as a normal model; a fresh optimizer, so the file holds no
     # optimizer state shaped by the last phase's trainable set.
     parts.network.trainable = True
-    _compile(parts.model, parts.learning_rate)
+    _compile(parts.model, parts.learning_rate, cfg, epochs=cfg.epochs, data=parts.bundle.train)
     parts.model.optimizer.build(parts.model.trainable_variables)
     report, metrics = _final_metrics(parts, phase_metrics)
     seconds = time.perf_counter() - start
@@ -517,7 +581,8 @@ def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics:
     where = f"phase 1: head, {cfg.head_epochs} epochs at {cfg.head_learning_rate:g}"
     if cfg.augment:
         cfg.log(f"{where}, frozen network in the loop (augmentation is on)")
-        _compile(parts.model, cfg.head_learning_rate)
+        _compile(parts.model, cfg.head_learning_rate, cfg, epochs=cfg.head_epochs,
+                 data=bundle.train)
         h = parts.model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.head_epochs,
                             callbacks=_callbacks(bundle.val is not None, cfg.early_stopping,
                                                  cfg.lr_schedule),
@@ -530,7 +595,8 @@ def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics:
                 + f" ({features.train[0].shape[0]} x {features.train[0].shape[1:]}, "
                   f"{features.seconds:.1f} s)")
         head = _head_model(features, parts.head_layers)
-        _compile(head, cfg.head_learning_rate)
+        _compile(head, cfg.head_learning_rate, cfg, epochs=cfg.head_epochs,
+                 data=features.train)
         h = head.fit(*features.train, validation_data=features.val, epochs=cfg.head_epochs,
                      batch_size=cfg.batch_size, shuffle=True,
                      callbacks=_callbacks(features.val is not None, cfg.early_stopping,
@@ -573,7 +639,7 @@ def _phase2(parts: _Assembly, cfg: FineTuneConfig, unfreeze_k, history: dict,
     cfg.log(f"phase 2: unfreeze {cfg.unfreeze} ({', '.join(groups) or 'nothing'}: "
             f"{len(unfrozen)} layer(s)), {cfg.epochs} epochs at {parts.learning_rate:g}, "
             "BatchNorm " + ("training" if cfg.train_batchnorm else "frozen (inference mode)"))
-    _compile(parts.model, parts.learning_rate)
+    _compile(parts.model, parts.learning_rate, cfg, epochs=cfg.epochs, data=bundle.train)
     h = parts.model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.epochs,
                         callbacks=_callbacks(bundle.val is not None, cfg.early_stopping,
                                              cfg.lr_schedule),
@@ -637,6 +703,8 @@ def _final_metrics(parts: _Assembly, phase_metrics: dict):
 def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features, phase_epochs, unfrozen,
           groups, seconds, saved) -> ModelCard:
     """The fine-tuned model's `ModelCard` (its `transfer` section records how it was made)."""
+    from dlzoo.switches import card_record
+
     src, bundle, classes = parts.src, parts.bundle, parts.classes
     n1, n2 = phase_epochs
     seen = training_files_record(bundle)
@@ -680,7 +748,10 @@ def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features, phase_epochs
             "epochs_run": n1 + n2,
             "precision": cfg.precision,
             "devices": cfg.devices,
-            "optimizer": "adam",
+            "optimizer": cfg.optimizer,
+            "lr_schedule": cfg.lr_schedule,
+            **card_record(_switches(cfg),
+                          batch_size=cfg.batch_size),
             **({"class_weight": {"mode": cfg.class_weight, "weights": {
                 c: parts.class_weight[i] for i, c in enumerate(classes)}}}
                if parts.class_weight else {}),

@@ -1,0 +1,231 @@
+"""Training switches (issue 27, item 2): label smoothing, weight EMA, cosine / one-cycle
+schedules, gradient accumulation and decoupled weight decay, from a recipe key, a `finetune` flag
+or a `fine_tune` keyword, recorded in the card. CI runs this file on both legs (TensorFlow, and
+JAX without TensorFlow, where every switch must keep the step compiled)."""
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from dlzoo.callbacks import backup_path, learning_rate, read_backup, standard
+from dlzoo.cli import main
+from dlzoo.compiling import compile_for_task
+from dlzoo.losses import SmoothedCrossEntropy
+from dlzoo.recipes import RecipeError, load_recipe
+from dlzoo.switches import check_switches
+
+BACKEND = keras.backend.backend()
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "saved_models" / "lenet5-digits"
+
+
+def _card(path):
+    return json.loads((Path(path) / "card.json").read_text())
+
+
+# --- checks, before any backend work ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("label_smoothing", 1.5, "train.label_smoothing must be a number in [0, 1)"),
+    ("ema", 2, "train.ema must be true, false or the EMA momentum in (0, 1)"),
+    ("weight_decay", "lots", "train.weight_decay must be a number from 0 to 1"),
+    ("gradient_accumulation", 0, "train.gradient_accumulation must be an integer from 1"),
+])
+def test_a_bad_switch_in_a_recipe_names_the_key_and_what_it_takes(key, value, words):
+    with pytest.raises(RecipeError) as e:
+        load_recipe("lenet5-digits", overrides=[f"train.{key}={value}"])
+    assert words in str(e.value) and f"received {value!r}" in str(e.value)
+    assert str(e.value).startswith("recipe lenet5-digits.yaml: ")
+
+
+def test_a_switch_and_optimizer_args_saying_different_things_is_refused():
+    with pytest.raises(RecipeError, match=r"train.optimizer_args.weight_decay \(0.1\) "
+                                          r"contradicts the switch weight_decay \(0.05\)"):
+        load_recipe("lenet5-digits", overrides=["train.weight_decay=0.05",
+                                                "train.optimizer_args={weight_decay: 0.1}"])
+
+
+def test_fine_tune_checks_its_switches_before_loading_anything(tmp_path):
+    from dlzoo.transfer import fine_tune
+
+    for kwargs, words in (({"ema": 1.2}, "fine_tune: ema must be"),
+                          ({"optimizer": "adamm"}, "fine_tune: optimizer must be a Keras"),
+                          ({"lr_schedule": "one-cycle"}, "fine_tune: lr_schedule must be one of"),
+                          ({"label_smoothing": -0.1}, "fine_tune: label_smoothing must be")):
+        with pytest.raises(ValueError, match=words):
+            fine_tune("lenet5", tmp_path / "nothing-here", **kwargs)
+
+
+# --- the parts ---------------------------------------------------------------------------------
+
+
+def test_one_cycle_warms_up_to_the_rate_then_anneals_far_below_it():
+    lr = learning_rate("one_cycle", learning_rate=0.01, epochs=10, steps_per_epoch=10)
+    steps = (0, 10, 20, 29, 30, 31, 50, 70, 99, 100)
+    at = dict(zip(steps, (float(keras.ops.convert_to_numpy(lr(s))) for s in steps)))
+    assert at[0] == pytest.approx(0.01 / 25)
+    assert at[30] == pytest.approx(0.01)  # the peak, at 30% of the steps
+    up, down = [at[s] for s in steps[:5]], [at[s] for s in steps[4:]]
+    assert up == sorted(up) and down == sorted(down, reverse=True) and at[29] < at[30] > at[31]
+    assert at[99] < 0.01 / 1000
+    assert at[100] == pytest.approx(0.01 / 25 / 1e4)  # lr / (div_factor * final_div_factor)
+    warm = learning_rate({"type": "one_cycle", "warmup_epochs": 2}, learning_rate=0.01,
+                         epochs=10, steps_per_epoch=10)
+    assert [float(keras.ops.convert_to_numpy(warm(s))) for s in (19, 20, 21)][1] == (
+        pytest.approx(0.01))
+
+
+def test_label_smoothing_on_class_indices_is_keras_categorical_smoothing_on_one_hot():
+    y = np.array([0, 2, 1])
+    p = np.array([[0.9, 0.05, 0.05], [0.1, 0.1, 0.8], [0.3, 0.6, 0.1]], "float32")
+    ours = float(SmoothedCrossEntropy(0.1)(y, p))
+    keras_ = float(keras.losses.CategoricalCrossentropy(label_smoothing=0.1)(np.eye(3)[y], p))
+    assert ours == pytest.approx(keras_, rel=1e-6)
+    assert ours > float(keras.losses.SparseCategoricalCrossentropy()(y, p))  # smoothing costs
+    assert float(SmoothedCrossEntropy(0.1)(y[:, None], p)) == pytest.approx(ours, rel=1e-6)
+
+
+def _dense(seed=0, classes=3):
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8,))
+    x = keras.layers.Dense(16, activation="relu", name="hidden")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax",
+                                                  name="predictions")(x))
+
+
+def _blobs(n=96, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    x = rng.normal(size=(n, 8)).astype("float32") + 1.5 * np.eye(3, 8)[y]
+    return x, y
+
+
+class _Record(keras.callbacks.Callback):
+    """Per epoch: the raw weights and the optimizer's averages, read after every other
+    callback."""
+
+    def __init__(self):
+        super().__init__()
+        self.raw, self.ema = [], []
+
+    def on_epoch_end(self, epoch, logs=None):
+        opt = self.model.optimizer
+        self.raw.append([keras.ops.convert_to_numpy(v) for v in opt._trainable_variables])
+        self.ema.append([keras.ops.convert_to_numpy(v)
+                         for v in opt._model_variables_moving_average])
+
+
+def test_ema_weights_are_the_ones_validated_kept_by_early_stopping_and_left_in_the_model():
+    x, y = _blobs()
+    xv, yv = _blobs(48, seed=1)
+    model = compile_for_task(_dense(), "classification", optimizer="sgd", learning_rate=0.5,
+                             switches=check_switches({"ema": 0.9}))
+    assert model.optimizer.use_ema and model.optimizer.ema_momentum == 0.9
+    if BACKEND == "jax":
+        assert model.jit_compile is True
+    record = _Record()
+    callbacks = standard(early_stopping={"patience": 2}, lr_schedule="constant") + [record]
+    h = model.fit(x, y, validation_data=(xv, yv), epochs=12, batch_size=16, verbose=0,
+                  callbacks=callbacks, shuffle=False).history
+    best = int(np.argmin(h["val_loss"]))
+    final = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+    for got, ema, raw in zip(final, record.ema[best], record.raw[best]):
+        np.testing.assert_allclose(got, ema, rtol=1e-6, atol=1e-7)  # the best epoch's average
+        assert not np.allclose(ema, raw, atol=1e-4)  # which is not the raw weights
+    # the logged val_loss of that epoch was measured with those same averaged weights
+    assert model.evaluate(xv, yv, verbose=0, return_dict=True)["loss"] == pytest.approx(
+        h["val_loss"][best], rel=1e-4)
+
+
+def test_gradient_accumulation_updates_once_per_n_batches_and_its_backup_reads_back(tmp_path):
+    x, y = _blobs(96)
+    model = compile_for_task(_dense(), "classification", optimizer="adam",
+                             switches=check_switches({"gradient_accumulation": 3}))
+    if BACKEND == "jax":
+        assert model.jit_compile is True
+    before = [keras.ops.convert_to_numpy(v).copy() for v in model.trainable_variables]
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0, shuffle=False,
+              callbacks=standard(run_dir=tmp_path, monitor="loss", early_stopping=False,
+                                 lr_schedule="constant", checkpoint=False, csv_log=False))
+    assert int(keras.ops.convert_to_numpy(model.optimizer.iterations)) == 2  # 6 batches / 3
+    assert not all(np.allclose(a, keras.ops.convert_to_numpy(b))
+                   for a, b in zip(before, model.trainable_variables))
+    # the backup's step count is the optimizer's own counter (6), not iterations (2): a resume
+    # takes it as whole instead of refusing it as torn
+    assert read_backup(backup_path(tmp_path / "backup", 1))["epoch"] == 1
+
+
+def test_weight_decay_is_decoupled_and_spares_biases():
+    model = compile_for_task(_dense(), "classification", optimizer="adam",
+                             switches=check_switches({"weight_decay": 0.05}))
+    opt = model.optimizer
+    assert opt.weight_decay == 0.05
+    decayed = {v.path: opt._use_weight_decay(v) for v in model.trainable_variables}
+    assert decayed == {"hidden/kernel": True, "hidden/bias": False,
+                       "predictions/kernel": True, "predictions/bias": False}
+
+
+def test_label_smoothing_refuses_a_loss_it_does_not_apply_to():
+    with pytest.raises(ValueError, match="label_smoothing applies to cross-entropy losses; the "
+                                         "loss is 'mse'"):
+        compile_for_task(_dense(), "classification", loss="mse",
+                         switches=check_switches({"label_smoothing": 0.1}))
+
+
+# --- as a user runs them ---------------------------------------------------------------------
+
+
+def test_train_flags_set_the_switches_and_the_card_records_them(tmp_path, capsys):
+    out = tmp_path / "models"
+    code = main(["train", "lenet5-digits", "--set", "train.epochs=1", "--output", str(out),
+                 "--quiet", "--label-smoothing", "0.1", "--ema", "0.9", "--weight-decay", "0.05",
+                 "--grad-accum", "2", "--optimizer", "adamw", "--lr-schedule", "cosine",
+                 "--warmup-epochs", "1"])
+    assert code == 0
+    card = _card(out / "lenet5-digits")
+    t = card["training"]
+    assert t["optimizer"] == "adamw"
+    assert t["label_smoothing"] == 0.1
+    assert t["ema"]["momentum"] == 0.9
+    assert t["weight_decay"]["rate"] == 0.05
+    assert t["gradient_accumulation"] == {"steps": 2, "effective_batch_size": 128}
+    assert t["callbacks"]["lr_schedule"] == {"type": "cosine", "warmup_epochs": 1, "alpha": 0.0}
+    # the saved model is compiled with what trained it: it reloads with the smoothed loss
+    from dlzoo import load
+
+    model = load(out / "lenet5-digits")
+    assert type(model.loss).__name__ == "SmoothedCrossEntropy"
+    assert model.loss.label_smoothing == 0.1
+    assert model.optimizer.use_ema and model.optimizer.gradient_accumulation_steps == 2
+    if BACKEND == "jax":
+        assert model.jit_compile is True
+
+
+def test_a_bad_switch_flag_is_one_line_naming_the_key(capsys):
+    assert main(["train", "lenet5-digits", "--label-smoothing", "1.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "train.label_smoothing must be a number in [0, 1)" in err[0]
+    assert main(["finetune", str(SHIPPED), "--model", "lenet5", "--warmup-epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--warmup-epochs goes with --lr-schedule cosine or one_cycle" in err
+
+
+def test_finetune_flags_reach_both_phases_and_the_card(tmp_path, capsys):
+    from tests.test_finetune_cli import _colour_folder
+
+    folder = _colour_folder(tmp_path / "photos", n=6)
+    out = tmp_path / "tuned"
+    code = main(["finetune", str(folder), "--model", str(SHIPPED), "--head-epochs", "2",
+                 "--epochs", "2", "--out", str(out), "--cache-dir", "", "--quiet",
+                 "--label-smoothing", "0.1", "--ema", "--weight-decay", "0.01",
+                 "--grad-accum", "2", "--lr-schedule", "one_cycle"])
+    assert code == 0
+    t = _card(out)["training"]
+    assert t["label_smoothing"] == 0.1 and t["ema"]["momentum"] == 0.99
+    assert t["weight_decay"]["rate"] == 0.01 and t["gradient_accumulation"]["steps"] == 2
+    assert t["lr_schedule"] == "one_cycle"
+    assert t["phase1"]["epochs_run"] == 2 and t["phase2"]["epochs_run"] == 2
