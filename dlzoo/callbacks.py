@@ -44,6 +44,7 @@ __all__ = [
     "AtomicModelCheckpoint",
     "EMAWeights",
     "LearningRateLogger",
+    "MixingSchedule",
     "ResumeState",
     "RunBackup",
     "check_schedule",
@@ -594,6 +595,17 @@ class _EMASwapBack(keras.callbacks.Callback):
             self.ema._ema_weights_in_model = False
 
 
+class MixingSchedule(keras.callbacks.Callback):
+    """Tells the model's `BatchMixer` (`model.dlzoo_batch_mixer`, set by the run that mixes its
+    training batches: `dlzoo.augmentation`) the epoch, so mixing stops at `mix_off_epoch`.
+    Does nothing for a model without one."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        mixer = getattr(self.model, "dlzoo_batch_mixer", None)
+        if mixer is not None:
+            mixer.set_epoch(epoch)
+
+
 # --- the standard set ------------------------------------------------------------------------
 
 
@@ -665,7 +677,7 @@ def standard(
         callbacks.append(keras.callbacks.TerminateOnNaN())
     callbacks.append(LearningRateLogger())
     ema = EMAWeights()  # inert unless the optimizer keeps a weight EMA (train.ema)
-    callbacks.append(ema)
+    callbacks += [MixingSchedule(), ema]  # the first inert without mixup / cutmix
     if early_stopping:
         callbacks.append(_early_stopping(early_stopping, monitor, verbose))
     if kind == "plateau":

@@ -124,7 +124,8 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
         loss, metrics: None for the task's defaults (`default_loss`, `default_metrics`);
             metric names include dlzoo's `balanced_accuracy` and `macro_f1` (`dlzoo.metrics`).
         switches: training switches checked by `dlzoo.switches.check_switches` (label
-            smoothing, EMA, weight decay, gradient accumulation); None for none.
+            smoothing, EMA, weight decay, gradient accumulation), and `augment`: when it
+            mixes labels (mixup / cutmix), the loss and `accuracy` take soft labels too.
 
     Raises:
         ValueError: a switch that does not fit (label smoothing on a task without a
@@ -145,8 +146,12 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
     if task == "generative":
         model.compile(optimizer=optimizer)
         return model
-    if switches.get("label_smoothing"):
-        loss = smoothed_loss(task, loss, switches["label_smoothing"], model.output_shape[-1])
+    from dlzoo.augmentation import mixes_labels
+
+    soft = mixes_labels(switches.get("augment"))
+    if switches.get("label_smoothing") or soft:  # mixed labels: a loss that takes soft ones
+        loss = smoothed_loss(task, loss, switches.get("label_smoothing") or 0.0,
+                             model.output_shape[-1])
     if loss is None:
         loss = default_loss(task, model.output_shape[-1])
     if metrics is None:
@@ -154,6 +159,10 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
     from dlzoo.metrics import resolve_metrics
 
     metrics = resolve_metrics(metrics)
+    if soft:
+        from dlzoo.losses import SoftLabelAccuracy
+
+        metrics = [SoftLabelAccuracy() if m in ("accuracy", "acc") else m for m in metrics]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model
 
@@ -170,8 +179,8 @@ def smoothed_loss(task: str, loss, label_smoothing: float, output_units: int | N
     import keras
 
     if not is_classification(task):
-        raise ValueError(f"label_smoothing applies to classifiers; this is a {task} model. "
-                         "Remove label_smoothing.")
+        raise ValueError(f"label_smoothing, mixup and cutmix apply to classifiers; this is a "
+                         f"{task} model. Remove them.")
     name = loss if isinstance(loss, str) or loss is None else type(loss).__name__
     if name in (None, "sparse_categorical_crossentropy", "categorical_crossentropy",
                 "SparseCategoricalCrossentropy", "CategoricalCrossentropy"):
@@ -182,5 +191,5 @@ def smoothed_loss(task: str, loss, label_smoothing: float, output_units: int | N
         return SmoothedCrossEntropy(label_smoothing)
     if name in ("binary_crossentropy", "BinaryCrossentropy"):
         return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
-    raise ValueError(f"label_smoothing applies to cross-entropy losses; the loss is {name!r}. "
-                     "Remove label_smoothing or the loss.")
+    raise ValueError(f"label_smoothing, mixup and cutmix apply to cross-entropy losses; the loss "
+                     f"is {name!r}. Remove them or the loss.")

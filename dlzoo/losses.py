@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["SmoothedCrossEntropy"]
+__all__ = ["SmoothedCrossEntropy", "SoftLabelAccuracy"]
 
 
 @keras.saving.register_keras_serializable(package="dlzoo")
@@ -52,3 +52,27 @@ class SmoothedCrossEntropy(keras.losses.Loss):
     def get_config(self):
         return {**super().get_config(), "label_smoothing": self.label_smoothing,
                 "from_logits": self.from_logits}
+
+
+def _soft_label_accuracy(y_true, y_pred):
+    classes = y_pred.shape[-1]
+    if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == classes and classes != 1:
+        y_true = ops.argmax(y_true, axis=-1)  # soft labels: the class with the largest share
+    elif len(y_true.shape) == len(y_pred.shape):
+        y_true = ops.squeeze(y_true, axis=-1)
+    return ops.cast(ops.equal(ops.cast(y_true, "int32"),
+                              ops.cast(ops.argmax(y_pred, axis=-1), "int32")), "float32")
+
+
+@keras.saving.register_keras_serializable(package="dlzoo")
+class SoftLabelAccuracy(keras.metrics.MeanMetricWrapper):
+    """Accuracy for class-index labels (validation) and one-hot or mixed labels (MixUp /
+    CutMix training batches) alike: a mixed label counts as its largest share. Keras picks
+    sparse or categorical accuracy once, from the first batch's shapes, and training and
+    validation batches differ here. Logged as `accuracy` / `val_accuracy`."""
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(_soft_label_accuracy, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}

@@ -648,9 +648,30 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
     if recipe["train"].get("class_weight") and info.task in CLASSIFICATION_TASKS:
         inputs.class_weight = run_class_weights(recipe["train"]["class_weight"], bundle, train,
                                                 log=log)
+    mixer = _batch_mixer(recipe, info, bundle, arrays)
+    if mixer is not None:  # after the class weights, which count the unmixed labels
+        inputs.train = mixer.mix(inputs.train)
     if build:
         inputs.model = build_and_compile(recipe, bundle, info, steps, strategy)
+        inputs.model.dlzoo_batch_mixer = mixer  # for MixingSchedule (mix_off_epoch)
     return inputs
+
+
+def _batch_mixer(recipe: dict, info, bundle, arrays: bool):
+    """The `dlzoo.augmentation.BatchMixer` of `train.augment`'s mixup / cutmix, or None."""
+    from dlzoo.augmentation import BatchMixer, mixes_labels
+
+    augment = recipe["train"]["augment"]
+    if not mixes_labels(augment):
+        return None
+    if info.task not in CLASSIFICATION_TASKS or info.input_kind != "image":
+        raise ValueError(f"recipe {recipe['name']}: train.augment mixup / cutmix mix images and "
+                         f"their class labels; {info.name} is a {info.task} model.")
+    if arrays:
+        raise ValueError(f"recipe {recipe['name']}: train.augment mixup / cutmix mix the "
+                         "batches of a pipeline; --folds trains on in-memory arrays. Drop "
+                         "mixup / cutmix for the cross-validation.")
+    return BatchMixer(augment, bundle.num_classes, seed=recipe["train"]["seed"])
 
 
 def run_class_weights(mode: str, bundle, train, *, log=print) -> dict[int, float]:

@@ -220,12 +220,132 @@ def test_finetune_flags_reach_both_phases_and_the_card(tmp_path, capsys):
     folder = _colour_folder(tmp_path / "photos", n=6)
     out = tmp_path / "tuned"
     code = main(["finetune", str(folder), "--model", str(SHIPPED), "--head-epochs", "2",
-                 "--epochs", "2", "--out", str(out), "--cache-dir", "", "--quiet",
+                 "--epochs", "2", "--out", str(out), "--quiet",
                  "--label-smoothing", "0.1", "--ema", "--weight-decay", "0.01",
-                 "--grad-accum", "2", "--lr-schedule", "one_cycle"])
+                 "--grad-accum", "2", "--lr-schedule", "one_cycle",
+                 "--augment", "mixup=0.2,cutmix=true,mix_off_epoch=1,erasing=0.5"])
     assert code == 0
-    t = _card(out)["training"]
+    card = _card(out)
+    assert card["transfer"]["augment"] == {"mixup": 0.2, "cutmix": 1.0, "mix_off_epoch": 1,
+                                           "erasing": 0.5}
+    t = card["training"]
     assert t["label_smoothing"] == 0.1 and t["ema"]["momentum"] == 0.99
     assert t["weight_decay"]["rate"] == 0.01 and t["gradient_accumulation"]["steps"] == 2
     assert t["lr_schedule"] == "one_cycle"
     assert t["phase1"]["epochs_run"] == 2 and t["phase2"]["epochs_run"] == 2
+
+
+# --- augmentation policies (item 1) ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec, words", [
+    ({"rand_augment": 2}, "augment.rand_augment must be true or a number in (0, 1]"),
+    ({"mixup": -1}, "augment.mixup must be true or the Beta distribution's alpha"),
+    ({"mix_off_epoch": 3}, "augment.mix_off_epoch goes with mixup or cutmix"),
+    ({"cutmix": True, "mix_off_epoch": "two"}, "augment.mix_off_epoch must be a positive "
+                                               "integer"),
+    ({"randaugment": True}, "unknown augment key 'randaugment'"),
+])
+def test_a_bad_policy_names_the_key(spec, words):
+    from dlzoo.augmentation import normalize_augment
+
+    with pytest.raises(ValueError) as e:
+        normalize_augment(spec, "train.augment")
+    assert words in str(e.value)
+
+
+def test_true_means_kerass_own_strength():
+    from dlzoo.augmentation import normalize_augment
+
+    assert normalize_augment({"rand_augment": True, "augmix": True, "erasing": True,
+                              "mixup": True, "cutmix": True}) == {
+        "rand_augment": 0.5, "augmix": 0.3, "erasing": 0.25, "mixup": 0.2, "cutmix": 1.0}
+
+
+# RandAugment and AugMix are big graphs: JAX compiles their eager ops for a minute on 2 cores
+@pytest.mark.parametrize("key", [
+    pytest.param("rand_augment", marks=pytest.mark.slow if BACKEND == "jax" else ()),
+    pytest.param("augmix", marks=pytest.mark.slow if BACKEND == "jax" else ()),
+    "erasing"])
+def test_a_policy_changes_the_training_batch_and_leaves_inference_alone(key):
+    from dlzoo.augmentation import augmentation_layers
+
+    (layer,) = augmentation_layers({key: 1.0 if key == "erasing" else True})
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 24, 24, 3)).astype("float32")
+    out = keras.ops.convert_to_numpy(layer(images, training=True))
+    changed = [not np.allclose(a, b) for a, b in zip(out, images)]
+    assert sum(changed) >= 6, f"{key} changed {sum(changed)} of 8 images"
+    assert out.min() >= 0 and out.max() <= 255  # stays in the pixel range
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(images, training=False)),
+                                  images)
+
+
+def _labelled_batches(n=48, classes=4, batch=16):
+    from dlzoo.data.neutral import Batches
+
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (n, 16, 16, 3)).astype("uint8")
+    y = rng.integers(0, classes, n).astype("int32")
+    return x, y, Batches(x, y, batch_size=batch)
+
+
+@pytest.mark.parametrize("pipeline", ["backend-neutral", "tf.data"])
+@pytest.mark.parametrize("kind", ["mixup", "cutmix"])
+def test_mixing_mixes_images_and_labels_until_the_off_epoch(kind, pipeline):
+    from dlzoo.augmentation import BatchMixer
+
+    x, y, batches = _labelled_batches()
+    if pipeline == "tf.data":
+        tf = pytest.importorskip("tensorflow")
+        batches = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    mixer = BatchMixer({kind: 1.0, "mix_off_epoch": 2}, num_classes=4, seed=0)
+    data = mixer.mix(batches)
+
+    def first():
+        xb, yb = next(iter(data))
+        return np.asarray(xb), np.asarray(yb)
+
+    mixer.set_epoch(1)
+    xb, yb = first()
+    assert yb.shape == (16, 4) and np.allclose(yb.sum(axis=1), 1.0, atol=1e-5)
+    # a partner of the same class (1 in 4 here) leaves a label whole
+    assert (yb.max(axis=1) < 0.999).sum() >= 5, "labels are mixtures"
+    assert (np.abs(xb - x[:16]).reshape(16, -1).max(axis=1) > 0).sum() >= 8
+    # the mixture follows the labels: a mixed label's largest share is one of the classes
+    # mixed, and the image's own class has a share
+    assert all(yb[i, y[i]] > 0 for i in range(16))
+    mixer.set_epoch(2)  # timm's --mixup-off-epoch: from here on, plain one-hot batches
+    xb, yb = first()
+    np.testing.assert_array_equal(yb, np.eye(4)[y[:16]])
+    np.testing.assert_array_equal(xb, x[:16].astype("float32"))
+
+
+def test_soft_label_accuracy_reads_indices_and_mixtures_alike():
+    from dlzoo.losses import SoftLabelAccuracy
+
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6]], "float32")
+    for labels in (np.array([0, 1]), np.array([[0], [1]]),
+                   np.array([[0.6, 0.4, 0.0], [0.0, 0.8, 0.2]], "float32")):
+        m = SoftLabelAccuracy()
+        m.update_state(labels, p)
+        assert float(m.result()) == pytest.approx(0.5)
+
+
+def test_training_with_mixup_cutmix_and_erasing_keeps_the_step_compiled(tmp_path, capsys):
+    out = tmp_path / "models"
+    code = main(["train", "lenet5-digits", "--set", "train.epochs=2", "--set",
+                 "train.augment={mixup: 0.2, cutmix: true, mix_off_epoch: 1, erasing: 0.5}",
+                 "--output", str(out), "--quiet"])
+    assert code == 0
+    card = _card(out / "lenet5-digits")
+    assert card["recipe"]["train"]["augment"] == {"mixup": 0.2, "cutmix": 1.0,
+                                                  "mix_off_epoch": 1, "erasing": 0.5}
+    assert card["metrics"]["val_accuracy"] > card["metrics"]["val_majority_baseline"]
+    from dlzoo import load
+
+    model = load(out / "lenet5-digits")
+    assert type(model.loss).__name__ == "SmoothedCrossEntropy"  # takes the soft labels
+    if BACKEND == "jax":
+        assert model.jit_compile is True
+    assert not model.run_eagerly

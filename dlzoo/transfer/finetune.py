@@ -96,7 +96,7 @@ def _compile(model, lr, cfg=None, *, epochs: int = 1, data=None):
     rate = learning_rate(cfg.lr_schedule, learning_rate=lr, epochs=max(1, epochs),
                          steps_per_epoch=_steps(data, cfg.batch_size))
     compile_for_task(model, "image_classification", optimizer=cfg.optimizer, learning_rate=rate,
-                     switches=_switches(cfg))
+                     switches={**_switches(cfg), "augment": cfg.augment})
 
 
 def _switches(cfg) -> dict:
@@ -519,6 +519,7 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
         weights = class_weights(class_counts(bundle, bundle.train), cfg.class_weight)
         log(f"class weights ({cfg.class_weight}): "
             + ", ".join(f"{c} {weights[i]:.3g}" for i, c in enumerate(classes)))
+    bundle = _mix_batches(bundle, model, cfg)  # after the class weights: unmixed labels
     log(f"model: {src.name} ({src.weights or 'random weights'}), features from "
         f"{extractor.layer!r} ({'kept head' if keep_head else 'new head'}), preprocessing "
         f"{src.preprocessing!r}")
@@ -527,6 +528,19 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
         head_layers=head_layers, model=model, keep_head=keep_head, layer=extractor.layer,
         learning_rate=phase2_learning_rate(src, cfg.learning_rate, cfg.head_learning_rate),
         class_weight=weights)
+
+
+def _mix_batches(bundle, model, cfg: FineTuneConfig):
+    """The bundle with its training batches mixed (`augment`'s mixup / cutmix:
+    `dlzoo.augmentation.BatchMixer`; `mix_off_epoch` counts the epochs of each phase); as it
+    is otherwise."""
+    from dlzoo.augmentation import BatchMixer, mixes_labels
+
+    if not mixes_labels(cfg.augment):
+        return bundle
+    mixer = BatchMixer(cfg.augment, len(bundle.class_names), seed=cfg.seed)
+    model.dlzoo_batch_mixer = mixer  # for dlzoo.callbacks.MixingSchedule
+    return dataclasses.replace(bundle, train=mixer.mix(bundle.train))
 
 
 def _split_evenly(bundle, cfg: FineTuneConfig):

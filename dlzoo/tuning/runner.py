@@ -36,6 +36,7 @@ def project_dir_for(output, name: str) -> Path:
 
 def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
     """The hypermodel of a recipe's `tune:` section, sized for the loaded data (`bundle`)."""
+    from dlzoo.switches import SWITCH_DEFAULTS
     from dlzoo.tuning.hypermodels import get_hypermodel
 
     tune = recipe["tune"]
@@ -51,6 +52,7 @@ def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
         preprocessing=getattr(bundle, "value_range", "0-255") == "0-255",
         augment=recipe["train"]["augment"], precision=recipe["train"].get("precision", "auto"),
         loss=recipe["train"]["loss"], metrics=recipe["train"]["metrics"],  # what trials log
+        switches={k: recipe["train"].get(k) for k in SWITCH_DEFAULTS},
     )
 
 
