@@ -343,6 +343,26 @@ def _add_switch_flags(p, recipe: bool = True) -> None:
     g.add_argument("--grad-accum", type=int, default=None, metavar="N",
                    help="one update per N batches: an N times larger effective batch on a small "
                         "device" + key("gradient_accumulation"))
+    g.add_argument("--l1", type=float, default=None, metavar="RATE",
+                   help="L1 penalty on every kernel (Dense, convolution)" + key("l1"))
+    g.add_argument("--l2", type=float, default=None, metavar="RATE",
+                   help="L2 penalty on every kernel, e.g. 1e-4" + key("l2"))
+    g.add_argument("--activity-l1", type=float, default=None, metavar="RATE",
+                   help="L1 penalty on one layer's activities (sparse codes), e.g. 1e-5"
+                        + key("activity_l1"))
+    g.add_argument("--activity-layer", default=None, metavar="NAME",
+                   help="with --activity-l1: the layer (default: the one feeding predictions)"
+                        + key("activity_layer"))
+    g.add_argument("--max-norm", type=float, default=None, metavar="C",
+                   help="max-norm constraint: each unit's incoming weights keep a norm of at "
+                        "most C, e.g. 3" + key("max_norm"))
+    clip = g.add_mutually_exclusive_group()
+    clip.add_argument("--clipnorm", type=float, default=None, metavar="C",
+                      help="clip each gradient to norm C" + key("clipnorm"))
+    clip.add_argument("--global-clipnorm", type=float, default=None, metavar="C",
+                      help="clip all gradients together to global norm C" + key("global_clipnorm"))
+    clip.add_argument("--clipvalue", type=float, default=None, metavar="V",
+                      help="clip each gradient value to [-V, V]" + key("clipvalue"))
 
 
 def _lr_schedule_flag(args):
@@ -358,12 +378,19 @@ def _lr_schedule_flag(args):
     return {"type": kind, "warmup_epochs": warmup}
 
 
+# --flag (argparse dest) -> the recipe's train.KEY and fine_tune's keyword
+SWITCH_FLAGS = {"optimizer": "optimizer", "label_smoothing": "label_smoothing", "ema": "ema",
+                "weight_decay": "weight_decay", "grad_accum": "gradient_accumulation",
+                "l1": "l1", "l2": "l2", "activity_l1": "activity_l1",
+                "activity_layer": "activity_layer", "max_norm": "max_norm",
+                "clipnorm": "clipnorm", "global_clipnorm": "global_clipnorm",
+                "clipvalue": "clipvalue"}
+
+
 def _switch_overrides(args) -> list[str]:
     """The training-switch flags as the recipe keys they set."""
     out = []
-    for flag, key in (("optimizer", "optimizer"), ("label_smoothing", "label_smoothing"),
-                      ("ema", "ema"), ("weight_decay", "weight_decay"),
-                      ("grad_accum", "gradient_accumulation")):
+    for flag, key in SWITCH_FLAGS.items():
         value = getattr(args, flag, None)
         if value is not None:
             out.append(f"train.{key}={value}")
@@ -378,10 +405,8 @@ def _switch_overrides(args) -> list[str]:
 
 def _switch_settings(args) -> dict:
     """The training-switch flags as `fine_tune` keywords (only those given)."""
-    out = {k: getattr(args, flag) for flag, k in (
-        ("optimizer", "optimizer"), ("label_smoothing", "label_smoothing"), ("ema", "ema"),
-        ("weight_decay", "weight_decay"), ("grad_accum", "gradient_accumulation"))
-        if getattr(args, flag, None) is not None}
+    out = {k: getattr(args, flag) for flag, k in SWITCH_FLAGS.items()
+           if getattr(args, flag, None) is not None}
     schedule = _lr_schedule_flag(args)
     if schedule is not None:
         out["lr_schedule"] = schedule

@@ -32,6 +32,7 @@ import yaml
 
 from dlzoo.augmentation import normalize_augment
 from dlzoo.schedules import EARLY_STOPPING_DEFAULTS, check_schedule
+from dlzoo.switches import SWITCH_DEFAULTS
 from dlzoo.userfiles import RECIPE_MAX_BYTES, read_text
 
 __all__ = [
@@ -66,12 +67,10 @@ DEFAULTS = {
         "precision": "auto",  # auto | float32 | bfloat16 | float16 (dlzoo.precision)
         "devices": 1,  # N or "all": data parallel over this many local devices
         "class_weight": None,  # balanced: weigh each class n / (k * n_c) in the loss
-        # training switches (dlzoo.switches): 0.1 | true or the EMA momentum | a decay rate |
-        # batches per update
-        "label_smoothing": 0.0,
-        "ema": None,
-        "weight_decay": None,
-        "gradient_accumulation": 1,
+        # training switches (dlzoo.switches): label_smoothing, ema, weight_decay,
+        # gradient_accumulation, l1, l2, activity_l1, activity_layer, max_norm, clipnorm,
+        # global_clipnorm, clipvalue
+        **SWITCH_DEFAULTS,
     },
     "callbacks": {
         "monitor": "val_loss",
@@ -122,6 +121,18 @@ class _NoAliasLoader(yaml.SafeLoader):
                 None, None, f"YAML {kind}{event.anchor} at line {event.start_mark.line + 1}: "
                 "recipes may not use anchors or aliases; write the values out", event.start_mark)
         return super().compose_node(parent, index)
+
+
+# YAML 1.1 (PyYAML) reads `1e-4` as a string (its floats need a dot: `1.0e-4`); YAML 1.2, and
+# everyone writing a learning rate, read a number. The resolver below makes it one.
+_NoAliasLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
 
 
 def parse_yaml(text: str):

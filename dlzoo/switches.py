@@ -1,4 +1,5 @@
-"""Training switches: label smoothing, weight EMA, weight decay and gradient accumulation.
+"""Training switches: label smoothing, weight EMA, weight decay, gradient accumulation,
+weight and activity penalties, max-norm constraints and gradient clipping.
 
 One vocabulary for the recipe keys (`train.label_smoothing`, `train.ema`, `train.weight_decay`,
 `train.gradient_accumulation`), `fine_tune(...)`'s keywords of the same names and the CLI flags
@@ -14,11 +15,15 @@ own parts:
 - weight decay: the optimizer's `weight_decay` (decoupled from the gradient, as AdamW, on every
   Keras 3 optimizer), not applied to biases and normalisation scales (as timm and fastai);
 - gradient accumulation: the optimizer's `gradient_accumulation_steps` (an update every N
-  batches, from their mean gradient: the effective batch is N x data.batch_size).
+  batches, from their mean gradient: the effective batch is N x data.batch_size);
+- `l1` / `l2` / `max_norm` on every kernel and `activity_l1` on one layer's outputs: Keras's
+  regularizers and `MaxNorm` set on the built model's layers (`dlzoo.regularization`), so they
+  are in the saved model's config;
+- gradient clipping: the optimizer's `clipnorm`, `global_clipnorm` or `clipvalue` (one of them).
 
     >>> from dlzoo.switches import check_switches
     >>> check_switches({"label_smoothing": 0.1, "ema": True}, "train.")
-    {'label_smoothing': 0.1, 'ema': 0.99, 'weight_decay': None, 'gradient_accumulation': 1}
+    {'label_smoothing': 0.1, 'ema': 0.99, 'weight_decay': None, 'gradient_accumulation': 1, ...}
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import math
 
 __all__ = [
+    "CLIP_KEYS",
     "EMA_MOMENTUM",
     "SWITCH_DEFAULTS",
     "card_record",
@@ -39,7 +45,17 @@ SWITCH_DEFAULTS = {
     "ema": None,
     "weight_decay": None,
     "gradient_accumulation": 1,
+    # regularisation (dlzoo.regularization) and clipping (the optimizer's own arguments)
+    "l1": None,  # L1 penalty on every kernel (Dense, Conv...)
+    "l2": None,  # L2 penalty on every kernel
+    "activity_l1": None,  # L1 penalty on the activities of `activity_layer`
+    "activity_layer": None,  # a layer name; None: the layer feeding `predictions`
+    "max_norm": None,  # MaxNorm constraint on every kernel (each unit's incoming weights)
+    "clipnorm": None,  # gradient clipping: by each variable's norm
+    "global_clipnorm": None,  # by the norm of all gradients together
+    "clipvalue": None,  # by value
 }
+CLIP_KEYS = ("clipnorm", "global_clipnorm", "clipvalue")
 # Keras's own default `ema_momentum`: the average's horizon is about 1 / (1 - m) = 100 updates.
 EMA_MOMENTUM = 0.99
 MAX_ACCUMULATION = 1024
@@ -92,6 +108,35 @@ def check_switches(values: dict, prefix: str = "") -> dict:
             fail("gradient_accumulation",
                  f"an integer from 1 to {MAX_ACCUMULATION} (batches per update)")
         out["gradient_accumulation"] = v
+    for key, what in (("l1", "a penalty from 0 to 1 (1e-4 is usual)"),
+                      ("l2", "a penalty from 0 to 1 (1e-4 is usual)"),
+                      ("activity_l1", "a penalty from 0 to 1 (1e-5 is usual)")):
+        v = values.get(key)
+        if v is not None:
+            if not _number(v) or not 0 <= v <= 1:
+                fail(key, what)
+            out[key] = float(v) or None
+    for key, what in (("max_norm", "a positive number (3 is usual)"),
+                      ("clipnorm", "a positive number (1.0 is usual)"),
+                      ("global_clipnorm", "a positive number (1.0 is usual)"),
+                      ("clipvalue", "a positive number (0.5 is usual)")):
+        v = values.get(key)
+        if v is not None:
+            if not _number(v) or not v > 0:
+                fail(key, what)
+            out[key] = float(v)
+    layer = values.get("activity_layer")
+    if layer is not None:
+        if not isinstance(layer, str) or not layer:
+            fail("activity_layer", "a layer name (dlzoo build NAME --summary lists them)")
+        if out["activity_l1"] is None:
+            raise ValueError(f"{prefix}activity_layer goes with activity_l1; set the penalty.")
+        out["activity_layer"] = layer
+    clips = [k for k in CLIP_KEYS if out[k] is not None]
+    if len(clips) > 1:
+        raise ValueError(f"{prefix}{clips[0]} and {prefix.rsplit(' ', 1)[-1]}{clips[1]}: Keras "
+                         "clips gradients one way at a time; keep one of "
+                         f"{', '.join(CLIP_KEYS)}.")
     return out
 
 
@@ -111,8 +156,12 @@ def optimizer_arguments(switches: dict, optimizer_args: dict | None = None,
         wanted["weight_decay"] = switches["weight_decay"]
     if (switches.get("gradient_accumulation") or 1) > 1:
         wanted["gradient_accumulation_steps"] = switches["gradient_accumulation"]
+    for key in CLIP_KEYS:
+        if switches.get(key) is not None:
+            wanted[key] = switches[key]
     names = {"use_ema": "ema", "ema_momentum": "ema", "weight_decay": "weight_decay",
-             "gradient_accumulation_steps": "gradient_accumulation"}
+             "gradient_accumulation_steps": "gradient_accumulation",
+             **{k: k for k in CLIP_KEYS}}
     for key, value in wanted.items():
         if key in args and args[key] != value:
             raise ValueError(f"{where}.{key} ({args[key]!r}) contradicts the switch "
@@ -132,6 +181,16 @@ def card_record(switches: dict, *, batch_size: int | None = None) -> dict:
     if switches.get("weight_decay"):
         out["weight_decay"] = {"rate": switches["weight_decay"], "decoupled": True,
                                "excluded": "biases and normalisation parameters"}
+    for key in ("l1", "l2", "max_norm"):
+        if switches.get(key):
+            out[key] = {"value": switches[key], "on": "every kernel (Dense, convolution)"}
+    if switches.get("activity_l1"):
+        out["activity_l1"] = {"value": switches["activity_l1"],
+                              "layer": switches.get("activity_layer") or "(the layer feeding "
+                              "predictions)"}
+    for key in CLIP_KEYS:
+        if switches.get(key) is not None:
+            out["gradient_clipping"] = {"by": key, "value": switches[key]}
     steps = switches.get("gradient_accumulation") or 1
     if steps > 1:
         out["gradient_accumulation"] = {

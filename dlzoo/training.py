@@ -217,8 +217,10 @@ def build_model(recipe: dict, bundle, info):
     from dlzoo.augmentation import augmentation_layers
     from dlzoo.preprocessing import with_preprocessing
     from dlzoo.registry import build
+    from dlzoo.regularization import regularize_from
 
     network = build(recipe["model"], **_model_args(recipe, bundle, info))
+    regularize_from(network, recipe["train"])  # train.l1 / l2 / max_norm / activity_l1
     wrap = info.input_kind == "image" and info.task != "generative" and (
         getattr(bundle, "value_range", "0-255") == "0-255"
     )

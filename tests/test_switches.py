@@ -184,7 +184,8 @@ def test_train_flags_set_the_switches_and_the_card_records_them(tmp_path, capsys
     code = main(["train", "lenet5-digits", "--set", "train.epochs=1", "--output", str(out),
                  "--quiet", "--label-smoothing", "0.1", "--ema", "0.9", "--weight-decay", "0.05",
                  "--grad-accum", "2", "--optimizer", "adamw", "--lr-schedule", "cosine",
-                 "--warmup-epochs", "1"])
+                 "--warmup-epochs", "1", "--l2", "1e-4", "--max-norm", "3",
+                 "--activity-l1", "1e-5", "--clipnorm", "1.0"])
     assert code == 0
     card = _card(out / "lenet5-digits")
     t = card["training"]
@@ -194,6 +195,9 @@ def test_train_flags_set_the_switches_and_the_card_records_them(tmp_path, capsys
     assert t["weight_decay"]["rate"] == 0.05
     assert t["gradient_accumulation"] == {"steps": 2, "effective_batch_size": 128}
     assert t["callbacks"]["lr_schedule"] == {"type": "cosine", "warmup_epochs": 1, "alpha": 0.0}
+    assert t["l2"]["value"] == 1e-4 and t["max_norm"]["value"] == 3.0
+    assert t["activity_l1"]["value"] == 1e-5
+    assert t["gradient_clipping"] == {"by": "clipnorm", "value": 1.0}
     # the saved model is compiled with what trained it: it reloads with the smoothed loss
     from dlzoo import load
 
@@ -201,6 +205,15 @@ def test_train_flags_set_the_switches_and_the_card_records_them(tmp_path, capsys
     assert type(model.loss).__name__ == "SmoothedCrossEntropy"
     assert model.loss.label_smoothing == 0.1
     assert model.optimizer.use_ema and model.optimizer.gradient_accumulation_steps == 2
+    assert model.optimizer.clipnorm == 1.0
+    # the penalties and constraints are in the saved model: a reloaded model trains under them
+    from dlzoo.regularization import kernel_layers
+
+    kernels = kernel_layers(model)
+    assert len(kernels) == 5  # lenet5: c1, c3, c5, f6, predictions
+    assert all(type(k.kernel.regularizer).__name__ == "L1L2" and k.kernel.regularizer.l2 == (
+        pytest.approx(1e-4)) and type(k.kernel.constraint).__name__ == "MaxNorm" for k in kernels)
+    assert [k.name for k in kernels if k.activity_regularizer is not None] == ["f6"]
     if BACKEND == "jax":
         assert model.jit_compile is True
 
@@ -222,7 +235,8 @@ def test_finetune_flags_reach_both_phases_and_the_card(tmp_path, capsys):
     code = main(["finetune", str(folder), "--model", str(SHIPPED), "--head-epochs", "2",
                  "--epochs", "2", "--out", str(out), "--quiet",
                  "--label-smoothing", "0.1", "--ema", "--weight-decay", "0.01",
-                 "--grad-accum", "2", "--lr-schedule", "one_cycle",
+                 "--grad-accum", "2", "--lr-schedule", "one_cycle", "--l2", "1e-4",
+                 "--global-clipnorm", "1.0",
                  "--augment", "mixup=0.2,cutmix=true,mix_off_epoch=1,erasing=0.5"])
     assert code == 0
     card = _card(out)
@@ -232,6 +246,8 @@ def test_finetune_flags_reach_both_phases_and_the_card(tmp_path, capsys):
     assert t["label_smoothing"] == 0.1 and t["ema"]["momentum"] == 0.99
     assert t["weight_decay"]["rate"] == 0.01 and t["gradient_accumulation"]["steps"] == 2
     assert t["lr_schedule"] == "one_cycle"
+    assert t["l2"]["value"] == 1e-4
+    assert t["gradient_clipping"] == {"by": "global_clipnorm", "value": 1.0}
     assert t["phase1"]["epochs_run"] == 2 and t["phase2"]["epochs_run"] == 2
 
 
@@ -349,3 +365,47 @@ def test_training_with_mixup_cutmix_and_erasing_keeps_the_step_compiled(tmp_path
     if BACKEND == "jax":
         assert model.jit_compile is True
     assert not model.run_eagerly
+
+
+# --- regularisation and clipping (item 7) ----------------------------------------------------
+
+
+def test_clipping_one_way_and_an_activity_layer_without_its_penalty_are_refused():
+    with pytest.raises(RecipeError, match="clipnorm and train.clipvalue: Keras clips gradients "
+                                          "one way at a time"):
+        load_recipe("lenet5-digits", overrides=["train.clipnorm=1", "train.clipvalue=0.5"])
+    with pytest.raises(RecipeError, match="train.activity_layer goes with activity_l1"):
+        load_recipe("lenet5-digits", overrides=["train.activity_layer=f6"])
+    with pytest.raises(RecipeError, match=r"train.max_norm must be a positive number"):
+        load_recipe("lenet5-digits", overrides=["train.max_norm=0"])
+
+
+def test_penalties_enter_the_loss_and_max_norm_binds_after_each_update():
+    from dlzoo.regularization import regularize
+
+    model = _dense()
+    done = regularize(model, l2=0.01, max_norm=0.05, activity_l1=0.01)
+    assert done == {"kernels": 2, "activity_layer": "hidden"}  # the layer feeding predictions
+    compile_for_task(model, "classification", optimizer="sgd", learning_rate=0.5)
+    x, y = _blobs(32)
+    model(x[:4])  # a call records the activity penalty
+    assert len(model.losses) == 3  # two kernels' L2, the hidden layer's activities
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    for layer in (model.get_layer("hidden"), model.get_layer("predictions")):
+        norms = np.linalg.norm(keras.ops.convert_to_numpy(layer.kernel), axis=0)
+        assert norms.max() <= 0.05 + 1e-6  # each unit's incoming weights
+    with pytest.raises(ValueError, match="activity_layer 'hiden' is not a layer of .*closest: "
+                                         "hidden"):
+        regularize(_dense(), activity_l1=0.01, activity_layer_name="hiden")
+
+
+def test_a_rate_written_1e_4_is_a_number_in_a_recipe_and_in_set(tmp_path):
+    # YAML 1.1 reads 1e-4 as the string '1e-4': the recipe was refused naming the key
+    recipe = load_recipe("lenet5-digits", overrides=["train.learning_rate=1e-4",
+                                                     "train.l2=1e-5"])
+    assert recipe["train"]["learning_rate"] == 1e-4 and recipe["train"]["l2"] == 1e-5
+    path = tmp_path / "r.yaml"
+    path.write_text((ROOT / "dlzoo" / "recipes" / "lenet5-digits.yaml").read_text().replace(
+        "learning_rate: 0.001", "learning_rate: 1e-3"))
+    assert "1e-3" in path.read_text()
+    assert load_recipe(path)["train"]["learning_rate"] == 1e-3

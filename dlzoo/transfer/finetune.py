@@ -244,6 +244,11 @@ class FineTuneConfig:
             N x batch_size).
         lr_schedule also takes "cosine" / "one_cycle" (mappings with `warmup_epochs`), applied
             over each phase's steps.
+        l1, l2: None (default) or a penalty on every kernel (Dense, convolution) that trains.
+        max_norm: None (default) or the largest norm of each unit's incoming weights.
+        activity_l1: None (default) or an L1 penalty on the outputs of `activity_layer`
+            (default: the layer feeding `predictions`).
+        clipnorm, global_clipnorm, clipvalue: gradient clipping (one of them; default none).
 
         precision: "auto" (default: bfloat16 mixed on GPUs that compute it natively, float32
             elsewhere), "float32", "bfloat16" or "float16" (`dlzoo.precision`).
@@ -286,6 +291,14 @@ class FineTuneConfig:
     ema: object = None
     weight_decay: float | None = None
     gradient_accumulation: int = 1
+    l1: float | None = None
+    l2: float | None = None
+    activity_l1: float | None = None
+    activity_layer: str | None = None
+    max_norm: float | None = None
+    clipnorm: float | None = None
+    global_clipnorm: float | None = None
+    clipvalue: float | None = None
 
     def check(self) -> object:
         """Checks the settings (ValueError/TypeError naming the argument); returns the parsed
@@ -509,6 +522,9 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
     extractor, network, head_layers = classifier(
         src, len(classes), layer=cfg.layer, pooling=cfg.pooling, dropout=cfg.dropout,
         keep_head=keep_head)
+    from dlzoo.regularization import regularize_from
+
+    regularize_from(network, _switches(cfg), log=log)  # l1 / l2 / max_norm / activity_l1
     model = with_preprocessing(network, src.preprocessing, augment=augment_layers(cfg.augment),
                                name=(cfg.name or "finetuned").replace("-", "_").replace(".", "_"))
     float32_outputs(model)  # the softmax in float32 under a mixed precision
