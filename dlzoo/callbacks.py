@@ -637,6 +637,7 @@ def standard(
     terminate_on_nan: bool = True,
     verbose: int = 0,
     log=print,
+    tensorboard=None,
 ) -> list:
     """The callbacks a training run should have, in the order they must run.
 
@@ -655,6 +656,7 @@ def standard(
         terminate_on_nan: stop at the first NaN loss.
         verbose: verbosity passed to the Keras callbacks.
         log: where the backup's notes go (a damaged backup skipped on resume).
+        tensorboard: a folder for TensorBoard logs (`dlzoo.tensorboard_logs`), or None.
 
     Returns:
         A list of callbacks for `model.fit(callbacks=...)`.
@@ -702,4 +704,8 @@ def standard(
     if backup:
         callbacks.append(ResumeState(os.path.join(run_dir, "state"), callbacks))
         callbacks.append(RunBackup(os.path.join(run_dir, "backup"), log=log))
+    if tensorboard:
+        from dlzoo.tensorboard_logs import tensorboard_callback
+
+        callbacks.append(tensorboard_callback(tensorboard, log=log))
     return callbacks

@@ -356,6 +356,10 @@ def _add_switch_flags(p, recipe: bool = True) -> None:
     g.add_argument("--max-norm", type=float, default=None, metavar="C",
                    help="max-norm constraint: each unit's incoming weights keep a norm of at "
                         "most C, e.g. 3" + key("max_norm"))
+    g.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="write TensorBoard logs to DIR (each tune trial in its own folder, with "
+                        "its hyperparameters); view with `tensorboard --logdir DIR`"
+                        + (" (callbacks.tensorboard)" if recipe else ""))
     clip = g.add_mutually_exclusive_group()
     clip.add_argument("--clipnorm", type=float, default=None, metavar="C",
                       help="clip each gradient to norm C" + key("clipnorm"))
@@ -394,6 +398,8 @@ def _switch_overrides(args) -> list[str]:
         value = getattr(args, flag, None)
         if value is not None:
             out.append(f"train.{key}={value}")
+    if getattr(args, "tensorboard", None):
+        out.append(f"callbacks.tensorboard={json.dumps(args.tensorboard)}")
     schedule = _lr_schedule_flag(args)
     if isinstance(schedule, dict):
         out.append("callbacks.lr_schedule={" + ", ".join(
@@ -410,6 +416,8 @@ def _switch_settings(args) -> dict:
     schedule = _lr_schedule_flag(args)
     if schedule is not None:
         out["lr_schedule"] = schedule
+    if getattr(args, "tensorboard", None):
+        out["tensorboard"] = args.tensorboard
     return out
 
 

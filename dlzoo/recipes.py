@@ -80,6 +80,7 @@ DEFAULTS = {
         "backup": True,
         "csv_log": True,
         "terminate_on_nan": True,
+        "tensorboard": None,  # a folder for TensorBoard logs (dlzoo.tensorboard_logs)
     },
     "expect": {},
 }
@@ -608,6 +609,10 @@ def _validate_callbacks(cbs: dict, where: str) -> dict:
     for key in ("checkpoint", "backup", "csv_log", "terminate_on_nan"):
         if not isinstance(out[key], bool):
             _fail(where, f"callbacks.{key}", "true or false", out[key])
+    if out["tensorboard"] is not None and (not isinstance(out["tensorboard"], str)
+                                           or not out["tensorboard"].strip()):
+        _fail(where, "callbacks.tensorboard", "a folder for TensorBoard logs, or null",
+              out["tensorboard"])
     return out
 
 

@@ -412,6 +412,7 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
         csv_log=cb["csv_log"],
         terminate_on_nan=cb["terminate_on_nan"],
         log=log,
+        tensorboard=cb.get("tensorboard"),
     )
     for c in callbacks:
         if isinstance(c, RunBackup) and not isinstance(train_data, tuple):

@@ -185,7 +185,8 @@ def test_train_flags_set_the_switches_and_the_card_records_them(tmp_path, capsys
                  "--quiet", "--label-smoothing", "0.1", "--ema", "0.9", "--weight-decay", "0.05",
                  "--grad-accum", "2", "--optimizer", "adamw", "--lr-schedule", "cosine",
                  "--warmup-epochs", "1", "--l2", "1e-4", "--max-norm", "3",
-                 "--activity-l1", "1e-5", "--clipnorm", "1.0"])
+                 "--activity-l1", "1e-5", "--clipnorm", "1.0",
+                 "--tensorboard", str(tmp_path / "tb")])
     assert code == 0
     card = _card(out / "lenet5-digits")
     t = card["training"]
@@ -198,6 +199,8 @@ def test_train_flags_set_the_switches_and_the_card_records_them(tmp_path, capsys
     assert t["l2"]["value"] == 1e-4 and t["max_norm"]["value"] == 3.0
     assert t["activity_l1"]["value"] == 1e-5
     assert t["gradient_clipping"] == {"by": "clipnorm", "value": 1.0}
+    assert card["recipe"]["callbacks"]["tensorboard"] == str(tmp_path / "tb")
+    assert len(_scalars(tmp_path / "tb" / "validation")["epoch_accuracy"]) == 1
     # the saved model is compiled with what trained it: it reloads with the smoothed loss
     from dlzoo import load
 
@@ -409,3 +412,56 @@ def test_a_rate_written_1e_4_is_a_number_in_a_recipe_and_in_set(tmp_path):
         "learning_rate: 0.001", "learning_rate: 1e-3"))
     assert "1e-3" in path.read_text()
     assert load_recipe(path)["train"]["learning_rate"] == 1e-3
+
+
+# --- TensorBoard (item 6) --------------------------------------------------------------------
+
+
+def _scalars(folder) -> dict:
+    """{tag: [values by step]} of every event file under `folder`, read with TensorBoard's own
+    reader (no TensorFlow)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(folder))
+    acc.Reload()
+    out = {tag: [e.value for e in acc.Scalars(tag)] for tag in acc.Tags()["scalars"]}
+    for tag in acc.Tags().get("tensors", []):  # tf.summary (Keras's callback) writes tensors
+        if not tag.startswith("epoch_"):
+            continue  # the model's summary, as text
+        out[tag] = [float(np.asarray(
+            __import__("tensorboard").util.tensor_util.make_ndarray(e.tensor_proto)))
+            for e in acc.Tensors(tag)]
+    return out
+
+
+def test_tune_writes_each_trials_logs_and_hyperparameters_for_tensorboard(tmp_path, capsys):
+    from tests._tuning import tiny_recipe
+
+    recipe = tiny_recipe(tmp_path, trials=2, epochs=2)
+    board = tmp_path / "tb"
+    assert main(["tune", str(recipe), "--output", str(tmp_path / "out"), "--quiet",
+                 "--tensorboard", str(board)]) == 0
+    trials = sorted(p.name for p in board.iterdir())
+    assert len(trials) == 2, trials  # one folder per trial, as keras-tuner names them
+    for trial in trials:
+        run = board / trial / "execution0"
+        assert len(_scalars(run / "validation")["epoch_accuracy"]) == 2  # one point per epoch
+        assert len(_scalars(run / "train")["epoch_loss"]) == 2
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+        acc = EventAccumulator(str(run))
+        acc.Reload()
+        plugins = acc.PluginTagToContent("hparams")  # the HParams view's session record
+        assert plugins, f"trial {trial}: no hyperparameters for TensorBoard's HParams view"
+
+
+def test_finetune_tensorboard_logs_each_phase(tmp_path, capsys):
+    from tests.test_finetune_cli import _colour_folder
+
+    folder = _colour_folder(tmp_path / "photos", n=6)
+    board = tmp_path / "tb"
+    assert main(["finetune", str(folder), "--model", str(SHIPPED), "--head-epochs", "2",
+                 "--epochs", "1", "--out", str(tmp_path / "tuned"), "--quiet",
+                 "--cache-dir", "", "--tensorboard", str(board)]) == 0
+    assert len(_scalars(board / "phase1" / "validation")["epoch_loss"]) == 2
+    assert len(_scalars(board / "phase2" / "train")["epoch_loss"]) == 1

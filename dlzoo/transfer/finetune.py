@@ -119,11 +119,17 @@ def _steps(data, batch_size: int) -> int:
     return max(1, len(data))
 
 
-def _callbacks(has_val, early_stopping, lr_schedule):
+def _callbacks(has_val, early_stopping, lr_schedule, tensorboard=None):
     from dlzoo.callbacks import standard
 
     return standard(run_dir=None, monitor="val_loss" if has_val else "loss",
-                    early_stopping=early_stopping, lr_schedule=lr_schedule)
+                    early_stopping=early_stopping, lr_schedule=lr_schedule,
+                    tensorboard=tensorboard)
+
+
+def _board(cfg, phase: str):
+    """The phase's TensorBoard folder: `cfg.tensorboard/phase1` or `/phase2` (None: no logs)."""
+    return None if cfg.tensorboard is None else os.path.join(os.fspath(cfg.tensorboard), phase)
 
 
 def _load_data(data, fixed, *, image_size, color_mode, batch_size, validation_split, seed):
@@ -249,6 +255,8 @@ class FineTuneConfig:
         activity_l1: None (default) or an L1 penalty on the outputs of `activity_layer`
             (default: the layer feeding `predictions`).
         clipnorm, global_clipnorm, clipvalue: gradient clipping (one of them; default none).
+        tensorboard: None (default) or a folder: TensorBoard logs of phase 1 and phase 2 in
+            its `phase1/` and `phase2/` (`dlzoo.tensorboard_logs`).
 
         precision: "auto" (default: bfloat16 mixed on GPUs that compute it natively, float32
             elsewhere), "float32", "bfloat16" or "float16" (`dlzoo.precision`).
@@ -299,6 +307,7 @@ class FineTuneConfig:
     clipnorm: float | None = None
     global_clipnorm: float | None = None
     clipvalue: float | None = None
+    tensorboard: object = None
 
     def check(self) -> object:
         """Checks the settings (ValueError/TypeError naming the argument); returns the parsed
@@ -330,6 +339,9 @@ class FineTuneConfig:
         check_schedule(self.lr_schedule, "fine_tune: lr_schedule")
         optimizer_arguments(_switches(self))
         _check_optimizer_name(self.optimizer)
+        if self.tensorboard is not None and not isinstance(self.tensorboard, (str, os.PathLike)):
+            raise TypeError("fine_tune: tensorboard must be a folder (str or path) or None; "
+                            f"received {self.tensorboard!r}.")
         if self.head_epochs == 0 and (self.epochs == 0 or unfreeze_k == 0):
             raise ValueError("fine_tune: nothing to train: head_epochs is 0 and phase 2 is off "
                              "(epochs=0 or unfreeze='none').")
@@ -615,7 +627,7 @@ def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics:
                  data=bundle.train)
         h = parts.model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.head_epochs,
                             callbacks=_callbacks(bundle.val is not None, cfg.early_stopping,
-                                                 cfg.lr_schedule),
+                                                 cfg.lr_schedule, _board(cfg, "phase1")),
                             verbose=cfg.verbose, shuffle=False,
                             class_weight=parts.class_weight).history
     else:
@@ -630,7 +642,8 @@ def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics:
         h = head.fit(*features.train, validation_data=features.val, epochs=cfg.head_epochs,
                      batch_size=cfg.batch_size, shuffle=True,
                      callbacks=_callbacks(features.val is not None, cfg.early_stopping,
-                                          cfg.lr_schedule), verbose=cfg.verbose,
+                                          cfg.lr_schedule, _board(cfg, "phase1")),
+                     verbose=cfg.verbose,
                      class_weight=parts.class_weight).history
     _append(history, h)
     if bundle.val is not None:
@@ -672,7 +685,7 @@ def _phase2(parts: _Assembly, cfg: FineTuneConfig, unfreeze_k, history: dict,
     _compile(parts.model, parts.learning_rate, cfg, epochs=cfg.epochs, data=bundle.train)
     h = parts.model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.epochs,
                         callbacks=_callbacks(bundle.val is not None, cfg.early_stopping,
-                                             cfg.lr_schedule),
+                                             cfg.lr_schedule, _board(cfg, "phase2")),
                         verbose=cfg.verbose, shuffle=False,
                         class_weight=parts.class_weight).history
     _append(history, h)

@@ -10,6 +10,7 @@ workers) and the best configuration retrained with the recipe's `train:` setting
 from __future__ import annotations
 
 import dataclasses
+import os
 import json
 import time
 from pathlib import Path
@@ -54,6 +55,17 @@ def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
         loss=recipe["train"]["loss"], metrics=recipe["train"]["metrics"],  # what trials log
         switches={k: recipe["train"].get(k) for k in SWITCH_DEFAULTS},
     )
+
+
+def _trial_callbacks(recipe: dict, log) -> list:
+    """`callbacks.tensorboard`'s callback for every trial (keras-tuner copies it per trial;
+    `dlzoo.tensorboard_logs.configure_trial` gives each its folder and HParams)."""
+    folder = recipe["callbacks"].get("tensorboard")
+    if not folder:
+        return []
+    from dlzoo.tensorboard_logs import tensorboard_callback
+
+    return [tensorboard_callback(folder, log=log)]
 
 
 def trial_recipe(recipe: dict, spec: TrialSpec) -> dict:
@@ -152,13 +164,16 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
         data_fingerprint=bundle.manifest_hash, distribution_strategy=run.strategy,
         target=tune["target"], guard=guard, verbose=verbose, log=log,
         check_objective=False, run_trials=not workers,  # with workers, they ran every trial
-        oracle_timeout=oracle_timeout,
+        oracle_timeout=oracle_timeout, callbacks=_trial_callbacks(recipe, log),
     )
     if launched:  # the trials ran in the workers; `search` above only collected them
         result = dataclasses.replace(result, seconds=result.seconds + launched)
     if role is not None or not tune["retrain"] or result.best_spec is None:
         return result, None
     retrain = trial_recipe(recipe, result.best_spec)
+    if recipe["callbacks"].get("tensorboard"):  # beside the trials' folders
+        retrain["callbacks"]["tensorboard"] = os.path.join(recipe["callbacks"]["tensorboard"],
+                                                           "retrain")
     log(f"retraining the best configuration (trial score {result.best_score:.4f}): "
         f"{result.best_spec.model} {result.best_spec.model_args}")
     card_search = {
