@@ -1143,7 +1143,9 @@ def _add_finetune(sub):
                         "--weights imagenet)")
     p.add_argument("--augment", nargs="?", const="default", default=None, metavar="SPEC",
                    help="random horizontal flips, rotations (0.05) and zooms (0.1); or your own, "
-                        "e.g. --augment zoom=0.1,translate=0.1 (no flips: digits, text). Phase 1 "
+                        "e.g. --augment zoom=0.1,translate=0.1 (no flips: digits, text), with "
+                        "flip, rotation, zoom, translate, contrast, rand_augment, augmix, erasing, "
+                        "mixup, cutmix, mix_off_epoch (README: Training switches). Phase 1 "
                         "then runs the frozen network instead of the feature cache")
     p.add_argument("--train-batchnorm", action="store_true",
                    help="let BatchNorm update its statistics in phase 2 (default: frozen)")

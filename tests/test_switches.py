@@ -170,8 +170,8 @@ def test_weight_decay_is_decoupled_and_spares_biases():
 
 
 def test_label_smoothing_refuses_a_loss_it_does_not_apply_to():
-    with pytest.raises(ValueError, match="label_smoothing applies to cross-entropy losses; the "
-                                         "loss is 'mse'"):
+    with pytest.raises(ValueError, match="label_smoothing, mixup and cutmix apply to "
+                                         "cross-entropy losses; the loss is 'mse'"):
         compile_for_task(_dense(), "classification", loss="mse",
                          switches=check_switches({"label_smoothing": 0.1}))
 
