@@ -596,12 +596,19 @@ class _EMASwapBack(keras.callbacks.Callback):
 
 
 class MixingSchedule(keras.callbacks.Callback):
-    """Tells the model's `BatchMixer` (`model.dlzoo_batch_mixer`, set by the run that mixes its
-    training batches: `dlzoo.augmentation`) the epoch, so mixing stops at `mix_off_epoch`.
-    Does nothing for a model without one."""
+    """Tells a `BatchMixer` (`mixer`, else the model's `dlzoo_batch_mixer`, set by the run that
+    mixes its training batches: `dlzoo.augmentation`) the epoch, so mixing stops at
+    `mix_off_epoch`. Does nothing without one."""
+
+    def __init__(self, mixer=None):
+        super().__init__()
+        self.mixer = mixer
+
+    def __deepcopy__(self, memo):  # keras-tuner copies callbacks per trial: the same mixer
+        return MixingSchedule(self.mixer)
 
     def on_epoch_begin(self, epoch, logs=None):
-        mixer = getattr(self.model, "dlzoo_batch_mixer", None)
+        mixer = self.mixer or getattr(self.model, "dlzoo_batch_mixer", None)
         if mixer is not None:
             mixer.set_epoch(epoch)
 

@@ -654,6 +654,7 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
     mixer = _batch_mixer(recipe, info, bundle, arrays)
     if mixer is not None:  # after the class weights, which count the unmixed labels
         inputs.train = mixer.mix(inputs.train)
+        inputs.mixer = mixer  # for a caller that builds its own models (tune trials)
     if build:
         inputs.model = build_and_compile(recipe, bundle, info, steps, strategy)
         inputs.model.dlzoo_batch_mixer = mixer  # for MixingSchedule (mix_off_epoch)

@@ -465,3 +465,31 @@ def test_finetune_tensorboard_logs_each_phase(tmp_path, capsys):
                  "--cache-dir", "", "--tensorboard", str(board)]) == 0
     assert len(_scalars(board / "phase1" / "validation")["epoch_loss"]) == 2
     assert len(_scalars(board / "phase2" / "train")["epoch_loss"]) == 1
+
+
+def test_tune_trials_train_on_mixed_batches_and_stop_mixing_at_the_off_epoch(tmp_path, capsys):
+    import copy
+
+    import yaml
+
+    from dlzoo.callbacks import MixingSchedule
+    from dlzoo.tuning.runner import _trial_callbacks
+    from tests._tuning import tiny_recipe
+
+    path = tiny_recipe(tmp_path, trials=1, epochs=2)
+    recipe = yaml.safe_load(path.read_text())
+    recipe["train"]["augment"] = {"mixup": 0.2, "mix_off_epoch": 1}
+    recipe["train"]["label_smoothing"] = 0.1
+    path.write_text(yaml.safe_dump(recipe))
+    assert main(["tune", str(path), "--output", str(tmp_path / "out"), "--quiet"]) == 0
+    trials = list((tmp_path / "out" / ".tuning").rglob("trial.json"))
+    assert trials and json.loads(trials[0].read_text())["status"] == "COMPLETED"
+    # each trial's copy of the schedule drives the one mixer the pipeline holds
+    mixer = object.__new__(__import__("dlzoo.augmentation").augmentation.BatchMixer)
+    calls = []
+    mixer.set_epoch = calls.append
+    (schedule,) = _trial_callbacks(load_recipe(path), print, mixer)
+    copied = copy.deepcopy(schedule)
+    assert isinstance(copied, MixingSchedule) and copied.mixer is mixer
+    copied.on_epoch_begin(1)
+    assert calls == [1]

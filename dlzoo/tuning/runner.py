@@ -57,15 +57,19 @@ def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
     )
 
 
-def _trial_callbacks(recipe: dict, log) -> list:
-    """`callbacks.tensorboard`'s callback for every trial (keras-tuner copies it per trial;
-    `dlzoo.tensorboard_logs.configure_trial` gives each its folder and HParams)."""
-    folder = recipe["callbacks"].get("tensorboard")
-    if not folder:
-        return []
-    from dlzoo.tensorboard_logs import tensorboard_callback
+def _trial_callbacks(recipe: dict, log, mixer=None) -> list:
+    """Every trial's extra callbacks: `mix_off_epoch` for mixed batches (`mixer`, a
+    `dlzoo.augmentation.BatchMixer`), and `callbacks.tensorboard`'s callback (keras-tuner copies
+    it per trial; `dlzoo.tensorboard_logs.configure_trial` gives each its folder and HParams)."""
+    from dlzoo.callbacks import MixingSchedule
 
-    return [tensorboard_callback(folder, log=log)]
+    out = [MixingSchedule(mixer)] if mixer is not None else []
+    folder = recipe["callbacks"].get("tensorboard")
+    if folder:
+        from dlzoo.tensorboard_logs import tensorboard_callback
+
+        out.append(tensorboard_callback(folder, log=log))
+    return out
 
 
 def trial_recipe(recipe: dict, spec: TrialSpec) -> dict:
@@ -164,7 +168,8 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
         data_fingerprint=bundle.manifest_hash, distribution_strategy=run.strategy,
         target=tune["target"], guard=guard, verbose=verbose, log=log,
         check_objective=False, run_trials=not workers,  # with workers, they ran every trial
-        oracle_timeout=oracle_timeout, callbacks=_trial_callbacks(recipe, log),
+        oracle_timeout=oracle_timeout,
+        callbacks=_trial_callbacks(recipe, log, getattr(run, "mixer", None)),
     )
     if launched:  # the trials ran in the workers; `search` above only collected them
         result = dataclasses.replace(result, seconds=result.seconds + launched)
