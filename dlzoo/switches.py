@@ -173,6 +173,8 @@ def optimizer_arguments(switches: dict, optimizer_args: dict | None = None,
 def card_record(switches: dict, *, batch_size: int | None = None) -> dict:
     """The switches that are on, for the card's `training` section (nothing for those off)."""
     out = {}
+    if switches.get("augment"):  # a recipe's train.augment (fine-tunes record it in transfer)
+        out["augment"] = switches["augment"]
     if switches.get("label_smoothing"):
         out["label_smoothing"] = switches["label_smoothing"]
     if switches.get("ema"):

@@ -358,8 +358,8 @@ def test_training_with_mixup_cutmix_and_erasing_keeps_the_step_compiled(tmp_path
                  "--output", str(out), "--quiet"])
     assert code == 0
     card = _card(out / "lenet5-digits")
-    assert card["recipe"]["train"]["augment"] == {"mixup": 0.2, "cutmix": 1.0,
-                                                  "mix_off_epoch": 1, "erasing": 0.5}
+    assert card["training"]["augment"] == {"mixup": 0.2, "cutmix": 1.0, "mix_off_epoch": 1,
+                                           "erasing": 0.5}
     assert card["metrics"]["val_accuracy"] > card["metrics"]["val_majority_baseline"]
     from dlzoo import load
 
