@@ -1111,7 +1111,8 @@ def _find_lr_finetune(source, out, args) -> bool:
         augment=_parse_augment(args.augment), image_size=args.image_size,
         color_mode=args.color_mode, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed,
-        model_args=_parse_model_args(args.set), log=(lambda *a: None) if args.quiet else print)
+        model_args=_parse_model_args(args.set), log=(lambda *a: None) if args.quiet else print,
+        **_switch_settings(args))
     _print_lr_find(found, lr_out)
     if not args.use_found_lr:
         print(f"nothing trained; fine-tune at it with: --head-lr {found.suggestion:.2g} "

@@ -493,3 +493,15 @@ def test_tune_trials_train_on_mixed_batches_and_stop_mixing_at_the_off_epoch(tmp
     assert isinstance(copied, MixingSchedule) and copied.mixer is mixer
     copied.on_epoch_begin(1)
     assert calls == [1]
+
+
+@pytest.mark.slow  # a 100-step range test
+def test_finetune_find_lr_runs_on_mixed_batches_with_the_switches(tmp_path, capsys, monkeypatch):
+    from tests.test_finetune_cli import _colour_folder
+
+    folder = _colour_folder(tmp_path / "photos", n=6)
+    monkeypatch.chdir(tmp_path)
+    assert main(["finetune", str(folder), "--model", str(SHIPPED), "--find-lr", "--quiet",
+                 "--out", str(tmp_path / "tuned"), "--augment", "mixup=0.2",
+                 "--label-smoothing", "0.1", "--lr-schedule", "cosine"]) == 0
+    assert "suggested learning rate" in capsys.readouterr().out
