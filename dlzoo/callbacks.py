@@ -440,10 +440,22 @@ def _data_generators(data) -> list:
     return found
 
 
+def set_data_epoch(data, epoch: int) -> bool:
+    """Puts a backend-neutral `Batches` (`dlzoo.data.neutral`, whose order is drawn from its
+    seed and epoch), or one under a `PyDataset` that maps it, at epoch `epoch`; False for
+    anything else."""
+    for obj in (data, getattr(data, "base", None)):
+        if callable(getattr(obj, "set_epoch", None)):
+            obj.set_epoch(epoch)
+            return True
+    return False
+
+
 def _replay_data(data, epochs: int) -> None:
     """`replay_shuffles` for the pipeline itself, or for the `tf.data` pipeline under a
-    `PyDataset` that reads it once per epoch (`AdversarialBatches.from_dataset`)."""
-    if replay_shuffles(data, epochs):
+    `PyDataset` that reads it once per epoch (`AdversarialBatches.from_dataset`); a
+    backend-neutral `Batches` is set to the epoch (`set_data_epoch`)."""
+    if set_data_epoch(data, epochs) or replay_shuffles(data, epochs):
         return
     inner = getattr(getattr(data, "base", None), "dataset", None)
     if inner is not None and type(inner).__module__.split(".")[0] == "tensorflow":
@@ -518,6 +530,10 @@ class RunBackup(keras.callbacks.Callback):
             set_rng_state(meta["rng"], self.model)
             for gen, state in zip(_data_generators(self.replay), meta["rng"].get("data", [])):
                 gen.bit_generator.state = state
+
+    def on_epoch_begin(self, epoch, logs=None):
+        # before Keras reads the epoch's first batch: epoch e reads order e, resumed or not
+        set_data_epoch(self.replay, epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1

@@ -90,9 +90,9 @@ def list_names(pattern: str = "*", task: str | None = None, family: str | None =
 def generate() -> dict:
     """The catalog as the live registry gives it (imports Keras; builds the models that declare no
     parameter count, at their defaults)."""
-    from dlzoo.registry import _REGISTRY, _ensure_loaded, model_info
+    from dlzoo.registry import _REGISTRY, ensure_loaded, model_info
 
-    _ensure_loaded()
+    ensure_loaded()
     models = {}
     for info in _REGISTRY.values():
         if not info.module.startswith("dlzoo."):

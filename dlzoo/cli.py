@@ -149,7 +149,7 @@ def _add_info(sub):
 
 
 def _cmd_build(args) -> int:
-    from dlzoo.registry import build
+    from dlzoo.weights import build
 
     kwargs = _parse_model_args(args.set)
     for key in ("input_shape", "num_classes", "weights"):
@@ -237,6 +237,10 @@ def _cmd_train(args) -> int:
     found = None
     if args.use_found_lr and not args.find_lr:
         raise CLIError("--use-found-lr goes with --find-lr")
+    if recipe.get("phases") and (args.find_lr or args.folds is not None):
+        raise CLIError(f"{'--find-lr' if args.find_lr else '--folds'} does not apply to a "
+                       "recipe with phases (a fine-tune) yet; for the head's rate run "
+                       "dlzoo finetune FOLDER --model MODEL --find-lr")
     if args.find_lr:
         recipe, found = _find_lr_recipe(recipe, args)
         if found is None:
@@ -621,11 +625,16 @@ def _add_evaluate(sub):
 
 
 def _cmd_predict(args) -> int:
+    if _stream_flags(args):  # --video / --camera: dlzoo.video
+        return _predict_stream(args)
     from dlzoo.evaluation import predict_files
 
     if _saved_task(args.model_dir) == "text_generation":
         raise CLIError(f"{args.model_dir} is a language model: write sentences with `dlzoo "
                        f"generate {args.model_dir} --start \"...\"`")
+    if not args.files:  # (optional since --video and --camera take none)
+        raise CLIError("give what to predict: image files or folders (dlzoo predict MODEL "
+                       "FILE...), USER,ITEM pairs for a recommender, --video FILE or --camera N")
     if _saved_task(args.model_dir) == "rating_prediction":  # USER,ITEM pairs, not files
         from dlzoo.recommendation import predict_ratings
 
@@ -661,12 +670,73 @@ def _add_predict(sub):
     p = sub.add_parser("predict", help="top-k classes for image files or folders",
                        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
-    p.add_argument("files", nargs="+",
+    p.add_argument("files", nargs="*",
                    help="image files, or folders (their image files, recursively); for a "
                         "recommender, USER,ITEM pairs such as 3,7")
     p.add_argument("--top-k", type=int, default=3, help="classes shown per file (default 3)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    _add_stream_flags(p)
     p.set_defaults(func=_cmd_predict)
+
+
+# predict --video / --camera (dlzoo.video)
+_STREAM_FLAGS = ("video", "camera", "out", "csv", "max_frames")
+
+
+def _add_stream_flags(p):
+    g = p.add_argument_group("video and camera (OpenCV: pip install opencv-python-headless)")
+    g.add_argument("--video", metavar="FILE", default=None,
+                   help="classify every frame of a video: writes an annotated copy (top-1 class "
+                        "and probability on each frame; --out) and a CSV of each frame's top-k "
+                        "with its time in seconds (--csv)")
+    g.add_argument("--camera", metavar="N", type=int, default=None,
+                   help="classify camera N (0 is the first) live in a window, with frames per "
+                        "second; q or Esc stops. Without a display, --out writes it instead")
+    g.add_argument("--out", metavar="FILE", default=None,
+                   help="the annotated video (.mp4, .m4v, .mov, .avi or .mkv); for --video, "
+                        "default VIDEO_STEM.annotated.mp4 beside it")
+    g.add_argument("--csv", metavar="FILE", default=None,
+                   help="the per-frame CSV (frame,seconds,class_1,probability_1,...); for "
+                        "--video, default VIDEO_STEM.predictions.csv beside it")
+    g.add_argument("--max-frames", metavar="N", type=int, default=None,
+                   help="stop after N frames (default: the whole video, or until stopped)")
+
+
+def _stream_flags(args) -> list:
+    return [f for f in _STREAM_FLAGS if getattr(args, f, None) is not None]
+
+
+def _predict_stream(args) -> int:
+    given = _stream_flags(args)
+    if args.video is not None and args.camera is not None:
+        raise CLIError("--video and --camera contradict each other: give one")
+    if args.video is None and args.camera is None:
+        raise CLIError(f"--{given[0].replace('_', '-')} only applies with --video or --camera; "
+                       "add one or drop it")
+    source = f"--video {args.video}" if args.video is not None else f"--camera {args.camera}"
+    if args.files:
+        raise CLIError(f"{source} classifies frames; give image files to a separate "
+                       f"`dlzoo predict MODEL FILE...` (received {' '.join(args.files)})")
+    if args.json:
+        raise CLIError(f"--json does not apply to {source}: the per-frame rows go to the CSV "
+                       "(--csv)")
+    if _saved_task(args.model_dir) in ("text_generation", "rating_prediction"):
+        raise CLIError(f"{args.model_dir} is not an image classifier ({_saved_task(args.model_dir)}"
+                       f"); {source} takes one")
+    from dlzoo import video
+
+    if args.video is not None:
+        result = video.predict_video(args.model_dir, args.video, out=args.out, csv_path=args.csv,
+                                     k=args.top_k, max_frames=args.max_frames)
+    else:
+        result = video.predict_camera(args.model_dir, args.camera, out=args.out,
+                                      csv_path=args.csv, k=args.top_k,
+                                      max_frames=args.max_frames)
+    written = " and ".join(str(p) for p in (result.video, result.csv) if p is not None)
+    rate = result.frames / result.seconds if result.seconds > 0 else 0.0
+    print(f"classified {result.frames} frame(s) of {source.split(' ', 1)[1]} "
+          f"({rate:.1f} frames per second)" + (f"; wrote {written}" if written else ""))
+    return 0
 
 
 # --- dlzoo generate -----------------------------------------------------------------------------
@@ -1026,7 +1096,7 @@ def _cmd_finetune(args) -> int:
         color_mode=args.color_mode, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed,
         model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None, out=out,
-        overwrite=args.overwrite, keep=args.keep,
+        overwrite=args.overwrite, keep=args.keep, resume=args.resume,
         precision=args.precision or "auto", devices=args.devices or 1,
         verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
         **_switch_settings(args),
@@ -1171,6 +1241,9 @@ def _add_finetune(sub):
                    help="replace a saved model already at --out (otherwise refused)")
     p.add_argument("--keep", choices=("best", "last"), default="best",
                    help="save the phase that scored better on validation (default) or the last")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the unfinished fine-tune into --out (killed, stopped, "
+                        "preempted) in the phase and epoch it reached; the same flags")
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     _add_find_lr_flags(p, "--head-lr (phase 1)")
     _add_run_flags(p, "both phases", recipe=False)
@@ -1186,10 +1259,14 @@ def _cmd_export(args) -> int:
     from dlzoo.saving import read_card
 
     path = export(args.model_dir, args.format, out=args.out, dynamic_size=args.dynamic_size,
-                  overwrite=args.overwrite, command=_shell(
+                  overwrite=args.overwrite, quantize=args.quantize,
+                  representative=args.representative, command=_shell(
                       "dlzoo", "export", args.model_dir, "--format", args.format,
                       *(["--out", args.out] if args.out else []),
                       *(["--dynamic-size"] if args.dynamic_size else []),
+                      *(["--quantize", args.quantize] if args.quantize else []),
+                      *(["--representative", args.representative] if args.representative
+                        else []),
                       *(["--overwrite"] if args.overwrite else [])))
     shape = read_card(args.model_dir).get("input_shape", [])
     fixed = args.format == "litert" and not args.dynamic_size and len(shape) == 3
@@ -1200,7 +1277,24 @@ def _cmd_export(args) -> int:
           f"{'x'.join(map(str, shape))} and preprocessed inside\n"
           f"  output: class probabilities; class names in {labels_path(path)}\n"
           f"  how to load it: {usage_path(path)}")
+    if args.quantize:
+        _print_quantization(path)
     return 0
+
+
+def _print_quantization(path) -> None:
+    from dlzoo.quantization import REPORT_FILE
+
+    r = json.loads((path.parent / REPORT_FILE).read_text())
+    kind = {"int8": "int8", "float16": "float16 weights"}[r["quantize"]]
+    print(f"  {kind}: {r['bytes'] / 1e6:.3f} MB, float32 "
+          f"{r['float_bytes'] / 1e6:.3f} MB ({r['size_ratio']:.2f}x)")
+    if "samples" in r:
+        print(f"  held-out accuracy {r['quantized_accuracy']:.4f}, float model "
+              f"{r['float_accuracy']:.4f} ({r['accuracy_change']:+.4f}); top-1 agrees on "
+              f"{r['top1_agreement']:.2%} ({r['held_out']})")
+    else:
+        print(f"  accuracy {r['held_out']}")
 
 
 def _add_export(sub):
@@ -1208,9 +1302,16 @@ def _add_export(sub):
     p.add_argument("model_dir", help="a saved model folder (saved_models/NAME)")
     p.add_argument("--format", choices=("savedmodel", "onnx", "litert"), default="savedmodel",
                    help="savedmodel (TensorFlow), onnx (needs tf2onnx and onnx) or litert (.tflite)")
-    p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT)")
+    p.add_argument("--out", default=None, help="folder to write (default exports/NAME/FORMAT, "
+                   "or exports/NAME/FORMAT-QUANTIZE)")
     p.add_argument("--dynamic-size", action="store_true",
                    help="litert: declare height and width unknown instead of the model's size")
+    p.add_argument("--quantize", choices=("int8", "float16"), default=None,
+                   help="litert: int8 (weights and activations) or float16 (weights); onnx: "
+                        "int8. Size and held-out accuracy change go in USAGE.md")
+    p.add_argument("--representative", metavar="FOLDER", default=None,
+                   help="--quantize int8: images to calibrate on (default: drawn from the "
+                        "training split of the data the card names)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an export already at --out (otherwise refused)")
     p.set_defaults(func=_cmd_export)
@@ -1487,14 +1588,16 @@ class _Interrupt:
             command = None
         if command:
             return f"resume with: {command}"
-        if self.args.command in ("train", "tune"):
+        if self.args.command in ("train", "tune", "finetune"):
             return "nothing to resume yet (the run had not started); run the same command again"
-        if self.args.command in ("finetune", "quickstart", "export"):
+        if self.args.command in ("quickstart", "export"):
             return "nothing was saved; run the same command again"
         return "run the same command again"
 
     def _resume_command(self) -> str | None:
         args = self.args
+        if args.command == "finetune" and not getattr(args, "find_lr", False):
+            return self._finetune_resume_command()
         if args.command not in ("train", "tune") or getattr(args, "folds", None) is not None \
                 or getattr(args, "find_lr", False) or getattr(args, "role", None):
             return None
@@ -1503,6 +1606,21 @@ class _Interrupt:
         name = load_recipe(args.recipe, overrides=args.set or [], check_registry=False)["name"]
         state = os.path.join(args.output, ".runs" if args.command == "train" else ".tuning", name)
         if not os.path.isdir(state):
+            return None
+        words = [w for w in self.argv if w != "--overwrite"]
+        if "--resume" not in words:
+            words.append("--resume")
+        return _shell("dlzoo", *words)
+
+
+    def _finetune_resume_command(self) -> str | None:
+        from dlzoo.saving import default_finetune_out, saved_model_folder
+        from dlzoo.transfer.finetune import run_folder
+
+        args = self.args
+        out = args.out or default_finetune_out(
+            args.directory, os.fspath(saved_model_folder(args.model) or args.model))
+        if not (run_folder(out) / "recipe.json").exists():
             return None
         words = [w for w in self.argv if w != "--overwrite"]
         if "--resume" not in words:
@@ -1542,7 +1660,9 @@ CONFLICTS = {
     "tune": [("resume", "overwrite", "--resume keeps the trials, --overwrite discards them")],
     "finetune": [(dest, "epochs=0", "--epochs 0 skips phase 2, which that flag configures")
                  for dest in ("lr", "unfreeze", "train_batchnorm")]
-                + [("augment", "cache_dir", "--augment runs phase 1 without the feature cache")],
+                + [("augment", "cache_dir", "--augment runs phase 1 without the feature cache"),
+                   ("resume", "find_lr", "--find-lr runs a range test, which has nothing to "
+                    "resume")],
     "quickstart": [(dest, "transfer", "the transfer demonstration has its own epochs and output")
                    for dest in ("epochs", "quiet")],
     "doctor": [("json", "limit", "--json prints every row; --limit shortens the table")],
@@ -1567,7 +1687,7 @@ LIMITS = {
     "build": {"num_classes": (1, 1_000_000)},
     "train": {"folds": (2, 100)},
     "evaluate": {"batch_size": _BATCH, "max_samples": (0, 10_000_000)},
-    "predict": {"top_k": (1, 1000)},
+    "predict": {"top_k": (1, 1000), "camera": (0, 10_000), "max_frames": (1, 10**9)},
     "generate": {"n": (1, 100_000), "max_words": (1, 100_000), "top_k": (1, 10_000_000),
                  "seed": _SEED},
     "quickstart": {"epochs": (1, 100_000)},

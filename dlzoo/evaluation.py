@@ -23,6 +23,9 @@ import numpy as np
 
 # The plots live in dlzoo.plots; imported here too, where saving and training have found them.
 from dlzoo.plots import plot_confusion_matrix, plot_history, read_history
+# Running a model over inputs, shared with dlzoo.explain and dlzoo.interpretation (public here too)
+from dlzoo.predicting import as_probabilities as _as_probabilities
+from dlzoo.predicting import predicted_batches, read_images
 
 __all__ = [
     "FilePredictions",
@@ -142,13 +145,6 @@ class Report:
         return plot_confusion_matrix(self.confusion, self.class_names, path, title=title)
 
 
-def _as_probabilities(outputs: np.ndarray) -> np.ndarray:
-    outputs = np.asarray(outputs, dtype="float64")
-    if outputs.ndim == 2 and outputs.shape[1] == 1:  # one sigmoid unit: P(class 1)
-        outputs = np.concatenate([1.0 - outputs, outputs], axis=1)
-    return outputs
-
-
 def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
     """Runs `model` over labelled data in one pass; returns `(labels, probabilities)`.
 
@@ -166,24 +162,6 @@ def predict_dataset(model, data) -> tuple[np.ndarray, np.ndarray]:
     if not labels:
         raise ValueError("evaluate: the data set is empty; there is nothing to evaluate.")
     return np.concatenate(labels), _as_probabilities(np.concatenate(probs))
-
-
-def predicted_batches(model, data):
-    """Yields `(inputs, labels (B,), model outputs)` for each `(x, y)` batch of `data` (a
-    `tf.data.Dataset` or any iterable of batches), in one pass."""
-    import keras
-
-    batches = data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else data
-    for batch in batches:
-        if not (isinstance(batch, (tuple, list)) and len(batch) >= 2):
-            raise ValueError(
-                "evaluate: the data must yield (images, labels) batches; received batches of "
-                f"{type(batch).__name__}. Evaluate on a labelled split such as bundle.val."
-            )
-        xb, yb = batch[0], batch[1]
-        # A direct call, not predict_on_batch: no tf.function to retrace for the last, smaller
-        # batch (and no retracing warnings when a process evaluates several models).
-        yield xb, np.asarray(yb).reshape(-1), keras.ops.convert_to_numpy(model(xb, training=False))
 
 
 def classification_report(y_true, probabilities, class_names=None) -> Report:
@@ -290,51 +268,6 @@ def top_k(probabilities, class_names, k: int = 3) -> list[list[tuple[str, float]
 
 
 # --- reading files for prediction ---------------------------------------------------------------
-
-
-def read_images(paths, input_shape) -> tuple[np.ndarray, list, list]:
-    """Reads image files as a model's raw input: `(H, W, C)` from `input_shape`, values 0-255.
-
-    Decodes and resizes exactly as the folder pipeline does (`dlzoo.data.sniff.decode_bytes`:
-    the same header routing, EXIF orientation, Pillow reference, TensorFlow decoder and the one
-    resize, Pillow's), so a file predicts as it would have trained, on any host.
-
-    Returns:
-        `(images float32 (N, H, W, C), the paths read, [(path, reason)] for the files skipped)`.
-    """
-    from dlzoo.quiet import decoder_message, native_stderr_filtered
-
-    # libjpeg's own lines about a damaged file: the file is reported by name in the skipped list
-    with native_stderr_filtered(decoder_message):
-        return _read_images(paths, input_shape)
-
-
-def _read_images(paths, input_shape):
-    from dlzoo.data.images import UnusableImage
-    from dlzoo.data.sniff import decode_bytes
-    from dlzoo.userfiles import IMAGE_MAX_BYTES, read_bytes
-
-    h, w, c = (int(s) for s in input_shape)
-    arrays, kept, failed = [], [], []
-    for path in paths:
-        path = os.fsdecode(path) if isinstance(path, bytes) else str(path)
-        try:  # regular files only, at most IMAGE_MAX_BYTES (not /dev/zero, not a FIFO)
-            data = read_bytes(path, max_bytes=IMAGE_MAX_BYTES, what="image")
-        except OSError as e:
-            failed.append((path, e.strerror or str(e)))
-            continue
-        except ValueError as e:
-            failed.append((path, str(e).removeprefix(f"{path}: ")))
-            continue
-        try:
-            array, _ = decode_bytes(data, channels=c, image_size=(h, w))
-        except UnusableImage as e:
-            failed.append((path, str(e)))
-            continue
-        arrays.append(array.astype("float32"))
-        kept.append(path)
-    images = np.stack(arrays) if arrays else np.zeros((0, h, w, c), "float32")
-    return images, kept, failed
 
 
 @dataclasses.dataclass

@@ -28,6 +28,10 @@ import os
 
 import numpy as np
 
+from dlzoo.predicting import as_probabilities, read_images
+from dlzoo.registry import feature_layers, list_models
+from dlzoo.saving import load, read_card
+
 __all__ = [
     "ExplainedImage",
     "default_layer",
@@ -55,7 +59,7 @@ def _split_wrapper(model):
     augmentation passes images through at inference) and the network itself."""
     import keras
 
-    from dlzoo.preprocessing import base_network
+    from dlzoo.preprocessing import base_network  # imports Keras
 
     network = base_network(model)
     if network is model:
@@ -105,8 +109,6 @@ def default_layer(model, model_name: str | None = None) -> str:
         )
     known = []
     if model_name:
-        from dlzoo.registry import feature_layers, list_models
-
         if model_name in list_models():
             known = [n for n in feature_layers(model_name, network) if n in spatial]
     return known[-1] if known else spatial[-1]
@@ -430,7 +432,7 @@ def explain_files(model_dir, paths, *, out, class_name: str | None = None,
                   layer: str | None = None) -> tuple[list, list, str]:
     """Grad-CAM overlays of image files by a saved model: what `dlzoo explain` writes.
 
-    Files are read as `dlzoo predict` reads them (`dlzoo.evaluation.read_images`). Each PNG is
+    Files are read as `dlzoo predict` reads them (`dlzoo.predicting.read_images`). Each PNG is
     named after its file (`NAME.gradcam.png`) and titled with the class explained and its
     probability.
 
@@ -448,8 +450,6 @@ def explain_files(model_dir, paths, *, out, class_name: str | None = None,
     Raises:
         ValueError: an unknown class name or layer.
     """
-    from dlzoo.evaluation import _as_probabilities, read_images
-    from dlzoo.saving import load, read_card
 
     card = read_card(model_dir)
     classes = [str(c) for c in card.get("class_names", [])]
@@ -461,7 +461,7 @@ def explain_files(model_dir, paths, *, out, class_name: str | None = None,
     images, kept, skipped = read_images(paths, card["input_shape"])
     if not kept:
         return [], skipped, layer
-    probs = _as_probabilities(model.predict(images, verbose=0))
+    probs = as_probabilities(model.predict(images, verbose=0))
     target = probs.argmax(-1) if class_name is None else np.full(len(kept), classes.index(
         class_name))
     maps = grad_cam(model, images, class_index=target, layer=layer, model_name=card.get("model"))
@@ -489,8 +489,6 @@ def explain_layers(model_dir, *, out, filters: bool = False, feature_maps: str |
     """
     if not (filters or feature_maps):
         return []
-    from dlzoo.evaluation import read_images
-    from dlzoo.saving import load, read_card
 
     card = read_card(model_dir)
     model = load(model_dir, compile=False)

@@ -17,6 +17,10 @@ through TensorFlow's converter, built-in ops only, at the model's own size unles
 `dynamic_size`). Beside the artifact: the class names in `labels.txt`, one per line, and
 `USAGE.md`, which loads and calls it without dlzoo (TensorFlow; `ai-edge-litert`'s interpreter,
 since `tf.lite.Interpreter` is deprecated; onnxruntime).
+
+`quantize="int8"` (litert, onnx) or `"float16"` (litert) makes a quantised artifact with the
+same input and output, and measures its size and accuracy change on the card's held-out split
+(`dlzoo.quantization`).
 """
 
 from __future__ import annotations
@@ -198,7 +202,8 @@ def check_format(fmt: str, command: str | None = None) -> str:
 
 
 def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool = False,
-           overwrite: bool = False, verbose: bool = False, command: str | None = None) -> Path:
+           overwrite: bool = False, verbose: bool = False, command: str | None = None,
+           quantize: str | None = None, representative=None) -> Path:
     """Exports the saved model at `model_dir` to `fmt`; returns the artifact's path.
 
     The artifact takes uint8 images `(batch, height, width, channels)`, 1-4 channels, and gives
@@ -218,10 +223,17 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
         verbose: let Keras print its export summary.
         command: the command line that called this, named in the error that asks to run it
             again under the TensorFlow backend.
+        quantize: None (default, float32), "int8" (litert, onnx) or "float16" (litert): see
+            `dlzoo.quantization`. The default folder is then `exports/NAME/FORMAT-QUANTIZE`;
+            the size and the accuracy change on the card's held-out split are measured and
+            written in USAGE.md and `quantization.json` beside the artifact.
+        representative: int8 only: a folder of images to calibrate on (default: drawn from
+            the training split of the data the card names).
 
     Raises:
         ValueError: an unknown format, a model that is not a fixed-size 1/3/4-channel image
-            model, or `dynamic_size` with a format other than litert.
+            model, `dynamic_size` with a format other than litert, a quantisation the format
+            does not take, or int8 without images to calibrate on.
         ImportError: a package the format needs is missing (the message says what to install).
         FileExistsError: `out` already holds an export and `overwrite` is False.
 
@@ -229,13 +241,21 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
         >>> path = export("saved_models/lenet5-digits", "savedmodel")
         >>> served = tf.saved_model.load(str(path)); served.serve(uint8_batch)
     """
+    from dlzoo.quantization import check_packages, check_quantize
+
+    check_quantize(fmt, quantize)
     check_format(fmt, command)
+    check_packages(fmt, quantize)
     if dynamic_size and fmt != "litert":
         raise ValueError(f"dynamic_size applies to litert only; {fmt} always takes any size.")
+    if representative is not None and quantize != "int8":
+        raise ValueError("--representative only applies with --quantize int8 (the images int8 "
+                         "calibrates on); add it or drop --representative")
     keras_format, filename = FORMATS[fmt]
     from dlzoo.saving import folder_name
 
-    folder = Path(out) if out is not None else Path("exports") / folder_name(model_dir) / fmt
+    folder = Path(out) if out is not None else (
+        Path("exports") / folder_name(model_dir) / (f"{fmt}-{quantize}" if quantize else fmt))
     target = folder if filename is None else folder / filename
     if filename is None:  # a SavedModel is a folder: refuse one with anything in it
         taken = target.is_dir() and any(target.iterdir())
@@ -248,6 +268,11 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
         raise FileExistsError(f"{folder} already holds an export; pass --overwrite to replace it "
                               "(overwrite=True in Python), or --out for another folder")
     model, card = serving_model(model_dir)
+    samples = None
+    if quantize == "int8":  # before converting anything: a missing data set is one line
+        from dlzoo.quantization import representative_images
+
+        samples, samples_from = representative_images(card, representative)
     if taken and filename is None:
         import shutil
 
@@ -267,15 +292,48 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
                   "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
     from dlzoo.quiet import native_stderr_filtered
 
-    with native_stderr_filtered(), warnings.catch_warnings():  # the converters' absl lines
-        # Keras's tf2onnx shim probes `np.object`, which NumPy 2 warns about (nothing to act on)
-        warnings.filterwarnings("ignore", message=".*np.object", category=FutureWarning)
-        model.export(os.fspath(target), format=keras_format, verbose=verbose, **kwargs)
+    def convert(path, **extra):
+        from dlzoo.quantization import converter_noise
+
+        # the converters' absl lines (and the quantiser's settings line)
+        with native_stderr_filtered(converter_noise), warnings.catch_warnings():
+            # Keras's tf2onnx shim probes `np.object`, which NumPy 2 warns about (nothing to do)
+            warnings.filterwarnings("ignore", message=".*np.object", category=FutureWarning)
+            model.export(os.fspath(path), format=keras_format, verbose=verbose,
+                         **{**kwargs, **extra})
+
+    if quantize is None:
+        convert(target)
+        from dlzoo.quantization import REPORT_FILE
+
+        (folder / REPORT_FILE).unlink(missing_ok=True)  # a quantised export's, now replaced
+    else:
+        import tempfile
+
+        from dlzoo.quantization import measure, quantize_onnx
+
+        with tempfile.TemporaryDirectory() as tmp:  # the float32 export: to compare sizes
+            float_artifact = Path(tmp) / filename
+            convert(float_artifact)
+            if fmt == "onnx":
+                quantize_onnx(float_artifact, target, samples, exclude=_RAW_INPUT)
+            elif quantize == "float16":
+                convert(target, optimizations=[tf.lite.Optimize.DEFAULT],
+                        target_spec={**kwargs["target_spec"], "supported_types": [tf.float16]})
+            else:
+                convert(target, optimizations=[tf.lite.Optimize.DEFAULT],
+                        representative_dataset=lambda: ([s[None]] for s in samples))
+            report = measure(fmt, quantize, target, float_artifact, model, card,
+                             samples_from if samples is not None else None)
     classes = [str(c) for c in card.get("class_names") or []]
     if classes:
         labels_path(target).write_text("\n".join(classes) + "\n")
-    usage_path(target).write_text(usage_text(fmt, target, (h, w, c), dynamic_size=dynamic_size,
-                                             labels=bool(classes)))
+    text = usage_text(fmt, target, (h, w, c), dynamic_size=dynamic_size, labels=bool(classes))
+    if quantize is not None:
+        from dlzoo.quantization import usage_section
+
+        text += "\n" + usage_section(report)
+    usage_path(target).write_text(text)
     return target
 
 

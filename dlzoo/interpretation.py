@@ -22,6 +22,9 @@ import os
 
 import numpy as np
 
+from dlzoo.explain import _display, default_layer, grad_cam, overlay
+from dlzoo.predicting import as_probabilities, predicted_batches
+
 __all__ = [
     "CALIBRATION_BINS",
     "apply_temperature",
@@ -42,9 +45,8 @@ CALIBRATION_BINS = 15  # Guo et al. 2017's choice
 
 
 def _check(y_true, probabilities) -> tuple[np.ndarray, np.ndarray]:
-    from dlzoo.evaluation import _as_probabilities
 
-    probs = _as_probabilities(probabilities)
+    probs = as_probabilities(probabilities)
     y = np.asarray(y_true).astype("int64").reshape(-1)
     if probs.ndim != 2 or len(probs) != len(y):
         raise ValueError(f"probabilities must be (N, classes) with one row per label; received "
@@ -101,9 +103,8 @@ def expected_calibration_error(y_true, probabilities, bins: int = CALIBRATION_BI
 
 
 def _log_probs(probabilities) -> np.ndarray:
-    from dlzoo.evaluation import _as_probabilities
 
-    return np.log(np.clip(_as_probabilities(probabilities), 1e-12, 1.0))
+    return np.log(np.clip(as_probabilities(probabilities), 1e-12, 1.0))
 
 
 def apply_temperature(probabilities, temperature: float) -> np.ndarray:
@@ -233,7 +234,6 @@ def plot_top_losses(images, rows: list[dict], path, *, heatmaps=None,
     `rows` as `top_losses_table` makes them. Returns path."""
     from matplotlib.figure import Figure
 
-    from dlzoo.explain import _display, overlay
 
     n = len(rows)
     grid_rows = max(1, -(-n // 5))
@@ -263,14 +263,13 @@ def predict_keeping_worst(model, parts, to_model, keep: int):
     (indices, inputs))`, labels mapped to the model's classes by `to_model`, and the inputs of the
     `keep` highest-loss samples, highest first (the order `top_losses` gives), kept as the pass
     goes so a data set that reshuffles stays aligned."""
-    from dlzoo.evaluation import _as_probabilities, predicted_batches
 
     labels, probs = [], []
     best_loss, best_idx, best_x = np.zeros(0), np.zeros(0, "int64"), None
     offset = 0
     for part in parts:
         for xb, yb, pb in predicted_batches(model, part):
-            yb, pb = to_model[yb.astype("int64")], _as_probabilities(pb)
+            yb, pb = to_model[yb.astype("int64")], as_probabilities(pb)
             labels.append(yb)
             probs.append(pb)
             if keep:
@@ -314,7 +313,6 @@ def interpret(model, labels, probabilities, worst, report, *, folder, title: str
                                           title=f"{title}: top losses")
     n = min(GRAD_CAM_SAMPLES, len(rows))
     try:
-        from dlzoo.explain import default_layer, grad_cam
 
         layer = default_layer(model, model_name)
         predicted = [classes.index(r["predicted"]) for r in rows[:n]]

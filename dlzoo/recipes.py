@@ -41,6 +41,7 @@ __all__ = [
     "apply_overrides",
     "check_model",
     "find_recipe",
+    "is_phased",
     "list_recipes",
     "load_recipe",
     "validate",
@@ -85,7 +86,12 @@ DEFAULTS = {
     "expect": {},
 }
 TOP_KEYS = ("name", "description", "model", "model_args", "data", "train", "callbacks", "expect",
-            "tune")
+            "tune", "phases", "transfer")
+# A fine-tune recipe (`phases`): what each phase trains, and the transfer options.
+PHASE_KEYS = ("train", "epochs", "learning_rate", "batchnorm")
+TRANSFER_KEYS = ("weights", "layer", "pooling", "dropout", "keep", "cache_dir")
+# train.* keys a recipe with phases takes: the epochs and rates are the phases'.
+PHASED_TRAIN_KEYS = ("augment", "seed", "precision", "devices", "class_weight")
 # The arguments `dlzoo.data.datasets.load` takes, when that module cannot be imported.
 _DATA_KEYS = ("source", "image_size", "color_mode", "batch_size", "validation_split", "seed",
               "data_dir")
@@ -188,6 +194,10 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
     except yaml.YAMLError as e:
         raise RecipeError(f"recipe {path.name}: not valid YAML: {e}") from None
     raw = _another_source(raw, apply_overrides(raw, overrides, where=path.name), overrides)
+    # a fine-tune's network may be a saved model (a folder, run:NAME), not a registry name
+    check_registry = check_registry and not (isinstance(raw, dict) and raw.get("phases") and (
+        str(raw.get("model", "")).startswith("run:") or os.sep in str(raw.get("model", ""))
+        or "/" in str(raw.get("model", ""))))
     if check_registry and isinstance(raw, dict):  # before validate's last, Keras-bound checks
         check_model_name(raw.get("model"), where=path.name)
     recipe = validate(raw, where=path.name)
@@ -365,11 +375,80 @@ def validate(recipe, where: str = "recipe") -> dict:
     if recipe.get("tune") is not None:
         out["tune"] = _validate_tune(_mapping(recipe["tune"], where, "tune"), where,
                                      out["train"]["seed"])
+    if recipe.get("phases") is not None or recipe.get("transfer") is not None:
+        _validate_phased(recipe, out, where)
     _log_monitored_metrics(out)
     # Last, once everything a recipe says was checked without a backend: the optimizer's name and
     # arguments need Keras (its optimizer classes), which imports TensorFlow or JAX.
     _check_optimizer(out["train"]["optimizer"], out["train"]["optimizer_args"], where)
     return out
+
+
+def _validate_phased(recipe: dict, out: dict, where: str) -> None:
+    """A fine-tune as a recipe: `phases` (a head on the frozen network, then the unfrozen
+    network; or either alone) and `transfer` options; fills `out["phases"]`, `out["transfer"]`.
+
+    `model` is then the pretrained network: a registry name (its weights in
+    `transfer.weights`), a saved-model folder, or `run:NAME` (the model the recipe NAME saved
+    in the same --output folder)."""
+    from dlzoo.validation import parse_unfreeze
+
+    phases = recipe.get("phases")
+    if not isinstance(phases, list) or not 1 <= len(phases) <= 2:
+        _fail(where, "phases", "a list of one or two phases ({train: head, epochs: N}, then "
+              "{train: all | top:K, epochs: N})", phases)
+    train = _mapping(recipe.get("train"), where, "train")
+    _unknown(train, PHASED_TRAIN_KEYS, where, "train.")
+    if recipe.get("tune") is not None:
+        _fail(where, "tune", "absent in a recipe with phases (a search tunes a recipe without)",
+              "a tune section")
+    checked = []
+    for i, phase in enumerate(phases):
+        key = f"phases[{i}]"
+        phase = _mapping(phase, where, key)
+        _unknown(phase, PHASE_KEYS, where, f"{key}.")
+        what = phase.get("train")
+        head = what == "head"
+        if not head:
+            try:
+                unfreeze = parse_unfreeze(what)
+            except (ValueError, TypeError):
+                unfreeze = None
+            if unfreeze in (None, 0):
+                _fail(where, f"{key}.train", "head, all or top:K (the block groups to unfreeze)",
+                      what)
+        if head and i == 1 or not head and len(phases) == 2 and i == 0:
+            _fail(where, f"{key}.train", "head first, then the unfrozen network (all or top:K)",
+                  what)
+        entry = {"train": what, "epochs": _int(phase.get("epochs"), where, f"{key}.epochs")}
+        if phase.get("learning_rate") is not None:
+            entry["learning_rate"] = _number(phase["learning_rate"], where,
+                                             f"{key}.learning_rate", lambda v: v > 0,
+                                             "a positive number")
+        if "batchnorm" in phase:
+            if head or phase["batchnorm"] not in ("frozen", "train"):
+                _fail(where, f"{key}.batchnorm", "frozen or train, in an unfreeze phase",
+                      phase["batchnorm"])
+            entry["batchnorm"] = phase["batchnorm"]
+        checked.append(entry)
+    out["phases"] = checked
+    transfer = _mapping(recipe.get("transfer"), where, "transfer")
+    _unknown(transfer, TRANSFER_KEYS, where, "transfer.")
+    for key, value in transfer.items():
+        _plain(value, where, f"transfer.{key}")
+    if transfer.get("pooling", "avg") not in ("avg", "max", "flatten", None):
+        _fail(where, "transfer.pooling", "avg, max, flatten or null", transfer["pooling"])
+    if transfer.get("keep", "best") not in ("best", "last"):
+        _fail(where, "transfer.keep", "best or last", transfer["keep"])
+    if "dropout" in transfer:
+        _number(transfer["dropout"], where, "transfer.dropout", lambda v: 0 <= v < 1,
+                "a number in [0, 1)")
+    out["transfer"] = dict(transfer)
+
+
+def is_phased(recipe: dict) -> bool:
+    """Whether a validated recipe is a fine-tune (has `phases`)."""
+    return bool(recipe.get("phases"))
 
 
 def _validate_data(data: dict, where: str) -> dict:

@@ -1,8 +1,15 @@
-"""The model registry: one `ModelInfo` per variant, `@register_model`, `build()`, `list_models()`.
+"""The model registry: one `ModelInfo` per variant, `@register_model`, `list_models()`.
 
 Modelled on timm's registry (a dict, a decorator and an fnmatch filter). Every tool in dlzoo (the
 CLI, the tests, transfer learning, the tuner) finds models through this table, so a builder that a
-user registers gets all of them for free.
+user registers gets all of them for free. `build()` (`dlzoo.weights.build`, exported as
+`dlzoo.build`) builds from it and loads weights.
+
+The registry sits in the bottom layer, below the families that register into it (as timm's
+`_registry.py` sits below `timm.models`): it imports none of them. The zoo's own families are
+loaded by name the first time the table is read (`ensure_loaded`, the packages in
+`ZOO_PACKAGES`), the way entry points are, so `dlzoo list` (which reads the stored catalog) never
+imports Keras.
 """
 
 from __future__ import annotations
@@ -12,17 +19,21 @@ import dataclasses
 import difflib
 import fnmatch
 import functools
+import importlib
 import inspect
 import re
 import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from dlzoo.validation import unknown_arguments
+
 __all__ = [
+    "ZOO_PACKAGES",
     "ModelInfo",
-    "build",
     "builder_arguments",
     "check_model_args",
+    "ensure_loaded",
     "feature_layers",
     "last_per_stage",
     "layers_matching",
@@ -267,14 +278,19 @@ def unregister_model(name: str) -> None:
     _REGISTRY.pop(_lookup_key(name), None)
 
 
-def _ensure_loaded() -> None:
-    # The zoo's own families register when dlzoo.models is imported; import it on first use so
-    # `from dlzoo.registry import build` works on its own.
-    import dlzoo.models  # noqa: F401
+# The packages whose import registers the zoo's own families (each module registers its variants).
+ZOO_PACKAGES = ("dlzoo.models",)
+
+
+def ensure_loaded() -> None:
+    """Registers the zoo's own families (imports `ZOO_PACKAGES`, which imports Keras) if they are
+    not yet: every lookup calls it, so `model_info("vgg16")` works with nothing else imported."""
+    for package in ZOO_PACKAGES:
+        importlib.import_module(package)
 
 
 def _lookup_key(name: str) -> str:
-    _ensure_loaded()
+    ensure_loaded()
     key = normalize_name(name)
     if key in _REGISTRY:
         return key
@@ -304,7 +320,7 @@ def model_info(name: str) -> ModelInfo:
 
 def list_models(pattern: str = "*", task: str | None = None, family: str | None = None) -> list[str]:
     """Names of registered models matching an fnmatch `pattern`, a `task` and a `family`, sorted."""
-    _ensure_loaded()
+    ensure_loaded()
     if task is not None and task not in TASKS:
         raise ValueError(f"task must be one of {TASKS} or None; received {task!r}.")
     pat = pattern.lower()
@@ -324,63 +340,12 @@ def _natural_key(s: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
 
 
-def build(
-    name: str,
-    *,
-    num_classes: int | None = None,
-    input_shape: tuple | None = None,
-    weights: str | None = None,
-    include_top: bool = True,
-    pooling: str | None = None,
-    **overrides,
-):
-    """Builds a registered model, uncompiled.
-
-    Args:
-        name: registry name, case-insensitive, `-`/`_` ignored (`"VGG-16"` is `vgg16`).
-        num_classes: output classes; the model's default when None.
-        input_shape: input shape without the batch axis; the model's default when None.
-        weights: None (random), a named set from `model_info(name).weights` such as
-            `"imagenet"`, a path to a weights file, or a path to a dlzoo saved model.
-        include_top: keep the classifier head.
-        pooling: with `include_top=False`: None (feature map), `"avg"` or `"max"`.
-        **overrides: family-specific arguments (`classifier_activation`, `dropout`, ...).
-
-    Returns:
-        An uncompiled `keras.Model`.
-
-    Example:
-        >>> from dlzoo import build
-        >>> model = build("lenet5")
-        >>> model.output_shape
-        (None, 10)
-    """
-    info = _REGISTRY[_lookup_key(name)]
-    kwargs = dict(overrides)
-    if num_classes is not None:
-        kwargs["num_classes"] = num_classes
-    if input_shape is not None:
-        kwargs["input_shape"] = tuple(input_shape)
-    if not include_top:
-        kwargs["include_top"] = False
-    if pooling is not None:
-        kwargs["pooling"] = pooling
-    _check_overrides(info, kwargs)
-    if weights is None:
-        return info.builder(**kwargs)
-    from dlzoo.weights import build_with_weights
-
-    return build_with_weights(info, weights, kwargs)
-
-
 def _check_overrides(info: ModelInfo, kwargs: dict) -> None:
     accepted = builder_arguments(info)
     if accepted is None:  # open: the builder checks its own (Application does)
         return
     unknown = set(kwargs) - set(accepted)
     if unknown:
-        from dlzoo.validation import unknown_arguments
-
         raise unknown_arguments(info.name, unknown, accepted)
 
 

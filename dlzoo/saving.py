@@ -34,12 +34,17 @@ import uuid
 import warnings
 from pathlib import Path
 
+from dlzoo.compiling import allow_jit
 from dlzoo.files import json_default
+from dlzoo.registry import ensure_loaded, list_models
+from dlzoo.userfiles import CARD_MAX_BYTES, read_text
+from dlzoo.version import __version__
 
 __all__ = [
     "CARD_SCHEMA_VERSION",
     "FORMAT",
     "ModelCard",
+    "all_layers",
     "check_loadable",
     "default_finetune_out",
     "folder_name",
@@ -171,8 +176,6 @@ def sha256(path) -> str:
 def _versions() -> dict:
     import keras
 
-    from dlzoo.version import __version__
-
     versions = {"dlzoo": __version__, "keras": keras.__version__,
                 "backend": keras.backend.backend()}
     try:
@@ -215,6 +218,8 @@ def save(model, directory, card: ModelCard | dict | None = None, *, history=None
         ValueError: `load` could not read the model back (a `Lambda` layer, an unregistered
             custom layer, a layer whose config does not rebuild it); nothing is written.
     """
+    # Imported here, not at the top: `dlzoo list` imports this module (dlzoo.load) and needs
+    # neither NumPy (dlzoo.plots: about 90 modules, a third of its start-up) nor Keras.
     from dlzoo.plots import phase_marks, plot_history, read_history
     from dlzoo.preprocessing import applied_mode
 
@@ -359,8 +364,6 @@ def default_finetune_out(data_dir, source, *, root="saved_models") -> Path:
     name, MODEL the registry name (a registry name given, or a saved model's card naming one)
     or else the saved model's folder name, each made a safe name (`safe_name`), so the result is
     always one folder directly inside `root`."""
-    from dlzoo.registry import list_models
-
     folder = folder_name(data_dir, "data")
     saved = saved_model_folder(source)
     if saved is None:
@@ -394,8 +397,6 @@ def read_card(directory) -> dict:
             f"{folder} is not a dlzoo saved model: {CARD_FILE} not found.{hint} "
             "Train one with `dlzoo train RECIPE` or `dlzoo quickstart`."
         )
-    from dlzoo.userfiles import CARD_MAX_BYTES, read_text
-
     try:
         card = json.loads(read_text(path, max_bytes=CARD_MAX_BYTES, what="card"))
     except json.JSONDecodeError as e:
@@ -470,9 +471,10 @@ def load_model_file(path, *, compile: bool = False, custom_objects: dict | None 
 
     import keras
 
-    import dlzoo.layers
-    import dlzoo.losses
-    import dlzoo.models  # noqa: F401  (registers the zoo's layers, losses and the families' own)
+    import dlzoo.layers  # noqa: F401  (registers the zoo's layers; imports Keras)
+    import dlzoo.losses  # noqa: F401  (the losses and metrics a trained model compiles with)
+
+    ensure_loaded()  # the families' own classes (dlzoo.models.gan.GAN)
 
     path = Path(path)
     if not zipfile.is_zipfile(path):
@@ -496,8 +498,6 @@ def load_model_file(path, *, compile: bool = False, custom_objects: dict | None 
             ) from e
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ValueError(f"{path} could not be loaded: {type(e).__name__}: {first[:300]}") from e
-    from dlzoo.compiling import allow_jit
-
     return allow_jit(model)  # models saved with augmentation layers run jitted on JAX too
 
 
@@ -546,13 +546,19 @@ def unknown_classes(path, custom_objects: dict | None = None) -> list[tuple[str,
     return found
 
 
+def all_layers(model):
+    """Every layer of `model`, nested models' layers included (depth first)."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from all_layers(layer)
+
+
 def check_loadable(model, custom_objects: dict | None = None) -> None:
     """Raises `ValueError` with the reason when `model` could not be loaded back by `load`:
     a `Lambda` layer (refused by `safe_mode=True`) or a class Keras cannot find again (a custom
     layer not registered with `@keras.saving.register_keras_serializable`)."""
     import keras
-
-    from dlzoo.weights import all_layers
 
     for layer in all_layers(model):
         if isinstance(layer, keras.layers.Lambda):

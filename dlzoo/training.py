@@ -216,8 +216,8 @@ def build_model(recipe: dict, bundle, info):
     """
     from dlzoo.augmentation import augmentation_layers
     from dlzoo.preprocessing import with_preprocessing
-    from dlzoo.registry import build
     from dlzoo.regularization import regularize_from
+    from dlzoo.weights import build
 
     network = build(recipe["model"], **_model_args(recipe, bundle, info))
     regularize_from(network, recipe["train"])  # train.l1 / l2 / max_norm / activity_l1
@@ -286,11 +286,14 @@ def _diff(a, b, prefix=""):
     return out
 
 
-def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool, log=print) -> int:
+def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool, log=print, *,
+                    same: str = "the same recipe and --set options") -> int:
     """Sets up the run folder; returns the number of finished epochs a resume starts from.
 
     A resume starts from the newest whole backup (`dlzoo.callbacks.find_backup`): a torn or
     inconsistent one, left by a kill or a full disk, is reported and the one before it is used.
+    `recipe` is what the run was started with (a fine-tune's settings, too); a resume with
+    another is refused, naming what changed and asking for `same`.
     """
     from dlzoo.callbacks import find_backup
     from dlzoo.files import remove_stale_temps, write_text
@@ -316,12 +319,12 @@ def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool, log=print) -> int
     if _fingerprint(previous) != _fingerprint(json.loads(json.dumps(recipe, default=str))):
         changed = ", ".join(_diff(previous, json.loads(json.dumps(recipe, default=str))))
         raise ValueError(
-            f"--resume: the recipe changed since the run started ({changed}); resume with the "
-            "same recipe and --set options, or start again without --resume."
+            f"--resume: the {'recipe' if 'recipe' in same else 'settings'} changed since the run "
+            f"started ({changed}); resume with {same}, or start again without --resume."
         )
     remove_stale_temps(run_dir)  # left by a kill during a write; the run's lock is ours
     done, _ = find_backup(run_dir / "backup", log=log)
-    _trim_log(run_dir / "history.csv", done)
+    trim_log(run_dir / "history.csv", done)
     return done
 
 
@@ -334,7 +337,7 @@ def run_lock(output, name: str, *, log=print):
     return RunLock(Path(output) / ".runs" / f"{name}.lock", f"run of {name}", log=log)
 
 
-def _trim_log(path: Path, epochs_done: int) -> None:
+def trim_log(path: Path, epochs_done: int) -> None:
     """Keeps the header and the rows of the epochs the backup holds."""
     if not path.exists():
         return
@@ -744,7 +747,12 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
         FileExistsError: `output/NAME` holds files, `overwrite` is False and this is no resume.
     """
     from dlzoo import saving
+    from dlzoo.recipes import is_phased
 
+    if is_phased(recipe):  # a fine-tune: the same run folder, lock, backups and card
+        return _run_phased(recipe, output=output, resume=resume, verbose=verbose, log=log,
+                           overwrite=overwrite, extra_callbacks=extra_callbacks,
+                           card_extra=card_extra)
     start = time.perf_counter()
     out = Path(output)
     lock = run_lock(out, recipe["name"], log=log).acquire()  # before anything is read or built
@@ -779,6 +787,22 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     return RunResult(model=run.model, card=saving.read_card(saved_dir), report=report,
                      history=history, saved_dir=saved_dir, epochs_run=epochs_run,
                      resumed_from=done, seconds=seconds)
+
+
+def _run_phased(recipe: dict, *, output, resume: bool, verbose: int, log, overwrite: bool,
+                extra_callbacks=(), card_extra=None) -> RunResult:
+    """A recipe with `phases`: `dlzoo.transfer.finetune.run_phased_recipe`, as a `RunResult`."""
+    from dlzoo.transfer.finetune import run_phased_recipe
+
+    if extra_callbacks or card_extra:
+        raise ValueError(f"recipe {recipe['name']}: a recipe with phases (a fine-tune) takes no "
+                         "extra callbacks or card entries here; run it with `dlzoo train`.")
+    result = run_phased_recipe(recipe, output=output, resume=resume, overwrite=overwrite,
+                               verbose=verbose, log=log)
+    return RunResult(model=result.model, card=result.card, report=result.report,
+                     history=result.history, saved_dir=result.saved_dir,
+                     epochs_run=sum(result.phase_epochs), resumed_from=0,
+                     seconds=result.seconds)
 
 
 def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
@@ -908,6 +932,9 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
                   "devices": run.replicas, "global_batch_size": run.batch_size,
                   **card_record(train, batch_size=run.batch_size),
                   **training, "callbacks": recipe["callbacks"],
+                  "phases": [{"train": "all", "epochs": train["epochs"],
+                              "epochs_run": training.get("epochs_run"),
+                              "learning_rate": train["learning_rate"]}],
                   **({"class_weight": weights} if weights else {})},
         seed=train["seed"],
         recipe=recipe,

@@ -1,4 +1,7 @@
-"""Weight sources for `build(weights=...)`: "imagenet", a weights file, or a dlzoo saved model.
+"""`build()`, and the weight sources it loads: "imagenet", a weights file, or a dlzoo saved model.
+
+`build(name, ..., weights=...)` (exported as `dlzoo.build`) looks the model up in the registry
+(`dlzoo.registry`, the layer below), builds it and loads the weights:
 
 - `"imagenet"`: keras.applications' published files, fetched with `keras.utils.get_file` (same
   URL, file name and hash) into the Keras cache (`$KERAS_HOME/models`, by default
@@ -24,14 +27,16 @@ import os
 import re
 import warnings
 
+from dlzoo import saving
 from dlzoo.network import network_available
-from dlzoo.registry import ModelInfo, list_models, model_info
-from dlzoo.saving import saved_model_folder
+from dlzoo.registry import ModelInfo, check_model_args, list_models, model_info
+from dlzoo.saving import all_layers, saved_model_folder
 from dlzoo.userfiles import check_regular_file
 
 __all__ = [
     "WeightsFile",
     "all_layers",
+    "build",
     "build_with_weights",
     "copy_weights_by_name",
     "fetch",
@@ -83,6 +88,57 @@ def imagenet_files(name: str) -> tuple | None:
 
 def _with_imagenet() -> list:
     return [n for n in list_models() if "imagenet" in model_info(n).weights]
+
+
+def build(
+    name: str,
+    *,
+    num_classes: int | None = None,
+    input_shape: tuple | None = None,
+    weights: str | None = None,
+    include_top: bool = True,
+    pooling: str | None = None,
+    **overrides,
+):
+    """Builds a registered model, uncompiled.
+
+    Args:
+        name: registry name, case-insensitive, `-`/`_` ignored (`"VGG-16"` is `vgg16`).
+        num_classes: output classes; the model's default when None.
+        input_shape: input shape without the batch axis; the model's default when None.
+        weights: None (random), a named set from `model_info(name).weights` such as
+            `"imagenet"`, a path to a weights file, or a path to a dlzoo saved model.
+        include_top: keep the classifier head.
+        pooling: with `include_top=False`: None (feature map), `"avg"` or `"max"`.
+        **overrides: family-specific arguments (`classifier_activation`, `dropout`, ...).
+
+    Returns:
+        An uncompiled `keras.Model`.
+
+    Raises:
+        ValueError: unknown model (the closest names listed), an impossible input shape, or
+            weights that do not fit. TypeError: an argument the builder does not take.
+        ConnectionError: ImageNet weights not in the Keras cache and no network (within seconds).
+
+    Example:
+        >>> from dlzoo import build
+        >>> model = build("lenet5")
+        >>> model.output_shape
+        (None, 10)
+    """
+    kwargs = dict(overrides)
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    if input_shape is not None:
+        kwargs["input_shape"] = tuple(input_shape)
+    if not include_top:
+        kwargs["include_top"] = False
+    if pooling is not None:
+        kwargs["pooling"] = pooling
+    info = check_model_args(name, kwargs)
+    if weights is None:
+        return info.builder(**kwargs)
+    return build_with_weights(info, weights, kwargs)
 
 
 def build_with_weights(info: ModelInfo, weights, kwargs: dict):
@@ -295,14 +351,6 @@ def classifier_layer(model) -> str:
     return [layer.name for layer in model.layers if layer.weights][-1]
 
 
-def all_layers(model):
-    """Every layer of `model`, nested models' layers included (depth first)."""
-    for layer in model.layers:
-        yield layer
-        if hasattr(layer, "layers"):
-            yield from all_layers(layer)
-
-
 def copy_weights_by_name(source, target) -> tuple:
     """Copies weights from `source` into `target` for layers with the same name and shapes.
 
@@ -341,8 +389,6 @@ def load_saved_model_weights(model, directory: str) -> tuple:
     Returns:
         `(copied, skipped)` as `copy_weights_by_name`.
     """
-    from dlzoo import saving
-
     if saving.saved_model_folder(directory) is None:
         raise ValueError(
             f"weights={directory!r} is a directory but not a dlzoo saved model (no "

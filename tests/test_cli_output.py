@@ -222,7 +222,8 @@ def test_follow_up_commands_paste_into_a_shell(tmp_path, monkeypatch, capsys):
 
 
 def test_register_model_refuses_a_builder_that_returns_nothing():
-    from dlzoo.registry import build, register_model, unregister_model
+    from dlzoo.registry import register_model, unregister_model
+    from dlzoo.weights import build
 
     with pytest.raises(TypeError, match="never returns a value"):
         @register_model(family="mine", default_input_shape=(8, 8, 1))

@@ -2,6 +2,7 @@
 subprocess with the environment the CLI really has (no TF_CPP_MIN_LOG_LEVEL set by the test),
 on messy inputs. Outputs of the costlier commands are shared through module-scoped fixtures."""
 
+import json
 import os
 import re
 import subprocess
@@ -303,6 +304,27 @@ def test_one_ctrl_c_stops_tune_then_resume(tmp_path, when):
     env, argv = resume_command(err)
     done = run_printed(env, argv, tmp_path)
     assert done.returncode == 0 and "Saved to runs/cnn-digits-tune/" in done.stdout, done.stderr
+
+
+@pytest.mark.slow
+def test_one_ctrl_c_stops_finetune_then_the_printed_resume_finishes_it(finetuned, tmp_path):
+    """`dlzoo finetune` (issue 24): Ctrl-C in phase 2 ends it within seconds (exit 130) with the
+    command that resumes it; that command, run as printed, ends the run with both phases."""
+    import shutil
+
+    root, _ = finetuned
+    shutil.copytree(root / "my photos", tmp_path / "my photos")
+    argv = ["finetune", "my photos", "--model", SHIPPED, "--head-epochs", "2", "--epochs", "40",
+            "--cache-dir", "", "--out", "resumable"]
+    code, seconds, _, err = interrupted(argv, tmp_path, when="phase 2:")
+    assert code == 130 and seconds < 20, (code, seconds, err)
+    env, resume = resume_command(err)
+    assert resume[-1] == "--resume", resume
+    done = run_printed(env, resume, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "phase 1: finished before the restart (2 epochs)" in done.stdout, done.stdout
+    card = json.loads((tmp_path / "resumable" / "card.json").read_text())
+    assert card["training"]["phase1"]["epochs_run"] == 2 and card["training"]["resumed"]
 
 
 @pytest.fixture

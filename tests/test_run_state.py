@@ -433,7 +433,7 @@ def test_a_second_search_or_fine_tune_into_the_same_place_is_refused(tmp_path, c
         holder.wait()
     images, result = tmp_path / "images", tmp_path / "result"
     (images / "a").mkdir(parents=True)
-    holder = _hold_lock(tmp_path / ".result.lock")
+    holder = _hold_lock(tmp_path / ".runs" / "result.lock")  # the lock `dlzoo train` takes too
     try:
         assert main(["finetune", str(images), "--model", "lenet5", "--out", str(result)]) == 2
         assert (f"another fine-tune into {result} is in progress (pid {holder.pid}"

@@ -87,12 +87,12 @@ def test_doctor_names_a_class_with_no_validation_image(tmp_path, rng, capsys):
 
 def test_a_class_with_no_training_image_is_refused_by_name(six, monkeypatch, capsys):
     """Whatever split produced it, the data layer refuses a class it would never train on."""
-    from dlzoo.data import datasets, doctor, folders
+    from dlzoo.data import datasets, doctor, split
 
     def hash_only(files, validation_split, seed=0):  # the old rule: cats all in validation here
         return {p: "val" if p.startswith("cat") else "train" for p, _ in files}
 
-    monkeypatch.setattr(folders, "split_sides", hash_only)
+    monkeypatch.setattr(split, "split_sides", hash_only)
     monkeypatch.setattr(doctor, "split_sides", hash_only)
     monkeypatch.setattr(datasets, "split_sides", hash_only)
     with pytest.raises(ValueError, match="'cat' have no training image"):

@@ -35,6 +35,12 @@ import warnings
 import keras
 import numpy as np
 
+from dlzoo.data.images import UnusableImage, channels_for, pil_decode
+from dlzoo.data.listing import list_files, root_folder
+from dlzoo.data.scan import available_memory, scan
+from dlzoo.data.split import split_scan
+from dlzoo.validation import check_data_args
+
 __all__ = ["Batches", "FileImages", "Mapped", "image_folder"]
 
 
@@ -53,8 +59,6 @@ class FileImages:
     def take(self, positions) -> tuple[np.ndarray, np.ndarray]:
         """(uint8 images, the positions that decoded): a file changed or removed since the scan is
         left out with a one-time warning, as tf.data's `ignore_errors` leaves it out."""
-        from dlzoo.data.images import UnusableImage, pil_decode
-
         out, ok = [], []
         for p in positions:
             path = self.paths[p]
@@ -128,6 +132,16 @@ class Batches(keras.utils.PyDataset):
         self.epoch += 1
         self._order = self._epoch_order()
 
+    def set_epoch(self, epoch: int) -> None:
+        """Draws the order of epoch `epoch` (0-based), as PyTorch's `sampler.set_epoch`.
+
+        Counting `on_epoch_end` calls does not give Keras's epoch: Keras also ends an "epoch"
+        when it resets its iterator after reading a first batch to build the metrics, which a
+        fit resumed from a backup does not do. `dlzoo.callbacks.RunBackup` calls this at the
+        start of each of Keras's epochs, so epoch e of a run, resumed or not, reads order e."""
+        self.epoch = int(epoch)
+        self._order = self._epoch_order()
+
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
@@ -195,12 +209,6 @@ def image_folder(path, image_size=(224, 224), batch_size=32, validation_split=0.
     a quarter of the available memory), else streams with a warning; False streams from the files
     each epoch. A cache file (a path) is a tf.data feature: TypeError.
     """
-    from dlzoo.data.folders import split_scan
-    from dlzoo.data.images import channels_for
-    from dlzoo.data.listing import list_files, root_folder
-    from dlzoo.data.scan import available_memory, scan
-    from dlzoo.validation import check_data_args
-
     args = check_data_args(
         image_size=image_size, batch_size=batch_size, validation_split=validation_split, seed=seed,
         color_mode=color_mode, interpolation=interpolation, allow_no_image_size=False,

@@ -30,14 +30,22 @@ zoo's `Preprocess` layer applies in front of the network (`dlzoo.preprocessing.w
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import math
 import re
 
 import keras
 import numpy as np
 
-from dlzoo.models.applications_tables import IMAGENET_WEIGHTS, LAYOUT
-from dlzoo.registry import last_per_stage, prefixes_matching, register_model
+from dlzoo.models.applications_tables import IMAGENET_WEIGHTS, LAYOUT, PARAMS
+from dlzoo.registry import (
+    feature_layers,
+    last_per_stage,
+    prefixes_matching,
+    register_model,
+    unfreeze_groups,
+)
 from dlzoo.validation import (
     check_choice,
     check_head,
@@ -129,6 +137,9 @@ def _cell_first(name: str) -> str:
 
 # --- the builder ------------------------------------------------------------------------------
 
+# Every variant's arguments, besides its family's own (`Family.arch_args`).
+_ACCEPTED = ("num_classes", "input_shape", "include_top", "pooling", "classifier_activation")
+
 
 def Application(
     *,
@@ -179,8 +190,7 @@ def Application(
     fam = FAMILIES[family]
     unknown = sorted(set(arch_args) - set(fam.arch_args))
     if unknown:
-        raise unknown_arguments(name, unknown, ("num_classes", "input_shape", "include_top",
-                                                "pooling", "classifier_activation") + fam.arch_args)
+        raise unknown_arguments(name, unknown, _ACCEPTED + fam.arch_args)
     _check_arch_args(arch_args, name=name)
     check_head(include_top=include_top, pooling=pooling)
     check_num_classes(num_classes, include_top=include_top)
@@ -360,8 +370,6 @@ def _names(spec: str) -> tuple:
 
 def layout_of(name: str, model) -> tuple:
     """(feature layers, unfreeze groups) of `model`, built by the registered variant `name`."""
-    from dlzoo.registry import feature_layers, unfreeze_groups
-
     return tuple(feature_layers(name, model)), tuple(unfreeze_groups(name, model))
 
 
@@ -369,7 +377,7 @@ def _facts(family: str, name: str, default_shape: tuple) -> dict:
     fam = FAMILIES[family]
     small = fam.min_size
     smoke = {"input_shape": (small, small, 3), "num_classes": 3}
-    features, groups = LAYOUT[name]
+    features, groups = LAYOUT.get(name, ("", ""))  # a new variant: read off its build
     return {
         "family": family,
         "default_input_shape": default_shape,
@@ -386,225 +394,221 @@ def _facts(family: str, name: str, default_shape: tuple) -> dict:
     }
 
 
-KERAS_NAMES = {"mobilenet_v1": "MobileNet", "mobilenet_v2": "MobileNetV2", "mobilenet_v3_small": "MobileNetV3Small", "mobilenet_v3_large": "MobileNetV3Large", "efficientnet_b0": "EfficientNetB0", "efficientnet_b1": "EfficientNetB1", "efficientnet_b2": "EfficientNetB2", "efficientnet_b3": "EfficientNetB3", "efficientnet_b4": "EfficientNetB4", "efficientnet_b5": "EfficientNetB5", "efficientnet_b6": "EfficientNetB6", "efficientnet_b7": "EfficientNetB7", "efficientnet_v2_b0": "EfficientNetV2B0", "efficientnet_v2_b1": "EfficientNetV2B1", "efficientnet_v2_b2": "EfficientNetV2B2", "efficientnet_v2_b3": "EfficientNetV2B3", "efficientnet_v2_s": "EfficientNetV2S", "efficientnet_v2_m": "EfficientNetV2M", "efficientnet_v2_l": "EfficientNetV2L", "convnext_tiny": "ConvNeXtTiny", "convnext_small": "ConvNeXtSmall", "convnext_base": "ConvNeXtBase", "convnext_large": "ConvNeXtLarge", "convnext_xlarge": "ConvNeXtXLarge", "densenet121": "DenseNet121", "densenet169": "DenseNet169", "densenet201": "DenseNet201", "xception": "Xception", "nasnet_mobile": "NASNetMobile", "nasnet_large": "NASNetLarge", "inception_resnet_v2": "InceptionResNetV2"}
+KERAS_NAMES: dict = {}  # registry name -> keras.applications constructor, filled as variants register
 
 
+def _application(keras_name: str, size: int = 224):
+    """Registers the decorated function as the variant `keras.applications.<keras_name>`, by
+    default `size` x `size` x 3 (keras.applications' own default). Its name is the function's,
+    its family the keras.applications module the constructor is in, its title the docstring's
+    first line; its ImageNet files and published parameter count are its rows in the family
+    tables (`applications_tables`). The variant builds `Application(keras_name=..., family=...,
+    name=..., default_shape=..., **kwargs)`."""
+
+    def register(fn):
+        name = fn.__name__
+        family = getattr(keras.applications, keras_name).__module__.rsplit(".", 1)[-1]
+        fixed = {"keras_name": keras_name, "family": family, "name": name,
+                 "default_shape": (size, size, 3)}
+
+        @functools.wraps(fn)
+        def builder(**kwargs):
+            if set(kwargs) & set(fixed):  # the variant's own facts are not arguments
+                raise unknown_arguments(name, sorted(set(kwargs) & set(fixed)),
+                                        _ACCEPTED + FAMILIES[family].arch_args)
+            return fn(**kwargs, **fixed)
+
+        title = (inspect.getdoc(fn) or name).split("\n")[0].rstrip(".")
+        KERAS_NAMES[name] = keras_name
+        return register_model(
+            **_facts(family, name, (size, size, 3)), params=PARAMS.get(name),
+            description=f"{title} = keras.applications.{keras_name}, {size}x{size}x3")(builder)
+
+    return register
 
 
-@register_model(**_facts("mobilenet", "mobilenet_v1", (224, 224, 3)), params=4_253_864,
-                description="MobileNet v1 = keras.applications.MobileNet, 224x224x3")
+# Each variant: keras.applications' constructor and default size, and its title.
+@_application("MobileNet")
 def mobilenet_v1(**kwargs):
-    """MobileNet v1 (keras.applications.MobileNet), 224x224x3; see `Application`."""
-    return Application(keras_name="MobileNet", family="mobilenet", name="mobilenet_v1", default_shape=(224, 224, 3), **kwargs)
+    """MobileNet v1."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("mobilenet_v2", "mobilenet_v2", (224, 224, 3)), params=3_538_984,
-                description="MobileNetV2 = keras.applications.MobileNetV2, 224x224x3")
+@_application("MobileNetV2")
 def mobilenet_v2(**kwargs):
-    """MobileNetV2 (keras.applications.MobileNetV2), 224x224x3; see `Application`."""
-    return Application(keras_name="MobileNetV2", family="mobilenet_v2", name="mobilenet_v2", default_shape=(224, 224, 3), **kwargs)
+    """MobileNetV2."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("mobilenet_v3", "mobilenet_v3_small", (224, 224, 3)), params=2_554_968,
-                description="MobileNetV3-Small = keras.applications.MobileNetV3Small, 224x224x3")
+@_application("MobileNetV3Small")
 def mobilenet_v3_small(**kwargs):
-    """MobileNetV3-Small (keras.applications.MobileNetV3Small), 224x224x3; see `Application`."""
-    return Application(keras_name="MobileNetV3Small", family="mobilenet_v3", name="mobilenet_v3_small",
-                       default_shape=(224, 224, 3), **kwargs)
+    """MobileNetV3-Small."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("mobilenet_v3", "mobilenet_v3_large", (224, 224, 3)), params=5_507_432,
-                description="MobileNetV3-Large = keras.applications.MobileNetV3Large, 224x224x3")
+@_application("MobileNetV3Large")
 def mobilenet_v3_large(**kwargs):
-    """MobileNetV3-Large (keras.applications.MobileNetV3Large), 224x224x3; see `Application`."""
-    return Application(keras_name="MobileNetV3Large", family="mobilenet_v3", name="mobilenet_v3_large",
-                       default_shape=(224, 224, 3), **kwargs)
+    """MobileNetV3-Large."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet", "efficientnet_b0", (224, 224, 3)), params=5_330_571,
-                description="EfficientNet-B0 = keras.applications.EfficientNetB0, 224x224x3")
+@_application("EfficientNetB0")
 def efficientnet_b0(**kwargs):
-    """EfficientNet-B0 (keras.applications.EfficientNetB0), 224x224x3; see `Application`."""
-    return Application(keras_name="EfficientNetB0", family="efficientnet", name="efficientnet_b0", default_shape=(224, 224, 3), **kwargs)
+    """EfficientNet-B0."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet", "efficientnet_b1", (240, 240, 3)), params=7_856_239,
-                description="EfficientNet-B1 = keras.applications.EfficientNetB1, 240x240x3")
+@_application("EfficientNetB1", 240)
 def efficientnet_b1(**kwargs):
-    """EfficientNet-B1 (keras.applications.EfficientNetB1), 240x240x3; see `Application`."""
-    return Application(keras_name="EfficientNetB1", family="efficientnet", name="efficientnet_b1", default_shape=(240, 240, 3), **kwargs)
+    """EfficientNet-B1."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet", "efficientnet_b2", (260, 260, 3)), params=9_177_569,
-                description="EfficientNet-B2 = keras.applications.EfficientNetB2, 260x260x3")
+@_application("EfficientNetB2", 260)
 def efficientnet_b2(**kwargs):
-    """EfficientNet-B2 (keras.applications.EfficientNetB2), 260x260x3; see `Application`."""
-    return Application(keras_name="EfficientNetB2", family="efficientnet", name="efficientnet_b2", default_shape=(260, 260, 3), **kwargs)
+    """EfficientNet-B2."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet", "efficientnet_b3", (300, 300, 3)), params=12_320_535,
-                description="EfficientNet-B3 = keras.applications.EfficientNetB3, 300x300x3")
+@_application("EfficientNetB3", 300)
 def efficientnet_b3(**kwargs):
-    """EfficientNet-B3 (keras.applications.EfficientNetB3), 300x300x3; see `Application`."""
-    return Application(keras_name="EfficientNetB3", family="efficientnet", name="efficientnet_b3", default_shape=(300, 300, 3), **kwargs)
+    """EfficientNet-B3."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet", "efficientnet_b4", (380, 380, 3)), params=19_466_823,
-                description="EfficientNet-B4 = keras.applications.EfficientNetB4, 380x380x3")
+@_application("EfficientNetB4", 380)
 def efficientnet_b4(**kwargs):
-    """EfficientNet-B4 (keras.applications.EfficientNetB4), 380x380x3; see `Application`."""
-    return Application(keras_name="EfficientNetB4", family="efficientnet", name="efficientnet_b4", default_shape=(380, 380, 3), **kwargs)
+    """EfficientNet-B4."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet", "efficientnet_b5", (456, 456, 3)), params=30_562_527,
-                description="EfficientNet-B5 = keras.applications.EfficientNetB5, 456x456x3")
+@_application("EfficientNetB5", 456)
 def efficientnet_b5(**kwargs):
-    """EfficientNet-B5 (keras.applications.EfficientNetB5), 456x456x3; see `Application`."""
-    return Application(keras_name="EfficientNetB5", family="efficientnet", name="efficientnet_b5", default_shape=(456, 456, 3), **kwargs)
+    """EfficientNet-B5."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet", "efficientnet_b6", (528, 528, 3)), params=43_265_143,
-                description="EfficientNet-B6 = keras.applications.EfficientNetB6, 528x528x3")
+@_application("EfficientNetB6", 528)
 def efficientnet_b6(**kwargs):
-    """EfficientNet-B6 (keras.applications.EfficientNetB6), 528x528x3; see `Application`."""
-    return Application(keras_name="EfficientNetB6", family="efficientnet", name="efficientnet_b6", default_shape=(528, 528, 3), **kwargs)
+    """EfficientNet-B6."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet", "efficientnet_b7", (600, 600, 3)), params=66_658_687,
-                description="EfficientNet-B7 = keras.applications.EfficientNetB7, 600x600x3")
+@_application("EfficientNetB7", 600)
 def efficientnet_b7(**kwargs):
-    """EfficientNet-B7 (keras.applications.EfficientNetB7), 600x600x3; see `Application`."""
-    return Application(keras_name="EfficientNetB7", family="efficientnet", name="efficientnet_b7", default_shape=(600, 600, 3), **kwargs)
+    """EfficientNet-B7."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet_v2", "efficientnet_v2_b0", (224, 224, 3)), params=7_200_312,
-                description="EfficientNetV2-B0 = keras.applications.EfficientNetV2B0, 224x224x3")
+@_application("EfficientNetV2B0")
 def efficientnet_v2_b0(**kwargs):
-    """EfficientNetV2-B0 (keras.applications.EfficientNetV2B0), 224x224x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2B0", family="efficientnet_v2", name="efficientnet_v2_b0", default_shape=(224, 224, 3), **kwargs)
+    """EfficientNetV2-B0."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet_v2", "efficientnet_v2_b1", (240, 240, 3)), params=8_212_124,
-                description="EfficientNetV2-B1 = keras.applications.EfficientNetV2B1, 240x240x3")
+@_application("EfficientNetV2B1", 240)
 def efficientnet_v2_b1(**kwargs):
-    """EfficientNetV2-B1 (keras.applications.EfficientNetV2B1), 240x240x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2B1", family="efficientnet_v2", name="efficientnet_v2_b1", default_shape=(240, 240, 3), **kwargs)
+    """EfficientNetV2-B1."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet_v2", "efficientnet_v2_b2", (260, 260, 3)), params=10_178_374,
-                description="EfficientNetV2-B2 = keras.applications.EfficientNetV2B2, 260x260x3")
+@_application("EfficientNetV2B2", 260)
 def efficientnet_v2_b2(**kwargs):
-    """EfficientNetV2-B2 (keras.applications.EfficientNetV2B2), 260x260x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2B2", family="efficientnet_v2", name="efficientnet_v2_b2", default_shape=(260, 260, 3), **kwargs)
+    """EfficientNetV2-B2."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet_v2", "efficientnet_v2_b3", (300, 300, 3)), params=14_467_622,
-                description="EfficientNetV2-B3 = keras.applications.EfficientNetV2B3, 300x300x3")
+@_application("EfficientNetV2B3", 300)
 def efficientnet_v2_b3(**kwargs):
-    """EfficientNetV2-B3 (keras.applications.EfficientNetV2B3), 300x300x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2B3", family="efficientnet_v2", name="efficientnet_v2_b3", default_shape=(300, 300, 3), **kwargs)
+    """EfficientNetV2-B3."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet_v2", "efficientnet_v2_s", (384, 384, 3)), params=21_612_360,
-                description="EfficientNetV2-S = keras.applications.EfficientNetV2S, 384x384x3")
+@_application("EfficientNetV2S", 384)
 def efficientnet_v2_s(**kwargs):
-    """EfficientNetV2-S (keras.applications.EfficientNetV2S), 384x384x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2S", family="efficientnet_v2", name="efficientnet_v2_s", default_shape=(384, 384, 3), **kwargs)
+    """EfficientNetV2-S."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet_v2", "efficientnet_v2_m", (480, 480, 3)), params=54_431_388,
-                description="EfficientNetV2-M = keras.applications.EfficientNetV2M, 480x480x3")
+@_application("EfficientNetV2M", 480)
 def efficientnet_v2_m(**kwargs):
-    """EfficientNetV2-M (keras.applications.EfficientNetV2M), 480x480x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2M", family="efficientnet_v2", name="efficientnet_v2_m", default_shape=(480, 480, 3), **kwargs)
+    """EfficientNetV2-M."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("efficientnet_v2", "efficientnet_v2_l", (480, 480, 3)), params=119_027_848,
-                description="EfficientNetV2-L = keras.applications.EfficientNetV2L, 480x480x3")
+@_application("EfficientNetV2L", 480)
 def efficientnet_v2_l(**kwargs):
-    """EfficientNetV2-L (keras.applications.EfficientNetV2L), 480x480x3; see `Application`."""
-    return Application(keras_name="EfficientNetV2L", family="efficientnet_v2", name="efficientnet_v2_l", default_shape=(480, 480, 3), **kwargs)
+    """EfficientNetV2-L."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("convnext", "convnext_tiny", (224, 224, 3)), params=28_589_128,
-                description="ConvNeXt-Tiny = keras.applications.ConvNeXtTiny, 224x224x3")
+@_application("ConvNeXtTiny")
 def convnext_tiny(**kwargs):
-    """ConvNeXt-Tiny (keras.applications.ConvNeXtTiny), 224x224x3; see `Application`."""
-    return Application(keras_name="ConvNeXtTiny", family="convnext", name="convnext_tiny", default_shape=(224, 224, 3), **kwargs)
+    """ConvNeXt-Tiny."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("convnext", "convnext_small", (224, 224, 3)), params=50_223_688,
-                description="ConvNeXt-Small = keras.applications.ConvNeXtSmall, 224x224x3")
+@_application("ConvNeXtSmall")
 def convnext_small(**kwargs):
-    """ConvNeXt-Small (keras.applications.ConvNeXtSmall), 224x224x3; see `Application`."""
-    return Application(keras_name="ConvNeXtSmall", family="convnext", name="convnext_small", default_shape=(224, 224, 3), **kwargs)
+    """ConvNeXt-Small."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("convnext", "convnext_base", (224, 224, 3)), params=88_591_464,
-                description="ConvNeXt-Base = keras.applications.ConvNeXtBase, 224x224x3")
+@_application("ConvNeXtBase")
 def convnext_base(**kwargs):
-    """ConvNeXt-Base (keras.applications.ConvNeXtBase), 224x224x3; see `Application`."""
-    return Application(keras_name="ConvNeXtBase", family="convnext", name="convnext_base", default_shape=(224, 224, 3), **kwargs)
+    """ConvNeXt-Base."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("convnext", "convnext_large", (224, 224, 3)), params=197_767_336,
-                description="ConvNeXt-Large = keras.applications.ConvNeXtLarge, 224x224x3")
+@_application("ConvNeXtLarge")
 def convnext_large(**kwargs):
-    """ConvNeXt-Large (keras.applications.ConvNeXtLarge), 224x224x3; see `Application`."""
-    return Application(keras_name="ConvNeXtLarge", family="convnext", name="convnext_large", default_shape=(224, 224, 3), **kwargs)
+    """ConvNeXt-Large."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("convnext", "convnext_xlarge", (224, 224, 3)), params=350_196_968,
-                description="ConvNeXt-XLarge = keras.applications.ConvNeXtXLarge, 224x224x3")
+@_application("ConvNeXtXLarge")
 def convnext_xlarge(**kwargs):
-    """ConvNeXt-XLarge (keras.applications.ConvNeXtXLarge), 224x224x3; see `Application`."""
-    return Application(keras_name="ConvNeXtXLarge", family="convnext", name="convnext_xlarge", default_shape=(224, 224, 3), **kwargs)
+    """ConvNeXt-XLarge."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("densenet", "densenet121", (224, 224, 3)), params=8_062_504,
-                description="DenseNet-121 = keras.applications.DenseNet121, 224x224x3")
+@_application("DenseNet121")
 def densenet121(**kwargs):
-    """DenseNet-121 (keras.applications.DenseNet121), 224x224x3; see `Application`."""
-    return Application(keras_name="DenseNet121", family="densenet", name="densenet121", default_shape=(224, 224, 3), **kwargs)
+    """DenseNet-121."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("densenet", "densenet169", (224, 224, 3)), params=14_307_880,
-                description="DenseNet-169 = keras.applications.DenseNet169, 224x224x3")
+@_application("DenseNet169")
 def densenet169(**kwargs):
-    """DenseNet-169 (keras.applications.DenseNet169), 224x224x3; see `Application`."""
-    return Application(keras_name="DenseNet169", family="densenet", name="densenet169", default_shape=(224, 224, 3), **kwargs)
+    """DenseNet-169."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("densenet", "densenet201", (224, 224, 3)), params=20_242_984,
-                description="DenseNet-201 = keras.applications.DenseNet201, 224x224x3")
+@_application("DenseNet201")
 def densenet201(**kwargs):
-    """DenseNet-201 (keras.applications.DenseNet201), 224x224x3; see `Application`."""
-    return Application(keras_name="DenseNet201", family="densenet", name="densenet201", default_shape=(224, 224, 3), **kwargs)
+    """DenseNet-201."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("xception", "xception", (299, 299, 3)), params=22_910_480,
-                description="Xception = keras.applications.Xception, 299x299x3")
+@_application("Xception", 299)
 def xception(**kwargs):
-    """Xception (keras.applications.Xception), 299x299x3; see `Application`."""
-    return Application(keras_name="Xception", family="xception", name="xception", default_shape=(299, 299, 3), **kwargs)
+    """Xception."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("nasnet", "nasnet_mobile", (224, 224, 3)), params=5_326_716,
-                description="NASNet-A Mobile = keras.applications.NASNetMobile, 224x224x3")
+@_application("NASNetMobile")
 def nasnet_mobile(**kwargs):
-    """NASNet-A Mobile (keras.applications.NASNetMobile), 224x224x3; see `Application`."""
-    return Application(keras_name="NASNetMobile", family="nasnet", name="nasnet_mobile", default_shape=(224, 224, 3), **kwargs)
+    """NASNet-A Mobile."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("nasnet", "nasnet_large", (331, 331, 3)), params=88_949_818,
-                description="NASNet-A Large = keras.applications.NASNetLarge, 331x331x3")
+@_application("NASNetLarge", 331)
 def nasnet_large(**kwargs):
-    """NASNet-A Large (keras.applications.NASNetLarge), 331x331x3; see `Application`."""
-    return Application(keras_name="NASNetLarge", family="nasnet", name="nasnet_large", default_shape=(331, 331, 3), **kwargs)
+    """NASNet-A Large."""
+    return Application(**kwargs)
 
 
-@register_model(**_facts("inception_resnet_v2", "inception_resnet_v2", (299, 299, 3)), params=55_873_736,
-                description="Inception-ResNet v2 = keras.applications.InceptionResNetV2, 299x299x3")
+@_application("InceptionResNetV2", 299)
 def inception_resnet_v2(**kwargs):
-    """Inception-ResNet v2 (keras.applications.InceptionResNetV2), 299x299x3; see `Application`."""
-    return Application(keras_name="InceptionResNetV2", family="inception_resnet_v2", name="inception_resnet_v2", default_shape=(299, 299, 3), **kwargs)
+    """Inception-ResNet v2."""
+    return Application(**kwargs)

@@ -1,5 +1,5 @@
-"""Data of dlzoo.models.applications: keras.applications' ImageNet files and each variant's
-feature layers and unfreeze groups (made by `applications.layout_of` at the variant's defaults;
+"""Data of dlzoo.models.applications: keras.applications' ImageNet files, its published parameter
+counts, and each variant's feature layers and unfreeze groups (made by `applications.layout_of` at the variant's defaults;
 tests/models/test_layer_names.py and test_applications.py check them against the built models)."""
 
 from dlzoo.weights import WeightsFile
@@ -226,6 +226,42 @@ IMAGENET_WEIGHTS = {
         "d19885ff4a710c122648d3b5c3b684e4")),
 }
 
+
+# keras.applications' parameter counts (its constructors with weights=None; the same as the
+# counts its documentation lists), checked against a build by tests/models/test_param_counts.py.
+PARAMS = {
+    "mobilenet_v1": 4_253_864,
+    "mobilenet_v2": 3_538_984,
+    "mobilenet_v3_small": 2_554_968,
+    "mobilenet_v3_large": 5_507_432,
+    "efficientnet_b0": 5_330_571,
+    "efficientnet_b1": 7_856_239,
+    "efficientnet_b2": 9_177_569,
+    "efficientnet_b3": 12_320_535,
+    "efficientnet_b4": 19_466_823,
+    "efficientnet_b5": 30_562_527,
+    "efficientnet_b6": 43_265_143,
+    "efficientnet_b7": 66_658_687,
+    "efficientnet_v2_b0": 7_200_312,
+    "efficientnet_v2_b1": 8_212_124,
+    "efficientnet_v2_b2": 10_178_374,
+    "efficientnet_v2_b3": 14_467_622,
+    "efficientnet_v2_s": 21_612_360,
+    "efficientnet_v2_m": 54_431_388,
+    "efficientnet_v2_l": 119_027_848,
+    "convnext_tiny": 28_589_128,
+    "convnext_small": 50_223_688,
+    "convnext_base": 88_591_464,
+    "convnext_large": 197_767_336,
+    "convnext_xlarge": 350_196_968,
+    "densenet121": 8_062_504,
+    "densenet169": 14_307_880,
+    "densenet201": 20_242_984,
+    "xception": 22_910_480,
+    "nasnet_mobile": 5_326_716,
+    "nasnet_large": 88_949_818,
+    "inception_resnet_v2": 55_873_736,
+}
 
 LAYOUT = {  # name: (feature layers, unfreeze groups); `a{1-3}_` is a1_ a2_ a3_ (see _names)
     "mobilenet_v1": ("conv_pw_1_relu conv_pw_3_relu conv_pw_5_relu conv_pw_11_relu conv_pw_13_relu",

@@ -9,6 +9,9 @@ networks (`resnet20` ... `resnet110`) follow section 4.2 of the paper: a 3x3 ste
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import keras
 from keras import layers
 
@@ -229,39 +232,26 @@ IMAGENET_WEIGHTS = {
 }
 
 
-# Registry facts every ResNet shares; feature layers and unfreeze groups are read off the built
-# model (the last block of each stage, `post_relu` ending a v2 network; the stage prefixes), so
-# they hold for any `depths`.
+# --- the variants ------------------------------------------------------------------------------
+# What cannot be derived: keras.applications' published parameter counts (resnet50 ... resnet152v2),
+# torchvision's (resnet18/34: 11,689,512 / 21,797,672 trainable, plus BatchNormalization's moving
+# statistics) and the CIFAR networks' (within 3% of the paper's 0.27M, 0.46M, 0.66M, 0.85M, 1.7M);
+# tests/models/test_param_counts.py checks each against a build.
+PARAMS = {
+    "resnet18": 11_699_112, "resnet34": 21_814_696, "resnet50": 25_636_712,
+    "resnet101": 44_707_176, "resnet152": 60_419_944, "resnet50v2": 25_613_800,
+    "resnet101v2": 44_675_560, "resnet152v2": 60_380_648, "resnet20": 271_098,
+    "resnet32": 466_426, "resnet44": 661_754, "resnet56": 857_082, "resnet110": 1_736_058,
+}
+
+
+# Feature layers and unfreeze groups are read off the built model (the last block of each stage,
+# `post_relu` ending a v2 network; the stage prefixes), so they hold for any `depths`.
 def _stage_features(names):
     outputs = last_per_stage(r"conv(\d+)_block\d+_out")(names)
     if outputs and "post_relu" in names:
         outputs[-1] = "post_relu"  # a v2 network's last block sum is not yet normalised
     return outputs
-
-
-_FAMILY = {
-    "family": "resnet",
-    "feature_rule": _stage_features,
-    "unfreeze_rule": prefixes_matching(r"(conv\d+_|post_)"),
-}
-
-
-def _facts(*, depths, preact=False, stem="imagenet", block="bottleneck", weights=False,
-           input_shape=(224, 224, 3), num_classes=1000):
-    """The registry facts that follow from a variant's config (declared at its default depths)."""
-    groups = ("conv1_",) + tuple(f"conv{s + 2}_" for s in range(len(depths)))
-    return {
-        **_FAMILY,
-        "default_input_shape": input_shape,
-        "default_num_classes": num_classes,
-        "paper": PAPER_V2 if preact else PAPER,
-        "weights": ("imagenet",) if weights else (),
-        "preprocessing": "tf" if preact or stem == "cifar" else "caffe",
-        "feature_layers": stage_outputs(depths, preact=preact),
-        "unfreeze_groups": groups + (("post_",) if preact else ()),
-        "min_input_size": resnet_min_size(num_stages=len(depths), stem=stem, block=block,
-                                          preact=preact),
-    }
 
 
 # The registry suite's cost (graph tracing, XLA compiles on JAX) grows with the number of layers,
@@ -272,110 +262,163 @@ _CIFAR_SMOKE = {"input_shape": (16, 16, 3), "num_classes": 3, "depths": (2, 1), 
 _BASIC = {"block": "basic", "conv_bias": False}
 _CIFAR = {"block": "basic", "stem": "cifar", "shortcut": "zero_pad", "conv_bias": False,
           "widths": (16, 32, 64), "input_shape": (32, 32, 3), "num_classes": 10}
+_DEFAULTS = {k: p.default for k, p in inspect.signature(ResNet).parameters.items()}
 
 
-def _cifar_facts(n):
-    return _facts(depths=(n,) * 3, stem="cifar", block="basic", input_shape=(32, 32, 3),
-                  num_classes=10)
+def _facts(name: str, config: dict) -> dict:
+    """The registry facts that follow from a variant's config (`ResNet`'s arguments over its
+    defaults) and the family's tables."""
+    c = {**_DEFAULTS, **config}
+    depths, preact, stem = tuple(c["depths"]), c["preact"], c["stem"]
+    groups = ("conv1_",) + tuple(f"conv{s + 2}_" for s in range(len(depths)))
+    return {
+        "family": "resnet",
+        "default_input_shape": tuple(c["input_shape"]),
+        "default_num_classes": c["num_classes"],
+        "params": PARAMS.get(name),
+        "paper": PAPER_V2 if preact else PAPER,
+        "weights": ("imagenet",) if name in IMAGENET_WEIGHTS else (),
+        "preprocessing": "tf" if preact or stem == "cifar" else "caffe",
+        "feature_layers": stage_outputs(depths, preact=preact),
+        "unfreeze_groups": groups + (("post_",) if preact else ()),
+        "min_input_size": resnet_min_size(num_stages=len(depths), stem=stem, block=c["block"],
+                                          preact=preact),
+        "smoke_overrides": _CIFAR_SMOKE if stem == "cifar" else _IMAGENET_SMOKE,
+        "feature_rule": _stage_features,
+        "unfreeze_rule": prefixes_matching(r"(conv\d+_|post_)"),
+    }
 
 
-# Each variant is a registered function holding only its config. Parameter counts at the
-# defaults, as Keras counts them (BatchNormalization's moving statistics included): resnet50 ...
-# resnet152v2 equal keras.applications'; resnet18/34 have torchvision's 11,689,512 / 21,797,672
-# trainable parameters; the CIFAR networks are within 3% of the paper's 0.27M, 0.46M, 0.66M,
-# 0.85M and 1.7M (tests/models/test_param_counts.py and tests/test_resnet.py check them).
-@register_model(**_facts(depths=(2, 2, 2, 2), block="basic"), params=11_699_112,
-                smoke_overrides=_IMAGENET_SMOKE, description="ResNet-18 (basic blocks), 224x224x3")
+def _variant(**config):
+    """Registers the decorated function as a ResNet variant with `config`, its `ResNet` arguments,
+    written once here: the registry's facts follow from them (`_facts`), and the variant builds
+    `ResNet(name=<its name>, **config, **kwargs)`, any argument overridable (`depths=(1, 1, 1)`)."""
+
+    def register(fn):
+        name = fn.__name__
+
+        @functools.wraps(fn)
+        def builder(**kwargs):
+            return fn(**{"name": name, **config, **kwargs})
+
+        return register_model(**_facts(name, config))(builder)
+
+    return register
+
+
+# Each variant: its config, and a docstring whose first line `dlzoo list` shows.
+@_variant(depths=(2, 2, 2, 2), **_BASIC)
 def resnet18(**kwargs):
-    """ResNet-18 (basic blocks), 224x224x3. Takes every `ResNet` argument."""
-    return ResNet(**{"name": "resnet18", "depths": (2, 2, 2, 2), **_BASIC, **kwargs})
+    """ResNet-18 (basic blocks), 224x224x3
+
+    Takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_facts(depths=(3, 4, 6, 3), block="basic"), params=21_814_696,
-                smoke_overrides=_IMAGENET_SMOKE, description="ResNet-34 (basic blocks), 224x224x3")
+@_variant(depths=(3, 4, 6, 3), **_BASIC)
 def resnet34(**kwargs):
-    """ResNet-34 (basic blocks), 224x224x3. Takes every `ResNet` argument."""
-    return ResNet(**{"name": "resnet34", "depths": (3, 4, 6, 3), **_BASIC, **kwargs})
+    """ResNet-34 (basic blocks), 224x224x3
+
+    Takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_facts(depths=(3, 4, 6, 3), weights=True), params=25_636_712,
-                smoke_overrides=_IMAGENET_SMOKE,
-                description="ResNet-50 = keras.applications.ResNet50, 224x224x3")
+@_variant(depths=(3, 4, 6, 3))
 def resnet50(**kwargs):
-    """ResNet-50 = keras.applications.ResNet50, 224x224x3. Takes every `ResNet` argument."""
-    return ResNet(**{"name": "resnet50", "depths": (3, 4, 6, 3), **kwargs})
+    """ResNet-50 = keras.applications.ResNet50, 224x224x3
+
+    Takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_facts(depths=(3, 4, 23, 3), weights=True), params=44_707_176,
-                smoke_overrides=_IMAGENET_SMOKE,
-                description="ResNet-101 = keras.applications.ResNet101, 224x224x3")
+@_variant(depths=(3, 4, 23, 3))
 def resnet101(**kwargs):
-    """ResNet-101 = keras.applications.ResNet101, 224x224x3. Takes every `ResNet` argument."""
-    return ResNet(**{"name": "resnet101", "depths": (3, 4, 23, 3), **kwargs})
+    """ResNet-101 = keras.applications.ResNet101, 224x224x3
+
+    Takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_facts(depths=(3, 8, 36, 3), weights=True), params=60_419_944,
-                smoke_overrides=_IMAGENET_SMOKE,
-                description="ResNet-152 = keras.applications.ResNet152, 224x224x3")
+@_variant(depths=(3, 8, 36, 3))
 def resnet152(**kwargs):
-    """ResNet-152 = keras.applications.ResNet152, 224x224x3. Takes every `ResNet` argument."""
-    return ResNet(**{"name": "resnet152", "depths": (3, 8, 36, 3), **kwargs})
+    """ResNet-152 = keras.applications.ResNet152, 224x224x3
+
+    Takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_facts(depths=(3, 4, 6, 3), preact=True, weights=True), params=25_613_800,
-                smoke_overrides=_IMAGENET_SMOKE,
-                description="ResNet-50 v2 (pre-activation) = keras.applications.ResNet50V2, 224x224x3")
+@_variant(depths=(3, 4, 6, 3), preact=True)
 def resnet50v2(**kwargs):
-    """ResNet-50 v2 = keras.applications.ResNet50V2, 224x224x3. Takes every `ResNet` argument."""
-    return ResNet(**{"name": "resnet50v2", "depths": (3, 4, 6, 3), "preact": True, **kwargs})
+    """ResNet-50 v2 (pre-activation) = keras.applications.ResNet50V2, 224x224x3
+
+    Takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_facts(depths=(3, 4, 23, 3), preact=True, weights=True), params=44_675_560,
-                smoke_overrides=_IMAGENET_SMOKE,
-                description="ResNet-101 v2 (pre-activation) = keras.applications.ResNet101V2, 224x224x3")
+@_variant(depths=(3, 4, 23, 3), preact=True)
 def resnet101v2(**kwargs):
-    """ResNet-101 v2 = keras.applications.ResNet101V2, 224x224x3. Takes every `ResNet` argument."""
-    return ResNet(**{"name": "resnet101v2", "depths": (3, 4, 23, 3), "preact": True, **kwargs})
+    """ResNet-101 v2 (pre-activation) = keras.applications.ResNet101V2, 224x224x3
+
+    Takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_facts(depths=(3, 8, 36, 3), preact=True, weights=True), params=60_380_648,
-                smoke_overrides=_IMAGENET_SMOKE,
-                description="ResNet-152 v2 (pre-activation) = keras.applications.ResNet152V2, 224x224x3")
+@_variant(depths=(3, 8, 36, 3), preact=True)
 def resnet152v2(**kwargs):
-    """ResNet-152 v2 = keras.applications.ResNet152V2, 224x224x3. Takes every `ResNet` argument."""
-    return ResNet(**{"name": "resnet152v2", "depths": (3, 8, 36, 3), "preact": True, **kwargs})
+    """ResNet-152 v2 (pre-activation) = keras.applications.ResNet152V2, 224x224x3
+
+    Takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_cifar_facts(3), params=271_098, smoke_overrides=_CIFAR_SMOKE,
-                description="CIFAR ResNet-20 (3x3 basic blocks, option A shortcuts), 32x32x3")
+@_variant(depths=(3, 3, 3), **_CIFAR)
 def resnet20(**kwargs):
-    """CIFAR ResNet-20 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
-    return ResNet(**{"name": "resnet20", "depths": (3, 3, 3), **_CIFAR, **kwargs})
+    """CIFAR ResNet-20 (3x3 basic blocks, option A shortcuts), 32x32x3
+
+    He et al. 2016a, section 4.2; takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_cifar_facts(5), params=466_426, smoke_overrides=_CIFAR_SMOKE,
-                description="CIFAR ResNet-32 (3x5 basic blocks, option A shortcuts), 32x32x3")
+@_variant(depths=(5, 5, 5), **_CIFAR)
 def resnet32(**kwargs):
-    """CIFAR ResNet-32 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
-    return ResNet(**{"name": "resnet32", "depths": (5, 5, 5), **_CIFAR, **kwargs})
+    """CIFAR ResNet-32 (3x5 basic blocks, option A shortcuts), 32x32x3
+
+    He et al. 2016a, section 4.2; takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_cifar_facts(7), params=661_754, smoke_overrides=_CIFAR_SMOKE,
-                description="CIFAR ResNet-44 (3x7 basic blocks, option A shortcuts), 32x32x3")
+@_variant(depths=(7, 7, 7), **_CIFAR)
 def resnet44(**kwargs):
-    """CIFAR ResNet-44 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
-    return ResNet(**{"name": "resnet44", "depths": (7, 7, 7), **_CIFAR, **kwargs})
+    """CIFAR ResNet-44 (3x7 basic blocks, option A shortcuts), 32x32x3
+
+    He et al. 2016a, section 4.2; takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_cifar_facts(9), params=857_082, smoke_overrides=_CIFAR_SMOKE,
-                description="CIFAR ResNet-56 (3x9 basic blocks, option A shortcuts), 32x32x3")
+@_variant(depths=(9, 9, 9), **_CIFAR)
 def resnet56(**kwargs):
-    """CIFAR ResNet-56 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
-    return ResNet(**{"name": "resnet56", "depths": (9, 9, 9), **_CIFAR, **kwargs})
+    """CIFAR ResNet-56 (3x9 basic blocks, option A shortcuts), 32x32x3
+
+    He et al. 2016a, section 4.2; takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)
 
 
-@register_model(**_cifar_facts(18), params=1_736_058, smoke_overrides=_CIFAR_SMOKE,
-                description="CIFAR ResNet-110 (3x18 basic blocks, option A shortcuts), 32x32x3")
+@_variant(depths=(18, 18, 18), **_CIFAR)
 def resnet110(**kwargs):
-    """CIFAR ResNet-110 (He et al. 2016a, section 4.2), 32x32x3, 10 classes."""
-    return ResNet(**{"name": "resnet110", "depths": (18, 18, 18), **_CIFAR, **kwargs})
+    """CIFAR ResNet-110 (3x18 basic blocks, option A shortcuts), 32x32x3
+
+    He et al. 2016a, section 4.2; takes every `ResNet` argument.
+    """
+    return ResNet(**kwargs)

@@ -95,7 +95,8 @@ def resolve_source(source, *, weights=None, input_shape=None, model_args=None,
     import keras
 
     from dlzoo.preprocessing import applied_mode, base_network
-    from dlzoo.registry import build, model_info
+    from dlzoo.registry import model_info
+    from dlzoo.weights import build
     from dlzoo.saving import saved_model_folder
 
     # a saved model's model.keras means the saved model (its card, its sha256 check)

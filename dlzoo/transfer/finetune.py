@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -112,10 +114,9 @@ def _steps(data, batch_size: int) -> int:
         return 1
     if isinstance(data, tuple):
         return max(1, -(-len(data[0]) // batch_size))
-    if hasattr(data, "cardinality"):
-        from dlzoo.training import steps_per_epoch
-
-        return steps_per_epoch(data)
+    if hasattr(data, "cardinality"):  # tf.data, or the backend-neutral loader
+        n = int(data.cardinality())
+        return max(1, n if n >= 0 else sum(1 for _ in data))
     return max(1, len(data))
 
 
@@ -263,6 +264,17 @@ class FineTuneConfig:
         devices: 1 (default), N or "all": data parallel over this host's devices
             (`keras.distribution.DataParallel` on JAX, `MirroredStrategy` on TensorFlow);
             `batch_size` is the global batch, split evenly over them.
+
+    Resuming (with `out`): the run keeps its state in `OUT_PARENT/.runs/NAME/` while it
+    trains (the settings, the feature cache unless `cache_dir` names one, and per phase a
+    backup after every epoch: weights, optimizer state, random-number state, epoch; and the
+    weights each finished phase ended with). `resume=True` (`dlzoo finetune ... --resume`)
+    continues a killed run in the phase and epoch it reached; the same settings are required.
+    Without it, an unfinished run's state is discarded. The state is removed once the model
+    is saved.
+        resume: continue the unfinished fine-tune into `out` (default False).
+        recipe: the recipe this fine-tune runs (`run_phased_recipe`): recorded in the card,
+            with its expected figure.
     """
 
     weights: object = None
@@ -308,6 +320,8 @@ class FineTuneConfig:
     global_clipnorm: float | None = None
     clipvalue: float | None = None
     tensorboard: object = None
+    resume: bool = False
+    recipe: dict | None = None
 
     def check(self) -> object:
         """Checks the settings (ValueError/TypeError naming the argument); returns the parsed
@@ -342,6 +356,9 @@ class FineTuneConfig:
         if self.tensorboard is not None and not isinstance(self.tensorboard, (str, os.PathLike)):
             raise TypeError("fine_tune: tensorboard must be a folder (str or path) or None; "
                             f"received {self.tensorboard!r}.")
+        if self.resume and self.out is None:
+            raise ValueError("fine_tune: resume continues the unfinished fine-tune into `out`; "
+                             "pass out=FOLDER (the --out of the run to resume).")
         if self.head_epochs == 0 and (self.epochs == 0 or unfreeze_k == 0):
             raise ValueError("fine_tune: nothing to train: head_epochs is 0 and phase 2 is off "
                              "(epochs=0 or unfreeze='none').")
@@ -428,6 +445,8 @@ def fine_tune(source, data, config: FineTuneConfig | None = None, **settings) ->
     finally:
         if lock is not None:
             lock.release()
+            with contextlib.suppress(OSError):  # `.runs/` once empty (no other run's lock in it)
+                run_folder(saved).parent.rmdir()
 
 
 @contextlib.contextmanager
@@ -454,25 +473,32 @@ def _devices_and_precision(cfg: FineTuneConfig):
 
 
 def _claim_output(saved: Path | None, cfg: FineTuneConfig):
-    """Refuses an existing model at `out` unless `overwrite` (before any training), and locks
-    `out` against a second fine-tune writing it at the same time; returns the lock."""
+    """Locks `out` against a second run writing it at the same time (`OUT_PARENT/.runs/NAME.lock`,
+    the lock `dlzoo train` takes for a run of that name), then refuses an existing model at `out`
+    unless `overwrite` or `resume` (before any training); returns the lock."""
     from dlzoo.files import RunLock
 
     if saved is None:
         return None
-    if saved.exists() and not cfg.overwrite and (not saved.is_dir() or any(saved.iterdir())):
+    lock = RunLock(saved.parent / ".runs" / f"{saved.name}.lock", f"fine-tune into {saved}",
+                   log=cfg.log).acquire()
+    if saved.exists() and not (cfg.overwrite or cfg.resume) and (
+            not saved.is_dir() or any(saved.iterdir())):
+        lock.release()
         what = "a saved model" if is_saved_model(saved) else "files"
         raise FileExistsError(
             f"{saved} already holds {what}; pass --overwrite (overwrite=True) to replace it, "
             "or choose another --out.")
-    return RunLock(saved.parent / f".{saved.name}.lock", f"fine-tune into {saved}",
-                   log=cfg.log).acquire()
+    return lock
 
 
 def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None,
                start: float) -> FineTuneResult:
     import keras
 
+    run_dir = _run_folder(source, data, cfg, saved)
+    if run_dir is not None and cfg.cache_dir is None:  # a resumed phase 1 reuses the features
+        cfg = dataclasses.replace(cfg, cache_dir=run_dir / "features")
     keras.utils.set_random_seed(cfg.seed)
     parts = _assemble(source, data, cfg)
     scratch = parts.src.weights is None and parts.src.card is None
@@ -485,10 +511,15 @@ def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None
                 f"{cfg.epochs} epochs at {parts.learning_rate:g} (no frozen head phase)")
     history: dict = {}
     phase_metrics: dict = {}
-    n1, features = _phase1(parts, cfg, history, phase_metrics)
+    n1, features, feature_record = _phase1(parts, cfg, history, phase_metrics, run_dir)
     after_phase1 = (_snapshot(parts.model) if cfg.keep == "best" and n1
                     and parts.bundle.val is not None else None)
-    n2, unfrozen, groups = _phase2(parts, cfg, unfreeze_k, history, phase_metrics)
+    # Phase 2 starts from a state of its own (the seed + 1, the data read afresh), not from
+    # wherever phase 1 and the feature extraction left the random generators and the pipeline's
+    # shuffle order: so a run resumed in phase 2, which skips phase 1, is the run it continues.
+    keras.utils.set_random_seed(cfg.seed + 1)
+    parts = _reread_data(parts, data, cfg)
+    n2, unfrozen, groups = _phase2(parts, cfg, unfreeze_k, history, phase_metrics, run_dir)
     kept = _keep_better_phase(parts, phase_metrics, after_phase1, cfg.log)
     # The result loads and trains as a normal model; a fresh optimizer, so the file holds no
     # optimizer state shaped by the last phase's trainable set.
@@ -497,21 +528,158 @@ def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None
     parts.model.optimizer.build(parts.model.trainable_variables)
     report, metrics = _final_metrics(parts, phase_metrics)
     seconds = time.perf_counter() - start
-    card = _card(parts, cfg, metrics, features, (n1, n2), unfrozen, groups, seconds, saved)
+    card = _card(parts, cfg, metrics, feature_record, (n1, n2), unfrozen, groups, seconds,
+                 saved)
     card.training["kept"] = kept
     if scratch:
         card.training["from_scratch"] = True
+    if cfg.resume:
+        card.training["resumed"] = True
+    if cfg.recipe is not None:
+        card.recipe, card.expect = cfg.recipe, dict(cfg.recipe.get("expect") or {}) or None
+        card.training["epochs"] = cfg.head_epochs + cfg.epochs
     if saved is not None:
         from dlzoo import saving
 
         saving.save(parts.model, saved, card, history=history or None, report=report)
         card = saving.read_card(saved)
         cfg.log(f"saved to {saved}/")
+        shutil.rmtree(run_dir, ignore_errors=True)  # the run is over: its state goes
     else:
         card = card.to_dict()
     return FineTuneResult(model=parts.model, history=history, phase_epochs=(n1, n2),
                           metrics=metrics, report=report, card=card, saved_dir=saved,
                           features=features, seconds=seconds)
+
+
+def run_folder(saved) -> Path:
+    """Where a fine-tune into `saved` keeps its resumable state while it runs:
+    `SAVED_PARENT/.runs/NAME/` (as `dlzoo train` keeps a run's in `OUTPUT/.runs/NAME/`)."""
+    saved = Path(saved)
+    return saved.parent / ".runs" / saved.name
+
+
+def _run_folder(source, data, cfg: FineTuneConfig, saved: Path | None) -> Path | None:
+    """Prepares the run folder (`run_folder`): a fresh one, or, with `cfg.resume`, the
+    unfinished run's, whose settings must be these (`dlzoo.training.prepare_run_dir`)."""
+    from dlzoo.training import prepare_run_dir
+
+    if saved is None:
+        return None
+    skip = {"log", "verbose", "out", "overwrite", "resume", "cache_dir", "name"}
+
+    def named(x):
+        return os.fspath(x) if isinstance(x, (str, os.PathLike)) else (
+            getattr(x, "manifest_hash", None) or f"<{type(x).__name__}>")
+
+    settings = {
+        "name": saved.name, "kind": "finetune", "source": named(source), "data": named(data),
+        "config": {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
+                   if f.name not in skip},
+    }
+    run_dir = run_folder(saved)
+    if cfg.resume:
+        cfg.log(f"resuming the fine-tune into {saved} ({run_dir})")
+    prepare_run_dir(run_dir, settings, cfg.resume, log=cfg.log,
+                    same="the same model, folder and flags")
+    return run_dir
+
+
+def _reread_data(parts: _Assembly, data, cfg: FineTuneConfig) -> _Assembly:
+    """`parts` with the data read again (the same files, split and batches, the pipeline's
+    shuffle order back at its start); as it is when `data` is a `DataBundle` given whole."""
+    if not isinstance(data, (str, os.PathLike)):
+        return parts
+    shape = tuple(parts.src.input_shape)
+    bundle = _load_data(data, shape, image_size=cfg.image_size, color_mode=cfg.color_mode,
+                        batch_size=cfg.batch_size, validation_split=cfg.validation_split,
+                        seed=cfg.seed)
+    return dataclasses.replace(parts, bundle=_split_evenly(bundle, cfg))
+
+
+def _fit_phase(model, cfg: FineTuneConfig, phase_dir: Path | None, x, y=None, *, val,
+               epochs: int, replay=None, tensorboard=None, **fit_args) -> dict:
+    """One phase's `model.fit`, with the standard callbacks; returns its history.
+
+    With a run folder, `phase_dir` gets what a `dlzoo train` run's folder gets
+    (`dlzoo.callbacks.standard`): a backup after every epoch (weights, optimizer state,
+    random-number state, epoch), the early-stopping and LR-on-plateau counters, `history.csv`;
+    a process started again continues from the newest backup, and the history returned spans
+    the restart."""
+    from dlzoo.callbacks import RunBackup, find_backup, standard
+    from dlzoo.plots import read_history
+    from dlzoo.training import trim_log
+
+    monitor = "val_loss" if val is not None else "loss"
+    if phase_dir is None:
+        callbacks = _callbacks(val is not None, cfg.early_stopping, cfg.lr_schedule,
+                               tensorboard)
+    else:
+        phase_dir.mkdir(parents=True, exist_ok=True)
+        done, _ = find_backup(phase_dir / "backup", log=cfg.log)
+        trim_log(phase_dir / "history.csv", done)
+        if done:
+            cfg.log(f"  resuming after epoch {done} of {epochs}")
+        callbacks = standard(run_dir=phase_dir, monitor=monitor, early_stopping=cfg.early_stopping,
+                             lr_schedule=cfg.lr_schedule, checkpoint=False, log=cfg.log,
+                             tensorboard=tensorboard)
+        for c in callbacks:
+            if isinstance(c, RunBackup):
+                c.replay = replay
+    h = model.fit(x, y, validation_data=val, epochs=epochs, callbacks=callbacks,
+                  verbose=cfg.verbose, **fit_args).history
+    if phase_dir is None or not (phase_dir / "history.csv").exists():
+        return dict(h)
+    return {k: v for k, v in read_history(phase_dir / "history.csv").items() if k != "epoch"}
+
+
+_DONE = "done.json"
+
+
+def _finish_phase(phase_dir: Path | None, model, record: dict) -> None:
+    """Records a finished phase: the weights it ended with (by variable path, `weights.npz`),
+    then `done.json` (its epochs, history, metrics), each written whole; its backups go."""
+    import keras
+    import numpy as np
+
+    from dlzoo.files import atomic_path, write_json
+
+    if phase_dir is None:
+        return
+    with atomic_path(phase_dir / "weights.npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, **{f"{i}": keras.ops.convert_to_numpy(v)
+                       for i, v in enumerate(_by_path(model))})
+    write_json(phase_dir / _DONE, record, default=str)
+    shutil.rmtree(phase_dir / "backup", ignore_errors=True)
+
+
+def _finished_phase(phase_dir: Path | None, model, log) -> dict | None:
+    """A phase finished before a restart: its record, with its weights loaded into `model`;
+    None when it has not finished (or its record cannot be read: it runs again)."""
+    import numpy as np
+
+    if phase_dir is None or not (phase_dir / _DONE).exists():
+        return None
+    try:
+        record = json.loads((phase_dir / _DONE).read_text())
+        with np.load(phase_dir / "weights.npz") as f:
+            values = [f[f"{i}"] for i in range(len(f.files))]
+        variables = _by_path(model)
+        if len(values) != len(variables):
+            raise ValueError(f"{len(values)} arrays for {len(variables)} weights")
+        for variable, value in zip(variables, values):
+            variable.assign(value)
+    except (OSError, ValueError, KeyError) as e:
+        log(f"note: {phase_dir.name}'s record is unreadable ({e}); running it again")
+        (phase_dir / _DONE).unlink(missing_ok=True)
+        return None
+    return record
+
+
+def _by_path(model) -> list:
+    """`model.weights` in the order of their paths: the order changes when layers change
+    trainability between phases; the paths do not."""
+    return sorted(model.weights, key=lambda v: v.path)
 
 
 def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
@@ -611,27 +779,38 @@ def _source_and_data(source, data, cfg: FineTuneConfig):
     return src, bundle
 
 
-def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics: dict):
-    """Trains the head with the network frozen; returns (epochs run, the `Features` or None).
+def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics: dict,
+            run_dir: Path | None):
+    """Trains the head with the network frozen; returns (epochs run, the `Features` or None,
+    the card's record of the feature cache or None).
 
     On features extracted once (cached), or with the frozen network in the loop when
-    augmentation is on (augmented images give different features each epoch)."""
+    augmentation is on (augmented images give different features each epoch). A phase that
+    finished before a restart is not run again: its weights are loaded."""
     if not cfg.head_epochs:
-        return 0, None
-    bundle, features = parts.bundle, None
+        return 0, None, None
+    phase_dir = run_dir / "phase1" if run_dir is not None else None
+    done = _finished_phase(phase_dir, parts.model, cfg.log)
+    if done is not None:
+        cfg.log(f"phase 1: finished before the restart ({done['epochs_run']} epochs); its "
+                "weights are loaded")
+        _append(history, done["history"])
+        phase_metrics.update(done["metrics"])
+        return done["epochs_run"], None, done["features"]
+    bundle, features, record = parts.bundle, None, None
     set_trainable(parts.network, list(parts.head_layers))
     where = f"phase 1: head, {cfg.head_epochs} epochs at {cfg.head_learning_rate:g}"
     if cfg.augment:
         cfg.log(f"{where}, frozen network in the loop (augmentation is on)")
         _compile(parts.model, cfg.head_learning_rate, cfg, epochs=cfg.head_epochs,
                  data=bundle.train)
-        h = parts.model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.head_epochs,
-                            callbacks=_callbacks(bundle.val is not None, cfg.early_stopping,
-                                                 cfg.lr_schedule, _board(cfg, "phase1")),
-                            verbose=cfg.verbose, shuffle=False,
-                            class_weight=parts.class_weight).history
+        h = _fit_phase(parts.model, cfg, phase_dir, bundle.train, val=bundle.val,
+                       epochs=cfg.head_epochs, replay=bundle.train, shuffle=False,
+                       class_weight=parts.class_weight, tensorboard=_board(cfg, "phase1"))
     else:
         features = extract_features(parts.extractor, bundle, cache_dir=cfg.cache_dir)
+        record = {"key": features.key, "from_cache": features.from_cache,
+                  "seconds": round(features.seconds, 2)}
         cfg.log(f"{where}, on features "
                 + ("loaded from the cache" if features.from_cache else "extracted once")
                 + f" ({features.train[0].shape[0]} x {features.train[0].shape[1:]}, "
@@ -639,16 +818,18 @@ def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics:
         head = _head_model(features, parts.head_layers)
         _compile(head, cfg.head_learning_rate, cfg, epochs=cfg.head_epochs,
                  data=features.train)
-        h = head.fit(*features.train, validation_data=features.val, epochs=cfg.head_epochs,
-                     batch_size=cfg.batch_size, shuffle=True,
-                     callbacks=_callbacks(features.val is not None, cfg.early_stopping,
-                                          cfg.lr_schedule, _board(cfg, "phase1")),
-                     verbose=cfg.verbose,
-                     class_weight=parts.class_weight).history
+        h = _fit_phase(head, cfg, phase_dir, *features.train, val=features.val,
+                       epochs=cfg.head_epochs, batch_size=cfg.batch_size, shuffle=True,
+                       class_weight=parts.class_weight, tensorboard=_board(cfg, "phase1"))
     _append(history, h)
+    metrics = {}
     if bundle.val is not None:
-        phase_metrics["phase1"] = _val_metrics(parts.model, bundle.val)
-    return len(h.get("loss", [])), features
+        metrics["phase1"] = _val_metrics(parts.model, bundle.val)
+    phase_metrics.update(metrics)
+    n = len(h.get("loss", []))
+    _finish_phase(phase_dir, parts.model, {"epochs_run": n, "history": h, "metrics": metrics,
+                                           "features": record})
+    return n, features, record
 
 
 def _head_model(features: Features, head_layers):
@@ -667,9 +848,9 @@ def _head_model(features: Features, head_layers):
 
 
 def _phase2(parts: _Assembly, cfg: FineTuneConfig, unfreeze_k, history: dict,
-            phase_metrics: dict):
+            phase_metrics: dict, run_dir: Path | None):
     """Unfreezes the top groups and trains on the images at phase 2's rate; returns
-    (epochs run, unfrozen layers, unfrozen group names)."""
+    (epochs run, unfrozen layers, unfrozen group names). Backed up and resumed as phase 1."""
     if not cfg.epochs or unfreeze_k == 0:
         return 0, [], []
     network, head_layers, bundle = parts.network, parts.head_layers, parts.bundle
@@ -679,19 +860,29 @@ def _phase2(parts: _Assembly, cfg: FineTuneConfig, unfreeze_k, history: dict,
                                        exclude={h.name for h in head_layers})
     unfrozen = [lyr for lyr in unfrozen if id(lyr) in body]
     set_trainable(network, unfrozen + head_layers, train_batchnorm=cfg.train_batchnorm)
+    phase_dir = run_dir / "phase2" if run_dir is not None else None
+    done = _finished_phase(phase_dir, parts.model, cfg.log)
+    if done is not None:
+        cfg.log(f"phase 2: finished before the restart ({done['epochs_run']} epochs); its "
+                "weights are loaded")
+        _append(history, done["history"])
+        phase_metrics.update(done["metrics"])
+        return done["epochs_run"], unfrozen, groups
     cfg.log(f"phase 2: unfreeze {cfg.unfreeze} ({', '.join(groups) or 'nothing'}: "
             f"{len(unfrozen)} layer(s)), {cfg.epochs} epochs at {parts.learning_rate:g}, "
             "BatchNorm " + ("training" if cfg.train_batchnorm else "frozen (inference mode)"))
     _compile(parts.model, parts.learning_rate, cfg, epochs=cfg.epochs, data=bundle.train)
-    h = parts.model.fit(bundle.train, validation_data=bundle.val, epochs=cfg.epochs,
-                        callbacks=_callbacks(bundle.val is not None, cfg.early_stopping,
-                                             cfg.lr_schedule, _board(cfg, "phase2")),
-                        verbose=cfg.verbose, shuffle=False,
-                        class_weight=parts.class_weight).history
+    h = _fit_phase(parts.model, cfg, phase_dir, bundle.train, val=bundle.val, epochs=cfg.epochs,
+                   replay=bundle.train, shuffle=False, class_weight=parts.class_weight,
+                   tensorboard=_board(cfg, "phase2"))
     _append(history, h)
+    metrics = {}
     if bundle.val is not None:
-        phase_metrics["phase2"] = _val_metrics(parts.model, bundle.val)
-    return len(h.get("loss", [])), unfrozen, groups
+        metrics["phase2"] = _val_metrics(parts.model, bundle.val)
+    phase_metrics.update(metrics)
+    n = len(h.get("loss", []))
+    _finish_phase(phase_dir, parts.model, {"epochs_run": n, "history": h, "metrics": metrics})
+    return n, unfrozen, groups
 
 
 def _snapshot(model) -> list:
@@ -743,8 +934,8 @@ def _final_metrics(parts: _Assembly, phase_metrics: dict):
     return report, metrics
 
 
-def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features, phase_epochs, unfrozen,
-          groups, seconds, saved) -> ModelCard:
+def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features: dict | None, phase_epochs,
+          unfrozen, groups, seconds, saved) -> ModelCard:
     """The fine-tuned model's `ModelCard` (its `transfer` section records how it was made)."""
     from dlzoo.switches import card_record
 
@@ -764,8 +955,7 @@ def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features, phase_epochs
         "unfrozen_layers": [lyr.name for lyr in unfrozen],
         "train_batchnorm": cfg.train_batchnorm,
         "augment": normalize_augment(cfg.augment, "fine_tune: augment") or None,
-        "feature_cache": {"key": features.key, "from_cache": features.from_cache,
-                          "seconds": round(features.seconds, 2)} if features else None,
+        "feature_cache": features,
     }
     return ModelCard(
         name=cfg.name or (saved.name if saved else f"{src.name}-finetuned"),
@@ -789,6 +979,16 @@ def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features, phase_epochs
             "phase2": {"epochs": cfg.epochs, "epochs_run": n2,
                        "learning_rate": parts.learning_rate},
             "epochs_run": n1 + n2,
+            # the same record as a `dlzoo train` card's: one entry per phase run
+            "phases": [p for p in (
+                {"train": "head", "epochs": cfg.head_epochs, "epochs_run": n1,
+                 "learning_rate": cfg.head_learning_rate,
+                 "on": "cached features" if features is not None else "images"}
+                if cfg.head_epochs else None,
+                {"train": str(cfg.unfreeze), "epochs": cfg.epochs, "epochs_run": n2,
+                 "learning_rate": parts.learning_rate,
+                 "batchnorm": "train" if cfg.train_batchnorm else "frozen"}
+                if cfg.epochs and n2 else None) if p is not None],
             "precision": cfg.precision,
             "devices": cfg.devices,
             "optimizer": cfg.optimizer,
@@ -819,3 +1019,70 @@ def _val_metrics(model, val) -> dict:
 
     report = evaluate(model, val)
     return {"val_accuracy": round(report.accuracy, 6), "val_loss": round(report.loss, 6)}
+
+
+# --- a fine-tune as a recipe -----------------------------------------------------------------
+
+
+def recipe_config(recipe: dict, *, output="saved_models", resume: bool = False,
+                  overwrite: bool = True, verbose: int = 2, log=print):
+    """The `(source, data, FineTuneConfig)` a validated recipe with `phases` describes
+    (`dlzoo.recipes`): `model` is the pretrained network (a registry name with
+    `transfer.weights`, a saved-model folder, or `run:NAME`: the model the recipe NAME saved in
+    `output`); the phases give the epochs, rates, what is unfrozen and BatchNorm's mode; `data`,
+    `train` (augment, seed, precision, devices, class_weight, optimizer and the training
+    switches) and `callbacks` (early_stopping, lr_schedule, tensorboard) as in any recipe. The result is saved to `output/NAME`.
+
+    Raises:
+        FileNotFoundError: `run:NAME` names a model not saved in `output`.
+    """
+    from dlzoo.switches import SWITCH_DEFAULTS
+
+    source = recipe["model"]
+    if source.startswith("run:"):
+        name = source[len("run:"):]
+        folder = Path(output) / name
+        if not is_saved_model(folder):
+            import shlex
+
+            command = " ".join(shlex.quote(str(w)) for w in
+                               ("dlzoo", "train", name, "--output", output))
+            raise FileNotFoundError(
+                f"recipe {recipe['name']}: model {source} is the model the recipe {name} saves "
+                f"in {output}, and there is none at {folder}; train it first: {command}")
+        source = os.fspath(folder)
+    phases = recipe["phases"]
+    head = phases[0] if phases[0]["train"] == "head" else None
+    body = phases[-1] if phases[-1]["train"] != "head" else None
+    data, train, transfer = recipe["data"], recipe["train"], recipe.get("transfer") or {}
+    cfg = FineTuneConfig(
+        weights=transfer.get("weights"), model_args=dict(recipe.get("model_args") or {}) or None,
+        layer=transfer.get("layer"), pooling=transfer.get("pooling", "avg"),
+        dropout=transfer.get("dropout", 0.2),
+        head_epochs=head["epochs"] if head else 0,
+        head_learning_rate=(head or {}).get("learning_rate", 1e-3),
+        epochs=body["epochs"] if body else 0,
+        unfreeze=body["train"] if body else "none",
+        learning_rate=(body or {}).get("learning_rate"),
+        train_batchnorm=(body or {}).get("batchnorm") == "train",
+        class_weight=train.get("class_weight"), augment=train.get("augment") or False,
+        early_stopping=recipe["callbacks"]["early_stopping"],
+        lr_schedule=recipe["callbacks"]["lr_schedule"], keep=transfer.get("keep", "best"),
+        image_size=data.get("image_size"), color_mode=data.get("color_mode"),
+        batch_size=data["batch_size"], validation_split=data["validation_split"],
+        seed=train.get("seed", data["seed"]), cache_dir=transfer.get("cache_dir"),
+        out=Path(output) / recipe["name"], overwrite=overwrite, name=recipe["name"],
+        verbose=verbose, log=log, precision=train.get("precision", "auto"),
+        devices=train.get("devices", 1), resume=resume, recipe=recipe,
+        optimizer=train.get("optimizer", "adam"),
+        tensorboard=recipe["callbacks"].get("tensorboard"),
+        **{k: train.get(k, default) for k, default in SWITCH_DEFAULTS.items()})
+    return source, data["source"], cfg
+
+
+def run_phased_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
+                      overwrite: bool = True, verbose: int = 2, log=print) -> FineTuneResult:
+    """Runs a recipe with `phases` (`recipe_config`): `dlzoo train my-finetune.yaml`."""
+    source, data, cfg = recipe_config(recipe, output=output, resume=resume, overwrite=overwrite,
+                                      verbose=verbose, log=log)
+    return fine_tune(source, data, cfg)

@@ -391,7 +391,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
     def _network(self, spec: TrialSpec):
         from dlzoo.augmentation import augmentation_layers
         from dlzoo.preprocessing import with_preprocessing
-        from dlzoo.registry import build, model_info
+        from dlzoo.registry import model_info
+        from dlzoo.weights import build
 
         info = model_info(spec.model)
         network = build(spec.model, input_shape=self.input_shape, num_classes=self.num_classes,
