@@ -24,6 +24,9 @@ CONFIGS = {
     "mixup 0.2": ["train.augment={mixup: 0.2}"],
     "cutmix": ["train.augment={cutmix: true}"],
     "erasing 0.25": ["train.augment={erasing: 0.25}"],
+    "l2 1e-4": ["train.l2=1e-4"],
+    "max_norm 3": ["train.max_norm=3"],
+    "rand_augment": ["train.augment={rand_augment: true}"],
 }
 QUICK = ("as shipped", "label_smoothing 0.1", "ema 0.99", "one_cycle", "mixup 0.2")
 
