@@ -200,6 +200,7 @@ class BatchMixer:
         self.off_epoch = spec.get("mix_off_epoch")
         self.enabled = True
         self._rng = np.random.default_rng(seed)
+        self.seed = int(seed)
         self._flag = None  # a tf.Variable, for a tf.data pipeline's graph
 
     def set_epoch(self, epoch: int) -> None:
@@ -240,7 +241,7 @@ class BatchMixer:
             if last is first:
                 return a["images"], a["labels"]
             b = last({"images": x, "labels": y})
-            pick = tf.random.uniform([]) < 0.5
+            pick = tf.random.uniform([], seed=self.seed) < 0.5
             return (tf.where(pick, a["images"], b["images"]),
                     tf.where(pick, a["labels"], b["labels"]))
 
@@ -249,4 +250,6 @@ class BatchMixer:
             y = tf.one_hot(tf.cast(tf.reshape(y, [-1]), tf.int32), self.num_classes)
             return tf.cond(self._flag, lambda: mixed(x, y), lambda: (x, y))
 
-        return dataset.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
+        # one batch at a time: the layers' seed generators advance in batch order, so a seeded
+        # run mixes the same way each time (parallel calls would race for the next seed)
+        return dataset.map(fn)

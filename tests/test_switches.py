@@ -334,6 +334,13 @@ def test_mixing_mixes_images_and_labels_until_the_off_epoch(kind, pipeline):
     # the mixture follows the labels: a mixed label's largest share is one of the classes
     # mixed, and the image's own class has a share
     assert all(yb[i, y[i]] > 0 for i in range(16))
+    # the same seed mixes the same way (a seeded run is reproducible)
+    keras.utils.set_random_seed(0)
+    again = BatchMixer({kind: 1.0, "mix_off_epoch": 2}, num_classes=4, seed=0)
+    keras.utils.set_random_seed(0)
+    once = BatchMixer({kind: 1.0, "mix_off_epoch": 2}, num_classes=4, seed=0)
+    labels = [np.concatenate([np.asarray(b[1]) for b in m.mix(batches)]) for m in (again, once)]
+    np.testing.assert_allclose(labels[0], labels[1])
     mixer.set_epoch(2)  # timm's --mixup-off-epoch: from here on, plain one-hot batches
     xb, yb = first()
     np.testing.assert_array_equal(yb, np.eye(4)[y[:16]])
