@@ -1031,7 +1031,8 @@ def recipe_config(recipe: dict, *, output="saved_models", resume: bool = False,
     `transfer.weights`, a saved-model folder, or `run:NAME`: the model the recipe NAME saved in
     `output`); the phases give the epochs, rates, what is unfrozen and BatchNorm's mode; `data`,
     `train` (augment, seed, precision, devices, class_weight, optimizer and the training
-    switches) and `callbacks` (early_stopping, lr_schedule, tensorboard) as in any recipe. The result is saved to `output/NAME`.
+    switches) and `callbacks` (early_stopping, lr_schedule, tensorboard) as in any recipe. The
+    result is saved to `output/NAME`.
 
     Raises:
         FileNotFoundError: `run:NAME` names a model not saved in `output`.
