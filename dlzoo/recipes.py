@@ -91,7 +91,8 @@ TOP_KEYS = ("name", "description", "model", "model_args", "data", "train", "call
 PHASE_KEYS = ("train", "epochs", "learning_rate", "batchnorm")
 TRANSFER_KEYS = ("weights", "layer", "pooling", "dropout", "keep", "cache_dir")
 # train.* keys a recipe with phases takes: the epochs and rates are the phases'.
-PHASED_TRAIN_KEYS = ("augment", "seed", "precision", "devices", "class_weight")
+PHASED_TRAIN_KEYS = ("augment", "seed", "precision", "devices", "class_weight", "optimizer",
+                     *SWITCH_DEFAULTS)  # and the training switches (dlzoo.switches)
 # The arguments `dlzoo.data.datasets.load` takes, when that module cannot be imported.
 _DATA_KEYS = ("source", "image_size", "color_mode", "batch_size", "validation_split", "seed",
               "data_dir")

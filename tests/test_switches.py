@@ -512,3 +512,14 @@ def test_finetune_find_lr_runs_on_mixed_batches_with_the_switches(tmp_path, caps
                  "--out", str(tmp_path / "tuned"), "--augment", "mixup=0.2",
                  "--label-smoothing", "0.1", "--lr-schedule", "cosine"]) == 0
     assert "suggested learning rate" in capsys.readouterr().out
+
+
+def test_a_fine_tune_recipe_passes_its_switches_to_fine_tune():
+    from dlzoo.transfer.finetune import recipe_config
+
+    recipe = load_recipe("lenet5-shapes-finetune", check_registry=False, overrides=[
+        "train.label_smoothing=0.1", "train.ema=true", "train.l2=1e-4", "train.optimizer=adamw",
+        "callbacks.tensorboard=runs"])
+    _, _, cfg = recipe_config(recipe, output=ROOT / "saved_models")
+    assert (cfg.label_smoothing, cfg.ema, cfg.l2, cfg.optimizer, cfg.tensorboard) == (
+        0.1, 0.99, 1e-4, "adamw", "runs")
