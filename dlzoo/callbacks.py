@@ -42,7 +42,9 @@ from dlzoo.files import atomic_path, to_jsonable, write_json, write_weights
 __all__ = [
     "LR_SCHEDULES",
     "AtomicModelCheckpoint",
+    "EMAWeights",
     "LearningRateLogger",
+    "MixingSchedule",
     "ResumeState",
     "RunBackup",
     "check_schedule",
@@ -66,6 +68,10 @@ def learning_rate(schedule, *, learning_rate: float, epochs: int, steps_per_epoc
 
     - cosine: linear warmup from 0 to `learning_rate` over `warmup_epochs`, then
       `keras.optimizers.schedules.CosineDecay` down to `alpha * learning_rate` at the last step.
+    - one_cycle: linear warmup from `learning_rate / div_factor` to `learning_rate` over
+      `warmup_epochs` (default 30% of the steps), then cosine down to
+      `learning_rate / (div_factor * final_div_factor)` at the last step (Smith 2018; the
+      momentum is not cycled).
     - step: multiplied by `factor` at each epoch in `boundaries` (or every `every` epochs, default
       a third of the run); `PiecewiseConstantDecay`.
     - exponential: multiplied by `decay_rate` every `decay_epochs` epochs (smoothly unless
@@ -87,13 +93,24 @@ def learning_rate(schedule, *, learning_rate: float, epochs: int, steps_per_epoc
     if kind in ("constant", "plateau"):
         return lr
     if kind == "cosine":
-        warmup = opt["warmup_epochs"] * steps_per_epoch
+        warmup = (opt["warmup_epochs"] or 0) * steps_per_epoch
         decay = max(1, epochs * steps_per_epoch - warmup)
         if warmup == 0:
             return schedules.CosineDecay(lr, decay_steps=decay, alpha=opt["alpha"])
         return schedules.CosineDecay(
             0.0, decay_steps=decay, alpha=opt["alpha"], warmup_target=lr, warmup_steps=warmup
         )
+    if kind == "one_cycle":
+        # Keras's CosineDecay is the one-cycle shape: a linear warm-up from its initial rate to
+        # `warmup_target`, then a cosine down to `alpha * warmup_target`.
+        total = epochs * steps_per_epoch
+        warmup_epochs = opt["warmup_epochs"]
+        warmup = (round(0.3 * total) if warmup_epochs is None
+                  else min(total - 1, warmup_epochs * steps_per_epoch))
+        return schedules.CosineDecay(
+            lr / opt["div_factor"], decay_steps=max(1, total - warmup),
+            alpha=1.0 / (opt["div_factor"] * opt["final_div_factor"]), warmup_target=lr,
+            warmup_steps=max(0, warmup))
     if kind == "step":
         epochs_at = opt["boundaries"] or list(
             range(opt["every"] or max(1, epochs // 3), epochs, opt["every"] or max(1, epochs // 3))
@@ -260,6 +277,13 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
 BACKUP_ATTR = "dlzoo_backup"  # the root attribute of a backup file: its JSON metadata
 BACKUP_GLOB = "epoch-*.weights.h5"
+
+
+def _step_count(optimizer) -> int:
+    """The optimizer's stored step counter (its first variable): `optimizer.iterations` is that
+    divided by `gradient_accumulation_steps` when gradients are accumulated."""
+    return int(keras.ops.convert_to_numpy(getattr(optimizer, "_iterations",
+                                                  optimizer.iterations)))
 
 
 def backup_path(backup_dir, epoch: int) -> Path:
@@ -498,7 +522,7 @@ class RunBackup(keras.callbacks.Callback):
             optimizer.build(self.model.trainable_variables)  # its variables must exist to load
         self.model.load_weights(path)
         if optimizer is not None and meta.get("iterations") is not None:
-            loaded = int(keras.ops.convert_to_numpy(optimizer.iterations))
+            loaded = _step_count(optimizer)
             if loaded != int(meta["iterations"]):
                 raise ValueError(f"the optimizer is at step {loaded} after loading, the backup "
                                  f"says {meta['iterations']}")
@@ -517,8 +541,7 @@ class RunBackup(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         meta = {
             "epoch": done,
-            "iterations": None if optimizer is None else
-            int(keras.ops.convert_to_numpy(optimizer.iterations)),
+            "iterations": None if optimizer is None else _step_count(optimizer),
             "rng": {**rng_state(self.model),
                     "data": [g.bit_generator.state for g in _data_generators(self.replay)]},
         }
@@ -526,6 +549,84 @@ class RunBackup(keras.callbacks.Callback):
                       attrs={BACKUP_ATTR: json.dumps(meta)})
         for old in sorted(self.backup_dir.glob(BACKUP_GLOB), reverse=True)[self.keep:]:
             old.unlink(missing_ok=True)
+
+
+class EMAWeights(keras.callbacks.SwapEMAWeights):
+    """Makes an optimizer's weight EMA (`use_ema=True`) the weights that are validated,
+    checkpointed, kept by early stopping and saved; does nothing when the optimizer keeps no EMA.
+
+    Keras swaps the averages in only at the end of `fit` (`finalize_variable_values`), after
+    the last epoch; `EarlyStopping(restore_best_weights=True)` then puts back the *raw* weights
+    of the best epoch, and `ModelCheckpoint` saves raw ones. `SwapEMAWeights(swap_on_epoch=True)`
+    loses the raw weights when early stopping ends a run before its last epoch, and hands the
+    swapped weights to a backup. So: Keras's swap around validation, plus a swap in at the end of
+    each epoch, before early stopping and the checkpoint see the weights, and a swap back
+    (`self.swap_back`, a callback to place after them and before the run's backup, which must
+    hold the raw weights beside the optimizer's averages).
+    """
+
+    def __init__(self):
+        super().__init__(swap_on_epoch=False)
+        self.swap_back = _EMASwapBack(self)
+        self.active = False
+
+    def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        inner = getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer
+        self.active = bool(getattr(inner, "use_ema", False))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.active and not self._ema_weights_in_model:
+            self._swap_variables()
+            self._ema_weights_in_model = True
+
+    def on_test_begin(self, logs=None):
+        if self.active:
+            super().on_test_begin(logs)
+
+    def on_test_end(self, logs=None):
+        if self.active:
+            super().on_test_end(logs)
+
+    def on_predict_begin(self, logs=None):
+        if self.active:
+            super().on_predict_begin(logs)
+
+    def on_predict_end(self, logs=None):
+        if self.active:
+            super().on_predict_end(logs)
+
+
+class _EMASwapBack(keras.callbacks.Callback):
+    """The second half of `EMAWeights`: the raw weights back in the model at the end of an
+    epoch, after the callbacks that should see the averages."""
+
+    def __init__(self, ema: EMAWeights):
+        super().__init__()
+        self.ema = ema
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.ema.active and self.ema._ema_weights_in_model:
+            self.ema._swap_variables()
+            self.ema._ema_weights_in_model = False
+
+
+class MixingSchedule(keras.callbacks.Callback):
+    """Tells a `BatchMixer` (`mixer`, else the model's `dlzoo_batch_mixer`, set by the run that
+    mixes its training batches: `dlzoo.augmentation`) the epoch, so mixing stops at
+    `mix_off_epoch`. Does nothing without one."""
+
+    def __init__(self, mixer=None):
+        super().__init__()
+        self.mixer = mixer
+
+    def __deepcopy__(self, memo):  # keras-tuner copies callbacks per trial: the same mixer
+        return MixingSchedule(self.mixer)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        mixer = self.mixer or getattr(self.model, "dlzoo_batch_mixer", None)
+        if mixer is not None:
+            mixer.set_epoch(epoch)
 
 
 # --- the standard set ------------------------------------------------------------------------
@@ -559,6 +660,7 @@ def standard(
     terminate_on_nan: bool = True,
     verbose: int = 0,
     log=print,
+    tensorboard=None,
 ) -> list:
     """The callbacks a training run should have, in the order they must run.
 
@@ -577,6 +679,7 @@ def standard(
         terminate_on_nan: stop at the first NaN loss.
         verbose: verbosity passed to the Keras callbacks.
         log: where the backup's notes go (a damaged backup skipped on resume).
+        tensorboard: a folder for TensorBoard logs (`dlzoo.tensorboard_logs`), or None.
 
     Returns:
         A list of callbacks for `model.fit(callbacks=...)`.
@@ -598,6 +701,8 @@ def standard(
     if terminate_on_nan:
         callbacks.append(keras.callbacks.TerminateOnNaN())
     callbacks.append(LearningRateLogger())
+    ema = EMAWeights()  # inert unless the optimizer keeps a weight EMA (train.ema)
+    callbacks += [MixingSchedule(), ema]  # the first inert without mixup / cutmix
     if early_stopping:
         callbacks.append(_early_stopping(early_stopping, monitor, verbose))
     if kind == "plateau":
@@ -614,6 +719,7 @@ def standard(
                 verbose=verbose,
             )
         )
+    callbacks.append(ema.swap_back)  # early stopping and the checkpoint saw the averages
     if csv_log:
         # Before the backup: a kill between the two leaves a log row for an epoch the backup
         # does not hold, which `training` trims on resume; the other order would lose the row.
@@ -621,4 +727,8 @@ def standard(
     if backup:
         callbacks.append(ResumeState(os.path.join(run_dir, "state"), callbacks))
         callbacks.append(RunBackup(os.path.join(run_dir, "backup"), log=log))
+    if tensorboard:
+        from dlzoo.tensorboard_logs import tensorboard_callback
+
+        callbacks.append(tensorboard_callback(tensorboard, log=log))
     return callbacks

@@ -260,7 +260,8 @@ def _cmd_train(args) -> int:
     from dlzoo.recipes import load_recipe
 
     recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + (
-        [f"train.class_weight={args.class_weight}"] if args.class_weight else []))
+        [f"train.class_weight={args.class_weight}"] if args.class_weight else [])
+        + _switch_overrides(args))
     from dlzoo.training import run_recipe  # after the recipe: a misspelt name imports no backend
 
     found = None
@@ -299,7 +300,8 @@ def _find_lr_recipe(recipe, args):
         return recipe, None
     from dlzoo.recipes import load_recipe
 
-    return load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + [
+    return load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args)
+                       + _switch_overrides(args) + [
         f"train.learning_rate={found.suggestion:.2g}"]), found
 
 
@@ -347,6 +349,112 @@ def _run_overrides(args) -> list[str]:
     return out
 
 
+def _add_switch_flags(p, recipe: bool = True) -> None:
+    """The training switches (dlzoo.switches), the same words for train, finetune and tune."""
+    from dlzoo.schedules import LR_SCHEDULES
+
+    key = (lambda k: f" (train.{k})") if recipe else (lambda k: "")
+    g = p.add_argument_group("training switches")
+    g.add_argument("--optimizer", default=None, metavar="NAME",
+                   help="Keras optimizer: adam (default), adamw, sgd, rmsprop, nadam..."
+                        + key("optimizer"))
+    g.add_argument("--lr-schedule", choices=tuple(LR_SCHEDULES), default=None,
+                   help="learning-rate schedule: plateau (default), cosine, one_cycle, step, "
+                        "exponential, constant" + (" (callbacks.lr_schedule)" if recipe else ""))
+    g.add_argument("--warmup-epochs", type=int, default=None, metavar="N",
+                   help="with --lr-schedule cosine or one_cycle: epochs of linear warm-up "
+                        "(one_cycle's default: 30%% of the run)")
+    g.add_argument("--label-smoothing", type=float, default=None, metavar="EPS",
+                   help="cross-entropy against labels smoothed by EPS, e.g. 0.1"
+                        + key("label_smoothing"))
+    g.add_argument("--ema", nargs="?", type=float, const=0.99, default=None, metavar="MOMENTUM",
+                   help="keep an exponential moving average of the weights (momentum 0.99, or "
+                        "the one given); validation, early stopping and the saved model use it"
+                        + key("ema"))
+    g.add_argument("--weight-decay", type=float, default=None, metavar="RATE",
+                   help="decoupled weight decay (AdamW-style; not on biases and normalisation), "
+                        "e.g. 0.05" + key("weight_decay"))
+    g.add_argument("--grad-accum", type=int, default=None, metavar="N",
+                   help="one update per N batches: an N times larger effective batch on a small "
+                        "device" + key("gradient_accumulation"))
+    g.add_argument("--l1", type=float, default=None, metavar="RATE",
+                   help="L1 penalty on every kernel (Dense, convolution)" + key("l1"))
+    g.add_argument("--l2", type=float, default=None, metavar="RATE",
+                   help="L2 penalty on every kernel, e.g. 1e-4" + key("l2"))
+    g.add_argument("--activity-l1", type=float, default=None, metavar="RATE",
+                   help="L1 penalty on one layer's activities (sparse codes), e.g. 1e-5"
+                        + key("activity_l1"))
+    g.add_argument("--activity-layer", default=None, metavar="NAME",
+                   help="with --activity-l1: the layer (default: the one feeding predictions)"
+                        + key("activity_layer"))
+    g.add_argument("--max-norm", type=float, default=None, metavar="C",
+                   help="max-norm constraint: each unit's incoming weights keep a norm of at "
+                        "most C, e.g. 3" + key("max_norm"))
+    g.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="write TensorBoard logs to DIR (each tune trial in its own folder, with "
+                        "its hyperparameters); view with `tensorboard --logdir DIR`"
+                        + (" (callbacks.tensorboard)" if recipe else ""))
+    clip = g.add_mutually_exclusive_group()
+    clip.add_argument("--clipnorm", type=float, default=None, metavar="C",
+                      help="clip each gradient to norm C" + key("clipnorm"))
+    clip.add_argument("--global-clipnorm", type=float, default=None, metavar="C",
+                      help="clip all gradients together to global norm C" + key("global_clipnorm"))
+    clip.add_argument("--clipvalue", type=float, default=None, metavar="V",
+                      help="clip each gradient value to [-V, V]" + key("clipvalue"))
+
+
+def _lr_schedule_flag(args):
+    """--lr-schedule / --warmup-epochs as a schedule spec (None when neither is given)."""
+    kind, warmup = getattr(args, "lr_schedule", None), getattr(args, "warmup_epochs", None)
+    if warmup is None:
+        return kind
+    if kind not in ("cosine", "one_cycle"):
+        raise CLIError(f"--warmup-epochs goes with --lr-schedule cosine or one_cycle; received "
+                       f"--lr-schedule {kind or '(none)'}")
+    if warmup < 0:
+        raise CLIError(f"--warmup-epochs must be 0 or more; received {warmup}")
+    return {"type": kind, "warmup_epochs": warmup}
+
+
+# --flag (argparse dest) -> the recipe's train.KEY and fine_tune's keyword
+SWITCH_FLAGS = {"optimizer": "optimizer", "label_smoothing": "label_smoothing", "ema": "ema",
+                "weight_decay": "weight_decay", "grad_accum": "gradient_accumulation",
+                "l1": "l1", "l2": "l2", "activity_l1": "activity_l1",
+                "activity_layer": "activity_layer", "max_norm": "max_norm",
+                "clipnorm": "clipnorm", "global_clipnorm": "global_clipnorm",
+                "clipvalue": "clipvalue"}
+
+
+def _switch_overrides(args) -> list[str]:
+    """The training-switch flags as the recipe keys they set."""
+    out = []
+    for flag, key in SWITCH_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            out.append(f"train.{key}={value}")
+    if getattr(args, "tensorboard", None):
+        out.append(f"callbacks.tensorboard={json.dumps(args.tensorboard)}")
+    schedule = _lr_schedule_flag(args)
+    if isinstance(schedule, dict):
+        out.append("callbacks.lr_schedule={" + ", ".join(
+            f"{k}: {v}" for k, v in schedule.items()) + "}")
+    elif schedule is not None:
+        out.append(f"callbacks.lr_schedule={schedule}")
+    return out
+
+
+def _switch_settings(args) -> dict:
+    """The training-switch flags as `fine_tune` keywords (only those given)."""
+    out = {k: getattr(args, flag) for flag, k in SWITCH_FLAGS.items()
+           if getattr(args, flag, None) is not None}
+    schedule = _lr_schedule_flag(args)
+    if schedule is not None:
+        out["lr_schedule"] = schedule
+    if getattr(args, "tensorboard", None):
+        out["tensorboard"] = args.tensorboard
+    return out
+
+
 def _add_train(sub):
     p = sub.add_parser("train", help="run a recipe: train, evaluate, save saved_models/NAME")
     p.add_argument("recipe", help="a recipe file, or the name of a shipped one (lenet5-digits)")
@@ -370,6 +478,7 @@ def _add_train(sub):
                         "for unequal classes (as --set train.class_weight=balanced)")
     _add_find_lr_flags(p, "train.learning_rate")
     _add_run_flags(p, "the run")
+    _add_switch_flags(p)
     p.set_defaults(func=_cmd_train)
 
 
@@ -1089,6 +1198,7 @@ def _cmd_finetune(args) -> int:
         overwrite=args.overwrite, keep=args.keep, resume=args.resume,
         precision=args.precision or "auto", devices=args.devices or 1,
         verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
+        **_switch_settings(args),
     )
     card = result.card
     metrics = card.get("metrics", {})
@@ -1206,7 +1316,8 @@ def _find_lr_finetune(source, out, args) -> bool:
         augment=_parse_augment(args.augment), image_size=args.image_size,
         color_mode=args.color_mode, batch_size=args.batch_size,
         validation_split=args.validation_split, seed=args.seed,
-        model_args=_parse_model_args(args.set), log=(lambda *a: None) if args.quiet else print)
+        model_args=_parse_model_args(args.set), log=(lambda *a: None) if args.quiet else print,
+        **_switch_settings(args))
     _print_lr_find(found, lr_out)
     if not args.use_found_lr:
         print(f"nothing trained; fine-tune at it with: --head-lr {found.suggestion:.2g} "
@@ -1243,7 +1354,9 @@ def _add_finetune(sub):
                         "--weights imagenet)")
     p.add_argument("--augment", nargs="?", const="default", default=None, metavar="SPEC",
                    help="random horizontal flips, rotations (0.05) and zooms (0.1); or your own, "
-                        "e.g. --augment zoom=0.1,translate=0.1 (no flips: digits, text). Phase 1 "
+                        "e.g. --augment zoom=0.1,translate=0.1 (no flips: digits, text), with "
+                        "flip, rotation, zoom, translate, contrast, rand_augment, augmix, erasing, "
+                        "mixup, cutmix, mix_off_epoch (README: Training switches). Phase 1 "
                         "then runs the frozen network instead of the feature cache")
     p.add_argument("--train-batchnorm", action="store_true",
                    help="let BatchNorm update its statistics in phase 2 (default: frozen)")
@@ -1274,6 +1387,7 @@ def _add_finetune(sub):
     p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     _add_find_lr_flags(p, "--head-lr (phase 1)")
     _add_run_flags(p, "both phases", recipe=False)
+    _add_switch_flags(p, recipe=False)
     p.set_defaults(func=_cmd_finetune)
 
 
@@ -1354,7 +1468,8 @@ def _cmd_tune(args) -> int:
         overrides.append(f"tune.tuner={args.tuner}")
     if args.max_trials is not None:
         overrides.append(f"tune.max_trials={args.max_trials}")
-    recipe = load_recipe(args.recipe, overrides=overrides + _run_overrides(args))
+    recipe = load_recipe(args.recipe, overrides=overrides + _run_overrides(args)
+                         + _switch_overrides(args))
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be at least 1; received {args.workers}")
     if args.role is not None and args.workers:
@@ -1436,6 +1551,7 @@ def _add_tune(sub):
                    help="how long a worker's request waits for its chief, which may be starting "
                         "or restarting (default: DLZOO_ORACLE_TIMEOUT, else 3600)")
     _add_run_flags(p, "each trial and the retrained model")
+    _add_switch_flags(p)
     p.set_defaults(func=_cmd_tune)
 
 

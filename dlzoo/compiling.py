@@ -18,6 +18,7 @@ __all__ = [
     "default_loss",
     "default_metrics",
     "make_optimizer",
+    "smoothed_loss",
 ]
 
 CLASSIFICATION_TASKS = (
@@ -134,7 +135,8 @@ def allow_jit(model):
 
 
 def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
-                     optimizer_args: dict | None = None, loss=None, metrics=None):
+                     optimizer_args: dict | None = None, loss=None, metrics=None,
+                     switches: dict | None = None):
     """Compiles `model` for `task` and returns it.
 
     Args:
@@ -146,9 +148,25 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
         optimizer_args: more arguments for a named optimizer.
         loss, metrics: None for the task's defaults (`default_loss`, `default_metrics`);
             metric names include dlzoo's `balanced_accuracy` and `macro_f1` (`dlzoo.metrics`).
+        switches: training switches checked by `dlzoo.switches.check_switches` (label
+            smoothing, EMA, weight decay, gradient accumulation), and `augment`: when it
+            mixes labels (mixup / cutmix), the loss and `accuracy` take soft labels too.
+
+    Raises:
+        ValueError: a switch that does not fit (label smoothing on a task without a
+            cross-entropy loss, an `optimizer_args` entry that contradicts a switch).
     """
+    switches = switches or {}
     if isinstance(optimizer, str):
-        optimizer = make_optimizer(optimizer, learning_rate, **(optimizer_args or {}))
+        from dlzoo.switches import optimizer_arguments
+
+        optimizer = make_optimizer(optimizer, learning_rate,
+                                   **optimizer_arguments(switches, optimizer_args))
+    if getattr(optimizer, "weight_decay", None):
+        # no decay on biases and normalisation scales/offsets (1-D variables), as timm and
+        # fastai do: decaying them only pulls activations towards zero
+        optimizer.exclude_from_weight_decay(
+            var_list=[v for v in model.weights if len(v.shape) <= 1])
     allow_jit(model)
     if task == "generative":
         model.compile(optimizer=optimizer)
@@ -164,6 +182,12 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
         model.compile(optimizer=optimizer, loss=loss or "binary_crossentropy",
                       metrics=metrics or [keras.metrics.BinaryAccuracy(name="accuracy")])
         return model
+    from dlzoo.augmentation import mixes_labels
+
+    soft = mixes_labels(switches.get("augment"))
+    if switches.get("label_smoothing") or soft:  # mixed labels: a loss that takes soft ones
+        loss = smoothed_loss(task, loss, switches.get("label_smoothing") or 0.0,
+                             model.output_shape[-1])
     if loss is None:
         loss = default_loss(task, model.output_shape[-1])
     if metrics is None:
@@ -171,5 +195,37 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
     from dlzoo.metrics import resolve_metrics
 
     metrics = resolve_metrics(metrics)
+    if soft:
+        from dlzoo.losses import SoftLabelAccuracy
+
+        metrics = [SoftLabelAccuracy() if m in ("accuracy", "acc") else m for m in metrics]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model
+
+
+def smoothed_loss(task: str, loss, label_smoothing: float, output_units: int | None):
+    """The cross-entropy loss of `task` with `label_smoothing`: `dlzoo.losses.SmoothedCrossEntropy`
+    for softmax classifiers (class-index or one-hot labels), Keras's `BinaryCrossentropy` for a
+    single sigmoid unit.
+
+    Raises:
+        ValueError: `task` is no classification, or `loss` names a loss other than
+            cross-entropy (label smoothing is defined for cross-entropy only).
+    """
+    import keras
+
+    if not is_classification(task):
+        raise ValueError(f"label_smoothing, mixup and cutmix apply to classifiers; this is a "
+                         f"{task} model. Remove them.")
+    name = loss if isinstance(loss, str) or loss is None else type(loss).__name__
+    if name in (None, "sparse_categorical_crossentropy", "categorical_crossentropy",
+                "SparseCategoricalCrossentropy", "CategoricalCrossentropy"):
+        if output_units == 1:
+            return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
+        from dlzoo.losses import SmoothedCrossEntropy
+
+        return SmoothedCrossEntropy(label_smoothing)
+    if name in ("binary_crossentropy", "BinaryCrossentropy"):
+        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
+    raise ValueError(f"label_smoothing, mixup and cutmix apply to cross-entropy losses; the loss "
+                     f"is {name!r}. Remove them or the loss.")

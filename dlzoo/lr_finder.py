@@ -271,7 +271,9 @@ def find_lr_for_finetune(source, data, *, out, steps: int = 100, log=print,
     keras.utils.set_random_seed(cfg.seed)
     parts = ft._assemble(source, data, cfg)
     ft.set_trainable(parts.network, list(parts.head_layers))
-    ft._compile(parts.model, cfg.head_learning_rate)
+    # the switches shape the loss (label smoothing, mixed labels); the test sets the rate itself
+    ft._compile(parts.model, cfg.head_learning_rate,
+                dataclasses.replace(cfg, lr_schedule="constant"))
     os.makedirs(out, exist_ok=True)
     name = cfg.name or os.path.basename(os.path.normpath(os.fspath(out)))
     return _write(find_lr(parts.model, parts.bundle.train, steps=steps,

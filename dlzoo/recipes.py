@@ -32,6 +32,7 @@ import yaml
 
 from dlzoo.augmentation import normalize_augment
 from dlzoo.schedules import EARLY_STOPPING_DEFAULTS, check_schedule
+from dlzoo.switches import SWITCH_DEFAULTS
 from dlzoo.userfiles import RECIPE_MAX_BYTES, read_text
 
 __all__ = [
@@ -67,6 +68,10 @@ DEFAULTS = {
         "precision": "auto",  # auto | float32 | bfloat16 | float16 (dlzoo.precision)
         "devices": 1,  # N or "all": data parallel over this many local devices
         "class_weight": None,  # balanced: weigh each class n / (k * n_c) in the loss
+        # training switches (dlzoo.switches): label_smoothing, ema, weight_decay,
+        # gradient_accumulation, l1, l2, activity_l1, activity_layer, max_norm, clipnorm,
+        # global_clipnorm, clipvalue
+        **SWITCH_DEFAULTS,
     },
     "callbacks": {
         "monitor": "val_loss",
@@ -76,6 +81,7 @@ DEFAULTS = {
         "backup": True,
         "csv_log": True,
         "terminate_on_nan": True,
+        "tensorboard": None,  # a folder for TensorBoard logs (dlzoo.tensorboard_logs)
     },
     "expect": {},
 }
@@ -85,7 +91,8 @@ TOP_KEYS = ("name", "description", "model", "model_args", "data", "train", "call
 PHASE_KEYS = ("train", "epochs", "learning_rate", "batchnorm")
 TRANSFER_KEYS = ("weights", "layer", "pooling", "dropout", "keep", "cache_dir")
 # train.* keys a recipe with phases takes: the epochs and rates are the phases'.
-PHASED_TRAIN_KEYS = ("augment", "seed", "precision", "devices", "class_weight")
+PHASED_TRAIN_KEYS = ("augment", "seed", "precision", "devices", "class_weight", "optimizer",
+                     *SWITCH_DEFAULTS)  # and the training switches (dlzoo.switches)
 # The arguments `dlzoo.data.datasets.load` takes, when that module cannot be imported.
 _DATA_KEYS = ("source", "image_size", "color_mode", "batch_size", "validation_split", "seed",
               "data_dir")
@@ -123,6 +130,18 @@ class _NoAliasLoader(yaml.SafeLoader):
                 None, None, f"YAML {kind}{event.anchor} at line {event.start_mark.line + 1}: "
                 "recipes may not use anchors or aliases; write the values out", event.start_mark)
         return super().compose_node(parent, index)
+
+
+# YAML 1.1 (PyYAML) reads `1e-4` as a string (its floats need a dot: `1.0e-4`); YAML 1.2, and
+# everyone writing a learning rate, read a number. The resolver below makes it one.
+_NoAliasLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                   |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                   |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                   |[-+]?\.(?:inf|Inf|INF)
+                   |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
 
 
 def parse_yaml(text: str):
@@ -511,6 +530,13 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
     out["devices"] = _validate_devices(out["devices"], where)
     if out["class_weight"] not in (None, "balanced"):
         _fail(where, "train.class_weight", "balanced or null", out["class_weight"])
+    from dlzoo.switches import check_switches, optimizer_arguments
+
+    try:
+        out.update(check_switches(out, f"recipe {where}: train."))
+        optimizer_arguments(out, out["optimizer_args"], f"recipe {where}: train.optimizer_args")
+    except ValueError as e:
+        raise RecipeError(str(e)) from None
     return out
 
 
@@ -667,6 +693,10 @@ def _validate_callbacks(cbs: dict, where: str) -> dict:
     for key in ("checkpoint", "backup", "csv_log", "terminate_on_nan"):
         if not isinstance(out[key], bool):
             _fail(where, f"callbacks.{key}", "true or false", out[key])
+    if out["tensorboard"] is not None and (not isinstance(out["tensorboard"], str)
+                                           or not out["tensorboard"].strip()):
+        _fail(where, "callbacks.tensorboard", "a folder for TensorBoard logs, or null",
+              out["tensorboard"])
     return out
 
 

@@ -473,6 +473,7 @@ def load_model_file(path, *, compile: bool = False, custom_objects: dict | None 
     import keras
 
     import dlzoo.layers  # noqa: F401  (registers the zoo's layers; imports Keras)
+    import dlzoo.losses  # noqa: F401  (the losses and metrics a trained model compiles with)
 
     ensure_loaded()  # the families' own classes (dlzoo.models.gan.GAN)
 

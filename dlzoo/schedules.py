@@ -13,6 +13,10 @@ LR_SCHEDULES = {
     "constant": {},
     "plateau": {"factor": 0.5, "patience": 3, "min_delta": 1e-4, "cooldown": 0, "min_lr": 0.0},
     "cosine": {"warmup_epochs": 0, "alpha": 0.0},
+    # Smith's one-cycle (fastai's fit_one_cycle, PyTorch's OneCycleLR): up from
+    # lr / div_factor to lr over warmup_epochs (default 30% of the run), then cosine down to
+    # lr / (div_factor * final_div_factor).
+    "one_cycle": {"warmup_epochs": None, "div_factor": 25.0, "final_div_factor": 1e4},
     "step": {"every": None, "boundaries": None, "factor": 0.1},
     "exponential": {"decay_rate": 0.9, "decay_epochs": 1, "staircase": False},
 }
@@ -65,12 +69,14 @@ def _check_option(kind: str, key: str, value, where: str) -> None:
             raise ValueError(f"{where} must be {what}; received {value!r}.")
 
     if key in ("patience", "cooldown", "warmup_epochs", "decay_epochs", "every"):
-        if key == "every" and value is None:
+        if key in ("every", "warmup_epochs") and value is None:
             return
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"{where} must be a non-negative integer; received {value!r}.")
         if key in ("decay_epochs", "every") and value == 0:
             raise ValueError(f"{where} must be a positive integer; received {value!r}.")
+    elif key in ("div_factor", "final_div_factor"):
+        number(lambda v: v >= 1, "a number >= 1")
     elif key in ("factor",):
         number(lambda v: 0 < v < 1, "a number between 0 and 1 (exclusive)")
     elif key == "decay_rate":

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task, make_optimizer
+from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task
 from dlzoo.distribution import divisible_batches, replica_count, strategy_for, strategy_scope
 from dlzoo.files import write_weights
 from dlzoo.runs import prepare_run_dir, remove_run_dir, run_dir_for, run_lock
@@ -210,6 +210,7 @@ def build_model(recipe: dict, bundle, info):
     """
     from dlzoo.augmentation import augmentation_layers
     from dlzoo.preprocessing import with_preprocessing
+    from dlzoo.regularization import regularize_from
     from dlzoo.weights import build
 
     network = build(recipe["model"], **_model_args(recipe, bundle, info))
@@ -218,6 +219,7 @@ def build_model(recipe: dict, bundle, info):
 
         check_options(class_weight=recipe["train"].get("class_weight"))
         sigmoid_head(network)  # one sigmoid a label; compile_for_task gives it binary CE
+    regularize_from(network, recipe["train"])  # train.l1 / l2 / max_norm / activity_l1
     wrap = info.input_kind == "image" and info.task != "generative" and (
         getattr(bundle, "value_range", "0-255") == "0-255"
     )
@@ -261,10 +263,9 @@ def compile_model(model, recipe: dict, info, steps: int):
     loss = train["loss"]
     if loss is None and info.task == "text_generation":  # a softmax over the vocabulary per step
         loss = "sparse_categorical_crossentropy"
-    return compile_for_task(model, info.task,
-                            optimizer=make_optimizer(train["optimizer"], lr,
-                                                     **train["optimizer_args"]),
-                            loss=loss, metrics=train["metrics"])
+    return compile_for_task(model, info.task, optimizer=train["optimizer"], learning_rate=lr,
+                            optimizer_args=train["optimizer_args"], loss=loss,
+                            metrics=train["metrics"], switches=train)
 
 
 # --- 4. fit ------------------------------------------------------------------------------------
@@ -331,6 +332,7 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
         csv_log=cb["csv_log"],
         terminate_on_nan=cb["terminate_on_nan"],
         log=log,
+        tensorboard=cb.get("tensorboard"),
     )
     for c in callbacks:
         if isinstance(c, RunBackup) and not isinstance(train_data, tuple):
@@ -439,9 +441,31 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
     if recipe["train"].get("class_weight") and info.task in CLASSIFICATION_TASKS:
         inputs.class_weight = run_class_weights(recipe["train"]["class_weight"], bundle, train,
                                                 log=log)
+    mixer = _batch_mixer(recipe, info, bundle, arrays)
+    if mixer is not None:  # after the class weights, which count the unmixed labels
+        inputs.train = mixer.mix(inputs.train)
+        inputs.mixer = mixer  # for a caller that builds its own models (tune trials)
     if build:
         inputs.model = build_and_compile(recipe, bundle, info, steps, strategy)
+        inputs.model.dlzoo_batch_mixer = mixer  # for MixingSchedule (mix_off_epoch)
     return inputs
+
+
+def _batch_mixer(recipe: dict, info, bundle, arrays: bool):
+    """The `dlzoo.augmentation.BatchMixer` of `train.augment`'s mixup / cutmix, or None."""
+    from dlzoo.augmentation import BatchMixer, mixes_labels
+
+    augment = recipe["train"]["augment"]
+    if not mixes_labels(augment):
+        return None
+    if info.task not in CLASSIFICATION_TASKS or info.input_kind != "image":
+        raise ValueError(f"recipe {recipe['name']}: train.augment mixup / cutmix mix images and "
+                         f"their class labels; {info.name} is a {info.task} model.")
+    if arrays:
+        raise ValueError(f"recipe {recipe['name']}: train.augment mixup / cutmix mix the "
+                         "batches of a pipeline; --folds trains on in-memory arrays. Drop "
+                         "mixup / cutmix for the cross-validation.")
+    return BatchMixer(augment, bundle.num_classes, seed=recipe["train"]["seed"])
 
 
 def run_class_weights(mode: str, bundle, train, *, log=print) -> dict[int, float]:
@@ -661,6 +685,7 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
     """
     from dlzoo.preprocessing import applied_mode
     from dlzoo.saving import ModelCard, training_files_record
+    from dlzoo.switches import card_record
 
     recipe, info = run.recipe, run.info
     train = recipe["train"]
@@ -684,6 +709,7 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
         training={"optimizer": train["optimizer"], "learning_rate": train["learning_rate"],
                   "epochs": train["epochs"], "precision": run.precision,
                   "devices": run.replicas, "global_batch_size": run.batch_size,
+                  **card_record(train, batch_size=run.batch_size),
                   **training, "callbacks": recipe["callbacks"],
                   "phases": [{"train": "all", "epochs": train["epochs"],
                               "epochs_run": training.get("epochs_run"),

@@ -184,12 +184,15 @@ def test_bad_specs_name_the_key():
 def test_standard_order_and_contents(tmp_path):
     cbs = standard(run_dir=tmp_path)
     kinds = [type(c).__name__ for c in cbs]
+    # mixup's off-epoch and the weight EMA (both inert unless asked for); the EMA is swapped in
+    # for early stopping and the checkpoint, and out again before the log and the backup
     assert kinds == [
-        "TerminateOnNaN", "LearningRateLogger", "EarlyStopping", "ReduceLROnPlateau",
-        "AtomicModelCheckpoint", "CSVLogger", "ResumeState", "RunBackup",
+        "TerminateOnNaN", "LearningRateLogger", "MixingSchedule", "EMAWeights",
+        "EarlyStopping", "ReduceLROnPlateau", "AtomicModelCheckpoint", "_EMASwapBack",
+        "CSVLogger", "ResumeState", "RunBackup",
     ]
-    assert cbs[2].restore_best_weights
-    assert isinstance(cbs[1], LearningRateLogger) and isinstance(cbs[6], ResumeState)
+    assert cbs[4].restore_best_weights
+    assert isinstance(cbs[1], LearningRateLogger) and isinstance(cbs[9], ResumeState)
     assert [type(c).__name__ for c in standard(lr_schedule="cosine", early_stopping=False)] == [
-        "TerminateOnNaN", "LearningRateLogger"
+        "TerminateOnNaN", "LearningRateLogger", "MixingSchedule", "EMAWeights", "_EMASwapBack"
     ]

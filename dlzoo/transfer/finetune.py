@@ -90,15 +90,49 @@ class FineTuneResult:
     seconds: float
 
 
-def _compile(model, lr):
-    compile_for_task(model, "image_classification", optimizer="adam", learning_rate=lr)
+def _compile(model, lr, cfg=None, *, epochs: int = 1, data=None):
+    """Compiles for a phase of `epochs` epochs over `data` (its batches, or `(x, y)` arrays
+    batched by `cfg.batch_size`): `cfg.optimizer` at `lr` under `cfg.lr_schedule` (the
+    step-based schedules need the phase's length), with the training switches."""
+    from dlzoo.callbacks import learning_rate
+
+    cfg = cfg or FineTuneConfig()
+    rate = learning_rate(cfg.lr_schedule, learning_rate=lr, epochs=max(1, epochs),
+                         steps_per_epoch=_steps(data, cfg.batch_size))
+    compile_for_task(model, "image_classification", optimizer=cfg.optimizer, learning_rate=rate,
+                     switches={**_switches(cfg), "augment": cfg.augment})
 
 
-def _callbacks(has_val, early_stopping, lr_schedule):
+def _switches(cfg) -> dict:
+    """`cfg`'s training switches, checked (`dlzoo.switches.check_switches`)."""
+    from dlzoo.switches import SWITCH_DEFAULTS, check_switches
+
+    return check_switches({k: getattr(cfg, k) for k in SWITCH_DEFAULTS}, "fine_tune: ")
+
+
+def _steps(data, batch_size: int) -> int:
+    """Batches per epoch of a phase's training data (1 when unknown)."""
+    if data is None:
+        return 1
+    if isinstance(data, tuple):
+        return max(1, -(-len(data[0]) // batch_size))
+    if hasattr(data, "cardinality"):  # tf.data, or the backend-neutral loader
+        n = int(data.cardinality())
+        return max(1, n if n >= 0 else sum(1 for _ in data))
+    return max(1, len(data))
+
+
+def _callbacks(has_val, early_stopping, lr_schedule, tensorboard=None):
     from dlzoo.callbacks import standard
 
     return standard(run_dir=None, monitor="val_loss" if has_val else "loss",
-                    early_stopping=early_stopping, lr_schedule=lr_schedule)
+                    early_stopping=early_stopping, lr_schedule=lr_schedule,
+                    tensorboard=tensorboard)
+
+
+def _board(cfg, phase: str):
+    """The phase's TensorBoard folder: `cfg.tensorboard/phase1` or `/phase2` (None: no logs)."""
+    return None if cfg.tensorboard is None else os.path.join(os.fspath(cfg.tensorboard), phase)
 
 
 def _load_data(data, fixed, *, image_size, color_mode, batch_size, validation_split, seed):
@@ -208,6 +242,25 @@ class FineTuneConfig:
         verbose: Keras fit verbosity; log: where progress lines go.
 
     How it runs:
+    Training switches (`dlzoo.switches`; recorded in the card's `training`):
+        optimizer: a Keras optimizer name for both phases ("adam", default; "adamw", "sgd"...).
+        label_smoothing: 0 (default) to below 1: cross-entropy against smoothed labels.
+        ema: None (default), True (momentum 0.99) or the momentum: keep an exponential moving
+            average of the weights; validation, early stopping and the saved model use it.
+        weight_decay: None (default) or a rate: decoupled weight decay (AdamW-style), not on
+            biases and normalisation parameters.
+        gradient_accumulation: 1 (default) or N: one update per N batches (effective batch
+            N x batch_size).
+        lr_schedule also takes "cosine" / "one_cycle" (mappings with `warmup_epochs`), applied
+            over each phase's steps.
+        l1, l2: None (default) or a penalty on every kernel (Dense, convolution) that trains.
+        max_norm: None (default) or the largest norm of each unit's incoming weights.
+        activity_l1: None (default) or an L1 penalty on the outputs of `activity_layer`
+            (default: the layer feeding `predictions`).
+        clipnorm, global_clipnorm, clipvalue: gradient clipping (one of them; default none).
+        tensorboard: None (default) or a folder: TensorBoard logs of phase 1 and phase 2 in
+            its `phase1/` and `phase2/` (`dlzoo.tensorboard_logs`).
+
         precision: "auto" (default: bfloat16 mixed on GPUs that compute it natively, float32
             elsewhere), "float32", "bfloat16" or "float16" (`dlzoo.precision`).
         devices: 1 (default), N or "all": data parallel over this host's devices
@@ -255,6 +308,20 @@ class FineTuneConfig:
     log: object = print
     precision: str = "auto"
     devices: object = 1
+    optimizer: str = "adam"
+    label_smoothing: float = 0.0
+    ema: object = None
+    weight_decay: float | None = None
+    gradient_accumulation: int = 1
+    l1: float | None = None
+    l2: float | None = None
+    activity_l1: float | None = None
+    activity_layer: str | None = None
+    max_norm: float | None = None
+    clipnorm: float | None = None
+    global_clipnorm: float | None = None
+    clipvalue: float | None = None
+    tensorboard: object = None
     resume: bool = False
     recipe: dict | None = None
 
@@ -282,6 +349,15 @@ class FineTuneConfig:
                                       or not isinstance(self.devices, int) or self.devices < 1):
             raise ValueError("fine_tune: devices must be a positive integer or 'all'; received "
                              f"{self.devices!r}.")
+        from dlzoo.schedules import check_schedule
+        from dlzoo.switches import optimizer_arguments
+
+        check_schedule(self.lr_schedule, "fine_tune: lr_schedule")
+        optimizer_arguments(_switches(self))
+        _check_optimizer_name(self.optimizer)
+        if self.tensorboard is not None and not isinstance(self.tensorboard, (str, os.PathLike)):
+            raise TypeError("fine_tune: tensorboard must be a folder (str or path) or None; "
+                            f"received {self.tensorboard!r}.")
         if self.resume and self.out is None:
             raise ValueError("fine_tune: resume continues the unfinished fine-tune into `out`; "
                              "pass out=FOLDER (the --out of the run to resume).")
@@ -289,6 +365,18 @@ class FineTuneConfig:
             raise ValueError("fine_tune: nothing to train: head_epochs is 0 and phase 2 is off "
                              "(epochs=0 or unfreeze='none').")
         return unfreeze_k
+
+
+def _check_optimizer_name(name) -> None:
+    import keras
+
+    try:
+        if not isinstance(name, str):
+            raise ValueError
+        keras.optimizers.get(name)
+    except ValueError:
+        raise ValueError("fine_tune: optimizer must be a Keras optimizer name (adam, adamw, sgd, "
+                         f"rmsprop, nadam, ...); received {name!r}.") from None
 
 
 @dataclasses.dataclass
@@ -437,7 +525,7 @@ def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None
     # The result loads and trains as a normal model; a fresh optimizer, so the file holds no
     # optimizer state shaped by the last phase's trainable set.
     parts.network.trainable = True
-    _compile(parts.model, parts.learning_rate)
+    _compile(parts.model, parts.learning_rate, cfg, epochs=cfg.epochs, data=parts.bundle.train)
     parts.model.optimizer.build(parts.model.trainable_variables)
     report, metrics = _final_metrics(parts, phase_metrics)
     seconds = time.perf_counter() - start
@@ -481,7 +569,7 @@ def _run_folder(source, data, cfg: FineTuneConfig, saved: Path | None) -> Path |
     unfinished run's, whose settings must be these (`dlzoo.runs.prepare_run_dir`)."""
     if saved is None:
         return None
-    skip = {"log", "verbose", "out", "overwrite", "resume", "cache_dir", "name"}
+    skip = {"log", "verbose", "out", "overwrite", "resume", "cache_dir", "name", "tensorboard"}
 
     def named(x):
         return os.fspath(x) if isinstance(x, (str, os.PathLike)) else (
@@ -513,7 +601,7 @@ def _reread_data(parts: _Assembly, data, cfg: FineTuneConfig) -> _Assembly:
 
 
 def _fit_phase(model, cfg: FineTuneConfig, phase_dir: Path | None, x, y=None, *, val,
-               epochs: int, replay=None, **fit_args) -> dict:
+               epochs: int, replay=None, tensorboard=None, **fit_args) -> dict:
     """One phase's `model.fit`, with the standard callbacks; returns its history.
 
     With a run folder, `phase_dir` gets what a `dlzoo train` run's folder gets
@@ -526,7 +614,8 @@ def _fit_phase(model, cfg: FineTuneConfig, phase_dir: Path | None, x, y=None, *,
 
     monitor = "val_loss" if val is not None else "loss"
     if phase_dir is None:
-        callbacks = _callbacks(val is not None, cfg.early_stopping, cfg.lr_schedule)
+        callbacks = _callbacks(val is not None, cfg.early_stopping, cfg.lr_schedule,
+                               tensorboard)
     else:
         phase_dir.mkdir(parents=True, exist_ok=True)
         done, _ = find_backup(phase_dir / "backup", log=cfg.log)
@@ -534,7 +623,8 @@ def _fit_phase(model, cfg: FineTuneConfig, phase_dir: Path | None, x, y=None, *,
         if done:
             cfg.log(f"  resuming after epoch {done} of {epochs}")
         callbacks = standard(run_dir=phase_dir, monitor=monitor, early_stopping=cfg.early_stopping,
-                             lr_schedule=cfg.lr_schedule, checkpoint=False, log=cfg.log)
+                             lr_schedule=cfg.lr_schedule, checkpoint=False, log=cfg.log,
+                             tensorboard=tensorboard)
         for c in callbacks:
             if isinstance(c, RunBackup):
                 c.replay = replay
@@ -619,6 +709,9 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
 
         check_options(class_weight=cfg.class_weight)
         sigmoid_head(network)  # one sigmoid a label; compile_for_task gives it binary CE
+    from dlzoo.regularization import regularize_from
+
+    regularize_from(network, _switches(cfg), log=log)  # l1 / l2 / max_norm / activity_l1
     model = with_preprocessing(network, src.preprocessing, augment=augment_layers(cfg.augment),
                                name=(cfg.name or "finetuned").replace("-", "_").replace(".", "_"))
     float32_outputs(model)  # the softmax in float32 under a mixed precision
@@ -629,6 +722,7 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
         weights = class_weights(class_counts(bundle, bundle.train), cfg.class_weight)
         log(f"class weights ({cfg.class_weight}): "
             + ", ".join(f"{c} {weights[i]:.3g}" for i, c in enumerate(classes)))
+    bundle = _mix_batches(bundle, model, cfg)  # after the class weights: unmixed labels
     log(f"model: {src.name} ({src.weights or 'random weights'}), features from "
         f"{extractor.layer!r} ({'kept head' if keep_head else 'new head'}), preprocessing "
         f"{src.preprocessing!r}")
@@ -637,6 +731,19 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
         head_layers=head_layers, model=model, keep_head=keep_head, layer=extractor.layer,
         learning_rate=phase2_learning_rate(src, cfg.learning_rate, cfg.head_learning_rate),
         class_weight=weights)
+
+
+def _mix_batches(bundle, model, cfg: FineTuneConfig):
+    """The bundle with its training batches mixed (`augment`'s mixup / cutmix:
+    `dlzoo.augmentation.BatchMixer`; `mix_off_epoch` counts the epochs of each phase); as it
+    is otherwise."""
+    from dlzoo.augmentation import BatchMixer, mixes_labels
+
+    if not mixes_labels(cfg.augment):
+        return bundle
+    mixer = BatchMixer(cfg.augment, len(bundle.class_names), seed=cfg.seed)
+    model.dlzoo_batch_mixer = mixer  # for dlzoo.callbacks.MixingSchedule
+    return dataclasses.replace(bundle, train=mixer.mix(bundle.train))
 
 
 def _split_evenly(bundle, cfg: FineTuneConfig):
@@ -700,10 +807,11 @@ def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics:
     where = f"phase 1: head, {cfg.head_epochs} epochs at {cfg.head_learning_rate:g}"
     if cfg.augment:
         cfg.log(f"{where}, frozen network in the loop (augmentation is on)")
-        _compile(parts.model, cfg.head_learning_rate)
+        _compile(parts.model, cfg.head_learning_rate, cfg, epochs=cfg.head_epochs,
+                 data=bundle.train)
         h = _fit_phase(parts.model, cfg, phase_dir, bundle.train, val=bundle.val,
                        epochs=cfg.head_epochs, replay=bundle.train, shuffle=False,
-                       class_weight=parts.class_weight)
+                       class_weight=parts.class_weight, tensorboard=_board(cfg, "phase1"))
     else:
         features = extract_features(parts.extractor, bundle, cache_dir=cfg.cache_dir)
         record = {"key": features.key, "from_cache": features.from_cache,
@@ -713,10 +821,11 @@ def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics:
                 + f" ({features.train[0].shape[0]} x {features.train[0].shape[1:]}, "
                   f"{features.seconds:.1f} s)")
         head = _head_model(features, parts.head_layers)
-        _compile(head, cfg.head_learning_rate)
+        _compile(head, cfg.head_learning_rate, cfg, epochs=cfg.head_epochs,
+                 data=features.train)
         h = _fit_phase(head, cfg, phase_dir, *features.train, val=features.val,
                        epochs=cfg.head_epochs, batch_size=cfg.batch_size, shuffle=True,
-                       class_weight=parts.class_weight)
+                       class_weight=parts.class_weight, tensorboard=_board(cfg, "phase1"))
     _append(history, h)
     metrics = {}
     if bundle.val is not None:
@@ -767,9 +876,10 @@ def _phase2(parts: _Assembly, cfg: FineTuneConfig, unfreeze_k, history: dict,
     cfg.log(f"phase 2: unfreeze {cfg.unfreeze} ({', '.join(groups) or 'nothing'}: "
             f"{len(unfrozen)} layer(s)), {cfg.epochs} epochs at {parts.learning_rate:g}, "
             "BatchNorm " + ("training" if cfg.train_batchnorm else "frozen (inference mode)"))
-    _compile(parts.model, parts.learning_rate)
+    _compile(parts.model, parts.learning_rate, cfg, epochs=cfg.epochs, data=bundle.train)
     h = _fit_phase(parts.model, cfg, phase_dir, bundle.train, val=bundle.val, epochs=cfg.epochs,
-                   replay=bundle.train, shuffle=False, class_weight=parts.class_weight)
+                   replay=bundle.train, shuffle=False, class_weight=parts.class_weight,
+                   tensorboard=_board(cfg, "phase2"))
     _append(history, h)
     metrics = {}
     if bundle.val is not None:
@@ -832,6 +942,8 @@ def _final_metrics(parts: _Assembly, phase_metrics: dict):
 def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features: dict | None, phase_epochs,
           unfrozen, groups, seconds, saved) -> ModelCard:
     """The fine-tuned model's `ModelCard` (its `transfer` section records how it was made)."""
+    from dlzoo.switches import card_record
+
     src, bundle, classes = parts.src, parts.bundle, parts.classes
     n1, n2 = phase_epochs
     seen = training_files_record(bundle)
@@ -884,7 +996,10 @@ def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features: dict | None,
                 if cfg.epochs and n2 else None) if p is not None],
             "precision": cfg.precision,
             "devices": cfg.devices,
-            "optimizer": "adam",
+            "optimizer": cfg.optimizer,
+            "lr_schedule": cfg.lr_schedule,
+            **card_record(_switches(cfg),
+                          batch_size=cfg.batch_size),
             **({"class_weight": {"mode": cfg.class_weight, "weights": {
                 c: parts.class_weight[i] for i, c in enumerate(classes)}}}
                if parts.class_weight else {}),
@@ -920,12 +1035,15 @@ def recipe_config(recipe: dict, *, output="saved_models", resume: bool = False,
     (`dlzoo.recipes`): `model` is the pretrained network (a registry name with
     `transfer.weights`, a saved-model folder, or `run:NAME`: the model the recipe NAME saved in
     `output`); the phases give the epochs, rates, what is unfrozen and BatchNorm's mode; `data`,
-    `train` (augment, seed, precision, devices, class_weight) and `callbacks` (early_stopping,
-    lr_schedule) as in any recipe. The result is saved to `output/NAME`.
+    `train` (augment, seed, precision, devices, class_weight, optimizer and the training
+    switches) and `callbacks` (early_stopping, lr_schedule, tensorboard) as in any recipe. The
+    result is saved to `output/NAME`.
 
     Raises:
         FileNotFoundError: `run:NAME` names a model not saved in `output`.
     """
+    from dlzoo.switches import SWITCH_DEFAULTS
+
     source = recipe["model"]
     if source.startswith("run:"):
         name = source[len("run:"):]
@@ -961,7 +1079,10 @@ def recipe_config(recipe: dict, *, output="saved_models", resume: bool = False,
         seed=train.get("seed", data["seed"]), cache_dir=transfer.get("cache_dir"),
         out=Path(output) / recipe["name"], overwrite=overwrite, name=recipe["name"],
         verbose=verbose, log=log, precision=train.get("precision", "auto"),
-        devices=train.get("devices", 1), resume=resume, recipe=recipe)
+        devices=train.get("devices", 1), resume=resume, recipe=recipe,
+        optimizer=train.get("optimizer", "adam"),
+        tensorboard=recipe["callbacks"].get("tensorboard"),
+        **{k: train.get(k, default) for k, default in SWITCH_DEFAULTS.items()})
     return source, data["source"], cfg
 
 

@@ -275,6 +275,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
             accuracy for classifiers, mean squared error otherwise).
         precision: `auto`, `float32`, `bfloat16` or `float16` (`dlzoo.precision`): the dtype
             policy each trial's model is built under.
+        switches: the recipe's training switches (`dlzoo.switches`: label smoothing, EMA,
+            weight decay, gradient accumulation), applied to every trial.
     """
 
     name = "zoo"
@@ -283,7 +285,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
 
     def __init__(self, *, input_shape, num_classes, space=None, model=None, model_args=None,
                  preprocessing: bool = True, augment=None, loss=None, metrics=None,
-                 precision: str = "auto"):
+                 precision: str = "auto", switches: dict | None = None):
         super().__init__(name=self.name)
         from dlzoo.precision import check_precision
 
@@ -297,6 +299,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
         self.preprocessing = preprocessing
         self.augment = dict(augment or {})
         self.loss, self.metrics = loss, metrics
+        self.switches = dict(switches or {})
         self.where = f"{self.name} hypermodel"
         self._check_model()
         params = {**self.params_for(self.info), **COMMON}
@@ -374,7 +377,8 @@ class ZooHyperModel(keras_tuner.HyperModel):
             raise keras_tuner.errors.FailedTrialError(f"{self.where}: {e}") from None
         model = compile_for_task(model, self.info.task, optimizer=spec.optimizer,
                                  learning_rate=spec.learning_rate, loss=self.loss,
-                                 metrics=self.metrics)
+                                 metrics=self.metrics,
+                                 switches={**self.switches, "augment": self.augment})
         # A trial that continues another (hyperband) loads that trial's checkpoint, which holds
         # the optimizer's state too. An optimizer without its variables yet cannot take it:
         # Keras warns "Skipping variable loading for optimizer" and the continued trial would

@@ -10,6 +10,7 @@ workers) and the best configuration retrained with the recipe's `train:` setting
 from __future__ import annotations
 
 import dataclasses
+import os
 import json
 import time
 from pathlib import Path
@@ -36,6 +37,7 @@ def project_dir_for(output, name: str) -> Path:
 
 def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
     """The hypermodel of a recipe's `tune:` section, sized for the loaded data (`bundle`)."""
+    from dlzoo.switches import SWITCH_DEFAULTS
     from dlzoo.tuning.hypermodels import get_hypermodel
 
     tune = recipe["tune"]
@@ -51,7 +53,23 @@ def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
         preprocessing=getattr(bundle, "value_range", "0-255") == "0-255",
         augment=recipe["train"]["augment"], precision=recipe["train"].get("precision", "auto"),
         loss=recipe["train"]["loss"], metrics=recipe["train"]["metrics"],  # what trials log
+        switches={k: recipe["train"].get(k) for k in SWITCH_DEFAULTS},
     )
+
+
+def _trial_callbacks(recipe: dict, log, mixer=None) -> list:
+    """Every trial's extra callbacks: `mix_off_epoch` for mixed batches (`mixer`, a
+    `dlzoo.augmentation.BatchMixer`), and `callbacks.tensorboard`'s callback (keras-tuner copies
+    it per trial; `dlzoo.tensorboard_logs.configure_trial` gives each its folder and HParams)."""
+    from dlzoo.callbacks import MixingSchedule
+
+    out = [MixingSchedule(mixer)] if mixer is not None else []
+    folder = recipe["callbacks"].get("tensorboard")
+    if folder:
+        from dlzoo.tensorboard_logs import tensorboard_callback
+
+        out.append(tensorboard_callback(folder, log=log))
+    return out
 
 
 def trial_recipe(recipe: dict, spec: TrialSpec) -> dict:
@@ -151,12 +169,16 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
         target=tune["target"], guard=guard, verbose=verbose, log=log,
         check_objective=False, run_trials=not workers,  # with workers, they ran every trial
         oracle_timeout=oracle_timeout,
+        callbacks=_trial_callbacks(recipe, log, getattr(run, "mixer", None)),
     )
     if launched:  # the trials ran in the workers; `search` above only collected them
         result = dataclasses.replace(result, seconds=result.seconds + launched)
     if role is not None or not tune["retrain"] or result.best_spec is None:
         return result, None
     retrain = trial_recipe(recipe, result.best_spec)
+    if recipe["callbacks"].get("tensorboard"):  # beside the trials' folders
+        retrain["callbacks"]["tensorboard"] = os.path.join(recipe["callbacks"]["tensorboard"],
+                                                           "retrain")
     log(f"retraining the best configuration (trial score {result.best_score:.4f}): "
         f"{result.best_spec.model} {result.best_spec.model_args}")
     card_search = {

@@ -302,6 +302,13 @@ class _ZooTuner:
             reraise_if_pressed(e)  # a Ctrl-C: the trial stays unfinished, to be run on resume
             raise
 
+    def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
+        # keras-tuner gives each trial its TensorBoard folder and HParams on the TensorFlow
+        # backend only; dlzoo.tensorboard_logs does it on every backend
+        from dlzoo.tensorboard_logs import configure_trial
+
+        configure_trial(callbacks, trial, execution, self._get_tensorboard_dir)
+
     def on_epoch_end(self, trial, model, epoch, logs=None):
         record = self._records.get(trial.trial_id)
         if record is not None:
