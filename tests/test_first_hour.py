@@ -199,6 +199,7 @@ def test_finetunes_closing_hints_run_as_printed(finetuned):
         assert done.returncode == 0, (argv, done.stderr)
 
 
+@pytest.mark.slow  # default-run budget (12 CPU-min): an end-to-end CLI run
 def test_exports_advice_runs_where_it_is_printed(tmp_path):
     """Export under a backend that is not TensorFlow: where TensorFlow is installed, the error
     gives the command again with KERAS_BACKEND=tensorflow, and it works; where it is not, the

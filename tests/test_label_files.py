@@ -193,6 +193,7 @@ def test_relabelling_a_file_changes_the_manifest(messy, tmp_path):
     assert first.manifest_hash == again.manifest_hash != other.manifest_hash
 
 
+@pytest.mark.slow  # default-run budget (12 CPU-min): an end-to-end CLI run
 def test_doctor_checks_a_label_file(messy):
     """`dlzoo doctor labels.csv`: the rows skipped by name, and per label the train/validation
     counts of the split training makes (exit 0: usable)."""

@@ -162,6 +162,7 @@ def _dlzoo(*args, cwd):
                           text=True, env=env, cwd=cwd, timeout=600, check=False)
 
 
+@pytest.mark.slow  # default-run budget (12 CPU-min): an end-to-end CLI run
 def test_predict_prints_every_label_above_its_threshold(saved, data):
     root, _ = data
     out, chosen, by_hand, _ = saved

@@ -80,6 +80,7 @@ def test_litert_int8_loads_is_smaller_and_agrees_with_the_float_model(tmp_path, 
     _check_int8(out / "model.tflite", captured.out)
 
 
+@pytest.mark.slow  # default-run budget (12 CPU-min): an end-to-end CLI run
 def test_onnx_int8_loads_in_onnxruntime_and_agrees_with_the_float_model(tmp_path, capsys):
     for module in ("tf2onnx", "onnx", "onnxruntime"):
         pytest.importorskip(module, reason="pip install \"dlzoo[export]\"")
@@ -154,6 +155,7 @@ def test_int8_on_a_model_whose_training_data_is_elsewhere_takes_a_folder(tmp_pat
     assert "not measured" in usage_path(tmp_path / "b" / "model.tflite").read_text()
 
 
+@pytest.mark.slow  # default-run budget (12 CPU-min): an end-to-end CLI run
 def test_under_another_backend_the_quantize_command_is_given_again(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     env.update(PYTHONPATH=str(ROOT), KERAS_BACKEND="jax")

@@ -45,6 +45,7 @@ def test_recommender_learns_close_to_the_noise_floor(trained):
     assert trained.card["task"] == "rating_prediction"
 
 
+@pytest.mark.slow  # default-run budget (12 CPU-min): an end-to-end CLI run
 def test_predict_and_evaluate_take_user_item_pairs(trained, capsys):
     from dlzoo.cli import main
 

@@ -678,6 +678,21 @@ def _finished_phase(phase_dir: Path | None, model, log) -> dict | None:
     return record
 
 
+def _restore_phase(run_dir: Path | None, n: int, parts, cfg: FineTuneConfig, history: dict,
+                   phase_metrics: dict):
+    """`(phase folder or None, its record or None)`: phase `n`'s record when it finished before
+    a restart (its weights loaded into the model, its history and metrics added), so it is
+    not run again."""
+    phase_dir = run_dir / f"phase{n}" if run_dir is not None else None
+    done = _finished_phase(phase_dir, parts.model, cfg.log)
+    if done is not None:
+        cfg.log(f"phase {n}: finished before the restart ({done['epochs_run']} epochs); its "
+                "weights are loaded")
+        _append(history, done["history"])
+        phase_metrics.update(done["metrics"])
+    return phase_dir, done
+
+
 def _by_path(model) -> list:
     """`model.weights` in the order of their paths: the order changes when layers change
     trainability between phases; the paths do not."""
@@ -794,13 +809,8 @@ def _phase1(parts: _Assembly, cfg: FineTuneConfig, history: dict, phase_metrics:
     finished before a restart is not run again: its weights are loaded."""
     if not cfg.head_epochs:
         return 0, None, None
-    phase_dir = run_dir / "phase1" if run_dir is not None else None
-    done = _finished_phase(phase_dir, parts.model, cfg.log)
+    phase_dir, done = _restore_phase(run_dir, 1, parts, cfg, history, phase_metrics)
     if done is not None:
-        cfg.log(f"phase 1: finished before the restart ({done['epochs_run']} epochs); its "
-                "weights are loaded")
-        _append(history, done["history"])
-        phase_metrics.update(done["metrics"])
         return done["epochs_run"], None, done["features"]
     bundle, features, record = parts.bundle, None, None
     set_trainable(parts.network, list(parts.head_layers))
@@ -865,13 +875,8 @@ def _phase2(parts: _Assembly, cfg: FineTuneConfig, unfreeze_k, history: dict,
                                        exclude={h.name for h in head_layers})
     unfrozen = [lyr for lyr in unfrozen if id(lyr) in body]
     set_trainable(network, unfrozen + head_layers, train_batchnorm=cfg.train_batchnorm)
-    phase_dir = run_dir / "phase2" if run_dir is not None else None
-    done = _finished_phase(phase_dir, parts.model, cfg.log)
+    phase_dir, done = _restore_phase(run_dir, 2, parts, cfg, history, phase_metrics)
     if done is not None:
-        cfg.log(f"phase 2: finished before the restart ({done['epochs_run']} epochs); its "
-                "weights are loaded")
-        _append(history, done["history"])
-        phase_metrics.update(done["metrics"])
         return done["epochs_run"], unfrozen, groups
     cfg.log(f"phase 2: unfreeze {cfg.unfreeze} ({', '.join(groups) or 'nothing'}: "
             f"{len(unfrozen)} layer(s)), {cfg.epochs} epochs at {parts.learning_rate:g}, "
