@@ -11,12 +11,32 @@ import shutil
 import time
 from pathlib import Path
 
-from dlzoo.augmentation import DEFAULT_AUGMENT, augmentation_layers, normalize_augment
+from dlzoo import saving
+from dlzoo.augmentation import (
+    BatchMixer,
+    DEFAULT_AUGMENT,
+    augmentation_layers,
+    mixes_labels,
+    normalize_augment,
+)
+from dlzoo.callbacks import RunBackup, find_backup, learning_rate, standard
 from dlzoo.compiling import compile_for_task
+from dlzoo.data.datasets import load
+from dlzoo.data.images import color_mode_for
 from dlzoo.distribution import divisible_batches, strategy_for, strategy_scope
-from dlzoo.precision import float32_outputs
+from dlzoo.evaluation import evaluate, summary_metrics
+from dlzoo.files import RunLock, atomic_path, write_json
+from dlzoo.metrics import class_counts, class_weights
+from dlzoo.multilabel import check_options, finish_card, sigmoid_head
+from dlzoo.plots import read_history
+from dlzoo.precision import check_precision, float32_outputs, precision_scope
+from dlzoo.preprocessing import with_preprocessing
+from dlzoo.registry import model_info, unfreeze_groups
+from dlzoo.regularization import regularize_from
 from dlzoo.runs import prepare_run_dir, trim_log
 from dlzoo.saving import ModelCard, is_saved_model, saved_model_folder, training_files_record
+from dlzoo.schedules import check_schedule
+from dlzoo.switches import SWITCH_DEFAULTS, card_record, check_switches, optimizer_arguments
 from dlzoo.transfer.extract import (
     Features,
     Source,
@@ -26,6 +46,8 @@ from dlzoo.transfer.extract import (
     has_classifier,
     resolve_source,
 )
+from dlzoo.validation import check_data_args, check_transfer_args, parse_unfreeze
+from dlzoo.weights import all_layers
 
 # `dlzoo.augmentation` owns augmentation; these names stay importable from dlzoo.transfer.
 augment_layers = augmentation_layers
@@ -38,8 +60,6 @@ def unfreeze_layers(network, info, unfreeze, exclude=()) -> tuple[list, list]:
     """The layers of `network` that `unfreeze` ("top:K" groups, "all") makes trainable, and the
     group prefixes that matched. Groups are `dlzoo.registry.unfreeze_groups(info, network)`,
     read off the network as built, counted among those the (possibly cut) network still has."""
-    from dlzoo.registry import unfreeze_groups
-    from dlzoo.validation import parse_unfreeze
 
     k = parse_unfreeze(unfreeze)
     body = [layer for layer in network.layers if layer.name not in exclude and layer.weights]
@@ -68,7 +88,6 @@ def set_trainable(network, trainable_layers, *, train_batchnorm: bool = False) -
     for layer in network.layers:
         layer.trainable = id(layer) in wanted  # a nested model (an encoder): all or nothing
     if not train_batchnorm:
-        from dlzoo.weights import all_layers
 
         for layer in all_layers(network):
             if isinstance(layer, layers.BatchNormalization):
@@ -94,7 +113,6 @@ def _compile(model, lr, cfg=None, *, epochs: int = 1, data=None):
     """Compiles for a phase of `epochs` epochs over `data` (its batches, or `(x, y)` arrays
     batched by `cfg.batch_size`): `cfg.optimizer` at `lr` under `cfg.lr_schedule` (the
     step-based schedules need the phase's length), with the training switches."""
-    from dlzoo.callbacks import learning_rate
 
     cfg = cfg or FineTuneConfig()
     rate = learning_rate(cfg.lr_schedule, learning_rate=lr, epochs=max(1, epochs),
@@ -105,7 +123,6 @@ def _compile(model, lr, cfg=None, *, epochs: int = 1, data=None):
 
 def _switches(cfg) -> dict:
     """`cfg`'s training switches, checked (`dlzoo.switches.check_switches`)."""
-    from dlzoo.switches import SWITCH_DEFAULTS, check_switches
 
     return check_switches({k: getattr(cfg, k) for k in SWITCH_DEFAULTS}, "fine_tune: ")
 
@@ -123,7 +140,6 @@ def _steps(data, batch_size: int) -> int:
 
 
 def _callbacks(has_val, early_stopping, lr_schedule, tensorboard=None):
-    from dlzoo.callbacks import standard
 
     return standard(run_dir=None, monitor="val_loss" if has_val else "loss",
                     early_stopping=early_stopping, lr_schedule=lr_schedule,
@@ -138,8 +154,6 @@ def _board(cfg, phase: str):
 def _load_data(data, fixed, *, image_size, color_mode, batch_size, validation_split, seed):
     """Loads `data` at the network's image shape `fixed` unless image_size / color_mode say
     otherwise (a DataBundle is used as it is)."""
-    from dlzoo.data.datasets import load
-    from dlzoo.data.images import color_mode_for
 
     if hasattr(data, "train") and hasattr(data, "manifest_hash"):
         return data
@@ -328,7 +342,6 @@ class FineTuneConfig:
     def check(self) -> object:
         """Checks the settings (ValueError/TypeError naming the argument); returns the parsed
         `unfreeze` (0, K or "all")."""
-        from dlzoo.validation import check_data_args, check_transfer_args
 
         unfreeze_k = check_transfer_args(
             pooling=self.pooling, head_epochs=self.head_epochs, epochs=self.epochs,
@@ -342,15 +355,12 @@ class FineTuneConfig:
                              f"{self.class_weight!r}.")
         if self.keep not in ("best", "last"):
             raise ValueError(f"fine_tune: keep must be 'best' or 'last'; received {self.keep!r}.")
-        from dlzoo.precision import check_precision
 
         check_precision(self.precision, "fine_tune: precision")
         if self.devices != "all" and (isinstance(self.devices, bool)
                                       or not isinstance(self.devices, int) or self.devices < 1):
             raise ValueError("fine_tune: devices must be a positive integer or 'all'; received "
                              f"{self.devices!r}.")
-        from dlzoo.schedules import check_schedule
-        from dlzoo.switches import optimizer_arguments
 
         check_schedule(self.lr_schedule, "fine_tune: lr_schedule")
         optimizer_arguments(_switches(self))
@@ -459,7 +469,6 @@ def _devices_and_precision(cfg: FineTuneConfig):
     global distribution and dtype policy are restored afterwards."""
     import keras
 
-    from dlzoo.precision import precision_scope
 
     previous = keras.distribution.distribution() if hasattr(keras, "distribution") else None
     strategy = strategy_for(None, devices=cfg.devices, log=cfg.log)
@@ -477,7 +486,6 @@ def _claim_output(saved: Path | None, cfg: FineTuneConfig):
     """Locks `out` against a second run writing it at the same time (`OUT_PARENT/.runs/NAME.lock`,
     the lock `dlzoo train` takes for a run of that name), then refuses an existing model at `out`
     unless `overwrite` or `resume` (before any training); returns the lock."""
-    from dlzoo.files import RunLock
 
     if saved is None:
         return None
@@ -533,7 +541,6 @@ def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None
                  saved)
     card.training["kept"] = kept
     if parts.bundle.details.get("multi_label"):  # --- multi-label: task, thresholds in the card
-        from dlzoo.multilabel import finish_card
 
         finish_card(card, report, parts.classes)
     if scratch:
@@ -544,7 +551,6 @@ def _fine_tune(source, data, cfg: FineTuneConfig, unfreeze_k, saved: Path | None
         card.recipe, card.expect = cfg.recipe, dict(cfg.recipe.get("expect") or {}) or None
         card.training["epochs"] = cfg.head_epochs + cfg.epochs
     if saved is not None:
-        from dlzoo import saving
 
         saving.save(parts.model, saved, card, history=history or None, report=report)
         card = saving.read_card(saved)
@@ -609,8 +615,6 @@ def _fit_phase(model, cfg: FineTuneConfig, phase_dir: Path | None, x, y=None, *,
     random-number state, epoch), the early-stopping and LR-on-plateau counters, `history.csv`;
     a process started again continues from the newest backup, and the history returned spans
     the restart."""
-    from dlzoo.callbacks import RunBackup, find_backup, standard
-    from dlzoo.plots import read_history
 
     monitor = "val_loss" if val is not None else "loss"
     if phase_dir is None:
@@ -644,7 +648,6 @@ def _finish_phase(phase_dir: Path | None, model, record: dict) -> None:
     import keras
     import numpy as np
 
-    from dlzoo.files import atomic_path, write_json
 
     if phase_dir is None:
         return
@@ -701,7 +704,6 @@ def _by_path(model) -> list:
 
 def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
     """Resolves the source, loads the data at its image shape, and builds the classifier."""
-    from dlzoo.preprocessing import with_preprocessing
 
     log = cfg.log
     src, bundle = _source_and_data(source, data, cfg)
@@ -720,11 +722,9 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
         src, len(classes), layer=cfg.layer, pooling=cfg.pooling, dropout=cfg.dropout,
         keep_head=keep_head)
     if bundle.details.get("multi_label"):  # --- multi-label data (dlzoo.multilabel) ---
-        from dlzoo.multilabel import check_options, sigmoid_head
 
         check_options(class_weight=cfg.class_weight)
         sigmoid_head(network)  # one sigmoid a label; compile_for_task gives it binary CE
-    from dlzoo.regularization import regularize_from
 
     regularize_from(network, _switches(cfg), log=log)  # l1 / l2 / max_norm / activity_l1
     model = with_preprocessing(network, src.preprocessing, augment=augment_layers(cfg.augment),
@@ -732,7 +732,6 @@ def _assemble(source, data, cfg: FineTuneConfig) -> _Assembly:
     float32_outputs(model)  # the softmax in float32 under a mixed precision
     weights = None
     if cfg.class_weight:
-        from dlzoo.metrics import class_counts, class_weights
 
         weights = class_weights(class_counts(bundle, bundle.train), cfg.class_weight)
         log(f"class weights ({cfg.class_weight}): "
@@ -752,7 +751,6 @@ def _mix_batches(bundle, model, cfg: FineTuneConfig):
     """The bundle with its training batches mixed (`augment`'s mixup / cutmix:
     `dlzoo.augmentation.BatchMixer`; `mix_off_epoch` counts the epochs of each phase); as it
     is otherwise."""
-    from dlzoo.augmentation import BatchMixer, mixes_labels
 
     if not mixes_labels(cfg.augment):
         return bundle
@@ -780,7 +778,6 @@ def _source_and_data(source, data, cfg: FineTuneConfig):
     if src is not None:
         fixed = src.input_shape
     else:  # a registry name: its default input unless told otherwise
-        from dlzoo.registry import model_info
 
         fixed = tuple((cfg.model_args or {}).get("input_shape")
                       or model_info(source).default_input_shape)
@@ -931,7 +928,6 @@ def _keep_better_phase(parts: _Assembly, phase_metrics: dict, after_phase1, log)
 
 def _final_metrics(parts: _Assembly, phase_metrics: dict):
     """(report, metrics) of the fine-tuned model on the validation split, with each phase's."""
-    from dlzoo.evaluation import evaluate, summary_metrics
 
     if parts.bundle.val is None:
         return None, {}
@@ -947,7 +943,6 @@ def _final_metrics(parts: _Assembly, phase_metrics: dict):
 def _card(parts: _Assembly, cfg: FineTuneConfig, metrics, features: dict | None, phase_epochs,
           unfrozen, groups, seconds, saved) -> ModelCard:
     """The fine-tuned model's `ModelCard` (its `transfer` section records how it was made)."""
-    from dlzoo.switches import card_record
 
     src, bundle, classes = parts.src, parts.bundle, parts.classes
     n1, n2 = phase_epochs
@@ -1025,7 +1020,6 @@ def _append(history: dict, h: dict) -> None:
 
 
 def _val_metrics(model, val) -> dict:
-    from dlzoo.evaluation import evaluate
 
     report = evaluate(model, val)
     return {"val_accuracy": round(report.accuracy, 6), "val_loss": round(report.loss, 6)}
@@ -1047,7 +1041,6 @@ def recipe_config(recipe: dict, *, output="saved_models", resume: bool = False,
     Raises:
         FileNotFoundError: `run:NAME` names a model not saved in `output`.
     """
-    from dlzoo.switches import SWITCH_DEFAULTS
 
     source = recipe["model"]
     if source.startswith("run:"):
