@@ -66,6 +66,8 @@ def plain(tmp_path_factory):
     """The imbalanced folder, fine-tuned without class weights (the CLI in a subprocess)."""
     work = tmp_path_factory.mktemp("imbalance")
     _imbalanced(work / "parts")
+    # the same bytes elsewhere, for the evaluate tests (default and slow: each finds it)
+    shutil.copytree(work / "parts", work / "elsewhere" / "copy")
     run = _finetune(work, "plain")
     assert run.returncode == 0, run.stderr[-2000:]
     return work, run
@@ -111,7 +113,6 @@ def test_evaluate_leaves_out_the_training_files_wherever_they_are(plain, capsys)
     seen = card["data"]["training_files"]
     total = sum(1 for _ in (work / "parts").rglob("*.png"))
     assert seen["count"] == card["data"]["num_train"] == len(seen["sha256"])
-    shutil.copytree(work / "parts", work / "elsewhere" / "copy")  # the same bytes elsewhere
     run = _dlzoo("evaluate", "plain", "elsewhere/copy", "--out", "ev", "--top-losses", 0,
                  cwd=work)
     assert run.returncode == 0, run.stderr[-2000:]
