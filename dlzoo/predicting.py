@@ -21,7 +21,8 @@ from dlzoo.data.sniff import decode_bytes
 from dlzoo.quiet import decoder_message, native_stderr_filtered
 from dlzoo.userfiles import IMAGE_MAX_BYTES, read_bytes
 
-__all__ = ["as_probabilities", "labels_of", "predicted_batches", "read_images"]
+__all__ = ["as_probabilities", "batch_forward", "labels_of", "predicted_batches",
+           "read_images"]
 
 
 def as_probabilities(outputs) -> np.ndarray:
@@ -46,8 +47,7 @@ def predicted_batches(model, data):
     Raises:
         ValueError: a batch is not an `(images, labels)` pair.
     """
-    import keras  # the backend: imported when a model runs, never at `dlzoo list`
-
+    forward = batch_forward(model)
     batches = data.as_numpy_iterator() if hasattr(data, "as_numpy_iterator") else data
     for batch in batches:
         if not (isinstance(batch, (tuple, list)) and len(batch) >= 2):
@@ -56,9 +56,21 @@ def predicted_batches(model, data):
                 f"{type(batch).__name__}. Evaluate on a labelled split such as bundle.val."
             )
         xb, yb = batch[0], batch[1]
-        # A direct call, not predict_on_batch: no tf.function to retrace for the last, smaller
-        # batch (and no retracing warnings when a process evaluates several models).
-        yield xb, labels_of(yb), keras.ops.convert_to_numpy(model(xb, training=False))
+        yield xb, labels_of(yb), forward(xb)
+
+
+def batch_forward(model):
+    """`fn(x) -> numpy outputs` running `model` in inference mode on one batch, the fast way for
+    the backend: on JAX Keras's jitted `predict_on_batch` (one XLA program per batch shape; a
+    direct `model(x)` there runs op by op, compiling every operation of the network for each
+    new batch shape: LeNet-5's evaluation of the digits took 1.4 s instead of 0.2 s), elsewhere
+    a direct call (on TensorFlow no `tf.function` to retrace for the last, smaller batch, and
+    no retracing warnings when a process evaluates several models)."""
+    import keras  # the backend: imported when a model runs, never at `dlzoo list`
+
+    if keras.backend.backend() == "jax" and isinstance(model, keras.Model):
+        return lambda x: keras.ops.convert_to_numpy(model.predict_on_batch(x))
+    return lambda x: keras.ops.convert_to_numpy(model(x, training=False))
 
 
 def read_images(paths, input_shape) -> tuple[np.ndarray, list, list]:

@@ -26,6 +26,8 @@ import dataclasses
 
 import numpy as np
 
+from dlzoo.predicting import batch_forward
+
 __all__ = ["TTA", "tta_probabilities", "tta_views"]
 
 CORNERS = ("centre", "top-left", "top-right", "bottom-left", "bottom-right")
@@ -120,17 +122,15 @@ def tta_views(images, spec: TTA) -> list[np.ndarray]:
 def tta_probabilities(model, images, spec: TTA, *, batch_size: int | None = None) -> np.ndarray:
     """The mean of `model`'s outputs over the views of `images` (`tta_views`): `(N, classes)`.
 
-    The model is called directly (`training=False`), one view at a time, in batches of
-    `batch_size` (default: the whole batch given).
+    The model runs in inference mode (`dlzoo.predicting.batch_forward`: compiled on JAX), one
+    view at a time, in batches of `batch_size` (default: the whole batch given).
     """
-    import keras
-
+    forward = batch_forward(model)
     views = tta_views(images, spec)
     total = None
     for view in views:
         step = len(view) if not batch_size else int(batch_size)
-        outs = [keras.ops.convert_to_numpy(model(view[i:i + step], training=False))
-                for i in range(0, len(view), max(step, 1))]
+        outs = [forward(view[i:i + step]) for i in range(0, len(view), max(step, 1))]
         out = np.concatenate(outs).astype(np.float64) if outs else None
         if out is None:
             return np.zeros((0, int(model.output_shape[-1])), np.float64)
