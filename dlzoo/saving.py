@@ -418,7 +418,10 @@ def read_card(directory) -> dict:
         raise ValueError(f"{path} holds a JSON {type(card).__name__}, not a mapping; the card "  # noqa: TRY004
                          "is damaged.")
     if card.get("task") is not None:  # read as its Task (written back as the same string)
-        card["task"] = Task.parse(card["task"], where=str(path))
+        try:
+            card["task"] = Task.parse(card["task"], where=str(path))
+        except ValueError as e:
+            raise ValueError(f"{e} Correct the card's \"task\".") from None
     return card
 
 
