@@ -114,8 +114,8 @@ class _Classifier:
 
         card = read_card(model_dir)
         shape = card.get("input_shape") or []
-        if card.get("task", Task.IMAGE_CLASSIFICATION) is not Task.IMAGE_CLASSIFICATION or len(shape) != 3 \
-                or shape[2] not in (1, 3, 4) or not card.get("class_names"):
+        if card.get("task", Task.IMAGE_CLASSIFICATION) is not Task.IMAGE_CLASSIFICATION \
+                or len(shape) != 3 or shape[2] not in (1, 3, 4) or not card.get("class_names"):
             raise ValueError(f"{model_dir}: --video and --camera take an image classifier (input "
                              f"height, width, 1/3/4 channels, class names); this model is "
                              f"{card.get('task')} with input {shape}")
