@@ -259,6 +259,9 @@ def _print_baseline(metrics: dict, console) -> None:
 def _cmd_train(args) -> int:
     from dlzoo.recipes import load_recipe
 
+    # before the recipe, whose checks make an optimizer: JAX's runtime must start joined
+    index = _join_processes(args, refuse=(("--find-lr", args.find_lr),
+                                           ("--folds", args.folds is not None)))
     recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + (
         [f"train.class_weight={args.class_weight}"] if args.class_weight else [])
         + _switch_overrides(args))
@@ -277,10 +280,17 @@ def _cmd_train(args) -> int:
             return 0
     if args.folds is not None:
         return _train_folds(recipe, args)
-    result = run_recipe(recipe, output=args.output, resume=args.resume,
-                        overwrite=args.overwrite, verbose=0 if args.quiet else 2,
-                        log=(lambda *a: None) if args.quiet else print,
-                        card_extra={"lr_find": found.summary()} if found else None)
+    from dlzoo.distribution import process_output
+
+    quiet = args.quiet or index > 0
+    with process_output(args.output, resume=args.resume) as output:
+        result = run_recipe(recipe, output=output, resume=args.resume,
+                            overwrite=args.overwrite, verbose=0 if quiet else 2,
+                            log=(lambda *a: None) if quiet else print,
+                            card_extra={"lr_find": found.summary()} if found else None)
+    if index:
+        print(f"process {index}: done; process 0 wrote the model and its card")
+        return 0
     _print_run(result)
     return 0
 
@@ -337,6 +347,33 @@ def _add_run_flags(p, what: str, recipe: bool = True) -> None:
                         "the batch size stays the global batch, split evenly over them"
                         + ("; the recipe's train.devices, default 1" if recipe else
                            "; default 1"))
+    g = p.add_argument_group(
+        "several hosts (JAX)", "every host runs the same command with its own --process-id; "
+        "the devices of every process train as one data-parallel mesh (pass --devices all), "
+        "process 0 writes the outputs. Unset, they come from JAX_COORDINATOR_ADDRESS, "
+        "JAX_NUM_PROCESSES and JAX_PROCESS_ID, or JAX's SLURM / Open MPI / Kubernetes "
+        "detection")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="process 0's host and a free port on it, the same on every host")
+    g.add_argument("--num-processes", type=int, default=None, metavar="N",
+                   help="processes in the run, over every host")
+    g.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="this process: 0 to N-1 (0 writes the outputs)")
+
+
+def _join_processes(args, *, refuse=()) -> int:
+    """--coordinator / --num-processes / --process-id (or JAX's environment): joins this
+    process to the run's others (`dlzoo.distribution.join_processes`) before anything runs on
+    JAX; returns this process's index (0 writes the outputs, the others stay quiet)."""
+    from dlzoo.distribution import join_processes
+
+    index, count = join_processes(args.coordinator, args.num_processes, args.process_id,
+                                  log=(lambda *a: None) if args.quiet else print)
+    for flag, used in refuse:
+        if count > 1 and used:
+            raise CLIError(f"{flag} does not span processes; drop it, or run on one host "
+                           "without --coordinator / --num-processes / --process-id")
+    return index
 
 
 def _run_overrides(args) -> list[str]:

@@ -1,22 +1,195 @@
-"""Where a run's steps run: the local devices it uses (`train.devices`, `--devices`), the
+"""Where a run's steps run: the devices it uses (`train.devices`, `--devices`), the
 distribution strategy over them (`keras.distribution.DataParallel` on JAX, `tf.distribute` on
 TensorFlow) and batches that split evenly over them. Used by `dlzoo.training` and
-`dlzoo.transfer.finetune` alike."""
+`dlzoo.transfer.finetune` alike.
+
+Several hosts (JAX): every host starts the same command with the coordinator's address, the
+process count and its own index (`--coordinator`, `--num-processes`, `--process-id`, or JAX's
+environment; `join_processes`); `jax.distributed.initialize` joins them, the devices of every
+process form one data-parallel mesh, each process feeds its own slice of every global batch
+(`dlzoo.data.neutral.Batches`), and only process 0 writes (`process_output`)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
-__all__ = ["divisible_batches", "replica_count", "select_devices", "strategy_for",
-           "strategy_scope"]
+__all__ = ["divisible_batches", "join_processes", "process_output", "processes",
+           "replica_count", "select_devices", "strategy_for", "strategy_scope"]
+
+# Where `join_processes` reads what its flags leave unset: JAX reads JAX_COORDINATOR_ADDRESS
+# itself; the process count and index have no variable in JAX 0.10 (its cluster detection
+# reads SLURM's, Open MPI's, Kubernetes' and Cloud TPU's), so these two are the names JAX's
+# own examples and most launch scripts use.
+PROCESS_ENV = {"coordinator": "JAX_COORDINATOR_ADDRESS", "num_processes": "JAX_NUM_PROCESSES",
+               "process_id": "JAX_PROCESS_ID"}
+FLAGS = {"coordinator": "--coordinator", "num_processes": "--num-processes",
+         "process_id": "--process-id"}
+JOIN_TIMEOUT = 120  # seconds every process has to reach the coordinator (DLZOO_JOIN_TIMEOUT)
 
 STRATEGIES = ("mirrored", "multi_worker", "data_parallel")  # train.strategy (dlzoo.recipes)
 _STRATEGIES_MADE: dict = {}
 
 
+def processes() -> tuple[int, int]:
+    """`(this process's index, the process count)` of a JAX multi-process run; `(0, 1)` on one
+    process and on other backends. Imports no backend that is not imported already."""
+    import sys
+
+    jax = sys.modules.get("jax")
+    if jax is None or not hasattr(jax, "process_count"):
+        return 0, 1
+    if not jax.distributed.is_initialized():
+        return 0, 1  # asks no backend to start (jax.process_count() would)
+    return int(jax.process_index()), int(jax.process_count())
+
+
+def _env_int(name: str, key: str):
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be an integer ({FLAGS[key]} sets it too); received "
+                         f"{text!r}.") from None
+
+
+def join_processes(coordinator: str | None = None, num_processes: int | None = None,
+                   process_id: int | None = None, *, timeout: float | None = None,
+                   log=print) -> tuple[int, int]:
+    """Joins this process to a multi-process JAX run (several hosts, or several processes on
+    one), through JAX's own runtime: `jax.distributed.initialize`. Call it before any JAX
+    computation; every process runs the same command, with its own `process_id`.
+
+    Each setting comes from its argument, else from the environment: `JAX_COORDINATOR_ADDRESS`
+    (which JAX reads itself), `JAX_NUM_PROCESSES`, `JAX_PROCESS_ID`; what is still unset JAX
+    detects on SLURM, Open MPI, Kubernetes and Cloud TPU. With none of them set (or one
+    process) nothing is joined. On CPUs the collectives run over gloo
+    (`jax_cpu_collectives_implementation`, unless `JAX_CPU_COLLECTIVES_IMPLEMENTATION` says
+    otherwise).
+
+    Args:
+        coordinator: "HOST:PORT" of process 0, which listens there (a free port on its host).
+        num_processes: how many processes the run has (every process says the same).
+        process_id: this process's index, 0 to num_processes - 1 (0 writes the outputs).
+        timeout: seconds to wait for every process to join (default `DLZOO_JOIN_TIMEOUT`, else
+            120); a process that cannot reach the coordinator fails after it.
+
+    Returns:
+        `(process index, process count)`.
+
+    Raises:
+        ValueError: a setting is malformed or out of range, the backend is not JAX, or the
+            coordinator was not reached in time (one line saying what to do).
+    """
+    asked = {"coordinator": coordinator, "num_processes": num_processes,
+             "process_id": process_id}
+    given = {k: v for k, v in asked.items() if v is not None}
+    if asked["coordinator"] is None and os.environ.get(PROCESS_ENV["coordinator"], "").strip():
+        asked["coordinator"] = os.environ[PROCESS_ENV["coordinator"]].strip()
+    for key in ("num_processes", "process_id"):
+        if asked[key] is None:
+            asked[key] = _env_int(PROCESS_ENV[key], key)
+    if all(v is None for v in asked.values()):
+        return processes()
+    where = ", ".join(f"{FLAGS[k]} {v}" for k, v in given.items()) or ", ".join(
+        f"{PROCESS_ENV[k]}={v}" for k, v in asked.items() if v is not None)
+    from dlzoo.backends import backend_name
+
+    backend = backend_name()
+    if backend != "jax":
+        raise ValueError(
+            f"{where}: a run over several processes joins through JAX's multi-process runtime, "
+            f"which needs KERAS_BACKEND=jax (the backend is {backend}); on TensorFlow use "
+            "train.strategy: multi_worker with TF_CONFIG, or drop these settings.")
+    count, index, address = asked["num_processes"], asked["process_id"], asked["coordinator"]
+    if count is not None and count < 1:
+        raise ValueError(f"--num-processes must be at least 1 (the processes of the run, "
+                         f"counted over every host); received {count}.")
+    if count is not None and index is not None and not 0 <= index < count:
+        raise ValueError(f"--process-id must be 0 to {count - 1} (--num-processes is {count}: "
+                         f"0 on the coordinator's host, which writes the outputs); received "
+                         f"{index}.")
+    if index is not None and index < 0:
+        raise ValueError(f"--process-id must be 0 or more; received {index}.")
+    if address is not None:
+        host, _, port = address.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"--coordinator must be HOST:PORT (process 0's host name or "
+                             f"address and a free port on it, e.g. 10.0.0.1:1234); received "
+                             f"{address!r}.")
+    if count == 1:
+        return processes()
+    if processes()[1] > 1:
+        return processes()  # joined already (a second command in the same process)
+    import jax
+
+    if not os.environ.get("JAX_CPU_COLLECTIVES_IMPLEMENTATION"):
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    if timeout is None:
+        timeout = float(os.environ.get("DLZOO_JOIN_TIMEOUT", "").strip() or JOIN_TIMEOUT)
+    try:
+        jax.distributed.initialize(address, count, index,
+                                   initialization_timeout=max(1, int(timeout)))
+    except Exception as e:  # JAX raises RuntimeError, ValueError or its own XlaRuntimeError
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        raise ValueError(
+            f"could not join the run at {address or 'the detected coordinator'} as process "
+            f"{index} of {count} within {int(timeout)} s ({first}); start process 0 on the "
+            "coordinator's host and every other process with the same --coordinator HOST:PORT "
+            "and --num-processes, each with its own --process-id, within DLZOO_JOIN_TIMEOUT "
+            "seconds of each other.") from None
+    index, count = processes()
+    log(f"process {index} of {count}: joined the run at {address or 'the detected coordinator'}"
+        f", {jax.local_device_count()} local of {jax.device_count()} device(s)")
+    return index, count
+
+
+@contextlib.contextmanager
+def process_output(path, *, runs_in=None, resume: bool = False):
+    """Where this process writes a run's outputs: `path` on process 0 (and on one process);
+    on the other processes of a multi-process run a scratch folder of their own, removed
+    afterwards, so that processes sharing a disk never write the same files. On a resume the
+    scratch folder starts with a copy of the run's state (`RUNS_IN/.runs/`, the backups; it
+    must be the same folder on every host, e.g. a shared disk), so every process resumes from
+    the same epoch.
+
+    Args:
+        path: the output (`dlzoo train --output`, `dlzoo finetune --out`).
+        runs_in: the folder whose `.runs/` holds the run's state (default `path`).
+        resume: copy that state into the scratch folder.
+    """
+    index, count = processes()
+    if count == 1 or index == 0:
+        yield path
+        return
+    path = Path(path)
+    runs_in = Path(runs_in) if runs_in is not None else path
+    scratch = Path(tempfile.mkdtemp(prefix=f"dlzoo-process{index}-"))
+    try:
+        mine = scratch / path.resolve().relative_to(runs_in.resolve())
+        if resume and (runs_in / ".runs").is_dir():
+            # process 0 may be trimming or removing a torn backup as this runs: what is
+            # missed is what it leaves out as well
+            with contextlib.suppress(shutil.Error, OSError):
+                shutil.copytree(runs_in / ".runs", scratch / ".runs",
+                                ignore=shutil.ignore_patterns("*.lock"))
+        yield os.fspath(mine)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def select_devices(devices, available: list, *, where: str = "train.devices") -> list:
     """The first `devices` of `available` (all of them for "all"); ValueError when there are
-    fewer than asked for."""
+    fewer than asked for. In a multi-process run `available` spans every process and
+    `devices` counts over all of them: a multiple of the process count, as many from each."""
+    index, count = processes()
+    if count > 1:
+        return _devices_of_every_process(devices, available, count, where)
     if devices in (None, "all"):
         return list(available)
     if devices > len(available):
@@ -26,6 +199,24 @@ def select_devices(devices, available: list, *, where: str = "train.devices") ->
             f"most {len(available)} "
             "or 'all'.")
     return list(available[:devices])
+
+
+def _devices_of_every_process(devices, available: list, count: int, where: str) -> list:
+    import jax
+
+    # Keras names devices "platform:id" (keras.distribution.list_devices); JAX knows whose
+    process_of = {f"{d.platform}:{d.id}": d.process_index for d in jax.devices()}
+    by_process = [[d for d in available if process_of.get(str(d), 0) == p]
+                  for p in range(count)]
+    each = min(len(ds) for ds in by_process)
+    if devices in (None, "all"):
+        devices = each * count
+    if devices % count or not count <= devices <= each * count:
+        raise ValueError(
+            f"{where} is {devices} but this run spans {count} processes with {each} device(s) "
+            f"each: every process trains on as many, so ask for all (--devices all) or a "
+            f"multiple of {count} up to {each * count}.")
+    return [d for ds in by_process for d in ds[:devices // count]]
 
 
 def strategy_for(name: str | None, *, devices=1, log=print):
@@ -52,6 +243,11 @@ def strategy_for(name: str | None, *, devices=1, log=print):
     import keras
 
     backend = keras.backend.backend()
+    if processes()[1] > 1 and name not in (None, "data_parallel"):
+        raise ValueError(f"train.strategy {name!r} is tf.distribute; a JAX run over several "
+                         "processes uses train.strategy: data_parallel (or none).")
+    if processes()[1] > 1 and name is None:
+        name = "data_parallel"  # each process must feed the mesh of every process's devices
     if name is None and devices not in (1, None):
         if backend not in ("jax", "tensorflow"):
             raise ValueError(f"train.devices {devices!r} needs KERAS_BACKEND=jax or tensorflow "
@@ -88,10 +284,15 @@ def strategy_for(name: str | None, *, devices=1, log=print):
                 "train.strategy 'data_parallel' uses keras.distribution, which needs "
                 f"KERAS_BACKEND=jax (the backend is {backend}); on TensorFlow use mirrored."
             )
-        chosen = select_devices(None if devices == 1 else devices,
+        count = processes()[1]
+        chosen = select_devices(None if devices == 1 and count == 1 else devices,
                                 keras.distribution.list_devices())
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=chosen))
-        log(f"strategy: data_parallel over {len(chosen)} device(s)")
+        # several processes: each feeds its own slice of every global batch (divisible_batches),
+        # so Keras's own sharding, which takes tf.data only, stays off
+        keras.distribution.set_distribution(keras.distribution.DataParallel(
+            devices=chosen, auto_shard_dataset=count == 1))
+        log(f"strategy: data_parallel over {len(chosen)} device(s)"
+            + (f" of {count} processes" if count > 1 else ""))
         return None
     raise ValueError(f"train.strategy must be one of {', '.join(STRATEGIES)} or null; "
                      f"received {name!r}.")
@@ -116,13 +317,21 @@ def divisible_batches(train, val, batch_size: int, *, log=print):
             f"data.batch_size ({batch_size}) must be a multiple of the {replicas} devices "
             "train.strategy data_parallel splits each batch over."
         )
+    index, processes_ = processes()
     if hasattr(train, "divisible"):  # dlzoo.data.neutral.Batches: no tf.data to rebatch
         count = 0 if val is None else len(val.index)
         if count % replicas:
             log(f"note: data_parallel over {replicas} devices leaves out the last "
                 f"{count % replicas} of {count} validation examples")
-        return (train.divisible(replicas, drop_remainder=True),
-                None if val is None else val.divisible(replicas, drop_remainder=False))
+        shard = (index, processes_) if processes_ > 1 else None
+        return (train.divisible(replicas, drop_remainder=True, shard=shard),
+                None if val is None else val.divisible(replicas, drop_remainder=False,
+                                                       shard=shard))
+    if processes_ > 1:
+        raise ValueError(
+            "a run over several processes reads its data with the backend-neutral loader, "
+            "each process its own slice of every batch; set data.loader: pydataset "
+            "(--set data.loader=pydataset).")
     train = train.unbatch().batch(batch_size, drop_remainder=True)
     if val is not None:
         count = sum(1 for _ in val.unbatch())
