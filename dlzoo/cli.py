@@ -283,7 +283,8 @@ def _cmd_train(args) -> int:
     from dlzoo.distribution import process_output
 
     quiet = args.quiet or index > 0
-    with process_output(args.output, resume=args.resume) as output:
+    with process_output(args.output, resume=args.resume,
+                        state=[f".runs/{recipe['name']}"]) as output:
         result = run_recipe(recipe, output=output, resume=args.resume,
                             overwrite=args.overwrite, verbose=0 if quiet else 2,
                             log=(lambda *a: None) if quiet else print,
@@ -1208,6 +1209,7 @@ def _cmd_finetune(args) -> int:
     )
     from dlzoo.transfer import fine_tune
 
+    index = _join_processes(args, refuse=(("--find-lr", args.find_lr),))  # before any JAX
     data, images_root, data_words = _finetune_data(args)
     source = os.fspath(saved_model_folder(args.model) or args.model)  # FOLDER/model.keras: FOLDER
     saved = is_saved_model(source)
@@ -1222,21 +1224,30 @@ def _cmd_finetune(args) -> int:
     quiet = args.quiet
     if args.find_lr and _find_lr_finetune(source, out, args):
         return 0
-    result = fine_tune(
-        source, data, weights=args.weights, layer=args.layer, pooling=args.pooling,
-        head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
-        head_learning_rate=args.head_lr, learning_rate=args.lr,
-        train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
-        class_weight=args.class_weight,
-        image_size=args.image_size,
-        color_mode=args.color_mode, batch_size=args.batch_size,
-        validation_split=args.validation_split, seed=args.seed,
-        model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None, out=out,
-        overwrite=args.overwrite, keep=args.keep, resume=args.resume,
-        precision=args.precision or "auto", devices=args.devices or 1,
-        verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
-        **_switch_settings(args),
-    )
+    from dlzoo.distribution import process_output
+
+    quiet = quiet or index > 0
+    with process_output(out, runs_in=os.path.dirname(os.path.abspath(out)), resume=args.resume,
+                        state=[f".runs/{os.path.basename(os.path.abspath(out))}"]) as out:
+        result = fine_tune(
+            source, data, weights=args.weights, layer=args.layer, pooling=args.pooling,
+            head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
+            head_learning_rate=args.head_lr, learning_rate=args.lr,
+            train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
+            class_weight=args.class_weight,
+            image_size=args.image_size,
+            color_mode=args.color_mode, batch_size=args.batch_size,
+            validation_split=args.validation_split, seed=args.seed,
+            model_args=_parse_model_args(args.set), out=out,
+            cache_dir=(args.cache_dir or None) if index == 0 else None,  # process 0 writes it
+            overwrite=args.overwrite, keep=args.keep, resume=args.resume,
+            precision=args.precision or "auto", devices=args.devices or 1,
+            verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
+            **_switch_settings(args),
+        )
+    if index:
+        print(f"process {index}: done; process 0 wrote the model and its card")
+        return 0
     card = result.card
     metrics = card.get("metrics", {})
     table = Table(title=f"{card['name']}: {card['model']} fine-tuned on {card['data']['source']}")
@@ -1500,6 +1511,8 @@ def _add_export(sub):
 def _cmd_tune(args) -> int:
     from dlzoo.recipes import load_recipe
 
+    # before the recipe, whose checks make an optimizer: JAX's runtime must start joined
+    index = _join_processes(args, refuse=(("--workers", args.workers), ("--role", args.role)))
     overrides = list(args.set or [])
     if args.tuner is not None:
         overrides.append(f"tune.tuner={args.tuner}")
@@ -1515,12 +1528,17 @@ def _cmd_tune(args) -> int:
     from dlzoo.tuning.runner import tune_recipe  # keras-tuner: imports Keras, after the recipe
     from dlzoo.tuning.search import SearchFailedError
 
+    from dlzoo.distribution import process_output
+
+    quiet = args.quiet or index > 0
     try:
-        result, run = tune_recipe(
-            recipe, output=args.output, resume=args.resume, overwrite=args.overwrite,
-            workers=args.workers or 0, role=args.role, verbose=0 if args.quiet else 2,
-            log=(lambda *a: None) if args.quiet else print, oracle_timeout=args.oracle_timeout,
-        )
+        with process_output(args.output, resume=args.resume, state=[
+                f".runs/{recipe['name']}", f".tuning/{recipe['name']}"]) as output:
+            result, run = tune_recipe(
+                recipe, output=output, resume=args.resume, overwrite=args.overwrite,
+                workers=args.workers or 0, role=args.role, verbose=0 if quiet else 2,
+                log=(lambda *a: None) if quiet else print, oracle_timeout=args.oracle_timeout,
+            )
     except WorkerError as e:
         raise CLIError(str(e)) from None
     except SearchFailedError as e:  # every trial so far, the failed ones with their reasons
@@ -1528,6 +1546,9 @@ def _cmd_tune(args) -> int:
             _print_search(e.result, recipe["name"], _console())
         raise CLIError(str(e)) from None
     if args.role is not None:
+        return 0
+    if index:
+        print(f"process {index}: done; process 0 wrote the search and the model")
         return 0
     console = _console()
     _print_search(result, recipe["name"], console)

@@ -98,6 +98,9 @@ def join_processes(coordinator: str | None = None, num_processes: int | None = N
         return processes()
     where = ", ".join(f"{FLAGS[k]} {v}" for k, v in given.items()) or ", ".join(
         f"{PROCESS_ENV[k]}={v}" for k, v in asked.items() if v is not None)
+    def name(key):  # the flag, or the variable the value came from
+        return FLAGS[key] if key in given else PROCESS_ENV[key]
+
     from dlzoo.backends import backend_name
 
     backend = backend_name()
@@ -108,30 +111,36 @@ def join_processes(coordinator: str | None = None, num_processes: int | None = N
             "train.strategy: multi_worker with TF_CONFIG, or drop these settings.")
     count, index, address = asked["num_processes"], asked["process_id"], asked["coordinator"]
     if count is not None and count < 1:
-        raise ValueError(f"--num-processes must be at least 1 (the processes of the run, "
-                         f"counted over every host); received {count}.")
+        raise ValueError(f"{name('num_processes')} must be at least 1 (the processes of the "
+                         f"run, counted over every host); received {count}.")
     if count is not None and index is not None and not 0 <= index < count:
-        raise ValueError(f"--process-id must be 0 to {count - 1} (--num-processes is {count}: "
-                         f"0 on the coordinator's host, which writes the outputs); received "
-                         f"{index}.")
+        raise ValueError(f"{name('process_id')} must be 0 to {count - 1} "
+                         f"({name('num_processes')} is {count}; 0 on the coordinator's host, "
+                         f"which writes the outputs); received {index}.")
     if index is not None and index < 0:
-        raise ValueError(f"--process-id must be 0 or more; received {index}.")
+        raise ValueError(f"{name('process_id')} must be 0 or more; received {index}.")
     if address is not None:
         host, _, port = address.rpartition(":")
         if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"--coordinator must be HOST:PORT (process 0's host name or "
-                             f"address and a free port on it, e.g. 10.0.0.1:1234); received "
-                             f"{address!r}.")
+            raise ValueError(f"{name('coordinator')} must be HOST:PORT (process 0's host "
+                             "name or address and a free port on it, e.g. 10.0.0.1:1234); "
+                             f"received {address!r}.")
     if count == 1:
         return processes()
     if processes()[1] > 1:
         return processes()  # joined already (a second command in the same process)
+    if timeout is None:
+        timeout = float(os.environ.get("DLZOO_JOIN_TIMEOUT", "").strip() or JOIN_TIMEOUT)
+    if address is not None and index is not None:
+        # JAX ends the process (a C++ check, no exception) when the coordinator cannot be
+        # reached in time: find out first, and say so in one line
+        _reach_coordinator(address, index, count, timeout)
+        log(f"process {index} of {count}: joining the run at {address} (waiting up to "
+            f"{int(timeout)} s for every process)")
     import jax
 
     if not os.environ.get("JAX_CPU_COLLECTIVES_IMPLEMENTATION"):
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    if timeout is None:
-        timeout = float(os.environ.get("DLZOO_JOIN_TIMEOUT", "").strip() or JOIN_TIMEOUT)
     try:
         jax.distributed.initialize(address, count, index,
                                    initialization_timeout=max(1, int(timeout)))
@@ -149,19 +158,54 @@ def join_processes(coordinator: str | None = None, num_processes: int | None = N
     return index, count
 
 
+def _reach_coordinator(address: str, index: int, count, timeout: float) -> None:
+    """Process 0: its port is free to listen on. The others: process 0 listens, within
+    `timeout` seconds. ValueError in one line otherwise."""
+    import socket
+    import time
+
+    host, _, port = address.rpartition(":")
+    host, port = host.strip("[]"), int(port)
+    if index == 0:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("", port))
+            except OSError as e:
+                raise ValueError(
+                    f"--coordinator {address}: process 0 listens on port {port} and cannot "
+                    f"({e.strerror or e}); choose a free port, the same on every "
+                    "process.") from None
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=min(5.0, timeout)):
+                return
+        except OSError as e:
+            if time.monotonic() >= deadline:
+                raise ValueError(
+                    f"--coordinator {address}: process {index} of {count} found nobody "
+                    f"listening there within {int(timeout)} s ({e.strerror or e}); start "
+                    f"process 0 (--process-id 0) on that host with the same --coordinator, "
+                    "or check the address and that the port is open between the hosts "
+                    "(DLZOO_JOIN_TIMEOUT sets the wait).") from None
+            time.sleep(0.5)
+
+
 @contextlib.contextmanager
-def process_output(path, *, runs_in=None, resume: bool = False):
+def process_output(path, *, state=(), runs_in=None, resume: bool = False):
     """Where this process writes a run's outputs: `path` on process 0 (and on one process);
     on the other processes of a multi-process run a scratch folder of their own, removed
     afterwards, so that processes sharing a disk never write the same files. On a resume the
-    scratch folder starts with a copy of the run's state (`RUNS_IN/.runs/`, the backups; it
-    must be the same folder on every host, e.g. a shared disk), so every process resumes from
-    the same epoch.
+    scratch folder starts with a copy of the run's state (the backups, which process 0 keeps
+    in the shared folder: every host must see the same folder, e.g. a shared disk), so every
+    process resumes from the same epoch.
 
     Args:
         path: the output (`dlzoo train --output`, `dlzoo finetune --out`).
-        runs_in: the folder whose `.runs/` holds the run's state (default `path`).
-        resume: copy that state into the scratch folder.
+        state: the run's state folders, relative to `runs_in` (e.g. ".runs/NAME").
+        runs_in: the folder `state` is relative to (default `path`).
+        resume: copy the state into the scratch folder.
     """
     index, count = processes()
     if count == 1 or index == 0:
@@ -171,14 +215,15 @@ def process_output(path, *, runs_in=None, resume: bool = False):
     runs_in = Path(runs_in) if runs_in is not None else path
     scratch = Path(tempfile.mkdtemp(prefix=f"dlzoo-process{index}-"))
     try:
-        mine = scratch / path.resolve().relative_to(runs_in.resolve())
-        if resume and (runs_in / ".runs").is_dir():
-            # process 0 may be trimming or removing a torn backup as this runs: what is
-            # missed is what it leaves out as well
-            with contextlib.suppress(shutil.Error, OSError):
-                shutil.copytree(runs_in / ".runs", scratch / ".runs",
-                                ignore=shutil.ignore_patterns("*.lock"))
-        yield os.fspath(mine)
+        for rel in state if resume else ():
+            # process 0 may be trimming a log or removing a torn backup as this runs: what is
+            # missed is what it leaves out as well (it writes nothing new before every
+            # process has trained an epoch with it)
+            if (runs_in / rel).is_dir():
+                with contextlib.suppress(shutil.Error, OSError):
+                    shutil.copytree(runs_in / rel, scratch / rel,
+                                    ignore=shutil.ignore_patterns("*.lock"))
+        yield os.fspath(scratch / path.resolve().relative_to(runs_in.resolve()))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -340,6 +385,23 @@ def divisible_batches(train, val, batch_size: int, *, log=print):
                 f"{count % replicas} of {count} validation examples")
         val = val.unbatch().take(count - count % replicas).batch(batch_size)
     return train, val
+
+
+def process_arrays(x, y, val, *, batch_size: int, shuffle: bool, seed: int):
+    """In-memory arrays for a `fit` over several processes, as `(train, val)` batches.
+
+    Given arrays, Keras batches them itself and every process would feed the whole batch as
+    its own slice (each example counted once per process); here they become
+    `dlzoo.data.neutral.Batches` split as `divisible_batches` splits a data set (reshuffled
+    each epoch from `seed`, each process its slice of every global batch). On one process
+    the arrays are returned as they are, as `(x, y), val`."""
+    if processes()[1] == 1:
+        return (x, y), val
+    from dlzoo.data.neutral import Batches
+
+    train = Batches(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    val = None if val is None else Batches(val[0], val[1], batch_size=batch_size)
+    return divisible_batches(train, val, batch_size, log=lambda *a: None)
 
 
 def strategy_scope(strategy):
