@@ -206,6 +206,10 @@ def process_output(path, *, state=(), runs_in=None, resume: bool = False):
         state: the run's state folders, relative to `runs_in` (e.g. ".runs/NAME").
         runs_in: the folder `state` is relative to (default `path`).
         resume: copy the state into the scratch folder.
+
+    Raises:
+        ValueError: on a process other than 0, whatever stopped its run, in one line that
+            points at process 0's output (which stops first when it refuses the settings).
     """
     index, count = processes()
     if count == 1 or index == 0:
@@ -223,7 +227,14 @@ def process_output(path, *, state=(), runs_in=None, resume: bool = False):
                 with contextlib.suppress(shutil.Error, OSError):
                     shutil.copytree(runs_in / rel, scratch / rel,
                                     ignore=shutil.ignore_patterns("*.lock"))
-        yield os.fspath(scratch / path.resolve().relative_to(runs_in.resolve()))
+        try:
+            yield os.fspath(scratch / path.resolve().relative_to(runs_in.resolve()))
+        except Exception as e:  # most often process 0 stopped (and said why) and left this one
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise ValueError(
+                f"process {index} of {count}: the run stopped ({type(e).__name__}: {first}); "
+                "when process 0 stopped first, its output says why: fix that and start every "
+                "process again.") from e
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
