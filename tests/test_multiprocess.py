@@ -200,3 +200,90 @@ def test_two_processes_train_as_one_process_on_two_devices(tmp_path):
     assert len(list(tmp_path.rglob("model.keras"))) == 2
     assert not list((tmp_path / "two").glob(".runs/lenet5-digits*"))
     assert not list((tmp_path / "tmp").glob("dlzoo-process*")), os.listdir(tmp_path / "tmp")
+
+
+def _start_two(args, tmp_path, env, **popen):
+    port = _free_port()
+    return [subprocess.Popen(
+        [sys.executable, "-m", "dlzoo", *args, "--coordinator", f"127.0.0.1:{port}",
+         "--num-processes", "2", "--process-id", str(i)],
+        env=env, cwd=tmp_path, text=True, **popen) for i in range(2)]
+
+
+def _finish(procs, timeout=600) -> list[str]:
+    try:
+        outs = [p.communicate(timeout=timeout)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0, 0], outs[0][-3000:] + outs[1][-3000:]
+    return outs
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's multi-process runtime")
+def test_two_processes_killed_and_restarted_with_resume_run_every_epoch_once(tmp_path):
+    import signal
+    import time
+
+    from dlzoo.runs import run_dir_for
+
+    epochs, kill_after = 8, 2
+    args = ["train", "mlp-xor", "--set", "data.n=398", "--set", "data.batch_size=10",
+            "--set", f"train.epochs={epochs}", "--set", "callbacks.early_stopping=false",
+            "--devices", "all", "--output", str(tmp_path / "out")]
+    env = _env(tmp_path)
+    log = run_dir_for(tmp_path / "out", "mlp-xor") / "history.csv"
+    procs = _start_two([*args, "--quiet"], tmp_path, env, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+            if log.exists() and len(log.read_text().splitlines()) - 1 >= kill_after:
+                break
+            time.sleep(0.05)
+        assert all(p.poll() is None for p in procs), "training ended before the kill"
+        for p in procs:
+            p.send_signal(signal.SIGKILL)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    assert not (tmp_path / "out" / "mlp-xor").exists(), "nothing saved by the killed run"
+    outs = _finish(_start_two([*args, "--resume"], tmp_path, env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT))
+    saved = tmp_path / "out" / "mlp-xor"
+    with open(saved / "history.csv") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == list(range(epochs)), outs[0]
+    card = json.loads((saved / "card.json").read_text())
+    assert card["training"]["epochs_run"] == epochs
+    assert card["training"]["resumed_from_epoch"] >= kill_after - 1, outs[0]
+    assert f"resuming mlp-xor after epoch {card['training']['resumed_from_epoch']}" in outs[0]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's multi-process runtime")
+def test_two_processes_finetune_as_one_process_on_two_devices(tmp_path):
+    from tests._imagefolders import write_good
+
+    rng = np.random.default_rng(0)
+    for label, cls in enumerate(["a", "b"]):
+        for i in range(20):
+            write_good(tmp_path / "data", cls, f"{i:02d}", rng, label, size=(32, 32))
+    common = ["finetune", str(tmp_path / "data"), "--model", "lenet5", "--head-epochs", "1",
+              "--epochs", "1", "--batch-size", "8", "--cache-dir", "", "--devices", "all"]
+    outs = _finish(_start_two([*common, "--out", str(tmp_path / "two")], tmp_path,
+                              _env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
+    assert "process 1: done; process 0 wrote the model and its card" in outs[1], outs[1]
+    one = subprocess.run([sys.executable, "-m", "dlzoo", *common, "--out", str(tmp_path / "one"),
+                          "--quiet"],
+                         env=_env(tmp_path, XLA_FLAGS="--xla_force_host_platform_device_count=2"),
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert one.returncode == 0, one.stdout[-2000:] + one.stderr[-2000:]
+    two, single = (_history(tmp_path / d / "history.csv") for d in ("two", "one"))
+    assert len(two["loss"]) == 2  # from scratch (random weights): both epochs train every layer
+    for key in ("loss", "val_loss"):  # as for train, above
+        np.testing.assert_allclose(two[key], single[key], rtol=1e-5)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("card.json")) == [
+        Path("one/card.json"), Path("two/card.json")]
+    assert not list((tmp_path / "tmp").glob("dlzoo-process*"))
