@@ -345,7 +345,8 @@ def _add_run_flags(p, what: str, recipe: bool = True) -> None:
     p.add_argument("--devices", type=_parse_devices, default=None, metavar="N|all",
                    help=f"train {what} data parallel over N local devices (or all): "
                         "keras.distribution.DataParallel on JAX, MirroredStrategy on TensorFlow; "
-                        "the batch size stays the global batch, split evenly over them"
+                        "the batch size stays the global batch, split evenly over them "
+                        "(over several processes: all, or N over all their devices)"
                         + ("; the recipe's train.devices, default 1" if recipe else
                            "; default 1"))
     g = p.add_argument_group(

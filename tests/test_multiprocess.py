@@ -287,3 +287,21 @@ def test_two_processes_finetune_as_one_process_on_two_devices(tmp_path):
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("card.json")) == [
         Path("one/card.json"), Path("two/card.json")]
     assert not list((tmp_path / "tmp").glob("dlzoo-process*"))
+
+
+def test_devices_count_over_every_process(monkeypatch):
+    import types
+
+    import jax
+
+    fake = [types.SimpleNamespace(platform="gpu", id=i, process_index=i // 2) for i in range(4)]
+    monkeypatch.setattr(jax, "devices", lambda *a, **k: fake)
+    monkeypatch.setattr(distribution, "processes", lambda: (1, 2))
+    names = [f"gpu:{i}" for i in range(4)]  # keras.distribution.list_devices()
+    assert distribution.select_devices("all", names) == names
+    assert distribution.select_devices(2, names) == ["gpu:0", "gpu:2"]  # one of each process
+    for devices in (1, 3, 6):
+        with pytest.raises(ValueError, match=rf"train.devices is {devices} but this run spans 2 "
+                                             r"processes with 2 device\(s\) each: .*ask for all "
+                                             r"\(--devices all\) or a multiple of 2 up to 4\."):
+            distribution.select_devices(devices, names)
