@@ -17,6 +17,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from dlzoo.backends import processes
+
 __all__ = ["divisible_batches", "join_processes", "process_output", "processes",
            "replica_count", "select_devices", "strategy_for", "strategy_scope"]
 
@@ -32,19 +34,6 @@ JOIN_TIMEOUT = 120  # seconds every process has to reach the coordinator (DLZOO_
 
 STRATEGIES = ("mirrored", "multi_worker", "data_parallel")  # train.strategy (dlzoo.recipes)
 _STRATEGIES_MADE: dict = {}
-
-
-def processes() -> tuple[int, int]:
-    """`(this process's index, the process count)` of a JAX multi-process run; `(0, 1)` on one
-    process and on other backends. Imports no backend that is not imported already."""
-    import sys
-
-    jax = sys.modules.get("jax")
-    if jax is None or not hasattr(jax, "process_count"):
-        return 0, 1
-    if not jax.distributed.is_initialized():
-        return 0, 1  # asks no backend to start (jax.process_count() would)
-    return int(jax.process_index()), int(jax.process_count())
 
 
 def _env_int(name: str, key: str):
@@ -387,7 +376,7 @@ def divisible_batches(train, val, batch_size: int, *, log=print):
         raise ValueError(
             "a run over several processes reads its data with the backend-neutral loader, "
             "each process its own slice of every batch; set data.loader: pydataset "
-            "(--set data.loader=pydataset).")
+            "(--set data.loader=pydataset; loader='pydataset' in the library).")
     train = train.unbatch().batch(batch_size, drop_remainder=True)
     if val is not None:
         count = sum(1 for _ in val.unbatch())
