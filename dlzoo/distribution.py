@@ -135,6 +135,15 @@ def join_processes(coordinator: str | None = None, num_processes: int | None = N
                                    initialization_timeout=max(1, int(timeout)))
     except Exception as e:  # JAX raises RuntimeError, ValueError or its own XlaRuntimeError
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        missing = [f"{FLAGS[k]} ({PROCESS_ENV[k]})" for k, v in
+                   (("coordinator", address), ("num_processes", count), ("process_id", index))
+                   if v is None]
+        if missing and isinstance(e, (ValueError, TypeError)):
+            raise ValueError(
+                f"{where}: {' and '.join(missing)} unset, and JAX detected no cluster (SLURM, "
+                f"Open MPI, Kubernetes, Cloud TPU) to take {'them' if len(missing) > 1 else 'it'}"
+                f" from ({first}); give every process the same --coordinator HOST:PORT and "
+                "--num-processes, and each its own --process-id.") from None
         raise ValueError(
             f"could not join the run at {address or 'the detected coordinator'} as process "
             f"{index} of {count} within {int(timeout)} s ({first}); start process 0 on the "

@@ -77,6 +77,21 @@ def test_settings_from_the_environment_are_named_by_their_variable(on_jax, monke
         join_processes(log=lambda *a: None)
 
 
+def test_settings_jax_cannot_find_are_named(on_jax, monkeypatch):
+    import jax
+
+    before = jax.config.jax_cpu_collectives_implementation  # join_processes sets gloo
+    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "127.0.0.1:1234")
+    try:
+        with pytest.raises(ValueError, match=r"^JAX_COORDINATOR_ADDRESS=127\.0\.0\.1:1234: "
+                                             r"--num-processes \(JAX_NUM_PROCESSES\) and "
+                                             r"--process-id \(JAX_PROCESS_ID\) unset, and JAX "
+                                             r"detected no cluster \(SLURM"):
+            join_processes(log=lambda *a: None)
+    finally:
+        jax.config.update("jax_cpu_collectives_implementation", before)
+
+
 def test_nothing_is_joined_without_settings_or_with_one_process(on_jax):
     assert join_processes(log=lambda *a: None) == (0, 1)
     assert join_processes("127.0.0.1:1234", 1, 0, log=lambda *a: None) == (0, 1)
