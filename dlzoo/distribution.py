@@ -210,11 +210,13 @@ def process_output(path, *, state=(), runs_in=None, resume: bool = False):
             points at process 0's output (which stops first when it refuses the settings).
     """
     index, count = processes()
+    runs_in = Path(runs_in) if runs_in is not None else Path(path)
+    if count > 1 and resume:
+        _same_state_everywhere(runs_in, state, index)
     if count == 1 or index == 0:
         yield path
         return
     path = Path(path)
-    runs_in = Path(runs_in) if runs_in is not None else path
     scratch = Path(tempfile.mkdtemp(prefix=f"dlzoo-process{index}-"))
     try:
         for rel in state if resume else ():
@@ -235,6 +237,24 @@ def process_output(path, *, state=(), runs_in=None, resume: bool = False):
                 "process again.") from e
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _same_state_everywhere(runs_in: Path, state, index: int) -> None:
+    """Every process of a resumed run must see the state process 0 resumes from (a shared
+    output folder); else every process stops with the same one-line error, before any of them
+    trains (a process resuming from another epoch than the others would wait for them)."""
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    seen = np.asarray([int((runs_in / rel).is_dir()) for rel in state] or [0], np.int32)
+    every = np.asarray(multihost_utils.process_allgather(seen)).reshape(-1, len(seen))
+    if (every != every[0]).any():
+        blind = [str(p) for p in range(len(every)) if (every[p] != every[0]).any()]
+        where = ", ".join(os.fspath(runs_in / rel) for rel in state)
+        raise ValueError(
+            f"--resume: process(es) {', '.join(blind)} do not see the run's state in {where} as "
+            "process 0 does; put the output folder (--output, --out) on a disk every host "
+            "shares, at the same path on each, and start every process again.")
 
 
 def select_devices(devices, available: list, *, where: str = "train.devices") -> list:

@@ -320,3 +320,29 @@ def test_devices_count_over_every_process(monkeypatch):
                                              r"processes with 2 device\(s\) each: .*ask for all "
                                              r"\(--devices all\) or a multiple of 2 up to 4\."):
             distribution.select_devices(devices, names)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's multi-process runtime")
+def test_a_resume_whose_state_only_process_0_sees_stops_every_process_in_one_line(tmp_path):
+    # two hosts without a shared output folder: process 0 sees the run's backups, process 1
+    # (another --output here) does not; resuming would leave them on different epochs
+    (tmp_path / "a" / ".runs" / "mlp-xor").mkdir(parents=True)
+    port = _free_port()
+    procs = [subprocess.Popen(
+        [sys.executable, "-m", "dlzoo", "train", "mlp-xor", "--devices", "all", "--resume",
+         "--output", str(tmp_path / out), "--coordinator", f"127.0.0.1:{port}",
+         "--num-processes", "2", "--process-id", str(i)],
+        env=_env(tmp_path), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True) for i, out in enumerate("ab")]
+    try:
+        errs = [p.communicate(timeout=300)[1] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [2, 2], errs
+    for err in errs:
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("dlzoo: error: --resume: process(es) 1 do not see the run's "
+                               "state in "), err
+        assert "put the output folder (--output, --out) on a disk every host shares" in last
