@@ -125,7 +125,8 @@ def processes() -> tuple[int, int]:
     (`jax.distributed.initialize`, `dlzoo.distribution.join_processes`); `(0, 1)` on one process
     and on other backends. Imports no backend that is not imported already."""
     jax = sys.modules.get("jax")
-    if jax is None or not hasattr(jax, "distributed") or not jax.distributed.is_initialized():
+    joined = getattr(getattr(jax, "distributed", None), "is_initialized", None)
+    if joined is None or not joined():
         return 0, 1  # asks no backend to start (jax.process_count() would)
     return int(jax.process_index()), int(jax.process_count())
 
