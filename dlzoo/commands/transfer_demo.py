@@ -112,7 +112,7 @@ def _pretrain_lenet(x, y, epochs, out, seed=0):
         task="image_classification", preprocessing="unit",
         class_names=[str(c) for c in range(5)],
         description="LeNet-5 pre-trained on scikit-learn's digits 0-4 for the transfer "
-                    "demonstration (dlzoo.transfer_demo).",
+                    "demonstration (dlzoo.commands.transfer_demo).",
         data={"source": "digits 0-4 (all of them)", "num_train": len(x)},
         training={"optimizer": "adam", "learning_rate": 1e-3, "epochs": epochs,
                   "epochs_run": epochs},
