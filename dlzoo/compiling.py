@@ -9,6 +9,9 @@ compile through `compile_for_task`, so a task's defaults are written once.
 
 from __future__ import annotations
 
+from dlzoo.augmentation import mixes_labels
+from dlzoo.switches import optimizer_arguments
+
 
 __all__ = [
     "CLASSIFICATION_TASKS",
@@ -158,8 +161,6 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
     """
     switches = switches or {}
     if isinstance(optimizer, str):
-        from dlzoo.switches import optimizer_arguments
-
         optimizer = make_optimizer(optimizer, learning_rate,
                                    **optimizer_arguments(switches, optimizer_args))
     if getattr(optimizer, "weight_decay", None):
@@ -182,8 +183,6 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
         model.compile(optimizer=optimizer, loss=loss or "binary_crossentropy",
                       metrics=metrics or [keras.metrics.BinaryAccuracy(name="accuracy")])
         return model
-    from dlzoo.augmentation import mixes_labels
-
     soft = mixes_labels(switches.get("augment"))
     if switches.get("label_smoothing") or soft:  # mixed labels: a loss that takes soft ones
         loss = smoothed_loss(task, loss, switches.get("label_smoothing") or 0.0,

@@ -23,6 +23,7 @@ import dataclasses
 import numpy as np
 
 from dlzoo.compiling import MULTI_LABEL_TASK, has_sigmoid_head
+from dlzoo.plots import plot_confusion_matrix
 
 __all__ = ["MULTI_LABEL_TASK", "MultiLabelReport", "card_thresholds", "check_options",
            "choose_thresholds", "finish_card", "has_sigmoid_head", "is_multi_label_task",
@@ -186,8 +187,6 @@ class MultiLabelReport:
         return table
 
     def plot_confusion_matrix(self, path, title: str | None = None) -> str:
-        from dlzoo.plots import plot_confusion_matrix
-
         return plot_confusion_matrix(self.confusion, self.class_names, path,
                                      title=title or "true label -> predicted label")
 

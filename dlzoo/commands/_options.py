@@ -8,6 +8,9 @@ import argparse
 import json
 import os
 
+from dlzoo.precision import PRECISIONS
+from dlzoo.schedules import LR_SCHEDULES
+
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit status 2."""
@@ -126,8 +129,6 @@ def _add_tta_flags(p, what: str) -> None:
 
 def _add_run_flags(p, what: str, recipe: bool = True) -> None:
     """--precision and --devices, the same words for train, finetune and tune."""
-    from dlzoo.precision import PRECISIONS
-
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help=f"numeric precision of {what}: auto (bfloat16 mixed on GPUs of compute "
                         "capability 8+ and TPUs, float32 elsewhere), float32, bfloat16 or "
@@ -154,8 +155,6 @@ def _run_overrides(args) -> list[str]:
 
 def _add_switch_flags(p, recipe: bool = True) -> None:
     """The training switches (dlzoo.switches), the same words for train, finetune and tune."""
-    from dlzoo.schedules import LR_SCHEDULES
-
     key = (lambda k: f" (train.{k})") if recipe else (lambda k: "")
     g = p.add_argument_group("training switches")
     g.add_argument("--optimizer", default=None, metavar="NAME",

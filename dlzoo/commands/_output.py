@@ -54,8 +54,6 @@ def _print_run(result, console=None) -> None:
 def _print_baseline(metrics: dict, console) -> None:
     """Validation accuracy beside the majority-class baseline; last, a warning when the model
     does not beat it."""
-    from dlzoo.evaluation import baseline_line, baseline_warning
-
     for line, style in ((baseline_line(metrics), None), (baseline_warning(metrics), "bold red")):
         if line:
             console.print(line, style=style, markup=False, highlight=False, soft_wrap=True)
@@ -66,3 +64,30 @@ def _print_lr_find(found, out) -> None:
           f"{found.suggestion:.2g} (lowest smoothed loss at {found.min_loss_lr:.2g}, steepest "
           f"descent at {found.steepest:.2g}); curve in {found.png}, figures in "
           f"{os.path.join(out, 'lr_find.json')}")
+
+
+def baseline_line(metrics: dict, prefix: str = "val_") -> str | None:
+    """One line setting validation accuracy beside the majority-class baseline, balanced
+    accuracy and macro-F1 (None when `metrics` has no baseline, e.g. an older card)."""
+    base = metrics.get(f"{prefix}majority_baseline")
+    if base is None or metrics.get(f"{prefix}accuracy") is None:
+        return None
+    return (f"validation accuracy {metrics[f'{prefix}accuracy']:.4f} against a majority-class "
+            f"baseline of {base:.4f} (always {metrics.get(f'{prefix}majority_class')!r}); "
+            f"balanced accuracy {metrics.get(f'{prefix}balanced_accuracy', float('nan')):.4f}, "
+            f"macro-F1 {metrics.get(f'{prefix}macro_f1', float('nan')):.4f}")
+
+
+def baseline_warning(metrics: dict, prefix: str = "val_") -> str | None:
+    """The warning for a model that does not beat the majority-class baseline on validation
+    (None when it does, or when `metrics` has no baseline)."""
+    if metrics.get(f"{prefix}beats_majority_baseline", True):
+        return None
+    acc, base = metrics[f"{prefix}accuracy"], metrics[f"{prefix}majority_baseline"]
+    return (f"warning: the model does not beat the majority-class baseline: validation accuracy "
+            f"{acc:.4f} <= {base:.4f}, what always answering "
+            f"{metrics.get(f'{prefix}majority_class')!r} scores (balanced accuracy "
+            f"{metrics.get(f'{prefix}balanced_accuracy', float('nan')):.4f}): no better than "
+            "ignoring the images. Try --class-weight balanced (train.class_weight: balanced in a "
+            "recipe) for unequal classes, more epochs or data, pretrained weights, or another "
+            "learning rate.")

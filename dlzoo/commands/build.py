@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dlzoo.commands._options import CLIError, _parse_model_args, _parse_shape, _parse_weights
+from dlzoo.weights import build
 
 
 def run(args) -> int:
-    from dlzoo.weights import build
-
     kwargs = _parse_model_args(args.set)
     for key in ("input_shape", "num_classes", "weights"):
         if getattr(args, key) is not None:

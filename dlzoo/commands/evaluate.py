@@ -14,7 +14,7 @@ from dlzoo.commands._options import (
     _saved_task,
     _tta_from,
 )
-from dlzoo.commands._output import _console
+from dlzoo.commands._output import _console, baseline_line
 
 
 def _parse_epsilons(text: str) -> list[float]:
@@ -78,7 +78,7 @@ def run(args) -> int:
                       "(--include-training-files): the figures flatter it", markup=False,
                       highlight=False, soft_wrap=True)
     console.print(result.report.table(title=result.title))
-    from dlzoo.evaluation import baseline_line, summary_metrics
+    from dlzoo.evaluation import summary_metrics
 
     line = baseline_line(summary_metrics(result.report))  # None for multi-label (no majority)
     if line is not None:

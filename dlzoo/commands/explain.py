@@ -8,6 +8,7 @@ import os
 import sys
 
 from dlzoo.commands._options import EXIT_SKIPPED, EXIT_STATUSES, CLIError
+from dlzoo.saving import read_card
 
 
 def run(args) -> int:
@@ -34,8 +35,6 @@ def run(args) -> int:
     for path, reason in skipped:
         print(f"{path}: skipped: {reason}", file=sys.stderr)
     from dlzoo.evaluation import is_training_file, training_digests
-    from dlzoo.saving import read_card
-
     seen = training_digests(read_card(args.model_dir))
     for e in done:
         print(f"{e.path}: {e.class_name} {e.probability:.3f}"

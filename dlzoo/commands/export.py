@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 
 from dlzoo.commands._output import _shell
+from dlzoo.saving import read_card
 
 
 def run(args) -> int:
     from dlzoo.export import export, labels_path, usage_path
-    from dlzoo.saving import read_card
-
     path = export(args.model_dir, args.format, out=args.out, dynamic_size=args.dynamic_size,
                   overwrite=args.overwrite, quantize=args.quantize,
                   representative=args.representative, command=_shell(

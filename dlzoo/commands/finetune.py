@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+from dlzoo.backends import backend_name, has_tensorflow
 from dlzoo.commands._options import (
     CLIError,
     _add_find_lr_flags,
@@ -18,17 +19,12 @@ from dlzoo.commands._options import (
     _switch_settings,
 )
 from dlzoo.commands._output import _console, _print_baseline, _print_lr_find, _shell
+from dlzoo.saving import CARD_FILE, default_finetune_out, is_saved_model, saved_model_folder
 
 
 def run(args) -> int:
     from rich.table import Table
 
-    from dlzoo.saving import (
-        CARD_FILE,
-        default_finetune_out,
-        is_saved_model,
-        saved_model_folder,
-    )
     from dlzoo.transfer import fine_tune
 
     data, images_root, data_words = _finetune_data(args)
@@ -153,8 +149,6 @@ def _export_hint(model_dir) -> str:
     """The export line for this host: as it is under the TensorFlow backend; with
     KERAS_BACKEND=tensorflow in front where TensorFlow is installed but another backend runs;
     where TensorFlow is absent, what export needs instead of a command that would fail."""
-    from dlzoo.backends import backend_name, has_tensorflow
-
     line = _shell("dlzoo", "export", model_dir, "--format", "savedmodel")
     if backend_name() == "tensorflow":
         return line

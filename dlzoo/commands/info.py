@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from dlzoo.catalog import entry
+
 
 def run(args) -> int:
-    from dlzoo.catalog import entry  # stored metadata: no backend, no build
-
     info = entry(args.name)
     info.pop("smoke_overrides", None)  # the test suite's small build, not the user's business
     if args.json:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from dlzoo.catalog import entry, list_names
 from dlzoo.commands._options import CLIError
 from dlzoo.commands._output import _console
 
@@ -20,8 +21,6 @@ def _fmt_params(n) -> str:
 
 def run(args) -> int:
     from rich.table import Table
-
-    from dlzoo.catalog import entry, list_names  # stored metadata: no backend, no build
 
     names = list_names(args.pattern, task=args.task, family=args.family)
     if not names:

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 from dlzoo.commands._output import _console
+from dlzoo.recipes import load_recipe
+from dlzoo.saving import load
 
 __all__ = ["quickstart"]
 
@@ -31,7 +33,6 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
     from rich.console import Console
 
     from dlzoo.data.datasets import export_digits
-    from dlzoo.recipes import load_recipe
     from dlzoo.training import run_recipe
 
     console = console or Console()
@@ -108,11 +109,10 @@ def _train_hint(work: Path) -> list[str]:
 def _predict_held_out(saved_dir, card: dict, digits: Path, data: dict, console) -> list:
     """Reloads the saved model and prints its top 2 for the first held-out file of five classes
     (images it never trained on); returns the files read."""
-    import dlzoo
     from dlzoo.data.folders import in_validation
     from dlzoo.evaluation import read_images, top_k
 
-    model = dlzoo.load(saved_dir)
+    model = load(saved_dir)
     split, seed = data["validation_split"], data["seed"]
     samples = [
         next(p for p in sorted((digits / c).glob("*.png"))

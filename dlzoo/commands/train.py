@@ -15,11 +15,11 @@ from dlzoo.commands._options import (
     _switch_overrides,
 )
 from dlzoo.commands._output import _console, _print_baseline, _print_lr_find, _print_run
+from dlzoo.recipes import load_recipe
+from dlzoo.saving import read_card
 
 
 def run(args) -> int:
-    from dlzoo.recipes import load_recipe
-
     recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + (
         [f"train.class_weight={args.class_weight}"] if args.class_weight else [])
         + _switch_overrides(args))
@@ -59,8 +59,6 @@ def _find_lr_recipe(recipe, args):
         print(f"nothing trained; train at it with: --set train.learning_rate={found.suggestion:.2g}"
               " (or --find-lr --use-found-lr)")
         return recipe, None
-    from dlzoo.recipes import load_recipe
-
     return load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args)
                        + _switch_overrides(args) + [
         f"train.learning_rate={found.suggestion:.2g}"]), found
@@ -80,8 +78,6 @@ def _train_folds(recipe, args) -> int:
     else:
         print("saved every fold: " + ", ".join(f"{d}/" for d in result.saved_dirs))
     print(f"{result.seconds:.0f} s")
-    from dlzoo.saving import read_card
-
     for folder in result.saved_dirs:
         _print_baseline(read_card(folder).get("metrics", {}), _console())
     return 0

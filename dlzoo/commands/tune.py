@@ -11,11 +11,10 @@ from dlzoo.commands._options import (
     _switch_overrides,
 )
 from dlzoo.commands._output import _console, _print_run
+from dlzoo.recipes import load_recipe
 
 
 def run(args) -> int:
-    from dlzoo.recipes import load_recipe
-
     overrides = list(args.set or [])
     if args.tuner is not None:
         overrides.append(f"tune.tuner={args.tuner}")
