@@ -18,8 +18,6 @@ class CLIError(Exception):
 
 # Exit statuses (README "Train, evaluate, predict", and `dlzoo --help`).
 EXIT_SKIPPED = 3  # done, but some of the inputs were skipped (each named on stderr with why)
-
-
 EXIT_STATUSES = """exit status:
   0    done
   1    a fault nobody foresaw (the line says so; --debug shows the traceback)
@@ -292,8 +290,6 @@ CONFLICTS = {
     "generate": [("temperature", "greedy", "--greedy takes the most probable word; it draws "
                   "nothing to reshape"), ("top_k", "greedy", "--greedy keeps only the top word")],
 }
-
-
 # Flags that only mean something with another one: (flag, needs).
 REQUIRES = {
     "train": [("save_folds", "folds")],
@@ -308,8 +304,6 @@ REQUIRES = {
 # `--workers 5000`) is refused before anything starts. Counts of epochs and trials match the
 # recipes' (dlzoo.recipes.MAX_EPOCHS, MAX_TRIALS).
 _EPOCHS, _BATCH, _SEED = (0, 100_000), (1, 1 << 16), (0, 2**32 - 1)
-
-
 LIMITS = {
     "build": {"num_classes": (1, 1_000_000)},
     "train": {"folds": (2, 100)},
@@ -325,8 +319,6 @@ LIMITS = {
                  "lr": (1e-12, 10.0)},
     "tune": {"max_trials": (1, 100_000), "workers": (1, 256), "oracle_timeout": (1, 604_800)},
 }
-
-
 # Image sizes and shapes (tuples): each side at most this (dlzoo.recipes.MAX_IMAGE_SIDE).
 MAX_SIDE = 16_384
 
