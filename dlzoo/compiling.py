@@ -9,7 +9,10 @@ compile through `compile_for_task`, so a task's defaults are written once.
 
 from __future__ import annotations
 
+from dlzoo.augmentation import mixes_labels
+from dlzoo.switches import optimizer_arguments
 from dlzoo.tasks import Task
+
 
 __all__ = [
     "JAX_TRACEABLE_AUGMENTATION",
@@ -148,8 +151,6 @@ def compile_for_task(model, task: Task | str, *, optimizer="adam", learning_rate
     task = Task.parse(task, where="compile_for_task")
     switches = switches or {}
     if isinstance(optimizer, str):
-        from dlzoo.switches import optimizer_arguments
-
         optimizer = make_optimizer(optimizer, learning_rate,
                                    **optimizer_arguments(switches, optimizer_args))
     if getattr(optimizer, "weight_decay", None):
@@ -172,8 +173,6 @@ def compile_for_task(model, task: Task | str, *, optimizer="adam", learning_rate
         model.compile(optimizer=optimizer, loss=loss or "binary_crossentropy",
                       metrics=metrics or [keras.metrics.BinaryAccuracy(name="accuracy")])
         return model
-    from dlzoo.augmentation import mixes_labels
-
     soft = mixes_labels(switches.get("augment"))
     if switches.get("label_smoothing") or soft:  # mixed labels: a loss that takes soft ones
         loss = smoothed_loss(task, loss, switches.get("label_smoothing") or 0.0,

@@ -31,6 +31,10 @@ import os
 
 import numpy as np
 
+from dlzoo.compiling import allow_jit
+from dlzoo.training import prepare_run
+from dlzoo.transfer import finetune as ft
+
 __all__ = ["LRFinderResult", "find_lr", "find_lr_for_finetune", "find_lr_for_recipe", "plot_lr_find"]
 
 DIVERGE = 4.0  # stop once the moving average of the loss exceeds this multiple of its minimum
@@ -115,8 +119,6 @@ def _probe(model):
     config = model.optimizer.get_config()
     config["learning_rate"] = 1e-7
     optimizer = type(model.optimizer).from_config(config)
-    from dlzoo.compiling import allow_jit
-
     allow_jit(probe)  # a clone's augmentation layers are new instances
     probe.compile(optimizer=optimizer, loss=model.loss)
     return probe
@@ -235,8 +237,6 @@ def find_lr_for_recipe(recipe: dict, *, out, steps: int = 100, log=print) -> LRF
     """`dlzoo train RECIPE --find-lr`: the range test on the recipe's model (built and compiled
     as training would, `dlzoo.training.prepare_run`) and training data; writes `lr_find.png`
     and `lr_find.json` (the suggestion and the curve) in `out`. Trains nothing else."""
-    from dlzoo.training import prepare_run
-
     run = prepare_run(recipe, log=log)
     os.makedirs(out, exist_ok=True)
     return _write(find_lr(run.model, run.train, steps=steps, batch_size=run.batch_size,
@@ -263,8 +263,6 @@ def find_lr_for_finetune(source, data, *, out, steps: int = 100, log=print,
     import dataclasses
 
     import keras
-
-    from dlzoo.transfer import finetune as ft
 
     cfg = dataclasses.replace(ft.FineTuneConfig(), log=log, **settings)
     cfg.check()

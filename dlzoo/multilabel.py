@@ -23,6 +23,7 @@ import dataclasses
 import numpy as np
 
 from dlzoo.compiling import MULTI_LABEL_TASK, has_sigmoid_head
+from dlzoo.plots import plot_confusion_matrix
 from dlzoo.tasks import Task
 
 __all__ = ["MULTI_LABEL_TASK", "MultiLabelReport", "card_thresholds", "check_options",
@@ -188,8 +189,6 @@ class MultiLabelReport:
         return table
 
     def plot_confusion_matrix(self, path, title: str | None = None) -> str:
-        from dlzoo.plots import plot_confusion_matrix
-
         return plot_confusion_matrix(self.confusion, self.class_names, path,
                                      title=title or "true label -> predicted label")
 

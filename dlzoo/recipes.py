@@ -30,10 +30,14 @@ from pathlib import Path
 
 import yaml
 
+from dlzoo import catalog
 from dlzoo.augmentation import normalize_augment
+from dlzoo.precision import PRECISIONS
+from dlzoo.registry import _REGISTRY, check_model_args, normalize_name
 from dlzoo.schedules import EARLY_STOPPING_DEFAULTS, check_schedule
-from dlzoo.switches import SWITCH_DEFAULTS
+from dlzoo.switches import SWITCH_DEFAULTS, check_switches, optimizer_arguments
 from dlzoo.userfiles import RECIPE_MAX_BYTES, read_text
+from dlzoo.validation import parse_unfreeze
 
 __all__ = [
     "DEFAULTS",
@@ -396,8 +400,6 @@ def _validate_phased(recipe: dict, out: dict, where: str) -> None:
     `model` is then the pretrained network: a registry name (its weights in
     `transfer.weights`), a saved-model folder, or `run:NAME` (the model the recipe NAME saved
     in the same --output folder)."""
-    from dlzoo.validation import parse_unfreeze
-
     phases = recipe.get("phases")
     if not isinstance(phases, list) or not 1 <= len(phases) <= 2:
         _fail(where, "phases", "a list of one or two phases ({train: head, epochs: N}, then "
@@ -523,15 +525,11 @@ def _validate_train(train: dict, where: str, data_seed: int) -> dict:
         out["seed"] = data_seed
     _int(out["seed"], where, "train.seed", minimum=0, maximum=MAX_SEED)
     _validate_strategy(out["strategy"], where)
-    from dlzoo.precision import PRECISIONS
-
     if out["precision"] not in PRECISIONS:
         _fail(where, "train.precision", f"one of {', '.join(PRECISIONS)}", out["precision"])
     out["devices"] = _validate_devices(out["devices"], where)
     if out["class_weight"] not in (None, "balanced"):
         _fail(where, "train.class_weight", "balanced or null", out["class_weight"])
-    from dlzoo.switches import check_switches, optimizer_arguments
-
     try:
         out.update(check_switches(out, f"recipe {where}: train."))
         optimizer_arguments(out, out["optimizer_args"], f"recipe {where}: train.optimizer_args")
@@ -717,9 +715,6 @@ def _validate_expect(expect: dict, where: str) -> dict:
 def check_model_name(model, where: str = "recipe") -> None:
     """Refuses a model name that is neither in the stored catalog (`dlzoo.catalog`) nor registered
     in this process, naming the closest ones, without importing Keras or a backend."""
-    from dlzoo import catalog
-    from dlzoo.registry import _REGISTRY, normalize_name
-
     if not isinstance(model, str) or normalize_name(model) in _REGISTRY:
         return  # a non-string is validate's to refuse; a model registered by user code is known
     try:
@@ -733,8 +728,6 @@ def check_model(recipe: dict, where: str = "recipe") -> None:
 
     The name is checked first (`check_model_name`: no backend); only the argument names need
     the builder itself (its module imports Keras)."""
-    from dlzoo.registry import check_model_args
-
     check_model_name(recipe["model"], where)
     args = {k: v for k, v in recipe["model_args"].items() if k != "weights"}
     if "input_shape" in args:

@@ -32,10 +32,35 @@ from pathlib import Path
 
 import numpy as np
 
+from dlzoo import saving
+from dlzoo.augmentation import BatchMixer, augmentation_layers, mixes_labels
+from dlzoo.callbacks import RunBackup, learning_rate, standard
 from dlzoo.compiling import compile_for_task
+from dlzoo.crossval import cross_validate
+from dlzoo.data.batching import batch_bundle
+from dlzoo.data.corpus import is_corpus_source, load_corpus
+from dlzoo.data.datasets import load, load_arrays
+from dlzoo.data.images import color_mode_for
+from dlzoo.data.ratings import is_ratings_source, load_ratings
 from dlzoo.distribution import divisible_batches, replica_count, strategy_for, strategy_scope
+from dlzoo.evaluation import evaluate, summary_metrics
 from dlzoo.files import write_weights
+from dlzoo.generation import language_model_metrics
+from dlzoo.metrics import class_counts, class_weights
+from dlzoo.multilabel import check_options, finish_card, sigmoid_head
+from dlzoo.plots import read_history
+from dlzoo.precision import float32_outputs, precision_scope, resolve_precision
+from dlzoo.preprocessing import applied_mode, with_preprocessing
+from dlzoo.recipes import is_phased
+from dlzoo.recommendation import rating_metrics
+from dlzoo.registry import model_info
+from dlzoo.regularization import regularize_from
+from dlzoo.robustness import AdversarialBatches, accuracy_under_attack, value_range_of
 from dlzoo.runs import prepare_run_dir, remove_run_dir, run_dir_for, run_lock
+from dlzoo.saving import ModelCard, training_files_record
+from dlzoo.switches import card_record
+from dlzoo.transfer.finetune import run_phased_recipe
+from dlzoo.weights import build
 from dlzoo.tasks import Task
 
 __all__ = [
@@ -105,8 +130,6 @@ def data_arguments(recipe: dict, info=None) -> tuple[str, dict]:
     colour mode follow `model_args.input_shape` when the recipe gives one; otherwise the data's
     own size is kept and the model is built for it. Unset (None) entries are left out.
     """
-    from dlzoo.data.images import color_mode_for
-
     data = dict(recipe["data"])
     shape = recipe["model_args"].get("input_shape")
     if info is not None and info.input_kind == "image" and shape and len(shape) == 3:
@@ -122,13 +145,9 @@ def data_arguments(recipe: dict, info=None) -> tuple[str, dict]:
 
 def load_data(recipe: dict, info=None):
     """Loads the recipe's data with `dlzoo.data.datasets.load` (see `data_arguments`)."""
-    from dlzoo.data.datasets import load
-
     source, kwargs = data_arguments(recipe, info)
     own = _task_source(source)
     if own is not None:  # corpora and ratings: arrays of the task's own (inputs, targets)
-        from dlzoo.data.batching import batch_bundle
-
         options = {k: kwargs.pop(k) for k in ("batch_size", "loader") if k in kwargs}
         return batch_bundle(own(source, **kwargs), seed=kwargs.get("seed", 0), **options)
     return load(source, **kwargs)
@@ -137,9 +156,6 @@ def load_data(recipe: dict, info=None):
 def _task_source(source):
     """The loader of a source whose examples are not images or labelled vectors: a text corpus
     (`grammar`, `text:PATH`; dlzoo.data.corpus) or ratings (`ratings:...`; dlzoo.data.ratings)."""
-    from dlzoo.data.corpus import is_corpus_source, load_corpus
-    from dlzoo.data.ratings import is_ratings_source, load_ratings
-
     if is_corpus_source(source):
         return load_corpus
     return load_ratings if is_ratings_source(source) else None
@@ -149,8 +165,6 @@ def load_array_data(recipe: dict, info=None, *, where: str = "this run"):
     """The recipe's data as numpy arrays (`dlzoo.data.load_arrays`): a `DataBundle` whose
     `train` / `val` are `(x, y)` tuples. Only for data held in memory (digits, synthetic:NAME,
     folder:PATH); ValueError naming them otherwise."""
-    from dlzoo.data.datasets import load_arrays
-
     source, kwargs = data_arguments(recipe, info)
     kwargs.pop("batch_size", None)
     kwargs.pop("data_dir", None)
@@ -209,15 +223,8 @@ def build_model(recipe: dict, bundle, info):
     `num_classes` and `input_shape` come from the data unless `model_args` sets them, in which
     case they must agree with it.
     """
-    from dlzoo.augmentation import augmentation_layers
-    from dlzoo.preprocessing import with_preprocessing
-    from dlzoo.regularization import regularize_from
-    from dlzoo.weights import build
-
     network = build(recipe["model"], **_model_args(recipe, bundle, info))
     if getattr(bundle, "details", {}).get("multi_label"):  # --- multi-label data ---
-        from dlzoo.multilabel import check_options, sigmoid_head
-
         check_options(class_weight=recipe["train"].get("class_weight"))
         sigmoid_head(network)  # one sigmoid a label; compile_for_task gives it binary CE
     regularize_from(network, recipe["train"])  # train.l1 / l2 / max_norm / activity_l1
@@ -252,8 +259,6 @@ def steps_per_epoch(dataset) -> int:
 def compile_model(model, recipe: dict, info, steps: int):
     """Compiles with the recipe's optimizer, LR schedule, loss and metrics
     (`dlzoo.compiling.compile_for_task`: the task's defaults where the recipe gives none)."""
-    from dlzoo.callbacks import learning_rate
-
     train = recipe["train"]
     lr = learning_rate(
         recipe["callbacks"]["lr_schedule"],
@@ -314,8 +319,6 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
     optimizer state, random-number state, the pipeline's shuffle order and the epoch to start
     from. `class_weight` (`{label: weight}`, see `run_class_weights`) goes to Keras's `fit`.
     """
-    from dlzoo.callbacks import RunBackup, standard
-
     cb = recipe["callbacks"]
     has_val = val_data is not None
     monitor = cb["monitor"] if has_val or not cb["monitor"].startswith("val_") else cb[
@@ -349,8 +352,6 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
 
 
 def _input_range(bundle, data=None):
-    from dlzoo.robustness import value_range_of
-
     value_range = getattr(bundle, "value_range", "0-255")
     samples = None  # only raw-valued data needs its values read to find the range
     if value_range != "0-255" and data is not None:
@@ -361,8 +362,6 @@ def _input_range(bundle, data=None):
 def adversarial_batches(model, train_data, adversarial: dict, bundle, steps: int):
     """Wraps the training pipeline so each batch mixes clean and FGSM examples made against the
     model as it trains (`train.adversarial`); the validation data stays clean."""
-    from dlzoo.robustness import AdversarialBatches
-
     return AdversarialBatches.from_dataset(
         model, train_data, steps=steps, epsilon=adversarial["epsilon"],
         ratio=adversarial["ratio"], value_range=_input_range(bundle, train_data),
@@ -372,8 +371,6 @@ def adversarial_batches(model, train_data, adversarial: dict, bundle, steps: int
 
 def robustness_metrics(model, val_data, bundle, adversarial: dict) -> dict:
     """Clean and FGSM accuracy on the validation data at the training epsilon, for the card."""
-    from dlzoo.robustness import accuracy_under_attack
-
     xs, ys = zip(*[(np.asarray(x), np.asarray(y)) for x, y in val_data])
     x, y = np.concatenate(xs), np.concatenate(ys)
     eps = adversarial["epsilon"]
@@ -402,8 +399,6 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
     """
     import keras
 
-    from dlzoo.registry import model_info
-
     info = model_info(recipe["model"])
     keras.utils.set_random_seed(recipe["train"]["seed"])
     if bundle is None:
@@ -427,8 +422,6 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
                                 devices=recipe["train"].get("devices", 1), log=log)
         train, val = divisible_batches(train, val, batch_size, log=log)
         steps = steps_per_epoch(train)
-    from dlzoo.precision import resolve_precision
-
     precision = resolve_precision(recipe["train"].get("precision", "auto"))
     if precision != "float32":
         log(f"precision: {precision} mixed (train.precision "
@@ -451,8 +444,6 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
 
 def _batch_mixer(recipe: dict, info, bundle, arrays: bool):
     """The `dlzoo.augmentation.BatchMixer` of `train.augment`'s mixup / cutmix, or None."""
-    from dlzoo.augmentation import BatchMixer, mixes_labels
-
     augment = recipe["train"]["augment"]
     if not mixes_labels(augment):
         return None
@@ -469,8 +460,6 @@ def _batch_mixer(recipe: dict, info, bundle, arrays: bool):
 def run_class_weights(mode: str, bundle, train, *, log=print) -> dict[int, float]:
     """`train.class_weight` as Keras's `fit(class_weight=...)`: "balanced" weighs each class
     `n / (k * n_c)` (`dlzoo.metrics.class_weights`); logs the weights in one line."""
-    from dlzoo.metrics import class_counts, class_weights
-
     weights = class_weights(class_counts(bundle, train), mode)
     log(f"class weights ({mode}): " + ", ".join(
         f"{c} {weights[i]:.3g}" for i, c in enumerate(bundle.class_names)))
@@ -487,8 +476,6 @@ def class_weight_record(mode: str | None, weights: dict | None, class_names) -> 
 def build_and_compile(recipe: dict, bundle, info, steps: int, strategy=None):
     """`build_model` then `compile_model`, under `strategy`'s scope and `train.precision`'s
     dtype policy (the output layer in float32: `dlzoo.precision.float32_outputs`)."""
-    from dlzoo.precision import float32_outputs, precision_scope
-
     with strategy_scope(strategy), precision_scope(recipe["train"].get("precision", "auto")):
         model = float32_outputs(build_model(recipe, bundle, info))
         compile_model(model, recipe, info, steps)
@@ -519,9 +506,6 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     Raises:
         FileExistsError: `output/NAME` holds files, `overwrite` is False and this is no resume.
     """
-    from dlzoo import saving
-    from dlzoo.recipes import is_phased
-
     if is_phased(recipe):  # a fine-tune: the same run folder, lock, backups and card
         return _run_phased(recipe, output=output, resume=resume, verbose=verbose, log=log,
                            overwrite=overwrite, extra_callbacks=extra_callbacks,
@@ -554,8 +538,6 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
             "resumed_from_epoch": done if resume else None, "seconds": round(seconds, 1)})
         card.extra.update(card_extra or {})
         if run.bundle.details.get("multi_label"):  # --- multi-label: task, thresholds ---
-            from dlzoo.multilabel import finish_card
-
             finish_card(card, report, [str(c) for c in run.bundle.class_names])
         saving.save(run.model, saved_dir, card, history=history or None, report=report)
         remove_run_dir(run_dir, lock)
@@ -569,8 +551,6 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
 def _run_phased(recipe: dict, *, output, resume: bool, verbose: int, log, overwrite: bool,
                 extra_callbacks=(), card_extra=None) -> RunResult:
     """A recipe with `phases`: `dlzoo.transfer.finetune.run_phased_recipe`, as a `RunResult`."""
-    from dlzoo.transfer.finetune import run_phased_recipe
-
     if extra_callbacks or card_extra:
         raise ValueError(f"recipe {recipe['name']}: a recipe with phases (a fine-tune) takes no "
                          "extra callbacks or card entries here; run it with `dlzoo train`.")
@@ -586,8 +566,6 @@ def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
            extra_callbacks=()) -> dict:
     """Fits (adversarially when the recipe says so) unless a resumed run had finished; returns
     the per-epoch history (from the run's CSV log, which spans a resume)."""
-    from dlzoo.plots import read_history
-
     final_weights = run_dir / "final.weights.h5"
     train_data, callbacks = run.train, list(extra_callbacks)
     adversarial = run.recipe["train"].get("adversarial")
@@ -629,8 +607,6 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
     """`(report, metrics)` of the trained model on the validation data: the classification
     report (classifiers), Keras's metrics otherwise, accuracy under FGSM after adversarial
     training, and the best epoch of the monitored metric."""
-    from dlzoo.evaluation import evaluate, summary_metrics
-
     model, val, recipe = run.model, run.val, run.recipe
     classifier = run.info.task.is_classification
     report, metrics = None, {}
@@ -659,12 +635,8 @@ def _task_metrics(task: Task):
     language model's perplexity against its baselines (dlzoo.generation), a recommender's error
     against the noise floor (dlzoo.recommendation)."""
     if task is Task.TEXT_GENERATION:
-        from dlzoo.generation import language_model_metrics
-
         return language_model_metrics
     if task is Task.RATING_PREDICTION:
-        from dlzoo.recommendation import rating_metrics
-
         return rating_metrics
     return None
 
@@ -681,10 +653,6 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
         data: entries added to the card's `data` (the folds of a cross-validation).
         name: the saved model's name (default the recipe's).
     """
-    from dlzoo.preprocessing import applied_mode
-    from dlzoo.saving import ModelCard, training_files_record
-    from dlzoo.switches import card_record
-
     recipe, info = run.recipe, run.info
     train = recipe["train"]
     weights = class_weight_record(train.get("class_weight"), run.class_weight,
@@ -755,8 +723,6 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
         output: where the saved model(s) go.
         save: "best" (the best fold's model as `NAME/`) or "all" (`NAME-fold1/` ... `NAME-foldK/`).
     """
-    from dlzoo.registry import model_info
-
     if save not in ("best", "all"):
         raise ValueError(f"save must be 'best' or 'all'; received {save!r}.")
     start = time.perf_counter()
@@ -774,10 +740,6 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
 
 def _cross_validate(recipe: dict, folds: int, info, *, output, save: str, verbose: int, log,
                     start: float) -> CVRunResult:
-    from dlzoo import saving
-    from dlzoo.crossval import cross_validate
-    from dlzoo.evaluation import summary_metrics
-
     bundle = load_array_data(recipe, info, where="--folds")
     run = prepare_run(recipe, build=False, arrays=True, bundle=bundle, log=log)
     parts = [run.train] + ([run.val] if run.val is not None else [])
@@ -815,8 +777,6 @@ def _train_fold(run: RunInputs, i: int, train, val, out: Path, verbose: int):
     """One fold: a fresh model (seed + fold), fitted on `train` arrays, evaluated on `val`."""
     import keras
 
-    from dlzoo.evaluation import evaluate
-
     recipe = run.recipe
     keras.utils.set_random_seed(recipe["train"]["seed"] + i)
     steps = -(-len(train[0]) // run.batch_size)
@@ -825,8 +785,6 @@ def _train_fold(run: RunInputs, i: int, train, val, out: Path, verbose: int):
     prepare_run_dir(run_dir, recipe, resume=False, log=lambda *a: None)
     weights = None
     if recipe["train"].get("class_weight"):
-        from dlzoo.metrics import class_counts, class_weights
-
         weights = class_weights(class_counts(run.bundle, train),
                                 recipe["train"]["class_weight"])
     fit(model, recipe, train, val, run_dir, verbose=verbose, class_weight=weights)

@@ -28,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from dlzoo.data.images import _pil_to_array, resize_array
+from dlzoo.evaluation import top_k
+from dlzoo.saving import load, read_card
 from dlzoo.tasks import Task
 
 __all__ = ["VideoPredictions", "frame_to_input", "predict_camera", "predict_video",
@@ -71,8 +74,6 @@ def frame_to_input(frame_bgr: np.ndarray, input_shape) -> np.ndarray:
 
     # the conversion and resize of dlzoo's Pillow decoder (`pil_decode_sized`), on a decoded
     # frame instead of a file's bytes
-    from dlzoo.data.images import _pil_to_array, resize_array
-
     h, w, c = (int(s) for s in input_shape)
     frame = np.asarray(frame_bgr, np.uint8)
     if frame.ndim == 2:
@@ -110,8 +111,6 @@ class _Classifier:
     """The saved model and what its card says: frames in, top-k rows out."""
 
     def __init__(self, model_dir):
-        from dlzoo.saving import load, read_card
-
         card = read_card(model_dir)
         shape = card.get("input_shape") or []
         if card.get("task", Task.IMAGE_CLASSIFICATION) is not Task.IMAGE_CLASSIFICATION \
@@ -124,8 +123,6 @@ class _Classifier:
         self.model = load(model_dir, compile=False)
 
     def top(self, frames, k: int):
-        from dlzoo.evaluation import top_k
-
         batch = np.stack([frame_to_input(f, self.input_shape) for f in frames]).astype("float32")
         return top_k(self.model.predict_on_batch(batch), self.class_names, k=k)
 

@@ -181,8 +181,8 @@ def _load_data(data, fixed, *, image_size, color_mode, batch_size, validation_sp
 def phase2_learning_rate(source: Source, learning_rate, head_learning_rate) -> float:
     """Phase 2's learning rate: `learning_rate` if given; else the head's rate for a network
     pre-trained on a narrow task (a dlzoo saved model, a weights file: measured, see
-    `dlzoo.transfer_demo`), a tenth of it for a named set such as "imagenet", whose general
-    features a high rate would wash out (the Keras transfer-learning guide's practice)."""
+    `dlzoo.commands.transfer_demo`), a tenth of it for a named set such as "imagenet", whose
+    general features a high rate would wash out (the Keras transfer-learning guide's practice)."""
     if learning_rate is not None:
         return float(learning_rate)
     named = source.info is not None and source.weights in source.info.weights
@@ -236,8 +236,8 @@ class FineTuneConfig:
         head_learning_rate: Adam learning rate of phase 1 (1e-3).
         learning_rate: of phase 2; default the head's for a network pre-trained on a narrow
             task (a saved model, a weights file), a tenth of it for "imagenet"-like named sets
-            (`phase2_learning_rate`). The defaults follow `dlzoo.transfer_demo`: on digits,
-            keeping the top frozen or tuning it at a tenth of the rate left a pretrained start
+            (`phase2_learning_rate`). The defaults follow `dlzoo.commands.transfer_demo`: on
+            digits, keeping the top frozen or tuning it at a tenth of the rate left a pretrained start
             behind training from scratch; unfreezing everything at the head's rate did not.
         train_batchnorm: let BatchNormalization update its statistics in phase 2 (default False).
         class_weight: None (default) or "balanced": weigh each class `n / (k * n_c)` in the

@@ -15,8 +15,14 @@ import json
 import time
 from pathlib import Path
 
-from dlzoo.files import json_default_or_str
-from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel
+from dlzoo.callbacks import MixingSchedule
+from dlzoo.files import RunLock, json_default_or_str
+from dlzoo.switches import SWITCH_DEFAULTS
+from dlzoo.tensorboard_logs import tensorboard_callback
+from dlzoo.training import prepare_run, run_recipe
+from dlzoo.tuning.distributed import launch, role_environment
+from dlzoo.tuning.distributed import oracle_timeout as check_timeout
+from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel, get_hypermodel
 from dlzoo.tuning.search import (
     guard_project,
     resolve_objective,
@@ -37,9 +43,6 @@ def project_dir_for(output, name: str) -> Path:
 
 def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
     """The hypermodel of a recipe's `tune:` section, sized for the loaded data (`bundle`)."""
-    from dlzoo.switches import SWITCH_DEFAULTS
-    from dlzoo.tuning.hypermodels import get_hypermodel
-
     tune = recipe["tune"]
     fixed = {k: v for k, v in recipe["model_args"].items()
              if k not in ("input_shape", "num_classes")}
@@ -61,13 +64,9 @@ def _trial_callbacks(recipe: dict, log, mixer=None) -> list:
     """Every trial's extra callbacks: `mix_off_epoch` for mixed batches (`mixer`, a
     `dlzoo.augmentation.BatchMixer`), and `callbacks.tensorboard`'s callback (keras-tuner copies
     it per trial; `dlzoo.tensorboard_logs.configure_trial` gives each its folder and HParams)."""
-    from dlzoo.callbacks import MixingSchedule
-
     out = [MixingSchedule(mixer)] if mixer is not None else []
     folder = recipe["callbacks"].get("tensorboard")
     if folder:
-        from dlzoo.tensorboard_logs import tensorboard_callback
-
         out.append(tensorboard_callback(folder, log=log))
     return out
 
@@ -106,10 +105,6 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
             wrong; `ObjectiveError` (a ValueError): `tune.objective` is not logged.
         SearchFailedError: too many trials failed in a row (`dlzoo.tuning.search.search`).
     """
-    from dlzoo.files import RunLock
-    from dlzoo.tuning.distributed import oracle_timeout as check_timeout
-    from dlzoo.tuning.distributed import role_environment
-
     if "tune" not in recipe:
         raise ValueError(f"recipe {recipe['name']} has no tune: section; add one (see "
                          "the shipped recipe cnn-digits-tune) or run it with `dlzoo train`")
@@ -128,8 +123,6 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
 
 def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers: int,
                  role: str | None, verbose: int, log, oracle_timeout: float):
-    from dlzoo.training import prepare_run, run_recipe
-
     tune = recipe["tune"]
     run = prepare_run(recipe, build=False, log=log)  # the hypermodel builds each trial's model
     info, bundle, train_data, val_data = run.info, run.bundle, run.train, run.val
@@ -209,8 +202,6 @@ def _launch_workers(recipe: dict, hypermodel, run, project: Path, *, output, wor
     """Checks the project, writes the recipe the processes read, and runs a keras-tuner chief
     and `workers` workers on this host until the search ends; returns the workers' deaths,
     `(tuner id, exit status)` each (`launch` started each dead worker again)."""
-    from dlzoo.tuning.distributed import launch
-
     tune = recipe["tune"]
     objective = resolve_objective(tune["objective"], hypermodel, run.val is not None)
     fingerprint = search_fingerprint(
