@@ -17,7 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from dlzoo.backends import processes
+from dlzoo.backends import backend_name, processes
 
 __all__ = ["divisible_batches", "join_processes", "process_output", "processes",
            "replica_count", "select_devices", "strategy_for", "strategy_scope"]
@@ -89,8 +89,6 @@ def join_processes(coordinator: str | None = None, num_processes: int | None = N
         f"{PROCESS_ENV[k]}={v}" for k, v in asked.items() if v is not None)
     def name(key):  # the flag, or the variable the value came from
         return FLAGS[key] if key in given else PROCESS_ENV[key]
-
-    from dlzoo.backends import backend_name
 
     backend = backend_name()
     if backend != "jax":

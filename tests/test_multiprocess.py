@@ -34,9 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def on_jax(monkeypatch):
     """join_processes reads the backend as the CLI does; JAX here, whatever the leg."""
-    import dlzoo.backends
-
-    monkeypatch.setattr(dlzoo.backends, "backend_name", lambda: "jax")
+    monkeypatch.setattr(distribution, "backend_name", lambda: "jax")
     for name in distribution.PROCESS_ENV.values():
         monkeypatch.delenv(name, raising=False)
 

@@ -8,6 +8,7 @@ import argparse
 import json
 import os
 
+from dlzoo.distribution import join_processes
 from dlzoo.precision import PRECISIONS
 from dlzoo.schedules import LR_SCHEDULES
 from dlzoo.tasks import Task
@@ -158,8 +159,6 @@ def _join_processes(args, *, refuse=()) -> int:
     """--coordinator / --num-processes / --process-id (or JAX's environment): joins this
     process to the run's others (`dlzoo.distribution.join_processes`) before anything runs on
     JAX; returns this process's index (0 writes the outputs, the others stay quiet)."""
-    from dlzoo.distribution import join_processes
-
     index, count = join_processes(args.coordinator, args.num_processes, args.process_id,
                                   log=(lambda *a: None) if args.quiet else print)
     for flag, used in refuse:

@@ -20,6 +20,7 @@ from dlzoo.commands._options import (
     _switch_settings,
 )
 from dlzoo.commands._output import _console, _print_baseline, _print_lr_find, _shell
+from dlzoo.distribution import process_output
 from dlzoo.saving import CARD_FILE, default_finetune_out, is_saved_model, saved_model_folder
 
 
@@ -43,8 +44,6 @@ def run(args) -> int:
     quiet = args.quiet
     if args.find_lr and _find_lr_finetune(source, out, args):
         return 0
-    from dlzoo.distribution import process_output
-
     quiet = quiet or index > 0
     with process_output(out, runs_in=os.path.dirname(os.path.abspath(out)), resume=args.resume,
                         state=[f".runs/{os.path.basename(os.path.abspath(out))}"]) as out:

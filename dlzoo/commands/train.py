@@ -16,6 +16,7 @@ from dlzoo.commands._options import (
     _switch_overrides,
 )
 from dlzoo.commands._output import _console, _print_baseline, _print_lr_find, _print_run
+from dlzoo.distribution import process_output
 from dlzoo.recipes import load_recipe
 from dlzoo.saving import read_card
 
@@ -42,8 +43,6 @@ def run(args) -> int:
             return 0
     if args.folds is not None:
         return _train_folds(recipe, args)
-    from dlzoo.distribution import process_output
-
     quiet = args.quiet or index > 0
     with process_output(args.output, resume=args.resume,
                         state=[f".runs/{recipe['name']}"]) as output:

@@ -12,6 +12,7 @@ from dlzoo.commands._options import (
     _switch_overrides,
 )
 from dlzoo.commands._output import _console, _print_run
+from dlzoo.distribution import process_output
 from dlzoo.recipes import load_recipe
 
 
@@ -32,8 +33,6 @@ def run(args) -> int:
     from dlzoo.tuning.distributed import WorkerError
     from dlzoo.tuning.runner import tune_recipe  # keras-tuner: imports Keras, after the recipe
     from dlzoo.tuning.search import SearchFailedError
-
-    from dlzoo.distribution import process_output
 
     quiet = args.quiet or index > 0
     try:
