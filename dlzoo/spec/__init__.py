@@ -1,0 +1,1 @@
+"""The typed description of a run (placeholder; filled in below)."""
