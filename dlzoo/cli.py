@@ -1162,6 +1162,23 @@ def _parse_augment(text):
     return spec
 
 
+def finetune_settings(args) -> dict:
+    """`dlzoo finetune`'s flags as `fine_tune` keywords: what the run is
+    (`dlzoo.spec.RunSpec.from_finetune(source, data, **finetune_settings(args))`)."""
+    return dict(
+        weights=args.weights, layer=args.layer, pooling=args.pooling,
+        head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
+        head_learning_rate=args.head_lr, learning_rate=args.lr,
+        train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
+        class_weight=args.class_weight, image_size=args.image_size,
+        color_mode=args.color_mode, batch_size=args.batch_size,
+        validation_split=args.validation_split, seed=args.seed,
+        model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None,
+        keep=args.keep, precision=args.precision or "auto", devices=args.devices or 1,
+        **_switch_settings(args),
+    )
+
+
 def _cmd_finetune(args) -> int:
     from rich.table import Table
 
@@ -1187,21 +1204,9 @@ def _cmd_finetune(args) -> int:
     quiet = args.quiet
     if args.find_lr and _find_lr_finetune(source, out, args):
         return 0
-    result = fine_tune(
-        source, data, weights=args.weights, layer=args.layer, pooling=args.pooling,
-        head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
-        head_learning_rate=args.head_lr, learning_rate=args.lr,
-        train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
-        class_weight=args.class_weight,
-        image_size=args.image_size,
-        color_mode=args.color_mode, batch_size=args.batch_size,
-        validation_split=args.validation_split, seed=args.seed,
-        model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None, out=out,
-        overwrite=args.overwrite, keep=args.keep, resume=args.resume,
-        precision=args.precision or "auto", devices=args.devices or 1,
-        verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
-        **_switch_settings(args),
-    )
+    result = fine_tune(source, data, **finetune_settings(args), out=out, resume=args.resume,
+                       overwrite=args.overwrite, verbose=0 if quiet else 2,
+                       log=(lambda *a: None) if quiet else print)
     card = result.card
     metrics = card.get("metrics", {})
     table = Table(title=f"{card['name']}: {card['model']} fine-tuned on {card['data']['source']}")
