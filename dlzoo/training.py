@@ -36,6 +36,7 @@ from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task
 from dlzoo.distribution import divisible_batches, replica_count, strategy_for, strategy_scope
 from dlzoo.files import write_weights
 from dlzoo.runs import prepare_run_dir, remove_run_dir, run_dir_for, run_lock
+from dlzoo.spec import RunSpec, as_spec
 
 __all__ = [
     "RunInputs",
@@ -76,7 +77,7 @@ class RunInputs:
     `model` is None when the caller builds its own (a hypermodel's trials, one model per fold).
     """
 
-    recipe: dict
+    recipe: dict  # the validated recipe, as run folders and cards store it
     info: object  # dlzoo.registry.ModelInfo
     bundle: object  # dlzoo.data.DataBundle
     train: object
@@ -88,16 +89,21 @@ class RunInputs:
     precision: str = "float32"  # resolved `train.precision` (dlzoo.precision)
     replicas: int = 1  # devices each batch is split over
     class_weight: dict | None = None  # {label: weight} for fit (train.class_weight)
+    spec: RunSpec | None = None  # the run as typed fields (`dlzoo.spec`); from `recipe` if None
+
+    def __post_init__(self):
+        if self.spec is None:
+            self.spec = as_spec(self.recipe)
 
     @property
     def name(self) -> str:
-        return self.recipe["name"]
+        return self.spec.name
 
 
 # --- 1. data -----------------------------------------------------------------------------------
 
 
-def data_arguments(recipe: dict, info=None) -> tuple[str, dict]:
+def data_arguments(recipe: dict | RunSpec, info=None) -> tuple[str, dict]:
     """`(source, keyword arguments)` for `dlzoo.data.load` from the recipe's `data:` section.
 
     For image models without an explicit `data.image_size` / `data.color_mode`, the size and
@@ -106,8 +112,9 @@ def data_arguments(recipe: dict, info=None) -> tuple[str, dict]:
     """
     from dlzoo.data.images import color_mode_for
 
-    data = dict(recipe["data"])
-    shape = recipe["model_args"].get("input_shape")
+    spec = as_spec(recipe)
+    data = spec.data.load_arguments()
+    shape = (spec.model.args or {}).get("input_shape")
     if info is not None and info.input_kind == "image" and shape and len(shape) == 3:
         if data.get("image_size") is None:
             data["image_size"] = list(shape[:2])
@@ -173,12 +180,13 @@ def describe_data(bundle) -> str:
 def _model_args(recipe: dict, bundle, info) -> dict:
     """The builder arguments: the recipe's, with `num_classes`, `input_shape` (and a text
     model's `vocab_size`) from the data; a recipe value that disagrees with the data raises."""
-    args = dict(recipe["model_args"])
+    spec = as_spec(recipe)
+    args = dict(spec.model.args or {})
     if info.task in CLASSIFICATION_TASKS:
         given = args.get("num_classes")
         if given is not None and given != bundle.num_classes:
             raise ValueError(
-                f"recipe {recipe['name']}: model_args.num_classes is {given} but the data has "
+                f"recipe {spec.name}: model_args.num_classes is {given} but the data has "
                 f"{bundle.num_classes} classes ({', '.join(map(str, bundle.class_names[:10]))}). "
                 "Remove model_args.num_classes or fix the data."
             )
@@ -188,7 +196,7 @@ def _model_args(recipe: dict, bundle, info) -> dict:
         data_shape = tuple(bundle.input_shape)
         if given is not None and tuple(given) != data_shape:
             raise ValueError(
-                f"recipe {recipe['name']}: model_args.input_shape is {list(given)} but the data "
+                f"recipe {spec.name}: model_args.input_shape is {list(given)} but the data "
                 f"gives {list(data_shape)}. Set data.image_size / data.color_mode to match, or "
                 "remove model_args.input_shape."
             )
@@ -213,13 +221,14 @@ def build_model(recipe: dict, bundle, info):
     from dlzoo.regularization import regularize_from
     from dlzoo.weights import build
 
-    network = build(recipe["model"], **_model_args(recipe, bundle, info))
+    spec = as_spec(recipe)
+    network = build(spec.model.name, **_model_args(spec, bundle, info))
     if getattr(bundle, "details", {}).get("multi_label"):  # --- multi-label data ---
         from dlzoo.multilabel import check_options, sigmoid_head
 
-        check_options(class_weight=recipe["train"].get("class_weight"))
+        check_options(class_weight=spec.class_weight)
         sigmoid_head(network)  # one sigmoid a label; compile_for_task gives it binary CE
-    regularize_from(network, recipe["train"])  # train.l1 / l2 / max_norm / activity_l1
+    regularize_from(network, spec.switch_values())  # train.l1 / l2 / max_norm / activity_l1
     wrap = info.input_kind == "image" and info.task != "generative" and (
         getattr(bundle, "value_range", "0-255") == "0-255"
     )
@@ -228,8 +237,8 @@ def build_model(recipe: dict, bundle, info):
     return with_preprocessing(
         network,
         info.preprocessing,
-        augment=augmentation_layers(recipe["train"]["augment"]),
-        name=recipe["name"].replace("-", "_").replace(".", "_"),
+        augment=augmentation_layers(spec.augment),
+        name=spec.name.replace("-", "_").replace(".", "_"),
     )
 
 
@@ -253,19 +262,21 @@ def compile_model(model, recipe: dict, info, steps: int):
     (`dlzoo.compiling.compile_for_task`: the task's defaults where the recipe gives none)."""
     from dlzoo.callbacks import learning_rate
 
-    train = recipe["train"]
+    spec = as_spec(recipe)
+    phase = spec.phases[0]  # a plain run is one phase: every layer, on the images
     lr = learning_rate(
-        recipe["callbacks"]["lr_schedule"],
-        learning_rate=train["learning_rate"],
-        epochs=train["epochs"],
+        spec.callbacks.lr_schedule,
+        learning_rate=phase.learning_rate,
+        epochs=phase.epochs,
         steps_per_epoch=steps,
     )
-    loss = train["loss"]
+    loss = spec.loss
     if loss is None and info.task == "text_generation":  # a softmax over the vocabulary per step
         loss = "sparse_categorical_crossentropy"
-    return compile_for_task(model, info.task, optimizer=train["optimizer"], learning_rate=lr,
-                            optimizer_args=train["optimizer_args"], loss=loss,
-                            metrics=train["metrics"], switches=train)
+    return compile_for_task(model, info.task, optimizer=phase.optimizer, learning_rate=lr,
+                            optimizer_args=phase.optimizer_args, loss=loss,
+                            metrics=None if spec.metrics is None else list(spec.metrics),
+                            switches=spec.switch_values())
 
 
 # --- 4. fit ------------------------------------------------------------------------------------
@@ -318,31 +329,31 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
     """
     from dlzoo.callbacks import RunBackup, standard
 
-    cb = recipe["callbacks"]
+    spec = as_spec(recipe)
+    cb = spec.callbacks
     has_val = val_data is not None
-    monitor = cb["monitor"] if has_val or not cb["monitor"].startswith("val_") else cb[
-        "monitor"][4:]
+    monitor = cb.monitor if has_val or not cb.monitor.startswith("val_") else cb.monitor[4:]
     callbacks = standard(
         run_dir=run_dir,
         monitor=monitor,
-        early_stopping=cb["early_stopping"],
-        lr_schedule=cb["lr_schedule"],
-        checkpoint=cb["checkpoint"],
-        backup=cb["backup"],
-        csv_log=cb["csv_log"],
-        terminate_on_nan=cb["terminate_on_nan"],
+        early_stopping=cb.early_stopping,
+        lr_schedule=cb.lr_schedule,
+        checkpoint=cb.checkpoint,
+        backup=cb.backup,
+        csv_log=cb.csv_log,
+        terminate_on_nan=cb.terminate_on_nan,
         log=log,
-        tensorboard=cb.get("tensorboard"),
+        tensorboard=cb.tensorboard,
     )
     for c in callbacks:
         if isinstance(c, RunBackup) and not isinstance(train_data, tuple):
             c.replay = train_data
-    common = {"validation_data": val_data, "epochs": recipe["train"]["epochs"],
+    common = {"validation_data": val_data, "epochs": spec.epochs,
               "callbacks": list(callbacks) + list(extra_callbacks), "verbose": verbose,
               "class_weight": class_weight}
     if isinstance(train_data, tuple):
         x, y = train_data
-        return model.fit(x, y, batch_size=recipe["data"]["batch_size"], shuffle=True, **common)
+        return model.fit(x, y, batch_size=spec.data.batch_size, shuffle=True, **common)
     # the pipeline shuffles (tf.data); Keras would only warn
     return model.fit(train_data, shuffle=False, **common)
 
@@ -396,7 +407,7 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
 
     Args:
         recipe: a validated recipe (`dlzoo.recipes.load_recipe`).
-        build: build and compile `recipe["model"]` (False: the caller builds, e.g. a
+        build: build and compile the recipe's model (False: the caller builds, e.g. a
             hypermodel's trials or one model per fold).
         arrays: read the data as `(x, y)` numpy arrays (small in-memory sources only).
         bundle: data already loaded (a `DataBundle`; `(x, y)` parts with `arrays`).
@@ -406,66 +417,65 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
 
     from dlzoo.registry import model_info
 
-    info = model_info(recipe["model"])
-    keras.utils.set_random_seed(recipe["train"]["seed"])
+    spec = as_spec(recipe)
+    recipe = spec.recipe
+    info = model_info(spec.model.name)
+    keras.utils.set_random_seed(spec.seed)
     if bundle is None:
-        bundle = load_array_data(recipe, info) if arrays else load_data(recipe, info)
+        bundle = load_array_data(spec, info) if arrays else load_data(spec, info)
     log(describe_data(bundle))
     if not build and (getattr(bundle, "details", None) or {}).get("multi_label"):  # multi-label
         raise ValueError(
-            f"recipe {recipe['name']}: {bundle.source} has several labels a file (multi-label); "
+            f"recipe {spec.name}: {bundle.source} has several labels a file (multi-label); "
             "`dlzoo train` and `dlzoo finetune` train on it, `tune` and `--folds` take "
             "single-label data (a label file with a 'label' column, or class subfolders).")
-    batch_size = recipe["data"]["batch_size"]
+    batch_size = spec.data.batch_size
     train, val = training_data(bundle, info)
     strategy = None
     if arrays:  # as before this function: folds on arrays train on one device
-        if recipe["train"].get("strategy"):
-            log(f"note: train.strategy {recipe['train']['strategy']} is not used on in-memory "
+        if spec.strategy:
+            log(f"note: train.strategy {spec.strategy} is not used on in-memory "
                 "arrays")
         steps = -(-len(train[0]) // batch_size)
     else:
-        strategy = strategy_for(recipe["train"].get("strategy"),
-                                devices=recipe["train"].get("devices", 1), log=log)
+        strategy = strategy_for(spec.strategy, devices=spec.devices, log=log)
         train, val = divisible_batches(train, val, batch_size, log=log)
         steps = steps_per_epoch(train)
     from dlzoo.precision import resolve_precision
 
-    precision = resolve_precision(recipe["train"].get("precision", "auto"))
+    precision = resolve_precision(spec.precision)
     if precision != "float32":
-        log(f"precision: {precision} mixed (train.precision "
-            f"{recipe['train'].get('precision', 'auto')})")
-    inputs = RunInputs(recipe=recipe, info=info, bundle=bundle, train=train, val=val,
+        log(f"precision: {precision} mixed (train.precision {spec.precision})")
+    inputs = RunInputs(recipe=recipe, spec=spec, info=info, bundle=bundle, train=train, val=val,
                        strategy=strategy, steps=steps, batch_size=batch_size,
                        precision=precision, replicas=replica_count(strategy))
-    if recipe["train"].get("class_weight") and info.task in CLASSIFICATION_TASKS:
-        inputs.class_weight = run_class_weights(recipe["train"]["class_weight"], bundle, train,
-                                                log=log)
-    mixer = _batch_mixer(recipe, info, bundle, arrays)
+    if spec.class_weight and info.task in CLASSIFICATION_TASKS:
+        inputs.class_weight = run_class_weights(spec.class_weight, bundle, train, log=log)
+    mixer = _batch_mixer(spec, info, bundle, arrays)
     if mixer is not None:  # after the class weights, which count the unmixed labels
         inputs.train = mixer.mix(inputs.train)
         inputs.mixer = mixer  # for a caller that builds its own models (tune trials)
     if build:
-        inputs.model = build_and_compile(recipe, bundle, info, steps, strategy)
+        inputs.model = build_and_compile(spec, bundle, info, steps, strategy)
         inputs.model.dlzoo_batch_mixer = mixer  # for MixingSchedule (mix_off_epoch)
     return inputs
 
 
-def _batch_mixer(recipe: dict, info, bundle, arrays: bool):
+def _batch_mixer(spec: RunSpec, info, bundle, arrays: bool):
     """The `dlzoo.augmentation.BatchMixer` of `train.augment`'s mixup / cutmix, or None."""
     from dlzoo.augmentation import BatchMixer, mixes_labels
 
-    augment = recipe["train"]["augment"]
+    augment = spec.augment
     if not mixes_labels(augment):
         return None
     if info.task not in CLASSIFICATION_TASKS or info.input_kind != "image":
-        raise ValueError(f"recipe {recipe['name']}: train.augment mixup / cutmix mix images and "
+        raise ValueError(f"recipe {spec.name}: train.augment mixup / cutmix mix images and "
                          f"their class labels; {info.name} is a {info.task} model.")
     if arrays:
-        raise ValueError(f"recipe {recipe['name']}: train.augment mixup / cutmix mix the "
+        raise ValueError(f"recipe {spec.name}: train.augment mixup / cutmix mix the "
                          "batches of a pipeline; --folds trains on in-memory arrays. Drop "
                          "mixup / cutmix for the cross-validation.")
-    return BatchMixer(augment, bundle.num_classes, seed=recipe["train"]["seed"])
+    return BatchMixer(augment, bundle.num_classes, seed=spec.seed)
 
 
 def run_class_weights(mode: str, bundle, train, *, log=print) -> dict[int, float]:
@@ -491,9 +501,10 @@ def build_and_compile(recipe: dict, bundle, info, steps: int, strategy=None):
     dtype policy (the output layer in float32: `dlzoo.precision.float32_outputs`)."""
     from dlzoo.precision import float32_outputs, precision_scope
 
-    with strategy_scope(strategy), precision_scope(recipe["train"].get("precision", "auto")):
-        model = float32_outputs(build_model(recipe, bundle, info))
-        compile_model(model, recipe, info, steps)
+    spec = as_spec(recipe)
+    with strategy_scope(strategy), precision_scope(spec.precision):
+        model = float32_outputs(build_model(spec, bundle, info))
+        compile_model(model, spec, info, steps)
     return model
 
 
@@ -522,28 +533,29 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
         FileExistsError: `output/NAME` holds files, `overwrite` is False and this is no resume.
     """
     from dlzoo import saving
-    from dlzoo.recipes import is_phased
 
-    if is_phased(recipe):  # a fine-tune: the same run folder, lock, backups and card
-        return _run_phased(recipe, output=output, resume=resume, verbose=verbose, log=log,
+    spec = as_spec(recipe)
+    recipe = spec.recipe  # what the run folder stores, and a resume compares
+    if spec.is_finetune:  # a fine-tune: the same run folder, lock, backups and card
+        return _run_phased(spec, output=output, resume=resume, verbose=verbose, log=log,
                            overwrite=overwrite, extra_callbacks=extra_callbacks,
                            card_extra=card_extra)
     start = time.perf_counter()
     out = Path(output)
-    lock = run_lock(out, recipe["name"], log=log).acquire()  # before anything is read or built
+    lock = run_lock(out, spec.name, log=log).acquire()  # before anything is read or built
     try:
-        existing = out / recipe["name"]
+        existing = out / spec.name
         if not (overwrite or resume) and existing.exists() and (
                 not existing.is_dir() or any(existing.iterdir())):
             what = "a saved model" if saving.is_saved_model(existing) else "files"
             raise FileExistsError(
                 f"{existing} already holds {what}; pass --overwrite (overwrite=True) to replace "
                 "it, or --output another folder.")
-        run = prepare_run(recipe, log=log)
+        run = prepare_run(spec, log=log)
         run_dir = run_dir_for(out, run.name)
         done = prepare_run_dir(run_dir, recipe, resume, log=log)
         if resume:
-            log(f"resuming {run.name} after epoch {done} of {recipe['train']['epochs']} "
+            log(f"resuming {run.name} after epoch {done} of {spec.epochs} "
                 f"({run_dir})")
         history = _train(run, run_dir, resume=resume, verbose=verbose, log=log,
                          extra_callbacks=extra_callbacks)
@@ -568,15 +580,15 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
                      resumed_from=done, seconds=seconds)
 
 
-def _run_phased(recipe: dict, *, output, resume: bool, verbose: int, log, overwrite: bool,
+def _run_phased(spec: RunSpec, *, output, resume: bool, verbose: int, log, overwrite: bool,
                 extra_callbacks=(), card_extra=None) -> RunResult:
     """A recipe with `phases`: `dlzoo.transfer.finetune.run_phased_recipe`, as a `RunResult`."""
     from dlzoo.transfer.finetune import run_phased_recipe
 
     if extra_callbacks or card_extra:
-        raise ValueError(f"recipe {recipe['name']}: a recipe with phases (a fine-tune) takes no "
+        raise ValueError(f"recipe {spec.name}: a recipe with phases (a fine-tune) takes no "
                          "extra callbacks or card entries here; run it with `dlzoo train`.")
-    result = run_phased_recipe(recipe, output=output, resume=resume, overwrite=overwrite,
+    result = run_phased_recipe(spec, output=output, resume=resume, overwrite=overwrite,
                                verbose=verbose, log=log)
     return RunResult(model=result.model, card=result.card, report=result.report,
                      history=result.history, saved_dir=result.saved_dir,
@@ -592,7 +604,7 @@ def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
 
     final_weights = run_dir / "final.weights.h5"
     train_data, callbacks = run.train, list(extra_callbacks)
-    adversarial = run.recipe["train"].get("adversarial")
+    adversarial = run.spec.adversarial
     if adversarial:
         train_data = adversarial_batches(run.model, train_data, adversarial, run.bundle, run.steps)
         callbacks.append(train_data.callback)
@@ -602,7 +614,7 @@ def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
     if resume and final_weights.exists() and _load_final(run.model, final_weights, log):
         pass  # training had finished; only saving was lost
     else:
-        fit_history = fit(run.model, run.recipe, train_data, run.val, run_dir, verbose=verbose,
+        fit_history = fit(run.model, run.spec, train_data, run.val, run_dir, verbose=verbose,
                           extra_callbacks=callbacks, log=log,
                           class_weight=run.class_weight).history
         write_weights(run.model, final_weights)
@@ -633,7 +645,7 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
     training, and the best epoch of the monitored metric."""
     from dlzoo.evaluation import evaluate, summary_metrics
 
-    model, val, recipe = run.model, run.val, run.recipe
+    model, val, spec = run.model, run.val, run.spec
     classifier = run.info.task in CLASSIFICATION_TASKS
     report, metrics = None, {}
     if classifier and val is not None:
@@ -645,10 +657,10 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
     task_metrics = _task_metrics(run.info.task)
     if task_metrics is not None and val is not None:
         metrics.update(task_metrics(model, run.bundle))
-    adversarial = recipe["train"].get("adversarial")
+    adversarial = spec.adversarial
     if adversarial and val is not None and classifier:
         metrics["adversarial"] = robustness_metrics(model, val, run.bundle, adversarial)
-    monitor = recipe["callbacks"]["monitor"]
+    monitor = spec.callbacks.monitor
     if history.get(monitor):
         series = history[monitor]
         pick = max if "acc" in monitor or "f1" in monitor else min
@@ -687,36 +699,35 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
     from dlzoo.saving import ModelCard, training_files_record
     from dlzoo.switches import card_record
 
-    recipe, info = run.recipe, run.info
-    train = recipe["train"]
-    weights = class_weight_record(train.get("class_weight"), run.class_weight,
-                                  run.bundle.class_names)
+    spec, info = run.spec, run.info
+    phase = spec.phases[0]
+    weights = class_weight_record(spec.class_weight, run.class_weight, run.bundle.class_names)
     seen = training_files_record(run.bundle)
     return ModelCard(
-        name=name or recipe["name"],
-        description=recipe["description"],
+        name=name or spec.name,
+        description=spec.description,
         model=info.name,
         model_args={k: (list(v) if isinstance(v, tuple) else v)
-                    for k, v in recipe["model_args"].items()},
+                    for k, v in (spec.model.args or {}).items()},
         task=info.task,
         preprocessing=info.preprocessing,
         preprocessing_where="model" if applied_mode(run.model) != "none" else "none",
         class_names=[str(c) for c in run.bundle.class_names],
         metrics=metrics,
-        expect=recipe["expect"],
-        data={**_bundle_dict(run.bundle), "recipe": recipe["data"], **(data or {}),
+        expect=spec.expect,
+        data={**_bundle_dict(run.bundle), "recipe": spec.data.load_arguments(), **(data or {}),
               **({"training_files": seen} if seen and not (data or {}).get("folds") else {})},
-        training={"optimizer": train["optimizer"], "learning_rate": train["learning_rate"],
-                  "epochs": train["epochs"], "precision": run.precision,
+        training={"optimizer": phase.optimizer, "learning_rate": phase.learning_rate,
+                  "epochs": spec.epochs, "precision": run.precision,
                   "devices": run.replicas, "global_batch_size": run.batch_size,
-                  **card_record(train, batch_size=run.batch_size),
-                  **training, "callbacks": recipe["callbacks"],
-                  "phases": [{"train": "all", "epochs": train["epochs"],
+                  **card_record(spec.switch_values(), batch_size=run.batch_size),
+                  **training, "callbacks": dataclasses.asdict(spec.callbacks),
+                  "phases": [{"train": p.train, "epochs": p.epochs,
                               "epochs_run": training.get("epochs_run"),
-                              "learning_rate": train["learning_rate"]}],
+                              "learning_rate": p.learning_rate} for p in spec.phases],
                   **({"class_weight": weights} if weights else {})},
-        seed=train["seed"],
-        recipe=recipe,
+        seed=spec.seed,
+        recipe=run.recipe,
         path=saved_dir.as_posix(),
     )
 
@@ -762,30 +773,38 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
     if save not in ("best", "all"):
         raise ValueError(f"save must be 'best' or 'all'; received {save!r}.")
     start = time.perf_counter()
-    info = model_info(recipe["model"])
+    spec = as_spec(recipe)
+    if spec.is_finetune:  # each fold runs the phases: head, then the unfrozen network
+        with run_lock(output, spec.name, log=log):
+            result = _cross_validate_phases(spec, folds, output=output, save=save,
+                                            verbose=verbose, log=log, start=start)
+        with contextlib.suppress(OSError):
+            (Path(output) / ".runs").rmdir()
+        return result
+    info = model_info(spec.model.name)
     if info.task not in CLASSIFICATION_TASKS:
         raise ValueError(f"--folds reports classification accuracy; {info.name} is a "
                          f"{info.task} model.")
-    with run_lock(output, recipe["name"], log=log):  # the folds' run folders are this run's
-        result = _cross_validate(recipe, folds, info, output=output, save=save,
+    with run_lock(output, spec.name, log=log):  # the folds' run folders are this run's
+        result = _cross_validate(spec, folds, info, output=output, save=save,
                                  verbose=verbose, log=log, start=start)
     with contextlib.suppress(OSError):  # .runs/ once empty (another run may hold a lock there)
         (Path(output) / ".runs").rmdir()
     return result
 
 
-def _cross_validate(recipe: dict, folds: int, info, *, output, save: str, verbose: int, log,
+def _cross_validate(spec: RunSpec, folds: int, info, *, output, save: str, verbose: int, log,
                     start: float) -> CVRunResult:
     from dlzoo import saving
     from dlzoo.crossval import cross_validate
     from dlzoo.evaluation import summary_metrics
 
-    bundle = load_array_data(recipe, info, where="--folds")
-    run = prepare_run(recipe, build=False, arrays=True, bundle=bundle, log=log)
+    bundle = load_array_data(spec, info, where="--folds")
+    run = prepare_run(spec, build=False, arrays=True, bundle=bundle, log=log)
     parts = [run.train] + ([run.val] if run.val is not None else [])
     x, y = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
     ordered = info.input_kind == "sequence" or info.task.startswith("sequence")
-    seed, out = recipe["train"]["seed"], Path(output)
+    seed, out = spec.seed, Path(output)
     models = {}
 
     def train_fold(i, tr, va):
@@ -813,25 +832,78 @@ def _cross_validate(recipe: dict, folds: int, info, *, output, save: str, verbos
                        seconds=time.perf_counter() - start)
 
 
+def _cross_validate_phases(spec: RunSpec, folds: int, *, output, save: str, verbose: int, log,
+                           start: float) -> CVRunResult:
+    """K-fold cross-validation of a fine-tune: each fold runs the spec's phases
+    (`dlzoo.transfer.fine_tune`) on its own split of the pooled data, seed + fold; the best
+    fold's model (or every fold's) is saved with the folds' figures in its card."""
+    from dlzoo import saving
+    from dlzoo.crossval import cross_validate
+    from dlzoo.data.batching import batch_bundle
+    from dlzoo.transfer.finetune import fine_tune, recipe_config
+
+    from dlzoo.data.images import color_mode_for
+    from dlzoo.transfer.finetune import source_input_shape
+
+    source, _, cfg = recipe_config(spec, output=output, verbose=verbose, log=log)
+    shape = source_input_shape(source, cfg)  # read at the network's size, as fine_tune does
+    data = dataclasses.replace(spec.data, image_size=spec.data.image_size or list(shape[:2]),
+                               color_mode=spec.data.color_mode or color_mode_for(shape[2]))
+    bundle = load_array_data(spec.replace(data=data), None, where="--folds")
+    log(describe_data(bundle))
+    parts = [bundle.train] + ([bundle.val] if bundle.val is not None else [])
+    x, y = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
+    out, results = Path(output), {}
+
+    def train_fold(i, tr, va):
+        fold = dataclasses.replace(bundle, train=(x[tr], y[tr]), val=(x[va], y[va]))
+        fold = batch_bundle(fold, batch_size=spec.data.batch_size, seed=spec.seed + i)
+        result = fine_tune(source, fold, dataclasses.replace(
+            cfg, out=None, seed=spec.seed + i, cache_dir=None, name=spec.name))
+        results[i] = result
+        report = result.report
+        log(f"fold {i + 1}/{folds}: {len(tr)} train, {len(va)} val, "
+            f"val_accuracy {report.accuracy:.4f}")
+        return {"val_accuracy": float(report.accuracy), "val_loss": float(report.loss)}
+
+    cv = cross_validate(train_fold, y, folds, ordered=False, metric="val_accuracy",
+                        seed=spec.seed)
+    saved_dirs = []
+    for i in range(folds) if save == "all" else [cv.best_fold]:
+        result = results[i]
+        target = out / (f"{spec.name}-fold{i + 1}" if save == "all" else spec.name)
+        card = dict(result.card)
+        card["name"] = target.name
+        card["metrics"] = {**card.get("metrics", {}), "fold": i + 1,
+                           "cross_validation": cv.to_dict()}
+        card["data"] = {**card.get("data", {}), "folds": folds, "fold_kind": cv.kind}
+        card["training"] = {**card.get("training", {}), "saved": "all folds" if save == "all"
+                            else f"best fold ({i + 1})"}
+        saving.save(result.model, target, card, history=result.history or None,
+                    report=result.report)
+        saved_dirs.append(target)
+    return CVRunResult(cv=cv, saved_dirs=saved_dirs, saved=save,
+                       seconds=time.perf_counter() - start)
+
+
 def _train_fold(run: RunInputs, i: int, train, val, out: Path, verbose: int):
     """One fold: a fresh model (seed + fold), fitted on `train` arrays, evaluated on `val`."""
     import keras
 
     from dlzoo.evaluation import evaluate
 
-    recipe = run.recipe
-    keras.utils.set_random_seed(recipe["train"]["seed"] + i)
+    spec = run.spec
+    keras.utils.set_random_seed(spec.seed + i)
     steps = -(-len(train[0]) // run.batch_size)
-    model = build_and_compile(recipe, run.bundle, run.info, steps, run.strategy)
+    model = build_and_compile(spec, run.bundle, run.info, steps, run.strategy)
     run_dir = run_dir_for(out, f"{run.name}-fold{i + 1}")
-    prepare_run_dir(run_dir, recipe, resume=False, log=lambda *a: None)
+    prepare_run_dir(run_dir, run.recipe, resume=False, log=lambda *a: None)
     weights = None
-    if recipe["train"].get("class_weight"):
+    if spec.class_weight:
         from dlzoo.metrics import class_counts, class_weights
 
-        weights = class_weights(class_counts(run.bundle, train),
-                                recipe["train"]["class_weight"])
-    fit(model, recipe, train, val, run_dir, verbose=verbose, class_weight=weights)
+        weights = class_weights(class_counts(run.bundle, train), spec.class_weight)
+    fit(model, spec, train, val, run_dir, verbose=verbose, class_weight=weights)
     report = evaluate(model, val, class_names=run.bundle.class_names)
     remove_run_dir(run_dir)
     return model, report

@@ -793,19 +793,29 @@ def _split_evenly(bundle, cfg: FineTuneConfig):
     return dataclasses.replace(bundle, train=train, val=val)
 
 
-def _source_and_data(source, data, cfg: FineTuneConfig):
-    """The `Source` and the `DataBundle`, at the same image shape. The network first when it
-    fixes the image size (a saved model, a `keras.Model`); else the data first."""
+def _source_shape(source, cfg: FineTuneConfig) -> tuple:
+    """`(Source or None, input shape)`: the network first when it fixes the image size (a saved
+    model, a `keras.Model`); a registry name's default input shape unless told otherwise."""
     src = None
     if (not isinstance(source, str) or saved_model_folder(source) is not None
             or saved_model_folder(cfg.weights) is not None):
         src = resolve_source(source, weights=cfg.weights, model_args=cfg.model_args)
     if src is not None:
-        fixed = src.input_shape
-    else:  # a registry name: its default input unless told otherwise
+        return src, tuple(src.input_shape)
+    return None, tuple((cfg.model_args or {}).get("input_shape")
+                       or model_info(source).default_input_shape)
 
-        fixed = tuple((cfg.model_args or {}).get("input_shape")
-                      or model_info(source).default_input_shape)
+
+def source_input_shape(source, cfg: FineTuneConfig) -> tuple:
+    """The input shape `(height, width, channels)` the fine-tune reads images at, unless
+    `cfg.image_size` / `cfg.color_mode` say otherwise."""
+    return _source_shape(source, cfg)[1]
+
+
+def _source_and_data(source, data, cfg: FineTuneConfig):
+    """The `Source` and the `DataBundle`, at the same image shape. The network first when it
+    fixes the image size (a saved model, a `keras.Model`); else the data first."""
+    src, fixed = _source_shape(source, cfg)
     bundle = _load_data(data, fixed, image_size=cfg.image_size, color_mode=cfg.color_mode,
                         batch_size=cfg.batch_size, validation_split=cfg.validation_split,
                         seed=cfg.seed)
