@@ -269,10 +269,6 @@ def _cmd_train(args) -> int:
     found = None
     if args.use_found_lr and not args.find_lr:
         raise CLIError("--use-found-lr goes with --find-lr")
-    if recipe.get("phases") and (args.find_lr or args.folds is not None):
-        raise CLIError(f"{'--find-lr' if args.find_lr else '--folds'} does not apply to a "
-                       "recipe with phases (a fine-tune) yet; for the head's rate run "
-                       "dlzoo finetune FOLDER --model MODEL --find-lr")
     if args.find_lr:
         recipe, found = _find_lr_recipe(recipe, args)
         if found is None:
@@ -289,22 +285,33 @@ def _cmd_train(args) -> int:
 
 def _find_lr_recipe(recipe, args):
     """--find-lr: the range test; with --use-found-lr, the recipe at the suggested rate."""
-    from dlzoo.lr_finder import find_lr_for_recipe
+    from dlzoo.lr_finder import find_lr_for_run
+    from dlzoo.spec import RunSpec
 
     if args.resume:
         raise CLIError("--find-lr does not apply to --resume")
-    out = os.path.join("lr_find", recipe["name"])
-    found = find_lr_for_recipe(recipe, out=out, log=(lambda *a: None) if args.quiet else print)
+    spec = RunSpec.from_recipe(recipe)
+    out = os.path.join("lr_find", spec.name)
+    found = find_lr_for_run(spec, out=out, output=args.output,
+                            log=(lambda *a: None) if args.quiet else print)
     _print_lr_find(found, out)
+    rate = f"{found.suggestion:.2g}"
+    if spec.is_finetune:  # the first phase's rate, the others as they are
+        import yaml
+
+        phases = [dict(p) for p in recipe["phases"]]
+        phases[0]["learning_rate"] = float(rate)
+        setting = "phases=" + yaml.safe_dump(phases, default_flow_style=True).strip()
+    else:
+        setting = f"train.learning_rate={rate}"
     if not args.use_found_lr:
-        print(f"nothing trained; train at it with: --set train.learning_rate={found.suggestion:.2g}"
+        print(f"nothing trained; train at it with: --set '{setting}'"
               " (or --find-lr --use-found-lr)")
         return recipe, None
     from dlzoo.recipes import load_recipe
 
     return load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args)
-                       + _switch_overrides(args) + [
-        f"train.learning_rate={found.suggestion:.2g}"]), found
+                       + _switch_overrides(args) + [setting]), found
 
 
 def _print_lr_find(found, out) -> None:
@@ -1314,17 +1321,12 @@ def _export_hint(model_dir) -> str:
 def _find_lr_finetune(source, out, args) -> bool:
     """--find-lr: the range test for phase 1; True when that is all (no --use-found-lr), else
     sets --head-lr to the suggestion."""
-    from dlzoo.lr_finder import find_lr_for_finetune
+    from dlzoo.lr_finder import find_lr_for_run
+    from dlzoo.spec import RunSpec
 
     lr_out = os.path.join("lr_find", os.path.basename(os.path.normpath(out)))
-    found = find_lr_for_finetune(
-        source, _finetune_data(args)[0], out=lr_out, weights=args.weights, layer=args.layer,
-        pooling=args.pooling, head_learning_rate=args.head_lr,
-        augment=_parse_augment(args.augment), image_size=args.image_size,
-        color_mode=args.color_mode, batch_size=args.batch_size,
-        validation_split=args.validation_split, seed=args.seed,
-        model_args=_parse_model_args(args.set), log=(lambda *a: None) if args.quiet else print,
-        **_switch_settings(args))
+    spec = RunSpec.from_finetune(source, _finetune_data(args)[0], **finetune_settings(args))
+    found = find_lr_for_run(spec, out=lr_out, log=(lambda *a: None) if args.quiet else print)
     _print_lr_find(found, lr_out)
     if not args.use_found_lr:
         print(f"nothing trained; fine-tune at it with: --head-lr {found.suggestion:.2g} "

@@ -31,7 +31,9 @@ import os
 
 import numpy as np
 
-__all__ = ["LRFinderResult", "find_lr", "find_lr_for_finetune", "find_lr_for_recipe", "plot_lr_find"]
+from dlzoo.spec import as_spec
+
+__all__ = ["LRFinderResult", "find_lr", "find_lr_for_run", "plot_lr_find"]
 
 DIVERGE = 4.0  # stop once the moving average of the loss exceeds this multiple of its minimum
 BETA = 0.98
@@ -231,17 +233,35 @@ def plot_lr_find(result: LRFinderResult, path, title: str | None = None) -> str:
     return os.fspath(path)
 
 
-def find_lr_for_recipe(recipe: dict, *, out, steps: int = 100, log=print) -> LRFinderResult:
-    """`dlzoo train RECIPE --find-lr`: the range test on the recipe's model (built and compiled
-    as training would, `dlzoo.training.prepare_run`) and training data; writes `lr_find.png`
-    and `lr_find.json` (the suggestion and the curve) in `out`. Trains nothing else."""
-    from dlzoo.training import prepare_run
+def find_lr_for_run(run, *, out, steps: int = 100, log=print,
+                    output="saved_models") -> LRFinderResult:
+    """The learning-rate range test of a run's first phase: `dlzoo train RECIPE --find-lr`,
+    `dlzoo finetune DIR --find-lr` and a fine-tune recipe's `--find-lr` alike.
 
-    run = prepare_run(recipe, log=log)
+    The model is built and compiled as the run's first phase would train it, and fed that
+    phase's training data: a plain run's whole network (`dlzoo.training.prepare_run`); a
+    fine-tune's new head on the frozen network (`train: head`), or the layers an unfreeze phase
+    names (`all`, `top:K`). Writes `lr_find.png` and `lr_find.json` (the suggestion and the
+    curve) in `out`; trains nothing else.
+
+    Args:
+        run: a `dlzoo.spec.RunSpec` (`RunSpec.from_recipe`, `RunSpec.from_finetune`) or a
+            validated recipe.
+        out: the folder for the plot and the figures.
+        steps: batches the rate sweeps over (one rate each).
+        output: where a fine-tune recipe's `model: run:NAME` is saved.
+    """
+    spec = as_spec(run)
     os.makedirs(out, exist_ok=True)
-    return _write(find_lr(run.model, run.train, steps=steps, batch_size=run.batch_size,
-                          png=os.path.join(out, "lr_find.png"), title=_title(recipe["name"])),
-                  out)
+    if not spec.is_finetune:
+        from dlzoo.training import prepare_run
+
+        prepared = prepare_run(spec, log=log)
+        return _write(find_lr(prepared.model, prepared.train, steps=steps,
+                              batch_size=prepared.batch_size,
+                              png=os.path.join(out, "lr_find.png"), title=_title(spec.name)),
+                      out)
+    return _find_lr_first_phase(spec, out=out, steps=steps, log=log, output=output)
 
 
 def _title(name: str) -> str:
@@ -254,28 +274,36 @@ def _write(result: LRFinderResult, out) -> LRFinderResult:
     return result
 
 
-def find_lr_for_finetune(source, data, *, out, steps: int = 100, log=print,
-                         **settings) -> LRFinderResult:
-    """`dlzoo finetune DIR --find-lr`: the range test for phase 1 (the new head, the network
-    frozen), whose rate is `head_learning_rate`; on the classifier `fine_tune` would build
-    (`dlzoo.transfer.finetune`), fed the training images. `settings` are `FineTuneConfig`
-    fields. Writes `lr_find.png` and `lr_find.json` in `out`; trains nothing else."""
-    import dataclasses
-
+def _find_lr_first_phase(spec, *, out, steps: int, log, output) -> LRFinderResult:
+    """A fine-tune's first phase: the head on the frozen network, or an unfreeze phase's
+    layers, on the classifier `fine_tune` would build (`dlzoo.transfer.finetune`)."""
     import keras
 
     from dlzoo.transfer import finetune as ft
 
-    cfg = dataclasses.replace(ft.FineTuneConfig(), log=log, **settings)
+    first = spec.phases[0]
+    if spec.recipe is not None:  # a recipe's `run:NAME` is the model saved in `output`
+        source, data, cfg = ft.recipe_config(spec, output=output, log=log)
+    else:
+        source, data = spec.model.name, spec.data.source
+        cfg = ft.config_from_spec(spec, log=log)
     cfg.check()
     keras.utils.set_random_seed(cfg.seed)
     parts = ft._assemble(source, data, cfg)
-    ft.set_trainable(parts.network, list(parts.head_layers))
+    head = list(parts.head_layers)
+    if first.train == "head":
+        ft.set_trainable(parts.network, head)
+        what = "phase 1 (head)"
+    else:  # as the unfreeze phase trains: the groups it names, and the head
+        names = {h.name for h in head}
+        body, _ = ft.unfreeze_layers(parts.network, parts.src.info, first.train, exclude=names)
+        ft.set_trainable(parts.network, [lyr for lyr in body if lyr.name not in names] + head,
+                         train_batchnorm=first.batchnorm == "train")
+        what = f"phase 1 (unfreeze {first.train})"
     # the switches shape the loss (label smoothing, mixed labels); the test sets the rate itself
-    ft._compile(parts.model, cfg.head_learning_rate,
+    ft._compile(parts.model, first.learning_rate or parts.learning_rate,
                 dataclasses.replace(cfg, lr_schedule="constant"))
-    os.makedirs(out, exist_ok=True)
-    name = cfg.name or os.path.basename(os.path.normpath(os.fspath(out)))
+    name = spec.name or os.path.basename(os.path.normpath(os.fspath(out)))
     return _write(find_lr(parts.model, parts.bundle.train, steps=steps,
                           png=os.path.join(out, "lr_find.png"),
-                          title=f"{name}: learning-rate range test, phase 1 (head)"), out)
+                          title=f"{name}: learning-rate range test, {what}"), out)

@@ -135,3 +135,73 @@ def test_the_command_line_rules_are_the_specs():
     assert LIMITS["finetune"]["seed"][1] == MAX_SEED
     with pytest.raises(FlagError, match=f"--epochs must be from 0 to {MAX_EPOCHS:g}"):
         check_flags("finetune", argparse.Namespace(epochs=MAX_EPOCHS + 1))
+
+
+@pytest.fixture(scope="module")
+def shapes(tmp_path_factory):
+    """Three classes of 32x32 grayscale images, 8 each (dark, mid, light with noise)."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("shapes")
+    for c, value in (("dark", 40), ("mid", 128), ("light", 215)):
+        (root / c).mkdir()
+        for i in range(8):
+            rng = np.random.default_rng(100 * value + i)
+            pixels = np.clip(value + rng.normal(0, 30, (32, 32)), 0, 255).astype("uint8")
+            Image.fromarray(pixels).save(root / c / f"{i}.png")
+    return root
+
+
+def test_folds_over_a_finetune_recipe_run_each_folds_phases(shapes, tmp_path, capsys):
+    import json
+
+    import yaml
+
+    recipe = {"name": "shapes-ft", "model": str(ROOT / "saved_models" / "lenet5-digits"),
+              "data": {"source": f"folder:{shapes}", "batch_size": 8, "seed": 0},
+              "phases": [{"train": "head", "epochs": 1}, {"train": "all", "epochs": 1}],
+              "transfer": {"keep": "last"}}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "models"
+    assert cli.main(["train", str(tmp_path / "r.yaml"), "--folds", "2", "--output", str(out),
+                     "--save-folds", "all"]) == 0
+    printed = capsys.readouterr().out
+    assert "fold 1/2: 12 train, 12 val" in printed and "fold 2/2" in printed, printed
+    for i in (1, 2):
+        card = json.loads((out / f"shapes-ft-fold{i}" / "card.json").read_text())
+        assert card["training"]["phase1"]["epochs_run"] == 1  # the head on frozen features
+        assert card["training"]["phase2"]["epochs_run"] == 1  # then every layer
+        assert card["metrics"]["fold"] == i and card["data"]["folds"] == 2
+        assert len(card["metrics"]["cross_validation"]["folds"]) == 2
+    assert not (out / ".runs").exists()
+
+
+def test_find_lr_has_one_entry_and_runs_on_a_finetune_recipes_first_phase(shapes, tmp_path,
+                                                                          monkeypatch, capsys):
+    import json
+
+    import yaml
+
+    from dlzoo import lr_finder
+
+    # one entry: train --find-lr, finetune --find-lr and a phased recipe all call it
+    assert [n for n in dir(lr_finder) if n.startswith("find_lr_for")] == ["find_lr_for_run"]
+    recipe = {"name": "shapes-ft", "model": str(ROOT / "saved_models" / "lenet5-digits"),
+              "data": {"source": f"folder:{shapes}", "batch_size": 8, "seed": 0},
+              "phases": [{"train": "head", "epochs": 3, "learning_rate": 0.001},
+                         {"train": "all", "epochs": 2}]}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe))
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    real = lr_finder.find_lr_for_run
+    monkeypatch.setattr(lr_finder, "find_lr_for_run",
+                        lambda spec, **kw: calls.append(spec) or real(spec, **kw, steps=20))
+    assert cli.main(["train", "r.yaml", "--find-lr"]) == 0
+    printed = capsys.readouterr().out
+    record = json.loads((tmp_path / "lr_find" / "shapes-ft" / "lr_find.json").read_text())
+    suggestion = record["suggestion"]
+    assert f"learning_rate: {float(f'{suggestion:.2g}')}" in printed, printed  # phase 1's rate
+    assert "{epochs: 2, train: all}" in printed  # the other phase as it was
+    assert calls[0].phases[0].train == "head" and calls[0].is_finetune
+    assert not (tmp_path / "saved_models").exists()  # nothing trained
