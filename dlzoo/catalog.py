@@ -73,15 +73,15 @@ def entry(name: str) -> dict:
 
 def list_names(pattern: str = "*", task: str | None = None, family: str | None = None) -> list[str]:
     """`dlzoo.list_models`'s filter over the stored catalog (same order, same errors)."""
-    from dlzoo.registry import TASKS, _natural_key
+    from dlzoo.registry import Task, _natural_key
 
-    if task is not None and task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS} or None; received {task!r}.")
+    if task is not None:
+        task = Task.parse(task, where="list_models", model=True)
     pat = pattern.lower()
     out = [
         n for n, e in load().items()
         if (fnmatch.fnmatch(n, pat) or fnmatch.fnmatch(_normalize(n), pat))
-        and (task is None or e["task"] == task)
+        and (task is None or Task(e["task"]) is task)
         and (family is None or e["family"] == family.lower())
     ]
     return sorted(out, key=_natural_key)

@@ -13,6 +13,7 @@ import os
 import sys
 
 from dlzoo.spec.rules import FlagError, check_flags
+from dlzoo.tasks import Task
 
 # TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notes) hides the one line that matters.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -60,8 +61,7 @@ def _tta_from(args):
 
 def _refuse_tta(args, task) -> None:
     """--tta flips and crops images: one line for a model that reads something else."""
-    if (args.tta or args.tta_crops is not None) and task in ("rating_prediction",
-                                                             "text_generation"):
+    if (args.tta or args.tta_crops is not None) and task is not None and task.has_own_data:
         raise CLIError(f"--tta flips and crops images; {args.model_dir} is a {task} model. "
                        "Drop --tta.")
 
@@ -242,7 +242,7 @@ def _print_run(result, console=None) -> None:
         + (f" (resumed after epoch {resumed})" if resumed else "")
         + f", {result.seconds:.0f} s. Saved to {result.saved_dir}/"
     )
-    if card.get("task") == "text_generation":
+    if card.get("task") == Task.TEXT_GENERATION:
         follow = _shell("dlzoo", "generate", result.saved_dir, "--n", 3)
         console.print(f"write sentences with it: {follow}", markup=False, highlight=False)
     _print_baseline(card.get("metrics", {}), console)
@@ -539,7 +539,8 @@ def _saved_task(model_dir):
     checks say what is wrong)."""
     try:
         with open(os.path.join(model_dir, "card.json"), encoding="utf-8") as f:
-            return json.load(f).get("task")
+            task = json.load(f).get("task")
+        return None if task is None else Task(task)
     except (OSError, ValueError, AttributeError):
         return None
 
@@ -559,9 +560,9 @@ def _cmd_evaluate(args) -> int:
 
     task = _saved_task(args.model_dir)
     _refuse_tta(args, task)
-    if task == "rating_prediction":  # (user, item) pairs, not images
+    if task is Task.RATING_PREDICTION:  # (user, item) pairs, not images
         return _evaluate_ratings(args)
-    if task == "text_generation":  # perplexity on a corpus
+    if task is Task.TEXT_GENERATION:  # perplexity on a corpus
         from dlzoo.generation import evaluate_language_model
 
         r = evaluate_language_model(args.model_dir, args.data, split=args.split)
@@ -696,13 +697,13 @@ def _cmd_predict(args) -> int:
     from dlzoo.evaluation import predict_files
 
     _refuse_tta(args, _saved_task(args.model_dir))
-    if _saved_task(args.model_dir) == "text_generation":
+    if _saved_task(args.model_dir) is Task.TEXT_GENERATION:
         raise CLIError(f"{args.model_dir} is a language model: write sentences with `dlzoo "
                        f"generate {args.model_dir} --start \"...\"`")
     if not args.files:  # (optional since --video and --camera take none)
         raise CLIError("give what to predict: image files or folders (dlzoo predict MODEL "
                        "FILE...), USER,ITEM pairs for a recommender, --video FILE or --camera N")
-    if _saved_task(args.model_dir) == "rating_prediction":  # USER,ITEM pairs, not files
+    if _saved_task(args.model_dir) is Task.RATING_PREDICTION:  # USER,ITEM pairs, not files
         from dlzoo.recommendation import predict_ratings
 
         rows = predict_ratings(args.model_dir, args.files)
@@ -812,7 +813,7 @@ def _predict_stream(args) -> int:
     if args.json:
         raise CLIError(f"--json does not apply to {source}: the per-frame rows go to the CSV "
                        "(--csv)")
-    if _saved_task(args.model_dir) in ("text_generation", "rating_prediction"):
+    if (_saved_task(args.model_dir) or Task.IMAGE_CLASSIFICATION).has_own_data:
         raise CLIError(f"{args.model_dir} is not an image classifier ({_saved_task(args.model_dir)}"
                        f"); {source} takes one")
     from dlzoo import video

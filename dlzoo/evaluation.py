@@ -35,6 +35,7 @@ from dlzoo.plots import plot_confusion_matrix, plot_history, read_history
 from dlzoo.predicting import as_probabilities as _as_probabilities
 from dlzoo.predicting import labels_of as _labels
 from dlzoo.predicting import predicted_batches, read_images
+from dlzoo.tasks import Task
 
 __all__ = [
     "FilePredictions",
@@ -242,7 +243,7 @@ def summary_metrics(report: Report, prefix: str = "val_") -> dict:
     macro-F1, the majority-class baseline (and its class), whether the model beats it, the sample
     count, each named `prefix + name`; then `per_class` and `confusion_matrix`."""
     d = report.to_dict()
-    if d.get("task") == "multi_label_classification":  # dlzoo.multilabel.MultiLabelReport
+    if d.get("task") == Task.MULTI_LABEL_CLASSIFICATION:  # dlzoo.multilabel.MultiLabelReport
         out = {f"{prefix}{k}": d[k] for k in ("accuracy", "loss", "mean_average_precision",
                                               "macro_f1", "micro_f1", "samples")}
         out.update(per_class=d["per_class"], confusion_matrix=d["confusion_matrix"])

@@ -26,6 +26,7 @@ import secrets
 import numpy as np
 
 from dlzoo.data.corpus import LECTURE_GRAMMAR, SPECIALS, Vocabulary, detokenize, tokenize
+from dlzoo.tasks import Task
 
 __all__ = ["Sentence", "evaluate_language_model", "generate", "language_model_metrics", "perplexity",
            "unigram_perplexity"]
@@ -55,7 +56,7 @@ def _load(model, vocabulary):
         from dlzoo.saving import load, read_card
 
         card = read_card(model)
-        if card.get("task") != "text_generation":
+        if card.get("task") is not Task.TEXT_GENERATION:
             raise ValueError(f"{model}: a {card.get('task')} model, not a language model "
                              "(task text_generation); train one with `dlzoo train "
                              "lm_lstm-grammar`.")

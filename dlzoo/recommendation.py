@@ -17,6 +17,8 @@ import math
 
 import numpy as np
 
+from dlzoo.tasks import Task
+
 __all__ = ["evaluate_ratings", "parse_pairs", "predict_ratings", "rating_metrics"]
 
 
@@ -49,7 +51,7 @@ def _load(model_dir):
     from dlzoo.saving import load, read_card
 
     card = read_card(model_dir)
-    if card.get("task") != "rating_prediction":
+    if card.get("task") is not Task.RATING_PREDICTION:
         raise ValueError(f"{model_dir}: a {card.get('task')} model, not a recommender (task "
                          "rating_prediction); train one with `dlzoo train recommender-ratings`.")
     return load(model_dir, compile=False), card

@@ -26,6 +26,8 @@ import dataclasses
 import keras
 import numpy as np
 
+from dlzoo.tasks import Task
+
 __all__ = [
     "AdalineResult",
     "MadalineResult",
@@ -224,7 +226,7 @@ def _fit_keras(name, x, y, *, epochs, lr, seed, **kwargs):
     keras.utils.set_random_seed(seed)
     model = build(name, input_shape=(x.shape[1],), num_classes=1, **kwargs)
     # one sigmoid unit: binary cross-entropy and accuracy, the classification defaults
-    compile_for_task(model, "classification", learning_rate=lr,
+    compile_for_task(model, Task.CLASSIFICATION, learning_rate=lr,
                      optimizer="sgd" if name == "perceptron" else "adam")
     history = model.fit(x, y, epochs=epochs, batch_size=len(x) if name == "perceptron" else 16,
                         verbose=0, callbacks=[_StopWhenPerfect()])

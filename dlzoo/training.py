@@ -32,11 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task
+from dlzoo.compiling import compile_for_task
 from dlzoo.distribution import divisible_batches, replica_count, strategy_for, strategy_scope
 from dlzoo.files import write_weights
 from dlzoo.runs import prepare_run_dir, remove_run_dir, run_dir_for, run_lock
 from dlzoo.spec import RunSpec, as_spec
+from dlzoo.tasks import Task
 
 __all__ = [
     "RunInputs",
@@ -182,7 +183,7 @@ def _model_args(recipe: dict, bundle, info) -> dict:
     model's `vocab_size`) from the data; a recipe value that disagrees with the data raises."""
     spec = as_spec(recipe)
     args = dict(spec.model.args or {})
-    if info.task in CLASSIFICATION_TASKS:
+    if info.task.is_classification:
         given = args.get("num_classes")
         if given is not None and given != bundle.num_classes:
             raise ValueError(
@@ -229,7 +230,7 @@ def build_model(recipe: dict, bundle, info):
         check_options(class_weight=spec.class_weight)
         sigmoid_head(network)  # one sigmoid a label; compile_for_task gives it binary CE
     regularize_from(network, spec.switch_values())  # train.l1 / l2 / max_norm / activity_l1
-    wrap = info.input_kind == "image" and info.task != "generative" and (
+    wrap = info.input_kind == "image" and info.task is not Task.GENERATIVE and (
         getattr(bundle, "value_range", "0-255") == "0-255"
     )
     if not wrap:
@@ -270,9 +271,7 @@ def compile_model(model, recipe: dict, info, steps: int):
         epochs=phase.epochs,
         steps_per_epoch=steps,
     )
-    loss = spec.loss
-    if loss is None and info.task == "text_generation":  # a softmax over the vocabulary per step
-        loss = "sparse_categorical_crossentropy"
+    loss = spec.loss  # None: the task's (Task.default_loss)
     return compile_for_task(model, info.task, optimizer=phase.optimizer, learning_rate=lr,
                             optimizer_args=phase.optimizer_args, loss=loss,
                             metrics=None if spec.metrics is None else list(spec.metrics),
@@ -287,14 +286,13 @@ def training_data(bundle, info):
     for autoencoders (scaled as the model's preprocessing scales its input, since the targets
     do not pass through it), images alone for generative models. A `tf.data` pipeline in, a
     pipeline out; `(x, y)` arrays (from `load_array_data`) are for classifiers only."""
-    if info.task in CLASSIFICATION_TASKS or info.task.startswith("sequence") or info.task in (
-            "text_generation", "rating_prediction"):  # inputs and targets as the data has them
+    if info.task.is_supervised:  # inputs and targets as the data has them
         return bundle.train, bundle.val
     if isinstance(bundle.train, tuple):
         raise TypeError(f"{info.name} is a {info.task} model; in-memory arrays are read for "
                          "classifiers only.")
     scaled = _target_scaling(info.preprocessing)
-    if info.task == "autoencoder":
+    if info.task is Task.AUTOENCODER:
         pair = _not_autographed(lambda x, y: (x, scaled(x)))
         return bundle.train.map(pair), bundle.val.map(pair) if bundle.val is not None else None
     return bundle.train.map(_not_autographed(lambda x, y: scaled(x))), None
@@ -449,7 +447,7 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
     inputs = RunInputs(recipe=recipe, spec=spec, info=info, bundle=bundle, train=train, val=val,
                        strategy=strategy, steps=steps, batch_size=batch_size,
                        precision=precision, replicas=replica_count(strategy))
-    if spec.class_weight and info.task in CLASSIFICATION_TASKS:
+    if spec.class_weight and info.task.is_classification:
         inputs.class_weight = run_class_weights(spec.class_weight, bundle, train, log=log)
     mixer = _batch_mixer(spec, info, bundle, arrays)
     if mixer is not None:  # after the class weights, which count the unmixed labels
@@ -468,7 +466,7 @@ def _batch_mixer(spec: RunSpec, info, bundle, arrays: bool):
     augment = spec.augment
     if not mixes_labels(augment):
         return None
-    if info.task not in CLASSIFICATION_TASKS or info.input_kind != "image":
+    if not info.task.is_classification or info.input_kind != "image":
         raise ValueError(f"recipe {spec.name}: train.augment mixup / cutmix mix images and "
                          f"their class labels; {info.name} is a {info.task} model.")
     if arrays:
@@ -646,7 +644,7 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
     from dlzoo.evaluation import evaluate, summary_metrics
 
     model, val, spec = run.model, run.val, run.spec
-    classifier = run.info.task in CLASSIFICATION_TASKS
+    classifier = run.info.task.is_classification
     report, metrics = None, {}
     if classifier and val is not None:
         report = evaluate(model, val, class_names=run.bundle.class_names)
@@ -668,15 +666,15 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
     return report, metrics
 
 
-def _task_metrics(task: str):
+def _task_metrics(task: Task):
     """`fn(model, bundle) -> dict` of the figures a task's card reports beyond Keras's: a
     language model's perplexity against its baselines (dlzoo.generation), a recommender's error
     against the noise floor (dlzoo.recommendation)."""
-    if task == "text_generation":
+    if task is Task.TEXT_GENERATION:
         from dlzoo.generation import language_model_metrics
 
         return language_model_metrics
-    if task == "rating_prediction":
+    if task is Task.RATING_PREDICTION:
         from dlzoo.recommendation import rating_metrics
 
         return rating_metrics
@@ -782,7 +780,7 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
             (Path(output) / ".runs").rmdir()
         return result
     info = model_info(spec.model.name)
-    if info.task not in CLASSIFICATION_TASKS:
+    if not info.task.is_classification:
         raise ValueError(f"--folds reports classification accuracy; {info.name} is a "
                          f"{info.task} model.")
     with run_lock(output, spec.name, log=log):  # the folds' run folders are this run's
@@ -803,7 +801,7 @@ def _cross_validate(spec: RunSpec, folds: int, info, *, output, save: str, verbo
     run = prepare_run(spec, build=False, arrays=True, bundle=bundle, log=log)
     parts = [run.train] + ([run.val] if run.val is not None else [])
     x, y = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
-    ordered = info.input_kind == "sequence" or info.task.startswith("sequence")
+    ordered = info.input_kind == "sequence" or info.task.is_sequence
     seed, out = spec.seed, Path(output)
     models = {}
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dlzoo.tasks import Task
+
 __all__ = ["POLICIES", "QUICK_POLICIES", "digits_split", "plot_curves", "run_demo"]
 
 AUGMENT = {"translate": 0.1, "zoom": 0.1}  # digits: no flips, which would change the class
@@ -86,7 +88,7 @@ def _fit(model, x, y, epochs: int, lr: float) -> None:
         return
     allow_jit(model)
     model.compile(optimizer=make_optimizer("adam", lr),
-                  loss=default_loss("image_classification", model.output_shape[-1]),
+                  loss=default_loss(Task.IMAGE_CLASSIFICATION, model.output_shape[-1]),
                   steps_per_execution=epochs)
     # the whole set as one batch, `epochs` times (a PyDataset: no TensorFlow needed)
     data = Batches(x, y, np.tile(np.arange(len(x)), epochs), batch_size=len(x))
@@ -104,12 +106,12 @@ def _pretrain_lenet(x, y, epochs, out, seed=0):
     keras.utils.set_random_seed(seed)
     net = build("lenet5", num_classes=5, **LENET_ARGS)
     model = with_preprocessing(net, "unit", name="lenet5_digits04")
-    compile_for_task(model, "image_classification", optimizer="adam", learning_rate=1e-3)
+    compile_for_task(model, Task.IMAGE_CLASSIFICATION, optimizer="adam", learning_rate=1e-3)
     h = model.fit(x, y, epochs=epochs, batch_size=64, verbose=0, shuffle=True)
     card = ModelCard(
         name=Path(out).name, model="lenet5",
         model_args={k: list(v) if isinstance(v, tuple) else v for k, v in LENET_ARGS.items()},
-        task="image_classification", preprocessing="unit",
+        task=Task.IMAGE_CLASSIFICATION, preprocessing="unit",
         class_names=[str(c) for c in range(5)],
         description="LeNet-5 pre-trained on scikit-learn's digits 0-4 for the transfer "
                     "demonstration (dlzoo.transfer_demo).",
@@ -130,7 +132,7 @@ def _pretrain_dae(x, epochs, seed=0):
 
     keras.utils.set_random_seed(seed)
     dae = build("conv_dae", input_shape=(32, 32, 1), filters=(32, 64), seed=seed)
-    compile_for_task(dae, "autoencoder", optimizer="adam", learning_rate=1e-3)
+    compile_for_task(dae, Task.AUTOENCODER, optimizer="adam", learning_rate=1e-3)
     scaled = x / 255.0
     h = dae.fit(scaled, scaled, epochs=epochs, batch_size=64, verbose=0)
     return dae, float(h.history["loss"][-1])

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dlzoo.tasks import Task
+
 __all__ = ["VideoPredictions", "frame_to_input", "predict_camera", "predict_video",
            "require_opencv"]
 
@@ -112,11 +114,11 @@ class _Classifier:
 
         card = read_card(model_dir)
         shape = card.get("input_shape") or []
-        if card.get("task", "image_classification") != "image_classification" or len(shape) != 3 \
-                or shape[2] not in (1, 3, 4) or not card.get("class_names"):
+        if card.get("task", Task.IMAGE_CLASSIFICATION) is not Task.IMAGE_CLASSIFICATION \
+                or len(shape) != 3 or shape[2] not in (1, 3, 4) or not card.get("class_names"):
             raise ValueError(f"{model_dir}: --video and --camera take an image classifier (input "
                              f"height, width, 1/3/4 channels, class names); this model is "
-                             f"{card.get('task')!r} with input {shape}")
+                             f"{card.get('task')} with input {shape}")
         self.input_shape = tuple(int(s) for s in shape)
         self.class_names = [str(c) for c in card["class_names"]]
         self.model = load(model_dir, compile=False)

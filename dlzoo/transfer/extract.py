@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from dlzoo.saving import is_saved_model
+from dlzoo.tasks import Task
 
 __all__ = ["CACHE_VERSION", "FeatureExtractor", "Features", "Source", "extract_features",
            "feature_extractor", "resolve_source"]
@@ -136,7 +137,7 @@ def resolve_source(source, *, weights=None, input_shape=None, model_args=None,
     args = dict(model_args or {})
     if input_shape is not None:
         args["input_shape"] = tuple(input_shape)
-    if info.task == "autoencoder":  # the encoder is the pretrained part (no corruption layer)
+    if info.task is Task.AUTOENCODER:  # the encoder is the pretrained part (no corruption layer)
         network = build(info.name, weights=weights, **args)
         if any(lyr.name == "encoder" for lyr in network.layers):
             network = network.get_layer("encoder")

@@ -36,6 +36,8 @@ from typing import ClassVar
 
 import keras_tuner
 
+from dlzoo.tasks import Task
+
 __all__ = [
     "HYPERMODELS",
     "CNNHyperModel",
@@ -494,7 +496,7 @@ class RNNHyperModel(ZooHyperModel):
 
     def _check_model(self):
         if self.info.family != "text_rnn" or self.info.input_kind not in ("tokens", "sequence") \
-                or self.info.task == "sequence_regression":
+                or not self.info.task.is_classification:
             raise ValueError(
                 f"{self.where}: builds recurrent classifiers (text_lstm, sequence_lstm, ...); "
                 f"received model {self.info.name!r}."
@@ -534,7 +536,7 @@ class TransformerHyperModel(ZooHyperModel):
         return ("depth", "num_heads", "embed_dim")
 
     def _check_model(self):
-        if self.info.family != "transformer" or self.info.task == "generative":
+        if self.info.family != "transformer" or self.info.task is Task.GENERATIVE:
             raise ValueError(f"{self.where}: builds transformer_encoder or vit_tiny; received "
                              f"model {self.info.name!r}.")
 

@@ -546,10 +546,8 @@ class SearchResult:
 
 
 def resolve_objective(objective, hypermodel, has_val: bool):
-    from dlzoo.compiling import is_classification
-
     if objective is None:
-        objective = "accuracy" if is_classification(hypermodel.info.task) else "loss"
+        objective = hypermodel.info.task.default_objective
         objective = f"val_{objective}" if has_val else objective
     if not isinstance(objective, str):
         raise TypeError(f"objective must be a logged metric name such as val_accuracy; "
