@@ -205,3 +205,14 @@ def test_find_lr_has_one_entry_and_runs_on_a_finetune_recipes_first_phase(shapes
     assert "{epochs: 2, train: all}" in printed  # the other phase as it was
     assert calls[0].phases[0].train == "head" and calls[0].is_finetune
     assert not (tmp_path / "saved_models").exists()  # nothing trained
+
+
+def test_a_misspelt_flag_names_the_closest_of_its_commands_flags(capsys):
+    for argv, closest in ((["finetune", "photos", "--model", "lenet5", "--head-epocs", "3"],
+                           "--head-epochs"),
+                          (["train", "r.yaml", "--lable-smoothing", "0.1"], "--label-smoothing")):
+        with pytest.raises(SystemExit) as done:
+            cli.main(argv)
+        assert done.value.code == 2
+        err = capsys.readouterr().err
+        assert f"unrecognized arguments: {argv[-2]} {argv[-1]} (closest: {closest})" in err, err
