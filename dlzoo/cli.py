@@ -261,6 +261,9 @@ def _print_baseline(metrics: dict, console) -> None:
 def _cmd_train(args) -> int:
     from dlzoo.recipes import load_recipe
 
+    # before the recipe, whose checks make an optimizer: JAX's runtime must start joined
+    index = _join_processes(args, refuse=(("--find-lr", args.find_lr),
+                                           ("--folds", args.folds is not None)))
     recipe = load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args) + (
         [f"train.class_weight={args.class_weight}"] if args.class_weight else [])
         + _switch_overrides(args))
@@ -275,10 +278,18 @@ def _cmd_train(args) -> int:
             return 0
     if args.folds is not None:
         return _train_folds(recipe, args)
-    result = run_recipe(recipe, output=args.output, resume=args.resume,
-                        overwrite=args.overwrite, verbose=0 if args.quiet else 2,
-                        log=(lambda *a: None) if args.quiet else print,
-                        card_extra={"lr_find": found.summary()} if found else None)
+    from dlzoo.distribution import process_output
+
+    quiet = args.quiet or index > 0
+    with process_output(args.output, resume=args.resume,
+                        state=[f".runs/{recipe['name']}"]) as output:
+        result = run_recipe(recipe, output=output, resume=args.resume,
+                            overwrite=args.overwrite, verbose=0 if quiet else 2,
+                            log=(lambda *a: None) if quiet else print,
+                            card_extra={"lr_find": found.summary()} if found else None)
+    if index:
+        print(f"process {index}: done; process 0 wrote the model and its card")
+        return 0
     _print_run(result)
     return 0
 
@@ -343,9 +354,37 @@ def _add_run_flags(p, what: str, recipe: bool = True) -> None:
     p.add_argument("--devices", type=_parse_devices, default=None, metavar="N|all",
                    help=f"train {what} data parallel over N local devices (or all): "
                         "keras.distribution.DataParallel on JAX, MirroredStrategy on TensorFlow; "
-                        "the batch size stays the global batch, split evenly over them"
+                        "the batch size stays the global batch, split evenly over them "
+                        "(over several processes: all, or N over all their devices)"
                         + ("; the recipe's train.devices, default 1" if recipe else
                            "; default 1"))
+    g = p.add_argument_group(
+        "several hosts (JAX)", "every host runs the same command with its own --process-id; "
+        "the devices of every process train as one data-parallel mesh (pass --devices all), "
+        "process 0 writes the outputs. Unset, they come from JAX_COORDINATOR_ADDRESS, "
+        "JAX_NUM_PROCESSES and JAX_PROCESS_ID, or JAX's SLURM / Open MPI / Kubernetes "
+        "detection")
+    g.add_argument("--coordinator", default=None, metavar="HOST:PORT",
+                   help="process 0's host and a free port on it, the same on every host")
+    g.add_argument("--num-processes", type=int, default=None, metavar="N",
+                   help="processes in the run, over every host")
+    g.add_argument("--process-id", type=int, default=None, metavar="I",
+                   help="this process: 0 to N-1 (0 writes the outputs)")
+
+
+def _join_processes(args, *, refuse=()) -> int:
+    """--coordinator / --num-processes / --process-id (or JAX's environment): joins this
+    process to the run's others (`dlzoo.distribution.join_processes`) before anything runs on
+    JAX; returns this process's index (0 writes the outputs, the others stay quiet)."""
+    from dlzoo.distribution import join_processes
+
+    index, count = join_processes(args.coordinator, args.num_processes, args.process_id,
+                                  log=(lambda *a: None) if args.quiet else print)
+    for flag, used in refuse:
+        if count > 1 and used:
+            raise CLIError(f"{flag} does not span processes; drop it, or run on one host "
+                           "without --coordinator / --num-processes / --process-id")
+    return index
 
 
 def _run_overrides(args) -> list[str]:
@@ -1198,6 +1237,7 @@ def _cmd_finetune(args) -> int:
     )
     from dlzoo.transfer import fine_tune
 
+    index = _join_processes(args, refuse=(("--find-lr", args.find_lr),))  # before any JAX
     data, images_root, data_words = _finetune_data(args)
     source = os.fspath(saved_model_folder(args.model) or args.model)  # FOLDER/model.keras: FOLDER
     saved = is_saved_model(source)
@@ -1212,9 +1252,20 @@ def _cmd_finetune(args) -> int:
     quiet = args.quiet
     if args.find_lr and _find_lr_finetune(source, out, args):
         return 0
-    result = fine_tune(source, data, **finetune_settings(args), out=out, resume=args.resume,
-                       overwrite=args.overwrite, verbose=0 if quiet else 2,
-                       log=(lambda *a: None) if quiet else print)
+    from dlzoo.distribution import process_output
+
+    quiet = quiet or index > 0
+    with process_output(out, runs_in=os.path.dirname(os.path.abspath(out)), resume=args.resume,
+                        state=[f".runs/{os.path.basename(os.path.abspath(out))}"]) as out:
+        settings = finetune_settings(args)
+        if index:  # process 0 writes the feature cache
+            settings["cache_dir"] = None
+        result = fine_tune(source, data, **settings, out=out, resume=args.resume,
+                           overwrite=args.overwrite, verbose=0 if quiet else 2,
+                           log=(lambda *a: None) if quiet else print)
+    if index:
+        print(f"process {index}: done; process 0 wrote the model and its card")
+        return 0
     card = result.card
     metrics = card.get("metrics", {})
     table = Table(title=f"{card['name']}: {card['model']} fine-tuned on {card['data']['source']}")
@@ -1473,6 +1524,8 @@ def _add_export(sub):
 def _cmd_tune(args) -> int:
     from dlzoo.recipes import load_recipe
 
+    # before the recipe, whose checks make an optimizer: JAX's runtime must start joined
+    index = _join_processes(args, refuse=(("--workers", args.workers), ("--role", args.role)))
     overrides = list(args.set or [])
     if args.tuner is not None:
         overrides.append(f"tune.tuner={args.tuner}")
@@ -1488,12 +1541,17 @@ def _cmd_tune(args) -> int:
     from dlzoo.tuning.runner import tune_recipe  # keras-tuner: imports Keras, after the recipe
     from dlzoo.tuning.search import SearchFailedError
 
+    from dlzoo.distribution import process_output
+
+    quiet = args.quiet or index > 0
     try:
-        result, run = tune_recipe(
-            recipe, output=args.output, resume=args.resume, overwrite=args.overwrite,
-            workers=args.workers or 0, role=args.role, verbose=0 if args.quiet else 2,
-            log=(lambda *a: None) if args.quiet else print, oracle_timeout=args.oracle_timeout,
-        )
+        with process_output(args.output, resume=args.resume, state=[
+                f".runs/{recipe['name']}", f".tuning/{recipe['name']}"]) as output:
+            result, run = tune_recipe(
+                recipe, output=output, resume=args.resume, overwrite=args.overwrite,
+                workers=args.workers or 0, role=args.role, verbose=0 if quiet else 2,
+                log=(lambda *a: None) if quiet else print, oracle_timeout=args.oracle_timeout,
+            )
     except WorkerError as e:
         raise CLIError(str(e)) from None
     except SearchFailedError as e:  # every trial so far, the failed ones with their reasons
@@ -1501,6 +1559,9 @@ def _cmd_tune(args) -> int:
             _print_search(e.result, recipe["name"], _console())
         raise CLIError(str(e)) from None
     if args.role is not None:
+        return 0
+    if index:
+        print(f"process {index}: done; process 0 wrote the search and the model")
         return 0
     console = _console()
     _print_search(result, recipe["name"], console)

@@ -23,7 +23,13 @@ from dlzoo.callbacks import RunBackup, find_backup, learning_rate, standard
 from dlzoo.compiling import compile_for_task
 from dlzoo.data.datasets import load
 from dlzoo.data.images import color_mode_for
-from dlzoo.distribution import divisible_batches, strategy_for, strategy_scope
+from dlzoo.distribution import (
+    divisible_batches,
+    process_arrays,
+    processes,
+    strategy_for,
+    strategy_scope,
+)
 from dlzoo.evaluation import evaluate, summary_metrics
 from dlzoo.files import RunLock, atomic_path, write_json
 from dlzoo.metrics import class_counts, class_weights
@@ -657,6 +663,9 @@ def _fit_phase(model, cfg: FineTuneConfig, phase_dir: Path | None, x, y=None, *,
         for c in callbacks:
             if isinstance(c, RunBackup):
                 c.replay = replay
+    if y is not None and processes()[1] > 1:  # arrays: each process feeds its slice
+        (x, val), y = process_arrays(x, y, val, batch_size=fit_args.pop("batch_size"),
+                                     shuffle=fit_args.pop("shuffle", False), seed=cfg.seed), None
     h = model.fit(x, y, validation_data=val, epochs=epochs, callbacks=callbacks,
                   verbose=cfg.verbose, **fit_args).history
     if phase_dir is None or not (phase_dir / "history.csv").exists():
