@@ -21,6 +21,7 @@ from dlzoo.interrupts import mark_pressed
 from dlzoo.quiet import quiet_tensorflow_import
 from dlzoo.recipes import load_recipe
 from dlzoo.saving import default_finetune_out, saved_model_folder
+from dlzoo.spec.rules import closest
 from dlzoo.version import __version__
 
 # TensorFlow's C++ start-up chatter (CUDA probes, oneDNN notes) hides the one line that matters.
@@ -46,8 +47,31 @@ class _Parser(argparse.ArgumentParser):
     """argparse's parser whose errors are one line, as dlzoo's own are: what was wrong and where
     to read the options, instead of the whole usage block above the one line that matters."""
 
+    def parse_known_args(self, args=None, namespace=None):
+        self._argv = list(sys.argv[1:] if args is None else args)  # for _closest_flag
+        return super().parse_known_args(args, namespace)
+
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        hint = self._closest_flag(message)
+        self.exit(2, f"{self.prog}: error: {message}{hint} (see `{self.prog} --help`)\n")
+
+    def _closest_flag(self, message: str) -> str:
+        """' (closest: --head-epochs)' for a misspelt flag, among the command's own."""
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        flag = next((w.split("=")[0] for w in message.split(":", 1)[1].split()
+                     if w.startswith("--")), None)
+        if flag is None:
+            return ""
+        argv = getattr(self, "_argv", [])
+        options = set(self._option_string_actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                command = next((a for a in argv if a in action.choices), None)
+                for p in [action.choices[command]] if command else action.choices.values():
+                    options |= set(p._option_string_actions)
+        close = closest(flag, sorted(o for o in options if o.startswith("--")))
+        return f" (closest: {close})" if close else ""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
-"""The flags and argument parsers several commands share, and the checks `main()` runs on every
+"""The flags and argument parsers several commands share, and the check `main()` runs on every
 command's arguments before it starts (contradicting flags, flags that need another, numeric
-limits): CONFLICTS, REQUIRES and LIMITS, one block at the end."""
+limits: the rules in `dlzoo.spec.rules`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import os
 from dlzoo.distribution import join_processes
 from dlzoo.precision import PRECISIONS
 from dlzoo.schedules import LR_SCHEDULES
+from dlzoo.spec.rules import FlagError, check_flags
 from dlzoo.tasks import Task
 
 
@@ -301,98 +302,14 @@ def _saved_task(model_dir):
         return None
 
 
-# Flags that contradict each other, per command: (flag, flag, why); "dest=value" means that
-# value. Checked before a command runs, so `tune --resume --overwrite` is refused instead of one
-# silently winning.
-CONFLICTS = {
-    "train": [("resume", "folds", "--resume does not apply to --folds; run it again")],
-    "tune": [("resume", "overwrite", "--resume keeps the trials, --overwrite discards them")],
-    "finetune": [(dest, "epochs=0", "--epochs 0 skips phase 2, which that flag configures")
-                 for dest in ("lr", "unfreeze", "train_batchnorm")]
-                + [("augment", "cache_dir", "--augment runs phase 1 without the feature cache"),
-                   ("resume", "find_lr", "--find-lr runs a range test, which has nothing to "
-                    "resume")],
-    "quickstart": [(dest, "transfer", "the transfer demonstration has its own epochs and output")
-                   for dest in ("epochs", "quiet")],
-    "doctor": [("json", "limit", "--json prints every row; --limit shortens the table")],
-    "generate": [("temperature", "greedy", "--greedy takes the most probable word; it draws "
-                  "nothing to reshape"), ("top_k", "greedy", "--greedy keeps only the top word")],
-}
-# Flags that only mean something with another one: (flag, needs).
-REQUIRES = {
-    "train": [("save_folds", "folds")],
-    "evaluate": [("epsilon", "adversarial"), ("max_samples", "adversarial")],
-    "quickstart": [("full", "transfer")],
-    "datasets": [(dest, "action=export") for dest in ("overwrite", "image_size", "name",
-                                                       "directory")],
-}
-
-
-# Limits on numeric flags, (lowest, highest) inclusive: a typo (`--epochs 1000000000000`,
-# `--workers 5000`) is refused before anything starts. Counts of epochs and trials match the
-# recipes' (dlzoo.recipes.MAX_EPOCHS, MAX_TRIALS).
-_EPOCHS, _BATCH, _SEED = (0, 100_000), (1, 1 << 16), (0, 2**32 - 1)
-LIMITS = {
-    "build": {"num_classes": (1, 1_000_000)},
-    "train": {"folds": (2, 100)},
-    "evaluate": {"batch_size": _BATCH, "max_samples": (0, 10_000_000)},
-    "predict": {"top_k": (1, 1000), "camera": (0, 10_000), "max_frames": (1, 10**9)},
-    "generate": {"n": (1, 100_000), "max_words": (1, 100_000), "top_k": (1, 10_000_000),
-                 "seed": _SEED},
-    "quickstart": {"epochs": (1, 100_000)},
-    "doctor": {"seed": _SEED, "workers": (1, 256), "limit": (0, 10**9),
-               "validation_split": (0.0, 0.95)},
-    "finetune": {"head_epochs": _EPOCHS, "epochs": _EPOCHS, "batch_size": _BATCH,
-                 "seed": _SEED, "validation_split": (0.0, 0.95), "head_lr": (1e-12, 10.0),
-                 "lr": (1e-12, 10.0)},
-    "tune": {"max_trials": (1, 100_000), "workers": (1, 256), "oracle_timeout": (1, 604_800)},
-}
-# Image sizes and shapes (tuples): each side at most this (dlzoo.recipes.MAX_IMAGE_SIDE).
-MAX_SIDE = 16_384
-
-
-def _check_numbers(command, args) -> None:
-    for dest, (low, high) in LIMITS.get(command, {}).items():
-        value = getattr(args, dest, None)
-        if value is not None and not low <= value <= high:
-            raise CLIError(f"--{dest.replace('_', '-')} must be from {low:g} to {high:g}; "
-                           f"received {value:g}")
-    for dest in ("input_shape", "image_size"):
-        shape = getattr(args, dest, None)
-        if shape is not None and any(not 1 <= int(s) <= MAX_SIDE for s in shape):
-            raise CLIError(f"--{dest.replace('_', '-')}: every size must be from 1 to {MAX_SIDE}; "
-                           f"received {','.join(map(str, shape))}")
-
-
 def _refuse_conflicts(args) -> None:
     """Raises CLIError for two flags that contradict each other, a flag given without the one it
-    modifies (`evaluate --epsilon` without `--adversarial`), or a number out of its range."""
-    command = getattr(args, "command", None)
+    modifies (`evaluate --epsilon` without `--adversarial`), or a number out of its range: the
+    rules are the run's (`dlzoo.spec.rules.check_flags`: CONFLICTS, REQUIRES, LIMITS)."""
     subparser = getattr(args, "_subparser", None)
     if subparser is None:
         return
-    _check_numbers(command, args)
-
-    def given(spec) -> bool:
-        dest, _, value = spec.partition("=")
-        have = getattr(args, dest, None)
-        if value:
-            return str(have) == value
-        return (have is not None and have is not False and have != ""  # '': "none" (--cache-dir '')
-                and have != subparser.get_default(dest))
-
-    def flag(spec) -> str:
-        dest, _, value = spec.partition("=")
-        if dest == "action":
-            return f"the {value} action"
-        if dest in ("name", "directory"):  # positional arguments
-            return dest.upper()
-        return "--" + dest.replace("_", "-") + (f" {value}" if value else "")
-
-    for a, b, why in CONFLICTS.get(command, []):
-        if given(a) and given(b):
-            raise CLIError(f"{flag(a)} and {flag(b)} contradict each other: {why}")
-    for dest, needs in REQUIRES.get(command, []):
-        if given(dest) and not given(needs):
-            raise CLIError(f"{flag(dest)} only applies with {flag(needs)}; add it or drop "
-                           f"{flag(dest)}")
+    try:
+        check_flags(getattr(args, "command", None), args, subparser.get_default)
+    except FlagError as e:
+        raise CLIError(str(e)) from None

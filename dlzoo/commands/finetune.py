@@ -22,6 +22,24 @@ from dlzoo.commands._options import (
 from dlzoo.commands._output import _console, _print_baseline, _print_lr_find, _shell
 from dlzoo.distribution import process_output
 from dlzoo.saving import CARD_FILE, default_finetune_out, is_saved_model, saved_model_folder
+from dlzoo.spec import RunSpec
+
+
+def finetune_settings(args) -> dict:
+    """`dlzoo finetune`'s flags as `fine_tune` keywords: what the run is
+    (`dlzoo.spec.RunSpec.from_finetune(source, data, **finetune_settings(args))`)."""
+    return dict(
+        weights=args.weights, layer=args.layer, pooling=args.pooling,
+        head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
+        head_learning_rate=args.head_lr, learning_rate=args.lr,
+        train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
+        class_weight=args.class_weight, image_size=args.image_size,
+        color_mode=args.color_mode, batch_size=args.batch_size,
+        validation_split=args.validation_split, seed=args.seed,
+        model_args=_parse_model_args(args.set), cache_dir=args.cache_dir or None,
+        keep=args.keep, precision=args.precision or "auto", devices=args.devices or 1,
+        **_switch_settings(args),
+    )
 
 
 def run(args) -> int:
@@ -47,22 +65,12 @@ def run(args) -> int:
     quiet = quiet or index > 0
     with process_output(out, runs_in=os.path.dirname(os.path.abspath(out)), resume=args.resume,
                         state=[f".runs/{os.path.basename(os.path.abspath(out))}"]) as out:
-        result = fine_tune(
-            source, data, weights=args.weights, layer=args.layer, pooling=args.pooling,
-            head_epochs=args.head_epochs, epochs=args.epochs, unfreeze=args.unfreeze,
-            head_learning_rate=args.head_lr, learning_rate=args.lr,
-            train_batchnorm=args.train_batchnorm, augment=_parse_augment(args.augment),
-            class_weight=args.class_weight,
-            image_size=args.image_size,
-            color_mode=args.color_mode, batch_size=args.batch_size,
-            validation_split=args.validation_split, seed=args.seed,
-            model_args=_parse_model_args(args.set), out=out,
-            cache_dir=(args.cache_dir or None) if index == 0 else None,  # process 0 writes it
-            overwrite=args.overwrite, keep=args.keep, resume=args.resume,
-            precision=args.precision or "auto", devices=args.devices or 1,
-            verbose=0 if quiet else 2, log=(lambda *a: None) if quiet else print,
-            **_switch_settings(args),
-        )
+        settings = finetune_settings(args)
+        if index:  # process 0 writes the feature cache
+            settings["cache_dir"] = None
+        result = fine_tune(source, data, **settings, out=out, resume=args.resume,
+                           overwrite=args.overwrite, verbose=0 if quiet else 2,
+                           log=(lambda *a: None) if quiet else print)
     if index:
         print(f"process {index}: done; process 0 wrote the model and its card")
         return 0
@@ -171,17 +179,11 @@ def _export_hint(model_dir) -> str:
 def _find_lr_finetune(source, out, args) -> bool:
     """--find-lr: the range test for phase 1; True when that is all (no --use-found-lr), else
     sets --head-lr to the suggestion."""
-    from dlzoo.lr_finder import find_lr_for_finetune
+    from dlzoo.lr_finder import find_lr_for_run
 
     lr_out = os.path.join("lr_find", os.path.basename(os.path.normpath(out)))
-    found = find_lr_for_finetune(
-        source, _finetune_data(args)[0], out=lr_out, weights=args.weights, layer=args.layer,
-        pooling=args.pooling, head_learning_rate=args.head_lr,
-        augment=_parse_augment(args.augment), image_size=args.image_size,
-        color_mode=args.color_mode, batch_size=args.batch_size,
-        validation_split=args.validation_split, seed=args.seed,
-        model_args=_parse_model_args(args.set), log=(lambda *a: None) if args.quiet else print,
-        **_switch_settings(args))
+    spec = RunSpec.from_finetune(source, _finetune_data(args)[0], **finetune_settings(args))
+    found = find_lr_for_run(spec, out=lr_out, log=(lambda *a: None) if args.quiet else print)
     _print_lr_find(found, lr_out)
     if not args.use_found_lr:
         print(f"nothing trained; fine-tune at it with: --head-lr {found.suggestion:.2g} "

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 
+import yaml
+
 from dlzoo.commands._options import (
     CLIError,
     _add_find_lr_flags,
@@ -19,6 +21,7 @@ from dlzoo.commands._output import _console, _print_baseline, _print_lr_find, _p
 from dlzoo.distribution import process_output
 from dlzoo.recipes import load_recipe
 from dlzoo.saving import read_card
+from dlzoo.spec import RunSpec
 
 
 def run(args) -> int:
@@ -33,10 +36,6 @@ def run(args) -> int:
     found = None
     if args.use_found_lr and not args.find_lr:
         raise CLIError("--use-found-lr goes with --find-lr")
-    if recipe.get("phases") and (args.find_lr or args.folds is not None):
-        raise CLIError(f"{'--find-lr' if args.find_lr else '--folds'} does not apply to a "
-                       "recipe with phases (a fine-tune) yet; for the head's rate run "
-                       "dlzoo finetune FOLDER --model MODEL --find-lr")
     if args.find_lr:
         recipe, found = _find_lr_recipe(recipe, args)
         if found is None:
@@ -59,20 +58,28 @@ def run(args) -> int:
 
 def _find_lr_recipe(recipe, args):
     """--find-lr: the range test; with --use-found-lr, the recipe at the suggested rate."""
-    from dlzoo.lr_finder import find_lr_for_recipe
+    from dlzoo.lr_finder import find_lr_for_run
 
     if args.resume:
         raise CLIError("--find-lr does not apply to --resume")
-    out = os.path.join("lr_find", recipe["name"])
-    found = find_lr_for_recipe(recipe, out=out, log=(lambda *a: None) if args.quiet else print)
+    spec = RunSpec.from_recipe(recipe)
+    out = os.path.join("lr_find", spec.name)
+    found = find_lr_for_run(spec, out=out, output=args.output,
+                            log=(lambda *a: None) if args.quiet else print)
     _print_lr_find(found, out)
+    rate = f"{found.suggestion:.2g}"
+    if spec.is_finetune:  # the first phase's rate, the others as they are
+        phases = [dict(p) for p in recipe["phases"]]
+        phases[0]["learning_rate"] = float(rate)
+        setting = "phases=" + yaml.safe_dump(phases, default_flow_style=True).strip()
+    else:
+        setting = f"train.learning_rate={rate}"
     if not args.use_found_lr:
-        print(f"nothing trained; train at it with: --set train.learning_rate={found.suggestion:.2g}"
+        print(f"nothing trained; train at it with: --set '{setting}'"
               " (or --find-lr --use-found-lr)")
         return recipe, None
     return load_recipe(args.recipe, overrides=(args.set or []) + _run_overrides(args)
-                       + _switch_overrides(args) + [
-        f"train.learning_rate={found.suggestion:.2g}"]), found
+                       + _switch_overrides(args) + [setting]), found
 
 
 def _train_folds(recipe, args) -> int:
