@@ -1,4 +1,4 @@
-"""The transfer demonstration (dlzoo.transfer_demo): LeNet-5 pre-trained on digits 0-4, then six
+"""The transfer demonstration (dlzoo.commands.transfer_demo): LeNet-5 pre-trained on digits 0-4, then six
 policies on k = 2, 5, 10, 25 labelled images per class of digits 5-9, measured on every other 5-9
 image over four seeds. Ships the pre-trained model with the figures in its card and the curves
 (saved_models/lenet5-digits04/, transfer_curves.png: RESULTS.md shows that copy, none is kept here);
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(quick: bool = False) -> dict:
-    from dlzoo.transfer_demo import POLICIES, QUICK_POLICIES, run_demo
+    from dlzoo.commands.transfer_demo import POLICIES, QUICK_POLICIES, run_demo
 
     work = Path(tempfile.mkdtemp(prefix="dlzoo-transfer-demo-"))
     try:

@@ -13,13 +13,14 @@ from dlzoo.quiet import quiet_tensorflow_import
 quiet_tensorflow_import(default_level=2)
 choose_backend()  # JAX (else PyTorch) where TensorFlow is absent and nothing else was chosen
 
-from dlzoo.registry import ModelInfo, list_models, model_info, register_model
+from dlzoo.registry import ModelInfo, Task, list_models, model_info, register_model
 from dlzoo.saving import load, save
 from dlzoo.version import __version__
 from dlzoo.weights import build
 
 __all__ = [
     "ModelInfo",
+    "Task",
     "__version__",
     "build",
     "list_models",

@@ -17,7 +17,7 @@ import os
 import sys
 
 __all__ = ["LOADERS", "backend_name", "choose_backend", "compilation_cache_dir", "has_tensorflow",
-           "installed_version", "resolve_loader", "use_compilation_cache"]
+           "installed_version", "processes", "resolve_loader", "use_compilation_cache"]
 
 LOADERS = ("auto", "tf.data", "pydataset")
 
@@ -120,9 +120,22 @@ def installed_version(dist: str) -> str:
 
 
 
+def processes() -> tuple[int, int]:
+    """`(this process's index, the process count)` of a JAX multi-process run
+    (`jax.distributed.initialize`, `dlzoo.distribution.join_processes`); `(0, 1)` on one process
+    and on other backends. Imports no backend that is not imported already."""
+    jax = sys.modules.get("jax")
+    joined = getattr(getattr(jax, "distributed", None), "is_initialized", None)
+    if joined is None or not joined():
+        return 0, 1  # asks no backend to start (jax.process_count() would)
+    return int(jax.process_index()), int(jax.process_count())
+
+
 def resolve_loader(loader) -> str:
     """The input path a data loader takes: `"tf.data"` or `"pydataset"` (dlzoo.data.neutral);
-    `"auto"` is tf.data where TensorFlow is installed, else the PyDataset.
+    `"auto"` is tf.data where TensorFlow is installed, else the PyDataset; and the PyDataset in
+    a JAX run over several processes, where each process feeds its slice of every batch
+    (`dlzoo.distribution`).
 
     Raises:
         ValueError: an unknown loader name.
@@ -131,7 +144,7 @@ def resolve_loader(loader) -> str:
     if loader not in LOADERS:
         raise ValueError(f"loader must be one of {', '.join(LOADERS)}; received {loader!r}.")
     if loader == "auto":
-        return "tf.data" if has_tensorflow() else "pydataset"
+        return "tf.data" if has_tensorflow() and processes()[1] == 1 else "pydataset"
     if loader == "tf.data" and not has_tensorflow():
         raise ImportError("loader='tf.data' needs TensorFlow (pip install tensorflow); "
                           "loader='pydataset' works on every backend without it.")

@@ -38,6 +38,7 @@ import keras
 import numpy as np
 
 from dlzoo.files import atomic_path, to_jsonable, write_json, write_weights
+from dlzoo.tensorboard_logs import tensorboard_callback
 
 __all__ = [
     "LR_SCHEDULES",
@@ -728,7 +729,5 @@ def standard(
         callbacks.append(ResumeState(os.path.join(run_dir, "state"), callbacks))
         callbacks.append(RunBackup(os.path.join(run_dir, "backup"), log=log))
     if tensorboard:
-        from dlzoo.tensorboard_logs import tensorboard_callback
-
         callbacks.append(tensorboard_callback(tensorboard, log=log))
     return callbacks

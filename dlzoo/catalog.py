@@ -27,6 +27,15 @@ import json
 import os
 import sys
 
+from dlzoo.registry import (
+    _REGISTRY,
+    Task,
+    _natural_key,
+    ensure_loaded,
+    model_info,
+    normalize_name,
+)
+
 __all__ = ["CATALOG_PATH", "REGENERATE", "entry", "generate", "list_names", "load", "stale", "write"]
 
 CATALOG_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models", "catalog.json")
@@ -48,8 +57,6 @@ def load() -> dict:
 
 
 def _normalize(name: str) -> str:
-    from dlzoo.registry import normalize_name  # the registry module imports no backend
-
     return normalize_name(name)
 
 
@@ -73,15 +80,13 @@ def entry(name: str) -> dict:
 
 def list_names(pattern: str = "*", task: str | None = None, family: str | None = None) -> list[str]:
     """`dlzoo.list_models`'s filter over the stored catalog (same order, same errors)."""
-    from dlzoo.registry import TASKS, _natural_key
-
-    if task is not None and task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS} or None; received {task!r}.")
+    if task is not None:
+        task = Task.parse(task, where="list_models", model=True)
     pat = pattern.lower()
     out = [
         n for n, e in load().items()
         if (fnmatch.fnmatch(n, pat) or fnmatch.fnmatch(_normalize(n), pat))
-        and (task is None or e["task"] == task)
+        and (task is None or Task(e["task"]) is task)
         and (family is None or e["family"] == family.lower())
     ]
     return sorted(out, key=_natural_key)
@@ -90,8 +95,6 @@ def list_names(pattern: str = "*", task: str | None = None, family: str | None =
 def generate() -> dict:
     """The catalog as the live registry gives it (imports Keras; builds the models that declare no
     parameter count, at their defaults)."""
-    from dlzoo.registry import _REGISTRY, ensure_loaded, model_info
-
     ensure_loaded()
     models = {}
     for info in _REGISTRY.values():

@@ -9,9 +9,12 @@ compile through `compile_for_task`, so a task's defaults are written once.
 
 from __future__ import annotations
 
+from dlzoo.augmentation import mixes_labels
+from dlzoo.switches import optimizer_arguments
+from dlzoo.tasks import Task
+
 
 __all__ = [
-    "CLASSIFICATION_TASKS",
     "JAX_TRACEABLE_AUGMENTATION",
     "allow_jit",
     "compile_for_task",
@@ -21,15 +24,7 @@ __all__ = [
     "smoothed_loss",
 ]
 
-CLASSIFICATION_TASKS = (
-    "image_classification",
-    "classification",
-    "text_classification",
-    "sequence_classification",
-)
-
-
-MULTI_LABEL_TASK = "multi_label_classification"  # a sigmoid head, binary cross-entropy
+MULTI_LABEL_TASK = Task.MULTI_LABEL_CLASSIFICATION  # a sigmoid head, binary cross-entropy
 
 
 def has_sigmoid_head(model) -> bool:
@@ -53,22 +48,19 @@ def _predictions(model):
     return None
 
 
-def is_classification(task: str) -> bool:
-    """Whether `task` (a `dlzoo.registry.TASKS` entry) predicts class labels."""
-    return task in CLASSIFICATION_TASKS
+def is_classification(task: Task | str) -> bool:
+    """`Task(task).is_classification`: whether `task` predicts one class label a sample."""
+    return Task(task).is_classification
 
 
-def default_loss(task: str, output_units: int | None = None) -> str:
-    """Sparse categorical cross-entropy for classifiers (binary cross-entropy for a single
-    sigmoid unit, `output_units == 1`), mean squared error for everything else."""
-    if is_classification(task):
-        return "binary_crossentropy" if output_units == 1 else "sparse_categorical_crossentropy"
-    return "mse"
+def default_loss(task: Task | str, output_units: int | None = None) -> str | None:
+    """`Task(task).default_loss(output_units)`: the loss `task` compiles with by default."""
+    return Task(task).default_loss(output_units)
 
 
-def default_metrics(task: str) -> list[str]:
-    """`["accuracy"]` for classifiers, none otherwise."""
-    return ["accuracy"] if is_classification(task) else []
+def default_metrics(task: Task | str) -> list[str]:
+    """`Task(task).default_metrics()`: `["accuracy"]` for classifiers, none otherwise."""
+    return Task(task).default_metrics()
 
 
 def make_optimizer(name: str, learning_rate=1e-3, **kwargs):
@@ -134,14 +126,14 @@ def allow_jit(model):
     return model
 
 
-def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
+def compile_for_task(model, task: Task | str, *, optimizer="adam", learning_rate=1e-3,
                      optimizer_args: dict | None = None, loss=None, metrics=None,
                      switches: dict | None = None):
     """Compiles `model` for `task` and returns it.
 
     Args:
         model: a built Keras model.
-        task: a `dlzoo.registry.TASKS` entry. A `"generative"` model (a GAN with its own
+        task: a `dlzoo.tasks.Task` (or its string). A generative model (a GAN with its own
             `train_step`) is compiled with the optimizer only.
         optimizer: an optimizer name or instance.
         learning_rate: a float or schedule, used when `optimizer` is a name.
@@ -153,13 +145,12 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
             mixes labels (mixup / cutmix), the loss and `accuracy` take soft labels too.
 
     Raises:
-        ValueError: a switch that does not fit (label smoothing on a task without a
-            cross-entropy loss, an `optimizer_args` entry that contradicts a switch).
+        ValueError: `task` is no `Task`; a switch that does not fit (label smoothing on a task
+            without a cross-entropy loss, an `optimizer_args` entry that contradicts a switch).
     """
+    task = Task.parse(task, where="compile_for_task")
     switches = switches or {}
     if isinstance(optimizer, str):
-        from dlzoo.switches import optimizer_arguments
-
         optimizer = make_optimizer(optimizer, learning_rate,
                                    **optimizer_arguments(switches, optimizer_args))
     if getattr(optimizer, "weight_decay", None):
@@ -168,13 +159,13 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
         optimizer.exclude_from_weight_decay(
             var_list=[v for v in model.weights if len(v.shape) <= 1])
     allow_jit(model)
-    if task == "generative":
+    if task is Task.GENERATIVE:
         model.compile(optimizer=optimizer)
         return model
     # --- multi-label (dlzoo.multilabel): one sigmoid a label, binary cross-entropy. A classifier
     # whose head was made a sigmoid of several units (multi-label data) is one, whatever task
     # its caller names.
-    if task == MULTI_LABEL_TASK or (is_classification(task) and has_sigmoid_head(model)):
+    if task.is_multi_label or (task.is_classification and has_sigmoid_head(model)):
         import keras
 
         # named "accuracy" (the share of right label decisions at 0.5), so the callbacks'
@@ -182,16 +173,14 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
         model.compile(optimizer=optimizer, loss=loss or "binary_crossentropy",
                       metrics=metrics or [keras.metrics.BinaryAccuracy(name="accuracy")])
         return model
-    from dlzoo.augmentation import mixes_labels
-
     soft = mixes_labels(switches.get("augment"))
     if switches.get("label_smoothing") or soft:  # mixed labels: a loss that takes soft ones
         loss = smoothed_loss(task, loss, switches.get("label_smoothing") or 0.0,
                              model.output_shape[-1])
     if loss is None:
-        loss = default_loss(task, model.output_shape[-1])
+        loss = task.default_loss(model.output_shape[-1])
     if metrics is None:
-        metrics = default_metrics(task)
+        metrics = task.default_metrics()
     from dlzoo.metrics import resolve_metrics
 
     metrics = resolve_metrics(metrics)
@@ -203,7 +192,7 @@ def compile_for_task(model, task: str, *, optimizer="adam", learning_rate=1e-3,
     return model
 
 
-def smoothed_loss(task: str, loss, label_smoothing: float, output_units: int | None):
+def smoothed_loss(task: Task | str, loss, label_smoothing: float, output_units: int | None):
     """The cross-entropy loss of `task` with `label_smoothing`: `dlzoo.losses.SmoothedCrossEntropy`
     for softmax classifiers (class-index or one-hot labels), Keras's `BinaryCrossentropy` for a
     single sigmoid unit.

@@ -21,6 +21,11 @@ import os
 
 import numpy as np
 
+from dlzoo.data.datasets import load as load_data
+from dlzoo.data.images import color_mode_for
+from dlzoo.data.labelfile import csv_source, is_label_file, parse_csv_source
+from dlzoo.data.manifest import content_digest
+from dlzoo.interpretation import interpret, predict_keeping_worst
 from dlzoo.multilabel import (
     card_thresholds,
     has_sigmoid_head,
@@ -35,13 +40,15 @@ from dlzoo.plots import plot_confusion_matrix, plot_history, read_history
 from dlzoo.predicting import as_probabilities as _as_probabilities
 from dlzoo.predicting import labels_of as _labels
 from dlzoo.predicting import predicted_batches, read_images
+from dlzoo.saving import folder_name, read_card
+from dlzoo.saving import load as load_model
+from dlzoo.tta import TTA, tta_probabilities
+from dlzoo.tasks import Task
 
 __all__ = [
     "FilePredictions",
     "Report",
     "SavedModelEvaluation",
-    "baseline_line",
-    "baseline_warning",
     "classification_report",
     "is_training_file",
     "evaluate",
@@ -242,7 +249,7 @@ def summary_metrics(report: Report, prefix: str = "val_") -> dict:
     macro-F1, the majority-class baseline (and its class), whether the model beats it, the sample
     count, each named `prefix + name`; then `per_class` and `confusion_matrix`."""
     d = report.to_dict()
-    if d.get("task") == "multi_label_classification":  # dlzoo.multilabel.MultiLabelReport
+    if d.get("task") == Task.MULTI_LABEL_CLASSIFICATION:  # dlzoo.multilabel.MultiLabelReport
         out = {f"{prefix}{k}": d[k] for k in ("accuracy", "loss", "mean_average_precision",
                                               "macro_f1", "micro_f1", "samples")}
         out.update(per_class=d["per_class"], confusion_matrix=d["confusion_matrix"])
@@ -253,33 +260,6 @@ def summary_metrics(report: Report, prefix: str = "val_") -> dict:
     out[f"{prefix}samples"] = d["samples"]
     out.update(per_class=d["per_class"], confusion_matrix=d["confusion_matrix"])
     return out
-
-
-def baseline_line(metrics: dict, prefix: str = "val_") -> str | None:
-    """One line setting validation accuracy beside the majority-class baseline, balanced
-    accuracy and macro-F1 (None when `metrics` has no baseline, e.g. an older card)."""
-    base = metrics.get(f"{prefix}majority_baseline")
-    if base is None or metrics.get(f"{prefix}accuracy") is None:
-        return None
-    return (f"validation accuracy {metrics[f'{prefix}accuracy']:.4f} against a majority-class "
-            f"baseline of {base:.4f} (always {metrics.get(f'{prefix}majority_class')!r}); "
-            f"balanced accuracy {metrics.get(f'{prefix}balanced_accuracy', float('nan')):.4f}, "
-            f"macro-F1 {metrics.get(f'{prefix}macro_f1', float('nan')):.4f}")
-
-
-def baseline_warning(metrics: dict, prefix: str = "val_") -> str | None:
-    """The warning for a model that does not beat the majority-class baseline on validation
-    (None when it does, or when `metrics` has no baseline)."""
-    if metrics.get(f"{prefix}beats_majority_baseline", True):
-        return None
-    acc, base = metrics[f"{prefix}accuracy"], metrics[f"{prefix}majority_baseline"]
-    return (f"warning: the model does not beat the majority-class baseline: validation accuracy "
-            f"{acc:.4f} <= {base:.4f}, what always answering "
-            f"{metrics.get(f'{prefix}majority_class')!r} scores (balanced accuracy "
-            f"{metrics.get(f'{prefix}balanced_accuracy', float('nan')):.4f}): no better than "
-            "ignoring the images. Try --class-weight balanced (train.class_weight: balanced in a "
-            "recipe) for unequal classes, more epochs or data, pretrained weights, or another "
-            "learning rate.")
 
 
 def top_k(probabilities, class_names, k: int = 3) -> list[list[tuple[str, float]]]:
@@ -352,11 +332,9 @@ def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64,
         >>> for path, top in predict_files("saved_models/lenet5-digits", ["7.png"]).rows:
         ...     print(path, top[0])
     """
-    from dlzoo.saving import load, read_card
-
     tta = _tta_spec(tta)
     card = read_card(model_dir)
-    model = load(model_dir, compile=False)
+    model = load_model(model_dir, compile=False)
     _require_images(card, tta)
     images, kept, skipped = read_images(image_paths(paths), card["input_shape"])
     if not kept:
@@ -375,8 +353,6 @@ def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64,
     multi = is_multi_label_task(card.get("task"))
     if tta is None:
         return FilePredictions(rows=rows, skipped=skipped, multi_label=multi)
-    from dlzoo.tta import tta_probabilities
-
     averaged = tta_probabilities(model, images, tta, batch_size=batch_size)
     return FilePredictions(rows=list(zip(kept, pick(averaged))), skipped=skipped, plain=rows,
                            tta=tta, multi_label=multi)
@@ -384,8 +360,6 @@ def predict_files(model_dir, paths, *, k: int = 3, batch_size: int = 64,
 
 def _tta_spec(tta):
     """A `dlzoo.tta.TTA` from one or its `--tta` words; None stays None."""
-    from dlzoo.tta import TTA
-
     if tta is None or isinstance(tta, TTA):
         return tta
     if isinstance(tta, str):
@@ -405,8 +379,6 @@ def tta_report(model, parts, to_model, classes, tta, *, batch_size=None, thresho
     """The `Report` of `model` on the labelled batches of `parts` (labels mapped to the model's
     classes by `to_model`) with its probabilities averaged over `tta`'s views (`dlzoo.tta`);
     for multi-label data a `MultiLabelReport` at `thresholds`."""
-    from dlzoo.tta import tta_probabilities
-
     labels, probs = [], []
     for part in parts:
         batches = part.as_numpy_iterator() if hasattr(part, "as_numpy_iterator") else part
@@ -503,8 +475,6 @@ def _source_of(data, labels=None) -> str:
     """A folder path is the source "folder:PATH", a CSV file (or a folder with `labels`, a CSV
     whose paths are relative to it) "csv:LABELS[?root=FOLDER]"; anything else is a source name as
     it is."""
-    from dlzoo.data.labelfile import csv_source, is_label_file
-
     text = os.fspath(data)
     if labels is not None:
         return csv_source(labels, text)
@@ -514,8 +484,6 @@ def _source_of(data, labels=None) -> str:
 
 
 def _same_source(a: str | None, b: str | None) -> bool:
-    from dlzoo.data.labelfile import parse_csv_source
-
     if a and b and a.startswith("folder:") and b.startswith("folder:"):
         return os.path.realpath(a[7:]) == os.path.realpath(b[7:])
     if a and b and a.startswith("csv:") and b.startswith("csv:"):
@@ -535,8 +503,6 @@ def training_digests(card: dict) -> set:
 def is_training_file(path, digests: set) -> bool:
     """Whether the file at `path` has the bytes of one the model trained on (False when it
     cannot be read)."""
-    from dlzoo.data.manifest import content_digest
-
     if not digests:
         return False
     try:
@@ -567,8 +533,6 @@ class _Kept:
 
 def _image_options(card: dict) -> dict:
     """The image size and colour mode a saved image model reads (none for other inputs)."""
-    from dlzoo.data.images import color_mode_for
-
     shape = card.get("input_shape") or []
     if len(shape) != 3:
         return {}
@@ -659,10 +623,6 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
         >>> result = evaluate_saved_model("saved_models/lenet5-digits", "digits", out="ev")
         >>> result.report.accuracy, result.paths["report"]
     """
-    from dlzoo.data.datasets import load
-    from dlzoo.saving import folder_name, read_card
-    from dlzoo.saving import load as load_model
-
     epsilons = _check_options(split, adversarial, epsilons, max_samples)
     if isinstance(top_losses, bool) or not isinstance(top_losses, int) or top_losses < 0:
         raise ValueError(f"top_losses must be a count, 0 or more; received {top_losses!r}")
@@ -677,7 +637,7 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     recipe_data = trained.get("recipe", {})
     # unshuffled, so that sample i of the evaluation is file i of the folder's lists
     # split "all" reads the whole folder as one side (no split to warn about)
-    bundle = load(source, **_image_options(card), batch_size=batch_size,
+    bundle = load_data(source, **_image_options(card), batch_size=batch_size,
                   validation_split=0.0 if split == "all" else recipe_data.get(
                       "validation_split", 0.2),
                   seed=recipe_data.get("seed", 0), shuffle=False)
@@ -688,8 +648,6 @@ def evaluate_saved_model(model_dir, data, *, split: str | None = None, batch_siz
     if not parts:
         raise ValueError(f"the data has no {split!r} split to evaluate; try --split all "
                          "(split='all')")
-    from dlzoo.interpretation import interpret, predict_keeping_worst
-
     files = None
     if bundle.files is not None:
         files = {"val": bundle.files["val"], "train": bundle.files["train"],

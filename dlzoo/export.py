@@ -34,6 +34,23 @@ from pathlib import Path
 import keras
 from keras import ops
 
+from dlzoo import saving
+from dlzoo.backends import has_tensorflow
+from dlzoo.layers.preprocessing import pillow_resize
+from dlzoo.preprocessing import Preprocess, applied_mode
+from dlzoo.quantization import (
+    REPORT_FILE,
+    check_packages,
+    check_quantize,
+    converter_noise,
+    measure,
+    quantize_onnx,
+    representative_images,
+    usage_section,
+)
+from dlzoo.quiet import native_stderr_filtered
+from dlzoo.saving import folder_name
+
 __all__ = ["FORMATS", "LABELS_FILE", "USAGE_FILE", "RawImageInput", "export", "labels_path",
            "serving_model", "usage_path", "usage_text"]
 
@@ -114,8 +131,6 @@ class RawImageInput(keras.layers.Layer):
             x4 = ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, 4]])[..., :4]
             x = ops.matmul(x4, ops.take(ops.convert_to_tensor(weights), k, axis=0))
             x = ops.floor((x + ops.take(ops.convert_to_tensor(bias), k, axis=0)) / _ONE)
-        from dlzoo.layers.preprocessing import pillow_resize
-
         if tuple(x.shape[1:3]) == (self.height, self.width):  # declared at the size (LiteRT)
             return x
         # Pillow's resampling, within one level (at the model's size its weights are the identity)
@@ -138,9 +153,6 @@ def serving_model(model_dir):
         `(keras.Model, card)`: the model takes uint8 `(batch, H, W, C)` of any H and W and
         C of 1 (grayscale), 2 (grayscale and alpha), 3 (RGB) or 4 (RGBA).
     """
-    from dlzoo import saving
-    from dlzoo.preprocessing import Preprocess, applied_mode
-
     card = saving.read_card(model_dir)
     model = saving.load(model_dir, compile=False)
     shape = model.input_shape[1:]
@@ -174,8 +186,6 @@ def check_format(fmt: str, command: str | None = None) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}; received {fmt!r}.")
     if keras.backend.backend() != "tensorflow":
-        from dlzoo.backends import has_tensorflow
-
         if not has_tensorflow():  # KERAS_BACKEND=tensorflow would fail too: say what works
             raise ImportError(
                 f"export to {fmt} goes through TensorFlow, which is not installed here (the "
@@ -241,8 +251,6 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
         >>> path = export("saved_models/lenet5-digits", "savedmodel")
         >>> served = tf.saved_model.load(str(path)); served.serve(uint8_batch)
     """
-    from dlzoo.quantization import check_packages, check_quantize
-
     check_quantize(fmt, quantize)
     check_format(fmt, command)
     check_packages(fmt, quantize)
@@ -252,8 +260,6 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
         raise ValueError("--representative only applies with --quantize int8 (the images int8 "
                          "calibrates on); add it or drop --representative")
     keras_format, filename = FORMATS[fmt]
-    from dlzoo.saving import folder_name
-
     folder = Path(out) if out is not None else (
         Path("exports") / folder_name(model_dir) / (f"{fmt}-{quantize}" if quantize else fmt))
     target = folder if filename is None else folder / filename
@@ -270,8 +276,6 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
     model, card = serving_model(model_dir)
     samples = None
     if quantize == "int8":  # before converting anything: a missing data set is one line
-        from dlzoo.quantization import representative_images
-
         samples, samples_from = representative_images(card, representative)
     if taken and filename is None:
         import shutil
@@ -290,11 +294,7 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
         # TFLite's built-in ops only: no Flex delegate for ai-edge-litert to miss.
         kwargs = {"input_signature": [tf.TensorSpec((1, *size, None), tf.uint8, name="image")],
                   "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}}
-    from dlzoo.quiet import native_stderr_filtered
-
     def convert(path, **extra):
-        from dlzoo.quantization import converter_noise
-
         # the converters' absl lines (and the quantiser's settings line)
         with native_stderr_filtered(converter_noise), warnings.catch_warnings():
             # Keras's tf2onnx shim probes `np.object`, which NumPy 2 warns about (nothing to do)
@@ -304,13 +304,9 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
 
     if quantize is None:
         convert(target)
-        from dlzoo.quantization import REPORT_FILE
-
         (folder / REPORT_FILE).unlink(missing_ok=True)  # a quantised export's, now replaced
     else:
         import tempfile
-
-        from dlzoo.quantization import measure, quantize_onnx
 
         with tempfile.TemporaryDirectory() as tmp:  # the float32 export: to compare sizes
             float_artifact = Path(tmp) / filename
@@ -330,8 +326,6 @@ def export(model_dir, fmt: str = "savedmodel", out=None, *, dynamic_size: bool =
         labels_path(target).write_text("\n".join(classes) + "\n")
     text = usage_text(fmt, target, (h, w, c), dynamic_size=dynamic_size, labels=bool(classes))
     if quantize is not None:
-        from dlzoo.quantization import usage_section
-
         text += "\n" + usage_section(report)
     usage_path(target).write_text(text)
     return target

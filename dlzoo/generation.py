@@ -25,8 +25,17 @@ import secrets
 
 import numpy as np
 
-from dlzoo.data.corpus import LECTURE_GRAMMAR, SPECIALS, Vocabulary, detokenize, tokenize
+from dlzoo.data.corpus import (
+    LECTURE_GRAMMAR,
+    SPECIALS,
+    Vocabulary,
+    detokenize,
+    load_corpus,
+    tokenize,
+)
 from dlzoo.predicting import batch_forward
+from dlzoo.saving import load, read_card
+from dlzoo.tasks import Task
 
 __all__ = ["Sentence", "evaluate_language_model", "generate", "language_model_metrics", "perplexity",
            "unigram_perplexity"]
@@ -53,10 +62,8 @@ class Sentence:
 def _load(model, vocabulary):
     """(keras model, Vocabulary) from a saved model folder, or a model and its vocabulary."""
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        from dlzoo.saving import load, read_card
-
         card = read_card(model)
-        if card.get("task") != "text_generation":
+        if card.get("task") is not Task.TEXT_GENERATION:
             raise ValueError(f"{model}: a {card.get('task')} model, not a language model "
                              "(task text_generation); train one with `dlzoo train "
                              "lm_lstm-grammar`.")
@@ -287,11 +294,7 @@ def evaluate_language_model(model_dir, data, *, split: str | None = None) -> dic
     """
     import dataclasses
 
-    from dlzoo.data.corpus import load_corpus
-
     model, vocab = _load(model_dir, None)
-    from dlzoo.saving import read_card
-
     trained = read_card(model_dir).get("data") or {}
     same = data == trained.get("source")
     options = {k: v for k, v in (trained.get("recipe") or {}).items()

@@ -31,11 +31,15 @@ import os
 
 import numpy as np
 
-__all__ = ["LRFinderResult", "find_lr", "find_lr_for_finetune", "find_lr_for_recipe", "plot_lr_find"]
+from dlzoo.compiling import allow_jit
+from dlzoo.spec import as_spec
+from dlzoo.training import prepare_run
+from dlzoo.transfer import finetune as ft
+
+__all__ = ["LRFinderResult", "find_lr", "find_lr_for_run", "plot_lr_find"]
 
 DIVERGE = 4.0  # stop once the moving average of the loss exceeds this multiple of its minimum
 BETA = 0.98
-
 
 @dataclasses.dataclass
 class LRFinderResult:
@@ -73,7 +77,6 @@ class LRFinderResult:
         return {**self.summary(), "learning_rates": self.learning_rates, "losses": self.losses,
                 "smoothed": self.smoothed}
 
-
 def _batches(data, batch_size: int):
     """Endless `(x, y)` numpy batches: from a `tf.data.Dataset`, an iterable of batches, or an
     `(x, y)` pair of arrays (shuffled each pass)."""
@@ -92,7 +95,6 @@ def _batches(data, batch_size: int):
         if not found:
             raise ValueError("find_lr: the training data is empty")
 
-
 def _check(start_lr, end_lr, steps):
     for name, v in (("start_lr", start_lr), ("end_lr", end_lr)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
@@ -101,7 +103,6 @@ def _check(start_lr, end_lr, steps):
         raise ValueError(f"end_lr must exceed start_lr; received {start_lr!r} .. {end_lr!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 10:
         raise ValueError(f"steps must be an integer of at least 10; received {steps!r}")
-
 
 def _probe(model):
     """A copy of the compiled `model` (same weights) with a fresh copy of its optimizer at a
@@ -115,12 +116,10 @@ def _probe(model):
     config = model.optimizer.get_config()
     config["learning_rate"] = 1e-7
     optimizer = type(model.optimizer).from_config(config)
-    from dlzoo.compiling import allow_jit
 
     allow_jit(probe)  # a clone's augmentation layers are new instances
     probe.compile(optimizer=optimizer, loss=model.loss)
     return probe
-
 
 def _centred_average(values, window: int) -> list:
     """Each value averaged with its neighbours, `window // 2` each side (fewer at the ends)."""
@@ -131,7 +130,6 @@ def _centred_average(values, window: int) -> list:
     counts = np.convolve(np.ones_like(v), kernel, mode="same")
     return (sums / counts).tolist()
 
-
 def _suggest(lrs, smoothed) -> tuple[float, float, float]:
     s = np.asarray(smoothed)
     log_lr = np.log10(lrs)
@@ -141,7 +139,6 @@ def _suggest(lrs, smoothed) -> tuple[float, float, float]:
     lo = min(len(s) // 10, best)
     steepest = lo + int(np.argmin(slope[lo:best + 1]))
     return float(lrs[best] / 10), float(lrs[steepest]), float(lrs[best])
-
 
 def find_lr(model, data, *, start_lr: float = 1e-7, end_lr: float = 10.0, steps: int = 100,
             batch_size: int = 32, png=None, title: str | None = None) -> LRFinderResult:
@@ -203,7 +200,6 @@ def find_lr(model, data, *, start_lr: float = 1e-7, end_lr: float = 10.0, steps:
         result.png = plot_lr_find(result, png, title=title)
     return result
 
-
 def plot_lr_find(result: LRFinderResult, path, title: str | None = None) -> str:
     """The loss against the learning rate (log scale): each batch's loss faint, the smoothed
     loss bold, the suggestion and the steepest point marked; returns path."""
@@ -230,52 +226,71 @@ def plot_lr_find(result: LRFinderResult, path, title: str | None = None) -> str:
     fig.savefig(os.fspath(path), dpi=80)
     return os.fspath(path)
 
+def find_lr_for_run(run, *, out, steps: int = 100, log=print,
+                    output="saved_models") -> LRFinderResult:
+    """The learning-rate range test of a run's first phase: `dlzoo train RECIPE --find-lr`,
+    `dlzoo finetune DIR --find-lr` and a fine-tune recipe's `--find-lr` alike.
 
-def find_lr_for_recipe(recipe: dict, *, out, steps: int = 100, log=print) -> LRFinderResult:
-    """`dlzoo train RECIPE --find-lr`: the range test on the recipe's model (built and compiled
-    as training would, `dlzoo.training.prepare_run`) and training data; writes `lr_find.png`
-    and `lr_find.json` (the suggestion and the curve) in `out`. Trains nothing else."""
-    from dlzoo.training import prepare_run
+    The model is built and compiled as the run's first phase would train it, and fed that
+    phase's training data: a plain run's whole network (`dlzoo.training.prepare_run`); a
+    fine-tune's new head on the frozen network (`train: head`), or the layers an unfreeze phase
+    names (`all`, `top:K`). Writes `lr_find.png` and `lr_find.json` (the suggestion and the
+    curve) in `out`; trains nothing else.
 
-    run = prepare_run(recipe, log=log)
+    Args:
+        run: a `dlzoo.spec.RunSpec` (`RunSpec.from_recipe`, `RunSpec.from_finetune`) or a
+            validated recipe.
+        out: the folder for the plot and the figures.
+        steps: batches the rate sweeps over (one rate each).
+        output: where a fine-tune recipe's `model: run:NAME` is saved.
+    """
+    spec = as_spec(run)
     os.makedirs(out, exist_ok=True)
-    return _write(find_lr(run.model, run.train, steps=steps, batch_size=run.batch_size,
-                          png=os.path.join(out, "lr_find.png"), title=_title(recipe["name"])),
-                  out)
+    if not spec.is_finetune:
 
+        prepared = prepare_run(spec, log=log)
+        return _write(find_lr(prepared.model, prepared.train, steps=steps,
+                              batch_size=prepared.batch_size,
+                              png=os.path.join(out, "lr_find.png"), title=_title(spec.name)),
+                      out)
+    return _find_lr_first_phase(spec, out=out, steps=steps, log=log, output=output)
 
 def _title(name: str) -> str:
     return f"{name}: learning-rate range test"
-
 
 def _write(result: LRFinderResult, out) -> LRFinderResult:
     with open(os.path.join(out, "lr_find.json"), "w") as f:
         json.dump(result.to_dict(), f, indent=2)
     return result
 
-
-def find_lr_for_finetune(source, data, *, out, steps: int = 100, log=print,
-                         **settings) -> LRFinderResult:
-    """`dlzoo finetune DIR --find-lr`: the range test for phase 1 (the new head, the network
-    frozen), whose rate is `head_learning_rate`; on the classifier `fine_tune` would build
-    (`dlzoo.transfer.finetune`), fed the training images. `settings` are `FineTuneConfig`
-    fields. Writes `lr_find.png` and `lr_find.json` in `out`; trains nothing else."""
-    import dataclasses
-
+def _find_lr_first_phase(spec, *, out, steps: int, log, output) -> LRFinderResult:
+    """A fine-tune's first phase: the head on the frozen network, or an unfreeze phase's
+    layers, on the classifier `fine_tune` would build (`dlzoo.transfer.finetune`)."""
     import keras
 
-    from dlzoo.transfer import finetune as ft
-
-    cfg = dataclasses.replace(ft.FineTuneConfig(), log=log, **settings)
+    first = spec.phases[0]
+    if spec.recipe is not None:  # a recipe's `run:NAME` is the model saved in `output`
+        source, data, cfg = ft.recipe_config(spec, output=output, log=log)
+    else:
+        source, data = spec.model.name, spec.data.source
+        cfg = ft.config_from_spec(spec, log=log)
     cfg.check()
     keras.utils.set_random_seed(cfg.seed)
     parts = ft._assemble(source, data, cfg)
-    ft.set_trainable(parts.network, list(parts.head_layers))
+    head = list(parts.head_layers)
+    if first.train == "head":
+        ft.set_trainable(parts.network, head)
+        what = "phase 1 (head)"
+    else:  # as the unfreeze phase trains: the groups it names, and the head
+        names = {h.name for h in head}
+        body, _ = ft.unfreeze_layers(parts.network, parts.src.info, first.train, exclude=names)
+        ft.set_trainable(parts.network, [lyr for lyr in body if lyr.name not in names] + head,
+                         train_batchnorm=first.batchnorm == "train")
+        what = f"phase 1 (unfreeze {first.train})"
     # the switches shape the loss (label smoothing, mixed labels); the test sets the rate itself
-    ft._compile(parts.model, cfg.head_learning_rate,
+    ft._compile(parts.model, first.learning_rate or parts.learning_rate,
                 dataclasses.replace(cfg, lr_schedule="constant"))
-    os.makedirs(out, exist_ok=True)
-    name = cfg.name or os.path.basename(os.path.normpath(os.fspath(out)))
+    name = spec.name or os.path.basename(os.path.normpath(os.fspath(out)))
     return _write(find_lr(parts.model, parts.bundle.train, steps=steps,
                           png=os.path.join(out, "lr_find.png"),
-                          title=f"{name}: learning-rate range test, phase 1 (head)"), out)
+                          title=f"{name}: learning-rate range test, {what}"), out)

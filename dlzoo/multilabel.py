@@ -23,6 +23,8 @@ import dataclasses
 import numpy as np
 
 from dlzoo.compiling import MULTI_LABEL_TASK, has_sigmoid_head
+from dlzoo.plots import plot_confusion_matrix
+from dlzoo.tasks import Task
 
 __all__ = ["MULTI_LABEL_TASK", "MultiLabelReport", "card_thresholds", "check_options",
            "choose_thresholds", "finish_card", "has_sigmoid_head", "is_multi_label_task",
@@ -32,7 +34,8 @@ DEFAULT_THRESHOLD = 0.5
 
 
 def is_multi_label_task(task) -> bool:
-    return task == MULTI_LABEL_TASK
+    """Whether `task` (a card's `Task`, its string, or None) is multi-label classification."""
+    return task is not None and Task(task).is_multi_label
 
 
 def sigmoid_head(model):
@@ -186,8 +189,6 @@ class MultiLabelReport:
         return table
 
     def plot_confusion_matrix(self, path, title: str | None = None) -> str:
-        from dlzoo.plots import plot_confusion_matrix
-
         return plot_confusion_matrix(self.confusion, self.class_names, path,
                                      title=title or "true label -> predicted label")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlzoo.layers.preprocessing import IMAGENET_MODES, MODES, Preprocess, check_mode
+from dlzoo.registry import model_info
 
 __all__ = ["MODES", "Preprocess", "applied_mode", "base_network", "mode_for", "preprocess", "with_preprocessing"]
 
@@ -44,8 +45,6 @@ def preprocess(images, mode: str) -> np.ndarray:
 
 def mode_for(model_name: str) -> str:
     """The preprocessing mode a registered model's weights expect (`ModelInfo.preprocessing`)."""
-    from dlzoo.registry import model_info
-
     return model_info(model_name).preprocessing
 
 

@@ -29,6 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dlzoo.data.datasets import load, load_arrays
+from dlzoo.data.images import color_mode_for
+from dlzoo.evaluation import image_paths, read_images
+from dlzoo.quiet import native_stderr_filtered, noise
+
 __all__ = ["QUANTIZE", "REPORT_FILE", "check_packages", "check_quantize", "converter_noise",
            "held_out", "measure", "quantize_onnx", "representative_images", "usage_section"]
 
@@ -73,9 +78,6 @@ def _card_data(card: dict):
 def _split(card: dict, side: str, limit: int, seed: int = 0):
     """`(uint8 images (N, H, W, C), labels as the model's class indices)` of the card's data,
     side "train" or "val", at most `limit` drawn with `seed`; ValueError saying why not."""
-    from dlzoo.data.datasets import load, load_arrays
-    from dlzoo.data.images import color_mode_for
-
     source, validation_split, data_seed = _card_data(card)
     h, w, c = card["input_shape"]
     if not source:
@@ -99,8 +101,6 @@ def _split(card: dict, side: str, limit: int, seed: int = 0):
         root = Path(str(source).split(":", 1)[1])
         if not root.is_dir():
             raise ValueError(f"{root}: no such folder here")
-        from dlzoo.evaluation import read_images
-
         bundle = load(source, batch_size=64, shuffle=False, **options)
         files = (bundle.files or {}).get(side) or []
         if not files:
@@ -125,8 +125,6 @@ def representative_images(card: dict, folder=None, limit: int = REPRESENTATIVE):
     """
     shape = tuple(int(s) for s in card["input_shape"])
     if folder is not None:
-        from dlzoo.evaluation import image_paths, read_images
-
         if not Path(folder).is_dir():
             raise ValueError(f"--representative {folder}: no such folder")
         paths = image_paths([folder])
@@ -169,14 +167,10 @@ _CONVERTER_LINES = ("fully_quantize: ", "INFO: Created TensorFlow Lite XNNPACK d
 def converter_noise(line: str) -> bool:
     """Whether a native stderr `line` of a conversion or an interpreter is dropped: TensorFlow's
     absl lines at the CLI's log level (`dlzoo.quiet.noise`) and `_CONVERTER_LINES`."""
-    from dlzoo.quiet import noise
-
     return line.startswith(_CONVERTER_LINES) or noise(line)
 
 
 def _run_artifact(fmt: str, path, images: np.ndarray) -> np.ndarray:
-    from dlzoo.quiet import native_stderr_filtered
-
     with native_stderr_filtered(converter_noise):
         return _artifact_probabilities(fmt, path, images)
 

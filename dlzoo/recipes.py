@@ -23,16 +23,35 @@ from __future__ import annotations
 
 import copy
 import inspect
-import math
 import os
 import re
 from pathlib import Path
 
 import yaml
 
-from dlzoo.augmentation import normalize_augment
-from dlzoo.schedules import EARLY_STOPPING_DEFAULTS, check_schedule
-from dlzoo.switches import SWITCH_DEFAULTS
+from dlzoo import catalog
+from dlzoo.registry import _REGISTRY, check_model_args, normalize_name
+from dlzoo.spec import rules
+from dlzoo.spec.rules import (  # noqa: F401 (importable from here, as before)
+    _DATA_KEYS,
+    DEFAULTS,
+    MAX_BATCH_SIZE,
+    MAX_DEPTH,
+    MAX_EPOCHS,
+    MAX_EXECUTIONS,
+    MAX_IMAGE_SIDE,
+    MAX_SEED,
+    MAX_TRIALS,
+    PHASE_KEYS,
+    PHASED_TRAIN_KEYS,
+    SOURCE_FORMS,
+    TOP_KEYS,
+    TRANSFER_KEYS,
+    TUNE_DEFAULTS,
+    TUNERS,
+    RecipeError,
+    is_phased,
+)
 from dlzoo.userfiles import RECIPE_MAX_BYTES, read_text
 
 __all__ = [
@@ -50,71 +69,6 @@ __all__ = [
 # The shipped recipes: package data beside this module (installed with the wheel).
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 
-DEFAULTS = {
-    "description": "",
-    "model_args": {},
-    "data": {"batch_size": 32, "validation_split": 0.2, "seed": 0},
-    "train": {
-        "optimizer": "adam",
-        "optimizer_args": {},
-        "learning_rate": 1e-3,
-        "epochs": 10,
-        "loss": None,
-        "metrics": None,
-        "augment": {},
-        "adversarial": None,  # {method: fgsm, epsilon: 0.1, ratio: 0.5}: see dlzoo.robustness
-        "seed": None,  # None: data.seed
-        "strategy": None,  # mirrored | multi_worker (TensorFlow) | data_parallel (JAX)
-        "precision": "auto",  # auto | float32 | bfloat16 | float16 (dlzoo.precision)
-        "devices": 1,  # N or "all": data parallel over this many local devices
-        "class_weight": None,  # balanced: weigh each class n / (k * n_c) in the loss
-        # training switches (dlzoo.switches): label_smoothing, ema, weight_decay,
-        # gradient_accumulation, l1, l2, activity_l1, activity_layer, max_norm, clipnorm,
-        # global_clipnorm, clipvalue
-        **SWITCH_DEFAULTS,
-    },
-    "callbacks": {
-        "monitor": "val_loss",
-        "early_stopping": dict(EARLY_STOPPING_DEFAULTS),
-        "lr_schedule": "plateau",
-        "checkpoint": True,
-        "backup": True,
-        "csv_log": True,
-        "terminate_on_nan": True,
-        "tensorboard": None,  # a folder for TensorBoard logs (dlzoo.tensorboard_logs)
-    },
-    "expect": {},
-}
-TOP_KEYS = ("name", "description", "model", "model_args", "data", "train", "callbacks", "expect",
-            "tune", "phases", "transfer")
-# A fine-tune recipe (`phases`): what each phase trains, and the transfer options.
-PHASE_KEYS = ("train", "epochs", "learning_rate", "batchnorm")
-TRANSFER_KEYS = ("weights", "layer", "pooling", "dropout", "keep", "cache_dir")
-# train.* keys a recipe with phases takes: the epochs and rates are the phases'.
-PHASED_TRAIN_KEYS = ("augment", "seed", "precision", "devices", "class_weight", "optimizer",
-                     *SWITCH_DEFAULTS)  # and the training switches (dlzoo.switches)
-# The arguments `dlzoo.data.datasets.load` takes, when that module cannot be imported.
-_DATA_KEYS = ("source", "image_size", "color_mode", "batch_size", "validation_split", "seed",
-              "data_dir")
-SOURCE_FORMS = ("a tfds name (mnist, cifar10, ...), digits, folder:PATH, csv:LABELS.csv or "
-                "synthetic:NAME")
-
-
-class RecipeError(ValueError):
-    """A recipe that cannot run; the message names the file and the key."""
-
-
-# Upper limits on counts, so a typo (`epochs: 1000000000000`) is an error naming the key rather
-# than a run that never ends or an allocation that takes the machine down.
-MAX_EPOCHS = 100_000
-MAX_BATCH_SIZE = 1 << 16
-MAX_IMAGE_SIDE = 16_384
-MAX_SEED = 2**32 - 1
-MAX_TRIALS = 100_000
-MAX_EXECUTIONS = 100
-# Free-form sections (model_args, optimizer_args, tune.space, source options) hold plain YAML
-# values: strings, numbers, booleans, null, lists and mappings, nested at most this deep.
-MAX_DEPTH = 6
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -268,68 +222,7 @@ def apply_overrides(recipe, overrides, where: str = "recipe") -> dict:
     return out
 
 
-# --- validation ----------------------------------------------------------------------------------
-
-
-def _fail(where, key, what, value):
-    raise RecipeError(f"recipe {where}: {key} must be {what}; received {value!r}.")
-
-
-def _mapping(value, where, key) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        _fail(where, key, "a mapping", value)
-    return value
-
-
-def _int(value, where, key, minimum=1, maximum=MAX_EPOCHS):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-        _fail(where, key, what, value)
-    if value > maximum:
-        _fail(where, key, f"at most {maximum:,}", value)
-    return value
-
-
-def _number(value, where, key, ok, what):
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or not ok(value)):
-        _fail(where, key, what, value)
-    return float(value)
-
-
-def _plain(value, where, key, depth=0):
-    """Checks that a free-form value is plain YAML data (no dates, binary, sets; finite
-    numbers; nested at most MAX_DEPTH deep)."""
-    if depth > MAX_DEPTH:
-        _fail(where, key, f"nested at most {MAX_DEPTH} levels deep", "...")
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            _fail(where, key, "a finite number", value)
-        return value
-    if isinstance(value, list):
-        for i, v in enumerate(value):
-            _plain(v, where, f"{key}[{i}]", depth + 1)
-        return value
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not isinstance(k, str):
-                _fail(where, f"{key} key", "a string", k)
-            _plain(v, where, f"{key}.{k}", depth + 1)
-        return value
-    _fail(where, key, "a string, number, boolean, null, list or mapping", value)
-
-
-def _unknown(given: dict, allowed, where, section):
-    unknown = sorted(set(given) - set(allowed))
-    if unknown:
-        raise RecipeError(
-            f"recipe {where}: unknown key(s) {', '.join(f'{section}{k}' for k in unknown)}; "
-            f"allowed: {', '.join(f'{section}{k}' for k in allowed)}."
-        )
+# --- validation: dlzoo.spec.rules, with the data loader's keys -----------------------------------
 
 
 def data_keys() -> tuple[tuple, bool]:
@@ -344,382 +237,31 @@ def data_keys() -> tuple[tuple, bool]:
     return named, any(p.kind == p.VAR_KEYWORD for p in params)
 
 
+def data_options(source) -> tuple | None:
+    """The `data:` keys a recipe reading `source` may set, or None where the source's own
+    options cannot be told without a backend (`load` checks them itself)."""
+    named, more = data_keys()
+    if not more:
+        return named
+    from dlzoo.data.datasets import source_options
+
+    extra = source_options(source)
+    return None if extra is None else (*named, *extra)
+
+
 def validate(recipe, where: str = "recipe") -> dict:
-    """Checks a recipe's structure and values; returns a copy with defaults filled in.
+    """Checks a recipe's structure and values; returns a copy with defaults filled in
+    (`dlzoo.spec.rules.validate`, told the data loader's keys).
 
     Raises `RecipeError` (a `ValueError`) naming the file and the key, e.g.
     `recipe lenet5-digits.yaml: train.epochs must be a positive integer; received 'ten'.`
     """
-    if not isinstance(recipe, dict):
-        raise RecipeError(f"recipe {where}: must be a YAML mapping; received {recipe!r}.")
-    _unknown(recipe, TOP_KEYS, where, "")
-    for key in ("name", "model", "data"):
-        if key not in recipe or recipe[key] in (None, ""):
-            raise RecipeError(f"recipe {where}: the key {key!r} is required.")
-    out = copy.deepcopy(DEFAULTS)
-    name = recipe["name"]
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        _fail(where, "name", "a folder-safe name (letters, digits, '-', '_', '.')", name)
-    out["name"] = name
-    if not isinstance(recipe["model"], str):
-        _fail(where, "model", "a registered model name (see `dlzoo list`)", recipe["model"])
-    out["model"] = recipe["model"]
-    desc = recipe.get("description") or ""
-    if not isinstance(desc, str):
-        _fail(where, "description", "a string", desc)
-    out["description"] = desc
-    out["model_args"] = dict(_plain(_mapping(recipe.get("model_args"), where, "model_args"),
-                                    where, "model_args"))
-    out["data"] = _validate_data(_mapping(recipe["data"], where, "data"), where)
-    out["train"] = _validate_train(_mapping(recipe.get("train"), where, "train"), where,
-                                   out["data"]["seed"])
-    out["callbacks"] = _validate_callbacks(
-        _mapping(recipe.get("callbacks"), where, "callbacks"), where
-    )
-    out["expect"] = _validate_expect(_mapping(recipe.get("expect"), where, "expect"), where)
-    if recipe.get("tune") is not None:
-        out["tune"] = _validate_tune(_mapping(recipe["tune"], where, "tune"), where,
-                                     out["train"]["seed"])
-    if recipe.get("phases") is not None or recipe.get("transfer") is not None:
-        _validate_phased(recipe, out, where)
-    _log_monitored_metrics(out)
-    # Last, once everything a recipe says was checked without a backend: the optimizer's name and
-    # arguments need Keras (its optimizer classes), which imports TensorFlow or JAX.
-    _check_optimizer(out["train"]["optimizer"], out["train"]["optimizer_args"], where)
-    return out
-
-
-def _validate_phased(recipe: dict, out: dict, where: str) -> None:
-    """A fine-tune as a recipe: `phases` (a head on the frozen network, then the unfrozen
-    network; or either alone) and `transfer` options; fills `out["phases"]`, `out["transfer"]`.
-
-    `model` is then the pretrained network: a registry name (its weights in
-    `transfer.weights`), a saved-model folder, or `run:NAME` (the model the recipe NAME saved
-    in the same --output folder)."""
-    from dlzoo.validation import parse_unfreeze
-
-    phases = recipe.get("phases")
-    if not isinstance(phases, list) or not 1 <= len(phases) <= 2:
-        _fail(where, "phases", "a list of one or two phases ({train: head, epochs: N}, then "
-              "{train: all | top:K, epochs: N})", phases)
-    train = _mapping(recipe.get("train"), where, "train")
-    _unknown(train, PHASED_TRAIN_KEYS, where, "train.")
-    if recipe.get("tune") is not None:
-        _fail(where, "tune", "absent in a recipe with phases (a search tunes a recipe without)",
-              "a tune section")
-    checked = []
-    for i, phase in enumerate(phases):
-        key = f"phases[{i}]"
-        phase = _mapping(phase, where, key)
-        _unknown(phase, PHASE_KEYS, where, f"{key}.")
-        what = phase.get("train")
-        head = what == "head"
-        if not head:
-            try:
-                unfreeze = parse_unfreeze(what)
-            except (ValueError, TypeError):
-                unfreeze = None
-            if unfreeze in (None, 0):
-                _fail(where, f"{key}.train", "head, all or top:K (the block groups to unfreeze)",
-                      what)
-        if head and i == 1 or not head and len(phases) == 2 and i == 0:
-            _fail(where, f"{key}.train", "head first, then the unfrozen network (all or top:K)",
-                  what)
-        entry = {"train": what, "epochs": _int(phase.get("epochs"), where, f"{key}.epochs")}
-        if phase.get("learning_rate") is not None:
-            entry["learning_rate"] = _number(phase["learning_rate"], where,
-                                             f"{key}.learning_rate", lambda v: v > 0,
-                                             "a positive number")
-        if "batchnorm" in phase:
-            if head or phase["batchnorm"] not in ("frozen", "train"):
-                _fail(where, f"{key}.batchnorm", "frozen or train, in an unfreeze phase",
-                      phase["batchnorm"])
-            entry["batchnorm"] = phase["batchnorm"]
-        checked.append(entry)
-    out["phases"] = checked
-    transfer = _mapping(recipe.get("transfer"), where, "transfer")
-    _unknown(transfer, TRANSFER_KEYS, where, "transfer.")
-    for key, value in transfer.items():
-        _plain(value, where, f"transfer.{key}")
-    if transfer.get("pooling", "avg") not in ("avg", "max", "flatten", None):
-        _fail(where, "transfer.pooling", "avg, max, flatten or null", transfer["pooling"])
-    if transfer.get("keep", "best") not in ("best", "last"):
-        _fail(where, "transfer.keep", "best or last", transfer["keep"])
-    if "dropout" in transfer:
-        _number(transfer["dropout"], where, "transfer.dropout", lambda v: 0 <= v < 1,
-                "a number in [0, 1)")
-    out["transfer"] = dict(transfer)
-
-
-def is_phased(recipe: dict) -> bool:
-    """Whether a validated recipe is a fine-tune (has `phases`)."""
-    return bool(recipe.get("phases"))
-
-
-def _validate_data(data: dict, where: str) -> dict:
-    named, more = data_keys()
-    if not more:
-        _unknown(data, named, where, "data.")
-    else:  # the source's own options, where they can be told without a backend
-        from dlzoo.data.datasets import source_options
-
-        extra = source_options(data.get("source"))
-        if extra is not None:
-            _unknown(data, (*named, *extra), where, "data.")
-    out = {**DEFAULTS["data"], **data}
-    for key, value in out.items():
-        _plain(value, where, f"data.{key}")
-    source = out.get("source")
-    if not isinstance(source, str) or not source.strip():
-        _fail(where, "data.source", SOURCE_FORMS, source)
-    for prefix in ("folder:", "synthetic:", "csv:"):
-        if source.startswith(prefix) and not source[len(prefix):].strip():
-            _fail(where, "data.source", f"{prefix}NAME with a name after the colon", source)
-    _int(out["batch_size"], where, "data.batch_size", maximum=MAX_BATCH_SIZE)
-    _number(out["validation_split"], where, "data.validation_split", lambda v: 0 < v < 1,
-            "a fraction between 0 and 1 (exclusive)")
-    _int(out["seed"], where, "data.seed", minimum=0, maximum=MAX_SEED)
-    size = out.get("image_size")
-    if size is not None and (
-        not isinstance(size, (list, tuple))
-        or len(size) != 2
-        or any(isinstance(s, bool) or not isinstance(s, int) or not 1 <= s <= MAX_IMAGE_SIDE
-               for s in size)
-    ):
-        _fail(where, "data.image_size", f"[height, width] of integers from 1 to {MAX_IMAGE_SIDE}",
-              size)
-    if size is not None:
-        out["image_size"] = list(size)
-    mode = out.get("color_mode")
-    if mode is not None and mode not in ("grayscale", "rgb", "rgba"):
-        _fail(where, "data.color_mode", "grayscale, rgb or rgba", mode)
-    return out
-
-
-def _validate_train(train: dict, where: str, data_seed: int) -> dict:
-    _unknown(train, DEFAULTS["train"], where, "train.")
-    out = {**copy.deepcopy(DEFAULTS["train"]), **train}
-    _int(out["epochs"], where, "train.epochs")
-    _number(out["learning_rate"], where, "train.learning_rate", lambda v: 0 < v <= 10,
-            "a positive number of at most 10")
-    out["learning_rate"] = float(out["learning_rate"])
-    _mapping(out["optimizer_args"], where, "train.optimizer_args")  # its keys: _check_optimizer
-    out["optimizer_args"] = dict(_plain(out["optimizer_args"] or {}, where,
-                                        "train.optimizer_args"))
-    if out["loss"] is not None and not isinstance(out["loss"], str):
-        _fail(where, "train.loss", "a Keras loss name", out["loss"])
-    metrics = out["metrics"]
-    if metrics is not None and (
-        not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics)
-    ):
-        _fail(where, "train.metrics", "a list of Keras metric names", metrics)
-    try:  # one spelling for every caller (`rotate` reads as `rotation`)
-        out["augment"] = normalize_augment(_mapping(out["augment"], where, "train.augment"),
-                                           f"recipe {where}: train.augment")
-    except (TypeError, ValueError) as e:
-        raise RecipeError(str(e)) from None
-    out["adversarial"] = _validate_adversarial(out["adversarial"], where)
-    if out["seed"] is None:
-        out["seed"] = data_seed
-    _int(out["seed"], where, "train.seed", minimum=0, maximum=MAX_SEED)
-    _validate_strategy(out["strategy"], where)
-    from dlzoo.precision import PRECISIONS
-
-    if out["precision"] not in PRECISIONS:
-        _fail(where, "train.precision", f"one of {', '.join(PRECISIONS)}", out["precision"])
-    out["devices"] = _validate_devices(out["devices"], where)
-    if out["class_weight"] not in (None, "balanced"):
-        _fail(where, "train.class_weight", "balanced or null", out["class_weight"])
-    from dlzoo.switches import check_switches, optimizer_arguments
-
-    try:
-        out.update(check_switches(out, f"recipe {where}: train."))
-        optimizer_arguments(out, out["optimizer_args"], f"recipe {where}: train.optimizer_args")
-    except ValueError as e:
-        raise RecipeError(str(e)) from None
-    return out
-
-
-def _validate_devices(devices, where: str):
-    """`train.devices`: a positive integer or "all"."""
-    if devices == "all":
-        return devices
-    if isinstance(devices, str) and devices.strip().isdigit():
-        devices = int(devices)
-    if isinstance(devices, bool) or not isinstance(devices, int) or not 1 <= devices <= 4096:
-        _fail(where, "train.devices", "a positive integer or all", devices)
-    return devices
-
-
-# Metrics dlzoo adds to Keras's names (dlzoo.metrics.METRICS), logged as NAME and val_NAME.
-DLZOO_METRICS = ("balanced_accuracy", "macro_f1")
-
-
-def _log_monitored_metrics(out: dict) -> None:
-    """A dlzoo metric named by `callbacks.monitor` or `tune.objective` (val_balanced_accuracy,
-    macro_f1, ...) is added to `train.metrics`, so the compiled model logs it."""
-    wanted = [out["callbacks"].get("monitor"), (out.get("tune") or {}).get("objective")]
-    names = [w.removeprefix("val_") for w in wanted if isinstance(w, str)]
-    missing = [n for n in DLZOO_METRICS if n in names and n not in (out["train"]["metrics"] or [])]
-    if missing:
-        out["train"]["metrics"] = list(out["train"]["metrics"] or ["accuracy"]) + missing
-
-
-STRATEGIES = ("mirrored", "multi_worker", "data_parallel")
-
-
-def _validate_strategy(strategy, where: str) -> None:
-    if strategy is not None and strategy not in STRATEGIES:
-        _fail(where, "train.strategy", f"null or one of {', '.join(STRATEGIES)}", strategy)
-
-
-# --- tune: (dlzoo tune) ---------------------------------------------------------------------------
-
-TUNE_DEFAULTS = {
-    "hypermodel": None,  # cnn | rnn | transformer (dlzoo.tuning.HYPERMODELS)
-    "space": {},  # {hyperparameter: [choices] | {min, max, step, sampling, default} | value}
-    "tuner": "random",  # random | hyperband | bayesian
-    "objective": None,  # default: val_accuracy for classifiers, val_loss otherwise
-    "max_trials": 10,  # random and bayesian
-    "epochs": 10,  # per trial (hyperband: the most a trial gets)
-    "executions_per_trial": 1,
-    "early_stopping": 3,  # patience inside each trial; false for none
-    "hyperband": {"factor": 3, "iterations": 1},
-    "seed": None,  # None: train.seed
-    "target": None,  # stop the search once a trial reaches this objective value
-    "retrain": True,  # retrain the best configuration with train: and save it
-}
-TUNERS = ("random", "hyperband", "bayesian")
-
-
-def _validate_tune(tune: dict, where: str, train_seed: int) -> dict:
-    """The `tune:` section's structure; the search space itself is checked against the
-    hypermodel and the data's shape when the search starts (dlzoo.tuning.hypermodels)."""
-    _unknown(tune, TUNE_DEFAULTS, where, "tune.")
-    out = {**copy.deepcopy(TUNE_DEFAULTS), **tune}
-    if not isinstance(out["hypermodel"], str) or not out["hypermodel"]:
-        _fail(where, "tune.hypermodel", "a hypermodel name (cnn, rnn, transformer)",
-              out["hypermodel"])
-    out["space"] = dict(_plain(_mapping(out["space"], where, "tune.space"), where, "tune.space"))
-    if out["tuner"] not in TUNERS:
-        _fail(where, "tune.tuner", " or ".join(TUNERS), out["tuner"])
-    if out["objective"] is not None and not isinstance(out["objective"], str):
-        _fail(where, "tune.objective", "a logged metric such as val_accuracy", out["objective"])
-    for key, most in (("max_trials", MAX_TRIALS), ("epochs", MAX_EPOCHS),
-                      ("executions_per_trial", MAX_EXECUTIONS)):
-        _int(out[key], where, f"tune.{key}", maximum=most)
-    es = out["early_stopping"]
-    if es is False or es is None:
-        out["early_stopping"] = None
-    else:
-        _int(es, where, "tune.early_stopping", minimum=0)
-    hb = _mapping(out["hyperband"], where, "tune.hyperband")
-    _unknown(hb, TUNE_DEFAULTS["hyperband"], where, "tune.hyperband.")
-    out["hyperband"] = {**TUNE_DEFAULTS["hyperband"], **hb}
-    _int(out["hyperband"]["factor"], where, "tune.hyperband.factor", minimum=2, maximum=100)
-    _int(out["hyperband"]["iterations"], where, "tune.hyperband.iterations", maximum=1000)
-    if out["seed"] is None:
-        out["seed"] = train_seed
-    _int(out["seed"], where, "tune.seed", minimum=0, maximum=MAX_SEED)
-    if out["target"] is not None:
-        _number(out["target"], where, "tune.target", lambda v: True, "a number")
-    if not isinstance(out["retrain"], bool):
-        _fail(where, "tune.retrain", "true or false", out["retrain"])
-    return out
-
-
-ADVERSARIAL_DEFAULTS = {"method": "fgsm", "epsilon": 0.1, "ratio": 0.5}
-
-
-def _validate_adversarial(adv, where: str):
-    """`train.adversarial`: None, or FGSM adversarial training (each batch mixes clean and FGSM
-    examples; epsilon is a fraction of the input range)."""
-    if adv is None or adv is False:
-        return None
-    adv = _mapping(adv, where, "train.adversarial")
-    _unknown(adv, ADVERSARIAL_DEFAULTS, where, "train.adversarial.")
-    out = {**ADVERSARIAL_DEFAULTS, **adv}
-    if out["method"] != "fgsm":
-        _fail(where, "train.adversarial.method", "fgsm", out["method"])
-    _number(out["epsilon"], where, "train.adversarial.epsilon", lambda v: 0 < v <= 1,
-            "a fraction of the input range in (0, 1]")
-    _number(out["ratio"], where, "train.adversarial.ratio", lambda v: 0 < v <= 1,
-            "the share of each batch replaced by adversarial examples, in (0, 1]")
-    return {"method": "fgsm", "epsilon": float(out["epsilon"]), "ratio": float(out["ratio"])}
-
-
-def _check_optimizer(name, args: dict, where: str) -> None:
-    import keras
-
-    if not isinstance(name, str):
-        _fail(where, "train.optimizer", "an optimizer name such as adam, sgd, rmsprop, adamw",
-              name)
-    try:
-        cls = type(keras.optimizers.get(name))
-    except ValueError:
-        _fail(where, "train.optimizer", "a Keras optimizer name (adam, adamw, sgd, rmsprop, "
-              "nadam, ...)", name)
-    allowed = [p for p in inspect.signature(cls.__init__).parameters
-               if p not in ("self", "learning_rate", "name", "kwargs")]
-    _unknown(args, allowed, where, "train.optimizer_args.")
-
-
-def _validate_callbacks(cbs: dict, where: str) -> dict:
-    _unknown(cbs, DEFAULTS["callbacks"], where, "callbacks.")
-    out = {**copy.deepcopy(DEFAULTS["callbacks"]), **cbs}
-    if not isinstance(out["monitor"], str):
-        _fail(where, "callbacks.monitor", "a logged quantity such as val_loss", out["monitor"])
-    es = out["early_stopping"]
-    if es is True:
-        out["early_stopping"] = dict(EARLY_STOPPING_DEFAULTS)
-    elif es in (False, None):
-        out["early_stopping"] = False
-    elif isinstance(es, dict):
-        _unknown(es, EARLY_STOPPING_DEFAULTS, where, "callbacks.early_stopping.")
-        merged = {**EARLY_STOPPING_DEFAULTS, **es}
-        _int(merged["patience"], where, "callbacks.early_stopping.patience", minimum=0)
-        _int(merged["start_from_epoch"], where, "callbacks.early_stopping.start_from_epoch",
-             minimum=0)
-        _number(merged["min_delta"], where, "callbacks.early_stopping.min_delta",
-                lambda v: v >= 0, "a non-negative number")
-        out["early_stopping"] = merged
-    else:
-        _fail(where, "callbacks.early_stopping", "true, false or a mapping of options", es)
-    try:
-        kind, options = check_schedule(out["lr_schedule"], "callbacks.lr_schedule")
-    except (ValueError, TypeError) as e:
-        raise RecipeError(f"recipe {where}: {e}") from None
-    out["lr_schedule"] = {"type": kind, **{k: v for k, v in options.items()}}
-    for key in ("checkpoint", "backup", "csv_log", "terminate_on_nan"):
-        if not isinstance(out[key], bool):
-            _fail(where, f"callbacks.{key}", "true or false", out[key])
-    if out["tensorboard"] is not None and (not isinstance(out["tensorboard"], str)
-                                           or not out["tensorboard"].strip()):
-        _fail(where, "callbacks.tensorboard", "a folder for TensorBoard logs, or null",
-              out["tensorboard"])
-    return out
-
-
-def _validate_expect(expect: dict, where: str) -> dict:
-    figures = {k: v for k, v in expect.items() if k not in ("source", "note")}
-    for key, value in figures.items():
-        if not isinstance(key, str):
-            _fail(where, "expect key", "a metric name", key)
-        _number(value, where, f"expect.{key}", lambda v: True, "a number (the expected figure)")
-    if (figures or "source" in expect) and not isinstance(expect.get("source"), str):
-        _fail(where, "expect.source", "a string saying where the expected figure comes from",
-              expect.get("source"))
-    if "note" in expect and not isinstance(expect["note"], str):
-        _fail(where, "expect.note", "a string", expect["note"])
-    return dict(expect)
+    return rules.validate(recipe, where, data_options)
 
 
 def check_model_name(model, where: str = "recipe") -> None:
     """Refuses a model name that is neither in the stored catalog (`dlzoo.catalog`) nor registered
     in this process, naming the closest ones, without importing Keras or a backend."""
-    from dlzoo import catalog
-    from dlzoo.registry import _REGISTRY, normalize_name
-
     if not isinstance(model, str) or normalize_name(model) in _REGISTRY:
         return  # a non-string is validate's to refuse; a model registered by user code is known
     try:
@@ -733,8 +275,6 @@ def check_model(recipe: dict, where: str = "recipe") -> None:
 
     The name is checked first (`check_model_name`: no backend); only the argument names need
     the builder itself (its module imports Keras)."""
-    from dlzoo.registry import check_model_args
-
     check_model_name(recipe["model"], where)
     args = {k: v for k, v in recipe["model_args"].items() if k != "weights"}
     if "input_shape" in args:

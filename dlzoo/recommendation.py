@@ -17,6 +17,10 @@ import math
 
 import numpy as np
 
+from dlzoo.data.ratings import load_ratings
+from dlzoo.saving import load, read_card
+from dlzoo.tasks import Task
+
 __all__ = ["evaluate_ratings", "parse_pairs", "predict_ratings", "rating_metrics"]
 
 
@@ -46,10 +50,8 @@ def rating_metrics(model, bundle) -> dict:
 
 
 def _load(model_dir):
-    from dlzoo.saving import load, read_card
-
     card = read_card(model_dir)
-    if card.get("task") != "rating_prediction":
+    if card.get("task") is not Task.RATING_PREDICTION:
         raise ValueError(f"{model_dir}: a {card.get('task')} model, not a recommender (task "
                          "rating_prediction); train one with `dlzoo train recommender-ratings`.")
     return load(model_dir, compile=False), card
@@ -126,8 +128,6 @@ def evaluate_ratings(model_dir, data, *, split: str | None = None) -> dict:
     Returns:
         `{rmse, mae, samples, split, mean_baseline_rmse[, noise_floor_rmse]}`.
     """
-    from dlzoo.data.ratings import load_ratings
-
     model, card = _load(model_dir)
     trained = card.get("data") or {}
     recipe_data = dict(trained.get("recipe") or {})

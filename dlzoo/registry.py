@@ -26,11 +26,14 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from dlzoo.tasks import MODEL_TASKS, Task
 from dlzoo.validation import unknown_arguments
 
 __all__ = [
     "ZOO_PACKAGES",
     "ModelInfo",
+    "TASKS",
+    "Task",
     "builder_arguments",
     "check_model_args",
     "ensure_loaded",
@@ -46,17 +49,7 @@ __all__ = [
     "unregister_model",
 ]
 
-TASKS = (
-    "image_classification",
-    "classification",  # flat feature vectors
-    "text_classification",
-    "sequence_classification",
-    "sequence_regression",
-    "autoencoder",
-    "generative",
-    "text_generation",  # next-token language models (dlzoo.generation writes with them)
-    "rating_prediction",  # (user, item) id pairs -> a rating
-)
+TASKS = MODEL_TASKS  # the `Task`s a builder registers under (dlzoo.tasks)
 INPUT_KINDS = ("image", "flat", "tokens", "sequence", "latent", "pairs")
 
 
@@ -67,7 +60,7 @@ class ModelInfo:
     Attributes:
         name: canonical registry name, lower case (`"vgg16"`).
         family: builder family (`"vgg"`, `"resnet"`, ...).
-        task: one of `TASKS`.
+        task: a `Task` (one of `TASKS`); a task's string given here is read as its `Task`.
         input_kind: one of `INPUT_KINDS`.
         default_input_shape: input shape (without batch) used when `build` gets none.
         default_num_classes: classes used when `build` gets none.
@@ -96,7 +89,7 @@ class ModelInfo:
 
     name: str
     family: str
-    task: str
+    task: Task
     input_kind: str
     default_input_shape: tuple
     default_num_classes: int | None = None
@@ -115,6 +108,10 @@ class ModelInfo:
         default=None, repr=False, compare=False)
     unfreeze_rule: Callable[[list], list] | None = dataclasses.field(
         default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "task", Task.parse(self.task, where=f"model {self.name}",
+                                                    model=True))
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -139,7 +136,7 @@ def register_model(
     name: str | None = None,
     *,
     family: str,
-    task: str = "image_classification",
+    task: Task | str = Task.IMAGE_CLASSIFICATION,
     input_kind: str = "image",
     default_input_shape: tuple,
     default_num_classes: int | None = None,
@@ -175,12 +172,13 @@ def register_model(
         ...     return keras.Model(inputs, keras.layers.Dense(num_classes, name="predictions")(x))
 
     Raises:
+        ValueError: `task` is not one of `TASKS` (a `Task` or its string; the message names the
+            allowed values and the closest), or `input_kind` not one of `INPUT_KINDS`.
         TypeError: `fn` is not callable, or (a builder outside dlzoo, read from its source) never
             returns a value. A builder that returns anything but a `keras.Model` raises TypeError
             when it builds.
     """
-    if task not in TASKS:
-        raise ValueError(f"register_model: task must be one of {TASKS}; received {task!r}.")
+    task = Task.parse(task, where="register_model", model=True)
     if input_kind not in INPUT_KINDS:
         raise ValueError(
             f"register_model: input_kind must be one of {INPUT_KINDS}; received {input_kind!r}."
@@ -318,17 +316,21 @@ def model_info(name: str) -> ModelInfo:
     return info
 
 
-def list_models(pattern: str = "*", task: str | None = None, family: str | None = None) -> list[str]:
-    """Names of registered models matching an fnmatch `pattern`, a `task` and a `family`, sorted."""
+def list_models(pattern: str = "*", task: Task | str | None = None,
+                family: str | None = None) -> list[str]:
+    """Names of registered models matching an fnmatch `pattern`, a `task` and a `family`, sorted.
+
+    Raises:
+        ValueError: `task` is not one of `TASKS` (the message names the closest)."""
     ensure_loaded()
-    if task is not None and task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS} or None; received {task!r}.")
+    if task is not None:
+        task = Task.parse(task, where="list_models", model=True)
     pat = pattern.lower()
     out = []
     for info in _REGISTRY.values():
         if not (fnmatch.fnmatch(info.name, pat) or fnmatch.fnmatch(normalize_name(info.name), pat)):
             continue
-        if task is not None and info.task != task:
+        if task is not None and info.task is not task:
             continue
         if family is not None and info.family != family.lower():
             continue

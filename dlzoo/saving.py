@@ -37,6 +37,7 @@ from pathlib import Path
 from dlzoo.compiling import allow_jit
 from dlzoo.files import json_default
 from dlzoo.registry import ensure_loaded, list_models
+from dlzoo.tasks import Task
 from dlzoo import userfiles
 from dlzoo.userfiles import read_text
 from dlzoo.version import __version__
@@ -89,7 +90,7 @@ class ModelCard:
     description: str | None = None
     model: str | None = None
     model_args: dict | None = None
-    task: str | None = None
+    task: Task | None = None
     preprocessing: str | None = None
     preprocessing_where: str | None = None
     class_names: list | None = None
@@ -112,6 +113,10 @@ class ModelCard:
     files: list | None = None
     extra: dict = dataclasses.field(default_factory=dict)
     schema_version: int = CARD_SCHEMA_VERSION
+
+    def __post_init__(self):
+        if self.task is not None:  # a task's string (an older card, a caller's dict) as its Task
+            self.task = Task.parse(self.task, where="card")
 
     @classmethod
     def field_names(cls) -> tuple:
@@ -385,7 +390,14 @@ def is_saved_model(path) -> bool:
 
 
 def read_card(directory) -> dict:
-    """The card.json of a saved model, with a clear error if the folder is not one."""
+    """The card.json of a saved model, with a clear error if the folder is not one; its `task`
+    read as a `dlzoo.tasks.Task`.
+
+    Raises:
+        FileNotFoundError: no card.json in `directory`.
+        ValueError: the card is not a JSON mapping, or names a task dlzoo does not know (the
+            message names the allowed values and the closest).
+    """
     folder = Path(directory)
     path = folder / CARD_FILE
     if not path.is_file():
@@ -405,6 +417,11 @@ def read_card(directory) -> dict:
     if not isinstance(card, dict):
         raise ValueError(f"{path} holds a JSON {type(card).__name__}, not a mapping; the card "  # noqa: TRY004
                          "is damaged.")
+    if card.get("task") is not None:  # read as its Task (written back as the same string)
+        try:
+            card["task"] = Task.parse(card["task"], where=str(path))
+        except ValueError as e:
+            raise ValueError(f"{e} Correct the card's \"task\".") from None
     return card
 
 

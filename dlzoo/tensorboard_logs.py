@@ -21,6 +21,8 @@ import time
 
 import keras
 
+from dlzoo.backends import has_tensorflow
+
 __all__ = ["EpochScalars", "configure_trial", "tensorboard_callback"]
 
 
@@ -73,8 +75,6 @@ class EpochScalars(keras.callbacks.Callback):
 def tensorboard_callback(log_dir, *, log=print):
     """Keras's `TensorBoard` callback writing to `log_dir` where TensorFlow is installed;
     `EpochScalars` (scalars only) where it is not, said in one line through `log`."""
-    from dlzoo.backends import has_tensorflow
-
     if has_tensorflow():
         return keras.callbacks.TensorBoard(log_dir=str(log_dir))
     log(f"tensorboard: TensorFlow is not installed, so Keras's TensorBoard callback cannot "

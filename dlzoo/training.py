@@ -32,10 +32,36 @@ from pathlib import Path
 
 import numpy as np
 
-from dlzoo.compiling import CLASSIFICATION_TASKS, compile_for_task
+from dlzoo import saving
+from dlzoo.augmentation import BatchMixer, augmentation_layers, mixes_labels
+from dlzoo.callbacks import RunBackup, learning_rate, standard
+from dlzoo.compiling import compile_for_task
+from dlzoo.crossval import cross_validate
+from dlzoo.data.batching import batch_bundle
+from dlzoo.data.corpus import is_corpus_source, load_corpus
+from dlzoo.data.datasets import load, load_arrays
+from dlzoo.data.images import color_mode_for
+from dlzoo.data.ratings import is_ratings_source, load_ratings
 from dlzoo.distribution import divisible_batches, replica_count, strategy_for, strategy_scope
+from dlzoo.evaluation import evaluate, summary_metrics
 from dlzoo.files import write_weights
+from dlzoo.generation import language_model_metrics
+from dlzoo.metrics import class_counts, class_weights
+from dlzoo.multilabel import check_options, finish_card, sigmoid_head
+from dlzoo.plots import read_history
+from dlzoo.precision import float32_outputs, precision_scope, resolve_precision
+from dlzoo.preprocessing import applied_mode, with_preprocessing
+from dlzoo.recommendation import rating_metrics
+from dlzoo.registry import model_info
+from dlzoo.regularization import regularize_from
+from dlzoo.robustness import AdversarialBatches, accuracy_under_attack, value_range_of
 from dlzoo.runs import prepare_run_dir, remove_run_dir, run_dir_for, run_lock
+from dlzoo.saving import ModelCard, training_files_record
+from dlzoo.spec import RunSpec, as_spec
+from dlzoo.switches import card_record
+from dlzoo.tasks import Task
+from dlzoo.transfer.finetune import fine_tune, recipe_config, run_phased_recipe, source_input_shape
+from dlzoo.weights import build
 
 __all__ = [
     "RunInputs",
@@ -52,7 +78,6 @@ __all__ = [
     "run_recipe",
 ]
 
-
 @dataclasses.dataclass
 class RunResult:
     """What `run_recipe` did: the trained model, its card, evaluation and where things are."""
@@ -66,7 +91,6 @@ class RunResult:
     resumed_from: int
     seconds: float
 
-
 @dataclasses.dataclass
 class RunInputs:
     """Everything a run of a recipe needs, made once by `prepare_run`.
@@ -76,7 +100,7 @@ class RunInputs:
     `model` is None when the caller builds its own (a hypermodel's trials, one model per fold).
     """
 
-    recipe: dict
+    recipe: dict  # the validated recipe, as run folders and cards store it
     info: object  # dlzoo.registry.ModelInfo
     bundle: object  # dlzoo.data.DataBundle
     train: object
@@ -88,26 +112,29 @@ class RunInputs:
     precision: str = "float32"  # resolved `train.precision` (dlzoo.precision)
     replicas: int = 1  # devices each batch is split over
     class_weight: dict | None = None  # {label: weight} for fit (train.class_weight)
+    spec: RunSpec | None = None  # the run as typed fields (`dlzoo.spec`); from `recipe` if None
+
+    def __post_init__(self):
+        if self.spec is None:
+            self.spec = as_spec(self.recipe)
 
     @property
     def name(self) -> str:
-        return self.recipe["name"]
-
+        return self.spec.name
 
 # --- 1. data -----------------------------------------------------------------------------------
 
-
-def data_arguments(recipe: dict, info=None) -> tuple[str, dict]:
+def data_arguments(recipe: dict | RunSpec, info=None) -> tuple[str, dict]:
     """`(source, keyword arguments)` for `dlzoo.data.load` from the recipe's `data:` section.
 
     For image models without an explicit `data.image_size` / `data.color_mode`, the size and
     colour mode follow `model_args.input_shape` when the recipe gives one; otherwise the data's
     own size is kept and the model is built for it. Unset (None) entries are left out.
     """
-    from dlzoo.data.images import color_mode_for
 
-    data = dict(recipe["data"])
-    shape = recipe["model_args"].get("input_shape")
+    spec = as_spec(recipe)
+    data = spec.data.load_arguments()
+    shape = (spec.model.args or {}).get("input_shape")
     if info is not None and info.input_kind == "image" and shape and len(shape) == 3:
         if data.get("image_size") is None:
             data["image_size"] = list(shape[:2])
@@ -118,37 +145,29 @@ def data_arguments(recipe: dict, info=None) -> tuple[str, dict]:
         kwargs["image_size"] = tuple(kwargs["image_size"])
     return data["source"], kwargs
 
-
 def load_data(recipe: dict, info=None):
     """Loads the recipe's data with `dlzoo.data.datasets.load` (see `data_arguments`)."""
-    from dlzoo.data.datasets import load
 
     source, kwargs = data_arguments(recipe, info)
     own = _task_source(source)
     if own is not None:  # corpora and ratings: arrays of the task's own (inputs, targets)
-        from dlzoo.data.batching import batch_bundle
 
         options = {k: kwargs.pop(k) for k in ("batch_size", "loader") if k in kwargs}
         return batch_bundle(own(source, **kwargs), seed=kwargs.get("seed", 0), **options)
     return load(source, **kwargs)
 
-
 def _task_source(source):
     """The loader of a source whose examples are not images or labelled vectors: a text corpus
     (`grammar`, `text:PATH`; dlzoo.data.corpus) or ratings (`ratings:...`; dlzoo.data.ratings)."""
-    from dlzoo.data.corpus import is_corpus_source, load_corpus
-    from dlzoo.data.ratings import is_ratings_source, load_ratings
 
     if is_corpus_source(source):
         return load_corpus
     return load_ratings if is_ratings_source(source) else None
 
-
 def load_array_data(recipe: dict, info=None, *, where: str = "this run"):
     """The recipe's data as numpy arrays (`dlzoo.data.load_arrays`): a `DataBundle` whose
     `train` / `val` are `(x, y)` tuples. Only for data held in memory (digits, synthetic:NAME,
     folder:PATH); ValueError naming them otherwise."""
-    from dlzoo.data.datasets import load_arrays
 
     source, kwargs = data_arguments(recipe, info)
     kwargs.pop("batch_size", None)
@@ -159,26 +178,24 @@ def load_array_data(recipe: dict, info=None, *, where: str = "this run"):
         raise ValueError(f"{where} needs data held in memory (digits, synthetic:NAME, "
                          f"folder:PATH): {e}") from None
 
-
 def describe_data(bundle) -> str:
     """One line about the loaded data, for the log."""
     return (f"data: {bundle.source}: {len(bundle.class_names)} classes, input "
             f"{'x'.join(map(str, bundle.input_shape))}"
             + (f", {len(bundle.skipped)} file(s) skipped" if bundle.skipped else ""))
 
-
 # --- 2. model ----------------------------------------------------------------------------------
-
 
 def _model_args(recipe: dict, bundle, info) -> dict:
     """The builder arguments: the recipe's, with `num_classes`, `input_shape` (and a text
     model's `vocab_size`) from the data; a recipe value that disagrees with the data raises."""
-    args = dict(recipe["model_args"])
-    if info.task in CLASSIFICATION_TASKS:
+    spec = as_spec(recipe)
+    args = dict(spec.model.args or {})
+    if info.task.is_classification:
         given = args.get("num_classes")
         if given is not None and given != bundle.num_classes:
             raise ValueError(
-                f"recipe {recipe['name']}: model_args.num_classes is {given} but the data has "
+                f"recipe {spec.name}: model_args.num_classes is {given} but the data has "
                 f"{bundle.num_classes} classes ({', '.join(map(str, bundle.class_names[:10]))}). "
                 "Remove model_args.num_classes or fix the data."
             )
@@ -188,7 +205,7 @@ def _model_args(recipe: dict, bundle, info) -> dict:
         data_shape = tuple(bundle.input_shape)
         if given is not None and tuple(given) != data_shape:
             raise ValueError(
-                f"recipe {recipe['name']}: model_args.input_shape is {list(given)} but the data "
+                f"recipe {spec.name}: model_args.input_shape is {list(given)} but the data "
                 f"gives {list(data_shape)}. Set data.image_size / data.color_mode to match, or "
                 "remove model_args.input_shape."
             )
@@ -201,26 +218,21 @@ def _model_args(recipe: dict, bundle, info) -> dict:
         args.setdefault(key, value)  # sizes only the data knows (a recommender's user count)
     return args
 
-
 def build_model(recipe: dict, bundle, info):
     """Builds the recipe's network for the data, behind its augmentation and preprocessing.
 
     `num_classes` and `input_shape` come from the data unless `model_args` sets them, in which
     case they must agree with it.
     """
-    from dlzoo.augmentation import augmentation_layers
-    from dlzoo.preprocessing import with_preprocessing
-    from dlzoo.regularization import regularize_from
-    from dlzoo.weights import build
 
-    network = build(recipe["model"], **_model_args(recipe, bundle, info))
+    spec = as_spec(recipe)
+    network = build(spec.model.name, **_model_args(spec, bundle, info))
     if getattr(bundle, "details", {}).get("multi_label"):  # --- multi-label data ---
-        from dlzoo.multilabel import check_options, sigmoid_head
 
-        check_options(class_weight=recipe["train"].get("class_weight"))
+        check_options(class_weight=spec.class_weight)
         sigmoid_head(network)  # one sigmoid a label; compile_for_task gives it binary CE
-    regularize_from(network, recipe["train"])  # train.l1 / l2 / max_norm / activity_l1
-    wrap = info.input_kind == "image" and info.task != "generative" and (
+    regularize_from(network, spec.switch_values())  # train.l1 / l2 / max_norm / activity_l1
+    wrap = info.input_kind == "image" and info.task is not Task.GENERATIVE and (
         getattr(bundle, "value_range", "0-255") == "0-255"
     )
     if not wrap:
@@ -228,13 +240,11 @@ def build_model(recipe: dict, bundle, info):
     return with_preprocessing(
         network,
         info.preprocessing,
-        augment=augmentation_layers(recipe["train"]["augment"]),
-        name=recipe["name"].replace("-", "_").replace(".", "_"),
+        augment=augmentation_layers(spec.augment),
+        name=spec.name.replace("-", "_").replace(".", "_"),
     )
 
-
 # --- 3. compile --------------------------------------------------------------------------------
-
 
 def steps_per_epoch(dataset) -> int:
     """Batches per epoch of a finite `tf.data.Dataset` (counted when TF does not know it)."""
@@ -247,54 +257,47 @@ def steps_per_epoch(dataset) -> int:
         raise ValueError("the training data set is empty; there is nothing to train on.")
     return n
 
-
 def compile_model(model, recipe: dict, info, steps: int):
     """Compiles with the recipe's optimizer, LR schedule, loss and metrics
     (`dlzoo.compiling.compile_for_task`: the task's defaults where the recipe gives none)."""
-    from dlzoo.callbacks import learning_rate
 
-    train = recipe["train"]
+    spec = as_spec(recipe)
+    phase = spec.phases[0]  # a plain run is one phase: every layer, on the images
     lr = learning_rate(
-        recipe["callbacks"]["lr_schedule"],
-        learning_rate=train["learning_rate"],
-        epochs=train["epochs"],
+        spec.callbacks.lr_schedule,
+        learning_rate=phase.learning_rate,
+        epochs=phase.epochs,
         steps_per_epoch=steps,
     )
-    loss = train["loss"]
-    if loss is None and info.task == "text_generation":  # a softmax over the vocabulary per step
-        loss = "sparse_categorical_crossentropy"
-    return compile_for_task(model, info.task, optimizer=train["optimizer"], learning_rate=lr,
-                            optimizer_args=train["optimizer_args"], loss=loss,
-                            metrics=train["metrics"], switches=train)
-
+    loss = spec.loss  # None: the task's (Task.default_loss)
+    return compile_for_task(model, info.task, optimizer=phase.optimizer, learning_rate=lr,
+                            optimizer_args=phase.optimizer_args, loss=loss,
+                            metrics=None if spec.metrics is None else list(spec.metrics),
+                            switches=spec.switch_values())
 
 # --- 4. fit ------------------------------------------------------------------------------------
-
 
 def training_data(bundle, info):
     """The (inputs, targets) the task trains on: labels for classifiers, the images themselves
     for autoencoders (scaled as the model's preprocessing scales its input, since the targets
     do not pass through it), images alone for generative models. A `tf.data` pipeline in, a
     pipeline out; `(x, y)` arrays (from `load_array_data`) are for classifiers only."""
-    if info.task in CLASSIFICATION_TASKS or info.task.startswith("sequence") or info.task in (
-            "text_generation", "rating_prediction"):  # inputs and targets as the data has them
+    if info.task.is_supervised:  # inputs and targets as the data has them
         return bundle.train, bundle.val
     if isinstance(bundle.train, tuple):
         raise TypeError(f"{info.name} is a {info.task} model; in-memory arrays are read for "
                          "classifiers only.")
     scaled = _target_scaling(info.preprocessing)
-    if info.task == "autoencoder":
+    if info.task is Task.AUTOENCODER:
         pair = _not_autographed(lambda x, y: (x, scaled(x)))
         return bundle.train.map(pair), bundle.val.map(pair) if bundle.val is not None else None
     return bundle.train.map(_not_autographed(lambda x, y: scaled(x))), None
-
 
 def _not_autographed(fn):
     """`fn`, marked for tf.data not to convert it with AutoGraph (which parses this module's
     source, about a second); as is where TensorFlow is not loaded (a PyDataset's map)."""
     tf = sys.modules.get("tensorflow")
     return fn if tf is None else tf.autograph.experimental.do_not_convert(fn)
-
 
 def _target_scaling(mode: str):
     """A Keras `Rescaling` layer (it runs in tf.data on every backend) to float32 in the range
@@ -304,7 +307,6 @@ def _target_scaling(mode: str):
 
     scale, offset = {"unit": (1 / 255.0, 0.0), "tf": (1 / 127.5, -1.0)}.get(mode, (1.0, 0.0))
     return keras.layers.Rescaling(scale, offset=offset, dtype="float32")
-
 
 def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: int = 2,
         extra_callbacks=(), log=print, class_weight: dict | None = None):
@@ -316,42 +318,38 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
     optimizer state, random-number state, the pipeline's shuffle order and the epoch to start
     from. `class_weight` (`{label: weight}`, see `run_class_weights`) goes to Keras's `fit`.
     """
-    from dlzoo.callbacks import RunBackup, standard
 
-    cb = recipe["callbacks"]
+    spec = as_spec(recipe)
+    cb = spec.callbacks
     has_val = val_data is not None
-    monitor = cb["monitor"] if has_val or not cb["monitor"].startswith("val_") else cb[
-        "monitor"][4:]
+    monitor = cb.monitor if has_val or not cb.monitor.startswith("val_") else cb.monitor[4:]
     callbacks = standard(
         run_dir=run_dir,
         monitor=monitor,
-        early_stopping=cb["early_stopping"],
-        lr_schedule=cb["lr_schedule"],
-        checkpoint=cb["checkpoint"],
-        backup=cb["backup"],
-        csv_log=cb["csv_log"],
-        terminate_on_nan=cb["terminate_on_nan"],
+        early_stopping=cb.early_stopping,
+        lr_schedule=cb.lr_schedule,
+        checkpoint=cb.checkpoint,
+        backup=cb.backup,
+        csv_log=cb.csv_log,
+        terminate_on_nan=cb.terminate_on_nan,
         log=log,
-        tensorboard=cb.get("tensorboard"),
+        tensorboard=cb.tensorboard,
     )
     for c in callbacks:
         if isinstance(c, RunBackup) and not isinstance(train_data, tuple):
             c.replay = train_data
-    common = {"validation_data": val_data, "epochs": recipe["train"]["epochs"],
+    common = {"validation_data": val_data, "epochs": spec.epochs,
               "callbacks": list(callbacks) + list(extra_callbacks), "verbose": verbose,
               "class_weight": class_weight}
     if isinstance(train_data, tuple):
         x, y = train_data
-        return model.fit(x, y, batch_size=recipe["data"]["batch_size"], shuffle=True, **common)
+        return model.fit(x, y, batch_size=spec.data.batch_size, shuffle=True, **common)
     # the pipeline shuffles (tf.data); Keras would only warn
     return model.fit(train_data, shuffle=False, **common)
 
-
 # --- adversarial training (dlzoo.robustness) ---------------------------------------------------
 
-
 def _input_range(bundle, data=None):
-    from dlzoo.robustness import value_range_of
 
     value_range = getattr(bundle, "value_range", "0-255")
     samples = None  # only raw-valued data needs its values read to find the range
@@ -359,11 +357,9 @@ def _input_range(bundle, data=None):
         samples = np.concatenate([np.asarray(x) for x, _ in data])
     return value_range_of(value_range, samples)
 
-
 def adversarial_batches(model, train_data, adversarial: dict, bundle, steps: int):
     """Wraps the training pipeline so each batch mixes clean and FGSM examples made against the
     model as it trains (`train.adversarial`); the validation data stays clean."""
-    from dlzoo.robustness import AdversarialBatches
 
     return AdversarialBatches.from_dataset(
         model, train_data, steps=steps, epsilon=adversarial["epsilon"],
@@ -371,10 +367,8 @@ def adversarial_batches(model, train_data, adversarial: dict, bundle, steps: int
         seed=0,
     )
 
-
 def robustness_metrics(model, val_data, bundle, adversarial: dict) -> dict:
     """Clean and FGSM accuracy on the validation data at the training epsilon, for the card."""
-    from dlzoo.robustness import accuracy_under_attack
 
     xs, ys = zip(*[(np.asarray(x), np.asarray(y)) for x, y in val_data])
     x, y = np.concatenate(xs), np.concatenate(ys)
@@ -382,7 +376,6 @@ def robustness_metrics(model, val_data, bundle, adversarial: dict) -> dict:
     rows = accuracy_under_attack(model, x, y, [0.0, eps], value_range=_input_range(bundle, val_data))
     return {**adversarial, "val_accuracy_clean": rows[0]["accuracy"],
             "val_accuracy_under_attack": rows[1]["accuracy"], "attack": f"FGSM epsilon={eps}"}
-
 
 def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundle=None,
                 log=print) -> RunInputs:
@@ -396,7 +389,7 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
 
     Args:
         recipe: a validated recipe (`dlzoo.recipes.load_recipe`).
-        build: build and compile `recipe["model"]` (False: the caller builds, e.g. a
+        build: build and compile the recipe's model (False: the caller builds, e.g. a
             hypermodel's trials or one model per fold).
         arrays: read the data as `(x, y)` numpy arrays (small in-memory sources only).
         bundle: data already loaded (a `DataBundle`; `(x, y)` parts with `arrays`).
@@ -404,80 +397,71 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
     """
     import keras
 
-    from dlzoo.registry import model_info
-
-    info = model_info(recipe["model"])
-    keras.utils.set_random_seed(recipe["train"]["seed"])
+    spec = as_spec(recipe)
+    recipe = spec.recipe
+    info = model_info(spec.model.name)
+    keras.utils.set_random_seed(spec.seed)
     if bundle is None:
-        bundle = load_array_data(recipe, info) if arrays else load_data(recipe, info)
+        bundle = load_array_data(spec, info) if arrays else load_data(spec, info)
     log(describe_data(bundle))
     if not build and (getattr(bundle, "details", None) or {}).get("multi_label"):  # multi-label
         raise ValueError(
-            f"recipe {recipe['name']}: {bundle.source} has several labels a file (multi-label); "
+            f"recipe {spec.name}: {bundle.source} has several labels a file (multi-label); "
             "`dlzoo train` and `dlzoo finetune` train on it, `tune` and `--folds` take "
             "single-label data (a label file with a 'label' column, or class subfolders).")
-    batch_size = recipe["data"]["batch_size"]
+    batch_size = spec.data.batch_size
     train, val = training_data(bundle, info)
     strategy = None
     if arrays:  # as before this function: folds on arrays train on one device
-        if recipe["train"].get("strategy"):
-            log(f"note: train.strategy {recipe['train']['strategy']} is not used on in-memory "
+        if spec.strategy:
+            log(f"note: train.strategy {spec.strategy} is not used on in-memory "
                 "arrays")
         steps = -(-len(train[0]) // batch_size)
     else:
-        strategy = strategy_for(recipe["train"].get("strategy"),
-                                devices=recipe["train"].get("devices", 1), log=log)
+        strategy = strategy_for(spec.strategy, devices=spec.devices, log=log)
         train, val = divisible_batches(train, val, batch_size, log=log)
         steps = steps_per_epoch(train)
-    from dlzoo.precision import resolve_precision
 
-    precision = resolve_precision(recipe["train"].get("precision", "auto"))
+    precision = resolve_precision(spec.precision)
     if precision != "float32":
-        log(f"precision: {precision} mixed (train.precision "
-            f"{recipe['train'].get('precision', 'auto')})")
-    inputs = RunInputs(recipe=recipe, info=info, bundle=bundle, train=train, val=val,
+        log(f"precision: {precision} mixed (train.precision {spec.precision})")
+    inputs = RunInputs(recipe=recipe, spec=spec, info=info, bundle=bundle, train=train, val=val,
                        strategy=strategy, steps=steps, batch_size=batch_size,
                        precision=precision, replicas=replica_count(strategy))
-    if recipe["train"].get("class_weight") and info.task in CLASSIFICATION_TASKS:
-        inputs.class_weight = run_class_weights(recipe["train"]["class_weight"], bundle, train,
-                                                log=log)
-    mixer = _batch_mixer(recipe, info, bundle, arrays)
+    if spec.class_weight and info.task.is_classification:
+        inputs.class_weight = run_class_weights(spec.class_weight, bundle, train, log=log)
+    mixer = _batch_mixer(spec, info, bundle, arrays)
     if mixer is not None:  # after the class weights, which count the unmixed labels
         inputs.train = mixer.mix(inputs.train)
         inputs.mixer = mixer  # for a caller that builds its own models (tune trials)
     if build:
-        inputs.model = build_and_compile(recipe, bundle, info, steps, strategy)
+        inputs.model = build_and_compile(spec, bundle, info, steps, strategy)
         inputs.model.dlzoo_batch_mixer = mixer  # for MixingSchedule (mix_off_epoch)
     return inputs
 
-
-def _batch_mixer(recipe: dict, info, bundle, arrays: bool):
+def _batch_mixer(spec: RunSpec, info, bundle, arrays: bool):
     """The `dlzoo.augmentation.BatchMixer` of `train.augment`'s mixup / cutmix, or None."""
-    from dlzoo.augmentation import BatchMixer, mixes_labels
 
-    augment = recipe["train"]["augment"]
+    augment = spec.augment
     if not mixes_labels(augment):
         return None
-    if info.task not in CLASSIFICATION_TASKS or info.input_kind != "image":
-        raise ValueError(f"recipe {recipe['name']}: train.augment mixup / cutmix mix images and "
+    if not info.task.is_classification or info.input_kind != "image":
+        raise ValueError(f"recipe {spec.name}: train.augment mixup / cutmix mix images and "
                          f"their class labels; {info.name} is a {info.task} model.")
     if arrays:
-        raise ValueError(f"recipe {recipe['name']}: train.augment mixup / cutmix mix the "
+        raise ValueError(f"recipe {spec.name}: train.augment mixup / cutmix mix the "
                          "batches of a pipeline; --folds trains on in-memory arrays. Drop "
                          "mixup / cutmix for the cross-validation.")
-    return BatchMixer(augment, bundle.num_classes, seed=recipe["train"]["seed"])
-
+    return BatchMixer(augment, bundle.num_classes, seed=spec.seed)
 
 def run_class_weights(mode: str, bundle, train, *, log=print) -> dict[int, float]:
     """`train.class_weight` as Keras's `fit(class_weight=...)`: "balanced" weighs each class
     `n / (k * n_c)` (`dlzoo.metrics.class_weights`); logs the weights in one line."""
-    from dlzoo.metrics import class_counts, class_weights
 
     weights = class_weights(class_counts(bundle, train), mode)
     log(f"class weights ({mode}): " + ", ".join(
         f"{c} {weights[i]:.3g}" for i, c in enumerate(bundle.class_names)))
     return weights
-
 
 def class_weight_record(mode: str | None, weights: dict | None, class_names) -> dict | None:
     """The card's `training.class_weight`: the mode and each class's weight, by name."""
@@ -485,20 +469,17 @@ def class_weight_record(mode: str | None, weights: dict | None, class_names) -> 
         return None
     return {"mode": mode, "weights": {str(c): weights[i] for i, c in enumerate(class_names)}}
 
-
 def build_and_compile(recipe: dict, bundle, info, steps: int, strategy=None):
     """`build_model` then `compile_model`, under `strategy`'s scope and `train.precision`'s
     dtype policy (the output layer in float32: `dlzoo.precision.float32_outputs`)."""
-    from dlzoo.precision import float32_outputs, precision_scope
 
-    with strategy_scope(strategy), precision_scope(recipe["train"].get("precision", "auto")):
-        model = float32_outputs(build_model(recipe, bundle, info))
-        compile_model(model, recipe, info, steps)
+    spec = as_spec(recipe)
+    with strategy_scope(strategy), precision_scope(spec.precision):
+        model = float32_outputs(build_model(spec, bundle, info))
+        compile_model(model, spec, info, steps)
     return model
 
-
 # --- the recipe runner ------------------------------------------------------------------------
-
 
 def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, verbose: int = 2,
                log=print, extra_callbacks=(), card_extra: dict | None = None,
@@ -521,29 +502,29 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     Raises:
         FileExistsError: `output/NAME` holds files, `overwrite` is False and this is no resume.
     """
-    from dlzoo import saving
-    from dlzoo.recipes import is_phased
 
-    if is_phased(recipe):  # a fine-tune: the same run folder, lock, backups and card
-        return _run_phased(recipe, output=output, resume=resume, verbose=verbose, log=log,
+    spec = as_spec(recipe)
+    recipe = spec.recipe  # what the run folder stores, and a resume compares
+    if spec.is_finetune:  # a fine-tune: the same run folder, lock, backups and card
+        return _run_phased(spec, output=output, resume=resume, verbose=verbose, log=log,
                            overwrite=overwrite, extra_callbacks=extra_callbacks,
                            card_extra=card_extra)
     start = time.perf_counter()
     out = Path(output)
-    lock = run_lock(out, recipe["name"], log=log).acquire()  # before anything is read or built
+    lock = run_lock(out, spec.name, log=log).acquire()  # before anything is read or built
     try:
-        existing = out / recipe["name"]
+        existing = out / spec.name
         if not (overwrite or resume) and existing.exists() and (
                 not existing.is_dir() or any(existing.iterdir())):
             what = "a saved model" if saving.is_saved_model(existing) else "files"
             raise FileExistsError(
                 f"{existing} already holds {what}; pass --overwrite (overwrite=True) to replace "
                 "it, or --output another folder.")
-        run = prepare_run(recipe, log=log)
+        run = prepare_run(spec, log=log)
         run_dir = run_dir_for(out, run.name)
         done = prepare_run_dir(run_dir, recipe, resume, log=log)
         if resume:
-            log(f"resuming {run.name} after epoch {done} of {recipe['train']['epochs']} "
+            log(f"resuming {run.name} after epoch {done} of {spec.epochs} "
                 f"({run_dir})")
         history = _train(run, run_dir, resume=resume, verbose=verbose, log=log,
                          extra_callbacks=extra_callbacks)
@@ -556,7 +537,6 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
             "resumed_from_epoch": done if resume else None, "seconds": round(seconds, 1)})
         card.extra.update(card_extra or {})
         if run.bundle.details.get("multi_label"):  # --- multi-label: task, thresholds ---
-            from dlzoo.multilabel import finish_card
 
             finish_card(card, report, [str(c) for c in run.bundle.class_names])
         saving.save(run.model, saved_dir, card, history=history or None, report=report)
@@ -567,32 +547,28 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
                      history=history, saved_dir=saved_dir, epochs_run=epochs_run,
                      resumed_from=done, seconds=seconds)
 
-
-def _run_phased(recipe: dict, *, output, resume: bool, verbose: int, log, overwrite: bool,
+def _run_phased(spec: RunSpec, *, output, resume: bool, verbose: int, log, overwrite: bool,
                 extra_callbacks=(), card_extra=None) -> RunResult:
     """A recipe with `phases`: `dlzoo.transfer.finetune.run_phased_recipe`, as a `RunResult`."""
-    from dlzoo.transfer.finetune import run_phased_recipe
 
     if extra_callbacks or card_extra:
-        raise ValueError(f"recipe {recipe['name']}: a recipe with phases (a fine-tune) takes no "
+        raise ValueError(f"recipe {spec.name}: a recipe with phases (a fine-tune) takes no "
                          "extra callbacks or card entries here; run it with `dlzoo train`.")
-    result = run_phased_recipe(recipe, output=output, resume=resume, overwrite=overwrite,
+    result = run_phased_recipe(spec, output=output, resume=resume, overwrite=overwrite,
                                verbose=verbose, log=log)
     return RunResult(model=result.model, card=result.card, report=result.report,
                      history=result.history, saved_dir=result.saved_dir,
                      epochs_run=sum(result.phase_epochs), resumed_from=0,
                      seconds=result.seconds)
 
-
 def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
            extra_callbacks=()) -> dict:
     """Fits (adversarially when the recipe says so) unless a resumed run had finished; returns
     the per-epoch history (from the run's CSV log, which spans a resume)."""
-    from dlzoo.plots import read_history
 
     final_weights = run_dir / "final.weights.h5"
     train_data, callbacks = run.train, list(extra_callbacks)
-    adversarial = run.recipe["train"].get("adversarial")
+    adversarial = run.spec.adversarial
     if adversarial:
         train_data = adversarial_batches(run.model, train_data, adversarial, run.bundle, run.steps)
         callbacks.append(train_data.callback)
@@ -602,13 +578,12 @@ def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
     if resume and final_weights.exists() and _load_final(run.model, final_weights, log):
         pass  # training had finished; only saving was lost
     else:
-        fit_history = fit(run.model, run.recipe, train_data, run.val, run_dir, verbose=verbose,
+        fit_history = fit(run.model, run.spec, train_data, run.val, run_dir, verbose=verbose,
                           extra_callbacks=callbacks, log=log,
                           class_weight=run.class_weight).history
         write_weights(run.model, final_weights)
     history_path = run_dir / "history.csv"
     return read_history(history_path) if history_path.exists() else dict(fit_history)
-
 
 def _load_final(model, path: Path, log) -> bool:
     """Loads the finished run's weights; False (with a note, the file removed) when they are
@@ -626,15 +601,13 @@ def _load_final(model, path: Path, log) -> bool:
         path.unlink(missing_ok=True)
         return False
 
-
 def evaluate_run(run: RunInputs, history: dict) -> tuple:
     """`(report, metrics)` of the trained model on the validation data: the classification
     report (classifiers), Keras's metrics otherwise, accuracy under FGSM after adversarial
     training, and the best epoch of the monitored metric."""
-    from dlzoo.evaluation import evaluate, summary_metrics
 
-    model, val, recipe = run.model, run.val, run.recipe
-    classifier = run.info.task in CLASSIFICATION_TASKS
+    model, val, spec = run.model, run.val, run.spec
+    classifier = run.info.task.is_classification
     report, metrics = None, {}
     if classifier and val is not None:
         report = evaluate(model, val, class_names=run.bundle.class_names)
@@ -645,31 +618,27 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
     task_metrics = _task_metrics(run.info.task)
     if task_metrics is not None and val is not None:
         metrics.update(task_metrics(model, run.bundle))
-    adversarial = recipe["train"].get("adversarial")
+    adversarial = spec.adversarial
     if adversarial and val is not None and classifier:
         metrics["adversarial"] = robustness_metrics(model, val, run.bundle, adversarial)
-    monitor = recipe["callbacks"]["monitor"]
+    monitor = spec.callbacks.monitor
     if history.get(monitor):
         series = history[monitor]
         pick = max if "acc" in monitor or "f1" in monitor else min
         metrics["best_epoch"] = int(series.index(pick(series))) + 1
     return report, metrics
 
-
-def _task_metrics(task: str):
+def _task_metrics(task: Task):
     """`fn(model, bundle) -> dict` of the figures a task's card reports beyond Keras's: a
     language model's perplexity against its baselines (dlzoo.generation), a recommender's error
     against the noise floor (dlzoo.recommendation)."""
-    if task == "text_generation":
-        from dlzoo.generation import language_model_metrics
+    if task is Task.TEXT_GENERATION:
 
         return language_model_metrics
-    if task == "rating_prediction":
-        from dlzoo.recommendation import rating_metrics
+    if task is Task.RATING_PREDICTION:
 
         return rating_metrics
     return None
-
 
 def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
              data: dict | None = None, name: str | None = None):
@@ -683,43 +652,38 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
         data: entries added to the card's `data` (the folds of a cross-validation).
         name: the saved model's name (default the recipe's).
     """
-    from dlzoo.preprocessing import applied_mode
-    from dlzoo.saving import ModelCard, training_files_record
-    from dlzoo.switches import card_record
 
-    recipe, info = run.recipe, run.info
-    train = recipe["train"]
-    weights = class_weight_record(train.get("class_weight"), run.class_weight,
-                                  run.bundle.class_names)
+    spec, info = run.spec, run.info
+    phase = spec.phases[0]
+    weights = class_weight_record(spec.class_weight, run.class_weight, run.bundle.class_names)
     seen = training_files_record(run.bundle)
     return ModelCard(
-        name=name or recipe["name"],
-        description=recipe["description"],
+        name=name or spec.name,
+        description=spec.description,
         model=info.name,
         model_args={k: (list(v) if isinstance(v, tuple) else v)
-                    for k, v in recipe["model_args"].items()},
+                    for k, v in (spec.model.args or {}).items()},
         task=info.task,
         preprocessing=info.preprocessing,
         preprocessing_where="model" if applied_mode(run.model) != "none" else "none",
         class_names=[str(c) for c in run.bundle.class_names],
         metrics=metrics,
-        expect=recipe["expect"],
-        data={**_bundle_dict(run.bundle), "recipe": recipe["data"], **(data or {}),
+        expect=spec.expect,
+        data={**_bundle_dict(run.bundle), "recipe": spec.data.load_arguments(), **(data or {}),
               **({"training_files": seen} if seen and not (data or {}).get("folds") else {})},
-        training={"optimizer": train["optimizer"], "learning_rate": train["learning_rate"],
-                  "epochs": train["epochs"], "precision": run.precision,
+        training={"optimizer": phase.optimizer, "learning_rate": phase.learning_rate,
+                  "epochs": spec.epochs, "precision": run.precision,
                   "devices": run.replicas, "global_batch_size": run.batch_size,
-                  **card_record(train, batch_size=run.batch_size),
-                  **training, "callbacks": recipe["callbacks"],
-                  "phases": [{"train": "all", "epochs": train["epochs"],
+                  **card_record(spec.switch_values(), batch_size=run.batch_size),
+                  **training, "callbacks": dataclasses.asdict(spec.callbacks),
+                  "phases": [{"train": p.train, "epochs": p.epochs,
                               "epochs_run": training.get("epochs_run"),
-                              "learning_rate": train["learning_rate"]}],
+                              "learning_rate": p.learning_rate} for p in spec.phases],
                   **({"class_weight": weights} if weights else {})},
-        seed=train["seed"],
-        recipe=recipe,
+        seed=spec.seed,
+        recipe=run.recipe,
         path=saved_dir.as_posix(),
     )
-
 
 def _bundle_dict(bundle) -> dict:
     d = bundle.to_dict() if hasattr(bundle, "to_dict") else {}
@@ -728,9 +692,7 @@ def _bundle_dict(bundle) -> dict:
     d.setdefault("skipped", [list(s) for s in getattr(bundle, "skipped", [])])
     return d
 
-
 # --- K-fold cross-validation (dlzoo.crossval) ---------------------------------------------------
-
 
 @dataclasses.dataclass
 class CVRunResult:
@@ -740,7 +702,6 @@ class CVRunResult:
     saved_dirs: list
     saved: str  # "best" or "all"
     seconds: float
-
 
 def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", save: str = "best",
                           verbose: int = 0, log=print) -> CVRunResult:
@@ -757,35 +718,38 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
         output: where the saved model(s) go.
         save: "best" (the best fold's model as `NAME/`) or "all" (`NAME-fold1/` ... `NAME-foldK/`).
     """
-    from dlzoo.registry import model_info
 
     if save not in ("best", "all"):
         raise ValueError(f"save must be 'best' or 'all'; received {save!r}.")
     start = time.perf_counter()
-    info = model_info(recipe["model"])
-    if info.task not in CLASSIFICATION_TASKS:
+    spec = as_spec(recipe)
+    if spec.is_finetune:  # each fold runs the phases: head, then the unfrozen network
+        with run_lock(output, spec.name, log=log):
+            result = _cross_validate_phases(spec, folds, output=output, save=save,
+                                            verbose=verbose, log=log, start=start)
+        with contextlib.suppress(OSError):
+            (Path(output) / ".runs").rmdir()
+        return result
+    info = model_info(spec.model.name)
+    if not info.task.is_classification:
         raise ValueError(f"--folds reports classification accuracy; {info.name} is a "
                          f"{info.task} model.")
-    with run_lock(output, recipe["name"], log=log):  # the folds' run folders are this run's
-        result = _cross_validate(recipe, folds, info, output=output, save=save,
+    with run_lock(output, spec.name, log=log):  # the folds' run folders are this run's
+        result = _cross_validate(spec, folds, info, output=output, save=save,
                                  verbose=verbose, log=log, start=start)
     with contextlib.suppress(OSError):  # .runs/ once empty (another run may hold a lock there)
         (Path(output) / ".runs").rmdir()
     return result
 
-
-def _cross_validate(recipe: dict, folds: int, info, *, output, save: str, verbose: int, log,
+def _cross_validate(spec: RunSpec, folds: int, info, *, output, save: str, verbose: int, log,
                     start: float) -> CVRunResult:
-    from dlzoo import saving
-    from dlzoo.crossval import cross_validate
-    from dlzoo.evaluation import summary_metrics
 
-    bundle = load_array_data(recipe, info, where="--folds")
-    run = prepare_run(recipe, build=False, arrays=True, bundle=bundle, log=log)
+    bundle = load_array_data(spec, info, where="--folds")
+    run = prepare_run(spec, build=False, arrays=True, bundle=bundle, log=log)
     parts = [run.train] + ([run.val] if run.val is not None else [])
     x, y = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
-    ordered = info.input_kind == "sequence" or info.task.startswith("sequence")
-    seed, out = recipe["train"]["seed"], Path(output)
+    ordered = info.input_kind == "sequence" or info.task.is_sequence
+    seed, out = spec.seed, Path(output)
     models = {}
 
     def train_fold(i, tr, va):
@@ -812,26 +776,67 @@ def _cross_validate(recipe: dict, folds: int, info, *, output, save: str, verbos
     return CVRunResult(cv=cv, saved_dirs=saved_dirs, saved=save,
                        seconds=time.perf_counter() - start)
 
+def _cross_validate_phases(spec: RunSpec, folds: int, *, output, save: str, verbose: int, log,
+                           start: float) -> CVRunResult:
+    """K-fold cross-validation of a fine-tune: each fold runs the spec's phases
+    (`dlzoo.transfer.fine_tune`) on its own split of the pooled data, seed + fold; the best
+    fold's model (or every fold's) is saved with the folds' figures in its card."""
+
+    source, _, cfg = recipe_config(spec, output=output, verbose=verbose, log=log)
+    shape = source_input_shape(source, cfg)  # read at the network's size, as fine_tune does
+    data = dataclasses.replace(spec.data, image_size=spec.data.image_size or list(shape[:2]),
+                               color_mode=spec.data.color_mode or color_mode_for(shape[2]))
+    bundle = load_array_data(spec.replace(data=data), None, where="--folds")
+    log(describe_data(bundle))
+    parts = [bundle.train] + ([bundle.val] if bundle.val is not None else [])
+    x, y = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
+    out, results = Path(output), {}
+
+    def train_fold(i, tr, va):
+        fold = dataclasses.replace(bundle, train=(x[tr], y[tr]), val=(x[va], y[va]))
+        fold = batch_bundle(fold, batch_size=spec.data.batch_size, seed=spec.seed + i)
+        result = fine_tune(source, fold, dataclasses.replace(
+            cfg, out=None, seed=spec.seed + i, cache_dir=None, name=spec.name))
+        results[i] = result
+        report = result.report
+        log(f"fold {i + 1}/{folds}: {len(tr)} train, {len(va)} val, "
+            f"val_accuracy {report.accuracy:.4f}")
+        return {"val_accuracy": float(report.accuracy), "val_loss": float(report.loss)}
+
+    cv = cross_validate(train_fold, y, folds, ordered=False, metric="val_accuracy",
+                        seed=spec.seed)
+    saved_dirs = []
+    for i in range(folds) if save == "all" else [cv.best_fold]:
+        result = results[i]
+        target = out / (f"{spec.name}-fold{i + 1}" if save == "all" else spec.name)
+        card = dict(result.card)
+        card["name"] = target.name
+        card["metrics"] = {**card.get("metrics", {}), "fold": i + 1,
+                           "cross_validation": cv.to_dict()}
+        card["data"] = {**card.get("data", {}), "folds": folds, "fold_kind": cv.kind}
+        card["training"] = {**card.get("training", {}), "saved": "all folds" if save == "all"
+                            else f"best fold ({i + 1})"}
+        saving.save(result.model, target, card, history=result.history or None,
+                    report=result.report)
+        saved_dirs.append(target)
+    return CVRunResult(cv=cv, saved_dirs=saved_dirs, saved=save,
+                       seconds=time.perf_counter() - start)
 
 def _train_fold(run: RunInputs, i: int, train, val, out: Path, verbose: int):
     """One fold: a fresh model (seed + fold), fitted on `train` arrays, evaluated on `val`."""
     import keras
 
-    from dlzoo.evaluation import evaluate
-
-    recipe = run.recipe
-    keras.utils.set_random_seed(recipe["train"]["seed"] + i)
+    spec = run.spec
+    keras.utils.set_random_seed(spec.seed + i)
     steps = -(-len(train[0]) // run.batch_size)
-    model = build_and_compile(recipe, run.bundle, run.info, steps, run.strategy)
+    model = build_and_compile(spec, run.bundle, run.info, steps, run.strategy)
     run_dir = run_dir_for(out, f"{run.name}-fold{i + 1}")
-    prepare_run_dir(run_dir, recipe, resume=False, log=lambda *a: None)
+    prepare_run_dir(run_dir, run.recipe, resume=False, log=lambda *a: None)
     weights = None
-    if recipe["train"].get("class_weight"):
-        from dlzoo.metrics import class_counts, class_weights
+    if spec.class_weight:
 
-        weights = class_weights(class_counts(run.bundle, train),
-                                recipe["train"]["class_weight"])
-    fit(model, recipe, train, val, run_dir, verbose=verbose, class_weight=weights)
+        weights = class_weights(class_counts(run.bundle, train), spec.class_weight)
+    fit(model, spec, train, val, run_dir, verbose=verbose, class_weight=weights)
     report = evaluate(model, val, class_names=run.bundle.class_names)
     remove_run_dir(run_dir)
     return model, report

@@ -26,6 +26,7 @@ import dataclasses
 
 import numpy as np
 
+from dlzoo.data.images import resize_array
 from dlzoo.predicting import batch_forward
 
 __all__ = ["TTA", "tta_probabilities", "tta_views"]
@@ -103,8 +104,6 @@ def tta_views(images, spec: TTA) -> list[np.ndarray]:
     them, each `(N, H, W, C)` float32.
 
     Raises ValueError for a batch that is not images."""
-    from dlzoo.data.images import resize_array
-
     x = np.asarray(images, np.float32)
     if x.ndim != 4:
         raise ValueError(f"test-time augmentation flips and crops images (N, H, W, C); received "

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from dlzoo.augmentation import normalize_augment
+
 __all__ = [
     "Downsample",
     "check_choice",
@@ -375,7 +377,5 @@ def check_transfer_args(*, pooling="avg", head_epochs=0, epochs=0, head_learning
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"fine_tune: {arg} must be a positive number; received {value!r}.")
     check_rate(dropout, arg="dropout", name="fine_tune")
-    from dlzoo.augmentation import normalize_augment
-
     normalize_augment(augment, where="fine_tune: augment")
     return {"unfreeze": parse_unfreeze(unfreeze)}

@@ -28,6 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from dlzoo.data.images import _pil_to_array, resize_array
+from dlzoo.evaluation import top_k
+from dlzoo.saving import load, read_card
+from dlzoo.tasks import Task
+
 __all__ = ["VideoPredictions", "frame_to_input", "predict_camera", "predict_video",
            "require_opencv"]
 
@@ -69,8 +74,6 @@ def frame_to_input(frame_bgr: np.ndarray, input_shape) -> np.ndarray:
 
     # the conversion and resize of dlzoo's Pillow decoder (`pil_decode_sized`), on a decoded
     # frame instead of a file's bytes
-    from dlzoo.data.images import _pil_to_array, resize_array
-
     h, w, c = (int(s) for s in input_shape)
     frame = np.asarray(frame_bgr, np.uint8)
     if frame.ndim == 2:
@@ -108,22 +111,18 @@ class _Classifier:
     """The saved model and what its card says: frames in, top-k rows out."""
 
     def __init__(self, model_dir):
-        from dlzoo.saving import load, read_card
-
         card = read_card(model_dir)
         shape = card.get("input_shape") or []
-        if card.get("task", "image_classification") != "image_classification" or len(shape) != 3 \
-                or shape[2] not in (1, 3, 4) or not card.get("class_names"):
+        if card.get("task", Task.IMAGE_CLASSIFICATION) is not Task.IMAGE_CLASSIFICATION \
+                or len(shape) != 3 or shape[2] not in (1, 3, 4) or not card.get("class_names"):
             raise ValueError(f"{model_dir}: --video and --camera take an image classifier (input "
                              f"height, width, 1/3/4 channels, class names); this model is "
-                             f"{card.get('task')!r} with input {shape}")
+                             f"{card.get('task')} with input {shape}")
         self.input_shape = tuple(int(s) for s in shape)
         self.class_names = [str(c) for c in card["class_names"]]
         self.model = load(model_dir, compile=False)
 
     def top(self, frames, k: int):
-        from dlzoo.evaluation import top_k
-
         batch = np.stack([frame_to_input(f, self.input_shape) for f in frames]).astype("float32")
         return top_k(self.model.predict_on_batch(batch), self.class_names, k=k)
 

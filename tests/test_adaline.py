@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dlzoo.recipes import load_recipe
-from dlzoo.teaching import adaline_lms, madaline_rule, separable_points, xor_points
+from dlzoo.commands.teaching import adaline_lms, madaline_rule, separable_points, xor_points
 from dlzoo.training import run_recipe
 
 

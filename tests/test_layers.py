@@ -85,3 +85,80 @@ def test_dlzoo_list_imports_no_backend_and_no_numpy():
                          timeout=60, check=False, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert out.returncode == 0, out.stderr
     assert out.stdout.rstrip().endswith("LOADED="), out.stdout[-300:]
+
+
+def test_each_subcommand_is_a_command_module_with_its_parser_and_run():
+    """`dlzoo/commands/NAME.py` per subcommand: `add_parser` declares its flags, `run(args)` does
+    it; the CLI's parser is built from them and holds no command of its own."""
+    import importlib
+
+    from dlzoo.cli import COMMANDS, build_parser
+
+    parser = build_parser()
+    subparsers = parser._subparsers._group_actions[0].choices
+    assert list(subparsers) == list(COMMANDS)
+    for name, path in COMMANDS.items():
+        module = importlib.import_module(path)
+        assert path == f"dlzoo.commands.{name}" and callable(module.add_parser), name
+        assert subparsers[name].get_default("func") is module.run, name
+
+
+# Top-level imports that load a heavy package; a function-level dlzoo import is one of the two
+# kinds README ("The code's layers") names, or one of these (registration by import, and the
+# imports the contracts in pyproject.toml list as still to be moved).
+HEAVY = {"keras", "numpy", "tensorflow", "jax", "torch", "keras_tuner"}
+ALLOWED = {("dlzoo.saving", "dlzoo.layers"), ("dlzoo.saving", "dlzoo.losses"),
+           ("dlzoo.validation", "dlzoo.data.images"), ("dlzoo.data.images", "dlzoo.data.sniff")}
+
+
+def _module_level_reach(root: Path):
+    """For each module, the set of heavy packages its module-level imports load (through dlzoo's
+    own modules and their parent packages), read from the source as import-linter reads it."""
+    import ast
+
+    from benchmarks import layout
+
+    known, edges = layout.import_graph(root)
+    direct = {name: set() for name in known}
+    succ = {name: set() for name in known}
+    for name, path in known.items():
+        for node, where in layout._imports(ast.parse(path.read_text(encoding="utf-8"))):
+            if where == "module":
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [] if node.level else [node.module or ""])
+                direct[name] |= {n.split(".")[0] for n in names} & HEAVY
+    for e in edges:
+        if e["where"] == "module":
+            succ[e["importer"]].add(e["imported"])
+    for name in known:  # importing a.b.c runs a/__init__ and a/b/__init__ first
+        parts = name.split(".")
+        succ[name] |= {".".join(parts[:i]) for i in range(1, len(parts))} & set(known)
+
+    def reach(start):
+        seen, todo = {start}, [start]
+        while todo:
+            for nxt in succ[todo.pop()] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        return seen
+
+    closure = {name: reach(name) for name in known}
+    heavy = {name: set().union(*(direct[m] for m in closure[name])) for name in known}
+    return known, edges, closure, heavy
+
+
+def test_dlzoos_own_imports_inside_functions_are_only_the_deferred_kinds():
+    """dlzoo's own imports sit at the top of each module, except an import that would load Keras
+    or NumPy on the way to `dlzoo --help`/`list` (the CLI builds its parser from every command
+    module) or Keras into a module that works without it (`dlzoo doctor`, `datasets`)."""
+    from dlzoo.cli import COMMANDS
+
+    known, edges, closure, heavy = _module_level_reach(ROOT)
+    light = set().union(closure["dlzoo.cli"], *(closure[m] for m in COMMANDS.values()))
+    assert not any(heavy[m] for m in light), sorted(m for m in light if heavy[m])
+    wrong = [f"{e['importer']}:{e['line']} imports {e['imported']} inside a function"
+             for e in edges if e["where"] == "function"
+             and (e["importer"], e["imported"]) not in ALLOWED
+             and not (e["importer"] in light and heavy[e["imported"]])
+             and not ("keras" not in heavy[e["importer"]] and "keras" in heavy[e["imported"]])]
+    assert not wrong, "\n".join(wrong)

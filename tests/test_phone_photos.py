@@ -171,7 +171,8 @@ def test_without_pillow_heif_heic_is_skipped_by_name_with_the_install_line(photo
 
 
 def test_the_exit_statuses_are_listed_in_help():
-    from dlzoo.cli import EXIT_SKIPPED, build_parser
+    from dlzoo.cli import build_parser
+    from dlzoo.commands._options import EXIT_SKIPPED
 
     text = build_parser().format_help()
     assert f"  {EXIT_SKIPPED}    done, but some input files were skipped" in text

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dlzoo.teaching import (
+from dlzoo.commands.teaching import (
     compare_learning_rules,
     perceptron_rule,
     separable_points,

@@ -193,12 +193,13 @@ def test_autoencoder_targets_are_scaled_as_the_model_input_is(mode, low, high):
 
     tf = pytest.importorskip("tensorflow")  # tf.data in, tf.data out; Batches.map: test_backend_neutral
 
+    from dlzoo.tasks import Task
     from dlzoo.training import training_data
 
     x = np.array([[[[0.0]], [[255.0]]]], dtype="float32")  # one 2x1x1 image: black and white
     data = tf.data.Dataset.from_tensor_slices((x, np.zeros(1, "int32"))).batch(1)
     bundle = types.SimpleNamespace(train=data, val=None)
-    info = types.SimpleNamespace(task="autoencoder", preprocessing=mode, name="conv_dae")
+    info = types.SimpleNamespace(task=Task.AUTOENCODER, preprocessing=mode, name="conv_dae")
     train, val = training_data(bundle, info)
     inputs, targets = next(iter(train))
     assert val is None and float(inputs.numpy().max()) == 255.0  # inputs stay raw

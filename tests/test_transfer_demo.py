@@ -6,7 +6,7 @@ import json
 import pytest
 
 from dlzoo.cli import main
-from dlzoo.transfer_demo import POLICIES, run_demo
+from dlzoo.commands.transfer_demo import POLICIES, run_demo
 
 
 @pytest.mark.slow

@@ -209,7 +209,8 @@ class FailWide(keras.callbacks.Callback):
 
 
 def test_a_failed_trial_is_recorded_with_its_reason_and_the_search_goes_on(digits, tmp_path):
-    from dlzoo.cli import _console, _print_search
+    from dlzoo.commands._output import _console
+    from dlzoo.commands.tune import _print_search
 
     # four configurations, two of them with 16 filters: never three failures in a row
     space = {**SPACE, "batch_norm": False, "optimizer": "adam", "learning_rate": 1e-3}

@@ -30,15 +30,14 @@ import numpy as np
 from dlzoo.backends import resolve_loader
 from dlzoo.data import synthetic
 from dlzoo.data.bundle import DataBundle, reject_unexpected, require_tensorflow
-from dlzoo.data.folders import (
-    image_folder,
-    in_validation,
-    require_training_images,
-    split_sides,
-)
+from dlzoo.data.corpus import is_corpus_source
+from dlzoo.data.folders import image_folder, in_validation, require_training_images, split_sides
 from dlzoo.data.images import channels_for
 from dlzoo.data.labelfile import is_label_file, parse_csv_source
-from dlzoo.data.manifest import array_hash, manifest_hash
+from dlzoo.data.manifest import array_hash, content_digest, manifest_hash
+from dlzoo.data.ratings import is_ratings_source
+from dlzoo.data.scan import scan
+from dlzoo.data.tfds_sources import load_tfds
 from dlzoo.validation import check_data_args
 
 __all__ = ["DataBundle", "digits_images", "export_digits", "load", "load_arrays", "sources"]
@@ -97,9 +96,6 @@ def source_options(source) -> tuple[str, ...] | None:
     TensorFlow or JAX loads); None when only the loader itself can tell (synthetic tasks)."""
     import inspect
 
-    from dlzoo.data.corpus import is_corpus_source
-    from dlzoo.data.ratings import is_ratings_source
-
     if isinstance(source, str) and (is_corpus_source(source) or is_ratings_source(source)):
         return None  # text corpora and ratings: their loaders check their own options
     try:
@@ -116,8 +112,6 @@ def source_options(source) -> tuple[str, ...] | None:
     if kind in ("folder", "csv"):  # image_folder passes them on to the backend-neutral loader too
         return tuple(sorted(named(image_folder) - {"path", "loader", "labels"}))
     if kind == "tfds":
-        from dlzoo.data.tfds_sources import load_tfds
-
         return tuple(sorted(named(load_tfds) - {"name"}))
     return None
 
@@ -289,8 +283,6 @@ def _images_and_labels(kind, arg) -> tuple[str | None, str | None]:
 def _folder_arrays(path, labels, image_size, color_mode, kwargs):
     """(x, y, relative paths, meta) of every usable image under `path` (labelled by its class
     folder, or by the label file `labels`), decoded once (the scan)."""
-    from dlzoo.data.scan import scan
-
     opts = {k: kwargs.pop(k) for k in ("interpolation", "crop_to_aspect_ratio") if k in kwargs}
     opts.setdefault("interpolation", "bilinear")
     opts.setdefault("crop_to_aspect_ratio", False)
@@ -368,8 +360,6 @@ def load(source: str, *, image_size=None, color_mode=None, batch_size=32, valida
                                                        "sha256": info.digests},
                           **info.metadata())
     if kind == "tfds":
-        from dlzoo.data.tfds_sources import load_tfds
-
         if loader == "pydataset":
             raise ValueError(f"{source!r} is a tfds dataset: tfds streams with tf.data "
                              "(pip install tensorflow tensorflow-datasets); loader='pydataset' "
@@ -416,8 +406,6 @@ def export_digits(directory, image_size=(32, 32), *, overwrite=False) -> dict:
         >>> export_digits("digits_png")["count"]      # 1797
     """
     from PIL import Image
-
-    from dlzoo.data.manifest import content_digest
 
     image_size = check_data_args(image_size=image_size, allow_no_image_size=False)["image_size"]
     root = os.fspath(directory)

@@ -11,7 +11,14 @@ from __future__ import annotations
 import os
 import statistics
 
+from dlzoo.augmentation import augmentation_layers
+from dlzoo.data.datasets import load as load_data
 from dlzoo.data.folders import ScanReport, scan_folder, split_sides
+from dlzoo.data.images import color_mode_for
+from dlzoo.data.labelfile import csv_source
+from dlzoo.registry import model_info
+from dlzoo.saving import is_saved_model, read_card
+from dlzoo.saving import load as load_model
 
 __all__ = ["diagnose_folder", "report_dict", "show_batch", "training_batch"]
 
@@ -103,28 +110,21 @@ def _batch_settings(model, image_size, color_mode, augment):
     """`(image size, colour mode, augmentation layers, what they come from)`: from a saved model
     (its card's input and the augmentation layers inside it), a registry name (its default
     input), or the arguments; explicit arguments win."""
-    from dlzoo.augmentation import augmentation_layers
-    from dlzoo.data.images import color_mode_for
-
     layers, where, shape = [], "the arguments", None
     if model is not None:
-        from dlzoo.saving import is_saved_model, load, read_card
-
         if is_saved_model(model):
             shape = read_card(model)["input_shape"]
             import keras
 
             from dlzoo.layers.preprocessing import Preprocess
 
-            for layer in load(model, compile=False).layers:  # the wrapper's augmentation
+            for layer in load_model(model, compile=False).layers:  # the wrapper's augmentation
                 if isinstance(layer, Preprocess):
                     break
                 if not isinstance(layer, keras.layers.InputLayer):
                     layers.append(layer)
             where = f"saved model {os.path.basename(os.path.normpath(model))}"
         else:
-            from dlzoo.registry import model_info
-
             shape = model_info(model).default_input_shape
             where = f"{model}'s default input"
     if shape is not None and len(shape) == 3:
@@ -160,16 +160,12 @@ def training_batch(path, *, model=None, image_size=None, color_mode=None, augmen
     """
     import keras
 
-    from dlzoo.data.datasets import load
-
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 256:
         raise ValueError(f"count must be an integer in 1..256; received {count!r}")
     image_size, color_mode, layers, where = _batch_settings(model, image_size, color_mode,
                                                             augment)
-    from dlzoo.data.labelfile import csv_source
-
     source = f"folder:{path}" if labels is None else csv_source(labels, path)
-    bundle = load(source, image_size=image_size, color_mode=color_mode,
+    bundle = load_data(source, image_size=image_size, color_mode=color_mode,
                   batch_size=count, validation_split=validation_split, seed=seed, progress=False)
     train = bundle.train
     x, y = next(iter(train.as_numpy_iterator() if hasattr(train, "as_numpy_iterator") else train))

@@ -92,6 +92,12 @@ class Batches(keras.utils.PyDataset):
 
     Also offers the few `tf.data.Dataset` methods dlzoo's tools read: `cardinality()` and
     `as_numpy_iterator()`; plain iteration yields one epoch in order.
+
+    In a multi-process run (`divisible(..., shard=(index, count))`) indexing, what Keras's
+    `fit` and `evaluate` read, gives this process's slice of each global batch (process p the
+    p-th of `count` equal parts, Keras's `distribution.auto_shard_dataset = False` contract);
+    iteration still yields whole batches (for dlzoo's own evaluation, which every process
+    runs on the whole batch).
     """
 
     def __init__(self, images, labels, index=None, *, batch_size=32, shuffle=False, seed=0,
@@ -104,6 +110,7 @@ class Batches(keras.utils.PyDataset):
         self.batch_size, self.shuffle, self.seed = int(batch_size), bool(shuffle), int(seed)
         self.epoch = 0
         self.drop_remainder = False
+        self.shard = None  # (process index, process count): Keras reads this process's slice
         self._order = self._epoch_order()
 
     def _epoch_order(self) -> np.ndarray:
@@ -117,9 +124,15 @@ class Batches(keras.utils.PyDataset):
         return math.ceil(len(self.index) / self.batch_size)
 
     def __getitem__(self, i):
+        return self._batch(i, self.shard)
+
+    def _batch(self, i, shard=None):
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} of {len(self)}")
         rows = self._order[i * self.batch_size : (i + 1) * self.batch_size]
+        if shard is not None:  # this process's equal part of the global batch
+            each = len(rows) // shard[1]
+            rows = rows[shard[0] * each : (shard[0] + 1) * each]
         if isinstance(self.images, FileImages):
             x, rows = self.images.take(rows)
         else:
@@ -144,7 +157,7 @@ class Batches(keras.utils.PyDataset):
 
     def __iter__(self):
         for i in range(len(self)):
-            yield self[i]
+            yield self._batch(i)
 
     def cardinality(self) -> int:
         """Batches per epoch (tf.data's name for it)."""
@@ -153,10 +166,12 @@ class Batches(keras.utils.PyDataset):
     def as_numpy_iterator(self):
         return iter(self)
 
-    def divisible(self, replicas: int, *, drop_remainder: bool):
+    def divisible(self, replicas: int, *, drop_remainder: bool, shard=None):
         """A copy for a data-parallel `fit` over `replicas` devices: with `drop_remainder` every
         batch is full (the training side: a different remainder each epoch, as it reshuffles);
-        without, the last `len % replicas` examples are left out (validation)."""
+        without, the last `len % replicas` examples are left out (validation). `shard`:
+        `(process index, process count)` of a multi-process run, whose `replicas` (all the
+        devices of every process) are a multiple of the count, so every slice is equal."""
         index = self.index
         if not drop_remainder:
             index = index[: len(index) - len(index) % replicas]
@@ -164,6 +179,7 @@ class Batches(keras.utils.PyDataset):
                       shuffle=self.shuffle, seed=self.seed, workers=self.workers,
                       max_queue_size=self.max_queue_size)
         out.drop_remainder = drop_remainder
+        out.shard = None if shard is None else (int(shard[0]), int(shard[1]))
         return out
 
     def map(self, fn) -> Mapped:
@@ -190,8 +206,8 @@ class Mapped(keras.utils.PyDataset):
         self.base.on_epoch_end()
 
     def __iter__(self):
-        for i in range(len(self)):
-            yield self[i]
+        for batch in self.base:  # whole batches, as the base yields them
+            yield self.fn(*batch)
 
     cardinality = Batches.cardinality
     as_numpy_iterator = Batches.as_numpy_iterator

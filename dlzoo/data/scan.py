@@ -25,10 +25,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from dlzoo.data.images import UnusableImage, pil_decode_sized
+from dlzoo.data.images import UnusableImage, pil_decode_sized, tf_decode_fn
+from dlzoo.data.labelfile import csv_source, read_labels
 from dlzoo.data.listing import list_files, root_folder
 from dlzoo.data.manifest import content_digest, manifest_hash
 from dlzoo.data.sniff import PILLOW, plan, sniff
+from dlzoo.quiet import decoder_message, native_stderr_filtered
 
 __all__ = ["ImageRecord", "ScanReport", "in_validation", "scan_folder", "split_sides"]
 
@@ -67,8 +69,6 @@ class ScanReport:
         """The source name that reads these files again: `folder:ROOT` or `csv:LABELS[?root=ROOT]`."""
         if self.labels_file is None:
             return f"folder:{self.root}"
-        from dlzoo.data.labelfile import csv_source
-
         return csv_source(self.labels_file, self.root)
 
     @property
@@ -313,8 +313,6 @@ def _tf_pass(entries, rows, routes, *, channels, image_size, opts, keep, out, ba
     """
     import tensorflow as tf
 
-    from dlzoo.data.images import tf_decode_fn
-
     folder_index = _folder_index(entries)
     parts = []
     for route, resize in sorted(set(routes)):  # one straight decoder each: no branching per file
@@ -380,8 +378,6 @@ def listing(path, labels=None):
     if labels is None:
         root = root_folder(path)
         return (root, *list_files(root), None)
-    from dlzoo.data.labelfile import read_labels
-
     table = read_labels(labels, path)
     return table.root, list(table.class_names), table.entries, list(table.skipped), table
 
@@ -447,8 +443,6 @@ def scan(path, *, workers=None, progress=True, channels=3, image_size=None, opts
         tf_rows = [r for r in todo if reads[r].reason is None and reads[r].route != PILLOW]
         done, cached = {}, None
         if tf_rows:
-            from dlzoo.quiet import decoder_message, native_stderr_filtered
-
             # libjpeg's own lines about a damaged file ("Improper call to JPEG library in state
             # 201"): the file goes on to Pillow and, if unreadable, is reported by name
             with native_stderr_filtered(decoder_message):

@@ -28,7 +28,13 @@ import re
 import struct
 import warnings
 
-from dlzoo.data.images import UnusableImage, open_reason
+from dlzoo.data.images import (
+    UnusableImage,
+    ensure_plugins,
+    open_reason,
+    pil_decode_sized,
+    tf_decode_fn,
+)
 
 __all__ = ["MAX_PIXELS", "PILLOW", "TF_JPEG", "TF_PNG", "Header", "decode_bytes", "plan", "sniff"]
 
@@ -72,8 +78,6 @@ def sniff(data: bytes, *, max_pixels: int | None = None) -> Header:
         _check_pixels(quick.width, quick.height, limit)
         return quick
     from PIL import Image
-
-    from dlzoo.data.images import ensure_plugins
 
     ensure_plugins(data)  # HEIC/HEIF (pillow-heif), AVIF where this Pillow lacks it
     with warnings.catch_warnings():
@@ -231,8 +235,6 @@ def decode_bytes(data: bytes, *, channels: int, image_size=None, opts=None, max_
     decoded by Pillow. Either way the resize is `dlzoo.data.images.resize_array` (Pillow's), so
     a host with TensorFlow and one without give the same pixels.
     """
-    from dlzoo.data.images import pil_decode_sized, tf_decode_fn
-
     opts = opts or {"interpolation": "bilinear", "crop_to_aspect_ratio": False}
     header = sniff(data, max_pixels=max_pixels)
     if use_tf is None:

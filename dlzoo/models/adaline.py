@@ -30,7 +30,8 @@ def adaline(*, num_classes: int = 1, input_shape=(2,), include_top: bool = True,
     Trained with mean squared error against the 0/1 labels (`train.loss: mse`; with SGD and
     `data.batch_size: 1` that is the LMS rule, one sample at a time) and read as class 1 when the
     sum passes 0.5: the same rule as targets +-1 and the sign, rescaled. It learns what a line
-    separates and cannot learn XOR (`dlzoo.teaching.adaline_lms` is the rule in numpy).
+    separates and cannot learn XOR (`dlzoo.commands.teaching.adaline_lms` is the rule in
+    numpy).
 
     Args:
         num_classes: 1 or 2 (either way one unit: ADALINE separates two classes).

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from dlzoo.saving import is_saved_model
+from dlzoo import saving
+from dlzoo.data.manifest import array_hash
+from dlzoo.files import atomic_path
+from dlzoo.preprocessing import applied_mode, base_network, with_preprocessing
+from dlzoo.registry import feature_layers, model_info
+from dlzoo.saving import is_saved_model, saved_model_folder
+from dlzoo.validation import TRANSFER_POOLINGS, check_choice
+from dlzoo.weights import build
+from dlzoo.tasks import Task
 
 __all__ = ["CACHE_VERSION", "FeatureExtractor", "Features", "Source", "extract_features",
            "feature_extractor", "resolve_source"]
@@ -55,8 +63,6 @@ class Source:
 
 
 def _info_or_none(name):
-    from dlzoo.registry import model_info
-
     try:
         return model_info(name)
     except (ValueError, TypeError):
@@ -64,9 +70,6 @@ def _info_or_none(name):
 
 
 def _from_saved(path, expected=None) -> Source:
-    from dlzoo import saving
-    from dlzoo.preprocessing import applied_mode, base_network
-
     card = saving.read_card(path)
     model = saving.load(path, compile=False)
     name = card.get("model") or model.name
@@ -93,11 +96,6 @@ def resolve_source(source, *, weights=None, input_shape=None, model_args=None,
     model). A saved model keeps its input shape, its preprocessing and its class names.
     """
     import keras
-
-    from dlzoo.preprocessing import applied_mode, base_network
-    from dlzoo.registry import model_info
-    from dlzoo.weights import build
-    from dlzoo.saving import saved_model_folder
 
     # a saved model's model.keras means the saved model (its card, its sha256 check)
     source = saved_model_folder(source) or source
@@ -136,7 +134,7 @@ def resolve_source(source, *, weights=None, input_shape=None, model_args=None,
     args = dict(model_args or {})
     if input_shape is not None:
         args["input_shape"] = tuple(input_shape)
-    if info.task == "autoencoder":  # the encoder is the pretrained part (no corruption layer)
+    if info.task is Task.AUTOENCODER:  # the encoder is the pretrained part (no corruption layer)
         network = build(info.name, weights=weights, **args)
         if any(lyr.name == "encoder" for lyr in network.layers):
             network = network.get_layer("encoder")
@@ -203,8 +201,6 @@ def _weights_hash(model) -> str:
 
 
 def _default_layer(source: Source) -> str:
-    from dlzoo.registry import feature_layers
-
     found = feature_layers(source.info, source.network) if source.info is not None else []
     if found:  # the deepest feature layer of the model as built (any depth override)
         return found[-1]
@@ -227,8 +223,6 @@ def _cut(source: Source, layer: str, pooling):
     try:
         tensor = network.output if layer == network.name else network.get_layer(layer).output
     except ValueError:
-        from dlzoo.registry import feature_layers
-
         known = feature_layers(source.info, network) if source.info is not None else []
         raise ValueError(
             f"{source.name} has no layer named {layer!r}"
@@ -267,9 +261,6 @@ def feature_extractor(source, layer: str | None = None, pooling: str | None = "a
         >>> ext.model.output_shape
         (None, 400)
     """
-    from dlzoo.preprocessing import with_preprocessing
-    from dlzoo.validation import TRANSFER_POOLINGS, check_choice
-
     check_choice(pooling, arg="pooling", name="feature_extractor", allowed=TRANSFER_POOLINGS)
     src = source if isinstance(source, Source) else resolve_source(
         source, weights=weights, input_shape=input_shape, model_args=model_args,
@@ -299,8 +290,6 @@ class Features:
 
 def _parts(data, manifest_hash):
     """Splits `data` into named parts and finds its manifest hash."""
-    from dlzoo.data.manifest import array_hash
-
     if hasattr(data, "train") and hasattr(data, "manifest_hash"):  # DataBundle
         return {"train": data.train, "val": data.val}, manifest_hash or data.manifest_hash
     if isinstance(data, tuple) and len(data) == 3 and hasattr(data[2], "manifest_hash"):
@@ -371,8 +360,6 @@ def extract_features(extractor, data, cache_dir=None, *, manifest_hash=None,
     if out["train"] is None:
         raise ValueError("extract_features: the data has no training examples.")
     if path is not None:
-        from dlzoo.files import atomic_path
-
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a unique temporary name
             np.savez(f, **{f"{p}_{k}": v for p, xy in out.items() if xy is not None
@@ -382,8 +369,6 @@ def extract_features(extractor, data, cache_dir=None, *, manifest_hash=None,
 
 
 def _wrap_model(model) -> FeatureExtractor:
-    from dlzoo.preprocessing import applied_mode
-
     src = Source(network=model, info=None, preprocessing=applied_mode(model), name=model.name)
     return FeatureExtractor(model=model, layer=model.layers[-1].name, pooling=None, source=src,
                             features=model.output)

@@ -23,7 +23,13 @@ from dlzoo.callbacks import RunBackup, find_backup, learning_rate, standard
 from dlzoo.compiling import compile_for_task
 from dlzoo.data.datasets import load
 from dlzoo.data.images import color_mode_for
-from dlzoo.distribution import divisible_batches, strategy_for, strategy_scope
+from dlzoo.distribution import (
+    divisible_batches,
+    process_arrays,
+    processes,
+    strategy_for,
+    strategy_scope,
+)
 from dlzoo.evaluation import evaluate, summary_metrics
 from dlzoo.files import RunLock, atomic_path, write_json
 from dlzoo.metrics import class_counts, class_weights
@@ -36,6 +42,13 @@ from dlzoo.regularization import regularize_from
 from dlzoo.runs import prepare_run_dir, trim_log
 from dlzoo.saving import ModelCard, is_saved_model, saved_model_folder, training_files_record
 from dlzoo.schedules import check_schedule
+from dlzoo.spec import (
+    FINETUNE_DEFAULTS,
+    FINETUNE_RUN_OPTIONS,
+    RunSpec,
+    as_spec,
+    check_finetune_keywords,
+)
 from dlzoo.switches import SWITCH_DEFAULTS, card_record, check_switches, optimizer_arguments
 from dlzoo.transfer.extract import (
     Features,
@@ -107,6 +120,7 @@ class FineTuneResult:
     saved_dir: Path | None
     features: Features | None
     seconds: float
+    spec: RunSpec | None = None  # the run as one description: its model, data and phases
 
 
 def _compile(model, lr, cfg=None, *, epochs: int = 1, data=None):
@@ -175,8 +189,8 @@ def _load_data(data, fixed, *, image_size, color_mode, batch_size, validation_sp
 def phase2_learning_rate(source: Source, learning_rate, head_learning_rate) -> float:
     """Phase 2's learning rate: `learning_rate` if given; else the head's rate for a network
     pre-trained on a narrow task (a dlzoo saved model, a weights file: measured, see
-    `dlzoo.transfer_demo`), a tenth of it for a named set such as "imagenet", whose general
-    features a high rate would wash out (the Keras transfer-learning guide's practice)."""
+    `dlzoo.commands.transfer_demo`), a tenth of it for a named set such as "imagenet", whose
+    general features a high rate would wash out (the Keras transfer-learning guide's practice)."""
     if learning_rate is not None:
         return float(learning_rate)
     named = source.info is not None and source.weights in source.info.weights
@@ -230,8 +244,8 @@ class FineTuneConfig:
         head_learning_rate: Adam learning rate of phase 1 (1e-3).
         learning_rate: of phase 2; default the head's for a network pre-trained on a narrow
             task (a saved model, a weights file), a tenth of it for "imagenet"-like named sets
-            (`phase2_learning_rate`). The defaults follow `dlzoo.transfer_demo`: on digits,
-            keeping the top frozen or tuning it at a tenth of the rate left a pretrained start
+            (`phase2_learning_rate`). The defaults follow `dlzoo.commands.transfer_demo`: on
+            digits, keeping the top frozen or tuning it at a tenth of the rate left a pretrained start
             behind training from scratch; unfreezing everything at the head's rate did not.
         train_batchnorm: let BatchNormalization update its statistics in phase 2 (default False).
         class_weight: None (default) or "balanced": weigh each class `n / (k * n_c)` in the
@@ -377,6 +391,19 @@ class FineTuneConfig:
         return unfreeze_k
 
 
+def finetune_spec(source, data, cfg: FineTuneConfig) -> RunSpec:
+    """The `RunSpec` of `fine_tune(source, data, cfg)`: two phases (the head, then the network
+    `cfg.unfreeze` names), its model, data, switches and transfer settings."""
+    return RunSpec.from_finetune(source, data, **{k: getattr(cfg, k) for k in FINETUNE_DEFAULTS})
+
+
+def config_from_spec(spec: RunSpec, **run) -> FineTuneConfig:
+    """The `FineTuneConfig` of a fine-tune's spec: its phases, model, data, switches and transfer
+    settings (`RunSpec.finetune_settings`), and how this run goes (`run`: out, overwrite,
+    verbose, log, resume, recipe). The one place a config is made from a description."""
+    return FineTuneConfig(**spec.finetune_settings(), **run)
+
+
 def _check_optimizer_name(name) -> None:
     import keras
 
@@ -443,17 +470,21 @@ def fine_tune(source, data, config: FineTuneConfig | None = None, **settings) ->
         >>> result.metrics["val_accuracy"]
     """
 
-    unknown = sorted(set(settings) - {f.name for f in dataclasses.fields(FineTuneConfig)})
-    if unknown:
-        raise TypeError(f"fine_tune() got an unexpected keyword argument {unknown[0]!r}")
+    check_finetune_keywords(settings)  # TypeError naming the closest keyword
     cfg = dataclasses.replace(config or FineTuneConfig(), **settings)
     start = time.perf_counter()
     unfreeze_k = cfg.check()
+    # The run as one description (`dlzoo.spec.RunSpec`: model, data, phases, switches); the
+    # config the phases below read is built back from it, in one place (`config_from_spec`).
+    spec = finetune_spec(source, data, cfg)
+    cfg = config_from_spec(spec, **{k: getattr(cfg, k) for k in FINETUNE_RUN_OPTIONS})
     saved = Path(cfg.out) if cfg.out is not None else None
     lock = _claim_output(saved, cfg)
     try:
         with _devices_and_precision(cfg) as cfg:
-            return _fine_tune(source, data, cfg, unfreeze_k, saved, start)
+            result = _fine_tune(source, data, cfg, unfreeze_k, saved, start)
+            result.spec = spec
+            return result
     finally:
         if lock is not None:
             lock.release()
@@ -632,6 +663,9 @@ def _fit_phase(model, cfg: FineTuneConfig, phase_dir: Path | None, x, y=None, *,
         for c in callbacks:
             if isinstance(c, RunBackup):
                 c.replay = replay
+    if y is not None and processes()[1] > 1:  # arrays: each process feeds its slice
+        (x, val), y = process_arrays(x, y, val, batch_size=fit_args.pop("batch_size"),
+                                     shuffle=fit_args.pop("shuffle", False), seed=cfg.seed), None
     h = model.fit(x, y, validation_data=val, epochs=epochs, callbacks=callbacks,
                   verbose=cfg.verbose, **fit_args).history
     if phase_dir is None or not (phase_dir / "history.csv").exists():
@@ -768,19 +802,29 @@ def _split_evenly(bundle, cfg: FineTuneConfig):
     return dataclasses.replace(bundle, train=train, val=val)
 
 
-def _source_and_data(source, data, cfg: FineTuneConfig):
-    """The `Source` and the `DataBundle`, at the same image shape. The network first when it
-    fixes the image size (a saved model, a `keras.Model`); else the data first."""
+def _source_shape(source, cfg: FineTuneConfig) -> tuple:
+    """`(Source or None, input shape)`: the network first when it fixes the image size (a saved
+    model, a `keras.Model`); a registry name's default input shape unless told otherwise."""
     src = None
     if (not isinstance(source, str) or saved_model_folder(source) is not None
             or saved_model_folder(cfg.weights) is not None):
         src = resolve_source(source, weights=cfg.weights, model_args=cfg.model_args)
     if src is not None:
-        fixed = src.input_shape
-    else:  # a registry name: its default input unless told otherwise
+        return src, tuple(src.input_shape)
+    return None, tuple((cfg.model_args or {}).get("input_shape")
+                       or model_info(source).default_input_shape)
 
-        fixed = tuple((cfg.model_args or {}).get("input_shape")
-                      or model_info(source).default_input_shape)
+
+def source_input_shape(source, cfg: FineTuneConfig) -> tuple:
+    """The input shape `(height, width, channels)` the fine-tune reads images at, unless
+    `cfg.image_size` / `cfg.color_mode` say otherwise."""
+    return _source_shape(source, cfg)[1]
+
+
+def _source_and_data(source, data, cfg: FineTuneConfig):
+    """The `Source` and the `DataBundle`, at the same image shape. The network first when it
+    fixes the image size (a saved model, a `keras.Model`); else the data first."""
+    src, fixed = _source_shape(source, cfg)
     bundle = _load_data(data, fixed, image_size=cfg.image_size, color_mode=cfg.color_mode,
                         batch_size=cfg.batch_size, validation_split=cfg.validation_split,
                         seed=cfg.seed)
@@ -1028,7 +1072,7 @@ def _val_metrics(model, val) -> dict:
 # --- a fine-tune as a recipe -----------------------------------------------------------------
 
 
-def recipe_config(recipe: dict, *, output="saved_models", resume: bool = False,
+def recipe_config(recipe: dict | RunSpec, *, output="saved_models", resume: bool = False,
                   overwrite: bool = True, verbose: int = 2, log=print):
     """The `(source, data, FineTuneConfig)` a validated recipe with `phases` describes
     (`dlzoo.recipes`): `model` is the pretrained network (a registry name with
@@ -1042,7 +1086,8 @@ def recipe_config(recipe: dict, *, output="saved_models", resume: bool = False,
         FileNotFoundError: `run:NAME` names a model not saved in `output`.
     """
 
-    source = recipe["model"]
+    spec = as_spec(recipe)
+    source = spec.model.name
     if source.startswith("run:"):
         name = source[len("run:"):]
         folder = Path(output) / name
@@ -1052,39 +1097,15 @@ def recipe_config(recipe: dict, *, output="saved_models", resume: bool = False,
             command = " ".join(shlex.quote(str(w)) for w in
                                ("dlzoo", "train", name, "--output", output))
             raise FileNotFoundError(
-                f"recipe {recipe['name']}: model {source} is the model the recipe {name} saves "
+                f"recipe {spec.name}: model {source} is the model the recipe {name} saves "
                 f"in {output}, and there is none at {folder}; train it first: {command}")
         source = os.fspath(folder)
-    phases = recipe["phases"]
-    head = phases[0] if phases[0]["train"] == "head" else None
-    body = phases[-1] if phases[-1]["train"] != "head" else None
-    data, train, transfer = recipe["data"], recipe["train"], recipe.get("transfer") or {}
-    cfg = FineTuneConfig(
-        weights=transfer.get("weights"), model_args=dict(recipe.get("model_args") or {}) or None,
-        layer=transfer.get("layer"), pooling=transfer.get("pooling", "avg"),
-        dropout=transfer.get("dropout", 0.2),
-        head_epochs=head["epochs"] if head else 0,
-        head_learning_rate=(head or {}).get("learning_rate", 1e-3),
-        epochs=body["epochs"] if body else 0,
-        unfreeze=body["train"] if body else "none",
-        learning_rate=(body or {}).get("learning_rate"),
-        train_batchnorm=(body or {}).get("batchnorm") == "train",
-        class_weight=train.get("class_weight"), augment=train.get("augment") or False,
-        early_stopping=recipe["callbacks"]["early_stopping"],
-        lr_schedule=recipe["callbacks"]["lr_schedule"], keep=transfer.get("keep", "best"),
-        image_size=data.get("image_size"), color_mode=data.get("color_mode"),
-        batch_size=data["batch_size"], validation_split=data["validation_split"],
-        seed=train.get("seed", data["seed"]), cache_dir=transfer.get("cache_dir"),
-        out=Path(output) / recipe["name"], overwrite=overwrite, name=recipe["name"],
-        verbose=verbose, log=log, precision=train.get("precision", "auto"),
-        devices=train.get("devices", 1), resume=resume, recipe=recipe,
-        optimizer=train.get("optimizer", "adam"),
-        tensorboard=recipe["callbacks"].get("tensorboard"),
-        **{k: train.get(k, default) for k, default in SWITCH_DEFAULTS.items()})
-    return source, data["source"], cfg
+    cfg = config_from_spec(spec, out=Path(output) / spec.name, overwrite=overwrite,
+                           verbose=verbose, log=log, resume=resume, recipe=spec.recipe)
+    return source, spec.data.source, cfg
 
 
-def run_phased_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
+def run_phased_recipe(recipe: dict | RunSpec, *, output="saved_models", resume: bool = False,
                       overwrite: bool = True, verbose: int = 2, log=print) -> FineTuneResult:
     """Runs a recipe with `phases` (`recipe_config`): `dlzoo train my-finetune.yaml`."""
     source, data, cfg = recipe_config(recipe, output=output, resume=resume, overwrite=overwrite,

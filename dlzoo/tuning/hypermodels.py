@@ -36,6 +36,15 @@ from typing import ClassVar
 
 import keras_tuner
 
+from dlzoo.augmentation import augmentation_layers
+from dlzoo.compiling import compile_for_task
+from dlzoo.models.resnet import resnet_min_size
+from dlzoo.precision import check_precision, float32_outputs, precision_scope
+from dlzoo.preprocessing import with_preprocessing
+from dlzoo.registry import model_info
+from dlzoo.weights import build
+from dlzoo.tasks import Task
+
 __all__ = [
     "HYPERMODELS",
     "CNNHyperModel",
@@ -287,11 +296,7 @@ class ZooHyperModel(keras_tuner.HyperModel):
                  preprocessing: bool = True, augment=None, loss=None, metrics=None,
                  precision: str = "auto", switches: dict | None = None):
         super().__init__(name=self.name)
-        from dlzoo.precision import check_precision
-
         self.precision = check_precision(precision, f"{self.name} hypermodel: precision")
-        from dlzoo.registry import model_info
-
         self.info = model_info(model or self.DEFAULT_MODEL)
         self.input_shape = tuple(input_shape)
         self.num_classes = int(num_classes)
@@ -365,9 +370,6 @@ class ZooHyperModel(keras_tuner.HyperModel):
                          optimizer=values["optimizer"], learning_rate=float(values["learning_rate"]))
 
     def build(self, hp):
-        from dlzoo.compiling import compile_for_task
-        from dlzoo.precision import float32_outputs, precision_scope
-
         try:
             spec = self.spec(hp)
             with precision_scope(self.precision):
@@ -389,11 +391,6 @@ class ZooHyperModel(keras_tuner.HyperModel):
         return model
 
     def _network(self, spec: TrialSpec):
-        from dlzoo.augmentation import augmentation_layers
-        from dlzoo.preprocessing import with_preprocessing
-        from dlzoo.registry import model_info
-        from dlzoo.weights import build
-
         info = model_info(spec.model)
         network = build(spec.model, input_shape=self.input_shape, num_classes=self.num_classes,
                         **spec.model_args)
@@ -494,7 +491,7 @@ class RNNHyperModel(ZooHyperModel):
 
     def _check_model(self):
         if self.info.family != "text_rnn" or self.info.input_kind not in ("tokens", "sequence") \
-                or self.info.task == "sequence_regression":
+                or not self.info.task.is_classification:
             raise ValueError(
                 f"{self.where}: builds recurrent classifiers (text_lstm, sequence_lstm, ...); "
                 f"received model {self.info.name!r}."
@@ -534,7 +531,7 @@ class TransformerHyperModel(ZooHyperModel):
         return ("depth", "num_heads", "embed_dim")
 
     def _check_model(self):
-        if self.info.family != "transformer" or self.info.task == "generative":
+        if self.info.family != "transformer" or self.info.task is Task.GENERATIVE:
             raise ValueError(f"{self.where}: builds transformer_encoder or vit_tiny; received "
                              f"model {self.info.name!r}.")
 
@@ -585,8 +582,6 @@ class ResNetHyperModel(ZooHyperModel):
 
     def check_values(self, v):
         # The builder's own rule (its padded strided convolutions accept small inputs)
-        from dlzoo.models.resnet import resnet_min_size
-
         side = _image_side(self.input_shape)
         need = resnet_min_size(num_stages=v["stages"], stem=v["stem"], block=v["block"],
                                preact=v["version"] == "v2")

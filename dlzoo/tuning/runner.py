@@ -15,8 +15,13 @@ import json
 import time
 from pathlib import Path
 
-from dlzoo.files import json_default_or_str
-from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel
+from dlzoo.callbacks import MixingSchedule
+from dlzoo.files import RunLock, json_default_or_str
+from dlzoo.spec import RunSpec, as_spec
+from dlzoo.tensorboard_logs import tensorboard_callback
+from dlzoo.training import prepare_run, run_recipe
+from dlzoo.tuning.distributed import launch, oracle_timeout as check_timeout, role_environment
+from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel, get_hypermodel
 from dlzoo.tuning.search import (
     guard_project,
     resolve_objective,
@@ -28,20 +33,17 @@ from dlzoo.tuning.search import (
 
 __all__ = ["project_dir_for", "recipe_hypermodel", "trial_recipe", "tune_recipe"]
 
-
 def project_dir_for(output, name: str) -> Path:
     """Where a recipe's search lives: `OUTPUT/.tuning/NAME` (kept after the search: it is the
     record of every trial, and what `--resume` continues)."""
     return Path(output) / ".tuning" / name
 
-
-def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
+def recipe_hypermodel(recipe: dict | RunSpec, bundle, info) -> ZooHyperModel:
     """The hypermodel of a recipe's `tune:` section, sized for the loaded data (`bundle`)."""
-    from dlzoo.switches import SWITCH_DEFAULTS
-    from dlzoo.tuning.hypermodels import get_hypermodel
 
-    tune = recipe["tune"]
-    fixed = {k: v for k, v in recipe["model_args"].items()
+    spec = as_spec(recipe)
+    tune = spec.tune
+    fixed = {k: v for k, v in (spec.model.args or {}).items()
              if k not in ("input_shape", "num_classes")}
     if info.input_kind == "tokens" and "vocab_size" not in fixed:
         vocab = getattr(bundle, "details", {}).get("vocab_size")
@@ -49,40 +51,35 @@ def recipe_hypermodel(recipe: dict, bundle, info) -> ZooHyperModel:
             fixed["vocab_size"] = vocab
     return get_hypermodel(
         tune["hypermodel"], input_shape=bundle.input_shape, num_classes=bundle.num_classes,
-        space=tune["space"], model=recipe["model"], model_args=fixed,
+        space=tune["space"], model=spec.model.name, model_args=fixed,
         preprocessing=getattr(bundle, "value_range", "0-255") == "0-255",
-        augment=recipe["train"]["augment"], precision=recipe["train"].get("precision", "auto"),
-        loss=recipe["train"]["loss"], metrics=recipe["train"]["metrics"],  # what trials log
-        switches={k: recipe["train"].get(k) for k in SWITCH_DEFAULTS},
+        augment=spec.augment, precision=spec.precision,
+        loss=spec.loss, metrics=None if spec.metrics is None else list(spec.metrics),  # logged
+        switches=spec.switches.as_dict(),
     )
 
-
-def _trial_callbacks(recipe: dict, log, mixer=None) -> list:
+def _trial_callbacks(spec: dict | RunSpec, log, mixer=None) -> list:
     """Every trial's extra callbacks: `mix_off_epoch` for mixed batches (`mixer`, a
     `dlzoo.augmentation.BatchMixer`), and `callbacks.tensorboard`'s callback (keras-tuner copies
     it per trial; `dlzoo.tensorboard_logs.configure_trial` gives each its folder and HParams)."""
-    from dlzoo.callbacks import MixingSchedule
 
     out = [MixingSchedule(mixer)] if mixer is not None else []
-    folder = recipe["callbacks"].get("tensorboard")
+    folder = as_spec(spec).callbacks.tensorboard
     if folder:
-        from dlzoo.tensorboard_logs import tensorboard_callback
 
         out.append(tensorboard_callback(folder, log=log))
     return out
-
 
 def trial_recipe(recipe: dict, spec: TrialSpec) -> dict:
     """The recipe that retrains one trial's configuration with `dlzoo train`."""
     out = json.loads(json.dumps(recipe, default=json_default_or_str))
     out["model"] = spec.model
-    out["model_args"] = {**{k: v for k, v in recipe["model_args"].items()},
+    out["model_args"] = {**{k: v for k, v in out["model_args"].items()},
                          **json.loads(json.dumps(spec.model_args, default=json_default_or_str))}
     out["train"]["optimizer"] = spec.optimizer
     out["train"]["learning_rate"] = spec.learning_rate
     out.pop("tune", None)
     return out
-
 
 def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
                 overwrite: bool = False, workers: int = 0, role: str | None = None,
@@ -106,35 +103,30 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
             wrong; `ObjectiveError` (a ValueError): `tune.objective` is not logged.
         SearchFailedError: too many trials failed in a row (`dlzoo.tuning.search.search`).
     """
-    from dlzoo.files import RunLock
-    from dlzoo.tuning.distributed import oracle_timeout as check_timeout
-    from dlzoo.tuning.distributed import role_environment
 
-    if "tune" not in recipe:
-        raise ValueError(f"recipe {recipe['name']} has no tune: section; add one (see "
+    spec = as_spec(recipe)
+    if spec.tune is None:
+        raise ValueError(f"recipe {spec.name} has no tune: section; add one (see "
                          "the shipped recipe cnn-digits-tune) or run it with `dlzoo train`")
     timeout = check_timeout(oracle_timeout)
     role_environment(role, log=log)
     args = {"output": output, "resume": resume, "overwrite": overwrite, "workers": workers,
             "role": role, "verbose": verbose, "log": log, "oracle_timeout": timeout}
     if role is not None:  # a chief or worker of a launch: the launcher holds the project
-        return _tune_recipe(recipe, **args)
-    project = project_dir_for(output, recipe["name"])
+        return _tune_recipe(spec, **args)
+    project = project_dir_for(output, spec.name)
     # one search per project at a time; a lock left by a killed search is taken over
-    with RunLock(project.parent / f"{project.name}.lock", f"search of {recipe['name']}",
-                 log=log):
-        return _tune_recipe(recipe, **args)
+    with RunLock(project.parent / f"{project.name}.lock", f"search of {spec.name}", log=log):
+        return _tune_recipe(spec, **args)
 
-
-def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers: int,
+def _tune_recipe(spec: RunSpec, *, output, resume: bool, overwrite: bool, workers: int,
                  role: str | None, verbose: int, log, oracle_timeout: float):
-    from dlzoo.training import prepare_run, run_recipe
 
-    tune = recipe["tune"]
-    run = prepare_run(recipe, build=False, log=log)  # the hypermodel builds each trial's model
+    tune = spec.tune
+    run = prepare_run(spec, build=False, log=log)  # the hypermodel builds each trial's model
     info, bundle, train_data, val_data = run.info, run.bundle, run.train, run.val
-    hypermodel = recipe_hypermodel(recipe, bundle, info)
-    project = project_dir_for(output, recipe["name"])
+    hypermodel = recipe_hypermodel(spec, bundle, info)
+    project = project_dir_for(output, spec.name)
     # before anything trains: keras-tuner finds a misspelt objective only after each trial
     verify_objective(resolve_objective(tune["objective"], hypermodel, val_data is not None),
                      hypermodel, train_data, val_data, where="tune.objective")
@@ -150,7 +142,7 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
     launched, deaths = 0.0, []
     if workers:
         start = time.perf_counter()
-        deaths = _launch_workers(recipe, hypermodel, run, project, output=output, workers=workers,
+        deaths = _launch_workers(spec, hypermodel, run, project, output=output, workers=workers,
                                  resume=resume, overwrite=overwrite, verbose=verbose, log=log,
                                  oracle_timeout=oracle_timeout)
         launched = time.perf_counter() - start
@@ -169,16 +161,15 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
         target=tune["target"], guard=guard, verbose=verbose, log=log,
         check_objective=False, run_trials=not workers,  # with workers, they ran every trial
         oracle_timeout=oracle_timeout,
-        callbacks=_trial_callbacks(recipe, log, getattr(run, "mixer", None)),
+        callbacks=_trial_callbacks(spec, log, getattr(run, "mixer", None)),
     )
     if launched:  # the trials ran in the workers; `search` above only collected them
         result = dataclasses.replace(result, seconds=result.seconds + launched)
     if role is not None or not tune["retrain"] or result.best_spec is None:
         return result, None
-    retrain = trial_recipe(recipe, result.best_spec)
-    if recipe["callbacks"].get("tensorboard"):  # beside the trials' folders
-        retrain["callbacks"]["tensorboard"] = os.path.join(recipe["callbacks"]["tensorboard"],
-                                                           "retrain")
+    retrain = trial_recipe(spec.recipe, result.best_spec)
+    if spec.callbacks.tensorboard:  # beside the trials' folders
+        retrain["callbacks"]["tensorboard"] = os.path.join(spec.callbacks.tensorboard, "retrain")
     log(f"retraining the best configuration (trial score {result.best_score:.4f}): "
         f"{result.best_spec.model} {result.best_spec.model_args}")
     card_search = {
@@ -202,16 +193,14 @@ def _tune_recipe(recipe: dict, *, output, resume: bool, overwrite: bool, workers
                      card_extra=card_search)
     return result, run
 
-
-def _launch_workers(recipe: dict, hypermodel, run, project: Path, *, output, workers: int,
+def _launch_workers(spec: RunSpec, hypermodel, run, project: Path, *, output, workers: int,
                     resume: bool, overwrite: bool, verbose: int, log,
                     oracle_timeout: float) -> list[tuple[str, int]]:
     """Checks the project, writes the recipe the processes read, and runs a keras-tuner chief
     and `workers` workers on this host until the search ends; returns the workers' deaths,
     `(tuner id, exit status)` each (`launch` started each dead worker again)."""
-    from dlzoo.tuning.distributed import launch
 
-    tune = recipe["tune"]
+    tune = spec.tune
     objective = resolve_objective(tune["objective"], hypermodel, run.val is not None)
     fingerprint = search_fingerprint(
         hypermodel, tuner=tune["tuner"], objective=objective.name, epochs=tune["epochs"],
@@ -221,7 +210,7 @@ def _launch_workers(recipe: dict, hypermodel, run, project: Path, *, output, wor
     guard_project(project, fingerprint, resume=resume, overwrite=overwrite, log=log)
     # The chief and the workers read exactly this (validated, overridden) recipe.
     recipe_file = project / "recipe.json"
-    write_record(recipe_file, recipe)
+    write_record(recipe_file, spec.recipe)
     log(f"starting a keras-tuner chief and {workers} worker(s); logs in {project / 'logs'}")
     statuses = launch(["tune", str(recipe_file), "--output", str(output),
                        "--oracle-timeout", f"{oracle_timeout:g}"], workers=workers,

@@ -52,8 +52,11 @@ from pathlib import Path
 import keras_tuner as kt
 from keras_tuner.src.engine import trial as trial_module
 
+from dlzoo.data.manifest import array_hash
 from dlzoo.files import atomic_path, json_default_or_str, write_json, write_text
 from dlzoo.interrupts import reraise_if_pressed
+from dlzoo.tensorboard_logs import configure_trial
+from dlzoo.tuning.distributed import patient_oracle_client
 from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel
 
 __all__ = [
@@ -305,8 +308,6 @@ class _ZooTuner:
     def _configure_tensorboard_dir(self, callbacks, trial, execution=0):
         # keras-tuner gives each trial its TensorBoard folder and HParams on the TensorFlow
         # backend only; dlzoo.tensorboard_logs does it on every backend
-        from dlzoo.tensorboard_logs import configure_trial
-
         configure_trial(callbacks, trial, execution, self._get_tensorboard_dir)
 
     def on_epoch_end(self, trial, model, epoch, logs=None):
@@ -357,8 +358,6 @@ def fingerprint_data(train, val=None) -> str:
     PyDataset) only their structure and length, so pass `data_fingerprint=` (a manifest hash)
     to `search` for a strict check."""
     import numpy as np
-
-    from dlzoo.data.manifest import array_hash
 
     def leaves(data):
         if isinstance(data, (tuple, list)):
@@ -546,10 +545,8 @@ class SearchResult:
 
 
 def resolve_objective(objective, hypermodel, has_val: bool):
-    from dlzoo.compiling import is_classification
-
     if objective is None:
-        objective = "accuracy" if is_classification(hypermodel.info.task) else "loss"
+        objective = hypermodel.info.task.default_objective
         objective = f"val_{objective}" if has_val else objective
     if not isinstance(objective, str):
         raise TypeError(f"objective must be a logged metric name such as val_accuracy; "
@@ -729,8 +726,6 @@ def search(
         hyperband_factor=hyperband_factor, hyperband_iterations=hyperband_iterations,
         target=target, directory=directory, project_name=project_name,
         executions_per_trial=executions_per_trial, distribution_strategy=distribution_strategy)
-    from dlzoo.tuning.distributed import patient_oracle_client
-
     patient_oracle_client(tuner_obj, oracle_timeout, log=log)  # a worker: waits for its chief
     # A NaN loss fails the trial with that reason (Keras's TerminateOnNaN only stops the fit,
     # and the trial would then be scored on its diverged weights).

@@ -29,6 +29,25 @@ from pathlib import Path
 
 import numpy as np
 
+from dlzoo import build, model_info, save, saving
+from dlzoo.augmentation import augmentation_layers
+from dlzoo.backends import has_tensorflow
+from dlzoo.compiling import allow_jit, compile_for_task, default_loss, make_optimizer
+from dlzoo.data import digits_images
+from dlzoo.data.neutral import Batches
+from dlzoo.preprocessing import with_preprocessing
+from dlzoo.saving import ModelCard
+from dlzoo.transfer import (
+    Source,
+    classifier,
+    phase2_learning_rate,
+    resolve_source,
+    set_trainable,
+    unfreeze_layers,
+)
+from dlzoo.transfer.finetune import FineTuneConfig
+from dlzoo.tasks import Task
+
 __all__ = ["POLICIES", "QUICK_POLICIES", "digits_split", "plot_curves", "run_demo"]
 
 AUGMENT = {"translate": 0.1, "zoom": 0.1}  # digits: no flips, which would change the class
@@ -37,8 +56,6 @@ BUDGET = 90  # epochs (= full-batch steps) every policy gets
 
 
 def _defaults() -> dict:
-    from dlzoo.transfer.finetune import FineTuneConfig
-
     defaults = dataclasses.asdict(FineTuneConfig())
     return {k: defaults[k] for k in ("layer", "pooling", "unfreeze", "head_learning_rate",
                                      "learning_rate", "dropout")}
@@ -69,8 +86,6 @@ QUICK_POLICIES = ("scratch + augment", "pretrained + augment")
 
 def digits_split():
     """uint8 digits (1797, 32, 32, 1) and labels; masks of the source (0-4) and target (5-9)."""
-    from dlzoo.data import digits_images
-
     x, y = digits_images((32, 32))
     return x[..., None].astype("float32"), y, y < 5
 
@@ -79,14 +94,11 @@ def _fit(model, x, y, epochs: int, lr: float) -> None:
     """`epochs` full-batch steps at `lr`, in one compiled loop."""
     import numpy as np
 
-    from dlzoo.compiling import allow_jit, default_loss, make_optimizer
-    from dlzoo.data.neutral import Batches
-
     if epochs <= 0:
         return
     allow_jit(model)
     model.compile(optimizer=make_optimizer("adam", lr),
-                  loss=default_loss("image_classification", model.output_shape[-1]),
+                  loss=default_loss(Task.IMAGE_CLASSIFICATION, model.output_shape[-1]),
                   steps_per_execution=epochs)
     # the whole set as one batch, `epochs` times (a PyDataset: no TensorFlow needed)
     data = Batches(x, y, np.tile(np.arange(len(x)), epochs), batch_size=len(x))
@@ -96,23 +108,18 @@ def _fit(model, x, y, epochs: int, lr: float) -> None:
 def _pretrain_lenet(x, y, epochs, out, seed=0):
     import keras
 
-    from dlzoo import build, save
-    from dlzoo.compiling import compile_for_task
-    from dlzoo.preprocessing import with_preprocessing
-    from dlzoo.saving import ModelCard
-
     keras.utils.set_random_seed(seed)
     net = build("lenet5", num_classes=5, **LENET_ARGS)
     model = with_preprocessing(net, "unit", name="lenet5_digits04")
-    compile_for_task(model, "image_classification", optimizer="adam", learning_rate=1e-3)
+    compile_for_task(model, Task.IMAGE_CLASSIFICATION, optimizer="adam", learning_rate=1e-3)
     h = model.fit(x, y, epochs=epochs, batch_size=64, verbose=0, shuffle=True)
     card = ModelCard(
         name=Path(out).name, model="lenet5",
         model_args={k: list(v) if isinstance(v, tuple) else v for k, v in LENET_ARGS.items()},
-        task="image_classification", preprocessing="unit",
+        task=Task.IMAGE_CLASSIFICATION, preprocessing="unit",
         class_names=[str(c) for c in range(5)],
         description="LeNet-5 pre-trained on scikit-learn's digits 0-4 for the transfer "
-                    "demonstration (dlzoo.transfer_demo).",
+                    "demonstration (dlzoo.commands.transfer_demo).",
         data={"source": "digits 0-4 (all of them)", "num_train": len(x)},
         training={"optimizer": "adam", "learning_rate": 1e-3, "epochs": epochs,
                   "epochs_run": epochs},
@@ -125,21 +132,15 @@ def _pretrain_lenet(x, y, epochs, out, seed=0):
 def _pretrain_dae(x, epochs, seed=0):
     import keras
 
-    from dlzoo import build
-    from dlzoo.compiling import compile_for_task
-
     keras.utils.set_random_seed(seed)
     dae = build("conv_dae", input_shape=(32, 32, 1), filters=(32, 64), seed=seed)
-    compile_for_task(dae, "autoencoder", optimizer="adam", learning_rate=1e-3)
+    compile_for_task(dae, Task.AUTOENCODER, optimizer="adam", learning_rate=1e-3)
     scaled = x / 255.0
     h = dae.fit(scaled, scaled, epochs=epochs, batch_size=64, verbose=0)
     return dae, float(h.history["loss"][-1])
 
 
 def _source(start, saved_dir, dae_weights):
-    from dlzoo import build, model_info
-    from dlzoo.transfer import Source, resolve_source
-
     if start == "lenet":
         return resolve_source(str(saved_dir))
     dae = build("conv_dae", input_shape=(32, 32, 1), filters=(32, 64))
@@ -150,16 +151,6 @@ def _source(start, saved_dir, dae_weights):
 
 def _train(policy: dict, x, y, saved_dir, dae_weights):
     """A trained model (raw pixels in) for one policy on the k-shot images."""
-    from dlzoo import build
-    from dlzoo.augmentation import augmentation_layers
-    from dlzoo.preprocessing import with_preprocessing
-    from dlzoo.transfer import (
-        classifier,
-        phase2_learning_rate,
-        set_trainable,
-        unfreeze_layers,
-    )
-
     aug = augmentation_layers(policy.get("augment"))
     if policy["start"] is None:
         net = build("lenet5", num_classes=5, **LENET_ARGS)
@@ -199,14 +190,10 @@ def run_demo(workdir="transfer-demo", *, ks=(2, 5, 10, 25), seeds=(0, 1, 2, 3),
         the test-set sizes, the pre-training facts, `seconds`, and the paths written.
     """
 
-    from dlzoo import save, saving
-
     all_policies = _policies()
     unknown = [p for p in policies if p not in all_policies]
     if unknown:
         raise ValueError(f"run_demo: unknown policy {unknown[0]!r}; known: {', '.join(POLICIES)}.")
-    from dlzoo.backends import has_tensorflow
-
     if has_tensorflow():
         import tensorflow as tf
 

@@ -13,6 +13,10 @@ import shlex
 import time
 from pathlib import Path
 
+from dlzoo.commands._output import _console
+from dlzoo.recipes import load_recipe
+from dlzoo.saving import load
+
 __all__ = ["quickstart"]
 
 
@@ -29,7 +33,6 @@ def quickstart(workdir="dlzoo-quickstart", *, epochs: int | None = None, console
     from rich.console import Console
 
     from dlzoo.data.datasets import export_digits
-    from dlzoo.recipes import load_recipe
     from dlzoo.training import run_recipe
 
     console = console or Console()
@@ -106,11 +109,10 @@ def _train_hint(work: Path) -> list[str]:
 def _predict_held_out(saved_dir, card: dict, digits: Path, data: dict, console) -> list:
     """Reloads the saved model and prints its top 2 for the first held-out file of five classes
     (images it never trained on); returns the files read."""
-    import dlzoo
     from dlzoo.data.folders import in_validation
     from dlzoo.evaluation import read_images, top_k
 
-    model = dlzoo.load(saved_dir)
+    model = load(saved_dir)
     split, seed = data["validation_split"], data["seed"]
     samples = [
         next(p for p in sorted((digits / c).glob("*.png"))
@@ -129,14 +131,14 @@ def _predict_held_out(saved_dir, card: dict, digits: Path, data: dict, console) 
 
 
 def quickstart_transfer(workdir="dlzoo-quickstart", *, full: bool = False, console=None) -> dict:
-    """A reduced transfer demonstration (`dlzoo.transfer_demo`): LeNet-5 pre-trained on digits
+    """A reduced transfer demonstration (`dlzoo.commands.transfer_demo`): LeNet-5 pre-trained on digits
     0-4, then pretrained vs scratch (both with augmentation) on 2 and 10 labelled images per class
     of digits 5-9, two seeds; `full=True` runs the whole experiment (about ten minutes on 2 CPU
     cores). Returns the figures."""
     from rich.console import Console
     from rich.table import Table
 
-    from dlzoo.transfer_demo import POLICIES, QUICK_POLICIES, run_demo
+    from dlzoo.commands.transfer_demo import POLICIES, QUICK_POLICIES, run_demo
 
     console = console or Console()
     work = Path(workdir) / "transfer"
@@ -160,3 +162,30 @@ def quickstart_transfer(workdir="dlzoo-quickstart", *, full: bool = False, conso
                   "The full experiment and what it found: benchmarks/RESULTS.md and the README "
                   "section 'Fine-tune on your own images'.", soft_wrap=True)
     return result
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def run(args) -> int:
+    if args.transfer:  # --- the transfer demonstration (dlzoo.commands.transfer_demo) ---
+        quickstart_transfer(workdir=args.workdir, full=args.full, console=_console())
+        return 0
+    quickstart(workdir=args.workdir, epochs=args.epochs, console=_console(),
+               verbose=0 if args.quiet else 2)
+    return 0
+
+
+def add_parser(sub):
+    p = sub.add_parser("quickstart", help="the main job on data that ships with the install "
+                                          "(offline, about a minute on a laptop)")
+    p.add_argument("--workdir", default="dlzoo-quickstart",
+                   help="where the digits folder, the model and the evaluation go "
+                        "(default ./dlzoo-quickstart)")
+    p.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    p.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    p.add_argument("--transfer", action="store_true",
+                   help="instead: the transfer demonstration, pretrained vs scratch on few "
+                        "labelled digits (about a minute; with --full, about ten)")
+    p.add_argument("--full", action="store_true", help="with --transfer: the whole experiment")
+    p.set_defaults(func=run)

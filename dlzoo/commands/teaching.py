@@ -26,6 +26,11 @@ import dataclasses
 import keras
 import numpy as np
 
+from dlzoo import build
+from dlzoo.compiling import compile_for_task
+from dlzoo.data import synthetic
+from dlzoo.tasks import Task
+
 __all__ = [
     "AdalineResult",
     "MadalineResult",
@@ -41,16 +46,12 @@ __all__ = [
 
 def xor_points(n: int = 200, *, noise: float = 0.1, seed: int = 0):
     """XOR points (`synthetic:xor`): `(x float32 (n, 2), y int (n,))`."""
-    from dlzoo.data import synthetic
-
     x, y, _, _ = synthetic.generate("xor", n=n, data_seed=seed, noise=noise)
     return x, y
 
 
 def separable_points(n: int = 200, *, margin: float = 0.2, seed: int = 0):
     """Linearly separable points (`synthetic:separable`): `(x float32 (n, 2), y int (n,))`."""
-    from dlzoo.data import synthetic
-
     x, y, _, _ = synthetic.generate("separable", n=n, data_seed=seed, margin=margin)
     return x, y
 
@@ -218,13 +219,10 @@ class _StopWhenPerfect(keras.callbacks.Callback):
 
 
 def _fit_keras(name, x, y, *, epochs, lr, seed, **kwargs):
-    from dlzoo import build
-    from dlzoo.compiling import compile_for_task
-
     keras.utils.set_random_seed(seed)
     model = build(name, input_shape=(x.shape[1],), num_classes=1, **kwargs)
     # one sigmoid unit: binary cross-entropy and accuracy, the classification defaults
-    compile_for_task(model, "classification", learning_rate=lr,
+    compile_for_task(model, Task.CLASSIFICATION, learning_rate=lr,
                      optimizer="sgd" if name == "perceptron" else "adam")
     history = model.fit(x, y, epochs=epochs, batch_size=len(x) if name == "perceptron" else 16,
                         verbose=0, callbacks=[_StopWhenPerfect()])
