@@ -405,3 +405,26 @@ def test_a_jax_host_and_a_tensorflow_host_feed_the_model_the_same_pixels(host_fi
     for pa, pb in zip(out["tensorflow"]["probabilities"], out["no-tf"]["probabilities"]):
         assert set(pa) == set(pb)
         assert max(abs(pa[c] - pb[c]) for c in pa) <= 1e-5
+
+
+def test_iterating_a_pydataset_gives_what_indexing_gives_for_every_kind_of_batches():
+    """dlzoo's own evaluation iterates the batches while Keras's fit indexes them: both must see
+    the same arrays, for images and for the targets of a corpus or ratings (TargetBatches),
+    sharded or not (a multi-process run gives each process a slice when indexed)."""
+    from dlzoo.data.batching import TargetBatches
+    from dlzoo.data.neutral import Batches
+
+    x = np.arange(10 * 3, dtype=np.int32).reshape(10, 3)
+    tokens = x + 100  # sequence targets (n, length)
+    for batches in (Batches(x.astype(np.float32), np.arange(10, dtype=np.int32), batch_size=4),
+                    TargetBatches(x, tokens, batch_size=4, shuffle=True, seed=3)):
+        for i, (bx, by) in enumerate(batches):
+            ix, iy = batches[i]
+            np.testing.assert_array_equal(bx, ix)
+            np.testing.assert_array_equal(by, iy)
+        shard = batches.divisible(2, drop_remainder=True, shard=(1, 2))
+        whole_x, whole_y = next(iter(shard))
+        part_x, part_y = shard[0]
+        np.testing.assert_array_equal(part_x, whole_x[2:])
+        np.testing.assert_array_equal(part_y, whole_y[2:])
+    np.testing.assert_array_equal(next(iter(batches))[1], batches[0][0] + 100)

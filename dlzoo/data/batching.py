@@ -26,19 +26,18 @@ class TargetBatches(Batches):
         super().__init__(x, np.zeros(len(y), np.int32), index, **kwargs)
         self.targets = np.asarray(y)
 
-    def __getitem__(self, i):
-        if not 0 <= i < len(self):
-            raise IndexError(f"batch {i} of {len(self)}")
-        rows = self._order[i * self.batch_size: (i + 1) * self.batch_size]
+    def _batch(self, i, shard=None):
+        rows = self._rows(i, shard)
         return self.images[rows], self.targets[rows]
 
-    def divisible(self, replicas: int, *, drop_remainder: bool):
+    def divisible(self, replicas: int, *, drop_remainder: bool, shard=None):
         index = self.index
         if not drop_remainder:
             index = index[: len(index) - len(index) % replicas]
         out = TargetBatches(self.images, self.targets, index, batch_size=self.batch_size,
                             shuffle=self.shuffle, seed=self.seed)
         out.drop_remainder = drop_remainder
+        out.shard = None if shard is None else (int(shard[0]), int(shard[1]))
         return out
 
 

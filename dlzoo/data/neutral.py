@@ -126,13 +126,21 @@ class Batches(keras.utils.PyDataset):
     def __getitem__(self, i):
         return self._batch(i, self.shard)
 
-    def _batch(self, i, shard=None):
+    def _rows(self, i, shard=None) -> np.ndarray:
+        """The example indices of batch `i`: this epoch's order, cut to this process's equal
+        part of the global batch when `shard` is `(process index, process count)`."""
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} of {len(self)}")
         rows = self._order[i * self.batch_size : (i + 1) * self.batch_size]
         if shard is not None:  # this process's equal part of the global batch
             each = len(rows) // shard[1]
             rows = rows[shard[0] * each : (shard[0] + 1) * each]
+        return rows
+
+    def _batch(self, i, shard=None):
+        """Batch `i` as `(x, y)` arrays (what indexing and iteration both return; a subclass
+        that reads other arrays overrides this, not `__getitem__`)."""
+        rows = self._rows(i, shard)
         if isinstance(self.images, FileImages):
             x, rows = self.images.take(rows)
         else:
