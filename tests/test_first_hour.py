@@ -75,6 +75,7 @@ def test_import_dlzoo_and_build_print_nothing():
     assert run.stderr.strip() == "", run.stderr
 
 
+@pytest.mark.slow  # 11 CPU-s; the default run keeps the other damaged-input tests
 def test_doctor_and_predict_print_only_dlzoo_lines_on_damaged_jpegs(damaged_folder):
     """The damaged files are named by dlzoo; libjpeg's and TensorFlow's decoder lines about them
     ("E0000 ... jpeg_mem.cc:331] Premature end of JPEG data") never reach the screen."""
