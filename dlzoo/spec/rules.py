@@ -338,8 +338,8 @@ def _validate_phased_tune(tune: dict, phases: list, where: str, train_seed: int)
     for key in space:
         needs = PHASED_SPACE[key]
         if needs is not None and needs not in kinds:
-            what = "a head phase ({train: head})" if needs == "head" else \
-                "an unfreeze phase ({train: all | top:K})"
+            what = "head phase ({train: head})" if needs == "head" else \
+                "unfreeze phase ({train: all | top:K})"
             _fail(where, f"tune.space.{key}", f"absent: the recipe has no {what} for it to set",
                   space[key])
     return out
