@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import keras_tuner
@@ -34,8 +35,15 @@ from dlzoo.saving import is_saved_model, read_card
 from dlzoo.spec import RunSpec
 from dlzoo.spec.rules import PHASED_SPACE, closest
 from dlzoo.transfer.finetune import FineTuneConfig, fine_tune, run_folder
-from dlzoo.tuning.hypermodels import COMMON, DROPOUT, boolean, choice, float_range, int_range
-from dlzoo.tuning.hypermodels import parse_param
+from dlzoo.tuning.hypermodels import (
+    COMMON,
+    DROPOUT,
+    boolean,
+    choice,
+    float_range,
+    int_range,
+    parse_param,
+)
 from dlzoo.validation import parse_unfreeze
 
 __all__ = ["PARAMS", "PhasedHyperModel", "phased_trial_recipe"]
@@ -43,8 +51,7 @@ __all__ = ["PARAMS", "PhasedHyperModel", "phased_trial_recipe"]
 # What each knob may be (its type and bounds; the ranges are examples for `describe`): a trial
 # only varies the knobs `tune.space` names.
 PARAMS = {
-    "head_learning_rate": float_range(1e-4, 1e-2, 1e-3, sampling="log", low=0.0, high=10.0,
-                                      high_open=False),
+    "head_learning_rate": float_range(1e-4, 1e-2, 1e-3, sampling="log", low=0.0, high=10.0),
     "learning_rate": float_range(1e-5, 1e-3, 1e-4, sampling="log", low=0.0, high=10.0),
     "head_epochs": int_range(1, 10, 5, low=1, high=100_000),
     "epochs": int_range(1, 30, 10, low=1, high=100_000),
@@ -135,10 +142,12 @@ class PhasedHyperModel(keras_tuner.HyperModel):
         if is_saved_model(out) and not unfinished:  # saved before a kill, not yet recorded
             card, history = read_card(out), []
         else:
+            board = self.cfg.tensorboard  # a folder per trial: phase1/ and phase2/ in it
             cfg = dataclasses.replace(
                 self.cfg, **values, out=out, overwrite=True, resume=unfinished,
                 cache_dir=self.cache_dir, name=self.run_spec.name,
-                recipe=phased_trial_recipe(self.run_spec.recipe, values))
+                recipe=phased_trial_recipe(self.run_spec.recipe, values),
+                tensorboard=os.path.join(board, f"trial_{trial.trial_id}") if board else None)
             self.cfg.log(f"trial {trial.trial_id}: "
                          + ", ".join(f"{k}={v}" for k, v in values.items()))
             result = fine_tune(self.source, self.data, cfg)

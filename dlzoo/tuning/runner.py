@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dlzoo.callbacks import MixingSchedule
 from dlzoo.files import RunLock, json_default_or_str
-from dlzoo.saving import CARD_FILE, read_card
+from dlzoo.saving import CARD_FILE, is_saved_model, read_card
 from dlzoo.spec import RunSpec, as_spec
 from dlzoo.tensorboard_logs import tensorboard_callback
 from dlzoo.training import RunResult, prepare_run, run_recipe
@@ -235,6 +235,11 @@ def _tune_phases(spec: RunSpec, *, output, resume: bool, overwrite: bool, worker
     target = Path(output) / spec.name
     log(f"saving the best trial's model (trial {result.best_trial_id}, {tune['objective']} "
         f"{result.best_score:.4f}): {result.best_hyperparameters}")
+    if target.exists() and not is_saved_model(target) and (
+            not target.is_dir() or any(target.iterdir())):
+        raise FileExistsError(f"{target} exists and is not a dlzoo saved model (no {CARD_FILE}); "
+                              "refusing to replace it: move it away or choose another --output. "
+                              f"The search is kept in {project} (--resume saves its best).")
     with RunLock(Path(output) / ".runs" / f"{spec.name}.lock", f"saving {target}", log=log):
         tmp = target.with_name(f".{target.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -254,9 +259,12 @@ def _tune_phases(spec: RunSpec, *, output, resume: bool, overwrite: bool, worker
         }
         card["path"] = target.as_posix()
         write_record(tmp / CARD_FILE, card)
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
         if target.exists():
-            shutil.rmtree(target)
+            target.rename(old)  # the model it replaces goes once the new one is in place
         tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
     card = read_card(target)
     training = card.get("training", {})
     run = RunResult(model=None, card=card, report=None, history={}, saved_dir=target,
