@@ -76,26 +76,33 @@ def _tune(recipe, out, *extra):
     return done
 
 
-@pytest.mark.slow
-def test_a_search_over_a_fine_tune_runs_both_phases_in_each_trial_and_saves_the_best(tmp_path):
+def _search_recipe(directory, *, epochs=2, space=None):
+    """A 2-trial search over a LeNet-5 fine-tune on generated shapes, from a weights file
+    written here (offline)."""
     import dlzoo
 
-    weights = tmp_path / "lenet5.weights.h5"  # the "pretrained" network, written here (offline)
+    weights = directory / "lenet5.weights.h5"
     dlzoo.build("lenet5", input_shape=(32, 32, 1), num_classes=10).save_weights(str(weights))
-    recipe = tmp_path / "shapes-search.yaml"
+    recipe = directory / "shapes-search.yaml"
     recipe.write_text(yaml.safe_dump({
         "name": "shapes-search", "model": "lenet5",
         "data": {"source": "synthetic:shapes", "image_size": [32, 32],
                  "color_mode": "grayscale", "batch_size": 32, "validation_split": 0.2,
                  "seed": 0},
         "phases": [{"train": "head", "epochs": 2, "learning_rate": 0.001},
-                   {"train": "all", "epochs": 2, "learning_rate": 0.0005}],
+                   {"train": "all", "epochs": epochs, "learning_rate": 0.0005}],
         "transfer": {"weights": str(weights)},
         "callbacks": {"early_stopping": False, "lr_schedule": "constant"},
         "tune": {"tuner": "random", "max_trials": 2,
-                 "space": {"head_learning_rate": [0.001, 0.003], "dropout": [0.0, 0.3],
-                           "epochs": [1, 2]}},
+                 "space": space or {"head_learning_rate": [0.001, 0.003],
+                                    "dropout": [0.0, 0.3], "epochs": [1, 2]}},
     }))
+    return recipe
+
+
+@pytest.mark.slow
+def test_a_search_over_a_fine_tune_runs_both_phases_in_each_trial_and_saves_the_best(tmp_path):
+    recipe = _search_recipe(tmp_path)
     out = tmp_path / "out"
     _tune(recipe, out)
     project = out / ".tuning" / "shapes-search"
@@ -129,3 +136,43 @@ def test_a_search_over_a_fine_tune_runs_both_phases_in_each_trial_and_saves_the_
     done = _tune(recipe, out, "--resume", "--max-trials", "3")
     assert done.stdout.count("Running Trial") == 1, done.stdout[-2000:]
     assert len(list(project.glob("trial_*/dlzoo_trial.json"))) == 3
+
+
+@pytest.mark.slow
+def test_a_search_killed_in_a_trials_second_phase_resumes_there(tmp_path):
+    import signal
+    import time
+
+    recipe = _search_recipe(tmp_path, epochs=40, space={"dropout": [0.0, 0.3]})
+    out = tmp_path / "out"
+    # phase 2's log of trial 0: by its third epoch's row, a whole backup of an epoch is on disk
+    log = out / ".tuning" / "shapes-search" / "trial_0" / ".runs" / "model" / "phase2" / \
+        "history.csv"
+
+    def epochs_logged():
+        try:
+            return len(log.read_text().splitlines()) - 1
+        except OSError:
+            return 0
+
+    proc = subprocess.Popen([sys.executable, "-m", "dlzoo", "tune", str(recipe), "--output",
+                             str(out)], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while epochs_logged() < 3 and proc.poll() is None:
+            assert time.monotonic() < deadline, "phase 2 of trial 0 never backed up an epoch"
+            time.sleep(0.05)
+        assert proc.poll() is None, "the search ended before it could be killed in phase 2"
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    done = _tune(recipe, out, "--resume")
+    assert "phase 1: finished before the restart" in done.stdout, done.stdout[-3000:]
+    assert "resuming after epoch" in done.stdout, done.stdout[-3000:]
+    records = [json.loads(p.read_text()) for p in
+               (out / ".tuning" / "shapes-search").glob("trial_*/dlzoo_trial.json")]
+    assert len(records) == 2 and all(r["status"] == "COMPLETED" for r in records)
+    card = json.loads((out / "shapes-search" / "card.json").read_text())
+    assert [p["epochs_run"] for p in card["training"]["phases"]] == [2, 40]
