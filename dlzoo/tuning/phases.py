@@ -31,6 +31,7 @@ from pathlib import Path
 import keras_tuner
 
 from dlzoo.files import json_default_or_str
+from dlzoo.plots import read_history
 from dlzoo.saving import is_saved_model, read_card
 from dlzoo.spec import RunSpec
 from dlzoo.spec.rules import PHASED_SPACE, closest
@@ -140,7 +141,9 @@ class PhasedHyperModel(keras_tuner.HyperModel):
         out = Path(trial_dir) / "model"
         unfinished = (run_folder(out) / "recipe.json").exists()
         if is_saved_model(out) and not unfinished:  # saved before a kill, not yet recorded
-            card, history = read_card(out), []
+            card = read_card(out)
+            history = {k: v for k, v in read_history(out / "history.csv").items()
+                       if k != "epoch"} if (out / "history.csv").exists() else {}
         else:
             board = self.cfg.tensorboard  # a folder per trial: phase1/ and phase2/ in it
             cfg = dataclasses.replace(
