@@ -98,6 +98,9 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
     (`dlzoo.tuning.distributed.role_environment`): without a role they are ignored, so the
     collect step after a search on several hosts runs in the shell the workers ran in.
     `oracle_timeout`: seconds a worker waits for its chief (`DLZOO_ORACLE_TIMEOUT`, 3600).
+    A recipe with `phases` (a fine-tune) is searched over its own knobs, each trial running the
+    phases through `fine_tune` (`dlzoo.tuning.phases`), in this process only; the best trial's
+    model is saved as it is, not retrained.
 
     Returns:
         `(SearchResult, RunResult or None)`; `SearchResult.best_trial_id` names the winner.
