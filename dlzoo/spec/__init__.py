@@ -349,7 +349,7 @@ def _from_recipe(recipe: dict) -> RunSpec:
         augment=train.get("augment"), class_weight=train.get("class_weight"),
         precision=train.get("precision", "auto"), devices=train.get("devices", 1),
         seed=train["seed"], expect=dict(recipe.get("expect") or {}),
-        recipe=recipe,
+        tune=recipe.get("tune"), recipe=recipe,
     )
     if is_phased(recipe):
         transfer = recipe.get("transfer") or {}
@@ -379,5 +379,4 @@ def _from_recipe(recipe: dict) -> RunSpec:
                       optimizer_args=optimizer_args),),
         loss=train.get("loss"),
         metrics=tuple(train["metrics"]) if train.get("metrics") is not None else None,
-        adversarial=train.get("adversarial"), strategy=train.get("strategy"),
-        tune=recipe.get("tune"), **common)
+        adversarial=train.get("adversarial"), strategy=train.get("strategy"), **common)

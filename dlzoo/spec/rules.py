@@ -31,6 +31,7 @@ __all__ = [
     "CONFLICTS",
     "DEFAULTS",
     "LIMITS",
+    "PHASED_SPACE",
     "REQUIRES",
     "FlagError",
     "RecipeError",
@@ -213,10 +214,11 @@ def validate(recipe, where: str = "recipe", data_options=None) -> dict:
         _mapping(recipe.get("callbacks"), where, "callbacks"), where
     )
     out["expect"] = _validate_expect(_mapping(recipe.get("expect"), where, "expect"), where)
-    if recipe.get("tune") is not None:
+    phased = recipe.get("phases") is not None or recipe.get("transfer") is not None
+    if recipe.get("tune") is not None and not phased:
         out["tune"] = _validate_tune(_mapping(recipe["tune"], where, "tune"), where,
                                      out["train"]["seed"])
-    if recipe.get("phases") is not None or recipe.get("transfer") is not None:
+    if phased:
         _validate_phased(recipe, out, where)
     _log_monitored_metrics(out)
     # Last, once everything a recipe says was checked without a backend: the optimizer's name and
@@ -239,9 +241,6 @@ def _validate_phased(recipe: dict, out: dict, where: str) -> None:
               "{train: all | top:K, epochs: N})", phases)
     train = _mapping(recipe.get("train"), where, "train")
     _unknown(train, PHASED_TRAIN_KEYS, where, "train.")
-    if recipe.get("tune") is not None:
-        _fail(where, "tune", "absent in a recipe with phases (a search tunes a recipe without)",
-              "a tune section")
     checked = []
     for i, phase in enumerate(phases):
         key = f"phases[{i}]"
@@ -284,6 +283,66 @@ def _validate_phased(recipe: dict, out: dict, where: str) -> None:
         _number(transfer["dropout"], where, "transfer.dropout", lambda v: 0 <= v < 1,
                 "a number in [0, 1)")
     out["transfer"] = dict(transfer)
+    if recipe.get("tune") is not None:
+        out["tune"] = _validate_phased_tune(_mapping(recipe["tune"], where, "tune"), checked,
+                                            where, out["train"]["seed"])
+
+
+# A search over a fine-tune (`tune:` in a recipe with `phases`): the knobs a trial may set, named
+# as `fine_tune`'s keywords, and the phase each one needs ("head", "unfreeze" or None: any).
+PHASED_SPACE = {
+    "head_learning_rate": "head", "head_epochs": "head",
+    "learning_rate": "unfreeze", "epochs": "unfreeze", "unfreeze": "unfreeze",
+    "train_batchnorm": "unfreeze",
+    "dropout": None, "pooling": None, "optimizer": None, "label_smoothing": None,
+}
+PHASED_OBJECTIVES = ("val_accuracy", "val_loss")  # what each phase measures on validation
+# tune: keys that mean one fit per trial, which a trial of phases is not: why each is refused.
+_NOT_PHASED = {
+    "epochs": "each trial runs the phases' own epochs; search them with tune.space.head_epochs "
+              "or tune.space.epochs",
+    "early_stopping": "callbacks.early_stopping ends each phase of a trial",
+    "hyperband": "hyperband grows one fit's epochs; use tuner random or bayesian",
+    "executions_per_trial": "each trial runs the phases once",
+}
+
+
+def _validate_phased_tune(tune: dict, phases: list, where: str, train_seed: int) -> dict:
+    """`tune:` in a recipe with phases: a random or bayesian search over `PHASED_SPACE`, each
+    trial running the phases (`dlzoo.tuning.phases`); the space's values are checked when the
+    search starts."""
+    _unknown(tune, TUNE_DEFAULTS, where, "tune.")
+    for key, why in _NOT_PHASED.items():
+        if key in tune:
+            _fail(where, f"tune.{key}", f"absent in a recipe with phases ({why})", tune[key])
+    if tune.get("hypermodel", "finetune") != "finetune":
+        _fail(where, "tune.hypermodel", "finetune (or absent) in a recipe with phases",
+              tune["hypermodel"])
+    out = _validate_tune({**tune, "hypermodel": "finetune"}, where, train_seed)
+    if out["tuner"] == "hyperband":
+        _fail(where, "tune.tuner", f"random or bayesian in a recipe with phases "
+              f"({_NOT_PHASED['hyperband']})", out["tuner"])
+    if out["objective"] is None:
+        out["objective"] = "val_accuracy"
+    if out["objective"] not in PHASED_OBJECTIVES:
+        close = closest(out["objective"], PHASED_OBJECTIVES)
+        _fail(where, "tune.objective", " or ".join(PHASED_OBJECTIVES) + " (the last phase's, on "
+              "the validation split)" + (f"; closest: {close}" if close else ""),
+              out["objective"])
+    space = out["space"]
+    if not space:
+        _fail(where, "tune.space", f"a mapping naming at least one of {', '.join(PHASED_SPACE)}",
+              space)
+    _unknown(space, PHASED_SPACE, where, "tune.space.")
+    kinds = {"head" if p["train"] == "head" else "unfreeze" for p in phases}
+    for key in space:
+        needs = PHASED_SPACE[key]
+        if needs is not None and needs not in kinds:
+            what = "head phase ({train: head})" if needs == "head" else \
+                "unfreeze phase ({train: all | top:K})"
+            _fail(where, f"tune.space.{key}", f"absent: the recipe has no {what} for it to set",
+                  space[key])
+    return out
 
 
 def is_phased(recipe: dict) -> bool:
@@ -403,7 +462,7 @@ def _validate_strategy(strategy, where: str) -> None:
 # --- tune: (dlzoo tune) ---------------------------------------------------------------------------
 
 TUNE_DEFAULTS = {
-    "hypermodel": None,  # cnn | rnn | transformer (dlzoo.tuning.HYPERMODELS)
+    "hypermodel": None,  # cnn | rnn | transformer (dlzoo.tuning.HYPERMODELS); finetune (phases)
     "space": {},  # {hyperparameter: [choices] | {min, max, step, sampling, default} | value}
     "tuner": "random",  # random | hyperband | bayesian
     "objective": None,  # default: val_accuracy for classifiers, val_loss otherwise

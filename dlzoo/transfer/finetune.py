@@ -1105,6 +1105,13 @@ def recipe_config(recipe: dict | RunSpec, *, output="saved_models", resume: bool
     return source, spec.data.source, cfg
 
 
+def recipe_data(source, data, cfg: FineTuneConfig):
+    """The `DataBundle` a fine-tune of `source` on `data` under `cfg` trains on, read as
+    `fine_tune` reads it (at the source's input shape): its `input_shape`, `num_classes` and
+    `manifest_hash` describe a search over the fine-tune (`dlzoo.tuning.phases`)."""
+    return _source_and_data(source, data, cfg)[1]
+
+
 def run_phased_recipe(recipe: dict | RunSpec, *, output="saved_models", resume: bool = False,
                       overwrite: bool = True, verbose: int = 2, log=print) -> FineTuneResult:
     """Runs a recipe with `phases` (`recipe_config`): `dlzoo train my-finetune.yaml`."""

@@ -3,6 +3,7 @@
     dlzoo.tuning.hypermodels   search spaces that wrap the registry's builders (cnn, rnn, ...)
     dlzoo.tuning.search        search(): random / hyperband / bayesian, resume, stale guard, CSV
     dlzoo.tuning.runner        tune_recipe(): a recipe's tune: section, the winner retrained
+    dlzoo.tuning.phases        a search over a fine-tune recipe: each trial runs its phases
     dlzoo.tuning.distributed   local chief + workers on keras-tuner's own distributed mode
 
 `dlzoo.tuning.search` below is the function; the module is `sys.modules["dlzoo.tuning.search"]`

@@ -10,18 +10,22 @@ workers) and the best configuration retrained with the recipe's `train:` setting
 from __future__ import annotations
 
 import dataclasses
-import os
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 
 from dlzoo.callbacks import MixingSchedule
 from dlzoo.files import RunLock, json_default_or_str
+from dlzoo.saving import CARD_FILE, is_saved_model, read_card
 from dlzoo.spec import RunSpec, as_spec
 from dlzoo.tensorboard_logs import tensorboard_callback
-from dlzoo.training import prepare_run, run_recipe
+from dlzoo.training import RunResult, prepare_run, run_recipe
+from dlzoo.transfer.finetune import recipe_config, recipe_data
 from dlzoo.tuning.distributed import launch, oracle_timeout as check_timeout, role_environment
 from dlzoo.tuning.hypermodels import TrialSpec, ZooHyperModel, get_hypermodel
+from dlzoo.tuning.phases import PhasedHyperModel
 from dlzoo.tuning.search import (
     guard_project,
     resolve_objective,
@@ -94,6 +98,9 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
     (`dlzoo.tuning.distributed.role_environment`): without a role they are ignored, so the
     collect step after a search on several hosts runs in the shell the workers ran in.
     `oracle_timeout`: seconds a worker waits for its chief (`DLZOO_ORACLE_TIMEOUT`, 3600).
+    A recipe with `phases` (a fine-tune) is searched over its own knobs, each trial running the
+    phases through `fine_tune` (`dlzoo.tuning.phases`), in this process only; the best trial's
+    model is saved as it is, not retrained.
 
     Returns:
         `(SearchResult, RunResult or None)`; `SearchResult.best_trial_id` names the winner.
@@ -122,6 +129,9 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
 def _tune_recipe(spec: RunSpec, *, output, resume: bool, overwrite: bool, workers: int,
                  role: str | None, verbose: int, log, oracle_timeout: float):
 
+    if spec.is_finetune:
+        return _tune_phases(spec, output=output, resume=resume, overwrite=overwrite,
+                            workers=workers, role=role, verbose=verbose, log=log)
     tune = spec.tune
     run = prepare_run(spec, build=False, log=log)  # the hypermodel builds each trial's model
     info, bundle, train_data, val_data = run.info, run.bundle, run.train, run.val
@@ -192,6 +202,79 @@ def _tune_recipe(spec: RunSpec, *, output, resume: bool, overwrite: bool, worker
     run = run_recipe(retrain, output=output, verbose=0 if verbose < 2 else 2, log=log,
                      card_extra=card_search)
     return result, run
+
+def _tune_phases(spec: RunSpec, *, output, resume: bool, overwrite: bool, workers: int,
+                 role: str | None, verbose: int, log):
+    """A search over a fine-tune recipe (`dlzoo.tuning.phases`): each trial runs the phases
+    through `fine_tune` and saves its model in its trial folder; the best trial's model is
+    copied to `OUTPUT/NAME` with the search in its card (not retrained: a trial is the whole
+    run)."""
+
+    if workers or role is not None:
+        raise ValueError(f"recipe {spec.name}: a search over a fine-tune (a recipe with phases) "
+                         "runs its trials in this process; drop --workers / --role")
+    tune = spec.tune
+    project = project_dir_for(output, spec.name)
+    source, data, cfg = recipe_config(spec, output=output, verbose=0 if verbose < 2 else 2,
+                                      log=log)
+    bundle = recipe_data(source, data, cfg)
+    hypermodel = PhasedHyperModel(
+        spec, source, data, cfg, input_shape=bundle.input_shape,
+        num_classes=bundle.num_classes,
+        cache_dir=spec.transfer.cache_dir or project / "features")
+    log(f"search: {tune['tuner']} over the fine-tune {spec.name} ({len(spec.phases)} phase(s) "
+        f"a trial), {tune['max_trials']} trials, {tune['objective']} of the last phase, "
+        f"project {project}")
+    result = search(
+        hypermodel, (), None, tuner=tune["tuner"], objective=tune["objective"],
+        max_trials=tune["max_trials"], epochs=tune["epochs"], executions_per_trial=1,
+        early_stopping=None, directory=project.parent, project_name=project.name,
+        seed=tune["seed"], resume=resume, overwrite=overwrite,
+        data_fingerprint=bundle.manifest_hash, target=tune["target"], verbose=verbose, log=log,
+        check_objective=False)
+    if not tune["retrain"] or result.best_trial_id is None:
+        return result, None
+    best = Path(result.tuner.get_trial_dir(result.best_trial_id)) / "model"
+    target = Path(output) / spec.name
+    log(f"saving the best trial's model (trial {result.best_trial_id}, {tune['objective']} "
+        f"{result.best_score:.4f}): {result.best_hyperparameters}")
+    if target.exists() and not is_saved_model(target) and (
+            not target.is_dir() or any(target.iterdir())):
+        raise FileExistsError(f"{target} exists and is not a dlzoo saved model (no {CARD_FILE}); "
+                              "refusing to replace it: move it away or choose another --output. "
+                              f"The search is kept in {project} (--resume saves its best).")
+    with RunLock(Path(output) / ".runs" / f"{spec.name}.lock", f"saving {target}", log=log):
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(best, tmp)
+        card = json.loads((tmp / CARD_FILE).read_text())
+        card["search"] = {
+            "final": "best trial",  # the best trial's own model: a trial is the whole run
+            "trial": result.best_trial_id,
+            "tuner": tune["tuner"],
+            "objective": result.tuner.oracle.objective.name,
+            "best_score": result.best_score,
+            "best_hyperparameters": result.best_hyperparameters,
+            "search_space": hypermodel.describe(),
+            "trials": result.completed,
+            "project": project.as_posix(),
+            "fingerprint": result.fingerprint["sha256"],
+        }
+        card["path"] = target.as_posix()
+        write_record(tmp / CARD_FILE, card)
+        old = target.with_name(f".{target.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)  # the model it replaces goes once the new one is in place
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    card = read_card(target)
+    training = card.get("training", {})
+    run = RunResult(model=None, card=card, report=None, history={}, saved_dir=target,
+                    epochs_run=training.get("epochs_run", 0), resumed_from=0,
+                    seconds=result.seconds)
+    return result, run
+
 
 def _launch_workers(spec: RunSpec, hypermodel, run, project: Path, *, output, workers: int,
                     resume: bool, overwrite: bool, verbose: int, log,

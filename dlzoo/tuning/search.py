@@ -300,6 +300,10 @@ class _ZooTuner:
     def run_trial(self, trial, *args, **kwargs):
         self._records[trial.trial_id] = {"start": time.time(), "history": []}
         try:
+            whole = getattr(self.hypermodel, "run_trial", None)
+            if whole is not None:  # a trial that is a whole run (a fine-tune's phases)
+                return whole(trial, self.get_trial_dir(trial.trial_id),
+                             self._records[trial.trial_id])
             return super().run_trial(trial, *args, **kwargs)
         except Exception as e:  # keras-tuner would record it FAILED and go on
             reraise_if_pressed(e)  # a Ctrl-C: the trial stays unfinished, to be run on resume
@@ -328,6 +332,7 @@ class _ZooTuner:
                 "epochs_run": len(record["history"]),
                 "seconds": round(time.time() - record["start"], 3),
                 "history": record["history"],
+                **({"phases": record["phases"]} if "phases" in record else {}),
             })
         super().on_trial_end(trial)
         if self.target is not None and isinstance(self.oracle, kt.Oracle):
@@ -482,6 +487,7 @@ def read_trials(project_dir) -> list[dict]:
             "epochs_run": record.get("epochs_run"),
             "seconds": record.get("seconds"),
             "history": record.get("history", []),
+            **({"phases": record["phases"]} if "phases" in record else {}),
         })
     return rows
 
