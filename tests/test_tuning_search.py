@@ -284,3 +284,23 @@ def test_a_hyperband_tune_continues_trials_without_optimizer_warnings(tmp_path):
     trials = read_trials(tmp_path / "out" / ".tuning" / "hb")
     assert any(t["hyperparameters"].get("tuner/trial_id") for t in trials)  # some continued
     assert "Skipping variable loading" not in output and "UserWarning" not in output
+
+
+def test_a_search_with_seed_0_draws_the_same_trials_every_time():
+    """keras-tuner's Oracle takes seed 0 for "no seed" (a random one): dlzoo's default seed is 0,
+    so without the mapping every `dlzoo tune` drew other hyperparameters on each run."""
+    import keras_tuner as kt
+
+    from dlzoo.tuning.search import oracle_seed
+
+    def drawn(seed):
+        hp = kt.HyperParameters()
+        hp.Float("learning_rate", 1e-5, 1e-1, sampling="log")
+        hp.Int("filters", 8, 256)
+        oracle = kt.oracles.RandomSearchOracle(objective="val_loss", max_trials=5,
+                                               seed=oracle_seed(seed), hyperparameters=hp)
+        return [oracle._random_values() for _ in range(3)]
+
+    assert drawn(0) == drawn(0)
+    assert drawn(0) != drawn(1)
+    assert {oracle_seed(s) for s in (0, 1, 2**32 - 2)} == {1, 2, 2**32 - 1}

@@ -764,11 +764,19 @@ def search(
     return result
 
 
+def oracle_seed(seed: int) -> int:
+    """The seed dlzoo gives keras-tuner's oracle for a search's `seed` (0 to 2**32 - 1): never 0,
+    which keras-tuner's `Oracle` takes for "no seed" and replaces by a random one (`seed or
+    random.randint(1, 10000)`), so a search with the default seed 0 drew other trials on every
+    run."""
+    return int(seed) % (2**32 - 1) + 1
+
+
 def _make_tuner(tuner, hypermodel, objective, *, max_trials, epochs, seed, hyperband_factor,
                 hyperband_iterations, target, directory, project_name, executions_per_trial,
                 distribution_strategy):
     """The keras-tuner oracle and tuner for `search` (an existing project is reloaded)."""
-    oracle_args = {"objective": objective, "seed": seed}
+    oracle_args = {"objective": objective, "seed": oracle_seed(seed)}
     if tuner == "hyperband":
         oracle = ORACLES[tuner](max_epochs=epochs, factor=hyperband_factor,
                                 hyperband_iterations=hyperband_iterations, **oracle_args)
