@@ -124,6 +124,12 @@ def join_processes(coordinator: str | None = None, num_processes: int | None = N
         _reach_coordinator(address, index, count, timeout)
         log(f"process {index} of {count}: joining the run at {address} (waiting up to "
             f"{int(timeout)} s for every process)")
+    if _jax_started():
+        raise ValueError(
+            f"{where}: JAX is already running in this process (it computed or listed its "
+            "devices before the processes joined), and jax.distributed.initialize must come "
+            "first; call dlzoo.distribution.join_processes before anything else runs on JAX, "
+            "or run the dlzoo command in a fresh process.")
     import jax
 
     if not os.environ.get("JAX_CPU_COLLECTIVES_IMPLEMENTATION"):
@@ -152,6 +158,16 @@ def join_processes(coordinator: str | None = None, num_processes: int | None = N
     log(f"process {index} of {count}: joined the run at {address or 'the detected coordinator'}"
         f", {jax.local_device_count()} local of {jax.device_count()} device(s)")
     return index, count
+
+
+def _jax_started() -> bool:
+    """Whether JAX's backends are up in this process (after which JAX refuses to join others).
+    JAX's own check (`jax._src.xla_bridge.backends_are_initialized`); False where it is absent
+    (then `jax.distributed.initialize` says so itself)."""
+    import jax._src.xla_bridge as bridge
+
+    started = getattr(bridge, "backends_are_initialized", None)
+    return bool(started and started())
 
 
 def _reach_coordinator(address: str, index: int, count, timeout: float) -> None:

@@ -12,6 +12,7 @@ JAX runtime starts.
 import csv
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -75,19 +76,32 @@ def test_settings_from_the_environment_are_named_by_their_variable(on_jax, monke
         join_processes(log=lambda *a: None)
 
 
-def test_settings_jax_cannot_find_are_named(on_jax, monkeypatch):
+def test_settings_jax_cannot_find_are_named(tmp_path):
+    """In a fresh process (JAX joins only before it has started: the suite's other tests start
+    it), as the CLI runs it."""
+    code = ("from dlzoo.distribution import join_processes\n"
+            "try:\n    join_processes(log=lambda *a: None)\n"
+            "except ValueError as e:\n    print(e)\n")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_COORDINATOR_ADDRESS": "127.0.0.1:1234",
+           "PYTHONPATH": str(ROOT)}
+    for name in ("JAX_NUM_PROCESSES", "JAX_PROCESS_ID"):
+        env.pop(name, None)
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert re.match(r"^JAX_COORDINATOR_ADDRESS=127\.0\.0\.1:1234: --num-processes "
+                    r"\(JAX_NUM_PROCESSES\) and --process-id \(JAX_PROCESS_ID\) unset, and JAX "
+                    r"detected no cluster \(SLURM", run.stdout), (run.stdout, run.stderr[-2000:])
+
+
+def test_a_process_where_jax_already_ran_is_told_to_join_first(on_jax):
     import jax
 
-    before = jax.config.jax_cpu_collectives_implementation  # join_processes sets gloo
-    monkeypatch.setenv("JAX_COORDINATOR_ADDRESS", "127.0.0.1:1234")
-    try:
-        with pytest.raises(ValueError, match=r"^JAX_COORDINATOR_ADDRESS=127\.0\.0\.1:1234: "
-                                             r"--num-processes \(JAX_NUM_PROCESSES\) and "
-                                             r"--process-id \(JAX_PROCESS_ID\) unset, and JAX "
-                                             r"detected no cluster \(SLURM"):
-            join_processes(log=lambda *a: None)
-    finally:
-        jax.config.update("jax_cpu_collectives_implementation", before)
+    jax.devices()  # JAX has started in this process
+    port = _free_port()
+    with pytest.raises(ValueError, match=rf"--coordinator 127\.0\.0\.1:{port}, --num-processes "
+                                         r"2, --process-id 0: JAX is already running in this "
+                                         r"process .* or run the dlzoo command in a fresh"):
+        join_processes(f"127.0.0.1:{port}", 2, 0, timeout=1, log=lambda *a: None)
 
 
 def test_nothing_is_joined_without_settings_or_with_one_process(on_jax):
