@@ -13,8 +13,10 @@ from pathlib import Path
 
 from dlzoo.callbacks import find_backup
 from dlzoo.files import RunLock, remove_stale_temps, write_text
+from dlzoo.saving import is_saved_model
 
-__all__ = ["prepare_run_dir", "remove_run_dir", "run_dir_for", "run_lock", "trim_log"]
+__all__ = ["prepare_run_dir", "refuse_existing", "remove_run_dir", "run_dir_for", "run_lock",
+           "trim_log"]
 
 
 def run_dir_for(output, name: str) -> Path:
@@ -73,6 +75,18 @@ def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool, log=print, *,
     done, _ = find_backup(run_dir / "backup", log=log)
     trim_log(run_dir / "history.csv", done)
     return done
+
+
+def refuse_existing(targets, *, elsewhere: str = "--output another folder") -> None:
+    """Before anything trains: FileExistsError (one line) for the first of `targets` (paths a
+    run would save a model to) that already holds files. Callers check their `overwrite` and
+    `resume` first; `elsewhere` says which folder option to change."""
+    for target in map(Path, targets):
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            what = "a saved model" if is_saved_model(target) else "files"
+            raise FileExistsError(
+                f"{target} already holds {what}; pass --overwrite (overwrite=True in Python) to "
+                f"replace it, or {elsewhere}.")
 
 
 def run_lock(output, name: str, *, log=print):

@@ -55,7 +55,7 @@ from dlzoo.recommendation import rating_metrics
 from dlzoo.registry import model_info
 from dlzoo.regularization import regularize_from
 from dlzoo.robustness import AdversarialBatches, accuracy_under_attack, value_range_of
-from dlzoo.runs import prepare_run_dir, remove_run_dir, run_dir_for, run_lock
+from dlzoo.runs import prepare_run_dir, refuse_existing, remove_run_dir, run_dir_for, run_lock
 from dlzoo.saving import ModelCard, training_files_record
 from dlzoo.spec import RunSpec, as_spec
 from dlzoo.switches import card_record
@@ -513,13 +513,8 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
     out = Path(output)
     lock = run_lock(out, spec.name, log=log).acquire()  # before anything is read or built
     try:
-        existing = out / spec.name
-        if not (overwrite or resume) and existing.exists() and (
-                not existing.is_dir() or any(existing.iterdir())):
-            what = "a saved model" if saving.is_saved_model(existing) else "files"
-            raise FileExistsError(
-                f"{existing} already holds {what}; pass --overwrite (overwrite=True) to replace "
-                "it, or --output another folder.")
+        if not (overwrite or resume):
+            refuse_existing([out / spec.name])
         run = prepare_run(spec, log=log)
         run_dir = run_dir_for(out, run.name)
         done = prepare_run_dir(run_dir, recipe, resume, log=log)
@@ -704,7 +699,7 @@ class CVRunResult:
     seconds: float
 
 def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", save: str = "best",
-                          verbose: int = 0, log=print) -> CVRunResult:
+                          verbose: int = 0, log=print, overwrite: bool = True) -> CVRunResult:
     """Trains one fresh model per fold and reports the mean and spread of the monitored metric.
 
     The recipe's train and validation splits are pooled and re-split into `folds` folds:
@@ -717,12 +712,20 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
         folds: K >= 2.
         output: where the saved model(s) go.
         save: "best" (the best fold's model as `NAME/`) or "all" (`NAME-fold1/` ... `NAME-foldK/`).
+        overwrite: replace saved models already there (the default, as `run_recipe`); False
+            refuses them before any fold trains (`dlzoo train --folds` passes its --overwrite).
+
+    Raises:
+        FileExistsError: a folder the folds save to holds files and `overwrite` is False.
     """
 
     if save not in ("best", "all"):
         raise ValueError(f"save must be 'best' or 'all'; received {save!r}.")
     start = time.perf_counter()
     spec = as_spec(recipe)
+    if not overwrite:
+        refuse_existing([Path(output) / (f"{spec.name}-fold{i + 1}" if save == "all"
+                                         else spec.name) for i in range(folds)])
     if spec.is_finetune:  # each fold runs the phases: head, then the unfrozen network
         with run_lock(output, spec.name, log=log):
             result = _cross_validate_phases(spec, folds, output=output, save=save,

@@ -278,8 +278,8 @@ def test_finetune_refuses_an_existing_result_before_training(tmp_path, capsys):
     assert main(["finetune", str(tmp_path / "images"), "--model", "lenet5",
                  "--out", str(out)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"dlzoo: error: {out} already holds a saved model; pass --overwrite (overwrite=True) to "
-        "replace it, or choose another --out.")
+        f"dlzoo: error: {out} already holds a saved model; pass --overwrite (overwrite=True in "
+        "Python) to replace it, or choose another --out.")
     assert time.perf_counter() - start < 5, "refused before anything was loaded or trained"
 
 
@@ -441,3 +441,26 @@ def test_a_second_search_or_fine_tune_into_the_same_place_is_refused(tmp_path, c
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
+
+
+@pytest.mark.parametrize("extra", [["--folds", "2"], ["--folds", "2", "--save-folds", "all"],
+                                   ["--find-lr", "--use-found-lr"]])
+def test_folds_and_a_found_rate_refuse_a_saved_model_before_training(tmp_path, capsys, extra):
+    """`--folds` replaced a saved model without --overwrite (a plain train refuses), and
+    `--find-lr --use-found-lr` ran the whole range test before refusing it."""
+    out = tmp_path / "out"
+    names = (["lenet5-digits-fold1", "lenet5-digits-fold2"] if "all" in extra
+             else ["lenet5-digits"])
+    for name in names:
+        (out / name).mkdir(parents=True)
+        (out / name / "card.json").write_text("{}")
+        (out / name / "model.keras").write_bytes(b"a model")
+    start = time.perf_counter()
+    assert main(["train", "lenet5-digits", "--output", str(out), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"dlzoo: error: {out / names[0]} already holds a saved model; pass "
+                          "--overwrite"), err
+    assert "\n" not in err
+    assert time.perf_counter() - start < 10, "refused before any fold or range test ran"
+    for name in names:
+        assert (out / name / "model.keras").read_bytes() == b"a model"

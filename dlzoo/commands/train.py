@@ -25,6 +25,8 @@ from dlzoo.spec import RunSpec
 
 
 def run(args) -> int:
+    if args.use_found_lr and not args.find_lr:
+        raise CLIError("--use-found-lr goes with --find-lr")
     # before the recipe, whose checks make an optimizer: JAX's runtime must start joined
     index = _join_processes(args, refuse=(("--find-lr", args.find_lr),
                                            ("--folds", args.folds is not None)))
@@ -34,8 +36,10 @@ def run(args) -> int:
     from dlzoo.training import run_recipe  # after the recipe: a misspelt name imports no backend
 
     found = None
-    if args.use_found_lr and not args.find_lr:
-        raise CLIError("--use-found-lr goes with --find-lr")
+    if args.find_lr and args.use_found_lr and not (args.overwrite or args.resume):
+        from dlzoo.runs import refuse_existing  # (imports Keras: not on `dlzoo --help`'s path)
+
+        refuse_existing(_saved_dirs(recipe["name"], args))  # before the range test, not after
     if args.find_lr:
         recipe, found = _find_lr_recipe(recipe, args)
         if found is None:
@@ -54,6 +58,14 @@ def run(args) -> int:
         return 0
     _print_run(result)
     return 0
+
+
+def _saved_dirs(name: str, args) -> list[str]:
+    """The folders this command saves models to: OUTPUT/NAME, or one per fold with
+    --save-folds all."""
+    if args.folds is not None and args.save_folds == "all":
+        return [os.path.join(args.output, f"{name}-fold{i + 1}") for i in range(args.folds)]
+    return [os.path.join(args.output, name)]
 
 
 def _find_lr_recipe(recipe, args):
@@ -88,6 +100,7 @@ def _train_folds(recipe, args) -> int:
     if args.resume:
         raise CLIError("--resume does not apply to --folds; run the cross-validation again")
     result = cross_validate_recipe(recipe, args.folds, output=args.output, save=args.save_folds,
+                                   overwrite=args.overwrite,
                                    verbose=0, log=(lambda *a: None) if args.quiet else print)
     cv = result.cv
     print(cv.summary())

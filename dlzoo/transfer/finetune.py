@@ -39,7 +39,7 @@ from dlzoo.precision import check_precision, float32_outputs, precision_scope
 from dlzoo.preprocessing import with_preprocessing
 from dlzoo.registry import model_info, unfreeze_groups
 from dlzoo.regularization import regularize_from
-from dlzoo.runs import prepare_run_dir, trim_log
+from dlzoo.runs import prepare_run_dir, refuse_existing, trim_log
 from dlzoo.saving import ModelCard, is_saved_model, saved_model_folder, training_files_record
 from dlzoo.schedules import check_schedule
 from dlzoo.spec import (
@@ -522,13 +522,13 @@ def _claim_output(saved: Path | None, cfg: FineTuneConfig):
         return None
     lock = RunLock(saved.parent / ".runs" / f"{saved.name}.lock", f"fine-tune into {saved}",
                    log=cfg.log).acquire()
-    if saved.exists() and not (cfg.overwrite or cfg.resume) and (
-            not saved.is_dir() or any(saved.iterdir())):
-        lock.release()
-        what = "a saved model" if is_saved_model(saved) else "files"
-        raise FileExistsError(
-            f"{saved} already holds {what}; pass --overwrite (overwrite=True) to replace it, "
-            "or choose another --out.")
+    if not (cfg.overwrite or cfg.resume):
+        try:  # `dlzoo train RECIPE` names the folder --output, `dlzoo finetune` --out
+            refuse_existing([saved], elsewhere=("--output another folder" if cfg.recipe
+                                                else "choose another --out"))
+        except FileExistsError:
+            lock.release()
+            raise
     return lock
 
 
