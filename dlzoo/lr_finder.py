@@ -54,6 +54,9 @@ class LRFinderResult:
         min_loss_lr: the rate of the lowest smoothed loss.
         diverged: the run stopped early because the loss blew up (as it should, near the end).
         png: the plot written, or None.
+        trained: what the test trained, as the run's first phase will: "all" (a plain run, or
+            a fine-tune whose network has random weights: every layer trains from the first
+            epoch, no head phase), "head", or an unfreeze phase's "top:K".
     """
 
     learning_rates: list
@@ -64,12 +67,13 @@ class LRFinderResult:
     min_loss_lr: float
     diverged: bool
     png: str | None = None
+    trained: str = "all"
 
     def summary(self) -> dict:
         """The figures without the curve (what a model card records)."""
         return {"suggestion": self.suggestion, "steepest": self.steepest,
                 "min_loss_lr": self.min_loss_lr, "diverged": self.diverged,
-                "steps": len(self.losses), "method": "Smith 2017 LR range test; suggestion = "
+                "steps": len(self.losses), "trained": self.trained, "method": "Smith 2017 LR range test; suggestion = "
                 "learning rate of the lowest smoothed loss / 10"}
 
     def to_dict(self) -> dict:
@@ -278,19 +282,24 @@ def _find_lr_first_phase(spec, *, out, steps: int, log, output) -> LRFinderResul
     keras.utils.set_random_seed(cfg.seed)
     parts = ft._assemble(source, data, cfg)
     head = list(parts.head_layers)
-    if first.train == "head":
+    scratch = parts.src.weights is None and parts.src.card is None  # as fine_tune decides
+    if scratch:  # random weights: fine_tune trains every layer, BatchNorm too, at phase 2's rate
+        ft.set_trainable(parts.network, list(parts.network.layers), train_batchnorm=True)
+        what, trained = "every layer (random weights: no frozen head phase)", "all"
+    elif first.train == "head":
         ft.set_trainable(parts.network, head)
-        what = "phase 1 (head)"
+        what, trained = "phase 1 (head)", "head"
     else:  # as the unfreeze phase trains: the groups it names, and the head
         names = {h.name for h in head}
         body, _ = ft.unfreeze_layers(parts.network, parts.src.info, first.train, exclude=names)
         ft.set_trainable(parts.network, [lyr for lyr in body if lyr.name not in names] + head,
                          train_batchnorm=first.batchnorm == "train")
-        what = f"phase 1 (unfreeze {first.train})"
+        what, trained = f"phase 1 (unfreeze {first.train})", first.train
     # the switches shape the loss (label smoothing, mixed labels); the test sets the rate itself
     ft._compile(parts.model, first.learning_rate or parts.learning_rate,
                 dataclasses.replace(cfg, lr_schedule="constant"))
     name = spec.name or os.path.basename(os.path.normpath(os.fspath(out)))
-    return _write(find_lr(parts.model, parts.bundle.train, steps=steps,
-                          png=os.path.join(out, "lr_find.png"),
-                          title=f"{name}: learning-rate range test, {what}"), out)
+    found = find_lr(parts.model, parts.bundle.train, steps=steps,
+                    png=os.path.join(out, "lr_find.png"),
+                    title=f"{name}: learning-rate range test, {what}")
+    return _write(dataclasses.replace(found, trained=trained), out)

@@ -177,19 +177,22 @@ def _export_hint(model_dir) -> str:
 
 
 def _find_lr_finetune(source, out, args) -> bool:
-    """--find-lr: the range test for phase 1; True when that is all (no --use-found-lr), else
-    sets --head-lr to the suggestion."""
+    """--find-lr: the range test of what trains first (the head; every layer for a network with
+    random weights); True when that is all (no --use-found-lr), else sets --head-lr (--lr) to
+    the suggestion."""
     from dlzoo.lr_finder import find_lr_for_run
 
     lr_out = os.path.join("lr_find", os.path.basename(os.path.normpath(out)))
     spec = RunSpec.from_finetune(source, _finetune_data(args)[0], **finetune_settings(args))
     found = find_lr_for_run(spec, out=lr_out, log=(lambda *a: None) if args.quiet else print)
     _print_lr_find(found, lr_out)
+    # random weights train every layer at --lr (fine_tune's "from scratch"); else the head
+    flag = "--lr" if found.trained == "all" else "--head-lr"
     if not args.use_found_lr:
-        print(f"nothing trained; fine-tune at it with: --head-lr {found.suggestion:.2g} "
+        print(f"nothing trained; fine-tune at it with: {flag} {found.suggestion:.2g} "
               "(or --find-lr --use-found-lr)")
         return True
-    args.head_lr = float(f"{found.suggestion:.2g}")
+    setattr(args, "lr" if flag == "--lr" else "head_lr", float(f"{found.suggestion:.2g}"))
     return False
 
 

@@ -80,9 +80,10 @@ def _find_lr_recipe(recipe, args):
                             log=(lambda *a: None) if args.quiet else print)
     _print_lr_find(found, out)
     rate = f"{found.suggestion:.2g}"
-    if spec.is_finetune:  # the first phase's rate, the others as they are
+    if spec.is_finetune:  # the tested phase's rate, the others as they are
         phases = [dict(p) for p in recipe["phases"]]
-        phases[0]["learning_rate"] = float(rate)
+        # random weights: fine_tune trains every layer at the last phase's rate, no head phase
+        phases[-1 if found.trained == "all" else 0]["learning_rate"] = float(rate)
         setting = "phases=" + yaml.safe_dump(phases, default_flow_style=True).strip()
     else:
         setting = f"train.learning_rate={rate}"
