@@ -29,23 +29,30 @@ def _fingerprint(recipe: dict) -> str:
 
 
 def _diff(a, b, prefix=""):
+    """`(dotted key, value before, value now)` of every leaf that differs."""
     keys = sorted(set(a) | set(b)) if isinstance(a, dict) and isinstance(b, dict) else None
     if keys is None:
-        return [prefix.rstrip(".")] if a != b else []
+        return [(prefix.rstrip("."), a, b)] if a != b else []
     out = []
     for k in keys:
         out += _diff(a.get(k), b.get(k), f"{prefix}{k}.")
     return out
 
 
+def _short(value) -> str:
+    text = "unset" if value is None else json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool, log=print, *,
-                    same: str = "the same recipe and --set options") -> int:
+                    same: str = "the same recipe and --set options", name_of=None) -> int:
     """Sets up the run folder; returns the number of finished epochs a resume starts from.
 
     A resume starts from the newest whole backup (`dlzoo.callbacks.find_backup`): a torn or
     inconsistent one, left by a kill or a full disk, is reported and the one before it is used.
     `recipe` is what the run was started with (a fine-tune's settings, too); a resume with
-    another is refused, naming what changed and asking for `same`.
+    another is refused, naming what changed (`name_of(dotted key)`: how the user set it, e.g.
+    a flag; default the recipe key), its value then and now, and asking for `same`.
     """
     recipe_file = run_dir / "recipe.json"
     if not resume:
@@ -66,7 +73,9 @@ def prepare_run_dir(run_dir: Path, recipe: dict, resume: bool, log=print, *,
         raise ValueError(f"--resume: {recipe_file} is unreadable ({e}); run without --resume "
                          "to start again.") from None
     if _fingerprint(previous) != _fingerprint(json.loads(json.dumps(recipe, default=str))):
-        changed = ", ".join(_diff(previous, json.loads(json.dumps(recipe, default=str))))
+        changed = ", ".join(
+            f"{(name_of or str)(key)} {_short(then)} when started, {_short(now)} now"
+            for key, then, now in _diff(previous, json.loads(json.dumps(recipe, default=str))))
         raise ValueError(
             f"--resume: the {'recipe' if 'recipe' in same else 'settings'} changed since the run "
             f"started ({changed}); resume with {same}, or start again without --resume."

@@ -62,7 +62,9 @@ def test_resume_refuses_a_missing_run_and_changed_flags(shapes, tmp_path, capsys
     assert main(list(map(str, finetune_args(shapes, out, "--resume")))) == 2
     err = capsys.readouterr().err
     assert "the settings changed since the run started" in err, err
-    assert "config.epochs" in err and "the same model, folder and flags" in err
+    # named by the flag that sets it, with its values then and now
+    assert "--epochs 4 when started, " in err and "the same model, folder and flags" in err
+    assert "config." not in err and "resuming the fine-tune" not in err  # one line, no keys
 
 
 # Every file a fine-tune writes while it runs: (path under the output's parent, which write).

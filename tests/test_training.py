@@ -81,7 +81,8 @@ def test_resume_refuses_a_changed_recipe_or_a_missing_run(tmp_path, capsys):
     (run / "recipe.json").write_text(json.dumps(recipe))
     assert main(["train", "lenet5-digits", "--resume", "--set", "train.epochs=4",
                  "--output", str(tmp_path)]) == 2
-    assert "the recipe changed since the run started (train.epochs)" in capsys.readouterr().err
+    assert ("the recipe changed since the run started (train.epochs 3 when started, 4 now)"
+            in capsys.readouterr().err)
 
 
 def test_bad_recipe_value_is_one_line_naming_the_key(capsys):

@@ -601,6 +601,12 @@ def run_folder(saved) -> Path:
     return saved.parent / ".runs" / saved.name
 
 
+# `fine_tune`'s keywords that `dlzoo finetune` sets under another flag name (the others are
+# --KEYWORD-WITH-DASHES): how a refused --resume names what changed
+FINETUNE_FLAGS = {"learning_rate": "--lr", "head_learning_rate": "--head-lr",
+                  "model_args": "--set", "head_epochs": "--head-epochs"}
+
+
 def _run_folder(source, data, cfg: FineTuneConfig, saved: Path | None) -> Path | None:
     """Prepares the run folder (`run_folder`): a fresh one, or, with `cfg.resume`, the
     unfinished run's, whose settings must be these (`dlzoo.runs.prepare_run_dir`)."""
@@ -618,10 +624,17 @@ def _run_folder(source, data, cfg: FineTuneConfig, saved: Path | None) -> Path |
                    if f.name not in skip},
     }
     run_dir = run_folder(saved)
+
+    def name_of(key: str) -> str:  # what changed, as `dlzoo finetune` sets it
+        field = key.split(".")[1] if key.startswith("config.") else None
+        if cfg.recipe is not None or field is None:
+            return {"source": "--model", "data": "the data"}.get(key, key)
+        return FINETUNE_FLAGS.get(field, "--" + field.replace("_", "-"))
+
+    prepare_run_dir(run_dir, settings, cfg.resume, log=cfg.log,
+                    same="the same model, folder and flags", name_of=name_of)
     if cfg.resume:
         cfg.log(f"resuming the fine-tune into {saved} ({run_dir})")
-    prepare_run_dir(run_dir, settings, cfg.resume, log=cfg.log,
-                    same="the same model, folder and flags")
     return run_dir
 
 
