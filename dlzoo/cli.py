@@ -225,6 +225,11 @@ class _Interrupt:
             command = None
         if command:
             return f"resume with: {command}"
+        if getattr(self.args, "folds", None) is not None:
+            return ("a cross-validation (--folds) does not resume; run the same command again "
+                    "for every fold")
+        if getattr(self.args, "find_lr", False):
+            return "nothing was trained (--find-lr); run the same command again"
         if self.args.command in ("train", "tune", "finetune"):
             return "nothing to resume yet (the run had not started); run the same command again"
         if self.args.command in ("quickstart", "export"):

@@ -837,9 +837,10 @@ def _train_fold(run: RunInputs, i: int, train, val, out: Path, verbose: int):
     prepare_run_dir(run_dir, run.recipe, resume=False, log=lambda *a: None)
     weights = None
     if spec.class_weight:
-
         weights = class_weights(class_counts(run.bundle, train), spec.class_weight)
-    fit(model, spec, train, val, run_dir, verbose=verbose, class_weight=weights)
-    report = evaluate(model, val, class_names=run.bundle.class_names)
-    remove_run_dir(run_dir)
+    try:  # a fold's run folder is scratch: a cross-validation does not resume
+        fit(model, spec, train, val, run_dir, verbose=verbose, class_weight=weights)
+        report = evaluate(model, val, class_names=run.bundle.class_names)
+    finally:
+        remove_run_dir(run_dir)
     return model, report

@@ -291,6 +291,19 @@ def test_ctrl_c_at_several_moments_of_train_then_resume(tmp_path, when):
     assert done.returncode == 0 and "Saved to runs/lenet5-digits/" in done.stdout, done.stderr
 
 
+@pytest.mark.slow
+def test_ctrl_c_during_folds_says_they_do_not_resume_and_leaves_no_state(tmp_path):
+    """`train --folds`: a Ctrl-C after the first fold said "the run had not started" and left
+    the second fold's run folder behind, which nothing resumes or removes."""
+    code, seconds, _, err = interrupted(["train", "lenet5-digits", "--folds", "3", "--set",
+                                         "train.epochs=3", "--output", "runs"], tmp_path,
+                                        when="fold 1/3")
+    assert code == 130 and seconds < 20, (code, seconds, err)
+    line = [x for x in err.splitlines() if x.startswith("dlzoo: interrupted")][-1]
+    assert "(--folds) does not resume; run the same command again" in line, line
+    assert not list((tmp_path / "runs").glob(".runs/*-fold*")), "a fold's state was left"
+
+
 TUNE = ["tune", "cnn-digits-tune", "--tuner", "random", "--max-trials", "2", "--set",
         "tune.epochs=2", "--set", "train.epochs=1", "--output", "runs"]
 
