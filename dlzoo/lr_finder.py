@@ -41,6 +41,7 @@ __all__ = ["LRFinderResult", "find_lr", "find_lr_for_run", "plot_lr_find"]
 DIVERGE = 4.0  # stop once the moving average of the loss exceeds this multiple of its minimum
 BETA = 0.98
 
+
 @dataclasses.dataclass
 class LRFinderResult:
     """What `find_lr` measured.
@@ -81,6 +82,7 @@ class LRFinderResult:
         return {**self.summary(), "learning_rates": self.learning_rates, "losses": self.losses,
                 "smoothed": self.smoothed}
 
+
 def _batches(data, batch_size: int):
     """Endless `(x, y)` numpy batches: from a `tf.data.Dataset`, an iterable of batches, or an
     `(x, y)` pair of arrays (shuffled each pass)."""
@@ -99,6 +101,7 @@ def _batches(data, batch_size: int):
         if not found:
             raise ValueError("find_lr: the training data is empty")
 
+
 def _check(start_lr, end_lr, steps):
     for name, v in (("start_lr", start_lr), ("end_lr", end_lr)):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
@@ -107,6 +110,7 @@ def _check(start_lr, end_lr, steps):
         raise ValueError(f"end_lr must exceed start_lr; received {start_lr!r} .. {end_lr!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 10:
         raise ValueError(f"steps must be an integer of at least 10; received {steps!r}")
+
 
 def _probe(model):
     """A copy of the compiled `model` (same weights) with a fresh copy of its optimizer at a
@@ -125,6 +129,7 @@ def _probe(model):
     probe.compile(optimizer=optimizer, loss=model.loss)
     return probe
 
+
 def _centred_average(values, window: int) -> list:
     """Each value averaged with its neighbours, `window // 2` each side (fewer at the ends)."""
     v = np.asarray(values, dtype="float64")
@@ -133,6 +138,7 @@ def _centred_average(values, window: int) -> list:
     sums = np.convolve(v, kernel, mode="same")
     counts = np.convolve(np.ones_like(v), kernel, mode="same")
     return (sums / counts).tolist()
+
 
 def _suggest(lrs, smoothed) -> tuple[float, float, float]:
     s = np.asarray(smoothed)
@@ -143,6 +149,7 @@ def _suggest(lrs, smoothed) -> tuple[float, float, float]:
     lo = min(len(s) // 10, best)
     steepest = lo + int(np.argmin(slope[lo:best + 1]))
     return float(lrs[best] / 10), float(lrs[steepest]), float(lrs[best])
+
 
 def find_lr(model, data, *, start_lr: float = 1e-7, end_lr: float = 10.0, steps: int = 100,
             batch_size: int = 32, png=None, title: str | None = None) -> LRFinderResult:
@@ -204,6 +211,7 @@ def find_lr(model, data, *, start_lr: float = 1e-7, end_lr: float = 10.0, steps:
         result.png = plot_lr_find(result, png, title=title)
     return result
 
+
 def plot_lr_find(result: LRFinderResult, path, title: str | None = None) -> str:
     """The loss against the learning rate (log scale): each batch's loss faint, the smoothed
     loss bold, the suggestion and the steepest point marked; returns path."""
@@ -230,6 +238,7 @@ def plot_lr_find(result: LRFinderResult, path, title: str | None = None) -> str:
     fig.savefig(os.fspath(path), dpi=80)
     return os.fspath(path)
 
+
 def find_lr_for_run(run, *, out, steps: int = 100, log=print,
                     output="saved_models") -> LRFinderResult:
     """The learning-rate range test of a run's first phase: `dlzoo train RECIPE --find-lr`,
@@ -251,7 +260,6 @@ def find_lr_for_run(run, *, out, steps: int = 100, log=print,
     spec = as_spec(run)
     os.makedirs(out, exist_ok=True)
     if not spec.is_finetune:
-
         prepared = prepare_run(spec, log=log)
         return _write(find_lr(prepared.model, prepared.train, steps=steps,
                               batch_size=prepared.batch_size,
@@ -259,13 +267,16 @@ def find_lr_for_run(run, *, out, steps: int = 100, log=print,
                       out)
     return _find_lr_first_phase(spec, out=out, steps=steps, log=log, output=output)
 
+
 def _title(name: str) -> str:
     return f"{name}: learning-rate range test"
+
 
 def _write(result: LRFinderResult, out) -> LRFinderResult:
     with open(os.path.join(out, "lr_find.json"), "w") as f:
         json.dump(result.to_dict(), f, indent=2)
     return result
+
 
 def _find_lr_first_phase(spec, *, out, steps: int, log, output) -> LRFinderResult:
     """A fine-tune's first phase: the head on the frozen network, or an unfreeze phase's

@@ -78,6 +78,7 @@ __all__ = [
     "run_recipe",
 ]
 
+
 @dataclasses.dataclass
 class RunResult:
     """What `run_recipe` did: the trained model, its card, evaluation and where things are."""
@@ -90,6 +91,7 @@ class RunResult:
     epochs_run: int
     resumed_from: int
     seconds: float
+
 
 @dataclasses.dataclass
 class RunInputs:
@@ -145,6 +147,7 @@ def data_arguments(recipe: dict | RunSpec, info=None) -> tuple[str, dict]:
         kwargs["image_size"] = tuple(kwargs["image_size"])
     return data["source"], kwargs
 
+
 def load_data(recipe: dict, info=None):
     """Loads the recipe's data with `dlzoo.data.datasets.load` (see `data_arguments`)."""
 
@@ -156,6 +159,7 @@ def load_data(recipe: dict, info=None):
         return batch_bundle(own(source, **kwargs), seed=kwargs.get("seed", 0), **options)
     return load(source, **kwargs)
 
+
 def _task_source(source):
     """The loader of a source whose examples are not images or labelled vectors: a text corpus
     (`grammar`, `text:PATH`; dlzoo.data.corpus) or ratings (`ratings:...`; dlzoo.data.ratings)."""
@@ -163,6 +167,7 @@ def _task_source(source):
     if is_corpus_source(source):
         return load_corpus
     return load_ratings if is_ratings_source(source) else None
+
 
 def load_array_data(recipe: dict, info=None, *, where: str = "this run"):
     """The recipe's data as numpy arrays (`dlzoo.data.load_arrays`): a `DataBundle` whose
@@ -177,6 +182,7 @@ def load_array_data(recipe: dict, info=None, *, where: str = "this run"):
     except ValueError as e:
         raise ValueError(f"{where} needs data held in memory (digits, synthetic:NAME, "
                          f"folder:PATH): {e}") from None
+
 
 def describe_data(bundle) -> str:
     """One line about the loaded data, for the log."""
@@ -218,6 +224,7 @@ def _model_args(recipe: dict, bundle, info) -> dict:
         args.setdefault(key, value)  # sizes only the data knows (a recommender's user count)
     return args
 
+
 def build_model(recipe: dict, bundle, info):
     """Builds the recipe's network for the data, behind its augmentation and preprocessing.
 
@@ -257,6 +264,7 @@ def steps_per_epoch(dataset) -> int:
         raise ValueError("the training data set is empty; there is nothing to train on.")
     return n
 
+
 def compile_model(model, recipe: dict, info, steps: int):
     """Compiles with the recipe's optimizer, LR schedule, loss and metrics
     (`dlzoo.compiling.compile_for_task`: the task's defaults where the recipe gives none)."""
@@ -293,11 +301,13 @@ def training_data(bundle, info):
         return bundle.train.map(pair), bundle.val.map(pair) if bundle.val is not None else None
     return bundle.train.map(_not_autographed(lambda x, y: scaled(x))), None
 
+
 def _not_autographed(fn):
     """`fn`, marked for tf.data not to convert it with AutoGraph (which parses this module's
     source, about a second); as is where TensorFlow is not loaded (a PyDataset's map)."""
     tf = sys.modules.get("tensorflow")
     return fn if tf is None else tf.autograph.experimental.do_not_convert(fn)
+
 
 def _target_scaling(mode: str):
     """A Keras `Rescaling` layer (it runs in tf.data on every backend) to float32 in the range
@@ -307,6 +317,7 @@ def _target_scaling(mode: str):
 
     scale, offset = {"unit": (1 / 255.0, 0.0), "tf": (1 / 127.5, -1.0)}.get(mode, (1.0, 0.0))
     return keras.layers.Rescaling(scale, offset=offset, dtype="float32")
+
 
 def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: int = 2,
         extra_callbacks=(), log=print, class_weight: dict | None = None):
@@ -350,12 +361,12 @@ def fit(model, recipe: dict, train_data, val_data, run_dir: Path, *, verbose: in
 # --- adversarial training (dlzoo.robustness) ---------------------------------------------------
 
 def _input_range(bundle, data=None):
-
     value_range = getattr(bundle, "value_range", "0-255")
     samples = None  # only raw-valued data needs its values read to find the range
     if value_range != "0-255" and data is not None:
         samples = np.concatenate([np.asarray(x) for x, _ in data])
     return value_range_of(value_range, samples)
+
 
 def adversarial_batches(model, train_data, adversarial: dict, bundle, steps: int):
     """Wraps the training pipeline so each batch mixes clean and FGSM examples made against the
@@ -367,6 +378,7 @@ def adversarial_batches(model, train_data, adversarial: dict, bundle, steps: int
         seed=0,
     )
 
+
 def robustness_metrics(model, val_data, bundle, adversarial: dict) -> dict:
     """Clean and FGSM accuracy on the validation data at the training epsilon, for the card."""
 
@@ -376,6 +388,7 @@ def robustness_metrics(model, val_data, bundle, adversarial: dict) -> dict:
     rows = accuracy_under_attack(model, x, y, [0.0, eps], value_range=_input_range(bundle, val_data))
     return {**adversarial, "val_accuracy_clean": rows[0]["accuracy"],
             "val_accuracy_under_attack": rows[1]["accuracy"], "attack": f"FGSM epsilon={eps}"}
+
 
 def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundle=None,
                 log=print) -> RunInputs:
@@ -439,6 +452,7 @@ def prepare_run(recipe: dict, *, build: bool = True, arrays: bool = False, bundl
         inputs.model.dlzoo_batch_mixer = mixer  # for MixingSchedule (mix_off_epoch)
     return inputs
 
+
 def _batch_mixer(spec: RunSpec, info, bundle, arrays: bool):
     """The `dlzoo.augmentation.BatchMixer` of `train.augment`'s mixup / cutmix, or None."""
 
@@ -454,6 +468,7 @@ def _batch_mixer(spec: RunSpec, info, bundle, arrays: bool):
                          "mixup / cutmix for the cross-validation.")
     return BatchMixer(augment, bundle.num_classes, seed=spec.seed)
 
+
 def run_class_weights(mode: str, bundle, train, *, log=print) -> dict[int, float]:
     """`train.class_weight` as Keras's `fit(class_weight=...)`: "balanced" weighs each class
     `n / (k * n_c)` (`dlzoo.metrics.class_weights`); logs the weights in one line."""
@@ -463,11 +478,13 @@ def run_class_weights(mode: str, bundle, train, *, log=print) -> dict[int, float
         f"{c} {weights[i]:.3g}" for i, c in enumerate(bundle.class_names)))
     return weights
 
+
 def class_weight_record(mode: str | None, weights: dict | None, class_names) -> dict | None:
     """The card's `training.class_weight`: the mode and each class's weight, by name."""
     if not weights:
         return None
     return {"mode": mode, "weights": {str(c): weights[i] for i, c in enumerate(class_names)}}
+
 
 def build_and_compile(recipe: dict, bundle, info, steps: int, strategy=None):
     """`build_model` then `compile_model`, under `strategy`'s scope and `train.precision`'s
@@ -542,6 +559,7 @@ def run_recipe(recipe: dict, *, output="saved_models", resume: bool = False, ver
                      history=history, saved_dir=saved_dir, epochs_run=epochs_run,
                      resumed_from=done, seconds=seconds)
 
+
 def _run_phased(spec: RunSpec, *, output, resume: bool, verbose: int, log, overwrite: bool,
                 extra_callbacks=(), card_extra=None) -> RunResult:
     """A recipe with `phases`: `dlzoo.transfer.finetune.run_phased_recipe`, as a `RunResult`."""
@@ -555,6 +573,7 @@ def _run_phased(spec: RunSpec, *, output, resume: bool, verbose: int, log, overw
                      history=result.history, saved_dir=result.saved_dir,
                      epochs_run=sum(result.phase_epochs), resumed_from=0,
                      seconds=result.seconds)
+
 
 def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
            extra_callbacks=()) -> dict:
@@ -580,6 +599,7 @@ def _train(run: RunInputs, run_dir: Path, *, resume: bool, verbose: int, log,
     history_path = run_dir / "history.csv"
     return read_history(history_path) if history_path.exists() else dict(fit_history)
 
+
 def _load_final(model, path: Path, log) -> bool:
     """Loads the finished run's weights; False (with a note, the file removed) when they are
     unreadable, so the resume continues from the backup instead."""
@@ -595,6 +615,7 @@ def _load_final(model, path: Path, log) -> bool:
             "last epoch backed up")
         path.unlink(missing_ok=True)
         return False
+
 
 def evaluate_run(run: RunInputs, history: dict) -> tuple:
     """`(report, metrics)` of the trained model on the validation data: the classification
@@ -623,17 +644,17 @@ def evaluate_run(run: RunInputs, history: dict) -> tuple:
         metrics["best_epoch"] = int(series.index(pick(series))) + 1
     return report, metrics
 
+
 def _task_metrics(task: Task):
     """`fn(model, bundle) -> dict` of the figures a task's card reports beyond Keras's: a
     language model's perplexity against its baselines (dlzoo.generation), a recommender's error
     against the noise floor (dlzoo.recommendation)."""
     if task is Task.TEXT_GENERATION:
-
         return language_model_metrics
     if task is Task.RATING_PREDICTION:
-
         return rating_metrics
     return None
+
 
 def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
              data: dict | None = None, name: str | None = None):
@@ -680,6 +701,7 @@ def run_card(run: RunInputs, metrics: dict, saved_dir: Path, *, training: dict,
         path=saved_dir.as_posix(),
     )
 
+
 def _bundle_dict(bundle) -> dict:
     d = bundle.to_dict() if hasattr(bundle, "to_dict") else {}
     d.setdefault("source", bundle.source)
@@ -697,6 +719,7 @@ class CVRunResult:
     saved_dirs: list
     saved: str  # "best" or "all"
     seconds: float
+
 
 def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", save: str = "best",
                           verbose: int = 0, log=print, overwrite: bool = True) -> CVRunResult:
@@ -744,9 +767,9 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
         (Path(output) / ".runs").rmdir()
     return result
 
+
 def _cross_validate(spec: RunSpec, folds: int, info, *, output, save: str, verbose: int, log,
                     start: float) -> CVRunResult:
-
     bundle = load_array_data(spec, info, where="--folds")
     run = prepare_run(spec, build=False, arrays=True, bundle=bundle, log=log)
     parts = [run.train] + ([run.val] if run.val is not None else [])
@@ -778,6 +801,7 @@ def _cross_validate(spec: RunSpec, folds: int, info, *, output, save: str, verbo
         saved_dirs.append(target)
     return CVRunResult(cv=cv, saved_dirs=saved_dirs, saved=save,
                        seconds=time.perf_counter() - start)
+
 
 def _cross_validate_phases(spec: RunSpec, folds: int, *, output, save: str, verbose: int, log,
                            start: float) -> CVRunResult:
@@ -824,6 +848,7 @@ def _cross_validate_phases(spec: RunSpec, folds: int, *, output, save: str, verb
         saved_dirs.append(target)
     return CVRunResult(cv=cv, saved_dirs=saved_dirs, saved=save,
                        seconds=time.perf_counter() - start)
+
 
 def _train_fold(run: RunInputs, i: int, train, val, out: Path, verbose: int):
     """One fold: a fresh model (seed + fold), fitted on `train` arrays, evaluated on `val`."""

@@ -103,6 +103,7 @@ MAX_EXECUTIONS = 100
 # values: strings, numbers, booleans, null, lists and mappings, nested at most this deep.
 MAX_DEPTH = 6
 
+
 class RecipeError(ValueError):
     """A recipe that cannot run; the message names the file and the key."""
 

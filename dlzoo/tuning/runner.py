@@ -37,10 +37,12 @@ from dlzoo.tuning.search import (
 
 __all__ = ["project_dir_for", "recipe_hypermodel", "trial_recipe", "tune_recipe"]
 
+
 def project_dir_for(output, name: str) -> Path:
     """Where a recipe's search lives: `OUTPUT/.tuning/NAME` (kept after the search: it is the
     record of every trial, and what `--resume` continues)."""
     return Path(output) / ".tuning" / name
+
 
 def recipe_hypermodel(recipe: dict | RunSpec, bundle, info) -> ZooHyperModel:
     """The hypermodel of a recipe's `tune:` section, sized for the loaded data (`bundle`)."""
@@ -62,6 +64,7 @@ def recipe_hypermodel(recipe: dict | RunSpec, bundle, info) -> ZooHyperModel:
         switches=spec.switches.as_dict(),
     )
 
+
 def _trial_callbacks(spec: dict | RunSpec, log, mixer=None) -> list:
     """Every trial's extra callbacks: `mix_off_epoch` for mixed batches (`mixer`, a
     `dlzoo.augmentation.BatchMixer`), and `callbacks.tensorboard`'s callback (keras-tuner copies
@@ -70,9 +73,9 @@ def _trial_callbacks(spec: dict | RunSpec, log, mixer=None) -> list:
     out = [MixingSchedule(mixer)] if mixer is not None else []
     folder = as_spec(spec).callbacks.tensorboard
     if folder:
-
         out.append(tensorboard_callback(folder, log=log))
     return out
+
 
 def trial_recipe(recipe: dict, spec: TrialSpec) -> dict:
     """The recipe that retrains one trial's configuration with `dlzoo train`."""
@@ -84,6 +87,7 @@ def trial_recipe(recipe: dict, spec: TrialSpec) -> dict:
     out["train"]["learning_rate"] = spec.learning_rate
     out.pop("tune", None)
     return out
+
 
 def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
                 overwrite: bool = False, workers: int = 0, role: str | None = None,
@@ -126,9 +130,9 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
     with RunLock(project.parent / f"{project.name}.lock", f"search of {spec.name}", log=log):
         return _tune_recipe(spec, **args)
 
+
 def _tune_recipe(spec: RunSpec, *, output, resume: bool, overwrite: bool, workers: int,
                  role: str | None, verbose: int, log, oracle_timeout: float):
-
     if spec.is_finetune:
         return _tune_phases(spec, output=output, resume=resume, overwrite=overwrite,
                             workers=workers, role=role, verbose=verbose, log=log)
@@ -202,6 +206,7 @@ def _tune_recipe(spec: RunSpec, *, output, resume: bool, overwrite: bool, worker
     run = run_recipe(retrain, output=output, verbose=0 if verbose < 2 else 2, log=log,
                      card_extra=card_search)
     return result, run
+
 
 def _tune_phases(spec: RunSpec, *, output, resume: bool, overwrite: bool, workers: int,
                  role: str | None, verbose: int, log):
