@@ -12,10 +12,17 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from dlzoo.backends import backend_name, installed_version
-from dlzoo.commands._options import EXIT_STATUSES, CLIError, _refuse_conflicts
+from dlzoo.commands._options import (
+    EXIT_STATUSES,
+    RECIPE_COMMANDS,
+    RECIPE_FLAGS,
+    CLIError,
+    _refuse_conflicts,
+)
 from dlzoo.commands._output import _shell
 from dlzoo.interrupts import mark_pressed
 from dlzoo.quiet import quiet_tensorflow_import
@@ -45,24 +52,44 @@ def command(name: str):
 
 class _Parser(argparse.ArgumentParser):
     """argparse's parser whose errors are one line, as dlzoo's own are: what was wrong and where
-    to read the options, instead of the whole usage block above the one line that matters."""
+    to read the options, instead of the whole usage block above the one line that matters.
+
+    Flags are never abbreviated (`allow_abbrev=False`): `--epoch` is refused with its closest
+    flag rather than silently taken for `--epochs`. An unrecognized flag is named with the
+    command's closest flag, or, for `train` / `tune`, with the `--set KEY=VALUE` that sets the
+    recipe value it names (`--epochs 1`: `--set train.epochs=1`); errors point at the help of
+    the command that was run (`dlzoo train --help`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # subparsers are made by this class too
+        super().__init__(*args, **kwargs)
 
     def parse_known_args(self, args=None, namespace=None):
         self._argv = list(sys.argv[1:] if args is None else args)  # for _closest_flag
         return super().parse_known_args(args, namespace)
 
+    def parse_args(self, args=None, namespace=None):
+        # argparse reports a subcommand's unrecognized arguments from the top-level parser
+        # (`see dlzoo --help`); report them from the subcommand's own, which knows its flags.
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            sub = getattr(namespace, "_subparser", None)
+            parser = sub if sub is not None and all(
+                w in getattr(sub, "_argv", ()) for w in extras) else self
+            parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace
+
     def error(self, message):
+        unknown = self._unknown_flags()
+        if unknown and message.startswith("the following arguments are required"):
+            # argparse reports the missing required argument first, though a misspelt flag
+            # (`--modle`) is most often why it is missing: name that flag instead
+            message = f"unrecognized arguments: {' '.join(unknown)}"
         hint = self._closest_flag(message)
         self.exit(2, f"{self.prog}: error: {message}{hint} (see `{self.prog} --help`)\n")
 
-    def _closest_flag(self, message: str) -> str:
-        """' (closest: --head-epochs)' for a misspelt flag, among the command's own."""
-        if not message.startswith("unrecognized arguments:"):
-            return ""
-        flag = next((w.split("=")[0] for w in message.split(":", 1)[1].split()
-                     if w.startswith("--")), None)
-        if flag is None:
-            return ""
+    def _known_options(self) -> set:
+        """This parser's option strings, and those of the subcommand in argv (or of all)."""
         argv = getattr(self, "_argv", [])
         options = set(self._option_string_actions)
         for action in self._actions:
@@ -70,8 +97,42 @@ class _Parser(argparse.ArgumentParser):
                 command = next((a for a in argv if a in action.choices), None)
                 for p in [action.choices[command]] if command else action.choices.values():
                     options |= set(p._option_string_actions)
-        close = closest(flag, sorted(o for o in options if o.startswith("--")))
+        return options
+
+    def _unknown_flags(self) -> list:
+        """The --flags in argv that this parser does not know (before any `--`)."""
+        argv = getattr(self, "_argv", [])
+        words = argv[:argv.index("--")] if "--" in argv else argv
+        known = self._known_options()
+        return [w for w in words if w.startswith("--") and w.split("=")[0] not in known]
+
+    def _closest_flag(self, message: str) -> str:
+        """' (closest: --head-epochs)' for a misspelt flag, among the command's own; for a flag
+        that names a recipe value of train / tune, ' (a recipe value: --set train.epochs=1)'."""
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        flags = [w.split("=")[0] for w in message.split(":", 1)[1].split() if w.startswith("--")]
+        if not flags:
+            return ""
+        if self.prog.split()[-1] in RECIPE_COMMANDS:
+            keys = {f: RECIPE_FLAGS.get(f[2:].replace("-", "_")) for f in flags}
+            sets = [f"--set {k}={self._flag_value(f)}" for f, k in keys.items() if k]
+            if sets:
+                what = "a recipe value" if len(sets) == 1 else "recipe values"
+                return f" ({what}: use {' '.join(sets)})"
+        flag = flags[0]
+        close = closest(flag, sorted(o for o in self._known_options() if o.startswith("--")))
         return f" (closest: {close})" if close else ""
+
+    def _flag_value(self, flag: str) -> str:
+        """The value given with `flag` in argv (`--epochs 1`, `--epochs=1`), else VALUE."""
+        argv = getattr(self, "_argv", [])
+        for i, word in enumerate(argv):
+            if word.startswith(flag + "="):
+                return word.split("=", 1)[1] or "VALUE"
+            if word == flag and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                return argv[i + 1]
+        return "VALUE"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,7 +191,7 @@ def main(argv=None) -> int:
         if args.debug:
             raise
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"dlzoo: error: {msg}", file=sys.stderr)
+        print(f"dlzoo: error: {cli_words(msg)}", file=sys.stderr)
         return 2
     except Exception as e:  # any other fault still ends in one line, not a traceback
         if stop.pressed:  # the Ctrl-C, raised inside C code as SystemError ("bad argument ...")
@@ -276,6 +337,18 @@ def _warning_line(message, category, filename, lineno, line=None) -> str:
     if os.path.abspath(filename).startswith(package + os.sep) or not _PYTHON_FORMAT:
         return f"dlzoo: warning: {message}\n"
     return _PYTHON_FORMAT[0](message, category, filename, lineno, line)
+
+
+# The engines' messages name the flag and, for Python callers, the keyword beside it:
+# "pass --overwrite (overwrite=True)", "(overwrite=True in Python)". The command line has no
+# keywords: its line keeps the flag alone.
+_PYTHON_KEYWORD = re.compile(r" \(\w+=(?:True|False|None)(?: in Python)?\)")
+
+
+def cli_words(message: str) -> str:
+    """An engine's error message as the CLI prints it: without the Python keyword that the
+    message gives beside a flag ("pass --overwrite (overwrite=True)" -> "pass --overwrite")."""
+    return _PYTHON_KEYWORD.sub("", message)
 
 
 def unexpected_error_line(e: BaseException) -> str:

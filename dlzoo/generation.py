@@ -35,7 +35,7 @@ from dlzoo.data.corpus import (
 )
 from dlzoo.predicting import batch_forward
 from dlzoo.saving import load, read_card
-from dlzoo.tasks import Task
+from dlzoo.tasks import Task, with_article
 
 __all__ = ["Sentence", "evaluate_language_model", "generate", "language_model_metrics", "perplexity",
            "unigram_perplexity"]
@@ -64,8 +64,8 @@ def _load(model, vocabulary):
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         card = read_card(model)
         if card.get("task") is not Task.TEXT_GENERATION:
-            raise ValueError(f"{model}: a {card.get('task')} model, not a language model "
-                             "(task text_generation); train one with `dlzoo train "
+            raise ValueError(f"{model}: {with_article(card.get('task'))} model, not a language "
+                             "model (task text_generation); train one with `dlzoo train "
                              "lm_lstm-grammar`.")
         return load(model, compile=False), Vocabulary.from_card(card)
     if vocabulary is None:

@@ -19,7 +19,7 @@ import numpy as np
 
 from dlzoo.data.ratings import load_ratings
 from dlzoo.saving import load, read_card
-from dlzoo.tasks import Task
+from dlzoo.tasks import Task, with_article
 
 __all__ = ["evaluate_ratings", "parse_pairs", "predict_ratings", "rating_metrics"]
 
@@ -52,8 +52,9 @@ def rating_metrics(model, bundle) -> dict:
 def _load(model_dir):
     card = read_card(model_dir)
     if card.get("task") is not Task.RATING_PREDICTION:
-        raise ValueError(f"{model_dir}: a {card.get('task')} model, not a recommender (task "
-                         "rating_prediction); train one with `dlzoo train recommender-ratings`.")
+        raise ValueError(f"{model_dir}: {with_article(card.get('task'))} model, not a "
+                         "recommender (task rating_prediction); train one with `dlzoo train "
+                         "recommender-ratings`.")
     return load(model_dir, compile=False), card
 
 

@@ -21,7 +21,14 @@ from __future__ import annotations
 import difflib
 import enum
 
-__all__ = ["MODEL_TASKS", "Task"]
+__all__ = ["MODEL_TASKS", "Task", "with_article"]
+
+
+def with_article(word) -> str:
+    """`word` (a task, a name) after "a" or "an" as its first letter asks: "an
+    image_classification", "a text_generation" (by the letter, which fits these words)."""
+    text = str(word)
+    return f"{'an' if text[:1].lower() in 'aeiou' else 'a'} {text}"
 
 
 class Task(str, enum.Enum):

@@ -278,8 +278,8 @@ def test_finetune_refuses_an_existing_result_before_training(tmp_path, capsys):
     assert main(["finetune", str(tmp_path / "images"), "--model", "lenet5",
                  "--out", str(out)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"dlzoo: error: {out} already holds a saved model; pass --overwrite (overwrite=True in "
-        "Python) to replace it, or choose another --out.")
+        f"dlzoo: error: {out} already holds a saved model; pass --overwrite to "
+        "replace it, or choose another --out.")
     assert time.perf_counter() - start < 5, "refused before anything was loaded or trained"
 
 

@@ -12,7 +12,7 @@ from dlzoo.distribution import join_processes
 from dlzoo.precision import PRECISIONS
 from dlzoo.schedules import LR_SCHEDULES
 from dlzoo.spec.rules import FlagError, check_flags
-from dlzoo.tasks import Task
+from dlzoo.tasks import Task, with_article
 
 
 class CLIError(Exception):
@@ -28,6 +28,25 @@ EXIT_STATUSES = """exit status:
   3    done, but some input files were skipped, each named on stderr with the reason
        (predict, explain, evaluate: the files given, or the folder's files, that could not be read)
   130  interrupted (Ctrl-C)"""
+
+
+# Flags people try on `train` / `tune` that are recipe values there, which `--set KEY=VALUE`
+# sets (dlzoo.spec.rules.DEFAULTS names the keys): --flag's dest -> the recipe key, for the
+# parser's error line (`--epochs 1`: use --set train.epochs=1).
+RECIPE_COMMANDS = ("train", "tune")
+RECIPE_FLAGS = {
+    "epochs": "train.epochs", "epoch": "train.epochs",
+    "learning_rate": "train.learning_rate", "lr": "train.learning_rate",
+    "loss": "train.loss", "metrics": "train.metrics", "augment": "train.augment",
+    "strategy": "train.strategy", "adversarial": "train.adversarial",
+    "batch_size": "data.batch_size", "batch": "data.batch_size",
+    "seed": "data.seed", "validation_split": "data.validation_split",
+    "val_split": "data.validation_split", "image_size": "data.image_size",
+    "color_mode": "data.color_mode", "source": "data.source", "data": "data.source",
+    "data_dir": "data.data_dir", "model": "model", "name": "name",
+    "monitor": "callbacks.monitor", "patience": "callbacks.early_stopping.patience",
+    "early_stopping": "callbacks.early_stopping", "checkpoint": "callbacks.checkpoint",
+}
 
 
 def _parse_shape(text: str) -> tuple:
@@ -114,8 +133,8 @@ def _tta_from(args):
 def _refuse_tta(args, task) -> None:
     """--tta flips and crops images: one line for a model that reads something else."""
     if (args.tta or args.tta_crops is not None) and task is not None and task.has_own_data:
-        raise CLIError(f"--tta flips and crops images; {args.model_dir} is a {task} model. "
-                       "Drop --tta.")
+        raise CLIError(f"--tta flips and crops images; {args.model_dir} is "
+                       f"{with_article(task)} model. Drop --tta.")
 
 
 def _add_tta_flags(p, what: str) -> None:

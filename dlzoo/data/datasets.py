@@ -412,7 +412,8 @@ def export_digits(directory, image_size=(32, 32), *, overwrite=False) -> dict:
     if os.path.isfile(root):
         raise NotADirectoryError(f"{root!r} is a file; pass a folder to write the digits into")
     if os.path.isdir(root) and os.listdir(root) and not overwrite:
-        raise ValueError(f"{root!r} is not empty; pass an empty or new folder (or overwrite=True / --overwrite)")
+        raise ValueError(f"{root!r} is not empty; pass an empty or new folder, or --overwrite "
+                         "(overwrite=True) to write into it")
     images, y = digits_images(image_size)
     entries, counts = [], {str(i): 0 for i in range(10)}
     for i, (img, label) in enumerate(zip(images, y)):

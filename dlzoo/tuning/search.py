@@ -760,7 +760,7 @@ def search(
             f"other, keras-tuner's limit of {stopped['limit']} (max_consecutive_failed_trials); "
             f"the last: {stopped['reason']}. {result.completed} trial(s) completed; every trial "
             f"and why it failed: {csv_path}. Fix the cause, then continue with --resume "
-            "(resume=True; completed trials are kept).", result)
+            "(resume=True): completed trials are kept.", result)
     return result
 
 
