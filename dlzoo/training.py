@@ -59,7 +59,7 @@ from dlzoo.runs import prepare_run_dir, refuse_existing, remove_run_dir, run_dir
 from dlzoo.saving import ModelCard, training_files_record
 from dlzoo.spec import RunSpec, as_spec
 from dlzoo.switches import card_record
-from dlzoo.tasks import Task
+from dlzoo.tasks import Task, with_article
 from dlzoo.transfer.finetune import fine_tune, recipe_config, run_phased_recipe, source_input_shape
 from dlzoo.weights import build
 
@@ -293,8 +293,8 @@ def training_data(bundle, info):
     if info.task.is_supervised:  # inputs and targets as the data has them
         return bundle.train, bundle.val
     if isinstance(bundle.train, tuple):
-        raise TypeError(f"{info.name} is a {info.task} model; in-memory arrays are read for "
-                         "classifiers only.")
+        raise TypeError(f"{info.name} is {with_article(info.task)} model; in-memory arrays "
+                        "are read for classifiers only.")
     scaled = _target_scaling(info.preprocessing)
     if info.task is Task.AUTOENCODER:
         pair = _not_autographed(lambda x, y: (x, scaled(x)))
@@ -461,7 +461,7 @@ def _batch_mixer(spec: RunSpec, info, bundle, arrays: bool):
         return None
     if not info.task.is_classification or info.input_kind != "image":
         raise ValueError(f"recipe {spec.name}: train.augment mixup / cutmix mix images and "
-                         f"their class labels; {info.name} is a {info.task} model.")
+                         f"their class labels; {info.name} is {with_article(info.task)} model.")
     if arrays:
         raise ValueError(f"recipe {spec.name}: train.augment mixup / cutmix mix the "
                          "batches of a pipeline; --folds trains on in-memory arrays. Drop "
@@ -758,8 +758,8 @@ def cross_validate_recipe(recipe: dict, folds: int, *, output="saved_models", sa
         return result
     info = model_info(spec.model.name)
     if not info.task.is_classification:
-        raise ValueError(f"--folds reports classification accuracy; {info.name} is a "
-                         f"{info.task} model.")
+        raise ValueError(f"--folds reports classification accuracy; {info.name} is "
+                         f"{with_article(info.task)} model.")
     with run_lock(output, spec.name, log=log):  # the folds' run folders are this run's
         result = _cross_validate(spec, folds, info, output=output, save=save,
                                  verbose=verbose, log=log, start=start)
