@@ -128,6 +128,7 @@ def test_image_size_errors_match_the_help_in_one_line():
     assert "N or HxW" in line and "64,64,3" not in line and "usage:" not in line, line
 
 
+@pytest.mark.slow  # the default run is at its 12 CPU-min budget
 def test_a_mistyped_folder_is_called_a_missing_folder(tmp_path, monkeypatch):
     line = _error(dlzoo("evaluate", SHIPPED, "./photoss", cwd=tmp_path))
     assert "Parsing builder name" not in line and "./photoss: no such folder" in line, line
@@ -426,6 +427,7 @@ def test_info_shows_what_a_user_can_use():
     assert re.search(r"min_input_size\s+any size", run.stdout), run.stdout
 
 
+@pytest.mark.slow  # the default run is at its 12 CPU-min budget
 def test_explain_takes_a_folder_as_predict_does(damaged_folder, tmp_path):
     run = dlzoo("explain", SHIPPED, damaged_folder, "--out", tmp_path / "x")
     assert run.returncode in (0, 1, 3), run.stderr  # some files skipped, named on stderr

@@ -14,6 +14,7 @@ from tests._tasks import modes_covered, ring_of_gaussians
 STD = 0.05
 
 
+@pytest.mark.slow  # the default run is at its 12 CPU-min budget
 def test_mlp_gan_covers_the_modes_of_a_ring_of_gaussians():
     points, centres = ring_of_gaussians(256 * 50, modes=8, radius=2.0, std=STD, seed=0)
     gan = build("mlp_gan", seed=0)

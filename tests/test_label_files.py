@@ -142,6 +142,7 @@ def finetuned_on_csv(messy):
     return messy, run
 
 
+@pytest.mark.slow  # the default run is at its 12 CPU-min budget
 def test_finetune_reads_a_label_file(finetuned_on_csv):
     """`dlzoo finetune labels.csv`: trains on the CSV's labels, names the skipped rows, records
     the label file in the card, and prints an evaluate line for the same data."""

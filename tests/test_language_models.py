@@ -154,6 +154,7 @@ def test_saved_model_generates_the_same_text_in_a_fresh_process(lstm):
     assert [s["text"] for s in json.loads(out.stdout)] == [s.text for s in here]
 
 
+@pytest.mark.slow  # the default run is at its 12 CPU-min budget
 def test_unknown_start_word_is_one_line_from_the_cli(lstm):
     r = subprocess.run([sys.executable, "-m", "dlzoo", "generate", str(lstm.saved_dir), "--start",
                         "a zebra"], capture_output=True, text=True, timeout=300, check=False)

@@ -119,6 +119,7 @@ def hand_model(tmp_path_factory):
     return root, by_hand, np.stack(images).astype("float32"), labels
 
 
+@pytest.mark.slow  # the default run is at its 12 CPU-min budget
 def test_evaluate_tta_reports_the_hand_computed_figure_beside_the_plain(hand_model):
     root, by_hand, x, labels = hand_model
     run = _dlzoo("evaluate", "hand", "data", "--tta", "--top-losses", "0", "--out", "ev", cwd=root)

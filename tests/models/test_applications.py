@@ -176,7 +176,8 @@ def test_imagenet_from_the_cache_loads_all_but_the_classifier(monkeypatch, tmp_p
             np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("name", _maybe_slow(DONE_WHEN, {"mobilenet_v3_small"}))
+@pytest.mark.slow  # 12 CPU-s each; the default run is at its 12 CPU-min budget
+@pytest.mark.parametrize("name", DONE_WHEN)
 def test_finetune_from_a_keras_applications_weights_file(name, tmp_path):
     """`dlzoo finetune DIR --model NAME --weights FILE`, FILE written from keras.applications with
     random weights (as keras publishes them: legacy HDF5, without the top), offline."""
