@@ -218,3 +218,25 @@ def test_a_misspelt_flag_names_the_closest_of_its_commands_flags(capsys):
         assert done.value.code == 2
         err = capsys.readouterr().err
         assert f"unrecognized arguments: {argv[-2]} {argv[-1]} (closest: {closest})" in err, err
+
+
+# --- what a user is told about a recipe's sections, sources and --set keys -----------------------
+
+
+def _one_line_error(capsys, argv) -> str:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("dlzoo: error: recipe "), err
+    return err
+
+
+def test_run_name_of_no_shipped_recipe_names_the_closest_or_says_there_is_none(tmp_path, capsys):
+    out = str(tmp_path / "models")
+    err = _one_line_error(capsys, ["train", "lenet5-shapes-finetune", "--set",
+                                   "model=run:lenet5-digit", "--output", out])
+    assert "no shipped recipe is named lenet5-digit (closest: lenet5-digits)" in err, err
+    assert f"train it first: dlzoo train lenet5-digits --output {out}" in err, err
+    assert "dlzoo train lenet5-digit " not in err, err
+    err = _one_line_error(capsys, ["train", "lenet5-shapes-finetune", "--set",
+                                   "model=run:qqqzzz", "--output", out])
+    assert "no shipped recipe is named qqqzzz" in err and "dlzoo train qqqzzz" not in err, err
