@@ -256,7 +256,25 @@ def validate(recipe, where: str = "recipe") -> dict:
     Raises `RecipeError` (a `ValueError`) naming the file and the key, e.g.
     `recipe lenet5-digits.yaml: train.epochs must be a positive integer; received 'ten'.`
     """
-    return rules.validate(recipe, where, data_options)
+    out = rules.validate(recipe, where, data_options)
+    check_source(out["data"]["source"], where)
+    return out
+
+
+def check_source(source, where: str = "recipe") -> None:
+    """Refuses a bare `data.source` that misspells one of dlzoo's own sources (`digitz` for
+    `digits`, `shapes` for `synthetic:shapes`), which would otherwise be looked up as a tfds
+    dataset when the run starts; without a backend. `tfds:NAME` is always let through."""
+    try:
+        from dlzoo.data.datasets import misspelt_source
+    except ImportError:
+        return
+    meant = misspelt_source(source)
+    if meant is not None:
+        raise RecipeError(
+            f"recipe {where}: data.source {source!r} is no dataset dlzoo knows (closest: "
+            f"{meant}); set data.source: {meant}, or tfds:{source} for a tfds dataset of exactly "
+            "that name.")
 
 
 def check_model_name(model, where: str = "recipe") -> None:

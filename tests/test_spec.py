@@ -240,3 +240,15 @@ def test_run_name_of_no_shipped_recipe_names_the_closest_or_says_there_is_none(t
     err = _one_line_error(capsys, ["train", "lenet5-shapes-finetune", "--set",
                                    "model=run:qqqzzz", "--output", out])
     assert "no shipped recipe is named qqqzzz" in err and "dlzoo train qqqzzz" not in err, err
+
+
+def test_a_misspelt_data_source_names_the_recipe_the_key_and_the_closest():
+    for source, meant in (("digitz", "digits"), ("shapes", "synthetic:shapes")):
+        with pytest.raises(RecipeError) as e:
+            load_recipe("lenet5-digits", [f"data.source={source}"])
+        assert str(e.value).startswith(f"recipe lenet5-digits.yaml: data.source {source!r} "), \
+            str(e.value)
+        assert f"(closest: {meant})" in str(e.value) and f"tfds:{source}" in str(e.value)
+    for source in ("tfds:digitz", "cifar10_1", "mnist"):  # a tfds name, or said to be one
+        assert load_recipe("lenet5-digits", [f"data.source={source}"],
+                           check_registry=False)["data"]["source"] == source
