@@ -108,6 +108,25 @@ def list_recipes(directory=RECIPES_DIR) -> list[str]:
     return sorted(p.stem for p in Path(directory).glob("*.yaml"))
 
 
+def _yaml_error(e) -> str:
+    """PyYAML's error in one line, with where it is: `line L, column C: problem (context at
+    line L, column C)`, 1-based, from the error's `problem_mark` and `context_mark`."""
+    def at(mark):
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+
+    def words(text):
+        return " ".join(str(text).split())
+
+    problem, mark = getattr(e, "problem", None), getattr(e, "problem_mark", None)
+    context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if not problem or mark is None:
+        return words(e)
+    out = f"{at(mark)}: {words(problem)}"
+    if context:
+        out += f" ({words(context)}" + (f" at {at(cmark)})" if cmark is not None else ")")
+    return out
+
+
 def find_recipe(name_or_path) -> Path:
     """A recipe file by path, or by the name of a shipped recipe (`"lenet5-digits"`).
 
@@ -148,7 +167,7 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
     try:
         raw = parse_yaml(read_text(path, max_bytes=RECIPE_MAX_BYTES, what="recipe"))
     except yaml.YAMLError as e:
-        raise RecipeError(f"recipe {path.name}: not valid YAML: {e}") from None
+        raise RecipeError(f"recipe {path.name}: not valid YAML: {_yaml_error(e)}") from None
     raw = _another_source(raw, apply_overrides(raw, overrides, where=path.name), overrides)
     # a fine-tune's network may be a saved model (a folder, run:NAME), not a registry name
     check_registry = check_registry and not (isinstance(raw, dict) and raw.get("phases") and (

@@ -252,3 +252,12 @@ def test_a_misspelt_data_source_names_the_recipe_the_key_and_the_closest():
     for source in ("tfds:digitz", "cifar10_1", "mnist"):  # a tfds name, or said to be one
         assert load_recipe("lenet5-digits", [f"data.source={source}"],
                            check_registry=False)["data"]["source"] == source
+
+
+def test_a_broken_yaml_recipe_says_the_line_and_column(tmp_path, capsys):
+    lines = ["name: r", "model: lenet5", "data: {source: digits", "train: {epochs: 1}"]
+    (tmp_path / "r.yaml").write_text("\n".join(lines) + "\n")
+    err = _one_line_error(capsys, ["train", str(tmp_path / "r.yaml")])
+    column = lines[3].index(":") + 1  # where the unclosed flow mapping meets the next key
+    assert f"not valid YAML: line 4, column {column}: " in err, err
+    assert f"(while parsing a flow mapping at line 3, column {lines[2].index('{') + 1})" in err
