@@ -108,6 +108,30 @@ def list_recipes(directory=RECIPES_DIR) -> list[str]:
     return sorted(p.stem for p in Path(directory).glob("*.yaml"))
 
 
+def recipes_with(section: str, directory=RECIPES_DIR) -> list[str]:
+    """Names of the shipped recipes (in `directory`) whose file has a `section:` key, e.g.
+    `recipes_with("tune")`; a file that does not parse is left out."""
+    out = []
+    for name in list_recipes(directory):
+        try:
+            raw = parse_yaml(read_text(Path(directory) / f"{name}.yaml",
+                                       max_bytes=RECIPE_MAX_BYTES, what="recipe"))
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        if isinstance(raw, dict) and raw.get(section) is not None:
+            out.append(name)
+    return out
+
+
+def no_tune_section(name: str) -> str:
+    """The line for a recipe `name` without a `tune:` section given to `dlzoo tune`: which
+    shipped recipes have one."""
+    having = recipes_with("tune")
+    return (f"recipe {name} has no tune: section, so there is nothing to search; shipped "
+            f"recipes with one: {', '.join(having) or 'none'} (or add a tune: section, or run "
+            "it with `dlzoo train`)")
+
+
 def _yaml_error(e) -> str:
     """PyYAML's error in one line, with where it is: `line L, column C: problem (context at
     line L, column C)`, 1-based, from the error's `problem_mark` and `context_mark`."""
@@ -168,7 +192,10 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
         raw = parse_yaml(read_text(path, max_bytes=RECIPE_MAX_BYTES, what="recipe"))
     except yaml.YAMLError as e:
         raise RecipeError(f"recipe {path.name}: not valid YAML: {_yaml_error(e)}") from None
+    given = raw
     raw = _another_source(raw, apply_overrides(raw, overrides, where=path.name), overrides)
+    if _tune_only_from_overrides(given, raw):  # `dlzoo tune R --max-trials 1`, R with no tune:
+        raise RecipeError(no_tune_section(path.stem))
     # a fine-tune's network may be a saved model (a folder, run:NAME), not a registry name
     check_registry = check_registry and not (isinstance(raw, dict) and raw.get("phases") and (
         str(raw.get("model", "")).startswith("run:") or os.sep in str(raw.get("model", ""))
@@ -179,6 +206,18 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
     if check_registry:
         check_model(recipe, where=path.name)
     return recipe
+
+
+def _tune_only_from_overrides(before, after) -> bool:
+    """Whether the recipe's `tune:` section exists only through overrides (`--max-trials`,
+    `--set tune.x=...`) and does not say what to search (a hypermodel; in a recipe with phases,
+    a space): a recipe with no search to run, rather than a search missing a key."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return False
+    tune = after.get("tune")
+    phased = after.get("phases") is not None or after.get("transfer") is not None
+    return (before.get("tune") is None and isinstance(tune, dict)
+            and ("space" if phased else "hypermodel") not in tune)
 
 
 def _another_source(before, after, overrides) -> dict:
@@ -217,12 +256,12 @@ def apply_overrides(recipe, overrides, where: str = "recipe") -> dict:
             )
         key, text = item.split("=", 1)
         key = key.strip()
-        if not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*", key):
-            raise RecipeError(f"recipe {where}: --set key {key!r} is not a dotted name.")
         try:
             value = parse_yaml(text)
         except yaml.YAMLError:  # not YAML (or an alias): the text itself
             value = text
+        if not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*", key):
+            raise RecipeError(f"recipe {where}: --set key {key!r} is not a dotted name.")
         if not isinstance(out, dict):
             raise RecipeError(f"recipe {where}: the file is not a mapping; cannot set {key}.")
         node = out

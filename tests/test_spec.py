@@ -230,6 +230,23 @@ def _one_line_error(capsys, argv) -> str:
     return err
 
 
+def test_tune_on_a_recipe_without_tune_names_the_shipped_recipes_with_one(tmp_path, capsys):
+    import yaml
+
+    from dlzoo.recipes import RECIPES_DIR
+
+    having = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")
+                    if (yaml.safe_load(p.read_text()) or {}).get("tune") is not None)
+    assert having, "the shipped recipes include searches"
+    err = _one_line_error(capsys, ["tune", "lenet5-digits", "--max-trials", "1",
+                                   "--output", str(tmp_path)])
+    assert "lenet5-digits has no tune: section" in err and "hypermodel" not in err, err
+    assert f"shipped recipes with one: {', '.join(having)}" in err, err
+    err = _one_line_error(capsys, ["tune", "lenet5-shapes-finetune", "--max-trials", "1",
+                                   "--output", str(tmp_path)])  # a fine-tune: it needs a space
+    assert "lenet5-shapes-finetune has no tune: section" in err and "tune.space" not in err, err
+
+
 def test_run_name_of_no_shipped_recipe_names_the_closest_or_says_there_is_none(tmp_path, capsys):
     out = str(tmp_path / "models")
     err = _one_line_error(capsys, ["train", "lenet5-shapes-finetune", "--set",
