@@ -196,8 +196,11 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
     raw = _another_source(raw, apply_overrides(raw, overrides, where=path.name), overrides)
     if _tune_only_from_overrides(given, raw):  # `dlzoo tune R --max-trials 1`, R with no tune:
         raise RecipeError(no_tune_section(path.stem))
-    # a fine-tune's network may be a saved model (a folder, run:NAME), not a registry name
-    check_registry = check_registry and not (isinstance(raw, dict) and raw.get("phases") and (
+    # a fine-tune's network may be a saved model (a folder, run:NAME), not a registry name: a
+    # recipe with phases or transfer (even empty or wrong ones, which validate then names)
+    phased = isinstance(raw, dict) and (raw.get("phases") is not None
+                                        or raw.get("transfer") is not None)
+    check_registry = check_registry and not (phased and (
         str(raw.get("model", "")).startswith("run:") or os.sep in str(raw.get("model", ""))
         or "/" in str(raw.get("model", ""))))
     if check_registry and isinstance(raw, dict):  # before validate's last, Keras-bound checks
@@ -261,7 +264,8 @@ def apply_overrides(recipe, overrides, where: str = "recipe") -> dict:
         except yaml.YAMLError:  # not YAML (or an alias): the text itself
             value = text
         if not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*", key):
-            raise RecipeError(f"recipe {where}: --set key {key!r} is not a dotted name.")
+            raise RecipeError(_list_item_key(out, key, value, where)
+                              or f"recipe {where}: --set key {key!r} is not a dotted name.")
         if not isinstance(out, dict):
             raise RecipeError(f"recipe {where}: the file is not a mapping; cannot set {key}.")
         node = out
@@ -278,6 +282,49 @@ def apply_overrides(recipe, overrides, where: str = "recipe") -> dict:
             node = child
         node[parts[-1]] = value
     return out
+
+
+def _list_item_key(recipe, key: str, value, where: str) -> str | None:
+    """The message for a --set key that reaches into a list (`phases.0.epochs`,
+    `phases[0].epochs`): --set replaces whole values, so it shows the list to set, with this
+    item changed where the recipe has it (ready to paste); None for a key of another kind."""
+    parts = re.sub(r"\[(\d+)\]", r".\1", key).split(".")
+    if not all(re.fullmatch(r"[A-Za-z_][\w-]*|\d+", p) for p in parts) or not any(
+            p.isdigit() for p in parts):
+        return None
+    first = next(i for i, p in enumerate(parts) if p.isdigit())
+    if first == 0:
+        return None
+    at = ".".join(parts[:first])
+    node = recipe
+    for part in parts[:first]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is not None and not isinstance(node, list):
+        return None  # a mapping or a value: a misspelt key, not a list's item
+    example = "[{train: head, epochs: 1}, {train: all, epochs: 3}]" if at == "phases" else \
+        "[...]"
+    if isinstance(node, list) and at:
+        changed = copy.deepcopy(node)
+        try:  # the list with this item set, where the path runs through the recipe's values
+            holder, rest = changed, parts[first:]
+            for part in rest[:-1]:
+                holder = holder[int(part)] if part.isdigit() else holder[part]
+            last = rest[-1]
+            if last.isdigit():
+                holder[int(last)] = value
+            elif isinstance(holder, dict):
+                holder[last] = value
+            else:
+                raise TypeError
+            example = yaml.safe_dump(changed, default_flow_style=True, sort_keys=False,
+                                     width=10_000).strip()
+        except (IndexError, KeyError, TypeError, ValueError, yaml.YAMLError):
+            pass
+    import shlex
+
+    return (f"recipe {where}: --set key {key!r} sets one item of the list {at or parts[0]}; "
+            f"--set cannot set list items one by one: set the whole list, e.g. --set "
+            f"{shlex.quote(f'{at or parts[0]}={example}')}")
 
 
 # --- validation: dlzoo.spec.rules, with the data loader's keys -----------------------------------

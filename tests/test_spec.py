@@ -247,6 +247,37 @@ def test_tune_on_a_recipe_without_tune_names_the_shipped_recipes_with_one(tmp_pa
     assert "lenet5-shapes-finetune has no tune: section" in err and "tune.space" not in err, err
 
 
+@pytest.mark.parametrize("phases", [
+    "[]", "{}", "foo", "null",
+    "[{train: head, epochs: 1}, {train: all, epochs: 1}, {train: all, epochs: 1}]"])
+def test_an_empty_or_wrong_phases_is_named_before_the_model_it_decides_on(phases):
+    """The shipped fine-tune's model is `run:lenet5-digits`, a model only a recipe with phases
+    may name: a wrong `phases` is reported as itself, not as an unknown model."""
+    with pytest.raises(RecipeError) as e:
+        load_recipe("lenet5-shapes-finetune", [f"phases={phases}"])
+    assert "phases must be a list of one or two phases" in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("key", ["phases.0.epochs", "phases[0].epochs"])
+def test_set_on_a_list_item_prints_the_whole_list_ready_to_paste(key, tmp_path, capsys):
+    import shlex
+
+    import yaml
+
+    from dlzoo.recipes import find_recipe
+
+    err = _one_line_error(capsys, ["train", "lenet5-shapes-finetune", "--set", f"{key}=1",
+                                   "--output", str(tmp_path)])
+    assert "cannot set list items one by one" in err, err
+    pasted = shlex.split(err.split("e.g. ", 1)[1])
+    assert pasted[0] == "--set" and pasted[1].startswith("phases=["), err
+    given = yaml.safe_load(find_recipe("lenet5-shapes-finetune").read_text())["phases"]
+    expected = [{**given[0], "epochs": 1}, *given[1:]]
+    assert yaml.safe_load(pasted[1].split("=", 1)[1]) == expected
+    recipe = load_recipe("lenet5-shapes-finetune", [pasted[1]])
+    assert recipe["phases"][0]["epochs"] == 1 and recipe["phases"][1] == given[1]
+
+
 def test_run_name_of_no_shipped_recipe_names_the_closest_or_says_there_is_none(tmp_path, capsys):
     out = str(tmp_path / "models")
     err = _one_line_error(capsys, ["train", "lenet5-shapes-finetune", "--set",
