@@ -108,6 +108,49 @@ def list_recipes(directory=RECIPES_DIR) -> list[str]:
     return sorted(p.stem for p in Path(directory).glob("*.yaml"))
 
 
+def recipes_with(section: str, directory=RECIPES_DIR) -> list[str]:
+    """Names of the shipped recipes (in `directory`) whose file has a `section:` key, e.g.
+    `recipes_with("tune")`; a file that does not parse is left out."""
+    out = []
+    for name in list_recipes(directory):
+        try:
+            raw = parse_yaml(read_text(Path(directory) / f"{name}.yaml",
+                                       max_bytes=RECIPE_MAX_BYTES, what="recipe"))
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        if isinstance(raw, dict) and raw.get(section) is not None:
+            out.append(name)
+    return out
+
+
+def no_tune_section(name: str) -> str:
+    """The line for a recipe `name` without a `tune:` section given to `dlzoo tune`: which
+    shipped recipes have one."""
+    having = recipes_with("tune")
+    return (f"recipe {name} has no tune: section, so there is nothing to search; shipped "
+            f"recipes with one: {', '.join(having) or 'none'} (or add a tune: section, or run "
+            "it with `dlzoo train`)")
+
+
+def _yaml_error(e) -> str:
+    """PyYAML's error in one line, with where it is: `line L, column C: problem (context at
+    line L, column C)`, 1-based, from the error's `problem_mark` and `context_mark`."""
+    def at(mark):
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+
+    def words(text):
+        return " ".join(str(text).split())
+
+    problem, mark = getattr(e, "problem", None), getattr(e, "problem_mark", None)
+    context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+    if not problem or mark is None:
+        return words(e)
+    out = f"{at(mark)}: {words(problem)}"
+    if context:
+        out += f" ({words(context)}" + (f" at {at(cmark)})" if cmark is not None else ")")
+    return out
+
+
 def find_recipe(name_or_path) -> Path:
     """A recipe file by path, or by the name of a shipped recipe (`"lenet5-digits"`).
 
@@ -148,10 +191,16 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
     try:
         raw = parse_yaml(read_text(path, max_bytes=RECIPE_MAX_BYTES, what="recipe"))
     except yaml.YAMLError as e:
-        raise RecipeError(f"recipe {path.name}: not valid YAML: {e}") from None
+        raise RecipeError(f"recipe {path.name}: not valid YAML: {_yaml_error(e)}") from None
+    given = raw
     raw = _another_source(raw, apply_overrides(raw, overrides, where=path.name), overrides)
-    # a fine-tune's network may be a saved model (a folder, run:NAME), not a registry name
-    check_registry = check_registry and not (isinstance(raw, dict) and raw.get("phases") and (
+    if _tune_only_from_overrides(given, raw):  # `dlzoo tune R --max-trials 1`, R with no tune:
+        raise RecipeError(no_tune_section(path.stem))
+    # a fine-tune's network may be a saved model (a folder, run:NAME), not a registry name: a
+    # recipe with phases or transfer (even empty or wrong ones, which validate then names)
+    phased = isinstance(raw, dict) and (raw.get("phases") is not None
+                                        or raw.get("transfer") is not None)
+    check_registry = check_registry and not (phased and (
         str(raw.get("model", "")).startswith("run:") or os.sep in str(raw.get("model", ""))
         or "/" in str(raw.get("model", ""))))
     if check_registry and isinstance(raw, dict):  # before validate's last, Keras-bound checks
@@ -160,6 +209,18 @@ def load_recipe(name_or_path, overrides=(), *, check_registry: bool = True) -> d
     if check_registry:
         check_model(recipe, where=path.name)
     return recipe
+
+
+def _tune_only_from_overrides(before, after) -> bool:
+    """Whether the recipe's `tune:` section exists only through overrides (`--max-trials`,
+    `--set tune.x=...`) and does not say what to search (a hypermodel; in a recipe with phases,
+    a space): a recipe with no search to run, rather than a search missing a key."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return False
+    tune = after.get("tune")
+    phased = after.get("phases") is not None or after.get("transfer") is not None
+    return (before.get("tune") is None and isinstance(tune, dict)
+            and ("space" if phased else "hypermodel") not in tune)
 
 
 def _another_source(before, after, overrides) -> dict:
@@ -198,12 +259,13 @@ def apply_overrides(recipe, overrides, where: str = "recipe") -> dict:
             )
         key, text = item.split("=", 1)
         key = key.strip()
-        if not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*", key):
-            raise RecipeError(f"recipe {where}: --set key {key!r} is not a dotted name.")
         try:
             value = parse_yaml(text)
         except yaml.YAMLError:  # not YAML (or an alias): the text itself
             value = text
+        if not re.fullmatch(r"[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*", key):
+            raise RecipeError(_list_item_key(out, key, value, where)
+                              or f"recipe {where}: --set key {key!r} is not a dotted name.")
         if not isinstance(out, dict):
             raise RecipeError(f"recipe {where}: the file is not a mapping; cannot set {key}.")
         node = out
@@ -220,6 +282,49 @@ def apply_overrides(recipe, overrides, where: str = "recipe") -> dict:
             node = child
         node[parts[-1]] = value
     return out
+
+
+def _list_item_key(recipe, key: str, value, where: str) -> str | None:
+    """The message for a --set key that reaches into a list (`phases.0.epochs`,
+    `phases[0].epochs`): --set replaces whole values, so it shows the list to set, with this
+    item changed where the recipe has it (ready to paste); None for a key of another kind."""
+    parts = re.sub(r"\[(\d+)\]", r".\1", key).split(".")
+    if not all(re.fullmatch(r"[A-Za-z_][\w-]*|\d+", p) for p in parts) or not any(
+            p.isdigit() for p in parts):
+        return None
+    first = next(i for i, p in enumerate(parts) if p.isdigit())
+    if first == 0:
+        return None
+    at = ".".join(parts[:first])
+    node = recipe
+    for part in parts[:first]:
+        node = node.get(part) if isinstance(node, dict) else None
+    if node is not None and not isinstance(node, list):
+        return None  # a mapping or a value: a misspelt key, not a list's item
+    example = "[{train: head, epochs: 1}, {train: all, epochs: 3}]" if at == "phases" else \
+        "[...]"
+    if isinstance(node, list) and at:
+        changed = copy.deepcopy(node)
+        try:  # the list with this item set, where the path runs through the recipe's values
+            holder, rest = changed, parts[first:]
+            for part in rest[:-1]:
+                holder = holder[int(part)] if part.isdigit() else holder[part]
+            last = rest[-1]
+            if last.isdigit():
+                holder[int(last)] = value
+            elif isinstance(holder, dict):
+                holder[last] = value
+            else:
+                raise TypeError
+            example = yaml.safe_dump(changed, default_flow_style=True, sort_keys=False,
+                                     width=10_000).strip()
+        except (IndexError, KeyError, TypeError, ValueError, yaml.YAMLError):
+            pass
+    import shlex
+
+    return (f"recipe {where}: --set key {key!r} sets one item of the list {at or parts[0]}; "
+            f"--set cannot set list items one by one: set the whole list, e.g. --set "
+            f"{shlex.quote(f'{at or parts[0]}={example}')}")
 
 
 # --- validation: dlzoo.spec.rules, with the data loader's keys -----------------------------------
@@ -256,7 +361,25 @@ def validate(recipe, where: str = "recipe") -> dict:
     Raises `RecipeError` (a `ValueError`) naming the file and the key, e.g.
     `recipe lenet5-digits.yaml: train.epochs must be a positive integer; received 'ten'.`
     """
-    return rules.validate(recipe, where, data_options)
+    out = rules.validate(recipe, where, data_options)
+    check_source(out["data"]["source"], where)
+    return out
+
+
+def check_source(source, where: str = "recipe") -> None:
+    """Refuses a bare `data.source` that misspells one of dlzoo's own sources (`digitz` for
+    `digits`, `shapes` for `synthetic:shapes`), which would otherwise be looked up as a tfds
+    dataset when the run starts; without a backend. `tfds:NAME` is always let through."""
+    try:
+        from dlzoo.data.datasets import misspelt_source
+    except ImportError:
+        return
+    meant = misspelt_source(source)
+    if meant is not None:
+        raise RecipeError(
+            f"recipe {where}: data.source {source!r} is no dataset dlzoo knows (closest: "
+            f"{meant}); set data.source: {meant}, or tfds:{source} for a tfds dataset of exactly "
+            "that name.")
 
 
 def check_model_name(model, where: str = "recipe") -> None:

@@ -218,3 +218,94 @@ def test_a_misspelt_flag_names_the_closest_of_its_commands_flags(capsys):
         assert done.value.code == 2
         err = capsys.readouterr().err
         assert f"unrecognized arguments: {argv[-2]} {argv[-1]} (closest: {closest})" in err, err
+
+
+# --- what a user is told about a recipe's sections, sources and --set keys -----------------------
+
+
+def _one_line_error(capsys, argv) -> str:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("dlzoo: error: recipe "), err
+    return err
+
+
+def test_tune_on_a_recipe_without_tune_names_the_shipped_recipes_with_one(tmp_path, capsys):
+    import yaml
+
+    from dlzoo.recipes import RECIPES_DIR
+
+    having = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")
+                    if (yaml.safe_load(p.read_text()) or {}).get("tune") is not None)
+    assert having, "the shipped recipes include searches"
+    err = _one_line_error(capsys, ["tune", "lenet5-digits", "--max-trials", "1",
+                                   "--output", str(tmp_path)])
+    assert "lenet5-digits has no tune: section" in err and "hypermodel" not in err, err
+    assert f"shipped recipes with one: {', '.join(having)}" in err, err
+    err = _one_line_error(capsys, ["tune", "lenet5-shapes-finetune", "--max-trials", "1",
+                                   "--output", str(tmp_path)])  # a fine-tune: it needs a space
+    assert "lenet5-shapes-finetune has no tune: section" in err and "tune.space" not in err, err
+
+
+@pytest.mark.parametrize("phases", [
+    "[]", "{}", "foo", "null",
+    "[{train: head, epochs: 1}, {train: all, epochs: 1}, {train: all, epochs: 1}]"])
+def test_an_empty_or_wrong_phases_is_named_before_the_model_it_decides_on(phases):
+    """The shipped fine-tune's model is `run:lenet5-digits`, a model only a recipe with phases
+    may name: a wrong `phases` is reported as itself, not as an unknown model."""
+    with pytest.raises(RecipeError) as e:
+        load_recipe("lenet5-shapes-finetune", [f"phases={phases}"])
+    assert "phases must be a list of one or two phases" in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("key", ["phases.0.epochs", "phases[0].epochs"])
+def test_set_on_a_list_item_prints_the_whole_list_ready_to_paste(key, tmp_path, capsys):
+    import shlex
+
+    import yaml
+
+    from dlzoo.recipes import find_recipe
+
+    err = _one_line_error(capsys, ["train", "lenet5-shapes-finetune", "--set", f"{key}=1",
+                                   "--output", str(tmp_path)])
+    assert "cannot set list items one by one" in err, err
+    pasted = shlex.split(err.split("e.g. ", 1)[1])
+    assert pasted[0] == "--set" and pasted[1].startswith("phases=["), err
+    given = yaml.safe_load(find_recipe("lenet5-shapes-finetune").read_text())["phases"]
+    expected = [{**given[0], "epochs": 1}, *given[1:]]
+    assert yaml.safe_load(pasted[1].split("=", 1)[1]) == expected
+    recipe = load_recipe("lenet5-shapes-finetune", [pasted[1]])
+    assert recipe["phases"][0]["epochs"] == 1 and recipe["phases"][1] == given[1]
+
+
+def test_run_name_of_no_shipped_recipe_names_the_closest_or_says_there_is_none(tmp_path, capsys):
+    out = str(tmp_path / "models")
+    err = _one_line_error(capsys, ["train", "lenet5-shapes-finetune", "--set",
+                                   "model=run:lenet5-digit", "--output", out])
+    assert "no shipped recipe is named lenet5-digit (closest: lenet5-digits)" in err, err
+    assert f"train it first: dlzoo train lenet5-digits --output {out}" in err, err
+    assert "dlzoo train lenet5-digit " not in err, err
+    err = _one_line_error(capsys, ["train", "lenet5-shapes-finetune", "--set",
+                                   "model=run:qqqzzz", "--output", out])
+    assert "no shipped recipe is named qqqzzz" in err and "dlzoo train qqqzzz" not in err, err
+
+
+def test_a_misspelt_data_source_names_the_recipe_the_key_and_the_closest():
+    for source, meant in (("digitz", "digits"), ("shapes", "synthetic:shapes")):
+        with pytest.raises(RecipeError) as e:
+            load_recipe("lenet5-digits", [f"data.source={source}"])
+        assert str(e.value).startswith(f"recipe lenet5-digits.yaml: data.source {source!r} "), \
+            str(e.value)
+        assert f"(closest: {meant})" in str(e.value) and f"tfds:{source}" in str(e.value)
+    for source in ("tfds:digitz", "cifar10_1", "mnist"):  # a tfds name, or said to be one
+        assert load_recipe("lenet5-digits", [f"data.source={source}"],
+                           check_registry=False)["data"]["source"] == source
+
+
+def test_a_broken_yaml_recipe_says_the_line_and_column(tmp_path, capsys):
+    lines = ["name: r", "model: lenet5", "data: {source: digits", "train: {epochs: 1}"]
+    (tmp_path / "r.yaml").write_text("\n".join(lines) + "\n")
+    err = _one_line_error(capsys, ["train", str(tmp_path / "r.yaml")])
+    column = lines[3].index(":") + 1  # where the unclosed flow mapping meets the next key
+    assert f"not valid YAML: line 4, column {column}: " in err, err
+    assert f"(while parsing a flow mapping at line 3, column {lines[2].index('{') + 1})" in err

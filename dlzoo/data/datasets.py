@@ -53,6 +53,30 @@ def sources() -> dict[str, str]:
     return out
 
 
+def own_names() -> dict[str, str]:
+    """dlzoo's own source names that need no tfds, as a bare word (`shapes`) mapped to the
+    source to write (`synthetic:shapes`): digits, the synthetic tasks, the grammar corpus."""
+    out = {"digits": "digits", "grammar": "grammar"}
+    out.update({k: f"synthetic:{k}" for k in synthetic.describe()})
+    return out
+
+
+def misspelt_source(source) -> str | None:
+    """The dlzoo source a bare name (`digitz`, `shapes`) was most likely meant as, read without
+    a backend: a name close to one of `own_names()` (difflib ratio >= 0.8; no tfds dataset name
+    is that close to one), that is not itself a folder here; None otherwise. A tfds dataset of
+    such a name is still read as `tfds:NAME`."""
+    import difflib
+
+    if (not isinstance(source, str) or ":" in source or source == "digits"
+            or is_corpus_source(source) or not re.fullmatch(r"[A-Za-z][\w.-]*", source)
+            or os.path.exists(source)):
+        return None
+    own = own_names()
+    close = difflib.get_close_matches(source.lower(), list(own), n=1, cutoff=0.8)
+    return own[close[0]] if close else None
+
+
 def _split_source(source: str) -> tuple[str, str]:
     if not isinstance(source, str) or not source.strip():
         raise ValueError(

@@ -57,7 +57,12 @@ def _tfds_builder(name, data_dir):
     except Exception as e:  # tfds raises its own DatasetNotFoundError, or others for bad configs
         if type(e).__name__ != "DatasetNotFoundError":
             raise
-        close = difflib.get_close_matches(name.split("/")[0], tfds.list_builders(), n=5)
+        from dlzoo.data.datasets import own_names
+
+        own = own_names()
+        close = difflib.get_close_matches(name.split("/")[0], [*own, *tfds.list_builders()],
+                                          n=5)
+        close = list(dict.fromkeys(own.get(c, c) for c in close))  # shapes: synthetic:shapes
         hint = f" Close matches: {', '.join(close)}." if close else ""
         raise ValueError(
             f"unknown dataset {name!r}: not a tfds name, nor digits, synthetic:NAME or folder:PATH."

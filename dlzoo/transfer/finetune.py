@@ -1105,17 +1105,38 @@ def recipe_config(recipe: dict | RunSpec, *, output="saved_models", resume: bool
         name = source[len("run:"):]
         folder = Path(output) / name
         if not is_saved_model(folder):
-            import shlex
-
-            command = " ".join(shlex.quote(str(w)) for w in
-                               ("dlzoo", "train", name, "--output", output))
-            raise FileNotFoundError(
-                f"recipe {spec.name}: model {source} is the model the recipe {name} saves "
-                f"in {output}, and there is none at {folder}; train it first: {command}")
+            raise FileNotFoundError(_no_run_model(spec.name, source, name, folder, output))
         source = os.fspath(folder)
     cfg = config_from_spec(spec, out=Path(output) / spec.name, overwrite=overwrite,
                            verbose=verbose, log=log, resume=resume, recipe=spec.recipe)
     return source, spec.data.source, cfg
+
+
+def _no_run_model(recipe: str, source: str, name: str, folder: Path, output) -> str:
+    """The message for `model: run:NAME` with no model at `output/NAME`: the command that
+    trains it where NAME is a shipped recipe; otherwise the closest shipped recipe (its command
+    and its `run:` form), or that there is no shipped recipe of that name."""
+    import shlex
+
+    from dlzoo.recipes import list_recipes
+    from dlzoo.spec.rules import closest
+
+    def train(recipe_name):
+        return " ".join(shlex.quote(str(w)) for w in
+                        ("dlzoo", "train", recipe_name, "--output", output))
+
+    said = (f"recipe {recipe}: model {source} is the model the recipe {name} saves in {output}, "
+            f"and there is none at {folder}")
+    names = list_recipes()
+    if name in names:
+        return f"{said}; train it first: {train(name)}"
+    close = closest(name, names)
+    if close is not None:
+        return (f"{said}, and no shipped recipe is named {name} (closest: {close}); for that "
+                f"one set model=run:{close} and train it first: {train(close)}")
+    return (f"{said}, and no shipped recipe is named {name} (shipped: {', '.join(names)}); "
+            f"train your recipe named {name} first (dlzoo train YOUR-RECIPE.yaml --output {output}), "
+            "or give a saved-model folder as model")
 
 
 def recipe_data(source, data, cfg: FineTuneConfig):

@@ -117,8 +117,9 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
 
     spec = as_spec(recipe)
     if spec.tune is None:
-        raise ValueError(f"recipe {spec.name} has no tune: section; add one (see "
-                         "the shipped recipe cnn-digits-tune) or run it with `dlzoo train`")
+        from dlzoo.recipes import no_tune_section
+
+        raise ValueError(no_tune_section(spec.name))
     timeout = check_timeout(oracle_timeout)
     role_environment(role, log=log)
     args = {"output": output, "resume": resume, "overwrite": overwrite, "workers": workers,
