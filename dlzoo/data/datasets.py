@@ -37,7 +37,7 @@ from dlzoo.data.labelfile import is_label_file, parse_csv_source
 from dlzoo.data.manifest import array_hash, content_digest, manifest_hash
 from dlzoo.data.ratings import is_ratings_source
 from dlzoo.data.scan import scan
-from dlzoo.data.tfds_sources import load_tfds
+from dlzoo.data.tfds_sources import load_tfds, own_names
 from dlzoo.validation import check_data_args
 
 __all__ = ["DataBundle", "digits_images", "export_digits", "load", "load_arrays", "sources"]
@@ -50,14 +50,6 @@ def sources() -> dict[str, str]:
     out["folder:PATH"] = "a folder of class subfolders of images"
     out["csv:LABELS.csv"] = ("images labelled by a CSV of file,label rows (paths relative to "
                              "its folder, or csv:LABELS.csv?root=FOLDER)")
-    return out
-
-
-def own_names() -> dict[str, str]:
-    """dlzoo's own source names that need no tfds, as a bare word (`shapes`) mapped to the
-    source to write (`synthetic:shapes`): digits, the synthetic tasks, the grammar corpus."""
-    out = {"digits": "digits", "grammar": "grammar"}
-    out.update({k: f"synthetic:{k}" for k in synthetic.describe()})
     return out
 
 

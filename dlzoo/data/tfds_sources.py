@@ -13,6 +13,7 @@ import difflib
 import os
 from urllib.parse import urlsplit
 
+from dlzoo.data import synthetic
 from dlzoo.data.bundle import DataBundle, reject_unexpected, require_tensorflow
 from dlzoo.data.images import channels_for, tf_resize, tf_to_channels
 from dlzoo.data.manifest import manifest_hash
@@ -43,6 +44,14 @@ KNOWN_SPLITS = {
 NETWORK_PROBE_URL = "https://storage.googleapis.com/"
 
 
+def own_names() -> dict[str, str]:
+    """dlzoo's own source names (not tfds's) that need no tfds, as a bare word (`shapes`) mapped to the
+    source to write (`synthetic:shapes`): digits, the synthetic tasks, the grammar corpus."""
+    out = {"digits": "digits", "grammar": "grammar"}
+    out.update({k: f"synthetic:{k}" for k in synthetic.describe()})
+    return out
+
+
 def _tfds_builder(name, data_dir):
     try:
         import tensorflow_datasets as tfds
@@ -57,8 +66,6 @@ def _tfds_builder(name, data_dir):
     except Exception as e:  # tfds raises its own DatasetNotFoundError, or others for bad configs
         if type(e).__name__ != "DatasetNotFoundError":
             raise
-        from dlzoo.data.datasets import own_names
-
         own = own_names()
         close = difflib.get_close_matches(name.split("/")[0], [*own, *tfds.list_builders()],
                                           n=5)

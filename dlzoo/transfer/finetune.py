@@ -37,6 +37,7 @@ from dlzoo.multilabel import check_options, finish_card, sigmoid_head
 from dlzoo.plots import read_history
 from dlzoo.precision import check_precision, float32_outputs, precision_scope
 from dlzoo.preprocessing import with_preprocessing
+from dlzoo.recipes import list_recipes
 from dlzoo.registry import model_info, unfreeze_groups
 from dlzoo.regularization import regularize_from
 from dlzoo.runs import prepare_run_dir, refuse_existing, trim_log
@@ -49,6 +50,7 @@ from dlzoo.spec import (
     as_spec,
     check_finetune_keywords,
 )
+from dlzoo.spec.rules import closest
 from dlzoo.switches import SWITCH_DEFAULTS, card_record, check_switches, optimizer_arguments
 from dlzoo.transfer.extract import (
     Features,
@@ -1117,9 +1119,6 @@ def _no_run_model(recipe: str, source: str, name: str, folder: Path, output) -> 
     trains it where NAME is a shipped recipe; otherwise the closest shipped recipe (its command
     and its `run:` form), or that there is no shipped recipe of that name."""
     import shlex
-
-    from dlzoo.recipes import list_recipes
-    from dlzoo.spec.rules import closest
 
     def train(recipe_name):
         return " ".join(shlex.quote(str(w)) for w in

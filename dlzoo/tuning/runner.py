@@ -18,6 +18,7 @@ from pathlib import Path
 
 from dlzoo.callbacks import MixingSchedule
 from dlzoo.files import RunLock, json_default_or_str
+from dlzoo.recipes import no_tune_section
 from dlzoo.saving import CARD_FILE, is_saved_model, read_card
 from dlzoo.spec import RunSpec, as_spec
 from dlzoo.tensorboard_logs import tensorboard_callback
@@ -117,8 +118,6 @@ def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
 
     spec = as_spec(recipe)
     if spec.tune is None:
-        from dlzoo.recipes import no_tune_section
-
         raise ValueError(no_tune_section(spec.name))
     timeout = check_timeout(oracle_timeout)
     role_environment(role, log=log)
