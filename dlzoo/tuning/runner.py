@@ -90,6 +90,17 @@ def trial_recipe(recipe: dict, spec: TrialSpec) -> dict:
     return out
 
 
+def search_record(result, tune: dict, hypermodel, project: Path, *, final: str,
+                  **extra) -> dict:
+    """The `search` section of the saved model's card: how the model was chosen (`final`), the
+    tuner, objective, best score and hyperparameters, the space, the trials and the project."""
+    return {"final": final, **extra, "tuner": tune["tuner"],
+            "objective": result.tuner.oracle.objective.name, "best_score": result.best_score,
+            "best_hyperparameters": result.best_hyperparameters,
+            "search_space": hypermodel.describe(), "trials": result.completed,
+            "project": project.as_posix(), "fingerprint": result.fingerprint["sha256"]}
+
+
 def tune_recipe(recipe: dict, *, output="saved_models", resume: bool = False,
                 overwrite: bool = False, workers: int = 0, role: str | None = None,
                 verbose: int = 1, log=print, oracle_timeout: float | None = None):
@@ -187,17 +198,8 @@ def _tune_recipe(spec: RunSpec, *, output, resume: bool, overwrite: bool, worker
     log(f"retraining the best configuration (trial score {result.best_score:.4f}): "
         f"{result.best_spec.model} {result.best_spec.model_args}")
     card_search = {
-        "search": {
-            "final": "retrained",  # the best configuration trained again from scratch
-            "tuner": tune["tuner"],
-            "objective": result.tuner.oracle.objective.name,
-            "best_score": result.best_score,
-            "best_hyperparameters": result.best_hyperparameters,
-            "search_space": hypermodel.describe(),
-            "trials": result.completed,
-            "project": project.as_posix(),
-            "fingerprint": result.fingerprint["sha256"],
-        }
+        # the best configuration trained again from scratch
+        "search": search_record(result, tune, hypermodel, project, final="retrained"),
     }
     if workers:  # each death of a worker process, restarted under its tuner id (launch)
         card_search["search"]["workers"] = workers
@@ -253,18 +255,9 @@ def _tune_phases(spec: RunSpec, *, output, resume: bool, overwrite: bool, worker
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(best, tmp)
         card = json.loads((tmp / CARD_FILE).read_text())
-        card["search"] = {
-            "final": "best trial",  # the best trial's own model: a trial is the whole run
-            "trial": result.best_trial_id,
-            "tuner": tune["tuner"],
-            "objective": result.tuner.oracle.objective.name,
-            "best_score": result.best_score,
-            "best_hyperparameters": result.best_hyperparameters,
-            "search_space": hypermodel.describe(),
-            "trials": result.completed,
-            "project": project.as_posix(),
-            "fingerprint": result.fingerprint["sha256"],
-        }
+        # the best trial's own model: a trial is the whole run
+        card["search"] = search_record(result, tune, hypermodel, project, final="best trial",
+                                       trial=result.best_trial_id)
         card["path"] = target.as_posix()
         write_record(tmp / CARD_FILE, card)
         old = target.with_name(f".{target.name}.old")
