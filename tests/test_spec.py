@@ -309,3 +309,18 @@ def test_a_broken_yaml_recipe_says_the_line_and_column(tmp_path, capsys):
     column = lines[3].index(":") + 1  # where the unclosed flow mapping meets the next key
     assert f"not valid YAML: line 4, column {column}: " in err, err
     assert f"(while parsing a flow mapping at line 3, column {lines[2].index('{') + 1})" in err
+
+
+def test_the_switches_are_the_same_list_in_the_spec_the_fine_tune_config_and_dlzoo_switches():
+    """The training switches are spelt three times, for typed fields: `dlzoo.switches`'
+    SWITCH_DEFAULTS (what recipes and flags accept), `RunSpec.switches` and `FineTuneConfig`
+    (`fine_tune`'s keywords). A switch added to one and not the others would be dropped
+    silently on its way to the run."""
+    from dlzoo.spec import Switches
+    from dlzoo.switches import SWITCH_DEFAULTS
+    from dlzoo.transfer.finetune import FineTuneConfig
+
+    spec_fields = {f.name: f.default for f in dataclasses.fields(Switches)}
+    assert spec_fields == SWITCH_DEFAULTS
+    config = {f.name: f.default for f in dataclasses.fields(FineTuneConfig)}
+    assert {k: config.get(k, "missing") for k in SWITCH_DEFAULTS} == SWITCH_DEFAULTS
